@@ -1,0 +1,41 @@
+/**
+ * A NodeProvider owns the lifecycle of Redis nodes: the local `process` provider (the
+ * embedded default), `docker` (dockerode) and `static` (existing nodes it never starts
+ * or stops). The cluster layer decides *what* should run; a provider makes it so.
+ */
+
+/** What a provider needs to start (or restart) one node. */
+export interface NodeSpec {
+  id: string;
+  /** Port to listen on; 0 lets the provider choose a free one. */
+  port: number;
+  /** The node's own directory: AOF/RDB live here and survive restarts. */
+  dataDir: string;
+  /** requirepass and masterauth of the node ('' for none). */
+  password: string;
+  /** Start as a replica of this address. */
+  replicaOf?: { host: string; port: number };
+}
+
+/** A node the provider has running. */
+export interface RunningNode {
+  id: string;
+  host: string;
+  port: number;
+  /** Provider-specific handle persisted in the topology (pid, container id). */
+  handle: string;
+}
+
+export interface NodeProvider {
+  readonly kind: 'process' | 'docker' | 'static';
+  /**
+   * Start the node, or adopt it when one is already serving `spec` (same port,
+   * answers PING with the password) — e.g. left running by a proxy killed with SIGKILL.
+   * Resolves once the node answers PING.
+   */
+  start(spec: NodeSpec, previous?: { host: string; port: number; handle?: string }): Promise<RunningNode>;
+  /** Stop one node (graceful: SHUTDOWN so the AOF is flushed; else SIGKILL). */
+  stop(id: string, graceful: boolean): Promise<void>;
+  /** Stop every node this provider started or adopted. */
+  stopAll(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+/**
+ * The shapes the RESP scanners hand to the rest of the proxy.
+ *
+ * A request keeps the exact bytes it arrived as (`raw`), so the router can forward it
+ * untouched; arguments are located by byte offsets into `raw` rather than copied, and
+ * only the few the proxy needs (command name, keys) are ever looked at.
+ */
+
+/** One complete client request. */
+export interface RequestFrame {
+  /** The exact bytes of the frame as received (a view of the read buffer, not a copy). */
+  readonly raw: Buffer;
+  /** Number of arguments, command name included. 0 for an empty inline line. */
+  readonly argc: number;
+  /**
+   * Argument byte ranges within `raw`, flattened: argument i spans
+   * raw[offsets[2*i], offsets[2*i+1]). Length is 2 * argc.
+   */
+  readonly offsets: Int32Array | number[];
+  /**
+   * True for an inline command (`SET a b\r\n`). Its raw bytes are not a RESP array, so
+   * the proxy re-encodes such a request before forwarding it.
+   */
+  readonly inline: boolean;
+}
+
+/**
+ * A malformed stream. `message` is the text Redis would send after `-ERR `,
+ * e.g. "Protocol error: invalid bulk length". The client that sent it is closed.
+ */
+export class ProtocolError {
+  constructor(readonly message: string) {}
+}
+
+/** Argument i of a request as a Buffer view (no copy). */
+export function argBuffer(frame: RequestFrame, i: number): Buffer {
+  return frame.raw.subarray(frame.offsets[2 * i], frame.offsets[2 * i + 1]);
+}
+
+/** Argument i as a latin1 string (for the few arguments the proxy interprets: names, numbers). */
+export function argString(frame: RequestFrame, i: number): string {
+  return frame.raw.latin1Slice(frame.offsets[2 * i], frame.offsets[2 * i + 1]);
+}
