@@ -18,8 +18,9 @@ export interface RequestFrame {
    */
   readonly offsets: Int32Array | number[];
   /**
-   * True for an inline command (`SET a b\r\n`). Its raw bytes are not a RESP array, so
-   * the proxy re-encodes such a request before forwarding it.
+   * True for an inline command (`SET a b\r\n`, as typed in telnet). For those the scanner
+   * builds `raw` as the RESP array encoding of the parsed arguments (quotes and escapes
+   * resolved as redis-server does), so every frame's `raw` can be forwarded as is.
    */
   readonly inline: boolean;
 }
@@ -39,5 +40,5 @@ export function argBuffer(frame: RequestFrame, i: number): Buffer {
 
 /** Argument i as a latin1 string (for the few arguments the proxy interprets: names, numbers). */
 export function argString(frame: RequestFrame, i: number): string {
-  return frame.raw.latin1Slice(frame.offsets[2 * i], frame.offsets[2 * i + 1]);
+  return frame.raw.toString('latin1', frame.offsets[2 * i], frame.offsets[2 * i + 1]);
 }
