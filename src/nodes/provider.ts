@@ -7,9 +7,14 @@
 /** What a provider needs to start (or restart) one node. */
 export interface NodeSpec {
   id: string;
+  /**
+   * Host of a node the provider does not place itself (static nodes). Providers that run
+   * their own nodes ignore it and choose the address.
+   */
+  host?: string;
   /** Port to listen on; 0 lets the provider choose a free one. */
   port: number;
-  /** The node's own directory: AOF/RDB live here and survive restarts. */
+  /** The node's own directory: AOF/RDB live here and survive restarts ('' for static nodes). */
   dataDir: string;
   /** requirepass and masterauth of the node ('' for none). */
   password: string;

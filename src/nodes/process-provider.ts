@@ -1,0 +1,376 @@
+/**
+ * ProcessProvider: local redis-server processes, the embedded default.
+ *
+ * Each node runs detached (own session/process group, stdio to a file in its node dir) so
+ * Ctrl-C on the proxy's terminal doesn't reach it and a proxy killed with SIGKILL leaves it
+ * running, to be adopted by the next proxy on the same data dir. Configuration is a
+ * generated redis.conf (mode 0600) in the node dir; the password never appears on a
+ * command line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import {
+  configGet,
+  formatAddress,
+  infoFields,
+  probeNode,
+  withControlClient,
+  type NodeAddress,
+  type NodeProbe,
+} from './control-client.js';
+import { tailFile } from './log-tail.js';
+import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
+import { PortAllocator } from './ports.js';
+import type { NodeProvider, NodeSpec, RunningNode } from './provider.js';
+import { checkRedisServerVersion, findRedisServer } from './redis-binary.js';
+import { CONF_FILE, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE } from './redis-conf.js';
+import { sleep } from './wait.js';
+
+const HOST = '127.0.0.1';
+const POLL_MS = 50;
+const SPAWN_ATTEMPTS = 3;
+
+export interface ProcessProviderOptions {
+  log: Logger;
+  /** redis-server to run: a path, or a name looked up on PATH. Default: redis-server on PATH. */
+  redisServerPath?: string;
+  /** Bound on a node becoming ready (PING answers, not LOADING). Default 30 s. */
+  startTimeoutMs?: number;
+  /** Bound on a graceful stop before SIGKILL. Default 15 s. */
+  stopTimeoutMs?: number;
+  /** Bound on each control-plane command. Default 2 s. */
+  commandTimeoutMs?: number;
+}
+
+/** A node failed to start (or to be adopted); the message carries the tail of its log. */
+export class NodeStartError extends Error {
+  override readonly name = 'NodeStartError';
+}
+
+interface OwnedNode {
+  id: string;
+  port: number;
+  pid: number;
+  nodeDir: string;
+  /** Set when this provider spawned the process (absent when adopted). */
+  child?: ChildProcess;
+  stopping: boolean;
+}
+
+type SpawnOutcome =
+  | { kind: 'ready'; pid: number }
+  | { kind: 'exited'; detail: string }
+  | { kind: 'timeout'; lastProbe: NodeProbe | undefined };
+
+export class ProcessProvider implements NodeProvider {
+  readonly kind = 'process' as const;
+  private readonly nodes = new Map<string, OwnedNode>();
+  private readonly ports = new PortAllocator(HOST);
+  private readonly log: Logger;
+  private readonly startTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
+
+  /** Resolve and check the redis-server binary; throws a one-line error when it is missing or too old. */
+  static async create(opts: ProcessProviderOptions): Promise<ProcessProvider> {
+    const binary = await findRedisServer(opts.redisServerPath);
+    const version = await checkRedisServerVersion(binary);
+    return new ProcessProvider(binary, version, opts);
+  }
+
+  private constructor(
+    /** Absolute path of the redis-server that is run. */
+    readonly binary: string,
+    /** Its version, e.g. "7.0.15". */
+    readonly version: string,
+    opts: ProcessProviderOptions,
+  ) {
+    this.log = opts.log;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2_000;
+  }
+
+  async start(spec: NodeSpec, previous?: { host: string; port: number; handle?: string }): Promise<RunningNode> {
+    const owned = this.nodes.get(spec.id);
+    if (owned) {
+      if (isPidAlive(owned.pid)) throw new NodeStartError(`node ${spec.id} is already running (pid ${owned.pid}, port ${owned.port})`);
+      this.forget(owned); // it died; start it again
+    }
+    const nodeDir = path.resolve(spec.dataDir);
+    await mkdir(nodeDir, { recursive: true, mode: 0o700 });
+    const nodeDirReal = await realpath(nodeDir);
+
+    const confPort = await this.readConfPort(nodeDir);
+    const knownPorts = [...new Set([previous?.port, spec.port, confPort])].filter(
+      (p): p is number => p !== undefined && p > 0 && p < 65536,
+    );
+    for (const port of knownPorts) {
+      const adopted = await this.tryAdopt(spec, nodeDir, nodeDirReal, port);
+      if (adopted) return adopted;
+    }
+    await this.refuseIfAlreadyRunning(spec.id, nodeDir, nodeDirReal, knownPorts);
+    return this.spawnNode(spec, nodeDir, knownPorts);
+  }
+
+  async stop(id: string, graceful: boolean): Promise<void> {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    node.stopping = true;
+    if (!(await this.isStillOurRedis(node))) {
+      this.log.warn({ node: id, pid: node.pid }, 'node process already gone (or pid reused); nothing to stop');
+      this.forget(node);
+      return;
+    }
+    let how = 'SIGKILL';
+    if (graceful && signalPid(node.pid, 'SIGTERM')) {
+      how = 'SIGTERM';
+      if (!(await waitForPidExit(node.pid, this.stopTimeoutMs))) {
+        this.log.warn({ node: id, pid: node.pid, timeoutMs: this.stopTimeoutMs }, 'node did not stop on SIGTERM in time; sending SIGKILL');
+        how = 'SIGKILL after SIGTERM timeout';
+        signalPid(node.pid, 'SIGKILL');
+      }
+    } else {
+      signalPid(node.pid, 'SIGKILL');
+    }
+    if (!(await waitForPidExit(node.pid, 5_000))) {
+      throw new Error(`node ${id} (pid ${node.pid}) did not exit after SIGKILL`);
+    }
+    this.forget(node);
+    this.log.info({ node: id, pid: node.pid, port: node.port, how }, 'node stopped');
+  }
+
+  async stopAll(): Promise<void> {
+    const results = await Promise.allSettled([...this.nodes.keys()].map((id) => this.stop(id, true)));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+    if (failures.length > 0) throw new AggregateError(failures, failures.map((e) => e.message).join('; '));
+  }
+
+  /** Pid of a node this provider owns (started or adopted), if any. */
+  pidOf(id: string): number | undefined {
+    return this.nodes.get(id)?.pid;
+  }
+
+  // --- adoption -------------------------------------------------------------------------
+
+  private async tryAdopt(spec: NodeSpec, nodeDir: string, nodeDirReal: string, port: number): Promise<RunningNode | undefined> {
+    const addr = { host: HOST, port };
+    const probe = await probeNode(addr, spec.password, this.commandTimeoutMs);
+    if (probe.state !== 'ready' && probe.state !== 'loading') {
+      this.log.debug({ node: spec.id, port, probe }, 'no adoptable node on port');
+      return undefined;
+    }
+    const { dir, pid } = await withControlClient(addr, spec.password, this.commandTimeoutMs, async (c) => ({
+      dir: await configGet(c, 'dir'),
+      pid: Number((await infoFields(c, 'server')).get('process_id')),
+    }));
+    if (dir === undefined || (await realpathOrSelf(dir)) !== nodeDirReal) {
+      this.log.warn({ node: spec.id, port, theirDir: dir, nodeDir }, 'port is served by another redis (different dir); not adopting it');
+      return undefined;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) throw new NodeStartError(`node ${spec.id}: redis on ${formatAddress(addr)} reported no process_id`);
+    const ready = await this.waitReady(addr, spec.password, Date.now() + this.startTimeoutMs);
+    if (!ready) throw await this.startError(spec.id, nodeDir, `adopted redis on ${formatAddress(addr)} (pid ${pid}) still loading after ${this.startTimeoutMs} ms`);
+    this.ports.claim(port);
+    this.nodes.set(spec.id, { id: spec.id, port, pid, nodeDir, stopping: false });
+    this.log.info({ node: spec.id, pid, port, nodeDir }, 'node adopted');
+    return { id: spec.id, host: HOST, port, handle: String(pid) };
+  }
+
+  /**
+   * Never start a second redis-server on a node dir: if the dir's pid file names a live
+   * redis-server working in this dir that we could not adopt (no answer with our password on
+   * a known port), stop with a clear error instead.
+   */
+  private async refuseIfAlreadyRunning(id: string, nodeDir: string, nodeDirReal: string, ports: number[]): Promise<void> {
+    const pid = await this.readPidFile(nodeDir);
+    if (pid === undefined || !isPidAlive(pid)) return;
+    if (hasProcFs()) {
+      const name = await processCommandName(pid);
+      const cwd = await processCwd(pid);
+      if (!name?.startsWith('redis') || cwd === undefined || (await realpathOrSelf(cwd)) !== nodeDirReal) return;
+    }
+    throw new NodeStartError(
+      `node ${id}: a redis-server (pid ${pid}) is already running in ${nodeDir} but does not answer with the cluster password on ` +
+        `${ports.length > 0 ? `port ${ports.join('/')}` : 'a known port'}; stop it (kill ${pid}) or, if it is not redis, remove ${path.join(nodeDir, PID_FILE)}`,
+    );
+  }
+
+  // --- spawning -------------------------------------------------------------------------
+
+  private async spawnNode(spec: NodeSpec, nodeDir: string, knownPorts: number[]): Promise<RunningNode> {
+    for (let attempt = 1; ; attempt++) {
+      const { port, picked } = await this.choosePort(spec.id, attempt === 1 ? knownPorts : []);
+      const confPath = path.join(nodeDir, CONF_FILE);
+      await writePrivateFile(
+        confPath,
+        renderRedisConf({ nodeId: spec.id, port, nodeDir, password: spec.password, replicaOf: spec.replicaOf }),
+      );
+      const child = await this.spawnDetached(confPath, nodeDir);
+      const outcome = await this.waitSpawned(child, { host: HOST, port }, spec.password);
+      if (outcome.kind === 'ready') {
+        this.nodes.set(spec.id, { id: spec.id, port, pid: outcome.pid, nodeDir, child, stopping: false });
+        this.watchExit(spec.id, child);
+        this.log.info({ node: spec.id, pid: outcome.pid, port, nodeDir, replicaOf: spec.replicaOf }, 'node started');
+        return { id: spec.id, host: HOST, port, handle: String(outcome.pid) };
+      }
+      this.ports.release(port);
+      const logTail = await tailFile(path.join(nodeDir, REDIS_LOG_FILE));
+      if (outcome.kind === 'exited' && picked && attempt < SPAWN_ATTEMPTS && /Address already in use/i.test(logTail)) {
+        this.log.warn({ node: spec.id, port }, 'picked port was taken before redis-server bound it; retrying with another');
+        continue;
+      }
+      const why =
+        outcome.kind === 'exited'
+          ? `redis-server ${outcome.detail} before answering PING on ${HOST}:${port}`
+          : `redis-server did not become ready on ${HOST}:${port} within ${this.startTimeoutMs} ms` +
+            (outcome.lastProbe ? ` (last probe: ${describeProbe(outcome.lastProbe)}); killed it` : '; killed it');
+      throw await this.startError(spec.id, nodeDir, why);
+    }
+  }
+
+  private async choosePort(id: string, knownPorts: number[]): Promise<{ port: number; picked: boolean }> {
+    for (const port of knownPorts) {
+      if (await this.ports.isFree(port)) {
+        this.ports.claim(port);
+        return { port, picked: false };
+      }
+    }
+    const port = await this.ports.pick();
+    if (knownPorts.length > 0) this.log.warn({ node: id, persistedPort: knownPorts[0], port }, 'persisted port is in use; using another');
+    return { port, picked: true };
+  }
+
+  private async spawnDetached(confPath: string, nodeDir: string): Promise<ChildProcess> {
+    const out = await open(path.join(nodeDir, STDIO_LOG_FILE), 'a', 0o600);
+    try {
+      const child = spawn(this.binary, [confPath], { cwd: nodeDir, detached: true, stdio: ['ignore', out.fd, out.fd] });
+      child.unref();
+      return child;
+    } finally {
+      await out.close();
+    }
+  }
+
+  /** Wait until the spawned process answers PING (not LOADING), exits, or the start timeout passes. */
+  private async waitSpawned(child: ChildProcess, addr: NodeAddress, password: string): Promise<SpawnOutcome> {
+    let exited: string | undefined;
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      exited = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    };
+    const onError = (err: Error): void => {
+      exited = `could not be run (${err.message})`;
+    };
+    child.once('exit', onExit);
+    child.once('error', onError);
+    try {
+      const deadline = Date.now() + this.startTimeoutMs;
+      let lastProbe: NodeProbe | undefined;
+      for (;;) {
+        if (exited !== undefined) return { kind: 'exited', detail: exited };
+        lastProbe = await probeNode(addr, password, this.commandTimeoutMs);
+        if (lastProbe.state === 'ready' && exited === undefined && child.pid !== undefined) return { kind: 'ready', pid: child.pid };
+        if (Date.now() >= deadline) {
+          if (child.pid !== undefined) {
+            signalPid(child.pid, 'SIGKILL');
+            await waitForPidExit(child.pid, 5_000);
+          }
+          return { kind: 'timeout', lastProbe };
+        }
+        await sleep(POLL_MS);
+      }
+    } finally {
+      child.off('exit', onExit);
+      child.off('error', onError);
+    }
+  }
+
+  private watchExit(id: string, child: ChildProcess): void {
+    child.once('exit', (code, signal) => {
+      const node = this.nodes.get(id);
+      if (!node || node.child !== child || node.stopping) return;
+      this.log.warn({ node: id, pid: node.pid, code, signal }, 'node exited unexpectedly');
+    });
+  }
+
+  private async waitReady(addr: NodeAddress, password: string, deadline: number): Promise<boolean> {
+    for (;;) {
+      const probe = await probeNode(addr, password, this.commandTimeoutMs);
+      if (probe.state === 'ready') return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(POLL_MS);
+    }
+  }
+
+  // --- bookkeeping ----------------------------------------------------------------------
+
+  private forget(node: OwnedNode): void {
+    this.nodes.delete(node.id);
+    this.ports.release(node.port);
+  }
+
+  /** Guard against pid reuse before signalling: on Linux the pid must still be a redis-server. */
+  private async isStillOurRedis(node: OwnedNode): Promise<boolean> {
+    if (!isPidAlive(node.pid)) return false;
+    if (!hasProcFs()) return true;
+    return (await processCommandName(node.pid))?.startsWith('redis') === true;
+  }
+
+  private async readConfPort(nodeDir: string): Promise<number | undefined> {
+    const text = await readOptional(path.join(nodeDir, CONF_FILE));
+    return text === undefined ? undefined : portFromConf(text);
+  }
+
+  private async readPidFile(nodeDir: string): Promise<number | undefined> {
+    const text = await readOptional(path.join(nodeDir, PID_FILE));
+    const pid = Number(text?.trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  }
+
+  private async startError(id: string, nodeDir: string, why: string): Promise<NodeStartError> {
+    const redisLog = await tailFile(path.join(nodeDir, REDIS_LOG_FILE));
+    const stdioLog = await tailFile(path.join(nodeDir, STDIO_LOG_FILE));
+    const parts = [`node ${id}: ${why}`];
+    if (redisLog !== '') parts.push(`last lines of ${path.join(nodeDir, REDIS_LOG_FILE)}:\n${redisLog}`);
+    if (stdioLog !== '') parts.push(`last lines of ${path.join(nodeDir, STDIO_LOG_FILE)}:\n${stdioLog}`);
+    return new NodeStartError(parts.join('\n'));
+  }
+}
+
+function describeProbe(probe: NodeProbe): string {
+  return 'reason' in probe ? `${probe.state}: ${probe.reason}` : probe.state;
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function realpathOrSelf(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path.resolve(p);
+    throw err;
+  }
+}
+
+/** Write a file readable by the owner only (it may hold a password); replaces atomically. */
+async function writePrivateFile(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const handle = await open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await chmod(tmp, 0o600); // in case a stale tmp file existed with another mode
+  await rename(tmp, file);
+}
