@@ -1,0 +1,86 @@
+/**
+ * Fresh topologies for a new data dir: ids m0, m1, ... for masters and m0r0, m0r1, ... for
+ * their replicas, one shard per master (s0, s1, ...), slots split evenly.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { evenSlotRanges, type NodeRecord, type ShardRecord, type TopologyDoc } from './topology.js';
+
+/** Directory (under the data dir) that holds one sub-directory per process/docker node. */
+export const NODES_DIR = 'nodes';
+
+export function masterId(index: number): string {
+  return `m${index}`;
+}
+
+export function replicaId(masterIndex: number, replicaIndex: number): string {
+  return `m${masterIndex}r${replicaIndex}`;
+}
+
+export function shardId(index: number): string {
+  return `s${index}`;
+}
+
+/** A fresh random node password (requirepass/masterauth): 32 bytes, base64url. */
+export function generateNodePassword(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export interface ManagedLayout {
+  provider: 'process' | 'docker';
+  dataDir: string;
+  masters: number;
+  replicas: number;
+  nodePassword: string;
+}
+
+/** Nodes the provider will place: ports 0 (the provider picks), a data dir per node. */
+export function buildManagedTopology(layout: ManagedLayout): TopologyDoc {
+  if (!Number.isInteger(layout.masters) || layout.masters < 1) throw new Error(`masters must be a positive integer, got ${layout.masters}`);
+  if (!Number.isInteger(layout.replicas) || layout.replicas < 0) throw new Error(`replicas must be a non-negative integer, got ${layout.replicas}`);
+  const nodesDir = path.join(path.resolve(layout.dataDir), NODES_DIR);
+  const nodes: NodeRecord[] = [];
+  const shards: ShardRecord[] = [];
+  for (let m = 0; m < layout.masters; m++) {
+    const id = masterId(m);
+    nodes.push({ id, host: '127.0.0.1', port: 0, role: 'master', dataDir: path.join(nodesDir, id) });
+    const replicaIds: string[] = [];
+    for (let r = 0; r < layout.replicas; r++) {
+      const rid = replicaId(m, r);
+      replicaIds.push(rid);
+      nodes.push({ id: rid, host: '127.0.0.1', port: 0, role: 'replica', masterId: id, dataDir: path.join(nodesDir, rid) });
+    }
+    shards.push({ id: shardId(m), masterId: id, replicaIds });
+  }
+  return {
+    format: 1,
+    epoch: 0,
+    provider: layout.provider,
+    nodePassword: layout.nodePassword,
+    nodes,
+    shards,
+    slots: evenSlotRanges(shards.map((s) => s.id)),
+  };
+}
+
+/** Existing nodes, all masters (static provider). */
+export function buildStaticTopology(addresses: readonly { host: string; port: number }[], nodePassword: string): TopologyDoc {
+  if (addresses.length === 0) throw new Error('the static provider needs at least one node (host:port)');
+  const seen = new Set<string>();
+  for (const a of addresses) {
+    const key = `${a.host}:${a.port}`;
+    if (seen.has(key)) throw new Error(`static node ${key} is listed twice`);
+    seen.add(key);
+  }
+  const nodes: NodeRecord[] = addresses.map((a, i) => ({ id: masterId(i), host: a.host, port: a.port, role: 'master' }));
+  const shards: ShardRecord[] = nodes.map((n, i) => ({ id: shardId(i), masterId: n.id, replicaIds: [] }));
+  return {
+    format: 1,
+    epoch: 0,
+    provider: 'static',
+    nodePassword,
+    nodes,
+    shards,
+    slots: evenSlotRanges(shards.map((s) => s.id)),
+  };
+}
