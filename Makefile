@@ -1,0 +1,48 @@
+# interface-hash-server — the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+NODE_TEST := node --import tsx --test --test-reporter=spec
+# Node 20 does not expand globs itself: make does.
+UNIT_TESTS := $(sort $(wildcard test/*.test.ts))
+ARGS ?=
+
+.PHONY: all deps system-deps run test typecheck bench clean help
+
+all: test
+
+help:
+	@echo "make run    - start the proxy on 127.0.0.1:6380 over 3 masters + 1 replica each (ARGS='--help' for options)"
+	@echo "make test   - type-check and run every test suite against real redis-server processes"
+	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
+
+# redis-server/redis-cli/redis-benchmark (and nutcracker for the benchmark) from Debian/Ubuntu.
+system-deps:
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing redis-server and redis-tools with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null; \
+	  else \
+	    echo "redis-server not found: install it (Debian/Ubuntu: sudo apt-get install redis-server redis-tools)"; exit 1; \
+	  fi; \
+	fi
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: system-deps node_modules/.package-lock.json
+
+run: deps
+	node bin/interface-hash-server.js $(ARGS)
+
+typecheck: node_modules/.package-lock.json
+	npx tsc --noEmit
+
+test: deps typecheck
+	$(NODE_TEST) $(UNIT_TESTS)
+
+bench: deps
+	@command -v nutcracker >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nutcracker >/dev/null; } || { echo "nutcracker (twemproxy) not found: apt-get install nutcracker"; exit 1; }
+	npx tsx bench/run.ts
+
+clean:
+	rm -rf data .test-data

@@ -1,0 +1,248 @@
+/**
+ * One pipelined connection to a Redis node.
+ *
+ * Requests are appended to `inflight` (a FIFO of reply sinks) in the order they are
+ * written; each complete reply frame from the node completes the head. Writes are queued
+ * and flushed once per event-loop turn (FlushScheduler). When the socket drops or a
+ * request outlives the command timeout, exactly the requests in flight on this
+ * connection fail with an `-ERR`, and the connection reconnects with capped exponential
+ * backoff plus jitter.
+ */
+import net from 'node:net';
+import type { Logger } from '../log.js';
+import { Fifo } from '../net/fifo.js';
+import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
+import { ReplyScanner } from '../resp/reply-scanner.js';
+import { ProtocolError } from '../resp/frame.js';
+import { encodeCommand, encodeError } from '../resp/encode.js';
+import type { ReplySink } from './reply-sink.js';
+
+export interface BackendEndpoint {
+  /** Node id, for messages and logs. */
+  id: string;
+  host: string;
+  port: number;
+  /** The node's requirepass ('' for none). */
+  password: string;
+}
+
+export interface ConnectionOptions {
+  connectTimeoutMs: number;
+  /** A request unanswered this long fails the connection; 0 disables (blocking commands). */
+  commandTimeoutMs: number;
+  /** Reconnect by itself after a drop (pool connections); dedicated ones do not. */
+  reconnect: boolean;
+  log: Logger;
+}
+
+type State = 'connecting' | 'ready' | 'backoff' | 'closed';
+
+const BACKOFF_BASE_MS = 50;
+const BACKOFF_CAP_MS = 2000;
+
+export class BackendConnection implements Flushable {
+  flushQueued = false;
+  private state: State = 'connecting';
+  private socket: net.Socket | null = null;
+  private scanner = new ReplyScanner();
+  private readonly inflight = new Fifo<ReplySink>(64);
+  /** Requests queued for the next flush (written after the handshake when connecting). */
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  /** Replies still owed to our own handshake commands (AUTH), which precede `inflight`. */
+  private handshakeReplies = 0;
+  private attempt = 0;
+  private lastError = '';
+  private lastProgressAt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private readonly onData = (chunk: Buffer) => this.handleData(chunk);
+
+  constructor(
+    readonly endpoint: BackendEndpoint,
+    private readonly opts: ConnectionOptions,
+  ) {
+    this.connect();
+    if (opts.commandTimeoutMs > 0) {
+      this.watchdog = setInterval(() => this.checkTimeout(), Math.max(50, opts.commandTimeoutMs / 4));
+      this.watchdog.unref();
+    }
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Requests written or queued and not yet answered. */
+  get pendingCount(): number {
+    return this.inflight.length;
+  }
+
+  /**
+   * Queue one request (its exact RESP bytes). The sink gets exactly one reply: the
+   * node's, or an `-ERR` if the connection cannot carry it.
+   */
+  send(raw: Buffer, sink: ReplySink): void {
+    if (this.state === 'backoff' || this.state === 'closed') {
+      sink.deliver(this.unavailableError());
+      return;
+    }
+    if (this.inflight.length === 0) this.lastProgressAt = Date.now();
+    this.inflight.push(sink);
+    this.out.push(raw);
+    this.outBytes += raw.length;
+    if (this.state === 'ready') flushScheduler.schedule(this);
+  }
+
+  flush(): void {
+    if (this.state !== 'ready' || this.out.length === 0 || this.socket === null) return;
+    const bufs = this.out;
+    const bytes = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    writeBuffers(this.socket, bufs, bytes);
+  }
+
+  /** Close for good; whatever is in flight fails. */
+  close(reason = 'connection closed by the proxy'): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.retryTimer = this.watchdog = null;
+    this.dropSocket();
+    this.failInflight(reason);
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    this.scanner = new ReplyScanner();
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.setTimeout(this.opts.connectTimeoutMs, () => {
+      socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs} ms`));
+    });
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      this.onConnected(socket);
+    });
+    socket.on('data', this.onData);
+    socket.on('error', (err) => {
+      this.lastError = err.message;
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.onDropped();
+    });
+  }
+
+  private onConnected(socket: net.Socket): void {
+    this.state = 'ready';
+    this.attempt = 0;
+    if (this.endpoint.password !== '') {
+      // AUTH goes first; queued requests follow it in the same write.
+      this.out.unshift(encodeCommand(['AUTH', this.endpoint.password]));
+      this.outBytes += this.out[0].length;
+      this.handshakeReplies = 1;
+    }
+    this.lastProgressAt = Date.now();
+    this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port }, 'backend connected');
+    if (this.out.length > 0) {
+      const bufs = this.out;
+      const bytes = this.outBytes;
+      this.out = [];
+      this.outBytes = 0;
+      writeBuffers(socket, bufs, bytes);
+    }
+  }
+
+  private handleData(chunk: Buffer): void {
+    this.scanner.feed(chunk);
+    this.lastProgressAt = Date.now();
+    for (;;) {
+      const frame = this.scanner.next();
+      if (frame === null) return;
+      if (frame instanceof ProtocolError) {
+        this.lastError = `bad reply from node: ${frame.message}`;
+        this.opts.log.error({ node: this.endpoint.id, err: frame.message }, 'backend sent a malformed reply');
+        this.socket?.destroy();
+        return;
+      }
+      if (this.handshakeReplies > 0) {
+        this.handshakeReplies--;
+        if (frame[0] === 0x2d /* '-' */) {
+          this.lastError = `handshake refused: ${frame.toString('latin1', 1, frame.length - 2)}`;
+          this.opts.log.error({ node: this.endpoint.id, err: this.lastError }, 'backend refused the proxy');
+          this.socket?.destroy();
+          return;
+        }
+        continue;
+      }
+      const sink = this.inflight.shift();
+      if (sink === undefined) {
+        this.lastError = 'reply without a request';
+        this.opts.log.error({ node: this.endpoint.id }, 'backend sent a reply nobody asked for');
+        this.socket?.destroy();
+        return;
+      }
+      sink.deliver(frame);
+    }
+  }
+
+  private onDropped(): void {
+    this.socket = null;
+    const why = this.lastError || 'connection closed';
+    if (this.state === 'closed') return;
+    if (this.state === 'ready') {
+      this.opts.log.warn({ node: this.endpoint.id, port: this.endpoint.port, err: why }, 'backend connection lost');
+    }
+    this.failInflight(`connection to backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port}) lost: ${why}`);
+    if (!this.opts.reconnect) {
+      this.state = 'closed';
+      if (this.watchdog) clearInterval(this.watchdog);
+      return;
+    }
+    this.state = 'backoff';
+    const delay = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt = Math.min(this.attempt + 1, 16);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state === 'backoff') this.connect();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private checkTimeout(): void {
+    if (this.state !== 'ready' || this.inflight.length === 0) return;
+    const waited = Date.now() - this.lastProgressAt;
+    if (waited < this.opts.commandTimeoutMs) return;
+    this.lastError = `no reply for ${waited} ms (command timeout ${this.opts.commandTimeoutMs} ms)`;
+    this.opts.log.warn({ node: this.endpoint.id, err: this.lastError }, 'backend timed out');
+    this.socket?.destroy();
+  }
+
+  private dropSocket(): void {
+    const s = this.socket;
+    this.socket = null;
+    if (s) {
+      s.removeAllListeners('data');
+      s.on('error', () => {}); // late errors of a socket we already gave up on
+      s.destroy();
+    }
+  }
+
+  private failInflight(reason: string): void {
+    this.out = [];
+    this.outBytes = 0;
+    this.handshakeReplies = 0;
+    if (this.inflight.length === 0) return;
+    const err = encodeError(`ERR ${reason}`);
+    for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) sink.deliver(err);
+  }
+
+  private unavailableError(): Buffer {
+    const why = this.lastError ? `: ${this.lastError}` : '';
+    return encodeError(`ERR backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port}) is unavailable${why}`);
+  }
+}

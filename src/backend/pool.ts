@@ -1,0 +1,82 @@
+/**
+ * BackendPool: the connections to one master.
+ *
+ * A few shared, pipelined connections carry ordinary requests. A client always uses the
+ * same one (chosen by its session id), so one client's commands to one master execute in
+ * the order it sent them. Commands that hold a connection (blocking pops, ...) take a
+ * dedicated connection instead, so they never stall the shared pipeline.
+ */
+import type { Logger } from '../log.js';
+import { BackendConnection, type BackendEndpoint } from './connection.js';
+
+export interface PoolOptions {
+  /** Shared pipelined connections per master. */
+  size: number;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  log: Logger;
+}
+
+/** Idle dedicated connections kept for reuse; more are closed when released. */
+const MAX_IDLE_DEDICATED = 8;
+
+export class BackendPool {
+  private readonly shared: BackendConnection[] = [];
+  private readonly idleDedicated: BackendConnection[] = [];
+  private closed = false;
+
+  constructor(
+    readonly endpoint: BackendEndpoint,
+    private readonly opts: PoolOptions,
+  ) {
+    for (let i = 0; i < opts.size; i++) {
+      this.shared.push(
+        new BackendConnection(endpoint, {
+          connectTimeoutMs: opts.connectTimeoutMs,
+          commandTimeoutMs: opts.commandTimeoutMs,
+          reconnect: true,
+          log: opts.log,
+        }),
+      );
+    }
+  }
+
+  /** The shared connection that carries this session's requests. */
+  connectionFor(sessionId: number): BackendConnection {
+    return this.shared[sessionId % this.shared.length];
+  }
+
+  /** A connection for one caller alone; give it back with release(). */
+  acquireDedicated(): BackendConnection {
+    while (this.idleDedicated.length > 0) {
+      const conn = this.idleDedicated.pop()!;
+      if (conn.isReady) return conn;
+      conn.close();
+    }
+    return new BackendConnection(this.endpoint, {
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      commandTimeoutMs: 0, // a blocking command may legitimately wait forever
+      reconnect: false,
+      log: this.opts.log,
+    });
+  }
+
+  /**
+   * Return a dedicated connection. One with requests still in flight (its client went
+   * away mid-BLPOP) is closed: its late reply must not reach the next user.
+   */
+  release(conn: BackendConnection): void {
+    if (this.closed || !conn.isReady || conn.pendingCount > 0 || this.idleDedicated.length >= MAX_IDLE_DEDICATED) {
+      conn.close('dedicated connection released');
+      return;
+    }
+    this.idleDedicated.push(conn);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.shared) c.close();
+    for (const c of this.idleDedicated) c.close();
+    this.idleDedicated.length = 0;
+  }
+}

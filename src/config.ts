@@ -1,0 +1,100 @@
+/**
+ * Configuration: flags > environment (IHS_*) > config file (--config, JSON) > defaults.
+ * `--help` lists every option; this file is the one place options are defined.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+
+export interface Config {
+  port: number;
+  bind: string;
+  provider: 'process' | 'static';
+  masters: number;
+  replicas: number;
+  dataDir: string;
+  node: string[];
+  nodePassword: string;
+  redisServer: string;
+  requirepass: string;
+  maxclients: number;
+  protoMaxBulkLen: number;
+  poolSize: number;
+  connectTimeout: number;
+  commandTimeout: number;
+  logLevel: string;
+  logPretty: boolean | undefined;
+}
+
+/** Parse Redis-style memory sizes: 512mb, 1gb, 100k, 1024. */
+export function parseMemory(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+)\s*(b|k|kb|m|mb|g|gb)?\s*$/i.exec(value);
+  if (!m) throw new Error(`not a size: '${value}' (use e.g. 512mb, 64kb, 1048576)`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mult: Record<string, number> = { b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+  return n * mult[unit];
+}
+
+export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
+  const parsed = yargs(argv)
+    .scriptName('interface-hash-server')
+    .usage('$0 [options]\n\nA Redis-Cluster-like proxy: one RESP port in front of sharded, replicated Redis nodes.')
+    .env('IHS')
+    .config('config', 'JSON config file (keys as the long option names)')
+    .option('port', { alias: 'p', type: 'number', default: 6380, describe: 'port the proxy listens on (0: any free port)' })
+    .option('bind', { type: 'string', default: '127.0.0.1', describe: 'address the proxy listens on' })
+    .option('provider', {
+      choices: ['process', 'static'] as const,
+      default: 'process' as const,
+      describe: 'who runs the Redis nodes: process = local redis-server processes the proxy starts and owns; static = existing nodes given with --node',
+    })
+    .option('masters', { type: 'number', default: 3, describe: 'masters to create (process provider, new data dir only)' })
+    .option('replicas', { type: 'number', default: 1, describe: 'replicas per master (process provider, new data dir only)' })
+    .option('data-dir', { type: 'string', default: './data', describe: 'where the topology and the nodes\' data live' })
+    .option('node', { type: 'string', array: true, default: [] as string[], describe: 'an existing Redis master host:port (static provider; repeatable)' })
+    .option('node-password', { type: 'string', default: '', describe: 'password of the static nodes' })
+    .option('redis-server', { type: 'string', default: 'redis-server', describe: 'redis-server binary for the process provider' })
+    .option('requirepass', { type: 'string', default: '', describe: 'password clients must AUTH with (empty: none)' })
+    .option('maxclients', { type: 'number', default: 10000, describe: 'refuse clients beyond this many' })
+    .option('proto-max-bulk-len', { type: 'string', default: '512mb', describe: 'largest bulk string a client may send' })
+    .option('pool-size', { type: 'number', default: 2, describe: 'shared pipelined connections per master' })
+    .option('connect-timeout', { type: 'number', default: 2000, describe: 'ms to wait for a backend connection' })
+    .option('command-timeout', { type: 'number', default: 10000, describe: 'ms a backend may take to answer before its connection is failed (blocking commands excepted)' })
+    .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
+    .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
+    .strict()
+    .check((a) => {
+      if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be 0..65535');
+      if (!Number.isInteger(a.masters) || a.masters < 1 || a.masters > 1000) throw new Error('--masters must be 1..1000');
+      if (!Number.isInteger(a.replicas) || a.replicas < 0 || a.replicas > 10) throw new Error('--replicas must be 0..10');
+      if (!Number.isInteger(a['pool-size']) || a['pool-size'] < 1 || a['pool-size'] > 64) throw new Error('--pool-size must be 1..64');
+      if (!Number.isInteger(a.maxclients) || a.maxclients < 1) throw new Error('--maxclients must be a positive integer');
+      if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
+      parseMemory(a['proto-max-bulk-len']);
+      return true;
+    })
+    .help()
+    .version(false)
+    .parseSync();
+
+  return {
+    port: parsed.port,
+    bind: parsed.bind,
+    provider: parsed.provider,
+    masters: parsed.masters,
+    replicas: parsed.replicas,
+    dataDir: parsed['data-dir'],
+    node: parsed.node.map(String),
+    nodePassword: parsed['node-password'],
+    redisServer: parsed['redis-server'],
+    requirepass: parsed.requirepass,
+    maxclients: parsed.maxclients,
+    protoMaxBulkLen: parseMemory(parsed['proto-max-bulk-len']),
+    poolSize: parsed['pool-size'],
+    connectTimeout: parsed['connect-timeout'],
+    commandTimeout: parsed['command-timeout'],
+    logLevel: parsed['log-level'],
+    logPretty: parsed['log-pretty'],
+  };
+}

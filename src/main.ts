@@ -1,0 +1,142 @@
+/**
+ * interface-hash-server: wire the pieces together.
+ *   config → logger → node provider → ClusterManager (topology, nodes) → Router → ProxyServer
+ * and stop them in reverse order on SIGINT/SIGTERM.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { ClusterManager } from './cluster/cluster-manager.js';
+import { ProcessProvider } from './nodes/process-provider.js';
+import { StaticProvider } from './nodes/static-provider.js';
+import type { NodeProvider } from './nodes/provider.js';
+import { BackendPool } from './backend/pool.js';
+import { Router } from './proxy/router.js';
+import { ProxyServer } from './proxy/server.js';
+import type { SlotMap } from './cluster/slot-map.js';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+function parseNodeAddress(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(':');
+  const port = Number(text.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--node '${text}': expected host:port`);
+  return { host: text.slice(0, at), port };
+}
+
+async function makeProvider(config: Config, log: Logger): Promise<NodeProvider> {
+  if (config.provider === 'static') return new StaticProvider({ log });
+  return ProcessProvider.create({ log, redisServerPath: config.redisServer });
+}
+
+export function poolsFor(slotMap: SlotMap, password: string, config: Config, log: Logger): BackendPool[] {
+  return slotMap.shards.map(
+    (shard) =>
+      new BackendPool(
+        { id: shard.masterId, host: shard.host, port: shard.port, password },
+        { size: config.poolSize, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, log },
+      ),
+  );
+}
+
+/** A running proxy: what tests and main() hold on to. */
+export interface RunningProxy {
+  server: ProxyServer;
+  cluster: ClusterManager;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(config: Config, log: Logger): Promise<RunningProxy> {
+  const provider = await makeProvider(config, log);
+  const cluster = await ClusterManager.open({
+    dataDir: config.dataDir,
+    masters: config.masters,
+    replicas: config.replicas,
+    provider,
+    staticNodes: config.provider === 'static' ? config.node.map(parseNodeAddress) : undefined,
+    staticPassword: config.nodePassword,
+    log,
+  });
+  const slotMap = cluster.slotMap;
+  const router = new Router(slotMap, poolsFor(slotMap, cluster.topology.nodePassword, config, log));
+  const server = new ProxyServer(router, {
+    host: config.bind,
+    port: config.port,
+    maxClients: config.maxclients,
+    requirePass: config.requirepass,
+    maxBulkLen: config.protoMaxBulkLen,
+    clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
+    version: VERSION,
+    log,
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    router.close();
+    await cluster.shutdown();
+    throw err;
+  }
+  let stopping: Promise<void> | null = null;
+  return {
+    server,
+    cluster,
+    stop() {
+      stopping ??= (async () => {
+        await server.close();
+        router.close();
+        await cluster.shutdown();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = parseConfig();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy(config, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'could not start');
+    process.stderr.write(`interface-hash-server: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  log.info({ port: proxy.server.port, masters: proxy.cluster.slotMap.shards.length, epoch: proxy.cluster.slotMap.epoch }, 'ready');
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without a clean stop');
+      process.exit(130);
+    }
+    log.info({ signal }, 'stopping');
+    proxy.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: Error) => {
+        log.error({ err: err.message }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+// Run when executed directly (`tsx src/main.ts`); bin/ imports main() instead.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main();
+}

@@ -1,0 +1,93 @@
+/**
+ * CLUSTER emulation. The proxy presents itself as a one-node Redis Cluster that owns all
+ * 16384 slots, so cluster-mode clients (ioredis Cluster, `redis-cli -c`, redis-py's
+ * RedisCluster) discover a single node — the proxy — and send everything to it. No MOVED
+ * or ASK ever reaches a client: the proxy routes internally.
+ */
+import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
+import { encodeArray, encodeBulk, encodeError, encodeInteger } from '../resp/encode.js';
+import { keySlot } from '../cluster/key-slot.js';
+import { SLOT_COUNT } from '../cluster/topology.js';
+import type { ClientSession } from './session.js';
+import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+
+/** The address the client reached us on: what it should use to reach us again. */
+function announcedAddress(s: ClientSession, ctx: ProxyContext): { ip: string; port: number } {
+  let ip = s.socket.localAddress ?? '127.0.0.1';
+  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
+  return { ip, port: s.socket.localPort ?? ctx.port };
+}
+
+function clusterInfo(ctx: ProxyContext): string {
+  const epoch = ctx.router.currentSlotMap.epoch;
+  const lines = [
+    'cluster_state:ok',
+    `cluster_slots_assigned:${SLOT_COUNT}`,
+    `cluster_slots_ok:${SLOT_COUNT}`,
+    'cluster_slots_pfail:0',
+    'cluster_slots_fail:0',
+    'cluster_known_nodes:1',
+    'cluster_size:1',
+    `cluster_current_epoch:${epoch}`,
+    `cluster_my_epoch:${epoch}`,
+    'cluster_stats_messages_sent:0',
+    'cluster_stats_messages_received:0',
+    'total_cluster_links_buffer_limit_exceeded:0',
+  ];
+  return lines.join('\r\n') + '\r\n';
+}
+
+function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+  if (f.argc < 2) return s.reply(encodeError(arityError('cluster')));
+  const sub = argString(f, 1).toLowerCase();
+  const { ip, port } = announcedAddress(s, ctx);
+  const id = ctx.clusterNodeId;
+  switch (sub) {
+    case 'info':
+      return s.reply(encodeBulk(clusterInfo(ctx)));
+    case 'myid':
+      return s.reply(encodeBulk(id));
+    case 'keyslot': {
+      if (f.argc !== 3) return s.reply(encodeError(arityError('cluster|keyslot')));
+      const key = argBuffer(f, 2);
+      return s.reply(encodeInteger(keySlot(key, 0, key.length)));
+    }
+    case 'slots':
+      return s.reply(
+        encodeArray([
+          encodeArray([encodeInteger(0), encodeInteger(SLOT_COUNT - 1), encodeArray([encodeBulk(ip), encodeInteger(port), encodeBulk(id), encodeArray([])])]),
+        ]),
+      );
+    case 'shards':
+      return s.reply(
+        encodeArray([
+          encodeArray([
+            encodeBulk('slots'),
+            encodeArray([encodeInteger(0), encodeInteger(SLOT_COUNT - 1)]),
+            encodeBulk('nodes'),
+            encodeArray([
+              encodeArray([
+                encodeBulk('id'), encodeBulk(id),
+                encodeBulk('port'), encodeInteger(port),
+                encodeBulk('ip'), encodeBulk(ip),
+                encodeBulk('endpoint'), encodeBulk(ip),
+                encodeBulk('role'), encodeBulk('master'),
+                encodeBulk('replication-offset'), encodeInteger(0),
+                encodeBulk('health'), encodeBulk('online'),
+              ]),
+            ]),
+          ]),
+        ]),
+      );
+    case 'nodes': {
+      const epoch = ctx.router.currentSlotMap.epoch;
+      return s.reply(encodeBulk(`${id} ${ip}:${port}@${port + 10000} myself,master - 0 0 ${epoch} connected 0-${SLOT_COUNT - 1}\n`));
+    }
+    default:
+      return s.reply(
+        encodeError(`ERR CLUSTER ${sub.toUpperCase()} is not supported by interface-hash-server: the proxy presents the whole cluster as one node`),
+      );
+  }
+}
+
+export const clusterCommands: ReadonlyMap<string, HandlerEntry> = new Map<string, HandlerEntry>([['cluster', { handler: cluster }]]);

@@ -1,0 +1,41 @@
+/**
+ * What the commands the proxy answers itself may see of the proxy: the router (to reach
+ * masters), its settings and its counters. Handlers get this, a session and a frame.
+ */
+import type { RequestFrame } from '../resp/frame.js';
+import type { Router } from './router.js';
+import type { ClientSession } from './session.js';
+
+export interface ProxyStats {
+  readonly startedAt: number;
+  connectedClients: number;
+  totalConnections: number;
+  rejectedConnections: number;
+  totalCommands: number;
+}
+
+export interface ProxyContext {
+  readonly router: Router;
+  readonly stats: ProxyStats;
+  readonly requirePass: string;
+  readonly maxClients: number;
+  /** The proxy's node id in CLUSTER replies: 40 hex chars, stable for one data dir. */
+  readonly clusterNodeId: string;
+  /** Version string of this proxy. */
+  readonly version: string;
+  /** Port the proxy listens on. */
+  readonly port: number;
+}
+
+export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;
+
+export interface HandlerEntry {
+  readonly handler: CommandHandler;
+  /** May run before AUTH (AUTH, HELLO, QUIT). */
+  readonly noAuth?: boolean;
+}
+
+/** Wrong number of arguments, in Redis's words. */
+export function arityError(name: string): string {
+  return `ERR wrong number of arguments for '${name}' command`;
+}

@@ -1,0 +1,96 @@
+/**
+ * Dispatcher: what happens to each request.
+ *
+ *   unknown command            → Redis's "unknown command" error
+ *   not authenticated          → NOAUTH (except AUTH, HELLO, QUIT, RESET)
+ *   answered by the proxy      → its handler (connection, dataset-wide and CLUSTER commands)
+ *   refused                    → an error naming the command and why
+ *   has keys                   → the Router (slot → master)
+ *   keyless `... HELP`         → any master
+ *   anything else keyless      → refused: there is nothing to route it by
+ */
+import { argBuffer, type RequestFrame } from '../resp/frame.js';
+import { encodeError } from '../resp/encode.js';
+import { commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
+import type { ClientSession } from './session.js';
+import type { HandlerEntry, ProxyContext } from './context.js';
+import { connectionCommands } from './connection-commands.js';
+import { serverCommands } from './server-commands.js';
+import { clusterCommands } from './cluster-commands.js';
+import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
+
+const NOAUTH = encodeError('NOAUTH Authentication required.');
+
+/** Redis's unknown-command error, quoting the first arguments as Redis 7 does. */
+export function unknownCommandError(frame: RequestFrame): Buffer {
+  const name = argBuffer(frame, 0).toString('utf8').slice(0, 128);
+  let args = '';
+  for (let i = 1; i < frame.argc && args.length < 128; i++) args += `'${argBuffer(frame, i).toString('utf8').slice(0, 128)}' `;
+  return encodeError(`ERR unknown command '${name}', with args beginning with: ${args}`);
+}
+
+function unknownSubcommandError(cmd: CommandInfo, frame: RequestFrame): Buffer {
+  if (frame.argc < 2) return encodeError(`ERR wrong number of arguments for '${cmd.name}' command`);
+  const sub = argBuffer(frame, 1).toString('utf8').slice(0, 128);
+  return encodeError(`ERR unknown subcommand '${sub}'. Try ${cmd.name.toUpperCase()} HELP.`);
+}
+
+export class Dispatcher {
+  /** Handlers by top-level command (the container for a subcommand). */
+  private readonly handlers = new Map<CommandInfo, HandlerEntry>();
+  private readonly refusals = new Map<CommandInfo, Buffer>();
+
+  constructor(private readonly ctx: ProxyContext) {
+    for (const table of [connectionCommands, serverCommands, clusterCommands]) {
+      for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
+    }
+    for (const [name, reason] of UNSUPPORTED) {
+      const message = CLUSTER_MODE_ERRORS.get(name) ?? unsupportedMessage(name, reason);
+      this.refusals.set(this.known(name), encodeError(message));
+    }
+  }
+
+  private known(name: string): CommandInfo {
+    const cmd = commandByName(name);
+    if (cmd === undefined) throw new Error(`dispatcher: '${name}' is not in the command table`);
+    return cmd;
+  }
+
+  dispatch(session: ClientSession, frame: RequestFrame): void {
+    const cmd = lookupCommand(frame);
+    if (cmd === undefined) {
+      session.reply(session.authenticated ? unknownCommandError(frame) : NOAUTH);
+      return;
+    }
+    const top = cmd.container ?? cmd;
+    const entry = this.handlers.get(top);
+    if (!session.authenticated && entry?.noAuth !== true) {
+      session.reply(NOAUTH);
+      return;
+    }
+    if (entry !== undefined) {
+      entry.handler(this.ctx, session, frame);
+      return;
+    }
+    const refusal = this.refusals.get(top);
+    // A refused container may still have keyed subcommands that route fine (MEMORY USAGE).
+    if (refusal !== undefined && !(cmd !== top && cmd.hasKeys)) {
+      session.reply(refusal);
+      return;
+    }
+    if (cmd.subcommands !== null) {
+      // A container (OBJECT, XINFO, ...) whose subcommand is missing or unknown.
+      session.reply(unknownSubcommandError(cmd, frame));
+      return;
+    }
+    if (cmd.hasKeys) {
+      this.ctx.router.forward(session, frame, cmd);
+      return;
+    }
+    if (cmd.name.endsWith('|help')) {
+      this.ctx.router.sendToShard(session, this.ctx.router.anyShard(session), frame.raw, session.openSlot());
+      return;
+    }
+    session.reply(encodeError(unsupportedMessage(cmd.name.replace('|', ' '), 'it has no key to route it by')));
+  }
+}

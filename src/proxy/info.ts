@@ -1,0 +1,144 @@
+/**
+ * INFO as the proxy answers it: the proxy's own server/clients/stats sections, memory and
+ * keyspace summed over the masters, and `cluster_enabled:1` for cluster-mode clients.
+ */
+import type { ProxyContext } from './context.js';
+
+/** Parse one node's INFO text into section → field → value. */
+function parseInfo(text: string): Map<string, Map<string, string>> {
+  const sections = new Map<string, Map<string, string>>();
+  let current = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    if (line.startsWith('# ')) {
+      current = new Map();
+      sections.set(line.slice(2).toLowerCase(), current);
+    } else if (line.includes(':')) {
+      const at = line.indexOf(':');
+      current.set(line.slice(0, at), line.slice(at + 1));
+    }
+  }
+  return sections;
+}
+
+function humanBytes(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(2)}${units[i]}`;
+}
+
+interface KeyspaceTotals {
+  keys: number;
+  expires: number;
+  ttlWeighted: number;
+}
+
+/** Sum `db0:keys=..,expires=..,avg_ttl=..` lines over nodes. */
+function sumKeyspace(nodes: Map<string, Map<string, string>>[]): Map<string, KeyspaceTotals> {
+  const dbs = new Map<string, KeyspaceTotals>();
+  for (const node of nodes) {
+    for (const [db, value] of node.get('keyspace') ?? []) {
+      const fields = Object.fromEntries(value.split(',').map((kv) => kv.split('=') as [string, string]));
+      const t = dbs.get(db) ?? { keys: 0, expires: 0, ttlWeighted: 0 };
+      const expires = Number(fields.expires ?? 0);
+      t.keys += Number(fields.keys ?? 0);
+      t.expires += expires;
+      t.ttlWeighted += Number(fields.avg_ttl ?? 0) * expires;
+      dbs.set(db, t);
+    }
+  }
+  return dbs;
+}
+
+function sumField(nodes: Map<string, Map<string, string>>[], section: string, field: string): number {
+  let total = 0;
+  for (const n of nodes) total += Number(n.get(section)?.get(field) ?? 0) || 0;
+  return total;
+}
+
+/**
+ * @param nodeTexts INFO text of each master
+ * @param wanted    requested sections, lowercase; empty = default
+ */
+export function renderInfo(ctx: ProxyContext, nodeTexts: string[], wanted: string[]): string {
+  const nodes = nodeTexts.map(parseInfo);
+  const first = nodes[0]?.get('server');
+  const uptime = Math.floor((Date.now() - ctx.stats.startedAt) / 1000);
+  const mem = process.memoryUsage();
+  const usedMemory = sumField(nodes, 'memory', 'used_memory');
+
+  const sections: [string, [string, string | number][]][] = [
+    [
+      'Server',
+      [
+        ['redis_version', first?.get('redis_version') ?? '7.0.0'],
+        ['redis_mode', 'cluster'],
+        ['proxy', 'interface-hash-server'],
+        ['proxy_version', ctx.version],
+        ['os', `${process.platform} ${process.arch}`],
+        ['arch_bits', 64],
+        ['process_id', process.pid],
+        ['tcp_port', ctx.port],
+        ['uptime_in_seconds', uptime],
+        ['uptime_in_days', Math.floor(uptime / 86400)],
+        ['masters', ctx.router.shardCount],
+      ],
+    ],
+    [
+      'Clients',
+      [
+        ['connected_clients', ctx.stats.connectedClients],
+        ['maxclients', ctx.maxClients],
+      ],
+    ],
+    [
+      'Memory',
+      [
+        ['used_memory', usedMemory],
+        ['used_memory_human', humanBytes(usedMemory)],
+        ['proxy_used_memory_rss', mem.rss],
+        ['proxy_used_memory_rss_human', humanBytes(mem.rss)],
+      ],
+    ],
+    [
+      'Stats',
+      [
+        ['total_connections_received', ctx.stats.totalConnections],
+        ['total_commands_processed', ctx.stats.totalCommands],
+        ['rejected_connections', ctx.stats.rejectedConnections],
+        ['keyspace_hits', sumField(nodes, 'stats', 'keyspace_hits')],
+        ['keyspace_misses', sumField(nodes, 'stats', 'keyspace_misses')],
+        ['expired_keys', sumField(nodes, 'stats', 'expired_keys')],
+        ['evicted_keys', sumField(nodes, 'stats', 'evicted_keys')],
+      ],
+    ],
+    [
+      'Replication',
+      [
+        ['role', 'master'],
+        ['connected_slaves', 0],
+      ],
+    ],
+    ['Cluster', [['cluster_enabled', 1]]],
+    [
+      'Keyspace',
+      [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [
+        db,
+        `keys=${t.keys},expires=${t.expires},avg_ttl=${t.expires === 0 ? 0 : Math.round(t.ttlWeighted / t.expires)}`,
+      ]),
+    ],
+  ];
+
+  const all = wanted.length === 0 || wanted.some((w) => w === 'all' || w === 'everything' || w === 'default');
+  const out: string[] = [];
+  for (const [name, fields] of sections) {
+    if (!all && !wanted.includes(name.toLowerCase())) continue;
+    if (out.length > 0) out.push('');
+    out.push(`# ${name}`);
+    for (const [k, v] of fields) out.push(`${k}:${v}`);
+  }
+  return out.join('\r\n') + '\r\n';
+}

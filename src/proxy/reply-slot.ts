@@ -1,0 +1,72 @@
+/**
+ * Reply slots keep a client's replies in request order.
+ *
+ * Every request a client sends gets a slot at the tail of its session's queue; a slot is
+ * filled whenever its answer arrives (from any backend, in any order) and replies are
+ * written out from the head while the head is filled.
+ */
+import type { ReplySink } from '../backend/reply-sink.js';
+
+export interface SlotOwner {
+  slotFilled(): void;
+}
+
+export class ReplySlot implements ReplySink {
+  reply: Buffer | null = null;
+  constructor(private readonly owner: SlotOwner) {}
+
+  deliver(reply: Buffer): void {
+    this.reply = reply;
+    this.owner.slotFilled();
+  }
+}
+
+/**
+ * Collects the replies of several sub-requests (a split MGET, a command sent to every
+ * master) and delivers one merged reply when the last one arrives.
+ */
+export class Gather {
+  private readonly parts: Buffer[];
+  private remaining: number;
+
+  constructor(
+    count: number,
+    private readonly merge: (parts: Buffer[]) => Buffer,
+    private readonly target: ReplySink,
+  ) {
+    this.parts = new Array(count);
+    this.remaining = count;
+    if (count === 0) target.deliver(merge(this.parts));
+  }
+
+  /** The sink for part i. */
+  part(i: number): ReplySink {
+    return new GatherPart(this, i);
+  }
+
+  partDone(i: number, reply: Buffer): void {
+    this.parts[i] = reply;
+    if (--this.remaining === 0) this.target.deliver(this.merge(this.parts));
+  }
+}
+
+class GatherPart implements ReplySink {
+  constructor(
+    private readonly gather: Gather,
+    private readonly index: number,
+  ) {}
+  deliver(reply: Buffer): void {
+    this.gather.partDone(this.index, reply);
+  }
+}
+
+/** Applies a transformation to a single reply before passing it on (e.g. SCAN's cursor). */
+export class TransformSink implements ReplySink {
+  constructor(
+    private readonly transform: (reply: Buffer) => Buffer,
+    private readonly target: ReplySink,
+  ) {}
+  deliver(reply: Buffer): void {
+    this.target.deliver(this.transform(reply));
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * ProxyServer: the client-facing TCP listener. Accepts connections (up to maxclients),
+ * creates a ClientSession for each and owns the counters INFO reports.
+ */
+import net from 'node:net';
+import type { Logger } from '../log.js';
+import type { RequestFrame } from '../resp/frame.js';
+import { encodeError } from '../resp/encode.js';
+import { ClientSession, type SessionHost } from './session.js';
+import { Dispatcher } from './dispatcher.js';
+import type { Router } from './router.js';
+import type { ProxyContext, ProxyStats } from './context.js';
+
+export interface ProxyServerOptions {
+  host: string;
+  port: number;
+  maxClients: number;
+  requirePass: string;
+  maxBulkLen: number;
+  clusterNodeId: string;
+  version: string;
+  log: Logger;
+}
+
+const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
+
+export class ProxyServer implements SessionHost, ProxyContext {
+  readonly stats: ProxyStats = {
+    startedAt: Date.now(),
+    connectedClients: 0,
+    totalConnections: 0,
+    rejectedConnections: 0,
+    totalCommands: 0,
+  };
+  readonly requirePass: string;
+  readonly maxClients: number;
+  readonly maxBulkLen: number;
+  readonly clusterNodeId: string;
+  readonly version: string;
+  port: number;
+
+  private readonly server: net.Server;
+  private readonly sessions = new Set<ClientSession>();
+  private readonly dispatcher: Dispatcher;
+  private nextId = 1;
+
+  constructor(
+    readonly router: Router,
+    private readonly opts: ProxyServerOptions,
+  ) {
+    this.requirePass = opts.requirePass;
+    this.maxClients = opts.maxClients;
+    this.maxBulkLen = opts.maxBulkLen;
+    this.clusterNodeId = opts.clusterNodeId;
+    this.version = opts.version;
+    this.port = opts.port;
+    this.dispatcher = new Dispatcher(this);
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        if (addr !== null && typeof addr === 'object') this.port = addr.port;
+        this.opts.log.info({ host: this.opts.host, port: this.port }, 'proxy listening');
+        resolve();
+      });
+    });
+  }
+
+  /** Stop accepting, close every client. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sessions) s.destroy();
+    });
+  }
+
+  dispatch(session: ClientSession, frame: RequestFrame): void {
+    this.dispatcher.dispatch(session, frame);
+  }
+
+  countCommand(): void {
+    this.stats.totalCommands++;
+  }
+
+  sessionClosed(session: ClientSession): void {
+    if (this.sessions.delete(session)) this.stats.connectedClients--;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.stats.totalConnections++;
+    if (this.sessions.size >= this.maxClients) {
+      this.stats.rejectedConnections++;
+      socket.on('error', () => {});
+      socket.end(MAX_CLIENTS_REACHED);
+      return;
+    }
+    const session = new ClientSession(this.nextId++, socket, this);
+    this.sessions.add(session);
+    this.stats.connectedClients++;
+  }
+}
