@@ -27,7 +27,7 @@ export interface ClusterManagerOptions {
   provider: NodeProvider;
   /** The nodes of the static provider (`--node host:port`). */
   staticNodes?: { host: string; port: number }[];
-  /** Password of the static nodes (none when absent). Providers that run their own nodes get a generated one. */
+  /** Password of the static nodes ('' or absent: none). Ignored by providers that run their own nodes: those get a generated one. */
   staticPassword?: string;
   log: Logger;
   /** Bound on each control-plane command (role checks). Default 2 s. */
@@ -199,8 +199,9 @@ async function startNodes(doc: TopologyDoc, provider: NodeProvider, log: Logger,
 async function settleAll(tasks: (() => Promise<void>)[]): Promise<void> {
   const results = await Promise.allSettled(tasks.map((task) => task()));
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} nodes failed to start:\n${failures.map((e) => e.message).join('\n')}`);
+  const distinct = [...new Set(failures)]; // e.g. every node failing on the same missing binary
+  if (distinct.length === 1) throw distinct[0];
+  if (distinct.length > 1) throw new AggregateError(distinct, `${distinct.length} nodes failed to start:\n${distinct.map((e) => e.message).join('\n')}`);
 }
 
 async function requireMaster(id: string, addr: NodeAddress, password: string, timeoutMs: number): Promise<void> {

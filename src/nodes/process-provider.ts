@@ -45,6 +45,13 @@ export interface ProcessProviderOptions {
 }
 
 /** A node failed to start (or to be adopted); the message carries the tail of its log. */
+export interface RedisServerBinary {
+  /** Absolute path of the redis-server that is run. */
+  path: string;
+  /** Its version, e.g. "7.0.15". */
+  version: string;
+}
+
 export class NodeStartError extends Error {
   override readonly name = 'NodeStartError';
 }
@@ -73,27 +80,40 @@ export class ProcessProvider implements NodeProvider {
   private readonly stopTimeoutMs: number;
   private readonly commandTimeoutMs: number;
 
-  /** Resolve and check the redis-server binary; throws a one-line error when it is missing or too old. */
+  private readonly redisServerPath: string | undefined;
+  private binaryCheck: Promise<RedisServerBinary> | undefined;
+
+  /** Construct and check the redis-server binary now (one-line error when missing or too old). */
   static async create(opts: ProcessProviderOptions): Promise<ProcessProvider> {
-    const binary = await findRedisServer(opts.redisServerPath);
-    const version = await checkRedisServerVersion(binary);
-    return new ProcessProvider(binary, version, opts);
+    const provider = new ProcessProvider(opts);
+    await provider.checkBinary();
+    return provider;
   }
 
-  private constructor(
-    /** Absolute path of the redis-server that is run. */
-    readonly binary: string,
-    /** Its version, e.g. "7.0.15". */
-    readonly version: string,
-    opts: ProcessProviderOptions,
-  ) {
+  constructor(opts: ProcessProviderOptions) {
     this.log = opts.log;
+    this.redisServerPath = opts.redisServerPath;
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 2_000;
   }
 
+  /**
+   * Resolve the redis-server binary and check its version (once; start() does it too).
+   * Rejects with a one-line error when it is missing or too old.
+   */
+  checkBinary(): Promise<RedisServerBinary> {
+    this.binaryCheck ??= (async () => {
+      const path = await findRedisServer(this.redisServerPath);
+      const version = await checkRedisServerVersion(path);
+      this.log.debug({ redisServer: path, version }, 'redis-server found');
+      return { path, version };
+    })();
+    return this.binaryCheck;
+  }
+
   async start(spec: NodeSpec, previous?: { host: string; port: number; handle?: string }): Promise<RunningNode> {
+    const binary = await this.checkBinary();
     const owned = this.nodes.get(spec.id);
     if (owned) {
       if (isPidAlive(owned.pid)) throw new NodeStartError(`node ${spec.id} is already running (pid ${owned.pid}, port ${owned.port})`);
@@ -112,7 +132,7 @@ export class ProcessProvider implements NodeProvider {
       if (adopted) return adopted;
     }
     await this.refuseIfAlreadyRunning(spec.id, nodeDir, nodeDirReal, knownPorts);
-    return this.spawnNode(spec, nodeDir, knownPorts);
+    return this.spawnNode(binary.path, spec, nodeDir, knownPorts);
   }
 
   async stop(id: string, graceful: boolean): Promise<void> {
@@ -200,7 +220,7 @@ export class ProcessProvider implements NodeProvider {
 
   // --- spawning -------------------------------------------------------------------------
 
-  private async spawnNode(spec: NodeSpec, nodeDir: string, knownPorts: number[]): Promise<RunningNode> {
+  private async spawnNode(binary: string, spec: NodeSpec, nodeDir: string, knownPorts: number[]): Promise<RunningNode> {
     for (let attempt = 1; ; attempt++) {
       const { port, picked } = await this.choosePort(spec.id, attempt === 1 ? knownPorts : []);
       const confPath = path.join(nodeDir, CONF_FILE);
@@ -208,7 +228,7 @@ export class ProcessProvider implements NodeProvider {
         confPath,
         renderRedisConf({ nodeId: spec.id, port, nodeDir, password: spec.password, replicaOf: spec.replicaOf }),
       );
-      const child = await this.spawnDetached(confPath, nodeDir);
+      const child = await this.spawnDetached(binary, confPath, nodeDir);
       const outcome = await this.waitSpawned(child, { host: HOST, port }, spec.password);
       if (outcome.kind === 'ready') {
         this.nodes.set(spec.id, { id: spec.id, port, pid: outcome.pid, nodeDir, child, stopping: false });
@@ -243,10 +263,10 @@ export class ProcessProvider implements NodeProvider {
     return { port, picked: true };
   }
 
-  private async spawnDetached(confPath: string, nodeDir: string): Promise<ChildProcess> {
+  private async spawnDetached(binary: string, confPath: string, nodeDir: string): Promise<ChildProcess> {
     const out = await open(path.join(nodeDir, STDIO_LOG_FILE), 'a', 0o600);
     try {
-      const child = spawn(this.binary, [confPath], { cwd: nodeDir, detached: true, stdio: ['ignore', out.fd, out.fd] });
+      const child = spawn(binary, [confPath], { cwd: nodeDir, detached: true, stdio: ['ignore', out.fd, out.fd] });
       child.unref();
       return child;
     } finally {

@@ -17,8 +17,9 @@ const INSTALL_HINT = 'install it (Debian/Ubuntu: apt-get install redis-server) o
 /** The one-line error for a missing or unusable redis-server. */
 export class RedisServerNotFoundError extends Error {
   override readonly name = 'RedisServerNotFoundError';
-  constructor(configuredPath?: string) {
-    super(configuredPath === undefined ? `redis-server not found: ${INSTALL_HINT}` : `redis-server not found at ${configuredPath}: ${INSTALL_HINT}`);
+  /** `where`: the configured path (or non-default name) that was not found. */
+  constructor(where?: string) {
+    super(where === undefined ? `redis-server not found: ${INSTALL_HINT}` : `redis-server not found at ${where}: ${INSTALL_HINT}`);
   }
 }
 
@@ -54,7 +55,7 @@ export async function findRedisServer(configured?: string, searchPath: string = 
     const file = path.join(dir, name);
     if (await isExecutableFile(file)) return file;
   }
-  throw new RedisServerNotFoundError(configured);
+  throw new RedisServerNotFoundError(name === 'redis-server' ? undefined : name);
 }
 
 /** `redis-server --version` → "7.0.15". */
