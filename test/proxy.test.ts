@@ -208,7 +208,7 @@ describe('errors', () => {
       await r.set(survivor, 'alive');
       // A slow script keeps the pipeline in flight on shard 1 while we kill its master.
       const p = r.pipeline();
-      p.eval("local t = redis.call('time')[1] + 2 while redis.call('time')[1] < t do end return 1", 1, victim);
+      p.eval("local t = tonumber(redis.call('time')[1]) + 2 while tonumber(redis.call('time')[1]) < t do end return 1", 1, victim);
       for (let i = 0; i < 100; i++) p.get(victim);
       const pending = p.exec();
       await new Promise((res) => setTimeout(res, 300));
