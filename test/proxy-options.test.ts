@@ -1,0 +1,185 @@
+/**
+ * Options and lifecycle through real clients: --requirepass, --maxclients, HELLO, the
+ * static provider, and restarts of the real executable (SIGINT, SIGKILL) keeping data.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { RawClient, redisCli, startTestProxy } from './support/proxy.js';
+
+describe('--requirepass', () => {
+  test('NOAUTH until AUTH; wrong password; HELLO AUTH; ioredis with password', async () => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--requirepass', 's3cret']);
+    try {
+      const c = await RawClient.connect(tp.port);
+      c.write('GET x\r\nAUTH wrong\r\nAUTH s3cret\r\nSET x 1\r\nGET x\r\n');
+      await c.waitFor((d) =>
+        d.toString() ===
+          '-NOAUTH Authentication required.\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n+OK\r\n$1\r\n1\r\n',
+      );
+      c.close();
+      const h = await RawClient.connect(tp.port);
+      h.write('HELLO 2 AUTH default s3cret\r\nGET x\r\n');
+      await h.waitFor((d) => d.toString().endsWith('$1\r\n1\r\n') && d.toString().includes('proto'));
+      h.close();
+      const r = new Redis({ port: tp.port, password: 's3cret', maxRetriesPerRequest: 1 });
+      try {
+        assert.equal(await r.get('x'), '1');
+      } finally {
+        r.disconnect();
+      }
+      assert.equal(await redisCli(tp.port, ['-a', 's3cret', '--no-auth-warning', 'get', 'x']), '1');
+    } finally {
+      await tp.close();
+    }
+  });
+
+  test('AUTH without a configured password gets Redis\'s error', async () => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0']);
+    try {
+      const c = await RawClient.connect(tp.port);
+      c.write('AUTH foo\r\nHELLO 3\r\nHELLO 2 SETNAME me\r\nCLIENT GETNAME\r\n');
+      const data = await c.waitFor((d) => d.toString().endsWith('$2\r\nme\r\n'));
+      assert.match(data.toString(), /^-ERR AUTH <password> called without any password configured/);
+      assert.match(data.toString(), /-NOPROTO unsupported protocol version\r\n/);
+      c.close();
+    } finally {
+      await tp.close();
+    }
+  });
+});
+
+describe('--maxclients', () => {
+  test('the client over the limit gets Redis\'s error and is closed; the others keep working', async () => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--maxclients', '2']);
+    try {
+      const a = await RawClient.connect(tp.port);
+      const b = await RawClient.connect(tp.port);
+      a.write('PING\r\n');
+      await a.waitFor((d) => d.toString() === '+PONG\r\n');
+      const c = await RawClient.connect(tp.port);
+      const refused = await c.waitFor((_d, closed) => closed);
+      assert.equal(refused.toString(), '-ERR max number of clients reached\r\n');
+      b.write('PING\r\n');
+      await b.waitFor((d) => d.toString() === '+PONG\r\n');
+      a.close();
+      // A freed place is given to the next client.
+      await new Promise((r) => setTimeout(r, 50));
+      const d = await RawClient.connect(tp.port);
+      d.write('PING\r\n');
+      await d.waitFor((x) => x.toString() === '+PONG\r\n');
+      b.close();
+      d.close();
+    } finally {
+      await tp.close();
+    }
+  });
+});
+
+describe('static provider', () => {
+  test('routes over existing nodes given with --node', async () => {
+    // Two nodes made by another proxy's process provider stand in for "existing" Redis.
+    const owner = await startTestProxy(['--masters', '2', '--replicas', '0']);
+    try {
+      const nodes = owner.proxy.cluster.topology.nodes;
+      const password = owner.proxy.cluster.topology.nodePassword;
+      const tp = await startTestProxy([
+        '--provider', 'static',
+        ...nodes.flatMap((n) => ['--node', `${n.host}:${n.port}`]),
+        '--node-password', password,
+      ]);
+      try {
+        const r = new Redis({ port: tp.port, maxRetriesPerRequest: 1 });
+        try {
+          const kv = Array.from({ length: 40 }, (_, i) => [`st:${i}`, String(i)]).flat();
+          assert.equal(await r.mset(...kv), 'OK');
+          assert.equal(await r.dbsize(), 40);
+          assert.equal(tp.proxy.cluster.slotMap.shards.length, 2);
+        } finally {
+          r.disconnect();
+        }
+      } finally {
+        await tp.close();
+      }
+    } finally {
+      await owner.close();
+    }
+  });
+});
+
+/** The real executable, as `make run` starts it. */
+function startExecutable(dataDir: string, port: number): ChildProcess {
+  return spawn(process.execPath, ['bin/interface-hash-server.js', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPong(port: number, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await redisCli(port, ['ping'])) === 'PONG') return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`proxy on ${port} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+describe('restarts of the executable', () => {
+  test('SIGINT then start again: same data; SIGKILL then start again: nodes adopted, same data', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-restart-'));
+    const port = await freePort();
+    let child = startExecutable(dir, port);
+    try {
+      await waitForPong(port);
+      assert.equal(await redisCli(port, ['set', 'foo', 'bar']), 'OK');
+      assert.equal(await redisCli(port, ['mset', 'a', '1', 'b', '2', 'c', '3']), 'OK');
+      child.kill('SIGINT');
+      assert.equal(await exited(child), 0);
+
+      child = startExecutable(dir, port);
+      await waitForPong(port);
+      assert.equal(await redisCli(port, ['get', 'foo']), 'bar');
+      assert.equal(await redisCli(port, ['dbsize']), '4');
+
+      child.kill('SIGKILL');
+      await exited(child);
+      child = startExecutable(dir, port);
+      await waitForPong(port);
+      assert.equal(await redisCli(port, ['get', 'foo']), 'bar');
+      assert.equal(await redisCli(port, ['mget', 'a', 'b', 'c']), '1\n2\n3');
+      child.kill('SIGTERM');
+      assert.equal(await exited(child), 0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited(child);
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
