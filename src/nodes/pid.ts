@@ -1,19 +1,34 @@
 /**
  * Process-id helpers: liveness, identity (Linux /proc), bounded wait for exit.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import { sleep } from './wait.js';
 
-/** True when a process with this pid exists (EPERM: exists, owned by someone else). */
+/**
+ * True when a process with this pid exists and is not a zombie (EPERM: exists, owned by
+ * someone else). A zombie has exited; it only waits for a parent that may never reap it.
+ */
 export function isPidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !isZombie(pid);
+}
+
+/** Linux: /proc/<pid>/stat state Z. Elsewhere (or when it cannot be read): false. */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false; // no /proc, or the process is gone: kill(0) already answered
+  }
+  // "pid (comm) S ...": the state follows the last ')' (comm may contain spaces and parens)
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
 }
 
 /**

@@ -66,6 +66,12 @@ interface OwnedNode {
   stopping: boolean;
 }
 
+interface SpawnedProcess {
+  child: ChildProcess;
+  /** How it ended, once it has. */
+  exited: string | undefined;
+}
+
 type SpawnOutcome =
   | { kind: 'ready'; pid: number }
   | { kind: 'exited'; detail: string }
@@ -228,8 +234,9 @@ export class ProcessProvider implements NodeProvider {
         confPath,
         renderRedisConf({ nodeId: spec.id, port, nodeDir, password: spec.password, replicaOf: spec.replicaOf }),
       );
-      const child = await this.spawnDetached(binary, confPath, nodeDir);
-      const outcome = await this.waitSpawned(child, { host: HOST, port }, spec.password);
+      const spawned = await this.spawnDetached(binary, confPath, nodeDir);
+      const { child } = spawned;
+      const outcome = await this.waitSpawned(spawned, { host: HOST, port }, spec.password);
       if (outcome.kind === 'ready') {
         this.nodes.set(spec.id, { id: spec.id, port, pid: outcome.pid, nodeDir, child, stopping: false });
         this.watchExit(spec.id, child);
@@ -263,47 +270,42 @@ export class ProcessProvider implements NodeProvider {
     return { port, picked: true };
   }
 
-  private async spawnDetached(binary: string, confPath: string, nodeDir: string): Promise<ChildProcess> {
+  /** Spawn redis-server detached; its exit is recorded from the first instant (it may die before we look). */
+  private async spawnDetached(binary: string, confPath: string, nodeDir: string): Promise<SpawnedProcess> {
     const out = await open(path.join(nodeDir, STDIO_LOG_FILE), 'a', 0o600);
     try {
       const child = spawn(binary, [confPath], { cwd: nodeDir, detached: true, stdio: ['ignore', out.fd, out.fd] });
+      const spawned: SpawnedProcess = { child, exited: undefined };
+      child.once('exit', (code, signal) => {
+        spawned.exited ??= signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      });
+      child.once('error', (err) => {
+        spawned.exited ??= `could not be run (${err.message})`;
+      });
       child.unref();
-      return child;
+      return spawned;
     } finally {
       await out.close();
     }
   }
 
   /** Wait until the spawned process answers PING (not LOADING), exits, or the start timeout passes. */
-  private async waitSpawned(child: ChildProcess, addr: NodeAddress, password: string): Promise<SpawnOutcome> {
-    let exited: string | undefined;
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-      exited = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    };
-    const onError = (err: Error): void => {
-      exited = `could not be run (${err.message})`;
-    };
-    child.once('exit', onExit);
-    child.once('error', onError);
-    try {
-      const deadline = Date.now() + this.startTimeoutMs;
-      let lastProbe: NodeProbe | undefined;
-      for (;;) {
-        if (exited !== undefined) return { kind: 'exited', detail: exited };
-        lastProbe = await probeNode(addr, password, this.commandTimeoutMs);
-        if (lastProbe.state === 'ready' && exited === undefined && child.pid !== undefined) return { kind: 'ready', pid: child.pid };
-        if (Date.now() >= deadline) {
-          if (child.pid !== undefined) {
-            signalPid(child.pid, 'SIGKILL');
-            await waitForPidExit(child.pid, 5_000);
-          }
-          return { kind: 'timeout', lastProbe };
+  private async waitSpawned(spawned: SpawnedProcess, addr: NodeAddress, password: string): Promise<SpawnOutcome> {
+    const { child } = spawned;
+    const deadline = Date.now() + this.startTimeoutMs;
+    let lastProbe: NodeProbe | undefined;
+    for (;;) {
+      if (spawned.exited !== undefined) return { kind: 'exited', detail: spawned.exited };
+      lastProbe = await probeNode(addr, password, this.commandTimeoutMs);
+      if (lastProbe.state === 'ready' && spawned.exited === undefined && child.pid !== undefined) return { kind: 'ready', pid: child.pid };
+      if (Date.now() >= deadline) {
+        if (child.pid !== undefined) {
+          signalPid(child.pid, 'SIGKILL');
+          await waitForPidExit(child.pid, 5_000);
         }
-        await sleep(POLL_MS);
+        return { kind: 'timeout', lastProbe };
       }
-    } finally {
-      child.off('exit', onExit);
-      child.off('error', onError);
+      await sleep(POLL_MS);
     }
   }
 
