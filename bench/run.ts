@@ -1,0 +1,701 @@
+/**
+ * `make bench`: redis-benchmark against one redis-server (direct), twemproxy over 3
+ * masters, and this proxy over its own 3 masters — side by side, interleaved per round,
+ * medians over rounds — plus the proxy's RSS and the issue's performance targets checked.
+ * Results: bench/results/latest.json and latest.md. See bench/README.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  HOST,
+  freePort,
+  memoryOf,
+  processesUnder,
+  redisCli,
+  run,
+  startProcess,
+  stopPid,
+  stopProcess,
+  tail,
+  waitForPong,
+  type Managed,
+} from './lib/procs.js';
+import { killCurrentBenchmark, runBenchmark } from './lib/redis-benchmark.js';
+import {
+  TARGETS,
+  computeMedians,
+  computeRatios,
+  computeVerdicts,
+  latencyTable,
+  throughputTable,
+  verdictTable,
+  type RssReport,
+  type RunRecord,
+  type TargetName,
+} from './lib/report.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PROXY_BIN = path.join(REPO, 'bin', 'interface-hash-server.js');
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  targets: TargetName[];
+  rounds: number;
+  requestsP1: number;
+  requestsPipelined: number;
+  pipelines: number[];
+  clients: number;
+  keyspace: number;
+  tests: string[];
+  warmup: number;
+  aof: boolean;
+  distribution: 'ketama' | 'modula';
+  proxyArgs: string[];
+  timeoutS: number;
+  startTimeoutS: number;
+  out: string;
+  save: boolean;
+  keepTmp: boolean;
+}
+
+const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defaults)
+
+  --targets LIST      direct,twemproxy,proxy (default all; env BENCH_TARGETS)
+  --rounds R          rounds; medians are over rounds (default 3; env BENCH_ROUNDS)
+  --n1 N              requests per test at -P 1 (default 100000; env BENCH_N1)
+  --n16 N             requests per test at -P 16 (or any -P > 1) (default 500000; env BENCH_N16)
+  --quick             smoke run: --rounds 1 --n1 10000 --n16 50000 --warmup 5000
+  --pipelines LIST    redis-benchmark -P values (default 1,16)
+  --clients C         redis-benchmark -c (default 50)
+  --keyspace K        redis-benchmark -r (default 100000)
+  --tests LIST        redis-benchmark -t (default set,get,mset)
+  --warmup N          unmeasured run per target at the highest -P first (default 50000; 0: none)
+  --aof               run the direct/twemproxy redis-servers with appendonly yes + everysec,
+                      like the proxy's own nodes (default: --appendonly no, as specified)
+  --distribution D    twemproxy distribution: ketama (default) or modula
+  --proxy-arg ARG     extra argument for the proxy (repeatable), e.g. --proxy-arg=--pool-size=1
+  --timeout S         limit per redis-benchmark run, seconds (default 300)
+  --start-timeout S   limit for the proxy to answer PING, seconds (default 60)
+  --out DIR           where latest.json / latest.md go (default bench/results)
+  --no-save           print only, write no result files
+  --keep-tmp          keep the temp dir (logs, data dirs) instead of deleting it
+  --help`;
+
+function positiveInt(name: string, text: string | undefined, fallback: number, allowZero = false): number {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got '${text}'`);
+  return n;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      targets: { type: 'string' },
+      rounds: { type: 'string' },
+      n1: { type: 'string' },
+      n16: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      pipelines: { type: 'string' },
+      clients: { type: 'string' },
+      keyspace: { type: 'string' },
+      tests: { type: 'string' },
+      warmup: { type: 'string' },
+      aof: { type: 'boolean', default: false },
+      distribution: { type: 'string' },
+      'proxy-arg': { type: 'string', multiple: true },
+      timeout: { type: 'string' },
+      'start-timeout': { type: 'string' },
+      out: { type: 'string' },
+      'no-save': { type: 'boolean', default: false },
+      'keep-tmp': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const env = process.env;
+  const quick = values.quick;
+  const targetList = (values.targets ?? env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const t of targetList) {
+    if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`--targets: unknown target '${t}' (use ${TARGETS.join(',')})`);
+  }
+  // Keep the canonical order: that is the interleaving order within a round.
+  const targets = TARGETS.filter((t) => targetList.includes(t));
+  if (targets.length === 0) throw new Error('--targets: none selected');
+  const pipelines = (values.pipelines ?? '1,16').split(',').map((s) => positiveInt('--pipelines', s.trim(), 1));
+  const tests = (values.tests ?? 'set,get,mset').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const distribution = values.distribution ?? 'ketama';
+  if (distribution !== 'ketama' && distribution !== 'modula') throw new Error('--distribution must be ketama or modula');
+  return {
+    targets,
+    rounds: positiveInt('--rounds', values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 3),
+    requestsP1: positiveInt('--n1', values.n1 ?? env.BENCH_N1, quick ? 10_000 : 100_000),
+    requestsPipelined: positiveInt('--n16', values.n16 ?? env.BENCH_N16, quick ? 50_000 : 500_000),
+    pipelines,
+    clients: positiveInt('--clients', values.clients, 50),
+    keyspace: positiveInt('--keyspace', values.keyspace, 100_000),
+    tests,
+    warmup: positiveInt('--warmup', values.warmup, quick ? 5_000 : 50_000, true),
+    aof: values.aof,
+    distribution,
+    proxyArgs: values['proxy-arg'] ?? [],
+    timeoutS: positiveInt('--timeout', values.timeout, 300),
+    startTimeoutS: positiveInt('--start-timeout', values['start-timeout'], 60),
+    out: path.resolve(values.out ?? path.join(REPO, 'bench', 'results')),
+    save: !values['no-save'],
+    keepTmp: values['keep-tmp'],
+  };
+}
+
+// ---------------------------------------------------------------- state
+
+interface Target {
+  name: TargetName;
+  port: number;
+  /** The process redis-benchmark talks to. */
+  proc: Managed;
+  /** Set when the target could not start or died; its runs are then recorded as failed. */
+  down?: string;
+}
+
+interface ProxyStop {
+  how: string;
+  leftovers: string[];
+}
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+class Bench {
+  readonly tmp: string;
+  readonly processes: Managed[] = [];
+  readonly targets = new Map<TargetName, Target>();
+  readonly runs: RunRecord[] = [];
+  /** Problems outside individual runs: start failures, preflight, warmup, shutdown. */
+  readonly problems: string[] = [];
+  readonly notes: string[] = [];
+  proxyDataDir = '';
+  proxy: Managed | undefined;
+  twemproxy: Managed | undefined;
+  proxyStop: ProxyStop | undefined;
+  /** 1-minute load average before and after: other work on the machine skews the numbers. */
+  loadStart = 0;
+  loadEnd = 0;
+  aborted = false;
+  private cleaning: Promise<void> | undefined;
+  private sampler: NodeJS.Timeout | undefined;
+  readonly rss = { proxyMaxKb: 0, proxyHwmKb: 0, proxyIdleKb: 0, samples: 0, twemMaxKb: 0 };
+  static readonly SAMPLE_MS = 250;
+
+  constructor(readonly opts: Options) {
+    this.tmp = mkdtempSync(path.join(os.tmpdir(), 'ihs-bench-'));
+  }
+
+  private logFile(name: string): string {
+    return path.join(this.tmp, `${name}.log`);
+  }
+
+  private check(): void {
+    if (this.aborted) throw new Error('aborted');
+  }
+
+  private redisArgs(port: number, dir: string): string[] {
+    mkdirSync(dir, { recursive: true });
+    const persistence = this.opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+    return ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, '--dir', dir];
+  }
+
+  private async startRedis(name: string): Promise<{ proc: Managed; port: number }> {
+    const port = await freePort();
+    const proc = startProcess(name, 'redis-server', this.redisArgs(port, path.join(this.tmp, name)), this.logFile(name));
+    this.processes.push(proc);
+    await waitForPong(port, 10_000, proc);
+    return { proc, port };
+  }
+
+  async startDirect(): Promise<void> {
+    const { proc, port } = await this.startRedis('direct');
+    this.targets.set('direct', { name: 'direct', port, proc });
+    log(`direct     redis-server on ${port} (pid ${proc.pid})`);
+  }
+
+  async startTwemproxy(): Promise<void> {
+    const masters: number[] = [];
+    for (let i = 0; i < 3; i++) masters.push((await this.startRedis(`twem-master-${i}`)).port);
+    const port = await freePort();
+    const statsPort = await freePort();
+    const conf = path.join(this.tmp, 'nutcracker.yml');
+    writeFileSync(
+      conf,
+      [
+        'bench:',
+        `  listen: ${HOST}:${port}`,
+        '  hash: fnv1a_64',
+        `  distribution: ${this.opts.distribution}`,
+        '  redis: true',
+        '  auto_eject_hosts: false',
+        '  server_connections: 1',
+        '  preconnect: true',
+        '  servers:',
+        // Named servers: ketama hashes the name, so the key split does not depend on the random ports.
+        ...masters.map((p, i) => `    - ${HOST}:${p}:1 m${i}`),
+        '',
+      ].join('\n'),
+    );
+    const proc = startProcess(
+      'twemproxy',
+      'nutcracker',
+      ['-c', conf, '-a', HOST, '-s', String(statsPort), '-o', this.logFile('twemproxy'), '-p', path.join(this.tmp, 'nutcracker.pid')],
+      this.logFile('twemproxy-stdio'),
+    );
+    this.processes.push(proc);
+    this.twemproxy = proc;
+    await waitForPong(port, 10_000, proc);
+    this.targets.set('twemproxy', { name: 'twemproxy', port, proc });
+    log(`twemproxy  nutcracker on ${port} (pid ${proc.pid}) over masters ${masters.join(', ')}; fnv1a_64/${this.opts.distribution}`);
+  }
+
+  async startProxy(): Promise<void> {
+    const port = await freePort();
+    this.proxyDataDir = path.join(this.tmp, 'proxy-data');
+    const args = [
+      PROXY_BIN,
+      '--port', String(port),
+      '--data-dir', this.proxyDataDir,
+      '--masters', '3',
+      '--replicas', '0',
+      '--log-level', 'warn',
+      ...this.opts.proxyArgs,
+    ];
+    log(`proxy      starting: node ${path.relative(REPO, PROXY_BIN)} ${args.slice(1).join(' ')}`);
+    const started = Date.now();
+    const proc = startProcess('proxy', process.execPath, args, this.logFile('proxy'), REPO);
+    this.processes.push(proc);
+    this.proxy = proc;
+    try {
+      await waitForPong(port, this.opts.startTimeoutS * 1000, proc);
+    } catch (err) {
+      const msg = `proxy did not start: ${(err as Error).message}\n--- proxy log (tail) ---\n${tail(proc.logFile)}`;
+      this.problems.push(msg);
+      log(msg);
+      this.targets.set('proxy', { name: 'proxy', port, proc, down: 'did not start' });
+      return;
+    }
+    this.targets.set('proxy', { name: 'proxy', port, proc });
+    const mem = memoryOf(proc.pid);
+    if (mem) this.rss.proxyIdleKb = mem.rssKb;
+    log(`proxy      ready on ${port} (pid ${proc.pid}) after ${((Date.now() - started) / 1000).toFixed(1)} s, RSS ${(this.rss.proxyIdleKb / 1024).toFixed(1)} MB`);
+  }
+
+  startSampler(): void {
+    this.sampler = setInterval(() => {
+      if (this.proxy && this.proxy.exit === undefined) {
+        const m = memoryOf(this.proxy.pid);
+        if (m) {
+          this.rss.samples++;
+          this.rss.proxyMaxKb = Math.max(this.rss.proxyMaxKb, m.rssKb);
+          this.rss.proxyHwmKb = Math.max(this.rss.proxyHwmKb, m.hwmKb);
+        }
+      }
+      if (this.twemproxy && this.twemproxy.exit === undefined) {
+        const m = memoryOf(this.twemproxy.pid);
+        if (m) this.rss.twemMaxKb = Math.max(this.rss.twemMaxKb, m.rssKb);
+      }
+    }, Bench.SAMPLE_MS);
+    this.sampler.unref();
+  }
+
+  /** A few commands through redis-cli before any load: errors here explain odd numbers later. */
+  async preflight(t: Target): Promise<void> {
+    const expect: [string[], string][] = [
+      [['SET', 'bench:preflight', 'v1'], 'OK'],
+      [['GET', 'bench:preflight'], 'v1'],
+      [['MSET', 'bench:pf:a', '1', 'bench:pf:b', '2', 'bench:pf:c', '3'], 'OK'],
+      [['MGET', 'bench:pf:a', 'bench:pf:b', 'bench:pf:c'], '1\n2\n3'],
+      [['DEL', 'bench:preflight', 'bench:pf:a', 'bench:pf:b', 'bench:pf:c'], '4'],
+    ];
+    for (const [args, want] of expect) {
+      const r = await redisCli(t.port, args, 10_000);
+      const got = (r.stdout + r.stderr).trim();
+      if (got !== want) this.problems.push(`${t.name}: preflight \`redis-cli ${args.join(' ')}\` answered ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    }
+    // redis-benchmark asks CONFIG GET save/appendonly first; only a warning if unanswered.
+    const cfg = await redisCli(t.port, ['CONFIG', 'GET', 'appendonly'], 10_000);
+    const answer = (cfg.stdout + cfg.stderr).trim().replace(/\n/g, ' ');
+    this.notes.push(`${t.name}: CONFIG GET appendonly → ${JSON.stringify(answer)}`);
+  }
+
+  private requestsFor(pipeline: number): number {
+    return pipeline === 1 ? this.opts.requestsP1 : this.opts.requestsPipelined;
+  }
+
+  private async benchOnce(t: Target, pipeline: number, requests: number, round: number, tests: string[]): Promise<RunRecord> {
+    const o = this.opts;
+    const exit = t.proc.exit;
+    if (t.down === undefined && exit !== undefined) t.down = `exited (code ${exit.code}, signal ${exit.signal})`;
+    if (t.down !== undefined) {
+      return {
+        target: t.name,
+        pipeline,
+        round,
+        tests: tests.map((x) => x.toUpperCase()),
+        requests,
+        command: '',
+        durationMs: 0,
+        rows: [],
+        errors: [`${t.name} not running: ${t.down}`],
+        warnings: [],
+      };
+    }
+    const outcome = await runBenchmark({
+      port: t.port,
+      clients: o.clients,
+      keyspace: o.keyspace,
+      requests,
+      pipeline,
+      tests,
+      timeoutMs: o.timeoutS * 1000,
+    });
+    const errors = [...outcome.errors];
+    if (t.proc.exit !== undefined) {
+      t.down = `exited during the run (code ${t.proc.exit.code}, signal ${t.proc.exit.signal})`;
+      errors.push(`${t.name} ${t.down}\n--- ${t.name} log (tail) ---\n${tail(t.proc.logFile)}`);
+    }
+    return {
+      target: t.name,
+      pipeline,
+      round,
+      tests: tests.map((x) => x.toUpperCase()),
+      requests,
+      command: outcome.command,
+      durationMs: outcome.durationMs,
+      rows: outcome.rows.map((r) => ({ test: r.test, rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms })),
+      errors,
+      warnings: outcome.warnings,
+    };
+  }
+
+  async main(): Promise<void> {
+    const o = this.opts;
+    log(`temp dir ${this.tmp}`);
+    if (o.targets.includes('direct')) await this.startDirect();
+    this.check();
+    if (o.targets.includes('twemproxy')) await this.startTwemproxy();
+    this.check();
+    if (o.targets.includes('proxy')) await this.startProxy();
+    this.check();
+    this.startSampler();
+    const active = o.targets.map((n) => this.targets.get(n)).filter((t): t is Target => t !== undefined);
+    for (const t of active) if (t.down === undefined) await this.preflight(t);
+    if (o.warmup > 0) {
+      const p = Math.max(...o.pipelines);
+      for (const t of active) {
+        this.check();
+        const r = await this.benchOnce(t, p, o.warmup, 0, o.tests);
+        if (r.errors.length > 0) this.problems.push(`${t.name}: warm-up (${r.command || 'not run'}) failed: ${r.errors.join('; ')}`);
+        log(`warm-up    ${t.name.padEnd(9)} -P ${p} n=${o.warmup}: ${r.errors.length === 0 ? 'ok' : `ERRORS: ${r.errors.join('; ')}`}`);
+      }
+    }
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const pipeline of o.pipelines) {
+        // One redis-benchmark per test and target: an error is pinned to its test, and the
+        // targets take turns at the finest grain, so background load hits them alike.
+        for (const test of o.tests) {
+          for (const t of active) {
+            this.check();
+            const r = await this.benchOnce(t, pipeline, this.requestsFor(pipeline), round, [test]);
+            this.runs.push(r);
+            const row = r.rows[0];
+            const summary = row ? `${Math.round(row.rps).toString().padStart(7)} ops/s  p50 ${row.p50Ms.toFixed(3)}  p99 ${row.p99Ms.toFixed(3)} ms` : '';
+            log(
+              `round ${round}/${o.rounds}  -P ${String(pipeline).padEnd(2)}  ${test.toUpperCase().padEnd(4)}  ${t.name.padEnd(9)} ${(r.durationMs / 1000).toFixed(1).padStart(5)} s  ${summary}` +
+                (r.errors.length > 0 ? `  ERRORS: ${r.errors.join('; ')}` : ''),
+            );
+          }
+        }
+      }
+    }
+    this.loadEnd = os.loadavg()[0] ?? 0;
+    if (this.proxy && this.proxy.exit === undefined) {
+      const m = memoryOf(this.proxy.pid);
+      if (m) this.rss.proxyHwmKb = Math.max(this.rss.proxyHwmKb, m.hwmKb);
+    }
+  }
+
+  /** Stop everything we started: the proxy first (it stops its own nodes), then the rest. Idempotent. */
+  cleanup(): Promise<void> {
+    this.cleaning ??= (async () => {
+      this.aborted = true;
+      killCurrentBenchmark();
+      if (this.sampler) clearInterval(this.sampler);
+      if (this.proxy) {
+        const stopped = await stopProcess(this.proxy, 30_000);
+        const how = stopped.killed
+          ? `did not exit within 30 s of SIGTERM; SIGKILLed`
+          : this.proxy.pid <= 0
+            ? 'never started'
+            : `exited ${stopped.exit.code === null ? `by signal ${stopped.exit.signal}` : `with code ${stopped.exit.code}`} ${stopped.ms} ms after SIGTERM`;
+        const leftovers: string[] = [];
+        if (this.proxyDataDir !== '') {
+          // Its redis-servers run detached; anything still running from its data dir was left behind.
+          await new Promise((r) => setTimeout(r, 200));
+          for (const p of await processesUnder(this.proxyDataDir)) {
+            const gone = await stopPid(p.pid, 5_000);
+            leftovers.push(`${p.comm} pid ${p.pid}${gone ? ' (stopped by the bench)' : ' (could NOT be stopped)'}`);
+          }
+        }
+        this.proxyStop = { how, leftovers };
+        if (stopped.killed || (stopped.exit.code !== 0 && stopped.exit.code !== null && this.targets.get('proxy')?.down === undefined)) {
+          this.problems.push(`proxy stop: ${how}\n--- proxy log (tail) ---\n${tail(this.proxy.logFile)}`);
+        }
+        if (leftovers.length > 0) this.problems.push(`proxy left processes behind after it exited: ${leftovers.join(', ')}`);
+      }
+      for (const p of [...this.processes].reverse()) {
+        if (p !== this.proxy) await stopProcess(p, 5_000);
+      }
+      if (!this.opts.keepTmp) rmSync(this.tmp, { recursive: true, force: true });
+    })();
+    return this.cleaning;
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+function versionOf(command: string, args: string[]): string {
+  try {
+    const out = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5_000 });
+    return out.trim().split('\n')[0] ?? '';
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    return (e.stderr || e.stdout || e.message).trim().split('\n')[0] ?? '';
+  }
+}
+
+function machineInfo(): Record<string, string | number> {
+  let nutcracker = '';
+  try {
+    // nutcracker -V prints to stderr and exits 0.
+    const r = execFileSync('sh', ['-c', 'nutcracker -V 2>&1'], { encoding: 'utf8', timeout: 5_000 });
+    nutcracker = r.trim().split('\n')[0] ?? '';
+  } catch {
+    nutcracker = 'unknown';
+  }
+  return {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memTotalMb: Math.round(os.totalmem() / 1024 / 1024),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    redisServer: versionOf('redis-server', ['--version']),
+    redisBenchmark: versionOf('redis-benchmark', ['--version']),
+    nutcracker,
+  };
+}
+
+function projectInfo(): { commit: string; srcDirty: boolean } {
+  const commit = versionOf('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
+  let srcDirty = false;
+  try {
+    srcDirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin'], { encoding: 'utf8' }).trim() !== '';
+  } catch {
+    /* not a git checkout */
+  }
+  return { commit, srcDirty };
+}
+
+function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: string; md: string; console: string } {
+  const o = b.opts;
+  const tests = o.tests.map((t) => t.toUpperCase());
+  const medians = computeMedians(b.runs, o.pipelines, tests);
+  const ratios = computeRatios(medians, o.pipelines, tests);
+  const mb = (kb: number): number | null => (kb > 0 ? Math.round((kb / 1024) * 10) / 10 : null);
+  const rss: RssReport | null = o.targets.includes('proxy')
+    ? {
+        maxSampledMb: mb(b.rss.proxyMaxKb),
+        peakHwmMb: mb(b.rss.proxyHwmKb),
+        idleMb: mb(b.rss.proxyIdleKb),
+        samples: b.rss.samples,
+        sampleMs: Bench.SAMPLE_MS,
+        twemproxyMaxSampledMb: mb(b.rss.twemMaxKb),
+      }
+    : null;
+  const verdicts = o.targets.includes('proxy') && o.targets.includes('twemproxy') ? computeVerdicts(medians, o.pipelines, tests, rss) : [];
+  const failedRuns = b.runs.filter((r) => r.errors.length > 0);
+  const warnings = [...new Set(b.runs.flatMap((r) => r.warnings.map((w) => `${r.target}: ${w}`)))];
+  const machine = machineInfo();
+  const project = projectInfo();
+  const durationS = Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000);
+  const parameters = {
+    targets: o.targets,
+    rounds: o.rounds,
+    requests: Object.fromEntries(o.pipelines.map((p) => [String(p), p === 1 ? o.requestsP1 : o.requestsPipelined])),
+    pipelines: o.pipelines,
+    clients: o.clients,
+    keyspace: o.keyspace,
+    tests: o.tests,
+    warmupRequests: o.warmup,
+    order: 'per round, per -P, per test: one redis-benchmark per target, in the order direct, twemproxy, proxy',
+    direct: `a separate standalone redis-server (--save '' --appendonly ${o.aof ? 'yes --appendfsync everysec' : 'no'})`,
+    twemproxy: {
+      masters: 3,
+      hash: 'fnv1a_64',
+      distribution: o.distribution,
+      redis: true,
+      auto_eject_hosts: false,
+      server_connections: 1,
+      preconnect: true,
+      mastersPersistence: o.aof ? 'appendonly yes, everysec' : 'appendonly no, save ""',
+    },
+    proxy: {
+      command: `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 0 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
+      mastersPersistence: 'as the process provider configures them (appendonly yes, appendfsync everysec, requirepass)',
+    },
+  };
+
+  const tgt = o.targets;
+  const sections: string[] = [];
+  sections.push(`# interface-hash-server benchmark\n`);
+  sections.push(
+    `- date: ${finishedAt.toISOString()} (took ${durationS} s)\n` +
+      `- machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memTotalMb} MB, ${machine.os}; node ${machine.node}; ${machine.redisServer}; ${machine.nutcracker}\n` +
+      `- 1-min load average: ${b.loadStart.toFixed(2)} before, ${b.loadEnd.toFixed(2)} at the end of the last round (the bench itself keeps ~2 busy; more means other work competed)\n` +
+      `- project: commit ${project.commit}${project.srcDirty ? ' (src/ or bin/ had uncommitted changes)' : ''}\n` +
+      `- redis-benchmark -c ${o.clients} -r ${o.keyspace} -t ${o.tests.join(',')} --csv; -n ${o.requestsP1} at -P 1, -n ${o.requestsPipelined} at -P > 1; ` +
+      `${o.rounds} round(s); within a round, per -P and test, one redis-benchmark per target in turn (direct, twemproxy, proxy); medians over rounds; ` +
+      `warm-up ${o.warmup} requests of each test per target first (not counted)\n` +
+      `- direct: one standalone redis-server; twemproxy: nutcracker fnv1a_64/${o.distribution} over 3 redis-server masters ` +
+      `(${parameters.twemproxy.mastersPersistence}); proxy: 3 masters, 0 replicas, started by its process provider (AOF everysec)\n`,
+  );
+  sections.push(`## Throughput (median ops/s)\n\n${throughputTable(medians, ratios, tgt)}\n`);
+  sections.push(`## Latency (median over rounds of redis-benchmark's p50 / p99, ms)\n\n${latencyTable(medians, ratios, tgt)}\n`);
+  if (rss) {
+    sections.push(
+      `## Proxy memory\n\n` +
+        `- RSS once ready (idle): ${rss.idleMb ?? '—'} MB\n` +
+        `- max VmRSS sampled every ${rss.sampleMs} ms (${rss.samples} samples): ${rss.maxSampledMb ?? '—'} MB; VmHWM (kernel peak): ${rss.peakHwmMb ?? '—'} MB\n` +
+        (rss.twemproxyMaxSampledMb !== null ? `- for comparison, twemproxy max RSS: ${rss.twemproxyMaxSampledMb} MB\n` : ''),
+    );
+  }
+  if (verdicts.length > 0) {
+    const met = verdicts.filter((v) => v.status === 'met').length;
+    sections.push(`## Targets from the issue (reported, not enforced): ${met} of ${verdicts.length} met\n\n${verdictTable(verdicts)}\n`);
+  }
+  const problemLines = [
+    ...b.problems,
+    ...failedRuns.map((r) => `round ${r.round} -P ${r.pipeline} ${r.tests.join(',')} ${r.target}: ${r.errors.join('; ')}${r.command ? `\n  command: ${r.command}` : ''}`),
+  ];
+  sections.push(
+    `## Errors\n\n` +
+      (problemLines.length === 0
+        ? 'None: every redis-benchmark run exited 0 with a result row for every test, and every preflight command answered as expected.\n'
+        : `${failedRuns.length} of ${b.runs.length} runs failed (excluded from the medians); other problems listed too.\n\n${problemLines.map((l) => `- ${l.replace(/\n/g, '\n  ')}`).join('\n')}\n`),
+  );
+  const notes = [...b.notes, ...warnings.map((w) => `redis-benchmark warning: ${w}`)];
+  if (b.proxyStop) notes.push(`proxy stop: ${b.proxyStop.how}; leftover processes: ${b.proxyStop.leftovers.length === 0 ? 'none' : b.proxyStop.leftovers.join(', ')}`);
+  if (notes.length > 0) sections.push(`## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
+  const md = sections.join('\n');
+
+  const json = JSON.stringify(
+    {
+      date: finishedAt.toISOString(),
+      durationS,
+      machine: { ...machine, loadAvg1mStart: b.loadStart, loadAvg1mEnd: b.loadEnd },
+      project,
+      parameters,
+      medians,
+      ratios,
+      rss,
+      verdicts,
+      errors: problemLines,
+      warnings,
+      notes: b.notes,
+      proxyStop: b.proxyStop ?? null,
+      runs: b.runs.map((r) => ({
+        target: r.target,
+        pipeline: r.pipeline,
+        round: r.round,
+        tests: r.tests,
+        requests: r.requests,
+        durationMs: r.durationMs,
+        rows: r.rows,
+        errors: r.errors,
+      })),
+    },
+    null,
+    2,
+  );
+  return { json: `${json}\n`, md, console: md };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  let opts: Options | 'help';
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
+    return 2;
+  }
+  if (opts === 'help') {
+    log(HELP);
+    return 0;
+  }
+  for (const [bin, args] of [['redis-server', ['--version']], ['redis-cli', ['--version']], ['redis-benchmark', ['--version']]] as const) {
+    const r = await run(bin, [...args], 5_000);
+    if (r.code !== 0) {
+      process.stderr.write(`${bin} not usable: ${(r.stderr || r.stdout).trim()}\n`);
+      return 2;
+    }
+  }
+  if (opts.targets.includes('twemproxy') && (await run('sh', ['-c', 'command -v nutcracker'], 5_000)).code !== 0) {
+    process.stderr.write('nutcracker (twemproxy) not found: apt-get install nutcracker, or --targets direct,proxy\n');
+    return 2;
+  }
+  const bench = new Bench(opts);
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping everything the bench started...\n`);
+    void bench.cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`bench crashed: ${err.stack ?? err.message}\n`);
+    void bench.cleanup().finally(() => process.exit(1));
+  });
+
+  const startedAt = new Date();
+  bench.loadStart = os.loadavg()[0] ?? 0;
+  let failure: Error | undefined;
+  try {
+    await bench.main();
+  } catch (err) {
+    failure = err as Error;
+  }
+  if (bench.aborted && failure?.message === 'aborted') return 130; // the signal handler exits
+  if (failure) bench.problems.push(`bench stopped early: ${failure.message}`);
+  log('stopping targets...');
+  await bench.cleanup();
+  const report = buildReport(bench, startedAt, new Date());
+  log(`\n${report.console}`);
+  if (opts.save) {
+    mkdirSync(opts.out, { recursive: true });
+    writeFileSync(path.join(opts.out, 'latest.json'), report.json);
+    writeFileSync(path.join(opts.out, 'latest.md'), report.md);
+    log(`saved ${path.relative(process.cwd(), path.join(opts.out, 'latest.json'))} and latest.md`);
+  }
+  if (opts.keepTmp) log(`temp dir kept: ${bench.tmp}`);
+  return failure ? 1 : 0;
+}
+
+process.exitCode = await main();
