@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ClusterManager } from '../src/cluster/cluster-manager.js';
 import { DataDirLockedError, LOCK_FILE } from '../src/cluster/data-dir-lock.js';
@@ -233,8 +235,11 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     assert.deepEqual(await redisServerPidsUnder(dataDir), []);
     await assert.rejects(stat(path.join(dataDir, LOCK_FILE)), { code: 'ENOENT' }, 'lock released');
 
-    // the flags disagree: the persisted topology wins
-    const second = await open(dataDir, 2, 0);
+    // the flags disagree: the persisted topology wins, with a warning
+    const warnings: string[] = [];
+    const captured = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const second = await ClusterManager.open({ dataDir, masters: 2, replicas: 0, provider: provider(), log: captured });
+    assert.ok(warnings.some((l) => l.includes('the persisted topology wins over --masters/--replicas')), warnings.join(''));
     t.after(() => second.shutdown());
     const after = second.topology;
     assert.deepEqual(after.slots, before.slots);
@@ -339,6 +344,48 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     await assertKeys(reopened, written);
     await waitForReplicaLinks(reopened);
     if (process.platform === 'linux') assert.equal((await redisServerPidsUnder(dataDir)).length, 6);
+  });
+
+  test('a master restarted on another port (its own taken): the adopted replica follows it', { timeout: TIMEOUT }, async (t) => {
+    const dataDir = await newDataDir();
+    const crashed = await open(dataDir, 1, 1);
+    const written = await writeKeys(crashed, 'moved');
+    const master = nodesOf(crashed, 'master')[0];
+    const replica = nodesOf(crashed, 'replica')[0];
+    await waitForReplicaLinks(crashed);
+    process.kill(Number(master.handle), 'SIGKILL');
+    await simulateProxySigkill(dataDir);
+    for (let i = 0; i < 100 && isPidAlive(Number(master.handle)); i++) await sleep(20);
+    // something else now listens on the master's port (and never answers)
+    const squatter = net.createServer((socket) => socket.on('error', () => socket.destroy()));
+    await new Promise<void>((resolve, reject) => {
+      squatter.once('error', reject);
+      squatter.listen(master.port, '127.0.0.1', resolve);
+    });
+    t.after(() => {
+      squatter.close();
+    });
+
+    const warnings: string[] = [];
+    const captured = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const reopened = await ClusterManager.open({
+      dataDir,
+      masters: 1,
+      replicas: 1,
+      provider: new ProcessProvider({ log: captured, startTimeoutMs: 10_000, commandTimeoutMs: 500 }),
+      log: captured,
+    });
+    t.after(() => reopened.shutdown());
+    const moved = nodesOf(reopened, 'master')[0];
+    assert.notEqual(moved.port, master.port, 'a new port');
+    assert.equal(reopened.slotMap.shards[0].port, moved.port, 'the slot map routes to it');
+    assert.equal(pidsOf(reopened)[replica.id], replica.handle, 'replica adopted, not restarted');
+    assert.ok(warnings.some((l) => l.includes('persisted port is in use')), warnings.join(''));
+    assert.ok(warnings.some((l) => l.includes('node role corrected')), warnings.join(''));
+    await waitForReplicaLinks(reopened);
+    await assertKeys(reopened, written);
+    const persisted = JSON.parse(await readFile(path.join(dataDir, TOPOLOGY_FILE), 'utf8')) as { nodes: NodeRecord[] };
+    assert.equal(persisted.nodes.find((n) => n.id === moved.id)?.port, moved.port, 'the new port is persisted');
   });
 
   test('a restarted replica that came back as a master is made a replica again', { timeout: TIMEOUT }, async (t) => {

@@ -89,7 +89,7 @@ export class ClusterManager {
       );
       return manager;
     } catch (err) {
-      if (provider.kind !== 'static') await stopQuietly(provider, started, log);
+      if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       await lock.release();
       throw err;
     }
@@ -212,7 +212,7 @@ async function requireMaster(id: string, addr: NodeAddress, password: string, ti
 }
 
 /** Cleanup after a failed open: stop what was started; failures are logged (the open error is what the caller sees). */
-async function stopQuietly(provider: NodeProvider, ids: string[], log: Logger): Promise<void> {
+async function stopAfterFailedOpen(provider: NodeProvider, ids: string[], log: Logger): Promise<void> {
   const results = await Promise.allSettled(ids.map((id) => provider.stop(id, true)));
   results.forEach((r, i) => {
     if (r.status === 'rejected') log.error({ node: ids[i], err: r.reason as Error }, 'could not stop node after a failed open');

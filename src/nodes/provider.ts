@@ -39,7 +39,7 @@ export interface NodeProvider {
    * Resolves once the node answers PING.
    */
   start(spec: NodeSpec, previous?: { host: string; port: number; handle?: string }): Promise<RunningNode>;
-  /** Stop one node (graceful: SHUTDOWN so the AOF is flushed; else SIGKILL). */
+  /** Stop one node (graceful: SHUTDOWN or SIGTERM, which flush the AOF, bounded, then SIGKILL; else SIGKILL). Unknown ids: no-op. */
   stop(id: string, graceful: boolean): Promise<void>;
   /** Stop every node this provider started or adopted. */
   stopAll(): Promise<void>;
