@@ -365,6 +365,8 @@ class Bench {
       timeoutMs: o.timeoutS * 1000,
     });
     const errors = [...outcome.errors];
+    // A target that died makes redis-benchmark fail first; give its exit event a moment to land.
+    if (errors.length > 0) await Promise.race([t.proc.exited, new Promise((r) => setTimeout(r, 300))]);
     if (t.proc.exit !== undefined) {
       t.down = `exited during the run (code ${t.proc.exit.code}, signal ${t.proc.exit.signal})`;
       errors.push(`${t.name} ${t.down}\n--- ${t.name} log (tail) ---\n${tail(t.proc.logFile)}`);
@@ -437,12 +439,17 @@ class Bench {
       killCurrentBenchmark();
       if (this.sampler) clearInterval(this.sampler);
       if (this.proxy) {
+        const before = this.proxy.exit;
         const stopped = await stopProcess(this.proxy, 30_000);
-        const how = stopped.killed
-          ? `did not exit within 30 s of SIGTERM; SIGKILLed`
-          : this.proxy.pid <= 0
+        const exitText = `${stopped.exit.code === null ? `by signal ${stopped.exit.signal}` : `with code ${stopped.exit.code}`}`;
+        const how =
+          this.proxy.pid <= 0
             ? 'never started'
-            : `exited ${stopped.exit.code === null ? `by signal ${stopped.exit.signal}` : `with code ${stopped.exit.code}`} ${stopped.ms} ms after SIGTERM`;
+            : before !== undefined
+              ? `had already exited ${exitText} before the bench stopped it`
+              : stopped.killed
+                ? `did not exit within 30 s of SIGTERM; SIGKILLed`
+                : `exited ${exitText} ${stopped.ms} ms after SIGTERM`;
         const leftovers: string[] = [];
         if (this.proxyDataDir !== '') {
           // Its redis-servers run detached; anything still running from its data dir was left behind.
@@ -453,7 +460,7 @@ class Bench {
           }
         }
         this.proxyStop = { how, leftovers };
-        if (stopped.killed || (stopped.exit.code !== 0 && stopped.exit.code !== null && this.targets.get('proxy')?.down === undefined)) {
+        if (this.proxy.pid > 0 && before === undefined && (stopped.killed || stopped.exit.code !== 0)) {
           this.problems.push(`proxy stop: ${how}\n--- proxy log (tail) ---\n${tail(this.proxy.logFile)}`);
         }
         if (leftovers.length > 0) this.problems.push(`proxy left processes behind after it exited: ${leftovers.join(', ')}`);
@@ -515,7 +522,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
   const o = b.opts;
   const tests = o.tests.map((t) => t.toUpperCase());
   const medians = computeMedians(b.runs, o.pipelines, tests);
-  const ratios = computeRatios(medians, o.pipelines, tests);
+  const ratios = computeRatios(medians, b.runs, o.pipelines, tests);
   const mb = (kb: number): number | null => (kb > 0 ? Math.round((kb / 1024) * 10) / 10 : null);
   const rss: RssReport | null = o.targets.includes('proxy')
     ? {
@@ -603,7 +610,17 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
   if (notes.length > 0) sections.push(`## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
   const md = sections.join('\n');
 
-  const json = JSON.stringify(
+  const runs = b.runs.map((r) => ({
+    target: r.target,
+    pipeline: r.pipeline,
+    round: r.round,
+    tests: r.tests,
+    requests: r.requests,
+    durationMs: r.durationMs,
+    rows: r.rows,
+    errors: r.errors,
+  }));
+  const head = JSON.stringify(
     {
       date: finishedAt.toISOString(),
       durationS,
@@ -618,20 +635,12 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       warnings,
       notes: b.notes,
       proxyStop: b.proxyStop ?? null,
-      runs: b.runs.map((r) => ({
-        target: r.target,
-        pipeline: r.pipeline,
-        round: r.round,
-        tests: r.tests,
-        requests: r.requests,
-        durationMs: r.durationMs,
-        rows: r.rows,
-        errors: r.errors,
-      })),
     },
     null,
     2,
   );
+  // One line per raw run keeps the file small and still diffable.
+  const json = `${head.slice(0, -2)},\n  "runs": [\n${runs.map((r) => `    ${JSON.stringify(r)}`).join(',\n')}\n  ]\n}`;
   return { json: `${json}\n`, md, console: md };
 }
 

@@ -204,7 +204,11 @@ export function run(command: string, args: string[], timeoutMs: number): Promise
     execFile(command, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
       const code = e === null ? 0 : typeof e.code === 'number' ? e.code : null;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (e !== null && typeof e.code === 'string' ? e.message : ''), timedOut: e?.killed === true });
+      const timedOut = e?.killed === true;
+      let errText = String(stderr);
+      if (errText === '' && timedOut) errText = `(${command} got no answer within ${timeoutMs} ms; killed)`;
+      else if (errText === '' && e !== null && typeof e.code === 'string') errText = e.message;
+      resolve({ code, stdout: String(stdout), stderr: errText, timedOut });
     });
   });
 }

@@ -43,6 +43,11 @@ export interface RatioCell {
   proxyOverTwemproxy: number | null;
   proxyOverDirect: number | null;
   proxyP99OverTwemproxyP99: number | null;
+  /**
+   * proxy/twemproxy ops/s within each round (the two runs back to back, under the same
+   * background load): the spread shows how much the ratio above can be trusted.
+   */
+  proxyOverTwemproxyPerRound: number[];
 }
 
 export type Status = 'met' | 'NOT met' | 'n/a';
@@ -109,10 +114,19 @@ function ratio(a: number | undefined, b: number | undefined): number | null {
   return Math.round((a / b) * 1000) / 1000;
 }
 
-export function computeRatios(m: Medians, pipelines: number[], tests: string[]): RatioCell[] {
+function rpsOf(runs: RunRecord[], target: TargetName, pipeline: number, test: string, round: number): number | undefined {
+  const run = runs.find((r) => r.target === target && r.pipeline === pipeline && r.round === round && r.errors.length === 0 && r.tests.includes(test));
+  return run?.rows.find((row) => row.test === test)?.rps;
+}
+
+export function computeRatios(m: Medians, runs: RunRecord[], pipelines: number[], tests: string[]): RatioCell[] {
   const out: RatioCell[] = [];
+  const rounds = [...new Set(runs.map((r) => r.round))].filter((r) => r > 0).sort((a, b) => a - b);
   for (const pipeline of pipelines) {
     for (const test of tests) {
+      const perRound = rounds
+        .map((round) => ratio(rpsOf(runs, 'proxy', pipeline, test, round), rpsOf(runs, 'twemproxy', pipeline, test, round)))
+        .filter((r): r is number => r !== null);
       const p = cell(m, 'proxy', pipeline, test);
       const t = cell(m, 'twemproxy', pipeline, test);
       const d = cell(m, 'direct', pipeline, test);
@@ -122,6 +136,7 @@ export function computeRatios(m: Medians, pipelines: number[], tests: string[]):
         proxyOverTwemproxy: ratio(p?.rps, t?.rps),
         proxyOverDirect: ratio(p?.rps, d?.rps),
         proxyP99OverTwemproxyP99: ratio(p?.p99Ms, t?.p99Ms),
+        proxyOverTwemproxyPerRound: perRound,
       });
     }
   }
@@ -199,11 +214,14 @@ export function table(header: string[], rows: string[][], align: ('l' | 'r')[]):
 export function throughputTable(m: Medians, ratios: RatioCell[], targets: TargetName[]): string {
   const header = ['test', '-P', ...targets.map((t) => `${t} ops/s`)];
   const hasProxy = targets.includes('proxy');
-  if (hasProxy && targets.includes('twemproxy')) header.push('proxy/twemproxy');
+  if (hasProxy && targets.includes('twemproxy')) header.push('proxy/twemproxy', 'per round (min–max)');
   if (hasProxy && targets.includes('direct')) header.push('proxy/direct');
   const rows = ratios.map((r) => {
     const row = [r.test, String(r.pipeline), ...targets.map((t) => fmtRps(cell(m, t, r.pipeline, r.test)?.rps))];
-    if (hasProxy && targets.includes('twemproxy')) row.push(fmtRatio(r.proxyOverTwemproxy));
+    if (hasProxy && targets.includes('twemproxy')) {
+      const pr = r.proxyOverTwemproxyPerRound;
+      row.push(fmtRatio(r.proxyOverTwemproxy), pr.length === 0 ? '—' : `${Math.min(...pr).toFixed(2)}–${Math.max(...pr).toFixed(2)}`);
+    }
     if (hasProxy && targets.includes('direct')) row.push(fmtRatio(r.proxyOverDirect));
     return row;
   });
