@@ -16,6 +16,15 @@ import { ProtocolError } from './frame.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Chunks shorter than this are copied into a shared scratch piece instead of being kept
+ * as pieces of their own: a Buffer object costs ~100 bytes, so a peer dripping a big value
+ * in tiny TCP segments would otherwise cost the proxy 100x the value in heap. Socket reads
+ * are normally far larger, and then nothing is copied before the final join.
+ */
+const COALESCE_BELOW = 2048;
+const SCRATCH_SIZE = 16 * 1024;
+
 export abstract class ScannerBase<T> {
   /** The chunk being scanned, and the scan position in it. */
   protected buf: Buffer = EMPTY;
@@ -28,6 +37,10 @@ export abstract class ScannerBase<T> {
   private pieces: Buffer[] = [];
   /** Total length of `pieces` (= frame offset where buf begins once pieces is non-empty). */
   private piecesLen = 0;
+  /** Scratch that small chunks are gathered into; its used part is the last piece. */
+  private scratch: Buffer | null = null;
+  private scratchUsed = 0;
+  private scratchDirty = false;
 
   /** Chunks fed while the current one still had unscanned bytes (feed() without draining). */
   private queue: Buffer[] = [];
@@ -87,12 +100,43 @@ export abstract class ScannerBase<T> {
     if (this.inFrame) {
       const old = this.buf;
       const from = this.base < 0 ? -this.base : 0;
-      if (from < old.length) this.pieces.push(from === 0 ? old : old.subarray(from));
+      if (from < old.length) this.retain(from === 0 ? old : old.subarray(from));
       this.piecesLen = this.base + old.length;
       this.base = this.piecesLen;
     }
     this.buf = chunk;
     this.pos = 0;
+  }
+
+  private retain(piece: Buffer): void {
+    const pieces = this.pieces;
+    if (piece.length >= COALESCE_BELOW) {
+      this.sealScratch();
+      this.scratch = null; // keep pieces in order: the next small chunk opens a new scratch
+      pieces.push(piece);
+      return;
+    }
+    let scratch = this.scratch;
+    let used = this.scratchUsed;
+    if (scratch === null || used + piece.length > scratch.length) {
+      this.sealScratch();
+      scratch = this.scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
+      used = 0;
+      pieces.push(EMPTY); // the scratch's slot, filled in by sealScratch()
+    }
+    const len = piece.length;
+    if (len <= 16) for (let i = 0; i < len; i++) scratch[used + i] = piece[i];
+    else piece.copy(scratch, used);
+    this.scratchUsed = used + len;
+    this.scratchDirty = true;
+    this.copiedBytes += len;
+  }
+
+  /** Points the scratch's slot in `pieces` at its current content (done lazily: one view, not one per chunk). */
+  private sealScratch(): void {
+    if (!this.scratchDirty || this.scratch === null) return;
+    this.pieces[this.pieces.length - 1] = this.scratch.subarray(0, this.scratchUsed);
+    this.scratchDirty = false;
   }
 
   /** Starts a frame at the current position. */
@@ -110,6 +154,7 @@ export abstract class ScannerBase<T> {
     this.inFrame = false;
     this.pos = end - base;
     if (base <= 0) return this.buf.subarray(-base, end - base);
+    this.sealScratch();
     const pieces = this.pieces;
     pieces.push(this.buf.subarray(0, end - base));
     const raw = Buffer.concat(pieces, end);
@@ -117,6 +162,8 @@ export abstract class ScannerBase<T> {
     this.copiedBytes += end;
     pieces.length = 0;
     this.piecesLen = 0;
+    this.scratch = null;
+    this.scratchDirty = false;
     return raw;
   }
 
@@ -125,6 +172,8 @@ export abstract class ScannerBase<T> {
     this.inFrame = false;
     this.pieces.length = 0;
     this.piecesLen = 0;
+    this.scratch = null;
+    this.scratchDirty = false;
   }
 
   /**
@@ -137,6 +186,7 @@ export abstract class ScannerBase<T> {
     if (from >= base) return this.buf.subarray(from - base, to - base);
     const out = Buffer.allocUnsafe(to - from);
     if (to > base) this.buf.copy(out, base - from, 0, to - base);
+    this.sealScratch();
     const pieces = this.pieces;
     let pieceEnd = this.piecesLen;
     for (let k = pieces.length - 1; k >= 0 && pieceEnd > from; k--) {
@@ -158,6 +208,7 @@ export abstract class ScannerBase<T> {
   protected byteAt(at: number): number {
     const base = this.base;
     if (at >= base) return this.buf[at - base];
+    this.sealScratch();
     const pieces = this.pieces;
     let pieceEnd = this.piecesLen;
     for (let k = pieces.length - 1; k >= 0; k--) {
