@@ -29,6 +29,9 @@ const DOLLAR = 36;
 const MAX_LINE = 64 * 1024;
 /** Redis rejects multibulk counts above INT_MAX. */
 const INT_MAX = 2147483647;
+/** Limits for clients that have not authenticated yet (Redis's fix for CVE-2021-32675). */
+const UNAUTH_MAX_ARGC = 10;
+const UNAUTH_MAX_BULK_LEN = 16384;
 /** Argument slots allocated up front; Redis does the same (min(count, 1024)) so that a
  * bogus `*2000000000` costs nothing until the arguments actually arrive. */
 const ARGV_PREALLOC = 1024;
@@ -44,6 +47,8 @@ const ERR_MBULK_BIG = 'Protocol error: too big mbulk count string';
 const ERR_BULK_BIG = 'Protocol error: too big bulk count string';
 const ERR_INLINE_BIG = 'Protocol error: too big inline request';
 const ERR_QUOTES = 'Protocol error: unbalanced quotes in request';
+const ERR_MBULK_UNAUTH = 'Protocol error: unauthenticated multibulk length';
+const ERR_BULK_UNAUTH = 'Protocol error: unauthenticated bulk length';
 /** Not a Redis message: Redis drops such a client silently (client-query-buffer-limit). */
 const ERR_TOO_LARGE = 'Protocol error: request exceeds the query buffer limit';
 
@@ -63,11 +68,22 @@ export interface RequestScannerOptions {
    * Default 1 GB; capped at 2^31-1 because argument offsets are Int32.
    */
   maxRequestLen?: number;
+  /** Initial value of RequestScanner.authRequired. Default false. */
+  authRequired?: boolean;
 }
 
 export class RequestScanner extends ScannerBase<RequestFrame> {
   private readonly maxBulkLen: number;
   private readonly maxRequestLen: number;
+
+  /**
+   * While true, requests get Redis's pre-AUTH limits: at most 10 arguments of at most
+   * 16 KB each (a client that must still authenticate cannot make the proxy buffer much).
+   * The session sets it while a password is required and clears it when AUTH succeeds,
+   * before asking for the next frame, so pipelined requests after the AUTH are judged as
+   * Redis would judge them.
+   */
+  authRequired: boolean;
 
   private state = START;
   /** Frame offset of the header/inline line being read. */
@@ -88,6 +104,7 @@ export class RequestScanner extends ScannerBase<RequestFrame> {
     super();
     this.maxBulkLen = opts.maxBulkLen ?? DEFAULT_MAX_BULK_LEN;
     this.maxRequestLen = Math.min(opts.maxRequestLen ?? DEFAULT_MAX_REQUEST_LEN, INT_MAX);
+    this.authRequired = opts.authRequired ?? false;
   }
 
   protected step(): RequestFrame | ProtocolError | null {
@@ -109,6 +126,7 @@ export class RequestScanner extends ScannerBase<RequestFrame> {
           if (cr < 0) return cr === NEED_MORE ? null : this.stoppedResult();
           const n = this.lineNumber(cr);
           if (!(n <= INT_MAX)) return this.fail(ERR_MBULK_LEN); // NaN fails too
+          if (n > UNAUTH_MAX_ARGC && this.authRequired) return this.fail(ERR_MBULK_UNAUTH);
           if (n <= 0) {
             this.state = START;
             return this.frame(this.endFrame(cr + 2), 0, EMPTY_OFFSETS);
@@ -129,6 +147,7 @@ export class RequestScanner extends ScannerBase<RequestFrame> {
           if (first !== DOLLAR) return this.fail(expectedDollar(first));
           const n = this.lineNumber(cr);
           if (!(n >= 0 && n <= this.maxBulkLen)) return this.fail(ERR_BULK_LEN);
+          if (n > UNAUTH_MAX_BULK_LEN && this.authRequired) return this.fail(ERR_BULK_UNAUTH);
           const start = cr + 2;
           this.need = start + n + 2;
           if (this.need > this.maxRequestLen) return this.fail(ERR_TOO_LARGE);
