@@ -26,7 +26,7 @@ function argsOf(f: RequestFrame): string[] {
 }
 
 /** Everything a scanner yields for `chunks` (fed one by one, draining after each). */
-function scanRequests(chunks: Buffer[], opts?: { maxBulkLen?: number }): ReqResult[] {
+function scanRequests(chunks: Buffer[], opts?: { maxBulkLen?: number; authRequired?: boolean }): ReqResult[] {
   const s = new RequestScanner(opts);
   const out: ReqResult[] = [];
   for (const c of chunks) {
@@ -292,6 +292,31 @@ describe('RequestScanner: errors', () => {
     assert.ok(s.error instanceof ProtocolError);
   });
 
+  it('applies the pre-AUTH limits while authRequired', () => {
+    const scan = (input: string, authRequired: boolean) => {
+      const s = new RequestScanner({ authRequired });
+      s.feed(b(input));
+      const f = s.next();
+      return f instanceof ProtocolError ? f.message : f === null ? null : f.argc;
+    };
+    assert.equal(scan('*10\r\n', true), null);
+    assert.equal(scan('*11\r\n', true), 'Protocol error: unauthenticated multibulk length');
+    assert.equal(scan('*11\r\n', false), null);
+    assert.equal(scan('*x\r\n', true), 'Protocol error: invalid multibulk length');
+    assert.equal(scan('*1\r\n$16384\r\n', true), null);
+    assert.equal(scan('*1\r\n$16385\r\n', true), 'Protocol error: unauthenticated bulk length');
+    assert.equal(scan('*1\r\n$16385\r\n', false), null);
+    assert.equal(scan('*1\r\n$-1\r\n', true), 'Protocol error: invalid bulk length');
+    // Cleared between frames: the next request is judged under the new state.
+    const s = new RequestScanner({ authRequired: true });
+    s.feed(b('*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*11\r\n'));
+    const auth = s.next();
+    assert.ok(auth !== null && !(auth instanceof ProtocolError) && auth.argc === 2);
+    s.authRequired = false;
+    assert.equal(s.next(), null);
+    assert.equal(s.error, null);
+  });
+
   it('refuses a request larger than maxRequestLen', () => {
     const s = new RequestScanner({ maxRequestLen: 100 });
     s.feed(b('*2\r\n$50\r\n' + 'x'.repeat(50) + '\r\n$50\r\n'));
@@ -384,8 +409,35 @@ describe('RequestScanner: chunking', () => {
     assert.ok(frame !== null);
     assert.equal(frame.argc, n);
     assert.equal(str(argBuffer(frame, 4321)), '4321');
-    // One join of the frame, plus each header line that straddled chunks (copied once).
-    assert.ok(s.copiedBytes < 2 * stream.length, `copied ${s.copiedBytes} for ${stream.length}`);
+    // Each tiny chunk is gathered once into a scratch piece, the frame is joined once, and
+    // header lines that straddled chunks are copied once each: linear, not quadratic.
+    assert.ok(s.copiedBytes < 3 * stream.length, `copied ${s.copiedBytes} for ${stream.length}`);
+  });
+
+  it('gathers tiny chunks instead of keeping one Buffer object per chunk', () => {
+    const size = 256 * 1024;
+    const stream = Buffer.concat([b(`*2\r\n$3\r\nGET\r\n$${size}\r\n`), Buffer.alloc(size, 'k'), b('\r\n')]);
+    const s = new RequestScanner();
+    let frame: RequestFrame | null = null;
+    for (let k = 0; k < stream.length; k += 3) {
+      s.feed(stream.subarray(k, k + 3));
+      const f = s.next();
+      if (f !== null) {
+        assert.ok(!(f instanceof ProtocolError));
+        frame = f;
+      }
+    }
+    assert.ok(frame !== null);
+    assert.ok(argBuffer(frame, 1).equals(Buffer.alloc(size, 'k')));
+    // Without gathering only the final join would be counted (= stream.length).
+    assert.ok(s.copiedBytes > 1.9 * stream.length && s.copiedBytes <= 2 * stream.length + 64, String(s.copiedBytes));
+    // And chunks of ordinary size are not gathered: the join is the only copy.
+    const t = new RequestScanner();
+    for (let k = 0; k < stream.length; k += 4096) {
+      t.feed(stream.subarray(k, k + 4096));
+      t.next();
+    }
+    assert.equal(t.copiedBytes, stream.length);
   });
 });
 
@@ -505,10 +557,11 @@ describe('ReplyScanner', () => {
     assert.equal(frames.length, 2);
     assert.equal(str(frames[0]), reply);
     assert.equal(frames[1].length, big.length + 12);
-    // Both frames straddle chunks: each is joined once; beyond that only the few length
-    // lines cut by a chunk boundary are copied (a handful of bytes each).
+    // Both frames straddle chunks: each is joined once. Beyond that: the length lines cut by
+    // a chunk boundary (a few bytes each), and the second frame's start, a short tail of the
+    // chunk where the first one ended, gathered into a scratch piece (< 2 KB).
     assert.ok(s.copiedBytes >= stream.length);
-    assert.ok(s.copiedBytes - stream.length < 1024, `copied ${s.copiedBytes} for ${stream.length}`);
+    assert.ok(s.copiedBytes - stream.length < 2048 + 1024, `copied ${s.copiedBytes} for ${stream.length}`);
   });
 });
 
@@ -726,6 +779,22 @@ describe('agreement with redis-server', { skip: haveRedis ? false : 'redis-serve
       const theirs = await talk(b(input), 1, 300);
       assert.deepEqual(theirs.replies, []);
       assert.equal(theirs.closed, false);
+    }
+  });
+
+  it('apply the same pre-AUTH limits (last: sets a password)', async () => {
+    const admin = await talk(b('CONFIG SET requirepass pw\r\n'), 1);
+    assert.deepEqual(admin.replies, ['+OK']);
+    for (const input of ['*11\r\n', '*1\r\n$16385\r\n']) {
+      const [ours] = scanRequests([b(input)], { authRequired: true });
+      assert.ok('error' in ours);
+      const theirs = await talk(b(input), 1);
+      assert.ok(theirs.raw.endsWith(`-ERR ${ours.error}\r\n`), theirs.raw);
+    }
+    for (const input of ['*10\r\n', '*1\r\n$16384\r\n']) {
+      assert.deepEqual(scanRequests([b(input)], { authRequired: true }), []);
+      const theirs = await talk(b(input), 1, 300);
+      assert.deepEqual(theirs.replies, []);
     }
   });
 
