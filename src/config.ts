@@ -76,6 +76,11 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     })
     .help()
     .version(false)
+    // Bad input is an error value for the caller (main prints it; tests assert on it),
+    // not a help dump and an exit from deep inside parsing.
+    .fail((msg, err) => {
+      throw err ?? new Error(`${msg} (see --help)`);
+    })
     .parseSync();
 
   return {

@@ -1,0 +1,61 @@
+/** Configuration precedence: flags > IHS_* environment > --config file > defaults. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig, parseMemory } from '../src/config.js';
+
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T> | T): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+test('defaults', () => {
+  const c = parseConfig([]);
+  assert.equal(c.port, 6380);
+  assert.equal(c.bind, '127.0.0.1');
+  assert.equal(c.masters, 3);
+  assert.equal(c.replicas, 1);
+  assert.equal(c.dataDir, './data');
+  assert.equal(c.maxclients, 10000);
+  assert.equal(c.protoMaxBulkLen, 512 * 1024 * 1024);
+  assert.equal(c.provider, 'process');
+});
+
+test('flags > env > config file > defaults', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-config-'));
+  try {
+    const file = path.join(dir, 'ihs.json');
+    await writeFile(file, JSON.stringify({ port: 7001, masters: 5, replicas: 2, 'data-dir': '/from/file' }));
+    const c = await withEnv({ IHS_PORT: '7002', IHS_MASTERS: '4' }, () => parseConfig(['--config', file, '--port', '7003']));
+    assert.equal(c.port, 7003, 'flag wins over env and file');
+    assert.equal(c.masters, 4, 'env wins over file');
+    assert.equal(c.replicas, 2, 'file wins over default');
+    assert.equal(c.dataDir, '/from/file');
+    assert.equal(c.bind, '127.0.0.1', 'default when nobody sets it');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('IHS_ variables with dashes in the option name', async () => {
+  const c = await withEnv({ IHS_DATA_DIR: '/tmp/x', IHS_PROTO_MAX_BULK_LEN: '1mb' }, () => parseConfig([]));
+  assert.equal(c.dataDir, '/tmp/x');
+  assert.equal(c.protoMaxBulkLen, 1024 * 1024);
+});
+
+test('bad input is refused with a clear message', () => {
+  assert.throws(() => parseConfig(['--masters', '0']), /--masters must be 1..1000/);
+  assert.throws(() => parseConfig(['--provider', 'static']), /--provider static needs at least one --node/);
+  assert.throws(() => parseMemory('12 parsecs'), /not a size/);
+  assert.equal(parseMemory('64kb'), 65536);
+});
