@@ -81,6 +81,24 @@ describe('--maxclients', () => {
   });
 });
 
+describe('--proto-max-bulk-len', () => {
+  test('a longer bulk string is a protocol error for that client alone', async () => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--proto-max-bulk-len', '1kb']);
+    try {
+      const ok = await RawClient.connect(tp.port);
+      const bad = await RawClient.connect(tp.port);
+      bad.write(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000\r\n`);
+      const data = await bad.waitFor((_d, closed) => closed);
+      assert.equal(data.toString(), '-ERR Protocol error: invalid bulk length\r\n');
+      ok.write(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000\r\n${'v'.repeat(1000)}\r\n`);
+      await ok.waitFor((d) => d.toString() === '+OK\r\n');
+      ok.close();
+    } finally {
+      await tp.close();
+    }
+  });
+});
+
 describe('static provider', () => {
   test('routes over existing nodes given with --node', async () => {
     // Two nodes made by another proxy's process provider stand in for "existing" Redis.

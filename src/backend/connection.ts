@@ -197,7 +197,8 @@ export class BackendConnection implements Flushable {
     if (this.state === 'ready') {
       this.opts.log.warn({ node: this.endpoint.id, port: this.endpoint.port, err: why }, 'backend connection lost');
     }
-    this.failInflight(`connection to backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port}) lost: ${why}`);
+    const where = `backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port})`;
+    this.failInflight(this.state === 'connecting' ? `cannot connect to ${where}: ${why}` : `connection to ${where} lost: ${why}`);
     if (!this.opts.reconnect) {
       this.state = 'closed';
       if (this.watchdog) clearInterval(this.watchdog);

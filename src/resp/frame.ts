@@ -8,9 +8,16 @@
 
 /** One complete client request. */
 export interface RequestFrame {
-  /** The exact bytes of the frame as received (a view of the read buffer, not a copy). */
+  /**
+   * The exact bytes of the frame as received: a view of the socket chunk when the frame
+   * arrived in one chunk (the usual case), else one Buffer joining its pieces.
+   * Shared with the read buffer: never write into it.
+   */
   readonly raw: Buffer;
-  /** Number of arguments, command name included. 0 for an empty inline line. */
+  /**
+   * Number of arguments, command name included. 0 for requests Redis ignores: an empty
+   * or blank inline line, `*0`, `*-1` (the session skips them).
+   */
   readonly argc: number;
   /**
    * Argument byte ranges within `raw`, flattened: argument i spans

@@ -206,7 +206,7 @@ export class RequestScanner extends ScannerBase<RequestFrame> {
   /**
    * Finds the '\r' ending the header line at lineStart and waits for the one byte Redis
    * skips after it. Returns its frame offset, NEED_MORE (chunk consumed), or STOPPED (the
-   * scanner failed or stalled; see stalledOrFailed).
+   * scanner failed or stalled; see stoppedResult).
    */
   private headerLine(tooBig: string): number {
     const buf = this.buf;

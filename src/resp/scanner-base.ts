@@ -6,7 +6,8 @@
  * pieces (views of earlier chunks, no copy) and joined into one Buffer exactly once, when
  * its last byte has arrived. Meanwhile each new chunk is either searched once (while a
  * header line is incomplete) or only counted (payload bytes): nothing is read twice, so a
- * large value costs the same whatever the chunking.
+ * large value costs the same whatever the chunking. (Tiny chunks are the one exception:
+ * see COALESCE_BELOW.)
  *
  * Positions that must survive a chunk change are frame-relative: 0 is the frame's first
  * byte and buf[i] is at frame offset `base + i` (base is negative while the frame starts
@@ -17,7 +18,7 @@ import { ProtocolError } from './frame.js';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Chunks shorter than this are copied into a shared scratch piece instead of being kept
+ * Chunks shorter than this are copied into a scratch piece instead of being kept
  * as pieces of their own: a Buffer object costs ~100 bytes, so a peer dripping a big value
  * in tiny TCP segments would otherwise cost the proxy 100x the value in heap. Socket reads
  * are normally far larger, and then nothing is copied before the final join.
@@ -49,8 +50,10 @@ export abstract class ScannerBase<T> {
   private failure: ProtocolError | null = null;
 
   /**
-   * Copy work done to join frames (and header lines) that spanned chunks. Diagnostics for
-   * tests and metrics: a frame spanning any number of chunks costs one copy of its bytes.
+   * Copy work: joins of frames that spanned chunks, header lines that straddled chunks,
+   * tiny chunks gathered. Diagnostics for tests and metrics: a frame spanning any number
+   * of ordinary-sized chunks costs one copy of its bytes (`copies` counts joins and line
+   * copies; `copiedBytes` counts all copied bytes).
    */
   copies = 0;
   copiedBytes = 0;
