@@ -5,7 +5,7 @@
  * Results: bench/results/latest.json and latest.md. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,6 @@ import {
 } from './lib/report.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PROXY_BIN = path.join(REPO, 'bin', 'interface-hash-server.js');
 
 // ---------------------------------------------------------------- options
 
@@ -56,6 +55,8 @@ interface Options {
   aof: boolean;
   distribution: 'ketama' | 'modula';
   proxyArgs: string[];
+  /** Benchmark this git revision (extracted with git archive) instead of the working tree. */
+  proxyRev: string | undefined;
   timeoutS: number;
   startTimeoutS: number;
   out: string;
@@ -79,6 +80,8 @@ const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defau
                       like the proxy's own nodes (default: --appendonly no, as specified)
   --distribution D    twemproxy distribution: ketama (default) or modula
   --proxy-arg ARG     extra argument for the proxy (repeatable), e.g. --proxy-arg=--pool-size=1
+  --proxy-rev REV     run the proxy from git revision REV (git archive into the temp dir,
+                      node_modules linked) instead of the working tree (env BENCH_PROXY_REV)
   --timeout S         limit per redis-benchmark run, seconds (default 300)
   --start-timeout S   limit for the proxy to answer PING, seconds (default 60)
   --out DIR           where latest.json / latest.md go (default bench/results)
@@ -111,6 +114,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       aof: { type: 'boolean', default: false },
       distribution: { type: 'string' },
       'proxy-arg': { type: 'string', multiple: true },
+      'proxy-rev': { type: 'string' },
       timeout: { type: 'string' },
       'start-timeout': { type: 'string' },
       out: { type: 'string' },
@@ -146,6 +150,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     aof: values.aof,
     distribution,
     proxyArgs: values['proxy-arg'] ?? [],
+    proxyRev: values['proxy-rev'] ?? (env.BENCH_PROXY_REV || undefined),
     timeoutS: positiveInt('--timeout', values.timeout, 300),
     startTimeoutS: positiveInt('--start-timeout', values['start-timeout'], 60),
     out: path.resolve(values.out ?? path.join(REPO, 'bench', 'results')),
@@ -263,11 +268,26 @@ class Bench {
     log(`twemproxy  nutcracker on ${port} (pid ${proc.pid}) over masters ${masters.join(', ')}; fnv1a_64/${this.opts.distribution}`);
   }
 
+  /** Where the proxy runs from: the working tree, or a `git archive` of --proxy-rev. */
+  proxyRoot = REPO;
+  proxyCommit = '';
+
+  private extractRevision(rev: string): void {
+    const root = path.join(this.tmp, 'proxy-src');
+    mkdirSync(root);
+    this.proxyCommit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', `${rev}^{commit}`], { encoding: 'utf8' }).trim();
+    execFileSync('sh', ['-c', 'git -C "$1" archive --format=tar "$2" | tar -x -C "$3"', 'sh', REPO, this.proxyCommit, root]);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
+    this.proxyRoot = root;
+    log(`proxy      from git revision ${rev} (${this.proxyCommit}), extracted to ${root}`);
+  }
+
   async startProxy(): Promise<void> {
+    if (this.opts.proxyRev !== undefined) this.extractRevision(this.opts.proxyRev);
     const port = await freePort();
     this.proxyDataDir = path.join(this.tmp, 'proxy-data');
     const args = [
-      PROXY_BIN,
+      path.join(this.proxyRoot, 'bin', 'interface-hash-server.js'),
       '--port', String(port),
       '--data-dir', this.proxyDataDir,
       '--masters', '3',
@@ -275,9 +295,10 @@ class Bench {
       '--log-level', 'warn',
       ...this.opts.proxyArgs,
     ];
-    log(`proxy      starting: node ${path.relative(REPO, PROXY_BIN)} ${args.slice(1).join(' ')}`);
+    const shown = this.proxyRoot === REPO ? path.relative(REPO, args[0] ?? '') : (args[0] ?? '');
+    log(`proxy      starting: node ${shown} ${args.slice(1).join(' ')}`);
     const started = Date.now();
-    const proc = startProcess('proxy', process.execPath, args, this.logFile('proxy'), REPO);
+    const proc = startProcess('proxy', process.execPath, args, this.logFile('proxy'), this.proxyRoot);
     this.processes.push(proc);
     this.proxy = proc;
     try {
@@ -539,6 +560,9 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
   const warnings = [...new Set(b.runs.flatMap((r) => r.warnings.map((w) => `${r.target}: ${w}`)))];
   const machine = machineInfo();
   const project = projectInfo();
+  const proxySource = b.proxyCommit
+    ? `commit ${b.proxyCommit} (--proxy-rev ${o.proxyRev ?? ''}, git archive)`
+    : `working tree at commit ${project.commit}${project.srcDirty ? ' with uncommitted changes in src/ or bin/' : ''}`;
   const durationS = Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000);
   const parameters = {
     targets: o.targets,
@@ -574,7 +598,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
     `- date: ${finishedAt.toISOString()} (took ${durationS} s)\n` +
       `- machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memTotalMb} MB, ${machine.os}; node ${machine.node}; ${machine.redisServer}; ${machine.nutcracker}\n` +
       `- 1-min load average: ${b.loadStart.toFixed(2)} before, ${b.loadEnd.toFixed(2)} at the end of the last round (the bench itself keeps ~2 busy; more means other work competed)\n` +
-      `- project: commit ${project.commit}${project.srcDirty ? ' (src/ or bin/ had uncommitted changes)' : ''}\n` +
+      `- proxy code: ${proxySource}\n` +
       `- redis-benchmark -c ${o.clients} -r ${o.keyspace} -t ${o.tests.join(',')} --csv; -n ${o.requestsP1} at -P 1, -n ${o.requestsPipelined} at -P > 1; ` +
       `${o.rounds} round(s); within a round, per -P and test, one redis-benchmark per target in turn (direct, twemproxy, proxy); medians over rounds; ` +
       `warm-up ${o.warmup} requests of each test per target first (not counted)\n` +
@@ -625,7 +649,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       date: finishedAt.toISOString(),
       durationS,
       machine: { ...machine, loadAvg1mStart: b.loadStart, loadAvg1mEnd: b.loadEnd },
-      project,
+      project: { ...project, proxySource },
       parameters,
       medians,
       ratios,
