@@ -34,6 +34,11 @@ describe('--requirepass', () => {
         r.disconnect();
       }
       assert.equal(await redisCli(tp.port, ['-a', 's3cret', '--no-auth-warning', 'get', 'x']), '1');
+      // Before AUTH, Redis's pre-authentication limits apply (no 100-argument requests).
+      const unauth = await RawClient.connect(tp.port);
+      unauth.write('*100\r\n');
+      const refused = await unauth.waitFor((_d, closed) => closed);
+      assert.equal(refused.toString(), '-ERR Protocol error: invalid multibulk length\r\n');
     } finally {
       await tp.close();
     }

@@ -23,15 +23,15 @@ const NOAUTH = encodeError('NOAUTH Authentication required.');
 
 /** Redis's unknown-command error, quoting the first arguments as Redis 7 does. */
 export function unknownCommandError(frame: RequestFrame): Buffer {
-  const name = argBuffer(frame, 0).toString('utf8').slice(0, 128);
+  const name = argBuffer(frame, 0).toString('latin1').slice(0, 128);
   let args = '';
-  for (let i = 1; i < frame.argc && args.length < 128; i++) args += `'${argBuffer(frame, i).toString('utf8').slice(0, 128)}' `;
+  for (let i = 1; i < frame.argc && args.length < 128; i++) args += `'${argBuffer(frame, i).toString('latin1').slice(0, 128)}' `;
   return encodeError(`ERR unknown command '${name}', with args beginning with: ${args}`);
 }
 
 function unknownSubcommandError(cmd: CommandInfo, frame: RequestFrame): Buffer {
   if (frame.argc < 2) return encodeError(`ERR wrong number of arguments for '${cmd.name}' command`);
-  const sub = argBuffer(frame, 1).toString('utf8').slice(0, 128);
+  const sub = argBuffer(frame, 1).toString('latin1').slice(0, 128);
   return encodeError(`ERR unknown subcommand '${sub}'. Try ${cmd.name.toUpperCase()} HELP.`);
 }
 

@@ -109,7 +109,7 @@ function info(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   fanout(ctx, s, INFO_ALL_NODES, (parts) => {
     const texts = parts.map((p) => {
       const v = decodeReply(p);
-      return Buffer.isBuffer(v) ? v.toString('utf8') : '';
+      return Buffer.isBuffer(v) ? v.toString('latin1') : '';
     });
     return encodeBulk(renderInfo(ctx, texts, sections));
   });

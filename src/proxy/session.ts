@@ -37,7 +37,6 @@ const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
 
 export class ClientSession implements SlotOwner, Flushable {
   flushQueued = false;
-  authenticated: boolean;
   name: Buffer | null = null;
   libName = '';
   libVersion = '';
@@ -62,8 +61,8 @@ export class ClientSession implements SlotOwner, Flushable {
     readonly socket: net.Socket,
     private readonly host: SessionHost,
   ) {
-    this.authenticated = host.requirePass === '';
-    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen });
+    // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
+    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.scanner.feed(chunk);
@@ -79,6 +78,14 @@ export class ClientSession implements SlotOwner, Flushable {
       /* 'close' follows; a client resetting its connection is not an event worth a log line */
     });
     socket.on('close', () => this.onClose());
+  }
+
+  get authenticated(): boolean {
+    return !this.scanner.authRequired;
+  }
+
+  set authenticated(value: boolean) {
+    this.scanner.authRequired = !value;
   }
 
   get isClosed(): boolean {
