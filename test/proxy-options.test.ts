@@ -38,7 +38,7 @@ describe('--requirepass', () => {
       const unauth = await RawClient.connect(tp.port);
       unauth.write('*100\r\n');
       const refused = await unauth.waitFor((_d, closed) => closed);
-      assert.equal(refused.toString(), '-ERR Protocol error: invalid multibulk length\r\n');
+      assert.equal(refused.toString(), '-ERR Protocol error: unauthenticated multibulk length\r\n');
     } finally {
       await tp.close();
     }
