@@ -5,7 +5,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec
 UNIT_TESTS := $(sort $(wildcard test/*.test.ts))
 ARGS ?=
 
-.PHONY: all deps system-deps run test typecheck bench clean help
+.PHONY: all deps system-deps test-deps run test typecheck bench clean help
 
 all: test
 
@@ -25,6 +25,17 @@ system-deps:
 	  fi; \
 	fi
 
+# The test suites also drive the proxy with redis-py (Debian's python3-redis).
+test-deps: system-deps
+	@if ! /usr/bin/python3 -c 'import redis.cluster' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing python3-redis with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-redis >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-redis >/dev/null; }; \
+	  else \
+	    echo "python3-redis not found: sudo apt-get install python3-redis"; exit 1; \
+	  fi; \
+	fi
+
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
@@ -37,7 +48,7 @@ run: deps
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit
 
-test: deps typecheck
+test: deps test-deps typecheck
 	$(NODE_TEST) $(UNIT_TESTS)
 
 bench: deps

@@ -6,7 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis, Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { RawClient, redisCli, startTestProxy, type TestProxy } from './support/proxy.js';
+
+const execFileP = promisify(execFile);
 
 let tp: TestProxy;
 let redis: Redis;
@@ -170,6 +174,23 @@ describe('ioredis', () => {
     assert.match(info, /cluster_enabled:1/);
     assert.equal(await redis.select(0), 'OK');
     await assert.rejects(redis.select(1), /SELECT is not allowed in cluster mode/);
+  });
+});
+
+describe('redis-py', () => {
+  test("redis-py's RedisCluster (Debian python3-redis) works through the proxy", async () => {
+    const script = [
+      'import sys',
+      'from redis.cluster import RedisCluster',
+      'rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]))',
+      'for i in range(20): rc.set(f"py:{i}", i)',
+      'print(",".join(v.decode() for v in rc.mget_nonatomic([f"py:{i}" for i in range(20)])))',
+      'print(rc.keyslot("foo"))',
+    ].join('\n');
+    const { stdout } = await execFileP('/usr/bin/python3', ['-c', script, String(tp.port)], { timeout: 30_000 });
+    const [values, slot] = stdout.trim().split('\n');
+    assert.equal(values, Array.from({ length: 20 }, (_, i) => String(i)).join(','));
+    assert.equal(slot, '12182');
   });
 });
 
