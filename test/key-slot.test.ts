@@ -4,20 +4,10 @@ import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { crc16, keySlot } from '../src/cluster/key-slot.js';
 import { startRedisServer, type RedisServerHandle } from '../scripts/gen-commands.js';
+import { prng } from './support/prng.js';
 
 const slotOf = (s: string | Buffer): number => keySlot(typeof s === 'string' ? Buffer.from(s) : s);
 
-/** Deterministic PRNG (mulberry32), so a failing random case can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Random binary keys, biased towards '{' and '}' so every hash-tag case (no tag, empty tag,

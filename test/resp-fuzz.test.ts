@@ -12,21 +12,11 @@ import { ProtocolError, argBuffer, type RequestFrame } from '../src/resp/frame.j
 import { RequestScanner } from '../src/resp/request-scanner.js';
 import { ReplyScanner } from '../src/resp/reply-scanner.js';
 import { ReplyErrorValue, arrayElements, decodeReply, type ReplyValue } from '../src/resp/reply-value.js';
+import { prng } from './support/prng.js';
 
 const SEED = Number(process.env.RESP_FUZZ_SEED ?? 0x5eed);
 const CASES = Number(process.env.RESP_FUZZ_CASES ?? 1500);
 
-/** mulberry32: small, fast, good enough to drive a fuzzer. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** CR, LF, type bytes, digits, minus, NUL, space, quotes, backslash. */
 const NASTY = [13, 10, 42, 36, 43, 45, 58, 48, 49, 57, 0, 32, 34, 39, 92];

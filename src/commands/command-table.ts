@@ -126,35 +126,8 @@ const KEYS_PROCS: ReadonlyMap<string, KeysProc> = new Map([
 
 // ---- CommandInfo ----
 
-export interface CommandInfo {
-  /** Lowercase Redis name; `container|sub` for a subcommand. */
-  readonly name: string;
-  /** Redis arity, counting the name (and the container's name for a subcommand): n exact, -n at least n. */
-  readonly arity: number;
-  /** CMD_* bits. */
-  readonly flags: number;
-  readonly keySpecs: readonly KeySpec[];
-  /** Redis's getkeys procedure for this command, or null. */
-  readonly keysProc: KeysProc | null;
-  /**
-   * Whether key extraction starts with the key specs (Redis: the command has a spec that is
-   * not NOT_KEY, and none with VARIABLE_FLAGS); otherwise it goes straight to `keysProc`.
-   */
-  readonly useKeySpecs: boolean;
-  /** Whether the command can have key arguments at all (Redis's doesCommandHaveKeys). */
-  readonly hasKeys: boolean;
-  /**
-   * Whether some key spec is NOT_KEY: arguments that are not keys but hash to a slot like
-   * one (the channels of SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE).
-   */
-  readonly hasNotKeys: boolean;
-  /** For a subcommand: its container (OBJECT for `object|encoding`); otherwise null. */
-  readonly container: CommandInfo | null;
-  /** For a container command: its subcommands, looked up by argument 1; otherwise null. */
-  readonly subcommands: CommandNameTable | null;
-  /** The generated entry this was built from (COMMAND INFO data). */
-  readonly raw: RawCommand;
-}
+/** A command as the proxy sees it; see CommandEntry for the fields. */
+export type CommandInfo = CommandEntry;
 
 /** Whether a request with `argc` arguments (name included) satisfies the command's arity. */
 export function arityOk(cmd: CommandInfo, argc: number): boolean {
@@ -257,18 +230,34 @@ function buildKeySpec(raw: RawKeySpec, command: string): KeySpec {
   };
 }
 
-/** A CommandInfo built from its generated entry (a class: one object shape for every command). */
-class CommandEntry implements CommandInfo {
+/** A command built from its generated entry (a class: one object shape for every command). */
+export class CommandEntry {
+  /** Lowercase Redis name; `container|sub` for a subcommand. */
   readonly name: string;
+  /** Redis arity, counting the name (and the container's name for a subcommand): n exact, -n at least n. */
   readonly arity: number;
+  /** CMD_* bits. */
   readonly flags: number;
   readonly keySpecs: readonly KeySpec[];
+  /** Redis's getkeys procedure for this command, or null. */
   readonly keysProc: KeysProc | null;
+  /**
+   * Whether key extraction starts with the key specs (Redis: the command has a spec that is
+   * not NOT_KEY, and none with VARIABLE_FLAGS); otherwise it goes straight to `keysProc`.
+   */
   readonly useKeySpecs: boolean;
+  /** Whether the command can have key arguments at all (Redis's doesCommandHaveKeys). */
   readonly hasKeys: boolean;
+  /**
+   * Whether some key spec is NOT_KEY: arguments that are not keys but hash to a slot like
+   * one (the channels of SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE).
+   */
   readonly hasNotKeys: boolean;
-  readonly container: CommandInfo | null;
+  /** For a subcommand: its container (OBJECT for `object|encoding`); otherwise null. */
+  readonly container: CommandEntry | null;
+  /** For a container command: its subcommands, looked up by argument 1; otherwise null. */
   readonly subcommands: CommandNameTable | null;
+  /** The generated entry this was built from (COMMAND INFO data). */
   readonly raw: RawCommand;
 
   constructor(raw: RawCommand, container: CommandInfo | null) {
