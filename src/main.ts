@@ -109,7 +109,7 @@ export async function main(): Promise<void> {
   try {
     proxy = await startProxy(config, log);
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'could not start');
+    // One plain line a person can act on (e.g. how to install redis-server).
     process.stderr.write(`interface-hash-server: ${(err as Error).message}\n`);
     process.exit(1);
   }

@@ -158,7 +158,7 @@ describe('TopologyStore', () => {
 describe('DataDirLock', () => {
   test('acquire writes our pid; a second acquire names the holder; release removes it', async () => {
     const lock = await DataDirLock.acquire(dir, log);
-    assert.equal(await readFile(path.join(dir, LOCK_FILE), 'utf8'), `${process.pid}\n`);
+    assert.match(await readFile(path.join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} \\d+\n$`));
     await assert.rejects(DataDirLock.acquire(dir, log), (err: unknown) => {
       assert.ok(err instanceof DataDirLockedError);
       assert.equal(err.ownerPid, process.pid);
@@ -176,10 +176,22 @@ describe('DataDirLock', () => {
     assert.ok(child.pid !== undefined && !isPidAlive(child.pid));
     await writeFile(path.join(dir, LOCK_FILE), `${child.pid}\n`);
     const lock = await DataDirLock.acquire(dir, log);
-    assert.equal(await readFile(path.join(dir, LOCK_FILE), 'utf8'), `${process.pid}\n`);
+    assert.match(await readFile(path.join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} \\d+\n$`));
     await lock.release();
 
     await writeFile(path.join(dir, LOCK_FILE), '');
+    const again = await DataDirLock.acquire(dir, log);
+    await again.release();
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  test('a live pid that is not the process that took the lock is stale (pid reuse, e.g. a new container)', async () => {
+    // Our own pid with another start time: the lock of an earlier process that had our pid.
+    await writeFile(path.join(dir, LOCK_FILE), `${process.pid} 1\n`);
+    const lock = await DataDirLock.acquire(dir, log);
+    await lock.release();
+    // Pid 1 is alive, but did not start at that tick.
+    await writeFile(path.join(dir, LOCK_FILE), '1 999999999999\n');
     const again = await DataDirLock.acquire(dir, log);
     await again.release();
     assert.deepEqual(await readdir(dir), []);
