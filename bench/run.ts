@@ -76,8 +76,8 @@ const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defau
   --keyspace K        redis-benchmark -r (default 100000)
   --tests LIST        redis-benchmark -t (default set,get,mset)
   --warmup N          unmeasured run per target at the highest -P first (default 50000; 0: none)
-  --aof               run the direct/twemproxy redis-servers with appendonly yes + everysec,
-                      like the proxy's own nodes (default: --appendonly no, as specified)
+  --no-aof            run the direct/twemproxy redis-servers without AOF (default: appendonly yes +
+                      everysec, the same persistence as the proxy's own nodes, so all compare alike)
   --distribution D    twemproxy distribution: ketama (default) or modula
   --proxy-arg ARG     extra argument for the proxy (repeatable), e.g. --proxy-arg=--pool-size=1
   --proxy-rev REV     run the proxy from git revision REV (git archive into the temp dir,
@@ -111,7 +111,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       keyspace: { type: 'string' },
       tests: { type: 'string' },
       warmup: { type: 'string' },
-      aof: { type: 'boolean', default: false },
+      'no-aof': { type: 'boolean', default: false },
       distribution: { type: 'string' },
       'proxy-arg': { type: 'string', multiple: true },
       'proxy-rev': { type: 'string' },
@@ -147,7 +147,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     keyspace: positiveInt('--keyspace', values.keyspace, 100_000),
     tests,
     warmup: positiveInt('--warmup', values.warmup, quick ? 5_000 : 50_000, true),
-    aof: values.aof,
+    aof: !values['no-aof'],
     distribution,
     proxyArgs: values['proxy-arg'] ?? [],
     proxyRev: values['proxy-rev'] ?? (env.BENCH_PROXY_REV || undefined),
