@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -158,7 +158,7 @@ describe('TopologyStore', () => {
 describe('DataDirLock', () => {
   test('acquire writes our pid; a second acquire names the holder; release removes it', async () => {
     const lock = await DataDirLock.acquire(dir, log);
-    assert.match(await readFile(path.join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} \\d+\n$`));
+    assert.match(await readFile(path.join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} \\d+ pid:\\[\\d+\\]\n$`));
     await assert.rejects(DataDirLock.acquire(dir, log), (err: unknown) => {
       assert.ok(err instanceof DataDirLockedError);
       assert.equal(err.ownerPid, process.pid);
@@ -176,7 +176,7 @@ describe('DataDirLock', () => {
     assert.ok(child.pid !== undefined && !isPidAlive(child.pid));
     await writeFile(path.join(dir, LOCK_FILE), `${child.pid}\n`);
     const lock = await DataDirLock.acquire(dir, log);
-    assert.match(await readFile(path.join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} \\d+\n$`));
+    assert.match(await readFile(path.join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} \\d+ pid:\\[\\d+\\]\n$`));
     await lock.release();
 
     await writeFile(path.join(dir, LOCK_FILE), '');
@@ -195,6 +195,28 @@ describe('DataDirLock', () => {
     const again = await DataDirLock.acquire(dir, log);
     await again.release();
     assert.deepEqual(await readdir(dir), []);
+  });
+
+  test('a holder in another pid namespace (another container) is judged by its heartbeat', async () => {
+    const file = path.join(dir, LOCK_FILE);
+    // Not touched for a minute: its proxy is gone.
+    await writeFile(file, '1 5 pid:[1]\n');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(file, old, old);
+    const lock = await DataDirLock.acquire(dir, log);
+    await lock.release();
+    // Touched as a live holder does: refused.
+    await writeFile(file, '1 5 pid:[1]\n');
+    const beat = setInterval(() => {
+      const now = new Date();
+      void utimes(file, now, now);
+    }, 500);
+    try {
+      await assert.rejects(DataDirLock.acquire(dir, log), DataDirLockedError);
+    } finally {
+      clearInterval(beat);
+      await rm(file, { force: true });
+    }
   });
 
   test('release leaves a lock that another process took over alone', async () => {
