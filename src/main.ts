@@ -114,12 +114,17 @@ export async function main(): Promise<void> {
     process.exit(1);
   }
   log.info({ port: proxy.server.port, masters: proxy.cluster.slotMap.shards.length, epoch: proxy.cluster.slotMap.epoch }, 'ready');
-  let signals = 0;
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
+    if (firstSignalAt !== 0) {
+      // The same Ctrl-C often arrives twice (to the process and to its group, e.g. via
+      // `timeout` or make); only a deliberate second one skips the clean stop. The nodes
+      // then keep running and the next start adopts them.
+      if (Date.now() - firstSignalAt < 1000) return;
       log.warn({ signal }, 'second signal: exiting without a clean stop');
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     log.info({ signal }, 'stopping');
     proxy.stop().then(
       () => {
