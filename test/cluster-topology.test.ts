@@ -219,6 +219,15 @@ describe('DataDirLock', () => {
     }
   });
 
+  test('release leaves alone a lock taken over by a proxy with our pid in another namespace', async () => {
+    const lock = await DataDirLock.acquire(dir, log);
+    const file = path.join(dir, LOCK_FILE);
+    await writeFile(file, `${process.pid} 5 pid:[1]\n`);
+    await lock.release();
+    assert.equal(await readFile(file, 'utf8'), `${process.pid} 5 pid:[1]\n`);
+    await rm(file);
+  });
+
   test('release leaves a lock that another process took over alone', async () => {
     const lock = await DataDirLock.acquire(dir, log);
     await writeFile(path.join(dir, LOCK_FILE), '1\n'); // pid 1: someone else now

@@ -61,6 +61,8 @@ export class DataDirLock {
     /** Absolute path of the lock file. */
     readonly path: string,
     readonly pid: number,
+    /** What we wrote into it: pid, start time, pid namespace. */
+    private readonly identity: string,
   ) {
     this.heartbeat = setInterval(() => {
       const now = new Date();
@@ -77,7 +79,7 @@ export class DataDirLock {
     const pid = process.pid;
     const identity = `${pid} ${processStartTime(pid) ?? '-'} ${pidNamespace() || '-'}`;
     for (let attempt = 1; attempt <= ACQUIRE_ATTEMPTS; attempt++) {
-      if (await createExclusive(lockPath, `${identity}\n`)) return new DataDirLock(lockPath, pid);
+      if (await createExclusive(lockPath, `${identity}\n`)) return new DataDirLock(lockPath, pid, identity);
       const owner = await readLockOwner(lockPath);
       if (owner === 'missing') continue; // released meanwhile: try again
       if (owner !== 'unreadable') {
@@ -101,8 +103,16 @@ export class DataDirLock {
     if (this.released) return;
     this.released = true;
     clearInterval(this.heartbeat);
-    const owner = await readLockOwner(this.path);
-    if (typeof owner === 'object' && owner.pid === this.pid) await unlinkIfExists(this.path);
+    // Only a lock that is still exactly ours: after a takeover (we were paused past the
+    // heartbeat) another proxy of the same pid in another container may hold it now.
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (text.trim() === this.identity) await unlinkIfExists(this.path);
   }
 }
 
