@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { RawClient, redisCli, startTestProxy } from './support/proxy.js';
+import { freePort } from './support/redis-server.js';
 
 describe('--requirepass', () => {
   test('NOAUTH until AUTH; wrong password; HELLO AUTH; ioredis with password', async () => {
@@ -139,16 +139,6 @@ describe('static provider', () => {
 function startExecutable(dataDir: string, port: number): ChildProcess {
   return spawn(process.execPath, ['bin/interface-hash-server.js', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
   });
 }
 
