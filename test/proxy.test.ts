@@ -166,6 +166,23 @@ describe('ioredis', () => {
     }
   });
 
+  test('XREAD without BLOCK stays on the pipeline; XREAD BLOCK waits on its own connection', async () => {
+    await redis.xadd('xs:1', '*', 'f', 'v1');
+    const plain = (await redis.xread('COUNT', 10, 'STREAMS', 'xs:1', '0')) as [string, [string, string[]][]][];
+    assert.equal(plain[0][1][0][1][1], 'v1');
+    const reader = client();
+    try {
+      const blocked = reader.xread('BLOCK', 5000, 'STREAMS', 'xs:1', '$');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await redis.get('bl:other'), '1', 'other clients are served meanwhile');
+      await redis.xadd('xs:1', '*', 'f', 'v2');
+      const got = (await blocked) as [string, [string, string[]][]][];
+      assert.equal(got[0][1][0][1][1], 'v2');
+    } finally {
+      reader.disconnect();
+    }
+  });
+
   test('INFO sums the keyspace over masters; SELECT 0 only', async () => {
     await redis.flushall();
     await redis.mset('i:1', 1, 'i:2', 2, 'i:3', 3);

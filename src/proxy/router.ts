@@ -6,7 +6,7 @@
  * this client. Only the multi-key commands Redis Cluster clients expect a proxy to split
  * (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) are re-encoded, one part per master.
  */
-import type { CommandInfo } from '../commands/command-table.js';
+import { bytesEqualIgnoreCase, type CommandInfo } from '../commands/command-table.js';
 import { keyIndexes } from '../commands/key-extraction.js';
 import { CMD_BLOCKING } from '../commands/command-flags.js';
 import { keySlot } from '../cluster/key-slot.js';
@@ -19,6 +19,24 @@ import type { ClientSession } from './session.js';
 import { splitterFor, splitByShard } from './multi-key.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
+
+const BLOCK = Buffer.from('block');
+const STREAMS = Buffer.from('streams');
+
+/**
+ * Whether a command flagged blocking will block this time. XREAD/XREADGROUP block only
+ * with a BLOCK option (before STREAMS); without one they are ordinary reads and stay on
+ * the shared pipeline. Every other blocking command (BLPOP, BLMOVE, ...) always may.
+ */
+function mayBlock(cmd: CommandInfo, frame: RequestFrame): boolean {
+  if (cmd.name !== 'xread' && cmd.name !== 'xreadgroup') return true;
+  const o = frame.offsets;
+  for (let i = 1; i < frame.argc; i++) {
+    if (bytesEqualIgnoreCase(frame.raw, o[2 * i], o[2 * i + 1], BLOCK)) return true;
+    if (bytesEqualIgnoreCase(frame.raw, o[2 * i], o[2 * i + 1], STREAMS)) return false; // keys and ids follow
+  }
+  return false;
+}
 
 export class Router {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
@@ -90,7 +108,7 @@ export class Router {
       }
       shard = this.slotMap.slotToShard[slot];
     }
-    if ((cmd.flags & CMD_BLOCKING) !== 0) {
+    if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
       session.runExclusive(this.pools[shard], frame.raw);
       return;
     }

@@ -17,7 +17,6 @@ import { RequestScanner } from '../resp/request-scanner.js';
 import { ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
-import type { ReplySink } from '../backend/reply-sink.js';
 import type { BackendConnection } from '../backend/connection.js';
 import type { BackendPool } from '../backend/pool.js';
 
@@ -231,4 +230,3 @@ export class ClientSession implements SlotOwner, Flushable {
   }
 }
 
-export type { ReplySink };
