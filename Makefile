@@ -1,6 +1,6 @@
 # interface-hash-server — the two set-up commands are `make run` and `make test`.
 SHELL := /bin/bash
-NODE_TEST := node --import tsx --test --test-reporter=spec
+NODE_TEST := node --import tsx --test --test-reporter=spec --test-timeout=180000
 # Node 20 does not expand globs itself: make does.
 UNIT_TESTS := $(sort $(wildcard test/*.test.ts))
 ARGS ?=

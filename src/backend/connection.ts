@@ -12,6 +12,7 @@ import net from 'node:net';
 import type { Logger } from '../log.js';
 import { Fifo } from '../net/fifo.js';
 import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
+import { slabReads } from '../net/slab-reader.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
@@ -117,7 +118,7 @@ export class BackendConnection implements Flushable {
   private connect(): void {
     this.state = 'connecting';
     this.scanner = new ReplyScanner();
-    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port, onread: slabReads(this.onData) });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
@@ -128,7 +129,6 @@ export class BackendConnection implements Flushable {
       socket.setTimeout(0);
       this.onConnected(socket);
     });
-    socket.on('data', this.onData);
     socket.on('error', (err) => {
       this.lastError = err.message;
     });
@@ -227,7 +227,6 @@ export class BackendConnection implements Flushable {
     const s = this.socket;
     this.socket = null;
     if (s) {
-      s.removeAllListeners('data');
       s.on('error', () => {}); // late errors of a socket we already gave up on
       s.destroy();
     }

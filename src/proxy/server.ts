@@ -55,7 +55,8 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.version = opts.version;
     this.port = opts.port;
     this.dispatcher = new Dispatcher(this);
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // pauseOnConnect: the session re-wraps the socket for slab reads before reading starts.
+    this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
   listen(): Promise<void> {
@@ -97,7 +98,9 @@ export class ProxyServer implements SessionHost, ProxyContext {
     if (this.sessions.size >= this.maxClients) {
       this.stats.rejectedConnections++;
       socket.on('error', () => {});
-      socket.end(MAX_CLIENTS_REACHED);
+      // It was accepted paused and will never read the client's FIN: close it once the
+      // error is flushed, or it would linger half-open (and hold up server.close()).
+      socket.end(MAX_CLIENTS_REACHED, () => socket.destroy());
       return;
     }
     const session = new ClientSession(this.nextId++, socket, this);

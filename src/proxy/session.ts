@@ -12,6 +12,7 @@
  */
 import type net from 'node:net';
 import { Fifo } from '../net/fifo.js';
+import { withSlabReads } from '../net/slab-reader.js';
 import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
 import { RequestScanner } from '../resp/request-scanner.js';
 import { ProtocolError, type RequestFrame } from '../resp/frame.js';
@@ -55,18 +56,22 @@ export class ClientSession implements SlotOwner, Flushable {
   private waitingExclusive: (() => void) | null = null;
   private dedicated: { pool: BackendPool; conn: BackendConnection } | null = null;
 
+  readonly socket: net.Socket;
+
+  /** @param accepted a socket from a server with pauseOnConnect (not reading yet) */
   constructor(
     readonly id: number,
-    readonly socket: net.Socket,
+    accepted: net.Socket,
     private readonly host: SessionHost,
   ) {
-    // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
-    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
+    const socket = withSlabReads(accepted, (chunk) => {
       this.scanner.feed(chunk);
       this.processFrames();
     });
+    this.socket = socket;
+    // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
+    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
+    socket.setNoDelay(true);
     socket.on('drain', () => {
       if (this.stallOutput) {
         this.stallOutput = false;
