@@ -9,23 +9,17 @@
 import type { RequestFrame } from '../resp/frame.js';
 import { argBuffer } from '../resp/frame.js';
 import { arrayElements } from '../resp/reply-value.js';
-import { encodeArray, encodeCommand, encodeError, encodeInteger, OK } from '../resp/encode.js';
+import { encodeArray, encodeCommand, OK } from '../resp/encode.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import type { ClientSession } from './session.js';
 import { Gather } from './reply-slot.js';
+import { firstError, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
 
 export interface Splitter {
   /** Arguments per key: 1 (MGET k1 k2), 2 (MSET k1 v1 k2 v2). */
   readonly step: number;
   /** Merge the parts' replies; `order[j]` = [part, index in part] of the client's j-th key. */
   merge(parts: Buffer[], order: Int32Array): Buffer;
-}
-
-const ERROR_BYTE = 0x2d; // '-'
-
-function firstError(parts: Buffer[]): Buffer | undefined {
-  for (const p of parts) if (p[0] === ERROR_BYTE) return p;
-  return undefined;
 }
 
 const mergeValues: Splitter = {
@@ -38,7 +32,7 @@ const mergeValues: Splitter = {
     for (let j = 0; j < out.length; j++) {
       const part = elems[order[2 * j]];
       const e = part?.[order[2 * j + 1]];
-      if (e === undefined) return encodeError('ERR unexpected reply from a backend to a split MGET');
+      if (e === undefined) return UNEXPECTED_REPLY;
       out[j] = e;
     }
     return encodeArray(out);
@@ -55,14 +49,7 @@ const mergeAllOk: Splitter = {
 const mergeSum: Splitter = {
   step: 1,
   merge(parts) {
-    const err = firstError(parts);
-    if (err) return err;
-    let sum = 0;
-    for (const p of parts) {
-      if (p[0] !== 0x3a /* ':' */) return encodeError('ERR unexpected reply from a backend to a split command');
-      sum += Number(p.toString('latin1', 1, p.length - 2));
-    }
-    return encodeInteger(sum);
+    return firstError(parts) ?? sumIntegers(parts);
   },
 };
 

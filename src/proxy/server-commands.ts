@@ -10,14 +10,9 @@ import type { ClientSession } from './session.js';
 import { Gather, TransformSink } from './reply-slot.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { renderInfo } from './info.js';
+import { concatArrays, firstError, integerOf, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
 
-const ERROR_BYTE = 0x2d;
 const INFO_ALL_NODES = encodeCommand(['INFO']);
-
-function firstError(parts: Buffer[]): Buffer | undefined {
-  for (const p of parts) if (p[0] === ERROR_BYTE) return p;
-  return undefined;
-}
 
 /** Send `raw` to every master and merge the replies into one. */
 export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: (parts: Buffer[]) => Buffer): void {
@@ -31,24 +26,8 @@ function toAnyMaster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void
   ctx.router.sendToShard(s, ctx.router.anyShard(s), f.raw, s.openSlot());
 }
 
-function integerOf(reply: Buffer): number {
-  // ':<n>\r\n'
-  return Number(reply.toString('latin1', 1, reply.length - 2));
-}
-
-const sumIntegers = (parts: Buffer[]): Buffer => encodeInteger(parts.reduce((a, p) => a + integerOf(p), 0));
 const allOk = (): Buffer => OK;
 const sameAsFirst = (parts: Buffer[]): Buffer => parts[0];
-
-function concatArrays(parts: Buffer[]): Buffer {
-  const all: Buffer[] = [];
-  for (const p of parts) {
-    const elems = arrayElements(p);
-    if (elems === null) return encodeError('ERR unexpected reply from a backend');
-    for (const e of elems) all.push(e);
-  }
-  return encodeArray(all);
-}
 
 function dbsize(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc !== 1) return s.reply(encodeError(arityError('dbsize')));
@@ -154,7 +133,7 @@ function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return fanout(ctx, s, f.raw, (parts) => {
         const lists = parts.map(arrayElements);
         const first = lists[0];
-        if (!first) return encodeError('ERR unexpected reply from a backend');
+        if (!first) return UNEXPECTED_REPLY;
         const merged: Buffer[] = [];
         for (let i = 0; i < first.length; i++) {
           const everywhere = lists.every((l) => l !== null && l[i] !== undefined && integerOf(l[i]) === 1);
