@@ -1,7 +1,7 @@
 /**
  * SlotMap: the routing view of the topology. 16384 entries → shard index, plus each
- * shard's master address. Immutable: a topology change builds a new SlotMap and the
- * router swaps its reference, so a lookup never sees a half-applied change.
+ * shard's master address. Immutable: a topology change is a new SlotMap, so a
+ * lookup never sees a half-applied change.
  */
 import { SLOT_COUNT, type TopologyDoc } from './topology.js';
 

@@ -35,12 +35,6 @@ export class Fifo<T> {
     return item;
   }
 
-  /** Remove and return everything, oldest first. */
-  drain(): T[] {
-    const out: T[] = [];
-    for (let item = this.shift(); item !== undefined; item = this.shift()) out.push(item);
-    return out;
-  }
 
   private grow(): void {
     const old = this.items;

@@ -43,8 +43,8 @@ export class Router {
   private readonly keyPositions: number[] = [];
 
   constructor(
-    private slotMap: SlotMap,
-    private pools: BackendPool[],
+    private readonly slotMap: SlotMap,
+    private readonly pools: BackendPool[],
   ) {}
 
   get shardCount(): number {
@@ -55,15 +55,7 @@ export class Router {
     return this.slotMap;
   }
 
-  /** Swap in a new topology (a new SlotMap and the pools for its shards, same order). */
-  update(slotMap: SlotMap, pools: BackendPool[]): void {
-    this.slotMap = slotMap;
-    this.pools = pools;
-  }
 
-  pool(shard: number): BackendPool {
-    return this.pools[shard];
-  }
 
   /** Send raw bytes to one shard on this session's connection. */
   sendToShard(session: ClientSession, shard: number, raw: Buffer, sink: ReplySink): void {

@@ -92,10 +92,6 @@ export class ClientSession implements SlotOwner, Flushable {
     this.scanner.authRequired = !value;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** A new reply slot at the tail of the queue, for a request about to be forwarded. */
   openSlot(): ReplySlot {
     const slot = new ReplySlot(this);
