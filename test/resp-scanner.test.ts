@@ -1,13 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import Parser from 'redis-parser';
 import { ProtocolError, argBuffer, type RequestFrame } from '../src/resp/frame.js';
 import { RequestScanner } from '../src/resp/request-scanner.js';
 import { ReplyScanner } from '../src/resp/reply-scanner.js';
 import { ReplyErrorValue, ReplyMapValue, arrayElements, decodeReply } from '../src/resp/reply-value.js';
 import * as enc from '../src/resp/encode.js';
+import { startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const str = (x: Buffer): string => x.toString('latin1');
@@ -686,22 +687,15 @@ describe('encoders', () => {
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
 describe('agreement with redis-server', { skip: haveRedis || process.env.CI ? false : 'redis-server not installed' }, () => {
-  let server: ChildProcess;
+  let server: RedisServerHandle | undefined;
   let port = 0;
 
   before(async () => {
-    port = await freePort();
-    server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], {
-      stdio: 'ignore',
-    });
-    for (let i = 0; i < 100; i++) {
-      if (await canConnect(port)) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('redis-server did not start');
+    server = await startRedisServer();
+    port = server.port;
   });
-  after(() => {
-    server?.kill();
+  after(async () => {
+    await server?.stop();
   });
 
   it('answers protocol errors with the same words', async () => {
@@ -849,25 +843,3 @@ function parseAll(raw: Buffer): unknown[] {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(p));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
