@@ -54,7 +54,8 @@ export class ClientSession implements SlotOwner, Flushable {
   private closeAfterFlush = false;
   /** A command waiting for every earlier reply before it may run (see runExclusive). */
   private waitingExclusive: (() => void) | null = null;
-  private dedicated: { pool: BackendPool; conn: BackendConnection } | null = null;
+  /** The connection a blocking command is running on, closed if the client leaves. */
+  private dedicated: BackendConnection | null = null;
 
   readonly socket: net.Socket;
 
@@ -64,13 +65,13 @@ export class ClientSession implements SlotOwner, Flushable {
     accepted: net.Socket,
     private readonly host: SessionHost,
   ) {
+    // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
+    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
     const socket = withSlabReads(accepted, (chunk) => {
       this.scanner.feed(chunk);
       this.processFrames();
     });
     this.socket = socket;
-    // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
-    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
     socket.setNoDelay(true);
     socket.on('drain', () => {
       if (this.stallOutput) {
@@ -129,10 +130,10 @@ export class ClientSession implements SlotOwner, Flushable {
     this.stallBlocking = true;
     const start = (): void => {
       const conn = pool.acquireDedicated();
-      this.dedicated = { pool, conn };
+      this.dedicated = conn;
       conn.send(raw, {
         deliver: (reply: Buffer) => {
-          if (this.dedicated?.conn === conn) this.dedicated = null;
+          if (this.dedicated === conn) this.dedicated = null;
           pool.release(conn);
           slot.deliver(reply);
           this.stallBlocking = false;
@@ -224,7 +225,7 @@ export class ClientSession implements SlotOwner, Flushable {
     if (this.dedicated !== null) {
       // A client gone mid-BLPOP: close the connection so the command cannot pop an
       // element on behalf of nobody.
-      this.dedicated.conn.close('client disconnected');
+      this.dedicated.close('client disconnected');
       this.dedicated = null;
     }
     this.host.sessionClosed(this);
