@@ -21,6 +21,8 @@ export interface Config {
   poolSize: number;
   connectTimeout: number;
   commandTimeout: number;
+  slotMapRefresh: number;
+  clusterNodeTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
 }
@@ -61,6 +63,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('pool-size', { type: 'number', default: 2, describe: 'shared pipelined connections per master' })
     .option('connect-timeout', { type: 'number', default: 2000, describe: 'ms to wait for a backend connection' })
     .option('command-timeout', { type: 'number', default: 10000, describe: 'ms a backend may take to answer before its connection is failed (blocking commands excepted)' })
+    .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
+    .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
@@ -99,6 +103,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     poolSize: parsed['pool-size'],
     connectTimeout: parsed['connect-timeout'],
     commandTimeout: parsed['command-timeout'],
+    slotMapRefresh: parsed['slot-map-refresh'],
+    clusterNodeTimeout: parsed['cluster-node-timeout'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],
   };

@@ -1,6 +1,7 @@
 /**
  * interface-hash-server: wire the pieces together.
- *   config → logger → node provider → ClusterManager (topology, nodes) → Router → ProxyServer
+ *   config → logger → node provider → ClusterManager (document, nodes, formation)
+ *     → SlotMapSource (the cluster's slot map) → Router → ProxyServer
  * and stop them in reverse order on SIGINT/SIGTERM.
  */
 import { createHash } from 'node:crypto';
@@ -14,9 +15,10 @@ import { ProcessProvider } from './nodes/process-provider.js';
 import { StaticProvider } from './nodes/static-provider.js';
 import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
+import type { ClusterErrorHandler } from './backend/connection.js';
 import { Router } from './proxy/router.js';
 import { ProxyServer } from './proxy/server.js';
-import type { SlotMap } from './cluster/slot-map.js';
+import { SlotMapSource } from './cluster/slot-map-source.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -31,23 +33,22 @@ function parseNodeAddress(text: string): { host: string; port: number } {
 
 async function makeProvider(config: Config, log: Logger): Promise<NodeProvider> {
   if (config.provider === 'static') return new StaticProvider({ log });
-  return ProcessProvider.create({ log, redisServerPath: config.redisServer });
+  return ProcessProvider.create({ log, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout });
 }
 
-export function poolsFor(slotMap: SlotMap, password: string, config: Config, log: Logger): BackendPool[] {
-  return slotMap.shards.map(
-    (shard) =>
-      new BackendPool(
-        { id: shard.masterId, host: shard.host, port: shard.port, password },
-        { size: config.poolSize, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, log },
-      ),
-  );
+function poolFactory(password: string, config: Config, log: Logger) {
+  return (host: string, port: number, clusterErrors: ClusterErrorHandler): BackendPool =>
+    new BackendPool(
+      { id: `${host}:${port}`, host, port, password },
+      { size: config.poolSize, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, log, clusterErrors },
+    );
 }
 
 /** A running proxy: what tests and main() hold on to. */
 export interface RunningProxy {
   server: ProxyServer;
   cluster: ClusterManager;
+  slotMaps: SlotMapSource;
   stop(): Promise<void>;
 }
 
@@ -62,8 +63,26 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     staticPassword: config.nodePassword,
     log,
   });
-  const slotMap = cluster.slotMap;
-  const router = new Router(slotMap, poolsFor(slotMap, cluster.topology.nodePassword, config, log));
+  let router: Router | undefined;
+  const slotMaps = new SlotMapSource({
+    seeds: () => cluster.seedAddresses(),
+    password: cluster.nodePassword,
+    log,
+    onMap: (map) => router?.setSlotMap(map),
+    intervalMs: config.slotMapRefresh,
+    connectTimeoutMs: config.connectTimeout,
+    commandTimeoutMs: config.connectTimeout,
+  });
+  let firstMap;
+  try {
+    firstMap = await slotMaps.refresh();
+  } catch (err) {
+    slotMaps.close();
+    await cluster.shutdown();
+    throw err;
+  }
+  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log), slotMaps);
+  slotMaps.start();
   const server = new ProxyServer(router, {
     host: config.bind,
     port: config.port,
@@ -77,6 +96,7 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
   try {
     await server.listen();
   } catch (err) {
+    slotMaps.close();
     router.close();
     await cluster.shutdown();
     throw err;
@@ -85,9 +105,11 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
   return {
     server,
     cluster,
+    slotMaps,
     stop() {
       stopping ??= (async () => {
         await server.close();
+        slotMaps.close();
         router.close();
         await cluster.shutdown();
       })();
@@ -113,7 +135,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`interface-hash-server: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  log.info({ port: proxy.server.port, masters: proxy.cluster.slotMap.shards.length, epoch: proxy.cluster.slotMap.epoch }, 'ready');
+  log.info({ port: proxy.server.port, masters: proxy.server.router.servingMasters.length, epoch: proxy.server.router.slotMap.epoch }, 'ready');
   let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (firstSignalAt !== 0) {

@@ -2,7 +2,9 @@
  * One pipelined connection to a Redis node.
  *
  * Requests are appended to `inflight` (a FIFO of reply sinks) in the order they are
- * written; each complete reply frame from the node completes the head. Writes are queued
+ * written; each complete reply frame from the node completes the head. A request's bytes
+ * are kept until its reply (`inflightRaw`), so a cluster redirect (MOVED, ASK, TRYAGAIN,
+ * CLUSTERDOWN) can be handed, with the original request, to the router to send again. Writes are queued
  * and flushed once per event-loop turn (FlushScheduler). When the socket drops or a
  * request outlives the command timeout, exactly the requests in flight on this
  * connection fail with an `-ERR`, and the connection reconnects with capped exponential
@@ -27,6 +29,14 @@ export interface BackendEndpoint {
   password: string;
 }
 
+/**
+ * Takes a cluster redirect or retryable cluster error instead of the client: returns true
+ * when it has taken charge of delivering the sink's reply.
+ */
+export interface ClusterErrorHandler {
+  onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean;
+}
+
 export interface ConnectionOptions {
   connectTimeoutMs: number;
   /** A request unanswered this long fails the connection; 0 disables (blocking commands). */
@@ -34,6 +44,10 @@ export interface ConnectionOptions {
   /** Reconnect by itself after a drop (pool connections); dedicated ones do not. */
   reconnect: boolean;
   log: Logger;
+  /** Who handles MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies; without one they reach the sink. */
+  clusterErrors?: ClusterErrorHandler;
+  /** Index among its pool's shared connections (-1: not a shared one). */
+  index?: number;
 }
 
 type State = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -47,6 +61,7 @@ export class BackendConnection implements Flushable {
   private socket: net.Socket | null = null;
   private scanner = new ReplyScanner();
   private readonly inflight = new Fifo<ReplySink>(64);
+  private readonly inflightRaw = new Fifo<Buffer>(64);
   /** Requests queued for the next flush (written after the handshake when connecting). */
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -70,6 +85,11 @@ export class BackendConnection implements Flushable {
     }
   }
 
+  /** Index among its pool's shared connections (-1: not a shared one). */
+  get index(): number {
+    return this.opts.index ?? -1;
+  }
+
   get isReady(): boolean {
     return this.state === 'ready';
   }
@@ -90,6 +110,7 @@ export class BackendConnection implements Flushable {
     }
     if (this.inflight.length === 0) this.lastProgressAt = Date.now();
     this.inflight.push(sink);
+    this.inflightRaw.push(raw);
     this.out.push(raw);
     this.outBytes += raw.length;
     if (this.state === 'ready') flushScheduler.schedule(this);
@@ -180,11 +201,15 @@ export class BackendConnection implements Flushable {
         continue;
       }
       const sink = this.inflight.shift();
-      if (sink === undefined) {
+      const raw = this.inflightRaw.shift();
+      if (sink === undefined || raw === undefined) {
         this.lastError = 'reply without a request';
         this.opts.log.error({ node: this.endpoint.id }, 'backend sent a reply nobody asked for');
         this.socket?.destroy();
         return;
+      }
+      if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && isClusterError(frame) && this.opts.clusterErrors.onClusterError(frame, raw, sink, this)) {
+        continue;
       }
       sink.deliver(frame);
     }
@@ -238,11 +263,28 @@ export class BackendConnection implements Flushable {
     this.handshakeReplies = 0;
     if (this.inflight.length === 0) return;
     const err = encodeError(`ERR ${reason}`);
+    this.inflightRaw.clear();
     for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) sink.deliver(err);
   }
 
   private unavailableError(): Buffer {
     const why = this.lastError ? `: ${this.lastError}` : '';
     return encodeError(`ERR backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port}) is unavailable${why}`);
+  }
+}
+
+/** -MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN: the replies a cluster front end acts on itself. */
+function isClusterError(frame: Buffer): boolean {
+  switch (frame[1]) {
+    case 0x4d /* M */:
+      return frame.toString('latin1', 1, 7) === 'MOVED ';
+    case 0x41 /* A */:
+      return frame.toString('latin1', 1, 5) === 'ASK ';
+    case 0x54 /* T */:
+      return frame.toString('latin1', 1, 9) === 'TRYAGAIN';
+    case 0x43 /* C */:
+      return frame.toString('latin1', 1, 12) === 'CLUSTERDOWN';
+    default:
+      return false;
   }
 }

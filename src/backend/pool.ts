@@ -7,7 +7,7 @@
  * dedicated connection instead, so they never stall the shared pipeline.
  */
 import type { Logger } from '../log.js';
-import { BackendConnection, type BackendEndpoint } from './connection.js';
+import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from './connection.js';
 
 export interface PoolOptions {
   /** Shared pipelined connections per master. */
@@ -15,6 +15,8 @@ export interface PoolOptions {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   log: Logger;
+  /** Who follows MOVED/ASK/TRYAGAIN/CLUSTERDOWN on the shared connections. */
+  clusterErrors?: ClusterErrorHandler;
 }
 
 /** Idle dedicated connections kept for reuse; more are closed when released. */
@@ -36,6 +38,8 @@ export class BackendPool {
           commandTimeoutMs: opts.commandTimeoutMs,
           reconnect: true,
           log: opts.log,
+          clusterErrors: opts.clusterErrors,
+          index: i,
         }),
       );
     }
@@ -44,6 +48,18 @@ export class BackendPool {
   /** The shared connection that carries this session's requests. */
   connectionFor(sessionId: number): BackendConnection {
     return this.shared[sessionId % this.shared.length];
+  }
+
+  /** Shared connection number `index` (a redirected request keeps its connection's index, so one client's requests stay in order). */
+  sharedConnection(index: number): BackendConnection {
+    return this.shared[(index < 0 ? 0 : index) % this.shared.length];
+  }
+
+  /** Requests in flight on the shared connections. */
+  get pendingCount(): number {
+    let n = 0;
+    for (const c of this.shared) n += c.pendingCount;
+    return n;
   }
 
   /** A connection for one caller alone; give it back with release(). */

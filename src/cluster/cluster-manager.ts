@@ -1,21 +1,25 @@
 /**
- * ClusterManager: brings the cluster described by data-dir/topology.json up (creating the
- * topology on first use), owns the data-dir lock, and stops the nodes it owns on shutdown.
+ * ClusterManager: brings up the Redis Cluster described by data-dir/topology.json (creating
+ * the document on first use), owns the data-dir lock, and stops the nodes it owns on
+ * shutdown.
  *
- * open(): lock the data dir → load or create the topology (a new one is persisted before any
- * node starts, so a crash mid-start never leads to a second cluster on the same dirs) →
- * start/adopt masters, then replicas → make every node's role match the topology →
- * persist ports/handles (epoch+1 when anything changed).
+ * open(): lock the data dir → load, convert (pre-cluster layout) or create the document (a
+ * new one is persisted before any node starts, so a crash mid-start never leads to a second
+ * cluster on the same dirs) → start/adopt every node → form the cluster the first time,
+ * rejoin it afterwards → persist ports and handles. For the static provider: check that the
+ * seeds are Redis Cluster nodes; the cluster is its owner's.
+ *
+ * Slots and roles are not kept here: they are the cluster's, read by the router's SlotMapSource.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { formatAddress, infoFields, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
+import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { describeReplication, ensureRole } from './node-role.js';
-import { SlotMap } from './slot-map.js';
-import type { NodeRecord, TopologyDoc } from './topology.js';
+import { convertStandaloneLayout } from './standalone-layout.js';
+import type { TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
 
@@ -25,18 +29,19 @@ export interface ClusterManagerOptions {
   masters: number;
   replicas: number;
   provider: NodeProvider;
-  /** The nodes of the static provider (`--node host:port`). */
+  /** Seed nodes of the static provider (`--node host:port`). */
   staticNodes?: { host: string; port: number }[];
   /** Password of the static nodes ('' or absent: none). Ignored by providers that run their own nodes: those get a generated one. */
   staticPassword?: string;
   log: Logger;
-  /** Bound on each control-plane command (role checks). Default 2 s. */
+  /** Bound on each control-plane command. Default 2 s. */
   commandTimeoutMs?: number;
+  /** Bound on each wait for the cluster to settle (formation, rejoin). Default 30 s. */
+  settleTimeoutMs?: number;
 }
 
 export class ClusterManager {
   private doc: TopologyDoc;
-  private map: SlotMap;
   private closed = false;
 
   private constructor(
@@ -45,23 +50,30 @@ export class ClusterManager {
     private readonly lock: DataDirLock,
     private readonly provider: NodeProvider,
     private readonly log: Logger,
+    private readonly commandTimeoutMs: number,
     doc: TopologyDoc,
   ) {
     this.doc = deepFreeze(doc);
-    this.map = SlotMap.fromTopology(doc);
   }
 
-  /** The current topology (frozen: build a new document to change it). */
+  /** The current document (frozen: build a new one to change it). */
   get topology(): TopologyDoc {
     return this.doc;
   }
 
-  get slotMap(): SlotMap {
-    return this.map;
+  /** Password the nodes require. */
+  get nodePassword(): string {
+    return this.doc.nodePassword;
+  }
+
+  /** Where to ask the cluster for its view: every node we run, or the static seeds. */
+  seedAddresses(): NodeAddress[] {
+    return this.doc.nodes.filter((n) => n.port > 0).map((n) => ({ host: n.host, port: n.port }));
   }
 
   static async open(opts: ClusterManagerOptions): Promise<ClusterManager> {
     const { log, provider } = opts;
+    const commandTimeoutMs = opts.commandTimeoutMs ?? 2_000;
     const dataDir = path.resolve(opts.dataDir);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const lock = await DataDirLock.acquire(dataDir, log);
@@ -70,24 +82,36 @@ export class ClusterManager {
     try {
       const persisted = await store.load();
       let doc: TopologyDoc;
-      if (persisted) {
-        doc = reconcileWithOptions(persisted, opts, store.path);
-      } else {
+      if (persisted === undefined) {
         doc = createTopology(opts, dataDir);
         await store.save(doc); // before any node starts: a crash from here on is recoverable
-        log.info({ topology: store.path, masters: doc.shards.length, replicas: opts.replicas, provider: provider.kind }, 'new cluster topology created');
+        log.info({ topology: store.path, masters: opts.masters, replicas: opts.replicas, provider: provider.kind }, 'new cluster topology created');
+      } else if (persisted.format === 1) {
+        if (provider.kind !== 'process') throw new Error(`${store.path} holds a pre-cluster layout of the process provider: start with --provider process to convert it`);
+        doc = await convertStandaloneLayout(persisted, log, commandTimeoutMs);
+        await store.save(doc);
+      } else {
+        doc = reconcileWithOptions(persisted, opts, store.path);
       }
-      const up = await startNodes(doc, provider, log, opts.commandTimeoutMs ?? 2_000, started);
-      if (JSON.stringify(up) !== JSON.stringify(doc)) {
-        up.epoch = doc.epoch + 1;
-        await store.save(up);
+      const formation: FormationOptions = { password: doc.nodePassword, log, commandTimeoutMs, settleTimeoutMs: opts.settleTimeoutMs ?? 30_000 };
+      let up: TopologyDoc;
+      if (provider.kind === 'static') {
+        await checkSeeds(doc, commandTimeoutMs);
+        up = doc;
+      } else {
+        up = await startNodes(doc, provider, started);
+        const placed: PlacedNode[] = up.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, busPort: n.busPort, replicaOf: n.formedAsReplicaOf }));
+        if (!up.formed) {
+          await store.save(up); // ports first: a crash mid-formation restarts on the same ports
+          await formCluster(placed, up.initialSlots, formation);
+          up.formed = true;
+        } else {
+          await rejoinCluster(placed, formation);
+        }
       }
-      const manager = new ClusterManager(dataDir, lock, provider, log, up);
-      log.info(
-        { dataDir, epoch: up.epoch, masters: up.shards.length, nodes: up.nodes.map((n) => `${n.id}@${n.host}:${n.port}`) },
-        'cluster up',
-      );
-      return manager;
+      if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
+      log.info({ dataDir, provider: provider.kind, nodes: up.nodes.map((n) => `${n.id}@${n.host}:${n.port}`) }, 'cluster up');
+      return new ClusterManager(dataDir, lock, provider, log, commandTimeoutMs, up);
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       await lock.release();
@@ -95,14 +119,19 @@ export class ClusterManager {
     }
   }
 
-  /** Stop every node this manager owns (masters first, so replicas get their last writes); release the lock. Idempotent. */
+  /**
+   * Stop every node this manager owns — masters first, so their replicas get the last
+   * writes (a replica stopped first would make its master wait for it) — and release the
+   * lock. Idempotent.
+   */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const failures: Error[] = [];
     if (this.provider.kind !== 'static') {
-      for (const role of ['master', 'replica'] as const) {
-        const ids = this.doc.nodes.filter((n) => n.role === role).map((n) => n.id);
+      const roles = await Promise.all(this.doc.nodes.map((n) => this.roleOf(n)));
+      for (const wave of ['master', 'replica'] as const) {
+        const ids = this.doc.nodes.filter((_, i) => (roles[i] === 'slave' ? 'replica' : 'master') === wave).map((n) => n.id);
         const results = await Promise.allSettled(ids.map((id) => this.provider.stop(id, true)));
         for (const r of results) if (r.status === 'rejected') failures.push(r.reason as Error);
       }
@@ -113,18 +142,25 @@ export class ClusterManager {
     }
     this.log.info({ dataDir: this.dataDir }, 'cluster stopped');
   }
+
+  /** The node's role right now ('master', 'slave'), or 'unknown' when it does not answer. */
+  private async roleOf(node: NodeAddress): Promise<string> {
+    if (node.port <= 0) return 'unknown';
+    try {
+      return await withControlClient(node, this.doc.nodePassword, this.commandTimeoutMs, async (c) => (await infoFields(c, 'replication')).get('role') ?? 'unknown');
+    } catch {
+      return 'unknown'; // down already: nothing to order
+    }
+  }
 }
 
 function createTopology(opts: ClusterManagerOptions, dataDir: string): TopologyDoc {
   const kind = opts.provider.kind;
-  if (kind === 'static') {
-    if (opts.replicas > 0) opts.log.warn({ replicas: opts.replicas }, 'static nodes are all masters: --replicas is ignored');
-    return buildStaticTopology(opts.staticNodes ?? [], opts.staticPassword ?? '');
-  }
+  if (kind === 'static') return buildStaticTopology(opts.staticNodes ?? [], opts.staticPassword ?? '');
   return buildManagedTopology({ provider: kind, dataDir, masters: opts.masters, replicas: opts.replicas, nodePassword: generateNodePassword() });
 }
 
-/** The persisted topology wins over the options; say so when they disagree. */
+/** The persisted document wins over the options; say so when they disagree. */
 function reconcileWithOptions(persisted: TopologyDoc, opts: ClusterManagerOptions, file: string): TopologyDoc {
   const kind = opts.provider.kind;
   if (persisted.provider !== kind) {
@@ -132,67 +168,69 @@ function reconcileWithOptions(persisted: TopologyDoc, opts: ClusterManagerOption
   }
   const doc = structuredClone(persisted);
   if (kind === 'static') {
-    const persistedNodes = doc.nodes.map((n) => `${n.host}:${n.port}`);
-    const given = (opts.staticNodes ?? []).map((a) => `${a.host}:${a.port}`);
-    if (given.length > 0 && given.join(',') !== persistedNodes.join(',')) {
-      opts.log.warn({ topology: file, persisted: persistedNodes, given }, 'the persisted topology wins over the --node list');
-    }
-    if (opts.staticPassword !== undefined && opts.staticPassword !== doc.nodePassword) {
-      opts.log.info('static node password changed; using the new one');
-      doc.nodePassword = opts.staticPassword;
-    }
-    return doc;
+    // The seeds given now are where to look; the cluster itself says the rest.
+    const given = buildStaticTopology(opts.staticNodes ?? [], opts.staticPassword ?? doc.nodePassword);
+    if (opts.staticPassword !== undefined && opts.staticPassword !== doc.nodePassword) opts.log.info('static node password changed; using the new one');
+    return given;
   }
-  const replicaCounts = [...new Set(doc.shards.map((s) => s.replicaIds.length))];
-  if (doc.shards.length !== opts.masters || replicaCounts.some((c) => c !== opts.replicas)) {
+  const masters = doc.nodes.filter((n) => n.formedAsReplicaOf === undefined).length;
+  const replicas = doc.nodes.length - masters;
+  if (masters !== opts.masters || replicas !== opts.masters * opts.replicas) {
     opts.log.warn(
-      { topology: file, persisted: { masters: doc.shards.length, replicas: replicaCounts.join('/') }, given: { masters: opts.masters, replicas: opts.replicas } },
-      'the persisted topology wins over --masters/--replicas',
+      { topology: file, persisted: { nodes: doc.nodes.length }, given: { masters: opts.masters, replicas: opts.replicas } },
+      'the persisted cluster wins over --masters/--replicas',
     );
   }
   return doc;
 }
 
 /**
- * Start (or adopt) every node of `doc`: masters first, then their replicas. Returns the
- * document with the nodes' current addresses and handles; `started` collects the ids the
- * provider now owns (for cleanup when a later step fails).
+ * Start (or adopt) every node of `doc`. Returns the document with the nodes' current
+ * addresses and handles; `started` collects the ids the provider now owns (for cleanup
+ * when a later step fails).
  */
-async function startNodes(doc: TopologyDoc, provider: NodeProvider, log: Logger, timeoutMs: number, started: string[]): Promise<TopologyDoc> {
+async function startNodes(doc: TopologyDoc, provider: NodeProvider, started: string[]): Promise<TopologyDoc> {
   const next = structuredClone(doc);
-  const byId = new Map(next.nodes.map((n) => [n.id, n]));
-  const password = next.nodePassword;
-
-  const startOne = async (node: NodeRecord, replicaOf?: NodeAddress): Promise<void> => {
-    const spec: NodeSpec = { id: node.id, host: node.host, port: node.port, dataDir: node.dataDir ?? '', password, replicaOf };
-    const previous = node.port > 0 ? { host: node.host, port: node.port, handle: node.handle } : undefined;
-    const running = await provider.start(spec, previous);
-    started.push(node.id);
-    node.host = running.host;
-    node.port = running.port;
-    node.handle = running.handle;
-    const addr = { host: running.host, port: running.port };
-    if (provider.kind === 'static') {
-      await requireMaster(node.id, addr, password, timeoutMs);
-      return;
-    }
-    const check = await ensureRole(addr, password, replicaOf ? { role: 'replica', master: replicaOf } : { role: 'master' }, timeoutMs);
-    if (check.changed) {
-      log.warn({ node: node.id, was: check.before, now: replicaOf ? `replica of ${formatAddress(replicaOf)}` : 'master' }, 'node role corrected to match the topology');
-    }
-  };
-
-  const masters = next.nodes.filter((n) => n.role === 'master');
-  await settleAll(masters.map((m) => () => startOne(m)));
-  const replicas = next.nodes.filter((n) => n.role === 'replica');
   await settleAll(
-    replicas.map((r) => () => {
-      const master = byId.get(r.masterId ?? '');
-      if (!master) throw new Error(`replica ${r.id} names unknown master ${String(r.masterId)}`);
-      return startOne(r, { host: master.host, port: master.port });
+    next.nodes.map((node) => async () => {
+      const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: next.nodePassword };
+      const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
+      const running = await provider.start(spec, previous);
+      started.push(node.id);
+      node.host = running.host;
+      node.port = running.port;
+      node.busPort = running.busPort;
+      node.handle = running.handle;
     }),
   );
   return next;
+}
+
+/**
+ * The static provider's seeds: at least one must answer, and every one that answers must
+ * be a Redis Cluster node (a standalone Redis behind a cluster front end would silently
+ * get keys it does not own).
+ */
+async function checkSeeds(doc: TopologyDoc, timeoutMs: number): Promise<void> {
+  const problems: string[] = [];
+  let reachable = 0;
+  for (const seed of doc.nodes) {
+    const addr = { host: seed.host, port: seed.port };
+    const probe = await probeNode(addr, doc.nodePassword, timeoutMs);
+    if (probe.state === 'auth-refused') throw new Error(`static node ${formatAddress(addr)} refused the password: ${probe.reason}`);
+    if (probe.state !== 'ready') {
+      problems.push(`${formatAddress(addr)}: ${'reason' in probe ? probe.reason : probe.state}`);
+      continue;
+    }
+    const enabled = await withControlClient(addr, doc.nodePassword, timeoutMs, async (c) => (await infoFields(c, 'cluster')).get('cluster_enabled'));
+    if (enabled !== '1') {
+      throw new Error(
+        `static node ${formatAddress(addr)} is not a Redis Cluster node (cluster support disabled): --provider static fronts an existing Redis Cluster (cluster-enabled yes)`,
+      );
+    }
+    reachable++;
+  }
+  if (reachable === 0) throw new Error(`no static seed node answers: ${problems.join('; ')}`);
 }
 
 /** Run all tasks concurrently; when any fail, throw once all have settled (one error, or an AggregateError). */
@@ -202,13 +240,6 @@ async function settleAll(tasks: (() => Promise<void>)[]): Promise<void> {
   const distinct = [...new Set(failures)]; // e.g. every node failing on the same missing binary
   if (distinct.length === 1) throw distinct[0];
   if (distinct.length > 1) throw new AggregateError(distinct, `${distinct.length} nodes failed to start:\n${distinct.map((e) => e.message).join('\n')}`);
-}
-
-async function requireMaster(id: string, addr: NodeAddress, password: string, timeoutMs: number): Promise<void> {
-  const info = await withControlClient(addr, password, timeoutMs, (c) => infoFields(c, 'replication'));
-  if (info.get('role') !== 'master') {
-    throw new Error(`static node ${id} at ${formatAddress(addr)} is a ${describeReplication(info)}: static nodes must be masters`);
-  }
 }
 
 /** Cleanup after a failed open: stop what was started; failures are logged (the open error is what the caller sees). */

@@ -1,10 +1,10 @@
 /**
- * Fresh topologies for a new data dir: ids m0, m1, ... for masters and m0r0, m0r1, ... for
- * their replicas, one shard per master (s0, s1, ...), slots split evenly.
+ * Fresh documents for a new data dir: ids m0, m1, ... for masters and m0r0, m0r1, ... for
+ * their replicas, slots split evenly over the masters when the cluster is formed.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { evenSlotRanges, type NodeRecord, type ShardRecord, type TopologyDoc } from './topology.js';
+import { evenSlotRanges, TOPOLOGY_FORMAT, type NodeRecord, type TopologyDoc } from './topology.js';
 
 /** Directory (under the data dir) that holds one sub-directory per process/docker node. */
 export const NODES_DIR = 'nodes';
@@ -15,10 +15,6 @@ export function masterId(index: number): string {
 
 export function replicaId(masterIndex: number, replicaIndex: number): string {
   return `m${masterIndex}r${replicaIndex}`;
-}
-
-export function shardId(index: number): string {
-  return `s${index}`;
 }
 
 /** A fresh random node password (requirepass/masterauth): 32 bytes, base64url. */
@@ -40,47 +36,28 @@ export function buildManagedTopology(layout: ManagedLayout): TopologyDoc {
   if (!Number.isInteger(layout.replicas) || layout.replicas < 0) throw new Error(`replicas must be a non-negative integer, got ${layout.replicas}`);
   const nodesDir = path.join(path.resolve(layout.dataDir), NODES_DIR);
   const nodes: NodeRecord[] = [];
-  const shards: ShardRecord[] = [];
+  const masters: string[] = [];
   for (let m = 0; m < layout.masters; m++) {
     const id = masterId(m);
-    nodes.push({ id, host: '127.0.0.1', port: 0, role: 'master', dataDir: path.join(nodesDir, id) });
-    const replicaIds: string[] = [];
+    masters.push(id);
+    nodes.push({ id, host: '127.0.0.1', port: 0, busPort: 0, dataDir: path.join(nodesDir, id) });
     for (let r = 0; r < layout.replicas; r++) {
       const rid = replicaId(m, r);
-      replicaIds.push(rid);
-      nodes.push({ id: rid, host: '127.0.0.1', port: 0, role: 'replica', masterId: id, dataDir: path.join(nodesDir, rid) });
+      nodes.push({ id: rid, host: '127.0.0.1', port: 0, busPort: 0, dataDir: path.join(nodesDir, rid), formedAsReplicaOf: id });
     }
-    shards.push({ id: shardId(m), masterId: id, replicaIds });
   }
-  return {
-    format: 1,
-    epoch: 0,
-    provider: layout.provider,
-    nodePassword: layout.nodePassword,
-    nodes,
-    shards,
-    slots: evenSlotRanges(shards.map((s) => s.id)),
-  };
+  return { format: TOPOLOGY_FORMAT, provider: layout.provider, nodePassword: layout.nodePassword, formed: false, nodes, initialSlots: evenSlotRanges(masters) };
 }
 
-/** Existing nodes, all masters (static provider). */
+/** Seed nodes of an existing Redis Cluster (static provider): the cluster tells the rest. */
 export function buildStaticTopology(addresses: readonly { host: string; port: number }[], nodePassword: string): TopologyDoc {
-  if (addresses.length === 0) throw new Error('the static provider needs at least one node (host:port)');
+  if (addresses.length === 0) throw new Error('the static provider needs at least one seed node (host:port)');
   const seen = new Set<string>();
   for (const a of addresses) {
     const key = `${a.host}:${a.port}`;
     if (seen.has(key)) throw new Error(`static node ${key} is listed twice`);
     seen.add(key);
   }
-  const nodes: NodeRecord[] = addresses.map((a, i) => ({ id: masterId(i), host: a.host, port: a.port, role: 'master' }));
-  const shards: ShardRecord[] = nodes.map((n, i) => ({ id: shardId(i), masterId: n.id, replicaIds: [] }));
-  return {
-    format: 1,
-    epoch: 0,
-    provider: 'static',
-    nodePassword,
-    nodes,
-    shards,
-    slots: evenSlotRanges(shards.map((s) => s.id)),
-  };
+  const nodes: NodeRecord[] = addresses.map((a, i) => ({ id: `seed${i}`, host: a.host, port: a.port, busPort: 0 }));
+  return { format: TOPOLOGY_FORMAT, provider: 'static', nodePassword, formed: true, nodes, initialSlots: [] };
 }

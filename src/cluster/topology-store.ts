@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { TopologyDoc } from './topology.js';
+import type { StandaloneLayout } from './standalone-layout.js';
 import { validateTopology } from './topology-validate.js';
 
 export const TOPOLOGY_FILE = 'topology.json';
@@ -23,8 +24,11 @@ export class TopologyStore {
     this.path = path.join(path.resolve(dataDir), TOPOLOGY_FILE);
   }
 
-  /** The persisted topology, or undefined when there is none yet. Throws TopologyLoadError when it is invalid. */
-  async load(): Promise<TopologyDoc | undefined> {
+  /**
+   * The persisted document, or undefined when there is none yet; a pre-cluster (format 1)
+   * document comes back as a StandaloneLayout to convert. Throws TopologyLoadError when it is invalid.
+   */
+  async load(): Promise<TopologyDoc | StandaloneLayout | undefined> {
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -40,7 +44,7 @@ export class TopologyStore {
     }
     const check = validateTopology(value);
     if (!check.ok) throw new TopologyLoadError(`${this.path} is invalid: ${check.problems.join('; ')}`);
-    return check.doc;
+    return check.kind === 'current' ? check.doc : check.layout;
   }
 
   /** Replace topology.json atomically; once this resolves the new document is durable. */

@@ -1,60 +1,73 @@
 /**
- * The cluster topology: the one document that routing, failover and admin read.
- * Only the cluster/failover/admin side writes it; every change bumps `epoch` and is
- * persisted (see TopologyStore) before it takes effect.
+ * The proxy's own document (data-dir/topology.json): what Redis does not keep for us.
+ *
+ * Redis Cluster owns slot ownership and roles (nodes.conf and config epochs in each node's
+ * dir); routing reads them from the nodes. This document holds only the rest: which nodes
+ * the provider runs (ids, dirs, ports, handles), the password they require, and — until the
+ * cluster has been formed once — the shape to form it with (who replicates whom, which
+ * slots each master starts with). It is written only by the cluster/failover/admin side,
+ * persisted atomically (TopologyStore) before a change takes effect.
  */
 
 export const SLOT_COUNT = 16384;
 
-export type NodeRole = 'master' | 'replica';
+/** The document's format. Format 1 was the pre-cluster (standalone masters) layout. */
+export const TOPOLOGY_FORMAT = 2;
 
-/** One Redis node as the proxy knows it. */
+/** One Redis node the proxy knows (runs, or was given as a seed). */
 export interface NodeRecord {
-  /** Stable id, e.g. "m0" / "m0r1"; never reused for a different node. */
+  /** Stable id, e.g. "m0" / "m0r1"; also the name of its dir. Never reused for a different node. */
   id: string;
   host: string;
+  /** Client port; 0 until the provider has placed the node. */
   port: number;
-  role: NodeRole;
-  /** For a replica: the id of the master it replicates. */
-  masterId?: string;
-  /** Directory holding this node's AOF/RDB (process and docker providers). */
+  /** Cluster bus port (process/docker nodes); 0 until placed. */
+  busPort: number;
+  /** Directory holding this node's AOF and nodes.conf (process and docker providers). */
   dataDir?: string;
   /** Provider-specific handle: a pid for process nodes, a container id for docker. */
   handle?: string;
+  /**
+   * For forming the cluster only: the id of the master this node starts as a replica of.
+   * After formation roles are Redis's (they change with failovers); this is not updated.
+   */
+  formedAsReplicaOf?: string;
 }
 
-/** A master and its replicas; slots are assigned to shards. */
-export interface ShardRecord {
-  id: string;
-  masterId: string;
-  replicaIds: string[];
-}
+/** Slot ranges, inclusive at both ends: [first, last, node id of the master]. */
+export type SlotRange = [first: number, last: number, masterId: string];
 
-/** Slot ranges, inclusive at both ends, as persisted: [first, last, shardId]. */
-export type SlotRange = [first: number, last: number, shardId: string];
-
-/** The persisted document (data-dir/topology.json). */
+/** The persisted document. */
 export interface TopologyDoc {
-  format: 1;
-  /** Bumped on every change. */
-  epoch: number;
+  format: typeof TOPOLOGY_FORMAT;
   /** Which provider owns the nodes' lifecycles. */
   provider: 'process' | 'docker' | 'static';
   /** Password the nodes require (requirepass + masterauth); empty for none. */
   nodePassword: string;
+  /**
+   * True once the proxy has formed the Redis Cluster (MEET, slots, replicas) — from then on
+   * the nodes' own nodes.conf is the truth. Static clusters are formed by their owner: true.
+   */
+  formed: boolean;
+  /** The process/docker nodes, or the static provider's seed nodes. */
   nodes: NodeRecord[];
-  shards: ShardRecord[];
-  slots: SlotRange[];
+  /** Slots each master is given when the cluster is formed; unused once formed. */
+  initialSlots: SlotRange[];
 }
 
-/** Split 0..16383 evenly over the given shards, in order (Redis's own even split). */
-export function evenSlotRanges(shardIds: readonly string[]): SlotRange[] {
+/** Split 0..16383 evenly over the given masters, in order (Redis's own even split). */
+export function evenSlotRanges(masterIds: readonly string[]): SlotRange[] {
   const ranges: SlotRange[] = [];
-  const n = shardIds.length;
+  const n = masterIds.length;
   for (let i = 0; i < n; i++) {
     const first = Math.floor((i * SLOT_COUNT) / n);
     const last = Math.floor(((i + 1) * SLOT_COUNT) / n) - 1;
-    ranges.push([first, last, shardIds[i]]);
+    ranges.push([first, last, masterIds[i]]);
   }
   return ranges;
+}
+
+/** The nodes that are formed as masters (no formedAsReplicaOf). */
+export function formationMasters(doc: TopologyDoc): NodeRecord[] {
+  return doc.nodes.filter((n) => n.formedAsReplicaOf === undefined);
 }

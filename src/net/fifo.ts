@@ -35,6 +35,11 @@ export class Fifo<T> {
     return item;
   }
 
+  clear(): void {
+    this.items.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+  }
 
   private grow(): void {
     const old = this.items;

@@ -1,5 +1,7 @@
 /**
- * ProcessProvider: local redis-server processes, the embedded default.
+ * ProcessProvider: local redis-server processes, the embedded default. Each is a Redis
+ * Cluster node (cluster-enabled, its own bus port); forming the cluster is the cluster
+ * layer's job, not the provider's.
  *
  * Each node runs detached (own session/process group, stdio to a file in its node dir) so
  * Ctrl-C on the proxy's terminal doesn't reach it and a proxy killed with SIGKILL leaves it
@@ -23,7 +25,7 @@ import {
 import { tailFile } from './log-tail.js';
 import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
 import { PortAllocator } from './ports.js';
-import type { NodeProvider, NodeSpec, RunningNode } from './provider.js';
+import type { NodeProvider, NodeSpec, PreviousPlacement, RunningNode } from './provider.js';
 import { checkRedisServerVersion, findRedisServer } from './redis-binary.js';
 import { CONF_FILE, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE } from './redis-conf.js';
 import { sleep } from './wait.js';
@@ -42,6 +44,8 @@ export interface ProcessProviderOptions {
   stopTimeoutMs?: number;
   /** Bound on each control-plane command. Default 2 s. */
   commandTimeoutMs?: number;
+  /** The nodes' cluster-node-timeout. Default 5 s. */
+  clusterNodeTimeoutMs?: number;
 }
 
 /** A node failed to start (or to be adopted); the message carries the tail of its log. */
@@ -59,6 +63,7 @@ export class NodeStartError extends Error {
 interface OwnedNode {
   id: string;
   port: number;
+  busPort: number;
   pid: number;
   nodeDir: string;
   /** Set when this provider spawned the process (absent when adopted). */
@@ -85,6 +90,7 @@ export class ProcessProvider implements NodeProvider {
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly commandTimeoutMs: number;
+  private readonly clusterNodeTimeoutMs: number;
 
   private readonly redisServerPath: string | undefined;
   private binaryCheck: Promise<RedisServerBinary> | undefined;
@@ -102,6 +108,7 @@ export class ProcessProvider implements NodeProvider {
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 2_000;
+    this.clusterNodeTimeoutMs = opts.clusterNodeTimeoutMs ?? 5_000;
   }
 
   /**
@@ -118,7 +125,7 @@ export class ProcessProvider implements NodeProvider {
     return this.binaryCheck;
   }
 
-  async start(spec: NodeSpec, previous?: { host: string; port: number; handle?: string }): Promise<RunningNode> {
+  async start(spec: NodeSpec, previous?: PreviousPlacement): Promise<RunningNode> {
     const binary = await this.checkBinary();
     const owned = this.nodes.get(spec.id);
     if (owned) {
@@ -129,16 +136,17 @@ export class ProcessProvider implements NodeProvider {
     await mkdir(nodeDir, { recursive: true, mode: 0o700 });
     const nodeDirReal = await realpath(nodeDir);
 
-    const confPort = await this.readConfPort(nodeDir);
-    const knownPorts = [...new Set([previous?.port, spec.port, confPort])].filter(
-      (p): p is number => p !== undefined && p > 0 && p < 65536,
-    );
+    const conf = await readOptional(path.join(nodeDir, CONF_FILE));
+    const known = (...ports: (number | undefined)[]): number[] =>
+      [...new Set(ports)].filter((p): p is number => p !== undefined && p > 0 && p < 65536);
+    const knownPorts = known(previous?.port, spec.port, conf === undefined ? undefined : portFromConf(conf));
+    const knownBusPorts = known(previous?.busPort, spec.busPort, conf === undefined ? undefined : portFromConf(conf, 'cluster-port'));
     for (const port of knownPorts) {
       const adopted = await this.tryAdopt(spec, nodeDir, nodeDirReal, port);
       if (adopted) return adopted;
     }
     await this.refuseIfAlreadyRunning(spec.id, nodeDir, nodeDirReal, knownPorts);
-    return this.spawnNode(binary.path, spec, nodeDir, knownPorts);
+    return this.spawnNode(binary.path, spec, nodeDir, knownPorts, knownBusPorts);
   }
 
   async stop(id: string, graceful: boolean): Promise<void> {
@@ -188,21 +196,31 @@ export class ProcessProvider implements NodeProvider {
       this.log.debug({ node: spec.id, port, probe }, 'no adoptable node on port');
       return undefined;
     }
-    const { dir, pid } = await withControlClient(addr, spec.password, this.commandTimeoutMs, async (c) => ({
+    const { dir, pid, busPort, clusterEnabled } = await withControlClient(addr, spec.password, this.commandTimeoutMs, async (c) => ({
       dir: await configGet(c, 'dir'),
       pid: Number((await infoFields(c, 'server')).get('process_id')),
+      busPort: Number(await configGet(c, 'cluster-port')),
+      clusterEnabled: (await infoFields(c, 'cluster')).get('cluster_enabled') === '1',
     }));
     if (dir === undefined || (await realpathOrSelf(dir)) !== nodeDirReal) {
       this.log.warn({ node: spec.id, port, theirDir: dir, nodeDir }, 'port is served by another redis (different dir); not adopting it');
       return undefined;
     }
     if (!Number.isInteger(pid) || pid <= 0) throw new NodeStartError(`node ${spec.id}: redis on ${formatAddress(addr)} reported no process_id`);
+    if (!clusterEnabled) {
+      throw new NodeStartError(
+        `node ${spec.id}: the redis-server running in ${nodeDir} (pid ${pid}, port ${port}) is not a cluster node; stop it (kill ${pid}) and start the proxy again`,
+      );
+    }
+    // cluster-port 0 means "port + 10000"
+    const bus = busPort > 0 ? busPort : port + 10000;
     const ready = await this.waitReady(addr, spec.password, Date.now() + this.startTimeoutMs);
     if (!ready) throw await this.startError(spec.id, nodeDir, `adopted redis on ${formatAddress(addr)} (pid ${pid}) still loading after ${this.startTimeoutMs} ms`);
     this.ports.claim(port);
-    this.nodes.set(spec.id, { id: spec.id, port, pid, nodeDir, stopping: false });
-    this.log.info({ node: spec.id, pid, port, nodeDir }, 'node adopted');
-    return { id: spec.id, host: HOST, port, handle: String(pid) };
+    this.ports.claim(bus);
+    this.nodes.set(spec.id, { id: spec.id, port, busPort: bus, pid, nodeDir, stopping: false });
+    this.log.info({ node: spec.id, pid, port, busPort: bus, nodeDir }, 'node adopted');
+    return { id: spec.id, host: HOST, port, busPort: bus, handle: String(pid) };
   }
 
   /**
@@ -226,24 +244,29 @@ export class ProcessProvider implements NodeProvider {
 
   // --- spawning -------------------------------------------------------------------------
 
-  private async spawnNode(binary: string, spec: NodeSpec, nodeDir: string, knownPorts: number[]): Promise<RunningNode> {
+  private async spawnNode(binary: string, spec: NodeSpec, nodeDir: string, knownPorts: number[], knownBusPorts: number[]): Promise<RunningNode> {
     for (let attempt = 1; ; attempt++) {
-      const { port, picked } = await this.choosePort(spec.id, attempt === 1 ? knownPorts : []);
+      const main = await this.choosePort(spec.id, 'port', attempt === 1 ? knownPorts : []);
+      const bus = await this.choosePort(spec.id, 'cluster-port', attempt === 1 ? knownBusPorts : []);
+      const port = main.port;
+      const busPort = bus.port;
+      const picked = main.picked || bus.picked;
       const confPath = path.join(nodeDir, CONF_FILE);
       await writePrivateFile(
         confPath,
-        renderRedisConf({ nodeId: spec.id, port, nodeDir, password: spec.password, replicaOf: spec.replicaOf }),
+        renderRedisConf({ nodeId: spec.id, port, busPort, nodeDir, password: spec.password, clusterNodeTimeoutMs: this.clusterNodeTimeoutMs }),
       );
       const spawned = await this.spawnDetached(binary, confPath, nodeDir);
       const { child } = spawned;
       const outcome = await this.waitSpawned(spawned, { host: HOST, port }, spec.password);
       if (outcome.kind === 'ready') {
-        this.nodes.set(spec.id, { id: spec.id, port, pid: outcome.pid, nodeDir, child, stopping: false });
+        this.nodes.set(spec.id, { id: spec.id, port, busPort, pid: outcome.pid, nodeDir, child, stopping: false });
         this.watchExit(spec.id, child);
-        this.log.info({ node: spec.id, pid: outcome.pid, port, nodeDir, replicaOf: spec.replicaOf }, 'node started');
-        return { id: spec.id, host: HOST, port, handle: String(outcome.pid) };
+        this.log.info({ node: spec.id, pid: outcome.pid, port, busPort, nodeDir }, 'node started');
+        return { id: spec.id, host: HOST, port, busPort, handle: String(outcome.pid) };
       }
       this.ports.release(port);
+      this.ports.release(busPort);
       const logTail = await tailFile(path.join(nodeDir, REDIS_LOG_FILE));
       if (outcome.kind === 'exited' && picked && attempt < SPAWN_ATTEMPTS && /Address already in use/i.test(logTail)) {
         this.log.warn({ node: spec.id, port }, 'picked port was taken before redis-server bound it; retrying with another');
@@ -258,7 +281,7 @@ export class ProcessProvider implements NodeProvider {
     }
   }
 
-  private async choosePort(id: string, knownPorts: number[]): Promise<{ port: number; picked: boolean }> {
+  private async choosePort(id: string, what: 'port' | 'cluster-port', knownPorts: number[]): Promise<{ port: number; picked: boolean }> {
     for (const port of knownPorts) {
       if (await this.ports.isFree(port)) {
         this.ports.claim(port);
@@ -266,7 +289,7 @@ export class ProcessProvider implements NodeProvider {
       }
     }
     const port = await this.ports.pick();
-    if (knownPorts.length > 0) this.log.warn({ node: id, persistedPort: knownPorts[0], port }, 'persisted port is in use; using another');
+    if (knownPorts.length > 0) this.log.warn({ node: id, [what]: port, persisted: knownPorts[0] }, `persisted ${what} is in use; using another`);
     return { port, picked: true };
   }
 
@@ -331,6 +354,7 @@ export class ProcessProvider implements NodeProvider {
   private forget(node: OwnedNode): void {
     this.nodes.delete(node.id);
     this.ports.release(node.port);
+    this.ports.release(node.busPort);
   }
 
   /** Guard against pid reuse before signalling: on Linux the pid must still be a redis-server. */
@@ -338,11 +362,6 @@ export class ProcessProvider implements NodeProvider {
     if (!isPidAlive(node.pid)) return false;
     if (!hasProcFs()) return true;
     return (await processCommandName(node.pid))?.startsWith('redis') === true;
-  }
-
-  private async readConfPort(nodeDir: string): Promise<number | undefined> {
-    const text = await readOptional(path.join(nodeDir, CONF_FILE));
-    return text === undefined ? undefined : portFromConf(text);
   }
 
   private async readPidFile(nodeDir: string): Promise<number | undefined> {

@@ -14,12 +14,20 @@ export interface NodeSpec {
   host?: string;
   /** Port to listen on; 0 lets the provider choose a free one. */
   port: number;
+  /** Cluster bus port; 0 lets the provider choose a free one (ignored for static nodes). */
+  busPort: number;
   /** The node's own directory: AOF/RDB live here and survive restarts ('' for static nodes). */
   dataDir: string;
   /** requirepass and masterauth of the node ('' for none). */
   password: string;
-  /** Start as a replica of this address. */
-  replicaOf?: { host: string; port: number };
+}
+
+/** Where a node was last seen running, to adopt it or to start it there again. */
+export interface PreviousPlacement {
+  host: string;
+  port: number;
+  busPort?: number;
+  handle?: string;
 }
 
 /** A node the provider has running. */
@@ -27,6 +35,8 @@ export interface RunningNode {
   id: string;
   host: string;
   port: number;
+  /** Cluster bus port (0 when the provider does not know it: static nodes). */
+  busPort: number;
   /** Provider-specific handle persisted in the topology (pid, container id). */
   handle: string;
 }
@@ -38,7 +48,7 @@ export interface NodeProvider {
    * answers PING with the password) — e.g. left running by a proxy killed with SIGKILL.
    * Resolves once the node answers PING.
    */
-  start(spec: NodeSpec, previous?: { host: string; port: number; handle?: string }): Promise<RunningNode>;
+  start(spec: NodeSpec, previous?: PreviousPlacement): Promise<RunningNode>;
   /** Stop one node (graceful: SHUTDOWN or SIGTERM, which flush the AOF, bounded, then SIGKILL; else SIGKILL). Unknown ids: no-op. */
   stop(id: string, graceful: boolean): Promise<void>;
   /** Stop every node this provider started or adopted. */

@@ -1,21 +1,26 @@
 /**
- * The redis.conf the process provider generates for each node. Rewritten on every start,
- * kept mode 0600 (it holds the password, which therefore never appears on a command line).
+ * The redis.conf the process provider generates for each node: a Redis Cluster node whose
+ * failovers are the proxy's decision. Rewritten on every start, kept mode 0600 (it holds
+ * the password, which therefore never appears on a command line). Roles and slots are not
+ * here: Redis keeps them in the node's own nodes.conf.
  */
-import type { NodeAddress } from './control-client.js';
 
 export const CONF_FILE = 'redis.conf';
 export const REDIS_LOG_FILE = 'redis.log';
 export const STDIO_LOG_FILE = 'stdio.log';
 export const PID_FILE = 'redis.pid';
+export const CLUSTER_CONFIG_FILE = 'nodes.conf';
 
 export interface RedisConfInput {
   nodeId: string;
   port: number;
-  /** Absolute node directory: data, log, pid file. */
+  /** Cluster bus port. */
+  busPort: number;
+  /** Absolute node directory: data, nodes.conf, log, pid file. */
   nodeDir: string;
   password: string;
-  replicaOf?: NodeAddress;
+  /** cluster-node-timeout: how long before peers flag the node as failing. */
+  clusterNodeTimeoutMs: number;
 }
 
 /** Quote a value the way redis.conf's parser (sdssplitargs) reads it back. */
@@ -51,14 +56,22 @@ export function renderRedisConf(input: RedisConfInput): string {
     `masterauth ${quoteConfValue(input.password)}`,
     // Start a full sync at once instead of waiting 5 s for more replicas to join.
     'repl-diskless-sync-delay 0',
+    'cluster-enabled yes',
+    `cluster-config-file ${CLUSTER_CONFIG_FILE}`,
+    `cluster-port ${input.busPort}`,
+    `cluster-node-timeout ${input.clusterNodeTimeoutMs}`,
+    // A shard that is down must not take the others with it.
+    'cluster-require-full-coverage no',
+    // Promotions and replica moves are the proxy's decisions, not the nodes'.
+    'cluster-replica-no-failover yes',
+    'cluster-allow-replica-migration no',
   ];
-  if (input.replicaOf) lines.push(`replicaof ${input.replicaOf.host} ${input.replicaOf.port}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** The `port` directive of an existing generated config, if any. */
-export function portFromConf(text: string): number | undefined {
-  const match = /^port (\d+)$/m.exec(text);
+/** The `port` (or `cluster-port`) directive of an existing generated config, if any. */
+export function portFromConf(text: string, directive: 'port' | 'cluster-port' = 'port'): number | undefined {
+  const match = new RegExp(`^${directive} (\\d+)$`, 'm').exec(text);
   if (!match) return undefined;
   const port = Number(match[1]);
   return port > 0 && port < 65536 ? port : undefined;

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../log.js';
 import { formatAddress, probeNode, type NodeProbe } from './control-client.js';
-import type { NodeProvider, NodeSpec, RunningNode } from './provider.js';
+import type { NodeProvider, NodeSpec, PreviousPlacement, RunningNode } from './provider.js';
 import { sleep } from './wait.js';
 
 export interface StaticProviderOptions {
@@ -33,7 +33,7 @@ export class StaticProvider implements NodeProvider {
   }
 
   /** The node's address is `spec.host`/`spec.port` (or `previous`); nothing is started. */
-  async start(spec: NodeSpec, previous?: { host: string; port: number; handle?: string }): Promise<RunningNode> {
+  async start(spec: NodeSpec, previous?: PreviousPlacement): Promise<RunningNode> {
     const host = spec.host ?? previous?.host;
     const port = spec.port > 0 ? spec.port : previous?.port;
     if (host === undefined || port === undefined || port <= 0) {
@@ -55,7 +55,7 @@ export class StaticProvider implements NodeProvider {
       await sleep(100);
     }
     this.log.info({ node: spec.id, address: formatAddress(addr) }, 'static node answers');
-    return { id: spec.id, host, port, handle: formatAddress(addr) };
+    return { id: spec.id, host, port, busPort: 0, handle: formatAddress(addr) };
   }
 
   /** Static nodes are not ours to stop. */

@@ -19,7 +19,7 @@ function announcedAddress(s: ClientSession, ctx: ProxyContext): { ip: string; po
 }
 
 function clusterInfo(ctx: ProxyContext): string {
-  const epoch = ctx.router.currentSlotMap.epoch;
+  const epoch = ctx.router.slotMap.epoch;
   const lines = [
     'cluster_state:ok',
     `cluster_slots_assigned:${SLOT_COUNT}`,
@@ -80,7 +80,7 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
         ]),
       );
     case 'nodes': {
-      const epoch = ctx.router.currentSlotMap.epoch;
+      const epoch = ctx.router.slotMap.epoch;
       return s.reply(encodeBulk(`${id} ${ip}:${port}@${port + 10000} myself,master - 0 0 ${epoch} connected 0-${SLOT_COUNT - 1}\n`));
     }
     default:

@@ -88,7 +88,7 @@ export class Dispatcher {
       return;
     }
     if (cmd.name.endsWith('|help')) {
-      this.ctx.router.sendToShard(session, this.ctx.router.anyShard(session), frame.raw, session.openSlot());
+      this.ctx.router.sendToMaster(session, this.ctx.router.anyMaster(session), frame.raw, session.openSlot());
       return;
     }
     session.reply(encodeError(unsupportedMessage(cmd.name.replace('|', ' '), 'it has no key to route it by')));

@@ -84,7 +84,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: string[], wanted: strin
         ['tcp_port', ctx.port],
         ['uptime_in_seconds', uptime],
         ['uptime_in_days', Math.floor(uptime / 86400)],
-        ['masters', ctx.router.shardCount],
+        ['masters', ctx.router.servingMasters.length],
       ],
     ],
     [

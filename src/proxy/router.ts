@@ -1,24 +1,44 @@
 /**
- * Router: slot → shard → backend connection, for commands that carry keys.
+ * Router: slot → master → backend connection, for commands that carry keys; and the
+ * cluster's redirects, followed so that no client ever sees one.
  *
  * The hot path: find the key positions, hash each key's bytes in place, check they share
- * a slot, and forward the request's original bytes to the shard master's connection for
+ * a slot, and forward the request's original bytes to the slot master's connection for
  * this client. Only the multi-key commands Redis Cluster clients expect a proxy to split
- * (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) are re-encoded, one part per master.
+ * (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) are re-encoded, one part per slot.
+ *
+ * The slot map is the cluster's (SlotMapSource reads it from the nodes); the router only
+ * patches a slot when a node answers MOVED, and asks for a refresh. Redirects:
+ *   -MOVED slot host:port → that slot now goes there; the same bytes are sent again
+ *   -ASK slot host:port   → ASKING + the same bytes on that node, this once
+ *   -TRYAGAIN, -CLUSTERDOWN → the same bytes again after a short, growing pause
+ * each bounded (MAX_ATTEMPTS); past it the client gets Redis's own error. A request sent
+ * again keeps its connection index, so one client's requests to a node stay in order.
  */
 import { bytesEqualIgnoreCase, type CommandInfo } from '../commands/command-table.js';
 import { keyIndexes } from '../commands/key-extraction.js';
 import { CMD_BLOCKING } from '../commands/command-flags.js';
 import { keySlot } from '../cluster/key-slot.js';
-import type { SlotMap } from '../cluster/slot-map.js';
+import { addressKey, UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import type { BackendPool } from '../backend/pool.js';
+import type { BackendConnection, ClusterErrorHandler } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import type { RequestFrame } from '../resp/frame.js';
-import { encodeError } from '../resp/encode.js';
+import { encodeCommand, encodeError } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
-import { splitterFor, splitByShard } from './multi-key.js';
+import { splitterFor, splitBySlot } from './multi-key.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
+/** Redis Cluster's answer for a slot no master serves. */
+export const SLOT_NOT_SERVED = encodeError('CLUSTERDOWN Hash slot not served');
+const ASKING = encodeCommand(['ASKING']);
+
+/** Redirects and retries one request may take before the client gets the error. */
+const MAX_ATTEMPTS = 8;
+/** First pause before retrying a TRYAGAIN/CLUSTERDOWN; doubles each time (10, 20, … 640 ms). */
+const RETRY_BASE_MS = 10;
+/** A pool no master uses any more is closed this long after the map stopped naming it. */
+const RETIRE_AFTER_MS = 30_000;
 
 const BLOCK = Buffer.from('block');
 const STREAMS = Buffer.from('streams');
@@ -38,82 +58,210 @@ function mayBlock(cmd: CommandInfo, frame: RequestFrame): boolean {
   return false;
 }
 
-export class Router {
+/** Makes the pool for one node (the router owns and closes it). */
+export type PoolFactory = (host: string, port: number, clusterErrors: ClusterErrorHandler) => BackendPool;
+
+/** Who refreshes the slot map when the router sees it is stale. */
+export interface RefreshRequester {
+  requestRefresh(): void;
+}
+
+/** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
+class Redirected implements ReplySink {
+  attempts = 0;
+  constructor(readonly target: ReplySink) {}
+  deliver(reply: Buffer): void {
+    this.target.deliver(reply);
+  }
+}
+
+/** Where the reply to an ASKING goes: nowhere (an error there shows up on the request after it). */
+const DISCARD: ReplySink = { deliver() {} };
+
+export class Router implements ClusterErrorHandler {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
   private readonly keyPositions: number[] = [];
+  private map: SlotMap;
+  /** Pool of each master of `map`, by master index. */
+  private poolOf: BackendPool[] = [];
+  /** Every pool, by host:port. */
+  private readonly pools = new Map<string, BackendPool>();
+  private readonly retiring = new Map<string, NodeJS.Timeout>();
+  /** Masters serving slots, in the order of their lowest slot (fan-out commands, SCAN). */
+  private serving: number[] = [];
+  private closed = false;
 
   constructor(
-    private readonly slotMap: SlotMap,
-    private readonly pools: BackendPool[],
-  ) {}
-
-  get shardCount(): number {
-    return this.pools.length;
+    map: SlotMap,
+    private readonly makePool: PoolFactory,
+    private readonly refresher: RefreshRequester,
+  ) {
+    this.map = map;
+    this.setSlotMap(map);
   }
 
-  get currentSlotMap(): SlotMap {
-    return this.slotMap;
+  get slotMap(): SlotMap {
+    return this.map;
   }
 
-
-
-  /** Send raw bytes to one shard on this session's connection. */
-  sendToShard(session: ClientSession, shard: number, raw: Buffer, sink: ReplySink): void {
-    this.pools[shard].connectionFor(session.id).send(raw, sink);
+  /** Take a new map from the cluster: pools for new masters, retirement for unused ones. */
+  setSlotMap(map: SlotMap): void {
+    if (this.closed) return;
+    this.map = map;
+    this.poolOf = map.masters.map((m) => this.poolAt(m.host, m.port));
+    this.serving = map.servingMasters();
+    const used = new Set(map.masters.map((m) => m.address));
+    for (const [address, pool] of this.pools) {
+      if (used.has(address) || this.retiring.has(address)) continue;
+      const timer = setTimeout(() => {
+        this.retiring.delete(address);
+        if (this.map.indexOfAddress(address) !== -1 || this.pools.get(address) !== pool) return;
+        this.pools.delete(address);
+        pool.close();
+      }, RETIRE_AFTER_MS);
+      timer.unref();
+      this.retiring.set(address, timer);
+    }
   }
 
-  /** The shard a keyless request goes to: spread by session, stable for one client. */
-  anyShard(session: ClientSession): number {
-    return session.id % this.pools.length;
+  /** The pool for a node, made on first use. */
+  private poolAt(host: string, port: number): BackendPool {
+    const address = addressKey(host, port);
+    let pool = this.pools.get(address);
+    if (pool === undefined) {
+      pool = this.makePool(host, port, this);
+      this.pools.set(address, pool);
+    }
+    const timer = this.retiring.get(address);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.retiring.delete(address);
+    }
+    return pool;
   }
+
+  // --- keyless and fan-out work ----------------------------------------------------------
+
+  /** Masters that serve slots, in the order of their lowest slot. */
+  get servingMasters(): readonly number[] {
+    return this.serving;
+  }
+
+  /** Send raw bytes to one master on this session's connection. */
+  sendToMaster(session: ClientSession, master: number, raw: Buffer, sink: ReplySink): void {
+    this.poolOf[master].connectionFor(session.id).send(raw, sink);
+  }
+
+  /** The master a keyless request goes to: spread by session, stable for one client. */
+  anyMaster(session: ClientSession): number {
+    const n = this.serving.length;
+    return n === 0 ? 0 : this.serving[session.id % n];
+  }
+
+  // --- keyed commands --------------------------------------------------------------------
 
   /** Route a command by its keys. */
   forward(session: ClientSession, frame: RequestFrame, cmd: CommandInfo): void {
     const keys = this.keyPositions;
     const n = keyIndexes(cmd, frame, keys);
-    let shard: number;
-    if (n <= 0) {
-      // No keys found: a keyless form (EVAL with numkeys 0) or arguments Redis will reject
-      // (bad numkeys, wrong arity). Any master gives the answer, in Redis's own words.
-      shard = this.anyShard(session);
-    } else {
+    let slot = -1;
+    if (n > 0) {
       const offsets = frame.offsets;
       const raw = frame.raw;
       let i = keys[0];
-      const slot = keySlot(raw, offsets[2 * i], offsets[2 * i + 1]);
-      let sameSlot = true;
+      slot = keySlot(raw, offsets[2 * i], offsets[2 * i + 1]);
       for (let k = 1; k < n; k++) {
         i = keys[k];
         if (keySlot(raw, offsets[2 * i], offsets[2 * i + 1]) !== slot) {
-          sameSlot = false;
-          break;
-        }
-      }
-      if (!sameSlot) {
-        const splitter = splitterFor(cmd.name);
-        if (splitter === undefined) {
-          session.reply(CROSSSLOT);
+          const splitter = splitterFor(cmd.name);
+          if (splitter === undefined) session.reply(CROSSSLOT);
+          else splitBySlot(this, session, frame, splitter, session.openSlot());
           return;
         }
-        splitByShard(this, session, frame, splitter, session.openSlot());
-        return;
       }
-      shard = this.slotMap.slotToShard[slot];
     }
-    if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
-      session.runExclusive(this.pools[shard], frame.raw);
+    // No keys found: a keyless form (EVAL with numkeys 0) or arguments Redis will reject
+    // (bad numkeys, wrong arity). Any master gives the answer, in Redis's own words.
+    const master = slot === -1 ? this.anyMaster(session) : this.map.slotToMaster[slot];
+    if (master === UNASSIGNED || master >= this.poolOf.length) {
+      this.refresher.requestRefresh();
+      session.reply(SLOT_NOT_SERVED);
       return;
     }
-    this.pools[shard].connectionFor(session.id).send(frame.raw, session.openSlot());
+    if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
+      session.runExclusive(this.poolOf[master], frame.raw);
+      return;
+    }
+    this.poolOf[master].connectionFor(session.id).send(frame.raw, session.openSlot());
   }
 
-  /** Shard of one key given as an argument index of a frame. */
-  shardOfArg(frame: RequestFrame, argIndex: number): number {
+  /** Slot of one key given as an argument index of a frame. */
+  slotOfArg(frame: RequestFrame, argIndex: number): number {
     const o = frame.offsets;
-    return this.slotMap.slotToShard[keySlot(frame.raw, o[2 * argIndex], o[2 * argIndex + 1])];
+    return keySlot(frame.raw, o[2 * argIndex], o[2 * argIndex + 1]);
+  }
+
+  /** Send raw bytes to the master serving `slot`, on this session's connection. */
+  sendToSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void {
+    const master = this.map.slotToMaster[slot];
+    if (master === UNASSIGNED || master >= this.poolOf.length) {
+      this.refresher.requestRefresh();
+      sink.deliver(SLOT_NOT_SERVED);
+      return;
+    }
+    this.poolOf[master].connectionFor(session.id).send(raw, sink);
+  }
+
+  // --- the cluster's redirects -----------------------------------------------------------
+
+  onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
+    if (this.closed) return false;
+    const request = sink instanceof Redirected ? sink : new Redirected(sink);
+    if (++request.attempts > MAX_ATTEMPTS) return false; // the client gets Redis's error
+    const text = reply.toString('latin1', 1, reply.length - 2);
+    if (text.startsWith('MOVED ') || text.startsWith('ASK ')) {
+      const target = parseRedirect(text);
+      if (target === undefined) return false;
+      // A node that does not know its own address answers "MOVED slot :port".
+      const host = target.host === '' ? from.endpoint.host : target.host;
+      const pool = this.poolAt(host, target.port);
+      const conn = pool.sharedConnection(from.index);
+      if (text[0] === 'M') {
+        const master = this.map.moveSlot(target.slot, host, target.port);
+        if (master >= this.poolOf.length) this.poolOf[master] = pool;
+        this.refresher.requestRefresh();
+      } else {
+        conn.send(ASKING, DISCARD); // the same write as the request: nothing can come between
+      }
+      conn.send(raw, request);
+      return true;
+    }
+    // TRYAGAIN (a multi-key request during a slot migration) or CLUSTERDOWN (a failover
+    // under way): the same node, a little later.
+    if (text.startsWith('CLUSTERDOWN')) this.refresher.requestRefresh();
+    const { host, port } = from.endpoint;
+    const index = from.index;
+    const timer = setTimeout(() => this.poolAt(host, port).sharedConnection(index).send(raw, request), RETRY_BASE_MS * 2 ** (request.attempts - 1));
+    timer.unref();
+    return true;
   }
 
   close(): void {
-    for (const p of this.pools) p.close();
+    this.closed = true;
+    for (const t of this.retiring.values()) clearTimeout(t);
+    this.retiring.clear();
+    for (const p of this.pools.values()) p.close();
+    this.pools.clear();
   }
+}
+
+/** "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" → slot and address. */
+function parseRedirect(text: string): { slot: number; host: string; port: number } | undefined {
+  const parts = text.split(' ');
+  if (parts.length < 3) return undefined;
+  const slot = Number(parts[1]);
+  const at = parts[2].lastIndexOf(':');
+  const port = Number(parts[2].slice(at + 1));
+  if (!Number.isInteger(slot) || at < 0 || !Number.isInteger(port)) return undefined;
+  return { slot, host: parts[2].slice(0, at), port };
 }

@@ -11,19 +11,21 @@ import { Gather, TransformSink } from './reply-slot.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { renderInfo } from './info.js';
 import { concatArrays, firstError, integerOf, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
+import { SLOT_NOT_SERVED } from './router.js';
+import { SLOT_COUNT } from '../cluster/topology.js';
 
 const INFO_ALL_NODES = encodeCommand(['INFO']);
 
-/** Send `raw` to every master and merge the replies into one. */
+/** Send `raw` to every master that serves slots and merge the replies into one. */
 export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: (parts: Buffer[]) => Buffer): void {
-  const n = ctx.router.shardCount;
-  const gather = new Gather(n, (parts) => firstError(parts) ?? merge(parts), s.openSlot());
-  for (let i = 0; i < n; i++) ctx.router.sendToShard(s, i, raw, gather.part(i));
+  const masters = ctx.router.servingMasters;
+  const gather = new Gather(masters.length, (parts) => firstError(parts) ?? merge(parts), s.openSlot());
+  for (let i = 0; i < masters.length; i++) ctx.router.sendToMaster(s, masters[i], raw, gather.part(i));
 }
 
 /** Forward the request as it is to one master (the one this client uses for keyless work). */
 function toAnyMaster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  ctx.router.sendToShard(s, ctx.router.anyShard(s), f.raw, s.openSlot());
+  ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, s.openSlot());
 }
 
 const allOk = (): Buffer => OK;
@@ -52,21 +54,29 @@ function randomkey(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 /**
- * SCAN over all masters, one after the other. The proxy's cursor carries the master:
- * cursor = backendCursor * SCAN_SHARD_SPACE + shard, so cursor 0 starts at master 0 and
- * a master's final 0 continues at the next master's start; "0" again ends the iteration.
+ * SCAN over all masters, one after the other, in the order of their lowest slot. The
+ * proxy's cursor says where it is by a slot, not by a master's index (indexes change with
+ * the map): cursor = backendCursor * 16384 + the lowest slot of the master being scanned.
+ * Cursor 0 starts at the master of the lowest slots; a master's final 0 continues at the
+ * next master's lowest slot; "0" again ends the iteration. A failover keeps the slots, so
+ * an iteration goes on through it on the promoted replica.
  */
-const SCAN_SHARD_SPACE = 1024n;
+const SCAN_SLOT_SPACE = BigInt(SLOT_COUNT);
 
 function scan(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc < 2) return s.reply(encodeError(arityError('scan')));
   const text = argString(f, 1);
-  if (!/^\d+$/.test(text)) return s.reply(encodeError('ERR invalid cursor'));
+  if (!/^\d+$/.test(text) || text.length > 30) return s.reply(encodeError('ERR invalid cursor'));
   const cursor = BigInt(text);
-  const shard = Number(cursor % SCAN_SHARD_SPACE);
-  const shardCount = ctx.router.shardCount;
-  if (shard >= shardCount) return s.reply(encodeError('ERR invalid cursor'));
-  const args: Buffer[] = [argBuffer(f, 0), Buffer.from(String(cursor / SCAN_SHARD_SPACE))];
+  const map = ctx.router.slotMap;
+  const serving = ctx.router.servingMasters;
+  if (serving.length === 0) return s.reply(SLOT_NOT_SERVED);
+  const firstSlots = serving.map((m) => map.firstSlotOf(m));
+  const slot = cursor === 0n ? firstSlots[0] : Number(cursor % SCAN_SLOT_SPACE);
+  const master = map.slotToMaster[slot];
+  const position = serving.indexOf(master);
+  if (position === -1) return s.reply(encodeError('ERR invalid cursor'));
+  const args: Buffer[] = [argBuffer(f, 0), Buffer.from(String(cursor / SCAN_SLOT_SPACE))];
   for (let i = 2; i < f.argc; i++) args.push(argBuffer(f, i));
   const rewrite = (reply: Buffer): Buffer => {
     const elems = arrayElements(reply);
@@ -74,12 +84,13 @@ function scan(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     const next = decodeReply(elems[0]);
     const backendNext = Buffer.isBuffer(next) ? BigInt(next.toString('latin1')) : 0n;
     let proxyNext: bigint;
-    if (backendNext !== 0n) proxyNext = backendNext * SCAN_SHARD_SPACE + BigInt(shard);
-    else if (shard + 1 < shardCount) proxyNext = BigInt(shard + 1);
+    if (backendNext !== 0n) proxyNext = backendNext * SCAN_SLOT_SPACE + BigInt(firstSlots[position]);
+    else if (position + 1 < serving.length) proxyNext = BigInt(firstSlots[position + 1]);
     else proxyNext = 0n;
+    // Cursor 0 means "done": a next master whose lowest slot is 0 cannot happen (it would be first).
     return encodeArray([encodeBulk(String(proxyNext)), elems[1]]);
   };
-  ctx.router.sendToShard(s, shard, encodeCommand(args), new TransformSink(rewrite, s.openSlot()));
+  ctx.router.sendToMaster(s, master, encodeCommand(args), new TransformSink(rewrite, s.openSlot()));
 }
 
 function info(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
@@ -117,7 +128,7 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     }
     return encodeArray(kept);
   };
-  ctx.router.sendToShard(s, 0, f.raw, new TransformSink(filter, s.openSlot()));
+  ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, new TransformSink(filter, s.openSlot()));
 }
 
 /** SCRIPT LOAD/FLUSH/EXISTS go to every master so EVALSHA works wherever its keys live. */
@@ -162,7 +173,7 @@ function func(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'dump':
     case 'stats':
     case 'help':
-      return ctx.router.sendToShard(s, 0, f.raw, s.openSlot());
+      return toAnyMaster(ctx, s, f);
     default:
       return s.reply(encodeError(`ERR FUNCTION ${sub.toUpperCase()} is not supported by interface-hash-server`));
   }

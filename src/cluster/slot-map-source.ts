@@ -1,0 +1,164 @@
+/**
+ * SlotMapSource: reads the cluster's slot map from the nodes themselves and hands each new
+ * one to the router. Refreshes periodically, and soon after anyone asks (a MOVED, a lost
+ * backend connection, a CLUSTERDOWN) — at most one query round at a time, the asks in
+ * between coalesced into one more round.
+ *
+ * A round sends CLUSTER NODES to every master of the current map and every seed, over
+ * small connections of its own (never behind user traffic), and merges the answers by
+ * config epoch (SlotMap.fromViews). Nothing here is held only in this process: any number
+ * of proxies reading the same nodes route the same way.
+ */
+import type { Logger } from '../log.js';
+import { BackendConnection } from '../backend/connection.js';
+import { encodeCommand } from '../resp/encode.js';
+import { decodeReply } from '../resp/reply-value.js';
+import type { NodeAddress } from '../nodes/control-client.js';
+import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
+import { addressKey, SlotMap } from './slot-map.js';
+
+export interface SlotMapSourceOptions {
+  /** Where to ask besides the current masters: the nodes the proxy runs, or the static seeds. */
+  seeds: () => NodeAddress[];
+  password: string;
+  log: Logger;
+  /** Gets every new map. */
+  onMap: (map: SlotMap) => void;
+  /** Periodic refresh; 0 disables. */
+  intervalMs: number;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+const CLUSTER_NODES = encodeCommand(['CLUSTER', 'NODES']);
+/** Asks closer together than this share one round. */
+const MIN_GAP_MS = 50;
+
+export class SlotMapSource {
+  private readonly conns = new Map<string, BackendConnection>();
+  private current: SlotMap | undefined;
+  private running: Promise<SlotMap> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private lastRoundAt = 0;
+  private closed = false;
+
+  constructor(private readonly opts: SlotMapSourceOptions) {}
+
+  get map(): SlotMap | undefined {
+    return this.current;
+  }
+
+  /** One round now (or join the running one); rejects when no node gave a usable view. */
+  refresh(): Promise<SlotMap> {
+    this.running ??= this.round().finally(() => {
+      this.running = undefined;
+      this.lastRoundAt = Date.now();
+      if (this.again && !this.closed) {
+        this.again = false;
+        this.requestRefresh();
+      }
+    });
+    return this.running;
+  }
+
+  /** Ask for a refresh soon; never throws (a failed round is logged, the old map stays). */
+  requestRefresh(): void {
+    if (this.closed) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    const wait = Math.max(0, this.lastRoundAt + MIN_GAP_MS - Date.now());
+    const run = () => {
+      this.refresh().catch((err: Error) => this.opts.log.warn({ err: err.message }, 'slot map refresh failed; keeping the current map'));
+    };
+    if (wait === 0) run();
+    else setTimeout(run, wait).unref();
+  }
+
+  start(): void {
+    if (this.opts.intervalMs <= 0 || this.timer !== null) return;
+    this.timer = setInterval(() => this.requestRefresh(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    for (const c of this.conns.values()) c.close();
+    this.conns.clear();
+  }
+
+  private async round(): Promise<SlotMap> {
+    const targets = new Map<string, NodeAddress>();
+    for (const m of this.current?.masters ?? []) if (m.host !== '') targets.set(m.address, m);
+    for (const s of this.opts.seeds()) targets.set(addressKey(s.host, s.port), s);
+    const answers = await Promise.all([...targets].map(([key, addr]) => this.viewOf(key, addr)));
+    const views: ClusterNodeLine[][] = [];
+    const problems: string[] = [];
+    for (const a of answers) {
+      if (Array.isArray(a)) views.push(a);
+      else problems.push(a);
+    }
+    // Connections to nodes that are neither masters nor seeds any more are dropped after
+    // the new map is known (below), so a removed node does not keep a socket forever.
+    if (views.length === 0) throw new Error(`no node answered CLUSTER NODES: ${problems.join('; ')}`);
+    const map = SlotMap.fromViews(views);
+    if (this.closed) return map;
+    const previous = this.current;
+    this.current = map;
+    if (previous === undefined || changed(previous, map)) {
+      this.opts.log.info({ masters: map.masters.map((m) => `${m.address}${m.failing ? ' (failing)' : ''}`), epoch: map.epoch }, 'slot map updated');
+    }
+    this.opts.onMap(map);
+    const keep = new Set([...map.masters.map((m) => m.address), ...this.opts.seeds().map((s) => addressKey(s.host, s.port))]);
+    for (const [key, conn] of this.conns) {
+      if (!keep.has(key)) {
+        conn.close();
+        this.conns.delete(key);
+      }
+    }
+    return map;
+  }
+
+  /** One node's CLUSTER NODES, or why not. */
+  private viewOf(key: string, addr: NodeAddress): Promise<ClusterNodeLine[] | string> {
+    let conn = this.conns.get(key);
+    if (conn === undefined) {
+      conn = new BackendConnection(
+        { id: `control ${key}`, host: addr.host, port: addr.port, password: this.opts.password },
+        { connectTimeoutMs: this.opts.connectTimeoutMs, commandTimeoutMs: this.opts.commandTimeoutMs, reconnect: true, log: this.opts.log },
+      );
+      this.conns.set(key, conn);
+    }
+    return new Promise((resolve) => {
+      conn.send(CLUSTER_NODES, {
+        deliver: (reply: Buffer) => {
+          if (reply[0] === 0x2d /* '-' */) {
+            const message = reply.toString('latin1', 1, reply.length - 2);
+            resolve(/cluster support disabled/i.test(message) ? `${key} is not a Redis Cluster node (${message})` : `${key}: ${message}`);
+            return;
+          }
+          const text = decodeReply(reply);
+          if (!Buffer.isBuffer(text)) return resolve(`${key}: unexpected CLUSTER NODES reply`);
+          try {
+            resolve(parseClusterNodes(text.toString('latin1')));
+          } catch (err) {
+            resolve(`${key}: ${(err as Error).message}`);
+          }
+        },
+      });
+    });
+  }
+}
+
+function changed(a: SlotMap, b: SlotMap): boolean {
+  if (a.masters.length !== b.masters.length) return true;
+  for (let i = 0; i < a.masters.length; i++) {
+    if (a.masters[i].address !== b.masters[i].address || a.masters[i].failing !== b.masters[i].failing) return true;
+  }
+  for (let s = 0; s < a.slotToMaster.length; s++) if (a.slotToMaster[s] !== b.slotToMaster[s]) return true;
+  return false;
+}
