@@ -8,7 +8,20 @@
 # Without an image registry: docker/build-local-base.sh, then
 #   docker build --build-arg NODE_IMAGE=ihs-local/node:20-bookworm -t interface-hash-server .
 # (see docker/README.md).
+#
+# Two stages: `build` installs every dependency (typescript included) and compiles src/ into
+# dist/ with tsc; the final image gets production dependencies only, bin/ and that dist/.
 ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+# --ignore-scripts: tsc needs no install script (see the final stage for the others).
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
 FROM ${NODE_IMAGE}
 
 # redis-server 7 (Debian bookworm: 7.0.x) unless the base image has one already.
@@ -30,18 +43,18 @@ RUN groupadd --gid ${IHS_UID} ihs \
 WORKDIR /app
 ENV NODE_ENV=production
 
-# Dependencies first (cached while package*.json are unchanged). tsx is a runtime
-# dependency (bin/ loads src/*.ts through it); typescript and @types are dev-only.
-# --ignore-scripts: no dependency needs its install script at run time (esbuild's binary
-# comes from its @esbuild/<platform> package; ssh2/cpu-features native builds are optional
-# and this image has no compiler).
+# Dependencies first (cached while package*.json are unchanged): production ones only
+# (ioredis, pino, pino-pretty, yargs, dockerode); tsx, typescript and the @types are dev
+# dependencies, used in the build stage alone. --ignore-scripts: no dependency needs its
+# install script at run time (ssh2/cpu-features native builds are optional and this image
+# has no compiler).
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 
-COPY tsconfig.json ./
+# bin/ loads dist/main.js (source maps on: stack traces name src/*.ts lines).
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 
 ENV IHS_BIND=0.0.0.0 \
     IHS_DATA_DIR=/data

@@ -4,12 +4,18 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-timeout=180000
 # Node 20 does not expand globs itself: make does.
 UNIT_TESTS := $(sort $(wildcard test/*.test.ts))
 ARGS ?=
+# The proxy runs compiled JavaScript: tsc turns src/ into dist/. dist/.stamp stands for all
+# of dist/; it is remade when a source file, a src/ directory (a file added, removed or
+# renamed), a tsconfig or package.json is newer than it.
+BUILD_STAMP := dist/.stamp
+BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d) tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all deps system-deps test-deps run test typecheck bench clean help
+.PHONY: all deps system-deps test-deps build run test typecheck bench clean help
 
 all: test
 
 help:
+	@echo "make build  - compile src/ to dist/ with tsc (make run/test/bench do it when src/ changed)"
 	@echo "make run    - start the proxy on 127.0.0.1:6380 over 3 masters + 1 replica each (ARGS='--help' for options)"
 	@echo "make test   - type-check and run every test suite against real redis-server processes"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
@@ -42,18 +48,28 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: system-deps node_modules/.package-lock.json
 
-run: deps
+build: $(BUILD_STAMP)
+
+# From scratch each time, so nothing of a removed source file stays behind in dist/.
+# Needs tsc only: installs the npm packages if they are missing, not when package.json moved.
+$(BUILD_STAMP): $(BUILD_INPUTS)
+	@[ -x node_modules/.bin/tsc ] || $(MAKE) --no-print-directory node_modules/.package-lock.json
+	rm -rf dist
+	node_modules/.bin/tsc -p tsconfig.build.json
+	@touch $@
+
+run: deps build
 	node bin/interface-hash-server.js $(ARGS)
 
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit
 
-test: deps test-deps typecheck
+test: deps test-deps typecheck build
 	$(NODE_TEST) $(UNIT_TESTS)
 
-bench: deps
+bench: deps build
 	@command -v nutcracker >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nutcracker >/dev/null; } || { echo "nutcracker (twemproxy) not found: apt-get install nutcracker"; exit 1; }
 	npx tsx bench/run.ts
 
 clean:
-	rm -rf data .test-data
+	rm -rf data .test-data dist

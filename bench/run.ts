@@ -5,7 +5,7 @@
  * Results: bench/results/latest.json and latest.md. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,8 @@ const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defau
   --distribution D    twemproxy distribution: ketama (default) or modula
   --proxy-arg ARG     extra argument for the proxy (repeatable), e.g. --proxy-arg=--pool-size=1
   --proxy-rev REV     run the proxy from git revision REV (git archive into the temp dir,
-                      node_modules linked) instead of the working tree (env BENCH_PROXY_REV)
+                      node_modules linked, built with tsc) instead of the working tree
+                      (env BENCH_PROXY_REV); the working tree's proxy is built with make build
   --timeout S         limit per redis-benchmark run, seconds (default 300)
   --start-timeout S   limit for the proxy to answer PING, seconds (default 60)
   --out DIR           where latest.json / latest.md go (default bench/results)
@@ -282,8 +283,29 @@ class Bench {
     log(`proxy      from git revision ${rev} (${this.proxyCommit}), extracted to ${root}`);
   }
 
-  async startProxy(): Promise<void> {
+  /**
+   * The proxy runs compiled JavaScript (bin/ loads dist/), as in production: build it before
+   * any target starts. The working tree: `make build` (a no-op when dist/ is up to date). A
+   * --proxy-rev revision: tsc with its own tsconfig.build.json, using this tree's
+   * node_modules; a revision from before dist/ existed has none, and its bin/ runs src/
+   * through tsx.
+   */
+  prepareProxy(): void {
     if (this.opts.proxyRev !== undefined) this.extractRevision(this.opts.proxyRev);
+    const started = Date.now();
+    if (this.proxyRoot === REPO) {
+      execFileSync('make', ['--no-print-directory', 'build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+      log(`proxy      dist/ up to date (make build, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } else if (existsSync(path.join(this.proxyRoot, 'tsconfig.build.json'))) {
+      const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+      execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: this.proxyRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+      log(`proxy      built ${this.proxyCommit} with tsc -p tsconfig.build.json (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } else {
+      log(`proxy      ${this.proxyCommit} has no tsconfig.build.json: its bin/ runs src/ through tsx`);
+    }
+  }
+
+  async startProxy(): Promise<void> {
     const port = await freePort();
     this.proxyDataDir = path.join(this.tmp, 'proxy-data');
     const args = [
@@ -409,6 +431,7 @@ class Bench {
   async main(): Promise<void> {
     const o = this.opts;
     log(`temp dir ${this.tmp}`);
+    if (o.targets.includes('proxy')) this.prepareProxy();
     if (o.targets.includes('direct')) await this.startDirect();
     this.check();
     if (o.targets.includes('twemproxy')) await this.startTwemproxy();
@@ -532,7 +555,7 @@ function projectInfo(): { commit: string; srcDirty: boolean } {
   const commit = versionOf('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
   let srcDirty = false;
   try {
-    srcDirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin'], { encoding: 'utf8' }).trim() !== '';
+    srcDirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin', 'tsconfig.json', 'tsconfig.build.json'], { encoding: 'utf8' }).trim() !== '';
   } catch {
     /* not a git checkout */
   }
@@ -562,7 +585,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
   const project = projectInfo();
   const proxySource = b.proxyCommit
     ? `commit ${b.proxyCommit} (--proxy-rev ${o.proxyRev ?? ''}, git archive)`
-    : `working tree at commit ${project.commit}${project.srcDirty ? ' with uncommitted changes in src/ or bin/' : ''}`;
+    : `working tree at commit ${project.commit}${project.srcDirty ? ' with uncommitted changes in src/, bin/ or tsconfig*.json' : ''}`;
   const durationS = Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000);
   const parameters = {
     targets: o.targets,
@@ -587,6 +610,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
     },
     proxy: {
       command: `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 0 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
+      runs: 'dist/ (tsc output of src/, as in production); a --proxy-rev from before dist/ existed runs src/ through tsx',
       mastersPersistence: 'as the process provider configures them (appendonly yes, appendfsync everysec, requirepass)',
     },
   };

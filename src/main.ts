@@ -163,7 +163,7 @@ export async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 }
 
-// Run when executed directly (`tsx src/main.ts`); bin/ imports main() instead.
+// Run when executed directly (`node dist/main.js`, `tsx src/main.ts`); bin/ imports main() instead.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   void main();
 }

@@ -2,12 +2,13 @@
  * Options and lifecycle through real clients: --requirepass, --maxclients, HELLO, the
  * static provider, and restarts of the real executable (SIGINT, SIGKILL) keeping data.
  */
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RawClient, redisCli, startTestProxy } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
@@ -135,9 +136,11 @@ describe('static provider', () => {
   });
 });
 
-/** The real executable, as `make run` starts it. */
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** The real executable, as `make run` starts it: bin/ runs the compiled dist/ (see `make build`). */
 function startExecutable(dataDir: string, port: number): ChildProcess {
-  return spawn(process.execPath, ['bin/interface-hash-server.js', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+  return spawn(process.execPath, [path.join(repoRoot, 'bin/interface-hash-server.js'), '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
@@ -163,6 +166,12 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 describe('restarts of the executable', () => {
+  // dist/ must match src/: a no-op under `make test` (which builds first), a rebuild when
+  // this file runs on its own after an edit in src/.
+  before(() => {
+    execFileSync('make', ['--no-print-directory', 'build'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+
   test('SIGINT then start again: same data; SIGKILL then start again: nodes adopted, same data', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-restart-'));
     const port = await freePort();
