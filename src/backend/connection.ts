@@ -35,6 +35,8 @@ export interface BackendEndpoint {
  */
 export interface ClusterErrorHandler {
   onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean;
+  /** The connection dropped or could not connect: the node may be gone, the slot map stale. */
+  onConnectionLost(from: BackendConnection): void;
 }
 
 export interface ConnectionOptions {
@@ -224,6 +226,7 @@ export class BackendConnection implements Flushable {
     }
     const where = `backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port})`;
     this.failInflight(this.state === 'connecting' ? `cannot connect to ${where}: ${why}` : `connection to ${where} lost: ${why}`);
+    this.opts.clusterErrors?.onConnectionLost(this);
     if (!this.opts.reconnect) {
       this.state = 'closed';
       if (this.watchdog) clearInterval(this.watchdog);

@@ -246,6 +246,10 @@ export class Router implements ClusterErrorHandler {
     return true;
   }
 
+  onConnectionLost(): void {
+    if (!this.closed) this.refresher.requestRefresh();
+  }
+
   close(): void {
     this.closed = true;
     for (const t of this.retiring.values()) clearTimeout(t);
