@@ -135,6 +135,14 @@ interface Node extends ClusterNodeProcess {
   exited: string | undefined;
 }
 
+/**
+ * "127.0.0.1:port" where nothing listens: a port claimed from the allocator (so no node of
+ * this process gets it) and never bound. Stands for a node that is down.
+ */
+export async function unusedAddress(): Promise<string> {
+  return `${HOST}:${await ports.pick()}`;
+}
+
 /** Clusters not closed yet (root → nodes): SIGKILLed and removed on process exit as a last resort. */
 const live = new Map<string, Node[]>();
 let exitHookInstalled = false;
