@@ -26,8 +26,15 @@ export interface TestProxy {
 /** Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line. */
 export async function startTestProxy(flags: string[] = [], dataDir?: string): Promise<TestProxy> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ihs-test-')));
-  const config = parseConfig(['--port', '0', '--data-dir', dir, '--log-level', 'silent', ...flags]);
-  const proxy = await startProxy(config, silentLogger());
+  let config: Config;
+  let proxy: RunningProxy;
+  try {
+    config = parseConfig(['--port', '0', '--data-dir', dir, '--log-level', 'silent', ...flags]);
+    proxy = await startProxy(config, silentLogger());
+  } catch (err) {
+    if (dataDir === undefined) await rm(dir, { recursive: true, force: true }); // a failed start leaves no temp dir
+    throw err;
+  }
   return {
     proxy,
     port: proxy.server.port,
