@@ -58,6 +58,19 @@ describe('redis-cli', () => {
     assert.equal(await redisCli(tp.port, ['dbsize']), '31');
   });
 
+  test('every node is a cluster node in state ok; CLUSTER COUNTKEYSINSLOT/GETKEYSINSLOT go to the slot\'s master', async () => {
+    for (const node of tp.proxy.cluster.topology.nodes) {
+      const info = await redisCli(node.port, ['cluster', 'info'], ['-a', tp.proxy.cluster.nodePassword, '--no-auth-warning']);
+      assert.match(info, /^cluster_state:ok/m, `node ${node.id}`);
+    }
+    await redis.set('{slotted}a', 1);
+    await redis.set('{slotted}b', 2);
+    const slot = String(calculateSlot('{slotted}'));
+    assert.equal(await redisCli(tp.port, ['cluster', 'countkeysinslot', slot]), '2');
+    assert.deepEqual((await redisCli(tp.port, ['cluster', 'getkeysinslot', slot, '10'])).split('\n').sort(), ['{slotted}a', '{slotted}b']);
+    assert.equal(await redisCli(tp.port, ['cluster', 'countkeysinslot', '16384']), 'ERR Invalid slot');
+  });
+
   test('cluster mode (-c) works through the proxy', async () => {
     assert.equal(await redisCli(tp.port, ['set', 'user:{42}', 'x'], ['-c']), 'OK');
     assert.equal(await redisCli(tp.port, ['get', 'user:{42}'], ['-c']), 'x');

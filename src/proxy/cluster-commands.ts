@@ -79,6 +79,15 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
           ]),
         ]),
       );
+    case 'countkeysinslot':
+    case 'getkeysinslot': {
+      // Answered by the master serving that slot, so a tool can look into one slot.
+      const want = sub === 'countkeysinslot' ? 3 : 4;
+      if (f.argc !== want) return s.reply(encodeError(arityError(`cluster|${sub}`)));
+      const slot = Number(argString(f, 2));
+      if (!/^\d+$/.test(argString(f, 2)) || slot >= SLOT_COUNT) return s.reply(encodeError('ERR Invalid slot'));
+      return ctx.router.sendToSlot(s, slot, f.raw, s.openSlot());
+    }
     case 'nodes': {
       const epoch = ctx.router.slotMap.epoch;
       return s.reply(encodeBulk(`${id} ${ip}:${port}@${port + 10000} myself,master - 0 0 ${epoch} connected 0-${SLOT_COUNT - 1}\n`));
