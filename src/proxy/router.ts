@@ -31,6 +31,8 @@ import { splitterFor, splitBySlot } from './multi-key.js';
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
 export const SLOT_NOT_SERVED = encodeError('CLUSTERDOWN Hash slot not served');
+/** Redis Cluster's answer when no master serves anything. */
+const CLUSTER_DOWN = encodeError('CLUSTERDOWN The cluster is down');
 const ASKING = encodeCommand(['ASKING']);
 
 /** Redirects and retries one request may take before the client gets the error. */
@@ -149,7 +151,13 @@ export class Router implements ClusterErrorHandler {
 
   /** Send raw bytes to one master on this session's connection. */
   sendToMaster(session: ClientSession, master: number, raw: Buffer, sink: ReplySink): void {
-    this.poolOf[master].connectionFor(session.id).send(raw, sink);
+    const pool = this.poolOf[master];
+    if (pool === undefined) {
+      this.refresher.requestRefresh();
+      sink.deliver(CLUSTER_DOWN);
+      return;
+    }
+    pool.connectionFor(session.id).send(raw, sink);
   }
 
   /** The master a keyless request goes to: spread by session, stable for one client. */
