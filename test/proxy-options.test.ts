@@ -4,12 +4,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { RawClient, redisCli, startTestProxy } from './support/proxy.js';
+import { exited, RawClient, redisCli, startExecutable, startTestProxy, waitForPong } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
 
 describe('--requirepass', () => {
@@ -134,33 +133,6 @@ describe('static provider', () => {
     }
   });
 });
-
-/** The real executable, as `make run` starts it. */
-function startExecutable(dataDir: string, port: number): ChildProcess {
-  return spawn(process.execPath, ['bin/interface-hash-server.js', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function waitForPong(port: number, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await redisCli(port, ['ping'])) === 'PONG') return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`proxy on ${port} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-}
 
 describe('restarts of the executable', () => {
   test('SIGINT then start again: same data; SIGKILL then start again: nodes adopted, same data', async () => {
