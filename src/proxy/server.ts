@@ -37,6 +37,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly maxBulkLen: number;
   readonly clusterNodeId: string;
   readonly version: string;
+  readonly log: Logger;
   port: number;
 
   private readonly server: net.Server;
@@ -54,6 +55,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.clusterNodeId = opts.clusterNodeId;
     this.version = opts.version;
     this.port = opts.port;
+    this.log = opts.log;
     this.dispatcher = new Dispatcher(this);
     // pauseOnConnect: the session re-wraps the socket for slab reads before reading starts.
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));

@@ -11,6 +11,7 @@
  * unread bytes and the socket is paused, so a stalled client costs bounded memory.
  */
 import type net from 'node:net';
+import type { Logger } from '../log.js';
 import { Fifo } from '../net/fifo.js';
 import { withSlabReads } from '../net/slab-reader.js';
 import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
@@ -25,6 +26,7 @@ import type { BackendPool } from '../backend/pool.js';
 export interface SessionHost {
   readonly maxBulkLen: number;
   readonly requirePass: string;
+  readonly log: Logger;
   dispatch(session: ClientSession, frame: RequestFrame): void;
   sessionClosed(session: ClientSession): void;
   countCommand(): void;
@@ -70,7 +72,7 @@ export class ClientSession implements SlotOwner, Flushable {
     const socket = withSlabReads(accepted, (chunk) => {
       this.scanner.feed(chunk);
       this.processFrames();
-    });
+    }, host.log);
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('drain', () => {
