@@ -16,6 +16,7 @@ import { slabReads } from '../net/slab-reader.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
+import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
 
 export interface BackendEndpoint {
@@ -57,7 +58,17 @@ export class BackendConnection implements Flushable {
   private lastProgressAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
-  private readonly onData = (chunk: Buffer) => this.handleData(chunk);
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.handleData(chunk);
+    } catch (err) {
+      // A bug in reading replies: which reply is whose is unknown now, so the connection
+      // goes (its requests fail, it reconnects); the process and the other connections stay.
+      reportFault(err, `reading replies from ${this.endpoint.id}`);
+      this.lastError = 'internal error reading replies';
+      this.socket?.destroy();
+    }
+  };
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -186,7 +197,13 @@ export class BackendConnection implements Flushable {
         this.socket?.destroy();
         return;
       }
-      sink.deliver(frame);
+      // The sink is the proxy's side (a client's slot, a merge): a bug there must not
+      // leave this connection's FIFO out of step with the node's replies.
+      try {
+        sink.deliver(frame);
+      } catch (err) {
+        reportFault(err, `delivering a reply from ${this.endpoint.id}`);
+      }
     }
   }
 
@@ -238,7 +255,13 @@ export class BackendConnection implements Flushable {
     this.handshakeReplies = 0;
     if (this.inflight.length === 0) return;
     const err = encodeError(`ERR ${reason}`);
-    for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) sink.deliver(err);
+    for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) {
+      try {
+        sink.deliver(err);
+      } catch (e) {
+        reportFault(e, `failing a request to ${this.endpoint.id}`);
+      }
+    }
   }
 
   private unavailableError(): Buffer {

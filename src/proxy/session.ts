@@ -16,8 +16,9 @@ import { Fifo } from '../net/fifo.js';
 import { withSlabReads } from '../net/slab-reader.js';
 import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
 import { RequestScanner } from '../resp/request-scanner.js';
-import { ProtocolError, type RequestFrame } from '../resp/frame.js';
+import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
+import { faultReply } from '../faults.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
 import type { BackendConnection } from '../backend/connection.js';
 import type { BackendPool } from '../backend/pool.js';
@@ -58,6 +59,9 @@ export class ClientSession implements SlotOwner, Flushable {
   private waitingExclusive: (() => void) | null = null;
   /** The connection a blocking command is running on, closed if the client leaves. */
   private dedicated: BackendConnection | null = null;
+  /** Replies produced (slots opened + direct replies): whether a handler that threw had answered. */
+  private replies = 0;
+  private lastSlot: ReplySlot | null = null;
 
   readonly socket: net.Socket;
 
@@ -99,17 +103,22 @@ export class ClientSession implements SlotOwner, Flushable {
   openSlot(): ReplySlot {
     const slot = new ReplySlot(this);
     this.slots.push(slot);
+    this.replies++;
+    this.lastSlot = slot;
     return slot;
   }
 
   /** Reply now, in order: straight to the output when nothing earlier is owed. */
   reply(buf: Buffer): void {
+    this.replies++;
     if (this.slots.length === 0) {
+      this.lastSlot = null;
       this.queueOutput(buf);
     } else {
       const slot = new ReplySlot(this);
       slot.reply = buf;
       this.slots.push(slot);
+      this.lastSlot = slot;
     }
   }
 
@@ -147,7 +156,7 @@ export class ClientSession implements SlotOwner, Flushable {
     else this.waitingExclusive = start;
   }
 
-  slotFilled(): void {
+  slotFilled(_slot: ReplySlot): void {
     if (this.closed) return;
     let moved = false;
     for (let head = this.slots.peek(); head !== undefined && head.reply !== null; head = this.slots.peek()) {
@@ -197,19 +206,37 @@ export class ClientSession implements SlotOwner, Flushable {
   }
 
   private processFrames(): void {
-    while (!this.closed && !this.stallBlocking && !this.stallOwed) {
-      const frame = this.scanner.next();
-      if (frame === null) return;
-      if (frame instanceof ProtocolError) {
-        this.replyAndClose(encodeError(`ERR ${frame.message}`));
-        return;
+    try {
+      while (!this.closed && !this.stallBlocking && !this.stallOwed) {
+        const frame = this.scanner.next();
+        if (frame === null) return;
+        if (frame instanceof ProtocolError) {
+          this.replyAndClose(encodeError(`ERR ${frame.message}`));
+          return;
+        }
+        if (frame.argc === 0) continue;
+        this.host.countCommand();
+        this.dispatch(frame);
+        if (this.slots.length >= MAX_OWED_REPLIES) this.stallOwed = true;
       }
-      if (frame.argc === 0) continue;
-      this.host.countCommand();
-      this.host.dispatch(this, frame);
-      if (this.slots.length >= MAX_OWED_REPLIES) this.stallOwed = true;
+    } catch (err) {
+      // Not a handler (dispatch catches those): the scanner, whose state is unknown now.
+      this.replyAndClose(faultReply(err, 'reading a request'));
+      return;
     }
     this.socket.pause();
+  }
+
+  /** One request; a handler that throws costs that request an -ERR, in its place in the order. */
+  private dispatch(frame: RequestFrame): void {
+    const before = this.replies;
+    try {
+      this.host.dispatch(this, frame);
+    } catch (err) {
+      const reply = faultReply(err, `command '${argString(frame, 0).slice(0, 64)}'`);
+      if (this.replies === before) this.reply(reply);
+      else this.lastSlot?.deliver(reply); // a no-op if it was answered after all
+    }
   }
 
   private resumeIfUnstalled(): void {
