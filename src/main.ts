@@ -39,7 +39,13 @@ export function poolsFor(slotMap: SlotMap, password: string, config: Config, log
     (shard) =>
       new BackendPool(
         { id: shard.masterId, host: shard.host, port: shard.port, password },
-        { size: config.poolSize, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, log },
+        {
+          size: config.poolSize,
+          connectTimeoutMs: config.connectTimeout,
+          commandTimeoutMs: config.commandTimeout,
+          maxDedicated: config.maxBlockingClients,
+          log,
+        },
       ),
   );
 }

@@ -4,7 +4,8 @@
  * A few shared, pipelined connections carry ordinary requests. A client always uses the
  * same one (chosen by its session id), so one client's commands to one master execute in
  * the order it sent them. Commands that hold a connection (blocking pops, ...) take a
- * dedicated connection instead, so they never stall the shared pipeline.
+ * dedicated connection instead, so they never stall the shared pipeline; at most
+ * `maxDedicated` are in use at once (each is a socket and a client on the node).
  */
 import type { Logger } from '../log.js';
 import { BackendConnection, type BackendEndpoint } from './connection.js';
@@ -14,6 +15,8 @@ export interface PoolOptions {
   size: number;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** Dedicated connections in use at once; acquireDedicated() refuses more. */
+  maxDedicated: number;
   log: Logger;
 }
 
@@ -23,6 +26,7 @@ const MAX_IDLE_DEDICATED = 8;
 export class BackendPool {
   private readonly shared: BackendConnection[] = [];
   private readonly idleDedicated: BackendConnection[] = [];
+  private dedicatedInUse = 0;
   private closed = false;
 
   constructor(
@@ -46,8 +50,14 @@ export class BackendPool {
     return this.shared[sessionId % this.shared.length];
   }
 
-  /** A connection for one caller alone; give it back with release(). */
-  acquireDedicated(): BackendConnection {
+  get maxDedicated(): number {
+    return this.opts.maxDedicated;
+  }
+
+  /** A connection for one caller alone; give it back with release(). Null when maxDedicated are in use. */
+  acquireDedicated(): BackendConnection | null {
+    if (this.dedicatedInUse >= this.opts.maxDedicated) return null;
+    this.dedicatedInUse++;
     while (this.idleDedicated.length > 0) {
       const conn = this.idleDedicated.pop()!;
       if (conn.isReady) return conn;
@@ -66,6 +76,7 @@ export class BackendPool {
    * away mid-BLPOP) is closed: its late reply must not reach the next user.
    */
   release(conn: BackendConnection): void {
+    this.dedicatedInUse--;
     if (this.closed || !conn.isReady || conn.pendingCount > 0 || this.idleDedicated.length >= MAX_IDLE_DEDICATED) {
       conn.close('dedicated connection released');
       return;

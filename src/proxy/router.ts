@@ -17,6 +17,7 @@ import type { RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import { splitterFor, splitByShard } from './multi-key.js';
+import { runBlocking } from './blocking-call.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 
@@ -101,7 +102,7 @@ export class Router {
       shard = this.slotMap.slotToShard[slot];
     }
     if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
-      session.runExclusive(this.pools[shard], frame.raw);
+      runBlocking(session, this.pools[shard], frame.raw);
       return;
     }
     this.pools[shard].connectionFor(session.id).send(frame.raw, session.openSlot());

@@ -1,0 +1,217 @@
+/**
+ * Defects of the data path found in review, each pinned by a test against real
+ * redis-server processes: clients that end or leave while stalled are released at once
+ * (and a blocked command of theirs is cancelled), dedicated connections are bounded.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { SlotMap } from '../src/cluster/slot-map.js';
+import type { TopologyDoc } from '../src/cluster/topology.js';
+import { encodeCommand } from '../src/resp/encode.js';
+import { RawClient, startTestProxy, type TestProxy } from './support/proxy.js';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitUntil(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await sleep(20);
+  }
+}
+
+function cmd(...args: (string | Buffer)[]): Buffer {
+  return encodeCommand(args);
+}
+
+/** A direct (password) connection to the master of shard `shard`, bypassing the proxy. */
+function masterClient(doc: TopologyDoc, map: SlotMap, shard: number): Redis {
+  const node = doc.nodes.find((n) => n.id === map.shards[shard].masterId);
+  assert.ok(node);
+  return new Redis({ host: node.host, port: node.port, password: doc.nodePassword, maxRetriesPerRequest: 1, lazyConnect: false });
+}
+
+function infoField(info: string, field: string): string | undefined {
+  return new RegExp(`^${field}:(.*)\r?$`, 'm').exec(info)?.[1];
+}
+
+async function blockedClients(node: Redis): Promise<number> {
+  return Number(infoField(await node.info('clients'), 'blocked_clients'));
+}
+
+/** A raw socket, optionally one that never closes its own side (allowHalfOpen). */
+function connectRaw(port: number, allowHalfOpen: boolean): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Everything the server sends until it closes its side. */
+function readUntilEnd(s: net.Socket, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => reject(new Error(`no end from the proxy after ${ms} ms; got ${JSON.stringify(Buffer.concat(chunks).toString())}`)), ms);
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', () => {});
+    s.once('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString());
+    });
+  });
+}
+
+async function proxyInfo(port: number, section: string): Promise<string> {
+  const c = await RawClient.connect(port);
+  try {
+    c.write(cmd('INFO', section));
+    const complete = (d: Buffer): boolean => {
+      const m = /^\$(\d+)\r\n/.exec(d.toString('latin1'));
+      return m !== null && d.length >= m[0].length + Number(m[1]) + 2;
+    };
+    const data = await c.waitFor((d, closed) => closed || complete(d));
+    if (!complete(data)) throw new Error(`INFO refused: ${data.toString('latin1')}`);
+    return data.toString('latin1');
+  } finally {
+    c.close();
+  }
+}
+
+describe('sessions that end are released at once', () => {
+  test('with --maxclients 50: 100 clients ending by QUIT or a protocol error leave the next client served and the count true', async () => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--maxclients', '50']);
+    const kept: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        // Half of them never close their own side: the proxy must not wait for them to.
+        const halfOpen = i % 2 === 0;
+        const s = await connectRaw(tp.port, halfOpen);
+        const malformed = i % 3 === 2;
+        const ended = readUntilEnd(s, 5000);
+        s.write(malformed ? '*1\r\n$x\r\n' : 'PING\r\nQUIT\r\n');
+        assert.equal(await ended, malformed ? '-ERR Protocol error: invalid bulk length\r\n' : '+PONG\r\n+OK\r\n', `client ${i}`);
+        if (halfOpen) kept.push(s);
+        else s.destroy();
+      }
+      const info = await proxyInfo(tp.port, 'clients');
+      assert.equal(infoField(info, 'connected_clients'), '1', info);
+
+      // A refused client is released too; the ones that were let in are counted exactly.
+      const held: RawClient[] = [];
+      for (let i = 0; i < 50; i++) {
+        const c = await RawClient.connect(tp.port);
+        c.write('PING\r\n');
+        await c.waitFor((d) => d.toString() === '+PONG\r\n');
+        held.push(c);
+      }
+      for (let i = 0; i < 20; i++) {
+        const c = await RawClient.connect(tp.port);
+        const refused = await c.waitFor((_d, closed) => closed);
+        assert.equal(refused.toString(), '-ERR max number of clients reached\r\n');
+      }
+      for (const c of held) c.close();
+      // (Until the proxy has read those closes, a new client may still be refused.)
+      const count = (info: string): string | undefined => infoField(info, 'connected_clients');
+      await waitUntil(async () => count(await proxyInfo(tp.port, 'clients').catch(() => '')) === '1', 3000, 'connected_clients back to 1');
+      const stats = await proxyInfo(tp.port, 'stats');
+      assert.ok(Number(infoField(stats, 'rejected_connections')) >= 20, stats);
+    } finally {
+      for (const s of kept) s.destroy();
+      await tp.close();
+    }
+  });
+});
+
+describe('a client that leaves while blocked', () => {
+  let tp: TestProxy;
+  let redis: Redis;
+  let node: Redis;
+
+  before(async () => {
+    tp = await startTestProxy(['--masters', '1', '--replicas', '0']);
+    redis = new Redis({ port: tp.port, maxRetriesPerRequest: 1 });
+    node = masterClient(tp.proxy.cluster.topology, tp.proxy.cluster.slotMap, 0);
+  });
+
+  after(async () => {
+    redis?.disconnect();
+    node?.disconnect();
+    await tp?.close();
+  });
+
+  test('BLPOP in progress: cancelled at once, so a later RPUSH is not popped for nobody', async () => {
+    const c = await RawClient.connect(tp.port);
+    c.write(cmd('BLPOP', 'dq:1', '0'));
+    await waitUntil(async () => (await blockedClients(node)) === 1, 3000, 'the BLPOP to block on the master');
+    c.close();
+    await waitUntil(async () => (await blockedClients(node)) === 0, 3000, 'the BLPOP to be cancelled on the master');
+    assert.equal(await redis.rpush('dq:1', 'x'), 1);
+    assert.equal(await redis.llen('dq:1'), 1);
+    await waitUntil(async () => infoField(await proxyInfo(tp.port, 'clients'), 'connected_clients') === '2', 3000, 'the session to be released');
+  });
+
+  test('BLPOP still waiting for earlier replies: never started', async () => {
+    const c = await RawClient.connect(tp.port);
+    // A script that keeps the master busy ~800 ms; the BLPOP must wait for its reply.
+    const spin =
+      "local function now() local t = redis.call('time') return t[1] * 1000 + t[2] / 1000 end " +
+      'local e = now() + 800 while now() < e do end return 1';
+    c.write(Buffer.concat([cmd('EVAL', spin, '0'), cmd('BLPOP', 'dq:2', '0')]));
+    await sleep(200);
+    c.close();
+    await sleep(1200); // the script is over; a BLPOP started now would block
+    assert.equal(await blockedClients(node), 0, 'no BLPOP on the master');
+    assert.equal(await redis.rpush('dq:2', 'x'), 1);
+    assert.equal(await redis.llen('dq:2'), 1);
+  });
+});
+
+describe('bad input and odd replies stay with their request', () => {
+  test('SCAN with a cursor that is not a number gets Redis\'s error; the client goes on', async () => {
+    const tp = await startTestProxy(['--masters', '2', '--replicas', '0']);
+    try {
+      const c = await RawClient.connect(tp.port);
+      c.write(Buffer.concat([cmd('SCAN', 'notanumber'), cmd('SCAN', '-1'), cmd('SCAN', '99999999999999999999999999999'), cmd('PING')]));
+      const data = await c.waitFor((d) => d.toString().endsWith('+PONG\r\n'));
+      assert.equal(data.toString(), '-ERR invalid cursor\r\n-ERR invalid cursor\r\n-ERR invalid cursor\r\n+PONG\r\n');
+      c.close();
+    } finally {
+      await tp.close();
+    }
+  });
+});
+
+describe('--max-blocking-clients', () => {
+  test('past the bound a blocking command gets an error; a freed place is reused', async () => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--max-blocking-clients', '2']);
+    const node = masterClient(tp.proxy.cluster.topology, tp.proxy.cluster.slotMap, 0);
+    const redis = new Redis({ port: tp.port, maxRetriesPerRequest: 1 });
+    const clients: RawClient[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = await RawClient.connect(tp.port);
+        clients.push(c);
+        c.write(cmd('BLPOP', 'mb:q', '0'));
+      }
+      await waitUntil(async () => (await blockedClients(node)) === 2, 3000, 'two BLPOPs blocked');
+      const third = await RawClient.connect(tp.port);
+      clients.push(third);
+      third.write(Buffer.concat([cmd('BLPOP', 'mb:q', '0'), cmd('PING')]));
+      const refused = await third.waitFor((d) => d.toString().endsWith('+PONG\r\n'));
+      assert.match(refused.toString(), /^-ERR max number of blocking clients reached \(--max-blocking-clients 2\)\r\n\+PONG\r\n$/);
+      assert.equal(await redis.rpush('mb:q', 'a'), 1); // one BLPOP returns, its place is free
+      await waitUntil(async () => (await blockedClients(node)) === 1, 3000, 'one BLPOP answered');
+      third.write(cmd('BLPOP', 'mb:q', '0'));
+      await waitUntil(async () => (await blockedClients(node)) === 2, 3000, 'the third client blocked');
+    } finally {
+      for (const c of clients) c.close();
+      redis.disconnect();
+      node.disconnect();
+      await tp.close();
+    }
+  });
+});
