@@ -1,16 +1,25 @@
 /**
  * Defects of the data path found in review, each pinned by a test against real
  * redis-server processes: clients that end or leave while stalled are released at once
- * (and a blocked command of theirs is cancelled), dedicated connections are bounded.
+ * (and a blocked command of theirs is cancelled), memory stays bounded under parties that
+ * do not drain (a SIGSTOPped master, a client that does not read), dedicated connections
+ * are bounded.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { SlotMap } from '../src/cluster/slot-map.js';
 import type { TopologyDoc } from '../src/cluster/topology.js';
 import { encodeCommand } from '../src/resp/encode.js';
-import { RawClient, startTestProxy, type TestProxy } from './support/proxy.js';
+import { exited, RawClient, rssOf, startExecutable, startTestProxy, waitForPong, type TestProxy } from './support/proxy.js';
+import { freePort } from './support/redis-server.js';
+
+const MB = 1024 * 1024;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -28,11 +37,25 @@ function cmd(...args: (string | Buffer)[]): Buffer {
   return encodeCommand(args);
 }
 
+/** A key whose slot belongs to shard `shard` of `map`. */
+function keyOnShard(map: SlotMap, shard: number, prefix: string): string {
+  for (let i = 0; ; i++) {
+    const key = `${prefix}:${i}`;
+    if (map.shardOf(calculateSlot(key)) === shard) return key;
+  }
+}
+
 /** A direct (password) connection to the master of shard `shard`, bypassing the proxy. */
 function masterClient(doc: TopologyDoc, map: SlotMap, shard: number): Redis {
   const node = doc.nodes.find((n) => n.id === map.shards[shard].masterId);
   assert.ok(node);
   return new Redis({ host: node.host, port: node.port, password: doc.nodePassword, maxRetriesPerRequest: 1, lazyConnect: false });
+}
+
+function masterPid(doc: TopologyDoc, map: SlotMap, shard: number): number {
+  const node = doc.nodes.find((n) => n.id === map.shards[shard].masterId);
+  assert.ok(node?.handle, 'the master has a pid');
+  return Number(node.handle);
 }
 
 function infoField(info: string, field: string): string | undefined {
@@ -181,6 +204,158 @@ describe('bad input and odd replies stay with their request', () => {
       c.close();
     } finally {
       await tp.close();
+    }
+  });
+});
+
+/** A real proxy process (its RSS measured alone) over `masters` masters, without replicas. */
+async function startProxyProcess(masters: number, flags: string[] = []) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-defects-'));
+  const port = await freePort();
+  const child = startExecutable(dir, port, ['--masters', String(masters), '--replicas', '0', ...flags]);
+  await waitForPong(port);
+  const doc = JSON.parse(await readFile(path.join(dir, 'topology.json'), 'utf8')) as TopologyDoc;
+  return {
+    port,
+    doc,
+    map: SlotMap.fromTopology(doc),
+    pid: child.pid!,
+    async stop(): Promise<void> {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited(child);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('memory stays bounded under parties that do not drain', () => {
+  test('50 clients pipelining 1 MB SETs to a SIGSTOPped master: RSS bounded, other masters served', async (t) => {
+    const p = await startProxyProcess(3);
+    const other = new Redis({ port: p.port, maxRetriesPerRequest: 0 });
+    const sockets: net.Socket[] = [];
+    let stopped = 0;
+    let writing = true;
+    try {
+      const k1 = keyOnShard(p.map, 1, 'ok1');
+      const k2 = keyOnShard(p.map, 2, 'ok2');
+      assert.equal(await other.set(k1, 'a'), 'OK'); // connected and ready before the stop
+      await sleep(300); // let the proxy settle (GC after start-up) before the baseline
+      const baseline = await rssOf(p.pid);
+      stopped = masterPid(p.doc, p.map, 0);
+      process.kill(stopped, 'SIGSTOP');
+
+      const value = Buffer.alloc(MB, 'v');
+      const crlf = Buffer.from('\r\n');
+      for (let i = 0; i < 50; i++) {
+        const key = keyOnShard(p.map, 0, `big${i}`);
+        const header = Buffer.from(`*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$${value.length}\r\n`);
+        const s = await connectRaw(p.port, false);
+        sockets.push(s);
+        s.on('data', () => {});
+        s.on('error', () => {});
+        // Pipeline as fast as the proxy takes them (this process must not buffer them).
+        const pump = (): void => {
+          while (writing && !s.destroyed) {
+            s.write(header);
+            s.write(value);
+            if (!s.write(crlf)) {
+              s.once('drain', pump);
+              return;
+            }
+          }
+        };
+        pump();
+      }
+
+      let peak = baseline;
+      let worst = 0;
+      const until = Date.now() + 6000; // under the 10 s command timeout: nothing is failed meanwhile
+      while (Date.now() < until) {
+        const t = Date.now();
+        assert.equal(await other.set(k1, String(t)), 'OK');
+        assert.equal(await other.get(k1), String(t));
+        assert.equal(await other.set(k2, 'b'), 'OK');
+        worst = Math.max(worst, Date.now() - t);
+        peak = Math.max(peak, await rssOf(p.pid));
+        await sleep(100);
+      }
+      const growth = peak - baseline;
+      t.diagnostic(`baseline RSS ${Math.round(baseline / MB)} MB, peak ${Math.round(peak / MB)} MB, slowest request ${worst} ms`);
+      assert.ok(worst < 1000, `other masters served within a second (worst ${worst} ms)`);
+      assert.ok(growth < 350 * MB, `proxy RSS grew by ${Math.round(growth / MB)} MB (bound 350 MB)`);
+    } finally {
+      writing = false;
+      if (stopped) process.kill(stopped, 'SIGCONT');
+      for (const s of sockets) s.destroy();
+      other.disconnect();
+      await p.stop();
+    }
+  });
+
+  test('a client pipelining 200 000 GETs of a 100 KB value without reading: bounded by bytes; its pooled connection stays fast', async (t) => {
+    const p = await startProxyProcess(1, ['--pool-size', '2']);
+    const sockets: net.Socket[] = [];
+    try {
+      const setup = new Redis({ port: p.port, maxRetriesPerRequest: 1 });
+      assert.equal(await setup.set('big', Buffer.alloc(100 * 1024, 'b')), 'OK');
+      assert.equal(await setup.set('small', 's'), 'OK');
+      setup.disconnect();
+
+      // The non-reader and a peer that shares its pooled backend connection (id % pool size).
+      const idOf = async (c: RawClient): Promise<number> => {
+        c.write('CLIENT ID\r\n');
+        const d = await c.waitFor((x) => /^:\d+\r\n$/.test(x.toString()));
+        return Number(d.toString().slice(1));
+      };
+      const slow = await RawClient.connect(p.port);
+      const slowId = await idOf(slow);
+      let peer: RawClient;
+      for (;;) {
+        const c = await RawClient.connect(p.port);
+        if ((await idOf(c)) % 2 === slowId % 2) {
+          peer = c;
+          break;
+        }
+        c.close();
+      }
+      await sleep(300);
+      const baseline = await rssOf(p.pid);
+
+      slow.socket.pause(); // never read a reply from here on
+      const one = cmd('GET', 'big');
+      const all = Buffer.alloc(one.length * 200_000);
+      for (let i = 0; i < 200_000; i++) one.copy(all, i * one.length);
+      slow.write(all);
+
+      let peak = baseline;
+      let worst = 0;
+      let got = 0;
+      const until = Date.now() + 5000;
+      while (Date.now() < until) {
+        const before = peer.received().length;
+        const t = Date.now();
+        peer.write('GET small\r\n');
+        await peer.waitFor((d) => d.length >= before + 7, 10_000);
+        worst = Math.max(worst, Date.now() - t);
+        got++;
+        peak = Math.max(peak, await rssOf(p.pid));
+        await sleep(100);
+      }
+      const growth = peak - baseline;
+      t.diagnostic(`baseline RSS ${Math.round(baseline / MB)} MB, peak ${Math.round(peak / MB)} MB, slowest request ${worst} ms`);
+      assert.ok(got > 10);
+      assert.ok(worst < 1000, `the peer on the same pooled connection waited at most ${worst} ms`);
+      assert.ok(growth < 300 * MB, `proxy RSS grew by ${Math.round(growth / MB)} MB (bound 300 MB)`);
+
+      // The stalled client leaving is released at once.
+      slow.close();
+      await waitUntil(async () => infoField(await proxyInfo(p.port, 'clients'), 'connected_clients') === '2', 5000, 'the stalled client released');
+      peer.close();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await p.stop();
     }
   });
 });

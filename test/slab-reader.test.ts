@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { rewrapProblem, setClientSlabReads, withSlabReads } from '../src/net/slab-reader.js';
+import { rewrapProblem, setClientSlabReads, unpinned, withSlabReads } from '../src/net/slab-reader.js';
 import { RawClient, startTestProxy, type TestProxy } from './support/proxy.js';
 
 describe('the shape check', () => {
@@ -50,6 +50,18 @@ describe('the shape check', () => {
       socket.destroy();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  test('unpinned copies a small view of a large slab, and nothing else', () => {
+    const slab = Buffer.allocUnsafeSlow(1024 * 1024);
+    const small = slab.subarray(100, 120);
+    const copy = unpinned(small);
+    assert.notEqual(copy.buffer, slab.buffer);
+    assert.ok(copy.equals(small));
+    const big = slab.subarray(0, 512 * 1024);
+    assert.equal(unpinned(big), big);
+    const pooled = Buffer.from('abc'); // Node's 8 KB pool: copying would pin as much
+    assert.equal(unpinned(pooled), pooled);
   });
 });
 

@@ -41,6 +41,19 @@ export function slabReads(onData: (chunk: Buffer) => void): net.OnReadOpts {
 }
 
 /**
+ * A small view of a large slab keeps the whole slab alive. Where a buffer may be held for
+ * long (replies a slow client has not taken yet), a copy of a view that pins more than
+ * PIN_RATIO times its size costs less than what it would pin. Node's own 8 KB pool
+ * buffers are left alone: copying them would pin just as much.
+ */
+const PIN_RATIO = 16;
+
+export function unpinned(buf: Buffer): Buffer {
+  const backing = buf.buffer.byteLength;
+  return backing >= MIN_SLAB && backing > PIN_RATIO * buf.length ? Buffer.from(buf) : buf;
+}
+
+/**
  * Re-wrapping an accepted socket relies on Node internals (net.Server has no `onread`
  * option): the accepted socket's `_handle`, and a Socket built on it with `onread`. This
  * is checked on every accepted socket; when Node no longer has that shape, clients are

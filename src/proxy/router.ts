@@ -60,7 +60,8 @@ export class Router {
 
   /** Send raw bytes to one shard on this session's connection. */
   sendToShard(session: ClientSession, shard: number, raw: Buffer, sink: ReplySink): void {
-    this.pools[shard].connectionFor(session.id).send(raw, sink);
+    const conn = this.pools[shard].connectionFor(session.id);
+    if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
   /** The shard a keyless request goes to: spread by session, stable for one client. */
@@ -105,7 +106,8 @@ export class Router {
       runBlocking(session, this.pools[shard], frame.raw);
       return;
     }
-    this.pools[shard].connectionFor(session.id).send(frame.raw, session.openSlot());
+    const conn = this.pools[shard].connectionFor(session.id);
+    if (!conn.send(frame.raw, session.openSlot())) session.waitForBackend(conn);
   }
 
   /** Shard of one key given as an argument index of a frame. */

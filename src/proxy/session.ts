@@ -7,23 +7,33 @@
  * event-loop turn.
  *
  * The session *stalls* (takes no further frames) for any of a few reasons, kept as bits:
- * a blocking command is waiting or running, too many replies are owed, the client does
- * not read its replies, or it is closing. Frames wait in the scanner meanwhile. A stalled
- * session still reads its socket up to STALLED_READAHEAD unprocessed bytes, then pauses
- * it: a paused socket does not notice the client's FIN or RST, and a client that leaves
- * must be released at once (and a blocking command of its own cancelled), while a client
- * that keeps sending costs bounded memory.
+ * a blocking command is waiting or running, too many reply bytes are owed or held for a
+ * client that does not read them, a backend it feeds is congested, or it is closing.
+ * Frames wait in the scanner meanwhile. A stalled session still reads its socket up to
+ * STALLED_READAHEAD unprocessed bytes, then pauses it: a paused socket does not notice
+ * the client's FIN or RST, and a client that leaves must be released at once (and a
+ * blocking command of its own cancelled), while a client that keeps sending costs
+ * bounded memory.
+ *
+ * Memory bounds, all integer counters on the hot path:
+ * - replies owed: the estimated bytes in flight (owed × moving average of reply sizes)
+ *   stay under OWED_BYTES_BUDGET, so a pipeline of 200 000 GETs of 100 KB does not send
+ *   200 000 requests' worth of replies the proxy would then have to hold;
+ * - replies held for the client (slots + output + socket buffer) above RETAINED_HIGH stop
+ *   reading until below half. Replies are delivered into the slots regardless, so a
+ *   client that does not read never holds up the shared backend connection it uses.
  */
 import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { Fifo } from '../net/fifo.js';
-import { withSlabReads } from '../net/slab-reader.js';
+import { unpinned, withSlabReads } from '../net/slab-reader.js';
 import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
 import { RequestScanner } from '../resp/request-scanner.js';
 import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { faultReply } from '../faults.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
+import type { BackendConnection, DrainListener } from '../backend/connection.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -53,20 +63,29 @@ export interface ExclusiveCall {
 
 const STALL_EXCLUSIVE = 1;
 const STALL_OWED = 2;
-const STALL_OUTPUT = 4;
+const STALL_RETAINED = 4;
+const STALL_BACKEND = 8;
 const STALL_CLOSING = 16;
 const STALL_RELEASED = 32;
 
-/** Stop reading from a client that owes this many replies, until half are written. */
+const MB = 1024 * 1024;
+/** Owed replies × average reply size stays under this (the replies in flight for one client). */
+const OWED_BYTES_BUDGET = 16 * MB;
+/** Whatever the sizes, at least MIN_OWED and at most MAX_OWED replies may be owed. */
+const MIN_OWED = 8;
 const MAX_OWED = 32 * 1024;
-/** Stop reading from a client that does not read its replies (bytes buffered). */
-const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
+/** Reply size assumed before any reply was seen: a new client may have ~1000 requests in flight. */
+const INITIAL_REPLY_ESTIMATE = 16 * 1024;
+/** Reply bytes held for the client above which it is not read any more (until below half). */
+const RETAINED_HIGH = 32 * MB;
+/** A client holding more than this is lagging: what is held for it is copied off large read slabs. */
+const LAGGING = MB;
 /** While stalled, a client is still read up to this many unprocessed bytes (to notice it leaving). */
 const STALLED_READAHEAD = 128 * 1024;
 /** A closing session whose last bytes the client does not take is destroyed after this long. */
 const CLOSE_GRACE_MS = 5000;
 
-export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
+export class ClientSession implements SlotOwner, Flushable, DrainListener, ExclusiveOwner {
   flushQueued = false;
   name: Buffer | null = null;
   libName = '';
@@ -78,6 +97,10 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
   private readonly slots = new Fifo<ReplySlot>(64);
   private out: Buffer[] = [];
   private outBytes = 0;
+  /** Bytes of filled slots waiting for an earlier reply (not yet in `out`). */
+  private heldBytes = 0;
+  /** Moving average of reply sizes (weight 1/8, integer), for the owed-replies bound. */
+  private replyAvg = INITIAL_REPLY_ESTIMATE;
   /** STALL_* bits; frames are taken only while 0. */
   private stall = 0;
   private reading = true;
@@ -85,6 +108,7 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
   /** The blocking command waiting for earlier replies or running, cancelled if the client leaves. */
   private exclusive: ExclusiveCall | null = null;
   private exclusiveStarted = false;
+  private congestedOn: BackendConnection | null = null;
   /** Replies produced (slots opened + direct replies): whether a handler that threw had answered. */
   private replies = 0;
   private lastSlot: ReplySlot | null = null;
@@ -134,6 +158,7 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
     } else {
       const slot = new ReplySlot(this);
       slot.reply = buf;
+      this.heldBytes += buf.length;
       this.slots.push(slot);
       this.lastSlot = slot;
     }
@@ -167,17 +192,46 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
     this.unstall(STALL_EXCLUSIVE);
   }
 
+  /**
+   * A request of this session went to `conn`, which is congested (its node is not taking
+   * what is sent): take no further frames until it drains.
+   */
+  waitForBackend(conn: BackendConnection): void {
+    if (this.congestedOn !== null || this.released) return;
+    this.congestedOn = conn;
+    this.stall |= STALL_BACKEND;
+    conn.waitDrain(this);
+  }
+
+  backendDrained(): void {
+    this.congestedOn = null;
+    this.unstall(STALL_BACKEND);
+  }
+
   slotFilled(slot: ReplySlot): void {
-    if (this.released || slot !== this.slots.peek()) return;
+    const reply = slot.reply!;
+    this.replyAvg += (reply.length - this.replyAvg) >> 3;
+    if (this.released) return;
+    if (slot !== this.slots.peek()) {
+      // Held until the replies before it are in.
+      if (this.heldBytes + this.socket.writableLength > LAGGING) slot.reply = unpinned(reply);
+      this.heldBytes += slot.reply!.length;
+      if (this.heldBytes > RETAINED_HIGH) this.stall |= STALL_RETAINED;
+      return;
+    }
     for (let head = this.slots.peek(); head !== undefined && head.reply !== null; head = this.slots.peek()) {
       this.slots.shift();
+      if (head !== slot) this.heldBytes -= head.reply.length;
       this.queueOutput(head.reply);
     }
     if (this.exclusive !== null && !this.exclusiveStarted && this.slots.length === 1) {
       this.exclusiveStarted = true;
       this.exclusive.start(this);
     }
-    if ((this.stall & STALL_OWED) !== 0 && this.slots.length < MAX_OWED / 2) this.unstall(STALL_OWED);
+    if ((this.stall & STALL_OWED) !== 0) {
+      const owed = this.slots.length;
+      if (owed < MIN_OWED || (owed < MAX_OWED / 2 && owed * this.replyAvg < OWED_BYTES_BUDGET / 2)) this.unstall(STALL_OWED);
+    }
   }
 
   flush(): void {
@@ -188,9 +242,13 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
       const bytes = this.outBytes;
       this.out = [];
       this.outBytes = 0;
+      // Bytes the socket cannot take now stay in its buffer: not with whole read slabs behind them.
+      if (socket.writableLength > 0) for (let i = 0; i < bufs.length; i++) bufs[i] = unpinned(bufs[i]);
       writeBuffers(socket, bufs, bytes);
-      if (socket.writableLength > MAX_BUFFERED_OUTPUT) this.stall |= STALL_OUTPUT;
     }
+    const retained = this.heldBytes + socket.writableLength;
+    if (retained > RETAINED_HIGH) this.stall |= STALL_RETAINED;
+    else if ((this.stall & STALL_RETAINED) !== 0 && retained < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
     if ((this.stall & STALL_CLOSING) !== 0 && this.slots.length === 0) this.endAndRelease();
   }
 
@@ -227,7 +285,8 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
         if (frame.argc === 0) continue;
         this.host.countCommand();
         this.dispatch(frame);
-        if (this.slots.length >= MAX_OWED) this.stall |= STALL_OWED;
+        const owed = this.slots.length;
+        if (owed >= MIN_OWED && (owed >= MAX_OWED || owed * this.replyAvg >= OWED_BYTES_BUDGET)) this.stall |= STALL_OWED;
       }
     } catch (err) {
       // Not a handler (dispatch catches those): the scanner, whose state is unknown now.
@@ -250,7 +309,7 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
   }
 
   private onSocketDrain(): void {
-    if ((this.stall & STALL_OUTPUT) !== 0) this.unstall(STALL_OUTPUT);
+    if ((this.stall & STALL_RETAINED) !== 0 && this.heldBytes + this.outBytes < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
   }
 
   private unstall(bit: number): void {
@@ -296,9 +355,14 @@ export class ClientSession implements SlotOwner, Flushable, ExclusiveOwner {
     const call = this.exclusive;
     this.exclusive = null;
     call?.cancel();
+    if (this.congestedOn !== null) {
+      this.congestedOn.cancelDrainWait(this);
+      this.congestedOn = null;
+    }
     while (this.slots.shift() !== undefined);
     this.out = [];
     this.outBytes = 0;
+    this.heldBytes = 0;
     this.host.sessionClosed(this);
   }
 }
