@@ -3,7 +3,7 @@
  * redis-server processes: clients that end or leave while stalled are released at once
  * (and a blocked command of theirs is cancelled), memory stays bounded under parties that
  * do not drain (a SIGSTOPped master, a client that does not read), dedicated connections
- * are bounded.
+ * are bounded, one dead master does not break the others.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -386,6 +386,48 @@ describe('--max-blocking-clients', () => {
       for (const c of clients) c.close();
       redis.disconnect();
       node.disconnect();
+      await tp.close();
+    }
+  });
+});
+
+describe('one dead master', () => {
+  test('a new ioredis client with default options works with keys on the healthy masters; fan-outs answer from the masters that are up', async () => {
+    const tp = await startTestProxy(['--masters', '3', '--replicas', '0']);
+    const map = tp.proxy.cluster.slotMap;
+    const doc = tp.proxy.cluster.topology;
+    let fresh: Redis | undefined;
+    try {
+      const k1 = keyOnShard(map, 1, 'alive1');
+      const k2 = keyOnShard(map, 2, 'alive2');
+      // Shard 0 is the one a naive "ask master 0" would pick.
+      const pid = masterPid(doc, map, 0);
+      process.kill(pid, 'SIGKILL');
+      await sleep(300);
+
+      fresh = new Redis({ port: tp.port });
+      fresh.on('error', () => {});
+      const timeout = sleep(5000).then(() => {
+        throw new Error('no reply within 5 s');
+      });
+      assert.equal(await Promise.race([fresh.set(k1, 'one'), timeout]), 'OK');
+      assert.equal(await fresh.set(k2, 'two'), 'OK');
+      assert.equal(await fresh.get(k1), 'one');
+      assert.equal(await fresh.get(k2), 'two');
+
+      const info = await fresh.info();
+      assert.match(info, /# Server\r\n/);
+      assert.equal(infoField(info, 'connected_clients'), '1');
+      assert.match(info, new RegExp(`master_down0:id=${map.shards[0].masterId},`));
+      assert.equal(infoField(info, 'masters_down'), '1');
+      assert.deepEqual(await fresh.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction']);
+      assert.ok((await fresh.call('COMMAND', 'COUNT')) as number > 100);
+      assert.ok([k1, k2].includes(String(await fresh.randomkey())));
+      // Answers that would be wrong without the dead master fail with its error.
+      await assert.rejects(fresh.dbsize(), /ERR (connection to|cannot connect to|backend) .*m/);
+      await assert.rejects(fresh.keys('*'), /ERR (connection to|cannot connect to|backend) /);
+    } finally {
+      fresh?.disconnect();
       await tp.close();
     }
   });

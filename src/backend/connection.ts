@@ -55,6 +55,23 @@ type State = 'connecting' | 'ready' | 'backoff' | 'closed';
 const HIGH_WATER = 32 * 1024 * 1024;
 const LOW_WATER = 8 * 1024 * 1024;
 
+const UNREACHABLE_PREFIXES = ['-ERR connection to backend ', '-ERR cannot connect to backend ', '-ERR backend '].map((p) =>
+  Buffer.from(p, 'latin1'),
+);
+
+/**
+ * Whether a reply is one of the errors this module makes up when the node could not be
+ * reached (as opposed to the node's own answer): callers that can ask another node, or do
+ * without this one, look at it.
+ */
+export function isUnreachableReply(reply: Buffer): boolean {
+  if (reply[0] !== 0x2d /* '-' */) return false;
+  for (const p of UNREACHABLE_PREFIXES) {
+    if (reply.length >= p.length && reply.compare(p, 0, p.length, 0, p.length) === 0) return true;
+  }
+  return false;
+}
+
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
 

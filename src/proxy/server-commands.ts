@@ -2,11 +2,24 @@
  * Commands about the whole dataset, answered by asking every master (or one) and merging:
  * DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL/FLUSHDB, INFO, COMMAND, CONFIG GET, SCRIPT,
  * FUNCTION, LOLWUT.
+ *
+ * With a master that cannot be reached, each command does what its users would expect:
+ * - an answer that would be wrong without that master fails with its error: DBSIZE,
+ *   KEYS, SCAN (on reaching it), FLUSHALL/FLUSHDB, FUNCTION LOAD/DELETE/FLUSH/RESTORE
+ *   (functions are persisted: a master that missed the change would differ when back);
+ * - an answer the others give as well comes from the masters that are up: INFO (the
+ *   missing masters are listed), RANDOMKEY, SCRIPT LOAD/FLUSH/EXISTS (the script cache is
+ *   not persisted: a master that comes back has an empty one anyway, and clients fall
+ *   back from NOSCRIPT to EVAL);
+ * - a question any master can answer goes to the next one: COMMAND, CONFIG GET,
+ *   FUNCTION LIST/DUMP/STATS, LOLWUT.
  */
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
 import { arrayElements, decodeReply } from '../resp/reply-value.js';
 import { encodeArray, encodeBulk, encodeCommand, encodeError, encodeInteger, NULL_BULK, OK } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
+import type { ReplySink } from '../backend/reply-sink.js';
+import { isUnreachableReply } from '../backend/connection.js';
 import { Gather, TransformSink } from './reply-slot.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { renderInfo } from './info.js';
@@ -14,16 +27,65 @@ import { concatArrays, firstError, integerOf, sumIntegers, UNEXPECTED_REPLY } fr
 
 const INFO_ALL_NODES = encodeCommand(['INFO']);
 
-/** Send `raw` to every master and merge the replies into one. */
-export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: (parts: Buffer[]) => Buffer): void {
+type Merge = (parts: Buffer[]) => Buffer;
+
+/** Send `raw` to every master; the merge sees every reply, errors included. */
+function fanoutParts(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
   const n = ctx.router.shardCount;
-  const gather = new Gather(n, (parts) => firstError(parts) ?? merge(parts), s.openSlot());
+  const gather = new Gather(n, merge, s.openSlot());
   for (let i = 0; i < n; i++) ctx.router.sendToShard(s, i, raw, gather.part(i));
 }
 
-/** Forward the request as it is to one master (the one this client uses for keyless work). */
+/** Send `raw` to every master and merge the replies into one; any error (a master down too) is the answer. */
+export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
+  fanoutParts(ctx, s, raw, (parts) => firstError(parts) ?? merge(parts));
+}
+
+/** Like fanout, but masters that cannot be reached are left out, unless none can be. */
+function fanoutUp(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
+  fanoutParts(ctx, s, raw, (parts) => {
+    const up = parts.filter((p) => !isUnreachableReply(p));
+    if (up.length === 0) return parts[0];
+    return firstError(up) ?? merge(up);
+  });
+}
+
+/**
+ * Sends a request to one master and, while the master it went to cannot be reached, to
+ * the next one: for questions every master answers alike.
+ */
+class FirstReachable implements ReplySink {
+  private tried = 1;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly session: ClientSession,
+    private readonly raw: Buffer,
+    private shard: number,
+    private readonly target: ReplySink,
+  ) {}
+
+  deliver(reply: Buffer): void {
+    const n = this.ctx.router.shardCount;
+    if (isUnreachableReply(reply) && this.tried < n) {
+      this.tried++;
+      this.shard = (this.shard + 1) % n;
+      this.ctx.router.sendToShard(this.session, this.shard, this.raw, this);
+      return;
+    }
+    this.target.deliver(reply);
+  }
+}
+
+/** Send `raw` to a master that can be reached, starting with the one this client uses for keyless work. */
+function toReachableMaster(ctx: ProxyContext, s: ClientSession, raw: Buffer, target: ReplySink = s.openSlot()): void {
+  const shard = ctx.router.anyShard(s);
+  ctx.router.sendToShard(s, shard, raw, new FirstReachable(ctx, s, raw, shard, target));
+}
+
+/** Forward the request as it is to one master (any: they all answer alike). */
 function toAnyMaster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  ctx.router.sendToShard(s, ctx.router.anyShard(s), f.raw, s.openSlot());
+  toReachableMaster(ctx, s, f.raw);
 }
 
 const allOk = (): Buffer => OK;
@@ -45,7 +107,7 @@ function flush(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 
 function randomkey(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc !== 1) return s.reply(encodeError(arityError('randomkey')));
-  fanout(ctx, s, f.raw, (parts) => {
+  fanoutUp(ctx, s, f.raw, (parts) => {
     const found = parts.filter((p) => p[0] === 0x24 /* '$' */ && p[1] !== 0x2d /* not $-1 */);
     return found.length === 0 ? NULL_BULK : found[Math.floor(Math.random() * found.length)];
   });
@@ -82,13 +144,19 @@ function scan(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   ctx.router.sendToShard(s, shard, encodeCommand(args), new TransformSink(rewrite, s.openSlot()));
 }
 
+/**
+ * INFO answers whatever masters are down: clients check INFO on connect (ioredis's ready
+ * check), so an error here would lock every new client out, not only from the dead
+ * master's keys. The masters that did not answer are listed in the Cluster section.
+ */
 function info(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sections: string[] = [];
   for (let i = 1; i < f.argc; i++) sections.push(argString(f, i).toLowerCase());
-  fanout(ctx, s, INFO_ALL_NODES, (parts) => {
+  fanoutParts(ctx, s, INFO_ALL_NODES, (parts) => {
     const texts = parts.map((p) => {
+      if (p[0] === 0x2d /* '-' */) return null;
       const v = decodeReply(p);
-      return Buffer.isBuffer(v) ? v.toString('latin1') : '';
+      return Buffer.isBuffer(v) ? v.toString('latin1') : null;
     });
     return encodeBulk(renderInfo(ctx, texts, sections));
   });
@@ -117,7 +185,7 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     }
     return encodeArray(kept);
   };
-  ctx.router.sendToShard(s, 0, f.raw, new TransformSink(filter, s.openSlot()));
+  toReachableMaster(ctx, s, f.raw, new TransformSink(filter, s.openSlot()));
 }
 
 /** SCRIPT LOAD/FLUSH/EXISTS go to every master so EVALSHA works wherever its keys live. */
@@ -127,10 +195,10 @@ function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   switch (sub) {
     case 'load':
     case 'flush':
-      return fanout(ctx, s, f.raw, sameAsFirst);
+      return fanoutUp(ctx, s, f.raw, sameAsFirst);
     case 'exists':
-      // A script exists only if every master has it.
-      return fanout(ctx, s, f.raw, (parts) => {
+      // A script exists only if every master (that is up) has it.
+      return fanoutUp(ctx, s, f.raw, (parts) => {
         const lists = parts.map(arrayElements);
         const first = lists[0];
         if (!first) return UNEXPECTED_REPLY;
@@ -162,7 +230,7 @@ function func(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'dump':
     case 'stats':
     case 'help':
-      return ctx.router.sendToShard(s, 0, f.raw, s.openSlot());
+      return toAnyMaster(ctx, s, f);
     default:
       return s.reply(encodeError(`ERR FUNCTION ${sub.toUpperCase()} is not supported by interface-hash-server`));
   }
