@@ -3,7 +3,7 @@
  * redis-server processes: clients that end or leave while stalled are released at once
  * (and a blocked command of theirs is cancelled), memory stays bounded under parties that
  * do not drain (a SIGSTOPped master, a client that does not read), dedicated connections
- * are bounded, one dead master does not break the others.
+ * are bounded, one dead master does not break the others, SCRIPT/FUNCTION KILL work.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -429,6 +429,75 @@ describe('one dead master', () => {
     } finally {
       fresh?.disconnect();
       await tp.close();
+    }
+  });
+});
+
+describe('SCRIPT KILL and FUNCTION KILL', () => {
+  let tp: TestProxy;
+  let nodes: Redis[];
+
+  before(async () => {
+    tp = await startTestProxy(['--masters', '2', '--replicas', '0']);
+    const map = tp.proxy.cluster.slotMap;
+    nodes = [0, 1].map((i) => masterClient(tp.proxy.cluster.topology, map, i));
+    // A script counts as busy after this long (default 5 s).
+    for (const n of nodes) await n.config('SET', 'busy-reply-threshold', '100');
+  });
+
+  after(async () => {
+    for (const n of nodes ?? []) n.disconnect();
+    await tp?.close();
+  });
+
+  test('nothing running: NOTBUSY, in Redis\'s words', async () => {
+    const r = new Redis({ port: tp.port, maxRetriesPerRequest: 1 });
+    try {
+      await assert.rejects(r.script('KILL'), /^ReplyError: NOTBUSY No scripts in execution right now\.$/);
+      await assert.rejects(r.call('FUNCTION', 'KILL'), /^ReplyError: NOTBUSY No scripts in execution right now\.$/);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  test('a busy EVAL is killed from another client sharing its pooled connection, and from its own client', async () => {
+    const a = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+    const clients: Redis[] = [a];
+    try {
+      const aId = Number(await a.client('ID'));
+      // b shares a's pooled connection to every master (session id modulo the pool size).
+      let b: Redis;
+      for (;;) {
+        const c = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+        clients.push(c);
+        if (Number(await c.client('ID')) % 2 === aId % 2) {
+          b = c;
+          break;
+        }
+      }
+      // (Each rejection is expected at once: it may arrive before the kill's own reply.)
+      const busy = assert.rejects(a.eval('while true do end', 0), /Script killed by user/);
+      await sleep(300);
+      assert.equal(await b.script('KILL'), 'OK');
+      await busy;
+      assert.equal(await a.ping(), 'PONG');
+      assert.equal(await b.set('sk:after', '1'), 'OK');
+
+      // The client running the script can kill it itself (its next request).
+      const own = assert.rejects(a.eval('while true do end', 0), /Script killed by user/);
+      const killed = a.script('KILL');
+      await own;
+      assert.equal(await killed, 'OK');
+
+      // FUNCTION KILL stops a busy function.
+      assert.equal(await a.call('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=spinlib\nredis.register_function('spin', function() while true do end end)"), 'spinlib');
+      const spinning = assert.rejects(a.call('FCALL', 'spin', '0'), /killed/i);
+      await sleep(300);
+      assert.equal(await b.call('FUNCTION', 'KILL'), 'OK');
+      await spinning;
+      assert.equal(await a.get('sk:after'), '1');
+    } finally {
+      for (const c of clients) c.disconnect();
     }
   });
 });

@@ -6,6 +6,11 @@
  * the order it sent them. Commands that hold a connection (blocking pops, ...) take a
  * dedicated connection instead, so they never stall the shared pipeline; at most
  * `maxDedicated` are in use at once (each is a socket and a client on the node).
+ *
+ * A third kind, the control connection, carries only commands a node serves while it is
+ * busy running a script (SCRIPT KILL, FUNCTION KILL). Redis stops reading the connection
+ * that runs the script, so a kill queued behind it on a shared connection would never be
+ * read; on a connection of their own they are.
  */
 import type { Logger } from '../log.js';
 import { BackendConnection, type BackendEndpoint } from './connection.js';
@@ -27,6 +32,7 @@ export class BackendPool {
   private readonly shared: BackendConnection[] = [];
   private readonly idleDedicated: BackendConnection[] = [];
   private dedicatedInUse = 0;
+  private control: BackendConnection | null = null;
   private closed = false;
 
   constructor(
@@ -84,8 +90,20 @@ export class BackendPool {
     this.idleDedicated.push(conn);
   }
 
+  /** The connection for commands a busy node still serves (SCRIPT KILL, FUNCTION KILL); made on first use. */
+  controlConnection(): BackendConnection {
+    this.control ??= new BackendConnection(this.endpoint, {
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      commandTimeoutMs: this.opts.commandTimeoutMs,
+      reconnect: true,
+      log: this.opts.log,
+    });
+    return this.control;
+  }
+
   close(): void {
     this.closed = true;
+    this.control?.close();
     for (const c of this.shared) c.close();
     for (const c of this.idleDedicated) c.close();
     this.idleDedicated.length = 0;

@@ -64,6 +64,11 @@ export class Router {
     if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
+  /** Send to one shard's control connection (commands a busy node still reads: SCRIPT KILL). */
+  sendToControl(shard: number, raw: Buffer, sink: ReplySink): void {
+    this.pools[shard].controlConnection().send(raw, sink);
+  }
+
   /** The shard a keyless request goes to: spread by session, stable for one client. */
   anyShard(session: ClientSession): number {
     return session.id % this.pools.length;

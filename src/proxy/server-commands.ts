@@ -188,6 +188,31 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   toReachableMaster(ctx, s, f.raw, new TransformSink(filter, s.openSlot()));
 }
 
+/**
+ * SCRIPT KILL / FUNCTION KILL: to every master, on its control connection. Redis does not
+ * read the connection that runs the script (nor anything pipelined behind it there), but
+ * serves these on any other while busy. OK if a master killed something; otherwise the
+ * first error that says more than NOTBUSY (UNKILLABLE, a master down), else NOTBUSY.
+ */
+function killScripts(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+  const n = ctx.router.shardCount;
+  const gather = new Gather(n, mergeKill, s.openSlot());
+  for (let i = 0; i < n; i++) ctx.router.sendToControl(i, f.raw, gather.part(i));
+}
+
+const NOTBUSY = Buffer.from('-NOTBUSY ', 'latin1');
+
+function mergeKill(parts: Buffer[]): Buffer {
+  let notBusy: Buffer | undefined;
+  let other: Buffer | undefined;
+  for (const p of parts) {
+    if (p[0] === 0x2b /* '+' */) return p;
+    if (p.length >= NOTBUSY.length && p.compare(NOTBUSY, 0, NOTBUSY.length, 0, NOTBUSY.length) === 0) notBusy ??= p;
+    else other ??= p;
+  }
+  return other ?? notBusy ?? UNEXPECTED_REPLY;
+}
+
 /** SCRIPT LOAD/FLUSH/EXISTS go to every master so EVALSHA works wherever its keys live. */
 function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc < 2) return s.reply(encodeError(arityError('script')));
@@ -196,6 +221,8 @@ function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'load':
     case 'flush':
       return fanoutUp(ctx, s, f.raw, sameAsFirst);
+    case 'kill':
+      return killScripts(ctx, s, f);
     case 'exists':
       // A script exists only if every master (that is up) has it.
       return fanoutUp(ctx, s, f.raw, (parts) => {
@@ -226,6 +253,8 @@ function func(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'flush':
     case 'restore':
       return fanout(ctx, s, f.raw, sameAsFirst);
+    case 'kill':
+      return killScripts(ctx, s, f);
     case 'list':
     case 'dump':
     case 'stats':
