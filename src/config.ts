@@ -19,6 +19,7 @@ export interface Config {
   maxclients: number;
   protoMaxBulkLen: number;
   poolSize: number;
+  maxBlockingClients: number;
   connectTimeout: number;
   commandTimeout: number;
   slotMapRefresh: number;
@@ -61,6 +62,11 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('maxclients', { type: 'number', default: 10000, describe: 'refuse clients beyond this many' })
     .option('proto-max-bulk-len', { type: 'string', default: '512mb', describe: 'largest bulk string a client may send' })
     .option('pool-size', { type: 'number', default: 2, describe: 'shared pipelined connections per master' })
+    .option('max-blocking-clients', {
+      type: 'number',
+      default: 2000,
+      describe: 'blocking commands (BLPOP, XREAD BLOCK, ...) waiting at once per master, each on a connection of its own; more get an error',
+    })
     .option('connect-timeout', { type: 'number', default: 2000, describe: 'ms to wait for a backend connection' })
     .option('command-timeout', { type: 'number', default: 10000, describe: 'ms a backend may take to answer before its connection is failed (blocking commands excepted)' })
     .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
@@ -74,6 +80,9 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (!Number.isInteger(a.replicas) || a.replicas < 0 || a.replicas > 10) throw new Error('--replicas must be 0..10');
       if (!Number.isInteger(a['pool-size']) || a['pool-size'] < 1 || a['pool-size'] > 64) throw new Error('--pool-size must be 1..64');
       if (!Number.isInteger(a.maxclients) || a.maxclients < 1) throw new Error('--maxclients must be a positive integer');
+      if (!Number.isInteger(a['max-blocking-clients']) || a['max-blocking-clients'] < 0) {
+        throw new Error('--max-blocking-clients must be an integer >= 0');
+      }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
       return true;
@@ -101,6 +110,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     maxclients: parsed.maxclients,
     protoMaxBulkLen: parseMemory(parsed['proto-max-bulk-len']),
     poolSize: parsed['pool-size'],
+    maxBlockingClients: parsed['max-blocking-clients'],
     connectTimeout: parsed['connect-timeout'],
     commandTimeout: parsed['command-timeout'],
     slotMapRefresh: parsed['slot-map-refresh'],

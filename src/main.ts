@@ -40,7 +40,14 @@ function poolFactory(password: string, config: Config, log: Logger) {
   return (host: string, port: number, clusterErrors: ClusterErrorHandler): BackendPool =>
     new BackendPool(
       { id: `${host}:${port}`, host, port, password },
-      { size: config.poolSize, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, log, clusterErrors },
+      {
+        size: config.poolSize,
+        connectTimeoutMs: config.connectTimeout,
+        commandTimeoutMs: config.commandTimeout,
+        maxDedicated: config.maxBlockingClients,
+        log,
+        clusterErrors,
+      },
     );
 }
 

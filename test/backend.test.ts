@@ -21,7 +21,7 @@ function send(conn: BackendConnection, args: string[]): Promise<string> {
 function pool(port: number, commandTimeoutMs = 5000): BackendPool {
   return new BackendPool(
     { id: 'n0', host: '127.0.0.1', port, password: '' },
-    { size: 1, connectTimeoutMs: 1000, commandTimeoutMs, log: silentLogger() },
+    { size: 1, connectTimeoutMs: 1000, commandTimeoutMs, maxDedicated: 2, log: silentLogger() },
   );
 }
 
@@ -88,14 +88,37 @@ test('a dedicated connection released with a request in flight is closed, not re
   const p = pool(server.port);
   try {
     const conn = p.acquireDedicated();
+    assert.ok(conn);
     const popped = send(conn, ['BLPOP', 'q', '0']);
     await new Promise((r) => setTimeout(r, 100));
     p.release(conn); // its client went away mid-BLPOP
     assert.match(await popped, /^-ERR /);
     const other = p.acquireDedicated();
+    assert.ok(other);
     assert.notEqual(other, conn);
     assert.equal(await send(other, ['PING']), '+PONG\r\n');
     p.release(other);
+  } finally {
+    p.close();
+    await server.stop();
+  }
+});
+
+test('dedicated connections are bounded: past maxDedicated in use, acquire refuses until one is released', async () => {
+  const server = await startRedisServer();
+  const p = pool(server.port);
+  try {
+    const a = p.acquireDedicated();
+    const b = p.acquireDedicated();
+    assert.ok(a && b);
+    assert.equal(p.acquireDedicated(), null);
+    assert.equal(await send(a, ['PING']), '+PONG\r\n');
+    p.release(a);
+    const c = p.acquireDedicated();
+    assert.ok(c);
+    assert.equal(await send(c, ['PING']), '+PONG\r\n');
+    p.release(b);
+    p.release(c);
   } finally {
     p.close();
     await server.stop();

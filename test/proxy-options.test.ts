@@ -4,13 +4,13 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { RawClient, redisCli, startTestProxy } from './support/proxy.js';
+import { exited, RawClient, redisCli, startExecutable, startTestProxy, waitForPong } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
 
 describe('--requirepass', () => {
@@ -123,7 +123,7 @@ describe('static provider', () => {
           const kv = Array.from({ length: 40 }, (_, i) => [`st:${i}`, String(i)]).flat();
           assert.equal(await r.mset(...kv), 'OK');
           assert.equal(await r.dbsize(), 40);
-          assert.equal(tp.proxy.cluster.slotMap.shards.length, 2);
+          assert.equal(tp.proxy.server.router.servingMasters.length, 2);
         } finally {
           r.disconnect();
         }
@@ -137,33 +137,6 @@ describe('static provider', () => {
 });
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-
-/** The real executable, as `make run` starts it: bin/ runs the compiled dist/ (see `make build`). */
-function startExecutable(dataDir: string, port: number): ChildProcess {
-  return spawn(process.execPath, [path.join(repoRoot, 'bin/interface-hash-server.js'), '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function waitForPong(port: number, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await redisCli(port, ['ping'])) === 'PONG') return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`proxy on ${port} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-}
 
 describe('restarts of the executable', () => {
   // dist/ must match src/: a no-op under `make test` (which builds first), a rebuild when

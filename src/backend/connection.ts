@@ -9,6 +9,10 @@
  * request outlives the command timeout, exactly the requests in flight on this
  * connection fail with an `-ERR`, and the connection reconnects with capped exponential
  * backoff plus jitter.
+ *
+ * Writes toward a node that does not drain (stopped, overloaded) are bounded by bytes:
+ * past HIGH_WATER bytes queued or unflushed, send() reports congestion and the senders
+ * stop reading their clients (see waitDrain) until the queue is below LOW_WATER.
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
@@ -18,6 +22,7 @@ import { slabReads } from '../net/slab-reader.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
+import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
 
 export interface BackendEndpoint {
@@ -52,7 +57,36 @@ export interface ConnectionOptions {
   index?: number;
 }
 
+/** Told when a congested connection has drained (or failed, which empties it too). */
+export interface DrainListener {
+  backendDrained(): void;
+}
+
 type State = 'connecting' | 'ready' | 'backoff' | 'closed';
+
+/**
+ * Bytes queued + unflushed above which a connection is congested, and below which it is
+ * not any more. Large enough to keep a fast node busy between event-loop turns.
+ */
+const HIGH_WATER = 32 * 1024 * 1024;
+const LOW_WATER = 8 * 1024 * 1024;
+
+const UNREACHABLE_PREFIXES = ['-ERR connection to backend ', '-ERR cannot connect to backend ', '-ERR backend '].map((p) =>
+  Buffer.from(p, 'latin1'),
+);
+
+/**
+ * Whether a reply is one of the errors this module makes up when the node could not be
+ * reached (as opposed to the node's own answer): callers that can ask another node, or do
+ * without this one, look at it.
+ */
+export function isUnreachableReply(reply: Buffer): boolean {
+  if (reply[0] !== 0x2d /* '-' */) return false;
+  for (const p of UNREACHABLE_PREFIXES) {
+    if (reply.length >= p.length && reply.compare(p, 0, p.length, 0, p.length) === 0) return true;
+  }
+  return false;
+}
 
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
@@ -74,7 +108,20 @@ export class BackendConnection implements Flushable {
   private lastProgressAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
-  private readonly onData = (chunk: Buffer) => this.handleData(chunk);
+  /** Senders stalled until this connection drains; empty unless it became congested. */
+  private drainWaiters: DrainListener[] = [];
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.handleData(chunk);
+    } catch (err) {
+      // A bug in reading replies: which reply is whose is unknown now, so the connection
+      // goes (its requests fail, it reconnects); the process and the other connections stay.
+      reportFault(err, `reading replies from ${this.endpoint.id}`);
+      this.lastError = 'internal error reading replies';
+      this.socket?.destroy();
+    }
+  };
+  private readonly onSocketDrain = () => this.checkDrained();
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -101,14 +148,21 @@ export class BackendConnection implements Flushable {
     return this.inflight.length;
   }
 
+  /** Request bytes not yet taken by the kernel: queued here plus buffered in the socket. */
+  get queuedBytes(): number {
+    return this.outBytes + (this.socket === null ? 0 : this.socket.writableLength);
+  }
+
   /**
    * Queue one request (its exact RESP bytes). The sink gets exactly one reply: the
-   * node's, or an `-ERR` if the connection cannot carry it.
+   * node's, or an `-ERR` if the connection cannot carry it. Returns false when the
+   * connection is congested (like Writable.write): the caller should stop feeding it
+   * and waitDrain().
    */
-  send(raw: Buffer, sink: ReplySink): void {
+  send(raw: Buffer, sink: ReplySink): boolean {
     if (this.state === 'backoff' || this.state === 'closed') {
       sink.deliver(this.unavailableError());
-      return;
+      return true;
     }
     if (this.inflight.length === 0) this.lastProgressAt = Date.now();
     this.inflight.push(sink);
@@ -116,6 +170,19 @@ export class BackendConnection implements Flushable {
     this.out.push(raw);
     this.outBytes += raw.length;
     if (this.state === 'ready') flushScheduler.schedule(this);
+    return this.queuedBytes <= HIGH_WATER;
+  }
+
+  /** Call `listener.backendDrained()` once this connection is below LOW_WATER again. */
+  waitDrain(listener: DrainListener): void {
+    this.drainWaiters.push(listener);
+    this.checkDrained();
+  }
+
+  /** Forget a waiter that went away (a client that disconnected while stalled). */
+  cancelDrainWait(listener: DrainListener): void {
+    const i = this.drainWaiters.indexOf(listener);
+    if (i >= 0) this.drainWaiters.splice(i, 1);
   }
 
   flush(): void {
@@ -125,6 +192,15 @@ export class BackendConnection implements Flushable {
     this.out = [];
     this.outBytes = 0;
     writeBuffers(this.socket, bufs, bytes);
+    if (this.drainWaiters.length > 0) this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.drainWaiters.length === 0 || this.queuedBytes >= LOW_WATER) return;
+    // Swap first: a resumed sender may send again, congest again and wait again.
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w.backendDrained();
   }
 
   /** Close for good; whatever is in flight fails. */
@@ -145,6 +221,7 @@ export class BackendConnection implements Flushable {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
+    socket.on('drain', this.onSocketDrain);
     socket.setTimeout(this.opts.connectTimeoutMs, () => {
       socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs} ms`));
     });
@@ -177,6 +254,7 @@ export class BackendConnection implements Flushable {
       this.out = [];
       this.outBytes = 0;
       writeBuffers(socket, bufs, bytes);
+      this.checkDrained();
     }
   }
 
@@ -213,7 +291,13 @@ export class BackendConnection implements Flushable {
       if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && isClusterError(frame) && this.opts.clusterErrors.onClusterError(frame, raw, sink, this)) {
         continue;
       }
-      sink.deliver(frame);
+      // The sink is the proxy's side (a client's slot, a merge): a bug there must not
+      // leave this connection's FIFO out of step with the node's replies.
+      try {
+        sink.deliver(frame);
+      } catch (err) {
+        reportFault(err, `delivering a reply from ${this.endpoint.id}`);
+      }
     }
   }
 
@@ -264,10 +348,19 @@ export class BackendConnection implements Flushable {
     this.out = [];
     this.outBytes = 0;
     this.handshakeReplies = 0;
-    if (this.inflight.length === 0) return;
-    const err = encodeError(`ERR ${reason}`);
     this.inflightRaw.clear();
-    for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) sink.deliver(err);
+    if (this.inflight.length > 0) {
+      const err = encodeError(`ERR ${reason}`);
+      for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) {
+        try {
+          sink.deliver(err);
+        } catch (e) {
+          reportFault(e, `failing a request to ${this.endpoint.id}`);
+        }
+      }
+    }
+    // Nothing is queued any more: stalled senders go on (and get errors fast until it is back).
+    this.checkDrained();
   }
 
   private unavailableError(): Buffer {

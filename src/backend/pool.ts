@@ -4,7 +4,13 @@
  * A few shared, pipelined connections carry ordinary requests. A client always uses the
  * same one (chosen by its session id), so one client's commands to one master execute in
  * the order it sent them. Commands that hold a connection (blocking pops, ...) take a
- * dedicated connection instead, so they never stall the shared pipeline.
+ * dedicated connection instead, so they never stall the shared pipeline; at most
+ * `maxDedicated` are in use at once (each is a socket and a client on the node).
+ *
+ * A third kind, the control connection, carries only commands a node serves while it is
+ * busy running a script (SCRIPT KILL, FUNCTION KILL). Redis stops reading the connection
+ * that runs the script, so a kill queued behind it on a shared connection would never be
+ * read; on a connection of their own they are.
  */
 import type { Logger } from '../log.js';
 import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from './connection.js';
@@ -14,6 +20,8 @@ export interface PoolOptions {
   size: number;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** Dedicated connections in use at once; acquireDedicated() refuses more. */
+  maxDedicated: number;
   log: Logger;
   /** Who follows MOVED/ASK/TRYAGAIN/CLUSTERDOWN on the shared connections. */
   clusterErrors?: ClusterErrorHandler;
@@ -25,6 +33,8 @@ const MAX_IDLE_DEDICATED = 8;
 export class BackendPool {
   private readonly shared: BackendConnection[] = [];
   private readonly idleDedicated: BackendConnection[] = [];
+  private dedicatedInUse = 0;
+  private control: BackendConnection | null = null;
   private closed = false;
 
   constructor(
@@ -62,8 +72,14 @@ export class BackendPool {
     return n;
   }
 
-  /** A connection for one caller alone; give it back with release(). */
-  acquireDedicated(): BackendConnection {
+  get maxDedicated(): number {
+    return this.opts.maxDedicated;
+  }
+
+  /** A connection for one caller alone; give it back with release(). Null when maxDedicated are in use. */
+  acquireDedicated(): BackendConnection | null {
+    if (this.dedicatedInUse >= this.opts.maxDedicated) return null;
+    this.dedicatedInUse++;
     while (this.idleDedicated.length > 0) {
       const conn = this.idleDedicated.pop()!;
       if (conn.isReady) return conn;
@@ -82,6 +98,7 @@ export class BackendPool {
    * away mid-BLPOP) is closed: its late reply must not reach the next user.
    */
   release(conn: BackendConnection): void {
+    this.dedicatedInUse--;
     if (this.closed || !conn.isReady || conn.pendingCount > 0 || this.idleDedicated.length >= MAX_IDLE_DEDICATED) {
       conn.close('dedicated connection released');
       return;
@@ -89,8 +106,20 @@ export class BackendPool {
     this.idleDedicated.push(conn);
   }
 
+  /** The connection for commands a busy node still serves (SCRIPT KILL, FUNCTION KILL); made on first use. */
+  controlConnection(): BackendConnection {
+    this.control ??= new BackendConnection(this.endpoint, {
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      commandTimeoutMs: this.opts.commandTimeoutMs,
+      reconnect: true,
+      log: this.opts.log,
+    });
+    return this.control;
+  }
+
   close(): void {
     this.closed = true;
+    this.control?.close();
     for (const c of this.shared) c.close();
     for (const c of this.idleDedicated) c.close();
     this.idleDedicated.length = 0;

@@ -7,7 +7,12 @@
  * small backend writes into one, which is most of the proxy's throughput (see design.md,
  * "Performance notes"). One scheduler serves the whole process so there is one
  * setImmediate per turn, not one per connection.
+ *
+ * One item that throws must not strand the rest of its batch (they are marked queued, so
+ * they would never be scheduled again and their connections would go silent): each flush
+ * runs under its own try/catch and a failure is handed to `onError`.
  */
+import { reportFault } from '../faults.js';
 
 export interface Flushable {
   /** Set by the scheduler while the object is queued; lets schedule() be idempotent. */
@@ -20,6 +25,9 @@ export class FlushScheduler {
   private spare: Flushable[] = [];
   private armed = false;
   private readonly runBound = () => this.run();
+
+  /** @param onError where a throwing flush is reported (default: the process fault reporter) */
+  constructor(private readonly onError: (err: unknown) => void = (err) => reportFault(err, 'flush')) {}
 
   schedule(f: Flushable): void {
     if (f.flushQueued) return;
@@ -40,7 +48,11 @@ export class FlushScheduler {
     for (let i = 0; i < batch.length; i++) {
       const f = batch[i];
       f.flushQueued = false;
-      f.flush();
+      try {
+        f.flush();
+      } catch (err) {
+        this.onError(err);
+      }
     }
     batch.length = 0;
     this.spare = batch;

@@ -1,6 +1,9 @@
 /**
  * INFO as the proxy answers it: the proxy's own server/clients/stats sections, memory and
- * keyspace summed over the masters, and `cluster_enabled:1` for cluster-mode clients.
+ * keyspace summed over the masters that answered, and `cluster_enabled:1` for cluster-mode
+ * clients. Masters that did not answer are listed in the Cluster section
+ * (`masters_down`, `master_down<n>:id=...,ip=...,port=...`), so the sums are read knowing
+ * what they leave out.
  */
 import type { ProxyContext } from './context.js';
 
@@ -60,11 +63,23 @@ function sumField(nodes: Map<string, Map<string, string>>[], section: string, fi
 }
 
 /**
- * @param nodeTexts INFO text of each master
+ * @param nodeTexts INFO text of each serving master, in the router's order; null for a master that did not answer
  * @param wanted    requested sections, lowercase; empty = default
  */
-export function renderInfo(ctx: ProxyContext, nodeTexts: string[], wanted: string[]): string {
-  const nodes = nodeTexts.map(parseInfo);
+export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null)[], wanted: string[]): string {
+  const nodes: Map<string, Map<string, string>>[] = [];
+  const down: [string, string][] = [];
+  const map = ctx.router.slotMap;
+  const serving = ctx.router.servingMasters;
+  nodeTexts.forEach((text, i) => {
+    if (text !== null) {
+      nodes.push(parseInfo(text));
+      return;
+    }
+    const master = map.masters[serving[i]];
+    const where = master === undefined ? `master=${i}` : `id=${master.nodeId},ip=${master.host},port=${master.port}`;
+    down.push([`master_down${down.length}`, where]);
+  });
   const first = nodes[0]?.get('server');
   const uptime = Math.floor((Date.now() - ctx.stats.startedAt) / 1000);
   const mem = process.memoryUsage();
@@ -122,7 +137,15 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: string[], wanted: strin
         ['connected_slaves', 0],
       ],
     ],
-    ['Cluster', [['cluster_enabled', 1]]],
+    [
+      'Cluster',
+      [
+        ['cluster_enabled', 1],
+        ['masters_up', nodes.length],
+        ['masters_down', down.length],
+        ...down,
+      ],
+    ],
     [
       'Keyspace',
       [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [

@@ -4,6 +4,7 @@
  */
 import { arrayElements } from '../resp/reply-value.js';
 import { encodeArray, encodeError, encodeInteger } from '../resp/encode.js';
+import { parseDecimal } from '../resp/scanner-base.js';
 
 const ERROR_BYTE = 0x2d; // '-'
 const INTEGER_BYTE = 0x3a; // ':'
@@ -16,19 +17,27 @@ export function firstError(parts: readonly Buffer[]): Buffer | undefined {
   return undefined;
 }
 
-/** The value of an integer reply (`:<n>\r\n`). */
+/**
+ * The value of an integer reply (`:<n>\r\n`), or NaN when it is not one: a reply is
+ * whatever the backend sent, so it is checked, not trusted (Number('') would be 0,
+ * Number('1e3') 1000).
+ */
 export function integerOf(reply: Buffer): number {
-  return Number(reply.toString('latin1', 1, reply.length - 2));
+  const end = reply.length - 2;
+  if (reply[0] !== INTEGER_BYTE || end < 2 || reply[end] !== 0x0d || reply[end + 1] !== 0x0a) return NaN;
+  return parseDecimal(reply, 1, end);
 }
 
-/** The sum of integer replies (DEL, EXISTS, DBSIZE ...). */
+/** The sum of integer replies (DEL, EXISTS, DBSIZE ...); a part that is not an integer makes it an error. */
 export function sumIntegers(parts: readonly Buffer[]): Buffer {
   let sum = 0;
   for (const p of parts) {
-    if (p[0] !== INTEGER_BYTE) return UNEXPECTED_REPLY;
-    sum += integerOf(p);
+    const n = integerOf(p);
+    if (Number.isNaN(n)) return UNEXPECTED_REPLY;
+    sum += n;
   }
-  return encodeInteger(sum);
+  // Beyond 2^53 a double sum is inexact (not a case for key counts); say so rather than lie.
+  return Number.isSafeInteger(sum) ? encodeInteger(sum) : UNEXPECTED_REPLY;
 }
 
 /** The elements of array replies, one after the other (KEYS). */

@@ -6,18 +6,25 @@
  * written out from the head while the head is filled.
  */
 import type { ReplySink } from '../backend/reply-sink.js';
+import { faultReply } from '../faults.js';
 
 export interface SlotOwner {
-  slotFilled(): void;
+  slotFilled(slot: ReplySlot): void;
 }
 
 export class ReplySlot implements ReplySink {
   reply: Buffer | null = null;
   constructor(private readonly owner: SlotOwner) {}
 
+  /**
+   * The first reply wins. A second one arrives only for a slot the proxy already failed
+   * (its request's handler threw after sending it on): the client got the -ERR, and its
+   * later replies must stay in order, so the late answer is dropped.
+   */
   deliver(reply: Buffer): void {
+    if (this.reply !== null) return;
     this.reply = reply;
-    this.owner.slotFilled();
+    this.owner.slotFilled(this);
   }
 }
 
@@ -36,7 +43,7 @@ export class Gather {
   ) {
     this.parts = new Array(count);
     this.remaining = count;
-    if (count === 0) target.deliver(merge(this.parts));
+    if (count === 0) target.deliver(this.merged());
   }
 
   /** The sink for part i. */
@@ -46,7 +53,16 @@ export class Gather {
 
   partDone(i: number, reply: Buffer): void {
     this.parts[i] = reply;
-    if (--this.remaining === 0) this.target.deliver(this.merge(this.parts));
+    if (--this.remaining === 0) this.target.deliver(this.merged());
+  }
+
+  /** A merge that throws (a reply it did not expect) costs this request an -ERR, not the process. */
+  private merged(): Buffer {
+    try {
+      return this.merge(this.parts);
+    } catch (err) {
+      return faultReply(err, 'merging replies');
+    }
   }
 }
 
@@ -67,6 +83,12 @@ export class TransformSink implements ReplySink {
     private readonly target: ReplySink,
   ) {}
   deliver(reply: Buffer): void {
-    this.target.deliver(this.transform(reply));
+    let out: Buffer;
+    try {
+      out = this.transform(reply);
+    } catch (err) {
+      out = faultReply(err, 'rewriting a reply');
+    }
+    this.target.deliver(out);
   }
 }

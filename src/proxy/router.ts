@@ -27,6 +27,7 @@ import type { RequestFrame } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
+import { runBlocking } from './blocking-call.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
@@ -126,6 +127,13 @@ export class Router implements ClusterErrorHandler {
     }
   }
 
+  /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */
+  sendToControl(master: number, raw: Buffer, sink: ReplySink): void {
+    const pool = this.poolOf[master];
+    if (pool === undefined) sink.deliver(CLUSTER_DOWN);
+    else pool.controlConnection().send(raw, sink);
+  }
+
   /** The pool for a node, made on first use. */
   private poolAt(host: string, port: number): BackendPool {
     const address = addressKey(host, port);
@@ -157,7 +165,8 @@ export class Router implements ClusterErrorHandler {
       sink.deliver(CLUSTER_DOWN);
       return;
     }
-    pool.connectionFor(session.id).send(raw, sink);
+    const conn = pool.connectionFor(session.id);
+    if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
   /** The master a keyless request goes to: spread by session, stable for one client. */
@@ -197,10 +206,11 @@ export class Router implements ClusterErrorHandler {
       return;
     }
     if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
-      session.runExclusive(this.poolOf[master], frame.raw);
+      runBlocking(session, this.poolOf[master], frame.raw);
       return;
     }
-    this.poolOf[master].connectionFor(session.id).send(frame.raw, session.openSlot());
+    const conn = this.poolOf[master].connectionFor(session.id);
+    if (!conn.send(frame.raw, session.openSlot())) session.waitForBackend(conn);
   }
 
   /** Slot of one key given as an argument index of a frame. */
@@ -217,7 +227,8 @@ export class Router implements ClusterErrorHandler {
       sink.deliver(SLOT_NOT_SERVED);
       return;
     }
-    this.poolOf[master].connectionFor(session.id).send(raw, sink);
+    const conn = this.poolOf[master].connectionFor(session.id);
+    if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
   // --- the cluster's redirects -----------------------------------------------------------

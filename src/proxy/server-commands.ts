@@ -2,11 +2,24 @@
  * Commands about the whole dataset, answered by asking every master (or one) and merging:
  * DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL/FLUSHDB, INFO, COMMAND, CONFIG GET, SCRIPT,
  * FUNCTION, LOLWUT.
+ *
+ * With a master that cannot be reached, each command does what its users would expect:
+ * - an answer that would be wrong without that master fails with its error: DBSIZE,
+ *   KEYS, SCAN (on reaching it), FLUSHALL/FLUSHDB, FUNCTION LOAD/DELETE/FLUSH/RESTORE
+ *   (functions are persisted: a master that missed the change would differ when back);
+ * - an answer the others give as well comes from the masters that are up: INFO (the
+ *   missing masters are listed), RANDOMKEY, SCRIPT LOAD/FLUSH/EXISTS (the script cache is
+ *   not persisted: a master that comes back has an empty one anyway, and clients fall
+ *   back from NOSCRIPT to EVAL);
+ * - a question any master can answer goes to the next one: COMMAND, CONFIG GET,
+ *   FUNCTION LIST/DUMP/STATS, LOLWUT.
  */
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
 import { arrayElements, decodeReply } from '../resp/reply-value.js';
 import { encodeArray, encodeBulk, encodeCommand, encodeError, encodeInteger, NULL_BULK, OK } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
+import type { ReplySink } from '../backend/reply-sink.js';
+import { isUnreachableReply } from '../backend/connection.js';
 import { Gather, TransformSink } from './reply-slot.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { renderInfo } from './info.js';
@@ -16,16 +29,67 @@ import { SLOT_COUNT } from '../cluster/topology.js';
 
 const INFO_ALL_NODES = encodeCommand(['INFO']);
 
-/** Send `raw` to every master that serves slots and merge the replies into one. */
-export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: (parts: Buffer[]) => Buffer): void {
+type Merge = (parts: Buffer[]) => Buffer;
+
+/** Send `raw` to every master that serves slots; the merge sees every reply, errors included. */
+function fanoutParts(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
   const masters = ctx.router.servingMasters;
-  const gather = new Gather(masters.length, (parts) => firstError(parts) ?? merge(parts), s.openSlot());
+  const gather = new Gather(masters.length, merge, s.openSlot());
   for (let i = 0; i < masters.length; i++) ctx.router.sendToMaster(s, masters[i], raw, gather.part(i));
 }
 
-/** Forward the request as it is to one master (the one this client uses for keyless work). */
+/** Send `raw` to every master and merge the replies into one; any error (a master down too) is the answer. */
+export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
+  fanoutParts(ctx, s, raw, (parts) => firstError(parts) ?? merge(parts));
+}
+
+/** Like fanout, but masters that cannot be reached are left out, unless none can be. */
+function fanoutUp(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
+  fanoutParts(ctx, s, raw, (parts) => {
+    const up = parts.filter((p) => !isUnreachableReply(p));
+    if (up.length === 0) return parts[0];
+    return firstError(up) ?? merge(up);
+  });
+}
+
+/**
+ * Sends a request to one master and, while the master it went to cannot be reached, to
+ * the next one: for questions every master answers alike.
+ */
+class FirstReachable implements ReplySink {
+  private tried = 1;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly session: ClientSession,
+    private readonly raw: Buffer,
+    /** Position in the router's serving masters. */
+    private position: number,
+    private readonly target: ReplySink,
+  ) {}
+
+  deliver(reply: Buffer): void {
+    const masters = this.ctx.router.servingMasters;
+    if (isUnreachableReply(reply) && this.tried < masters.length) {
+      this.tried++;
+      this.position = (this.position + 1) % masters.length;
+      this.ctx.router.sendToMaster(this.session, masters[this.position], this.raw, this);
+      return;
+    }
+    this.target.deliver(reply);
+  }
+}
+
+/** Send `raw` to a master that can be reached, starting with the one this client uses for keyless work. */
+function toReachableMaster(ctx: ProxyContext, s: ClientSession, raw: Buffer, target: ReplySink = s.openSlot()): void {
+  const master = ctx.router.anyMaster(s);
+  const position = Math.max(0, ctx.router.servingMasters.indexOf(master));
+  ctx.router.sendToMaster(s, master, raw, new FirstReachable(ctx, s, raw, position, target));
+}
+
+/** Forward the request as it is to one master (any: they all answer alike). */
 function toAnyMaster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, s.openSlot());
+  toReachableMaster(ctx, s, f.raw);
 }
 
 const allOk = (): Buffer => OK;
@@ -47,7 +111,7 @@ function flush(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 
 function randomkey(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc !== 1) return s.reply(encodeError(arityError('randomkey')));
-  fanout(ctx, s, f.raw, (parts) => {
+  fanoutUp(ctx, s, f.raw, (parts) => {
     const found = parts.filter((p) => p[0] === 0x24 /* '$' */ && p[1] !== 0x2d /* not $-1 */);
     return found.length === 0 ? NULL_BULK : found[Math.floor(Math.random() * found.length)];
   });
@@ -93,13 +157,19 @@ function scan(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   ctx.router.sendToMaster(s, master, encodeCommand(args), new TransformSink(rewrite, s.openSlot()));
 }
 
+/**
+ * INFO answers whatever masters are down: clients check INFO on connect (ioredis's ready
+ * check), so an error here would lock every new client out, not only from the dead
+ * master's keys. The masters that did not answer are listed in the Cluster section.
+ */
 function info(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sections: string[] = [];
   for (let i = 1; i < f.argc; i++) sections.push(argString(f, i).toLowerCase());
-  fanout(ctx, s, INFO_ALL_NODES, (parts) => {
+  fanoutParts(ctx, s, INFO_ALL_NODES, (parts) => {
     const texts = parts.map((p) => {
+      if (p[0] === 0x2d /* '-' */) return null;
       const v = decodeReply(p);
-      return Buffer.isBuffer(v) ? v.toString('latin1') : '';
+      return Buffer.isBuffer(v) ? v.toString('latin1') : null;
     });
     return encodeBulk(renderInfo(ctx, texts, sections));
   });
@@ -128,7 +198,32 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     }
     return encodeArray(kept);
   };
-  ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, new TransformSink(filter, s.openSlot()));
+  toReachableMaster(ctx, s, f.raw, new TransformSink(filter, s.openSlot()));
+}
+
+/**
+ * SCRIPT KILL / FUNCTION KILL: to every master, on its control connection. Redis does not
+ * read the connection that runs the script (nor anything pipelined behind it there), but
+ * serves these on any other while busy. OK if a master killed something; otherwise the
+ * first error that says more than NOTBUSY (UNKILLABLE, a master down), else NOTBUSY.
+ */
+function killScripts(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+  const masters = ctx.router.servingMasters;
+  const gather = new Gather(masters.length, mergeKill, s.openSlot());
+  for (let i = 0; i < masters.length; i++) ctx.router.sendToControl(masters[i], f.raw, gather.part(i));
+}
+
+const NOTBUSY = Buffer.from('-NOTBUSY ', 'latin1');
+
+function mergeKill(parts: Buffer[]): Buffer {
+  let notBusy: Buffer | undefined;
+  let other: Buffer | undefined;
+  for (const p of parts) {
+    if (p[0] === 0x2b /* '+' */) return p;
+    if (p.length >= NOTBUSY.length && p.compare(NOTBUSY, 0, NOTBUSY.length, 0, NOTBUSY.length) === 0) notBusy ??= p;
+    else other ??= p;
+  }
+  return other ?? notBusy ?? UNEXPECTED_REPLY;
 }
 
 /** SCRIPT LOAD/FLUSH/EXISTS go to every master so EVALSHA works wherever its keys live. */
@@ -138,10 +233,12 @@ function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   switch (sub) {
     case 'load':
     case 'flush':
-      return fanout(ctx, s, f.raw, sameAsFirst);
+      return fanoutUp(ctx, s, f.raw, sameAsFirst);
+    case 'kill':
+      return killScripts(ctx, s, f);
     case 'exists':
-      // A script exists only if every master has it.
-      return fanout(ctx, s, f.raw, (parts) => {
+      // A script exists only if every master (that is up) has it.
+      return fanoutUp(ctx, s, f.raw, (parts) => {
         const lists = parts.map(arrayElements);
         const first = lists[0];
         if (!first) return UNEXPECTED_REPLY;
@@ -169,6 +266,8 @@ function func(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'flush':
     case 'restore':
       return fanout(ctx, s, f.raw, sameAsFirst);
+    case 'kill':
+      return killScripts(ctx, s, f);
     case 'list':
     case 'dump':
     case 'stats':

@@ -10,6 +10,7 @@ import { ClientSession, type SessionHost } from './session.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Router } from './router.js';
 import type { ProxyContext, ProxyStats } from './context.js';
+import { logFaults, setFaultReporter } from '../faults.js';
 
 export interface ProxyServerOptions {
   host: string;
@@ -37,6 +38,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly maxBulkLen: number;
   readonly clusterNodeId: string;
   readonly version: string;
+  readonly log: Logger;
   port: number;
 
   private readonly server: net.Server;
@@ -54,6 +56,9 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.clusterNodeId = opts.clusterNodeId;
     this.version = opts.version;
     this.port = opts.port;
+    this.log = opts.log;
+    // Process-wide, like the flush scheduler that reports through it (the last server started wins).
+    setFaultReporter(logFaults(opts.log));
     this.dispatcher = new Dispatcher(this);
     // pauseOnConnect: the session re-wraps the socket for slab reads before reading starts.
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));

@@ -6,58 +6,113 @@
  * output buffer from the head as the head fills, and the output is written once per
  * event-loop turn.
  *
- * The session can *stall*: stop taking frames from its scanner (a blocking command is
- * waiting, too many replies are owed, the client is closing). The scanner then keeps the
- * unread bytes and the socket is paused, so a stalled client costs bounded memory.
+ * The session *stalls* (takes no further frames) for any of a few reasons, kept as bits:
+ * a blocking command is waiting or running, too many reply bytes are owed or held for a
+ * client that does not read them, a backend it feeds is congested, or it is closing.
+ * Frames wait in the scanner meanwhile. A stalled session still reads its socket up to
+ * STALLED_READAHEAD unprocessed bytes, then pauses it: a paused socket does not notice
+ * the client's FIN or RST, and a client that leaves must be released at once (and a
+ * blocking command of its own cancelled), while a client that keeps sending costs
+ * bounded memory.
+ *
+ * Memory bounds, all integer counters on the hot path:
+ * - replies owed: the estimated bytes in flight (owed × moving average of reply sizes)
+ *   stay under OWED_BYTES_BUDGET, so a pipeline of 200 000 GETs of 100 KB does not send
+ *   200 000 requests' worth of replies the proxy would then have to hold;
+ * - replies held for the client (slots + output + socket buffer) above RETAINED_HIGH stop
+ *   reading until below half. Replies are delivered into the slots regardless, so a
+ *   client that does not read never holds up the shared backend connection it uses.
  */
 import type net from 'node:net';
+import type { Logger } from '../log.js';
 import { Fifo } from '../net/fifo.js';
-import { withSlabReads } from '../net/slab-reader.js';
+import { unpinned, withSlabReads } from '../net/slab-reader.js';
 import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
 import { RequestScanner } from '../resp/request-scanner.js';
-import { ProtocolError, type RequestFrame } from '../resp/frame.js';
+import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
+import { faultReply } from '../faults.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
-import type { BackendConnection } from '../backend/connection.js';
-import type { BackendPool } from '../backend/pool.js';
+import type { BackendConnection, DrainListener } from '../backend/connection.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
   readonly maxBulkLen: number;
   readonly requirePass: string;
+  readonly log: Logger;
   dispatch(session: ClientSession, frame: RequestFrame): void;
   sessionClosed(session: ClientSession): void;
   countCommand(): void;
 }
 
-/** Stop reading from a client that owes this many replies, until half are written. */
-const MAX_OWED_REPLIES = 32 * 1024;
-/** Stop reading from a client that does not read its replies (bytes buffered). */
-const MAX_BUFFERED_OUTPUT = 16 * 1024 * 1024;
+export interface ExclusiveOwner {
+  /** The call's reply is in its slot: take frames again. */
+  exclusiveDone(): void;
+}
 
-export class ClientSession implements SlotOwner, Flushable {
+/**
+ * A request that runs alone, as a blocking command does in redis-server: only after every
+ * earlier reply of the client has arrived, and with no later request taken until it ends.
+ */
+export interface ExclusiveCall {
+  /** Every earlier reply is in: run now, and call `owner.exclusiveDone()` once answered. */
+  start(owner: ExclusiveOwner): void;
+  /** The client left: stop, whether started or not (nothing may run on its behalf now). */
+  cancel(): void;
+}
+
+const STALL_EXCLUSIVE = 1;
+const STALL_OWED = 2;
+const STALL_RETAINED = 4;
+const STALL_BACKEND = 8;
+const STALL_CLOSING = 16;
+const STALL_RELEASED = 32;
+
+const MB = 1024 * 1024;
+/** Owed replies × average reply size stays under this (the replies in flight for one client). */
+const OWED_BYTES_BUDGET = 16 * MB;
+/** Whatever the sizes, at least MIN_OWED and at most MAX_OWED replies may be owed. */
+const MIN_OWED = 8;
+const MAX_OWED = 32 * 1024;
+/** Reply size assumed before any reply was seen: a new client may have ~1000 requests in flight. */
+const INITIAL_REPLY_ESTIMATE = 16 * 1024;
+/** Reply bytes held for the client above which it is not read any more (until below half). */
+const RETAINED_HIGH = 32 * MB;
+/** A client holding more than this is lagging: what is held for it is copied off large read slabs. */
+const LAGGING = MB;
+/** While stalled, a client is still read up to this many unprocessed bytes (to notice it leaving). */
+const STALLED_READAHEAD = 128 * 1024;
+/** A closing session whose last bytes the client does not take is destroyed after this long. */
+const CLOSE_GRACE_MS = 5000;
+
+export class ClientSession implements SlotOwner, Flushable, DrainListener, ExclusiveOwner {
   flushQueued = false;
   name: Buffer | null = null;
   libName = '';
   libVersion = '';
   readonly createdAt = Date.now();
+  readonly socket: net.Socket;
 
   private readonly scanner: RequestScanner;
   private readonly slots = new Fifo<ReplySlot>(64);
   private out: Buffer[] = [];
   private outBytes = 0;
-  private closed = false;
-  /** Reasons the session is not taking frames; frames wait in the scanner meanwhile. */
-  private stallBlocking = false;
-  private stallOwed = false;
-  private stallOutput = false;
-  private closeAfterFlush = false;
-  /** A command waiting for every earlier reply before it may run (see runExclusive). */
-  private waitingExclusive: (() => void) | null = null;
-  /** The connection a blocking command is running on, closed if the client leaves. */
-  private dedicated: BackendConnection | null = null;
-
-  readonly socket: net.Socket;
+  /** Bytes of filled slots waiting for an earlier reply (not yet in `out`). */
+  private heldBytes = 0;
+  /** Moving average of reply sizes (weight 1/8, integer), for the owed-replies bound. */
+  private replyAvg = INITIAL_REPLY_ESTIMATE;
+  /** STALL_* bits; frames are taken only while 0. */
+  private stall = 0;
+  private reading = true;
+  private processing = false;
+  /** The blocking command waiting for earlier replies or running, cancelled if the client leaves. */
+  private exclusive: ExclusiveCall | null = null;
+  private exclusiveStarted = false;
+  private congestedOn: BackendConnection | null = null;
+  /** Replies produced (slots opened + direct replies): whether a handler that threw had answered. */
+  private replies = 0;
+  private lastSlot: ReplySlot | null = null;
+  private released = false;
 
   /** @param accepted a socket from a server with pauseOnConnect (not reading yet) */
   constructor(
@@ -67,22 +122,14 @@ export class ClientSession implements SlotOwner, Flushable {
   ) {
     // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
     this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
-    const socket = withSlabReads(accepted, (chunk) => {
-      this.scanner.feed(chunk);
-      this.processFrames();
-    });
+    const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('drain', () => {
-      if (this.stallOutput) {
-        this.stallOutput = false;
-        this.resumeIfUnstalled();
-      }
-    });
+    socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => {
       /* 'close' follows; a client resetting its connection is not an event worth a log line */
     });
-    socket.on('close', () => this.onClose());
+    socket.on('close', () => this.release());
   }
 
   get authenticated(): boolean {
@@ -97,90 +144,112 @@ export class ClientSession implements SlotOwner, Flushable {
   openSlot(): ReplySlot {
     const slot = new ReplySlot(this);
     this.slots.push(slot);
+    this.replies++;
+    this.lastSlot = slot;
     return slot;
   }
 
   /** Reply now, in order: straight to the output when nothing earlier is owed. */
   reply(buf: Buffer): void {
+    this.replies++;
     if (this.slots.length === 0) {
+      this.lastSlot = null;
       this.queueOutput(buf);
     } else {
       const slot = new ReplySlot(this);
       slot.reply = buf;
+      this.heldBytes += buf.length;
       this.slots.push(slot);
+      this.lastSlot = slot;
     }
   }
 
   /** Reply, then close the connection once everything owed is written (QUIT, protocol errors). */
   replyAndClose(buf: Buffer): void {
     this.reply(buf);
-    this.closeAfterFlush = true;
-    this.stallBlocking = true;
-    this.socket.pause();
+    this.stall |= STALL_CLOSING;
     if (this.slots.length === 0) flushScheduler.schedule(this);
   }
 
   /**
-   * Run `raw` on a dedicated connection to `pool`'s master (blocking commands). The
-   * session takes no further frames until it is answered, as redis-server would, and it
-   * is sent only after every earlier reply has arrived, so it executes after them.
+   * Run `call` alone (a blocking command): after every earlier reply has arrived, so it
+   * executes after them, and with no further frame taken until it is answered, as
+   * redis-server would. Its slot must be the last one opened.
    */
-  runExclusive(pool: BackendPool, raw: Buffer): void {
-    const slot = this.openSlot();
-    this.stallBlocking = true;
-    const start = (): void => {
-      const conn = pool.acquireDedicated();
-      this.dedicated = conn;
-      conn.send(raw, {
-        deliver: (reply: Buffer) => {
-          if (this.dedicated === conn) this.dedicated = null;
-          pool.release(conn);
-          slot.deliver(reply);
-          this.stallBlocking = false;
-          this.resumeIfUnstalled();
-        },
-      });
-    };
-    if (this.slots.length === 1) start();
-    else this.waitingExclusive = start;
+  runExclusive(call: ExclusiveCall): void {
+    this.exclusive = call;
+    this.exclusiveStarted = false;
+    this.stall |= STALL_EXCLUSIVE;
+    if (this.slots.length === 1) {
+      this.exclusiveStarted = true;
+      call.start(this);
+    }
   }
 
-  slotFilled(): void {
-    if (this.closed) return;
-    let moved = false;
+  exclusiveDone(): void {
+    this.exclusive = null;
+    this.exclusiveStarted = false;
+    this.unstall(STALL_EXCLUSIVE);
+  }
+
+  /**
+   * A request of this session went to `conn`, which is congested (its node is not taking
+   * what is sent): take no further frames until it drains.
+   */
+  waitForBackend(conn: BackendConnection): void {
+    if (this.congestedOn !== null || this.released) return;
+    this.congestedOn = conn;
+    this.stall |= STALL_BACKEND;
+    conn.waitDrain(this);
+  }
+
+  backendDrained(): void {
+    this.congestedOn = null;
+    this.unstall(STALL_BACKEND);
+  }
+
+  slotFilled(slot: ReplySlot): void {
+    const reply = slot.reply!;
+    this.replyAvg += (reply.length - this.replyAvg) >> 3;
+    if (this.released) return;
+    if (slot !== this.slots.peek()) {
+      // Held until the replies before it are in.
+      if (this.heldBytes + this.socket.writableLength > LAGGING) slot.reply = unpinned(reply);
+      this.heldBytes += slot.reply!.length;
+      if (this.heldBytes > RETAINED_HIGH) this.stall |= STALL_RETAINED;
+      return;
+    }
     for (let head = this.slots.peek(); head !== undefined && head.reply !== null; head = this.slots.peek()) {
       this.slots.shift();
+      if (head !== slot) this.heldBytes -= head.reply.length;
       this.queueOutput(head.reply);
-      moved = true;
     }
-    if (!moved) return;
-    if (this.waitingExclusive !== null && this.slots.length === 1) {
-      const start = this.waitingExclusive;
-      this.waitingExclusive = null;
-      start();
+    if (this.exclusive !== null && !this.exclusiveStarted && this.slots.length === 1) {
+      this.exclusiveStarted = true;
+      this.exclusive.start(this);
     }
-    if (this.stallOwed && this.slots.length < MAX_OWED_REPLIES / 2) {
-      this.stallOwed = false;
-      this.resumeIfUnstalled();
+    if ((this.stall & STALL_OWED) !== 0) {
+      const owed = this.slots.length;
+      if (owed < MIN_OWED || (owed < MAX_OWED / 2 && owed * this.replyAvg < OWED_BYTES_BUDGET / 2)) this.unstall(STALL_OWED);
     }
   }
 
   flush(): void {
-    if (this.closed) return;
+    if (this.released) return;
+    const socket = this.socket;
     if (this.out.length > 0) {
       const bufs = this.out;
       const bytes = this.outBytes;
       this.out = [];
       this.outBytes = 0;
-      writeBuffers(this.socket, bufs, bytes);
-      if (this.socket.writableLength > MAX_BUFFERED_OUTPUT && !this.stallOutput) {
-        this.stallOutput = true;
-        this.socket.pause();
-      }
+      // Bytes the socket cannot take now stay in its buffer: not with whole read slabs behind them.
+      if (socket.writableLength > 0) for (let i = 0; i < bufs.length; i++) bufs[i] = unpinned(bufs[i]);
+      writeBuffers(socket, bufs, bytes);
     }
-    if (this.closeAfterFlush && this.slots.length === 0) {
-      this.socket.end();
-    }
+    const retained = this.heldBytes + socket.writableLength;
+    if (retained > RETAINED_HIGH) this.stall |= STALL_RETAINED;
+    else if ((this.stall & STALL_RETAINED) !== 0 && retained < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
+    if ((this.stall & STALL_CLOSING) !== 0 && this.slots.length === 0) this.endAndRelease();
   }
 
   /** Close now (server shutdown). */
@@ -194,41 +263,106 @@ export class ClientSession implements SlotOwner, Flushable {
     flushScheduler.schedule(this);
   }
 
+  private onData(chunk: Buffer): void {
+    if (this.released) return; // closing: what it still sends is not read, only drained
+    this.scanner.feed(chunk);
+    if (this.stall === 0) this.processFrames();
+    else if (this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
+  }
+
   private processFrames(): void {
-    while (!this.closed && !this.stallBlocking && !this.stallOwed) {
-      const frame = this.scanner.next();
-      if (frame === null) return;
-      if (frame instanceof ProtocolError) {
-        this.replyAndClose(encodeError(`ERR ${frame.message}`));
-        return;
+    // Re-entered when a dispatch answers synchronously and lifts a stall: the loop below goes on.
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.stall === 0) {
+        const frame = this.scanner.next();
+        if (frame === null) break;
+        if (frame instanceof ProtocolError) {
+          this.replyAndClose(encodeError(`ERR ${frame.message}`));
+          break;
+        }
+        if (frame.argc === 0) continue;
+        this.host.countCommand();
+        this.dispatch(frame);
+        const owed = this.slots.length;
+        if (owed >= MIN_OWED && (owed >= MAX_OWED || owed * this.replyAvg >= OWED_BYTES_BUDGET)) this.stall |= STALL_OWED;
       }
-      if (frame.argc === 0) continue;
-      this.host.countCommand();
-      this.host.dispatch(this, frame);
-      if (this.slots.length >= MAX_OWED_REPLIES) this.stallOwed = true;
+    } catch (err) {
+      // Not a handler (dispatch catches those): the scanner, whose state is unknown now.
+      this.replyAndClose(faultReply(err, 'reading a request'));
     }
+    this.processing = false;
+    if (this.stall !== 0 && this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
+  }
+
+  /** One request; a handler that throws costs that request an -ERR, in its place in the order. */
+  private dispatch(frame: RequestFrame): void {
+    const before = this.replies;
+    try {
+      this.host.dispatch(this, frame);
+    } catch (err) {
+      const reply = faultReply(err, `command '${argString(frame, 0).slice(0, 64)}'`);
+      if (this.replies === before) this.reply(reply);
+      else this.lastSlot?.deliver(reply); // a no-op if it was answered after all
+    }
+  }
+
+  private onSocketDrain(): void {
+    if ((this.stall & STALL_RETAINED) !== 0 && this.heldBytes + this.outBytes < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
+  }
+
+  private unstall(bit: number): void {
+    this.stall &= ~bit;
+    if (this.stall !== 0) return;
+    this.processFrames();
+    if (this.stall === 0 || this.scanner.bufferedBytes < STALLED_READAHEAD) this.startReading();
+  }
+
+  private stopReading(): void {
+    if (!this.reading) return;
+    this.reading = false;
     this.socket.pause();
   }
 
-  private resumeIfUnstalled(): void {
-    if (this.closed || this.stallBlocking || this.stallOwed || this.stallOutput) return;
+  private startReading(): void {
+    if (this.reading || this.released) return;
+    this.reading = true;
     this.socket.resume();
-    this.processFrames();
-    // processFrames pauses when it stalls again; a full drain leaves the socket flowing
-    if (!this.stallBlocking && !this.stallOwed) this.socket.resume();
   }
 
-  private onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.waitingExclusive = null;
-    if (this.dedicated !== null) {
-      // A client gone mid-BLPOP: close the connection so the command cannot pop an
-      // element on behalf of nobody.
-      this.dedicated.close('client disconnected');
-      this.dedicated = null;
+  /** Everything owed is written: close, and stop counting this client now. */
+  private endAndRelease(): void {
+    const socket = this.socket;
+    this.release();
+    // The socket goes as soon as its last bytes are with the kernel; a client that does
+    // not take them does not keep it open for long. (socket.end() alone only half-closes,
+    // and a socket that is not reading would wait for the client's FIN forever.)
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    socket.end(() => socket.destroy());
+    // Drain (and drop, see onData) what the client still sends: a close with unread
+    // input would be a RST, which may cost the client the reply it has not read yet.
+    socket.resume();
+  }
+
+  /** The client is gone or done: cancel what runs on its behalf, drop what is held for it, free its place. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.stall |= STALL_RELEASED;
+    const call = this.exclusive;
+    this.exclusive = null;
+    call?.cancel();
+    if (this.congestedOn !== null) {
+      this.congestedOn.cancelDrainWait(this);
+      this.congestedOn = null;
     }
+    while (this.slots.shift() !== undefined);
+    this.out = [];
+    this.outBytes = 0;
+    this.heldBytes = 0;
     this.host.sessionClosed(this);
   }
 }
-

@@ -46,6 +46,8 @@ export abstract class ScannerBase<T> {
   /** Chunks fed while the current one still had unscanned bytes (feed() without draining). */
   private queue: Buffer[] = [];
   private qHead = 0;
+  /** Total length of queue[qHead..]. */
+  private queuedBytes = 0;
 
   private failure: ProtocolError | null = null;
 
@@ -58,6 +60,16 @@ export abstract class ScannerBase<T> {
   copies = 0;
   copiedBytes = 0;
 
+  /**
+   * Input held and not yet handed out as frames: the frame in progress so far, the rest
+   * of the current chunk and the queued chunks. A session that is not taking frames
+   * bounds its reading by this.
+   */
+  get bufferedBytes(): number {
+    // While inFrame, base + pos is the frame's length so far (base < 0: it began in buf).
+    return (this.inFrame ? this.base + this.pos : 0) + (this.buf.length - this.pos) + this.queuedBytes;
+  }
+
   /** The error that stopped this scanner, if any. */
   get error(): ProtocolError | null {
     return this.failure;
@@ -67,7 +79,10 @@ export abstract class ScannerBase<T> {
   feed(chunk: Buffer): void {
     if (this.failure !== null || chunk.length === 0) return;
     if (this.pos >= this.buf.length && this.qHead === this.queue.length) this.adopt(chunk);
-    else this.queue.push(chunk);
+    else {
+      this.queue.push(chunk);
+      this.queuedBytes += chunk.length;
+    }
   }
 
   /**
@@ -84,6 +99,7 @@ export abstract class ScannerBase<T> {
       // step() returns null only with the current chunk fully scanned.
       if (this.qHead === this.queue.length) return null;
       const chunk = this.queue[this.qHead++];
+      this.queuedBytes -= chunk.length;
       if (this.qHead === this.queue.length) {
         this.queue.length = 0;
         this.qHead = 0;
@@ -230,6 +246,7 @@ export abstract class ScannerBase<T> {
     this.dropFrame();
     this.queue.length = 0;
     this.qHead = 0;
+    this.queuedBytes = 0;
     this.buf = EMPTY;
     this.pos = 0;
     return err;

@@ -2,8 +2,8 @@
  * Test harness: a real proxy (in this process) over real redis-server processes it starts
  * in a temp data dir, plus small clients to talk to it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,4 +99,41 @@ export class RawClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** The real executable, as `make run` starts it (its own process: RSS can be measured alone). */
+export function startExecutable(dataDir: string, port: number, flags: string[] = []): ChildProcess {
+  return spawn(
+    process.execPath,
+    ['bin/interface-hash-server.js', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...flags],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
+export async function waitForPong(port: number, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await redisCli(port, ['ping'])) === 'PONG') return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`proxy on ${port} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+/** Resident set size of a process in bytes (Linux /proc). */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
 }

@@ -1,0 +1,82 @@
+/**
+ * BlockingCall: one blocking command (BLPOP, BLMOVE, BZPOPMIN, XREAD BLOCK, ...) on a
+ * backend connection of its own, so that its wait never stalls the shared pipeline.
+ *
+ * The session decides *when* it runs (after every earlier reply, as redis-server would
+ * run it after the client's earlier commands) and cancels it if the client leaves; this
+ * module owns the connection: it takes one from the pool (bounded by
+ * --max-blocking-clients), releases it when the reply is in, and closes it when cancelled,
+ * so the node drops the command instead of popping an element on behalf of nobody.
+ */
+import type { BackendConnection } from '../backend/connection.js';
+import type { BackendPool } from '../backend/pool.js';
+import type { ReplySink } from '../backend/reply-sink.js';
+import { encodeError } from '../resp/encode.js';
+import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
+
+const tooMany = new Map<number, Buffer>();
+
+/** Redis's wording for maxclients, scoped to what ran out. */
+function tooManyBlocking(limit: number): Buffer {
+  let reply = tooMany.get(limit);
+  if (reply === undefined) {
+    reply = encodeError(`ERR max number of blocking clients reached (--max-blocking-clients ${limit})`);
+    tooMany.set(limit, reply);
+  }
+  return reply;
+}
+
+export class BlockingCall implements ExclusiveCall, ReplySink {
+  private state: 'waiting' | 'running' | 'done' = 'waiting';
+  private conn: BackendConnection | null = null;
+  private owner: ExclusiveOwner | null = null;
+
+  constructor(
+    private readonly pool: BackendPool,
+    private readonly raw: Buffer,
+    private readonly slot: ReplySink,
+  ) {}
+
+  start(owner: ExclusiveOwner): void {
+    if (this.state !== 'waiting') return;
+    this.owner = owner;
+    const conn = this.pool.acquireDedicated();
+    if (conn === null) {
+      this.finish(tooManyBlocking(this.pool.maxDedicated));
+      return;
+    }
+    this.state = 'running';
+    this.conn = conn;
+    conn.send(this.raw, this);
+  }
+
+  /** The dedicated connection's reply (or its -ERR when it failed). */
+  deliver(reply: Buffer): void {
+    const conn = this.conn;
+    if (this.state !== 'running' || conn === null) return; // cancelled: the -ERR of our own close
+    this.conn = null;
+    this.pool.release(conn);
+    this.finish(reply);
+  }
+
+  cancel(): void {
+    const conn = this.conn;
+    this.state = 'done';
+    this.conn = null;
+    if (conn !== null) {
+      conn.close('client disconnected');
+      this.pool.release(conn);
+    }
+  }
+
+  private finish(reply: Buffer): void {
+    this.state = 'done';
+    this.slot.deliver(reply);
+    this.owner?.exclusiveDone();
+  }
+}
+
+/** Run a blocking command for `session` on a dedicated connection to `pool`'s master. */
+export function runBlocking(session: ClientSession, pool: BackendPool, raw: Buffer): void {
+  session.runExclusive(new BlockingCall(pool, raw, session.openSlot()));
+}
