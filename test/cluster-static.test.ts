@@ -5,7 +5,7 @@
  * that is not a cluster node. The static manager must never stop any of them.
  *
  * Manager level only: the proxy end to end over a static cluster is in
- * test/proxy-options.test.ts (and test/static-cluster.test.ts).
+ * test/proxy-options.test.ts (and in test/static-cluster.test.ts, written on another branch).
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
