@@ -10,6 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { ClusterManager } from '../src/cluster/cluster-manager.js';
+import { silentLogger } from '../src/log.js';
+import { probeNode, withControlClient } from '../src/nodes/control-client.js';
+import { ProcessProvider } from '../src/nodes/process-provider.js';
 import { exited, RawClient, redisCli, startExecutable, startTestProxy, waitForPong } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
 
@@ -106,32 +110,56 @@ describe('--proto-max-bulk-len', () => {
 });
 
 describe('static provider', () => {
-  test('routes over existing nodes given with --node', async () => {
-    // Two nodes made by another proxy's process provider stand in for "existing" Redis.
-    const owner = await startTestProxy(['--masters', '2', '--replicas', '0']);
+  test('routes over existing nodes given with --node', { timeout: 60_000 }, async () => {
+    // "Someone else's" Redis Cluster: formed by a ClusterManager of the process provider in a
+    // data dir of its own. The static proxy is given one seed; the cluster tells it the rest.
+    const ownerDir = await mkdtemp(path.join(os.tmpdir(), 'ihs-static-owner-'));
+    const owner = await ClusterManager.open({
+      dataDir: ownerDir,
+      masters: 2,
+      replicas: 1,
+      provider: new ProcessProvider({ log: silentLogger() }),
+      log: silentLogger(),
+    });
     try {
-      const nodes = owner.proxy.cluster.topology.nodes;
-      const password = owner.proxy.cluster.topology.nodePassword;
-      const tp = await startTestProxy([
-        '--provider', 'static',
-        ...nodes.flatMap((n) => ['--node', `${n.host}:${n.port}`]),
-        '--node-password', password,
-      ]);
+      const nodes = owner.topology.nodes;
+      const masters = nodes.filter((n) => n.formedAsReplicaOf === undefined);
+      const password = owner.nodePassword;
+      const seed = masters[0];
+      // an established cluster: the seed knows who serves every slot
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const info = String(await withControlClient(seed, password, 2_000, (c) => c.call('CLUSTER', 'INFO')));
+        if (/^cluster_slots_assigned:16384\r?$/m.test(info)) break;
+        assert.ok(Date.now() < deadline, info);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const tp = await startTestProxy(['--provider', 'static', '--node', `${seed.host}:${seed.port}`, '--node-password', password]);
       try {
+        assert.equal(tp.proxy.cluster.topology.provider, 'static');
+        assert.deepEqual(tp.proxy.server.router.slotMap.masters.map((m) => m.port), masters.map((m) => m.port), 'both masters, found through one seed');
+        assert.equal(tp.proxy.server.router.servingMasters.length, 2);
         const r = new Redis({ port: tp.port, maxRetriesPerRequest: 1 });
         try {
           const kv = Array.from({ length: 40 }, (_, i) => [`st:${i}`, String(i)]).flat();
           assert.equal(await r.mset(...kv), 'OK');
-          assert.equal(await r.dbsize(), 40);
-          assert.equal(tp.proxy.server.router.servingMasters.length, 2);
+          assert.equal(await r.dbsize(), 40, 'masters counted, replicas not');
+          assert.deepEqual(await r.mget('st:0', 'st:17', 'st:39'), ['0', '17', '39']);
         } finally {
           r.disconnect();
         }
+        // the keys are on the cluster's masters, split by slot
+        const sizes = await Promise.all(masters.map((m) => withControlClient(m, password, 2_000, (c) => c.dbsize())));
+        assert.equal(sizes[0] + sizes[1], 40);
+        assert.ok(sizes.every((n) => n > 0), `both masters hold keys: ${sizes.join(', ')}`);
       } finally {
         await tp.close();
       }
+      // the static proxy stopped none of the cluster's nodes
+      for (const n of nodes) assert.equal((await probeNode(n, password, 2_000)).state, 'ready', `${n.id} still up`);
     } finally {
-      await owner.close();
+      await owner.shutdown();
+      await rm(ownerDir, { recursive: true, force: true });
     }
   });
 });

@@ -65,13 +65,17 @@ async function shutdownIfRunning(node: StandaloneLayout['nodes'][number], passwo
   const addr = { host: node.host, port: node.port };
   if ((await probeNode(addr, password, timeoutMs)).state !== 'ready') return;
   log.info({ node: node.id, port: node.port }, 'stopping a standalone node before conversion');
-  await withControlClient(addr, password, timeoutMs, (c) => c.call('SHUTDOWN')).catch(() => {
-    /* the node closes the connection as it exits: the probe below tells whether it stopped */
-  });
   const deadline = Date.now() + 15_000;
-  while ((await probeNode(addr, password, timeoutMs)).state === 'ready') {
-    if (Date.now() > deadline) throw new Error(`standalone node ${node.id} on port ${node.port} did not stop for the conversion`);
-    await sleep(100);
+  let refusal = '';
+  for (;;) {
+    // Redis may refuse a SHUTDOWN for a moment ("Writing initial AOF, can't exit" while a
+    // replica writes its AOF after a full sync): ask again for as long as the node answers.
+    await withControlClient(addr, password, timeoutMs, (c) => c.call('SHUTDOWN')).catch((err: Error) => {
+      refusal = err.message; // also "Connection is closed" when it does exit: the probe tells which
+    });
+    if ((await probeNode(addr, password, timeoutMs)).state !== 'ready') return;
+    if (Date.now() > deadline) throw new Error(`standalone node ${node.id} on port ${node.port} did not stop for the conversion (SHUTDOWN: ${refusal})`);
+    await sleep(250);
   }
 }
 
