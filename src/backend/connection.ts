@@ -370,7 +370,7 @@ export class BackendConnection implements Flushable {
 }
 
 /** -MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN: the replies a cluster front end acts on itself. */
-function isClusterError(frame: Buffer): boolean {
+export function isClusterError(frame: Buffer): boolean {
   switch (frame[1]) {
     case 0x4d /* M */:
       return frame.toString('latin1', 1, 7) === 'MOVED ';

@@ -7,12 +7,20 @@
  * module owns the connection: it takes one from the pool (bounded by
  * --max-blocking-clients), releases it when the reply is in, and closes it when cancelled,
  * so the node drops the command instead of popping an element on behalf of nobody.
+ * A MOVED/ASK/TRYAGAIN/CLUSTERDOWN on its connection is followed like any other request's
+ * (the router says where), on a dedicated connection to the node it points to.
  */
-import type { BackendConnection } from '../backend/connection.js';
+import { isClusterError, type BackendConnection } from '../backend/connection.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import { encodeError } from '../resp/encode.js';
+import { encodeCommand } from '../resp/encode.js';
 import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
+import type { RedirectFollower } from './router.js';
+
+const ASKING = encodeCommand(['ASKING']);
+/** Where the reply to an ASKING goes: nowhere (an error there shows up on the command after it). */
+const DISCARD: ReplySink = { deliver() {} };
 
 const tooMany = new Map<number, Buffer>();
 
@@ -30,16 +38,22 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
   private state: 'waiting' | 'running' | 'done' = 'waiting';
   private conn: BackendConnection | null = null;
   private owner: ExclusiveOwner | null = null;
+  private attempts = 0;
 
   constructor(
-    private readonly pool: BackendPool,
+    private pool: BackendPool,
     private readonly raw: Buffer,
     private readonly slot: ReplySink,
+    private readonly redirects: RedirectFollower,
   ) {}
 
   start(owner: ExclusiveOwner): void {
     if (this.state !== 'waiting') return;
     this.owner = owner;
+    this.run(false);
+  }
+
+  private run(asking: boolean): void {
     const conn = this.pool.acquireDedicated();
     if (conn === null) {
       this.finish(tooManyBlocking(this.pool.maxDedicated));
@@ -47,6 +61,7 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
     }
     this.state = 'running';
     this.conn = conn;
+    if (asking) conn.send(ASKING, DISCARD);
     conn.send(this.raw, this);
   }
 
@@ -56,7 +71,19 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
     if (this.state !== 'running' || conn === null) return; // cancelled: the -ERR of our own close
     this.conn = null;
     this.pool.release(conn);
-    this.finish(reply);
+    const next = reply[0] === 0x2d /* '-' */ && isClusterError(reply) ? this.redirects.followUp(reply, conn.endpoint, ++this.attempts) : undefined;
+    if (next === undefined) {
+      this.finish(reply);
+      return;
+    }
+    // Not done yet: the command goes where the cluster says (the client stays blocked).
+    this.state = 'waiting';
+    this.pool = next.pool;
+    const again = (): void => {
+      if (this.state === 'waiting') this.run(next.asking);
+    };
+    if (next.delayMs === 0) again();
+    else setTimeout(again, next.delayMs).unref();
   }
 
   cancel(): void {
@@ -77,6 +104,6 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
 }
 
 /** Run a blocking command for `session` on a dedicated connection to `pool`'s master. */
-export function runBlocking(session: ClientSession, pool: BackendPool, raw: Buffer): void {
-  session.runExclusive(new BlockingCall(pool, raw, session.openSlot()));
+export function runBlocking(session: ClientSession, pool: BackendPool, raw: Buffer, redirects: RedirectFollower): void {
+  session.runExclusive(new BlockingCall(pool, raw, session.openSlot(), redirects));
 }

@@ -21,7 +21,7 @@ import { CMD_BLOCKING } from '../commands/command-flags.js';
 import { keySlot } from '../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import type { BackendPool } from '../backend/pool.js';
-import type { BackendConnection, ClusterErrorHandler } from '../backend/connection.js';
+import type { BackendConnection, BackendEndpoint, ClusterErrorHandler } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import type { RequestFrame } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
@@ -67,6 +67,20 @@ export type PoolFactory = (host: string, port: number, clusterErrors: ClusterErr
 /** Who refreshes the slot map when the router sees it is stale. */
 export interface RefreshRequester {
   requestRefresh(): void;
+}
+
+/** Where a request goes after a cluster error, and how. */
+export interface FollowUp {
+  pool: BackendPool;
+  /** Send ASKING first (an -ASK redirect: this once). */
+  asking: boolean;
+  /** Wait this long first (TRYAGAIN, CLUSTERDOWN). */
+  delayMs: number;
+}
+
+/** What a blocking call needs to follow the cluster's redirects on its own connection. */
+export interface RedirectFollower {
+  followUp(reply: Buffer, from: BackendEndpoint, attempt: number): FollowUp | undefined;
 }
 
 /** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
@@ -206,7 +220,7 @@ export class Router implements ClusterErrorHandler {
       return;
     }
     if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
-      runBlocking(session, this.poolOf[master], frame.raw);
+      runBlocking(session, this.poolOf[master], frame.raw, this);
       return;
     }
     const conn = this.poolOf[master].connectionFor(session.id);
@@ -234,35 +248,45 @@ export class Router implements ClusterErrorHandler {
   // --- the cluster's redirects -----------------------------------------------------------
 
   onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
-    if (this.closed) return false;
     const request = sink instanceof Redirected ? sink : new Redirected(sink);
-    if (++request.attempts > MAX_ATTEMPTS) return false; // the client gets Redis's error
+    const next = this.followUp(reply, from.endpoint, ++request.attempts);
+    if (next === undefined) return false; // the client gets Redis's error
+    const index = from.index;
+    const resend = (): void => {
+      const conn = next.pool.sharedConnection(index);
+      if (next.asking) conn.send(ASKING, DISCARD); // the same write as the request: nothing can come between
+      conn.send(raw, request);
+    };
+    if (next.delayMs === 0) resend();
+    else setTimeout(resend, next.delayMs).unref();
+    return true;
+  }
+
+  /**
+   * Where a request that got this cluster error (-MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN)
+   * from `from` goes next, on its `attempt`-th try; undefined when the client should get
+   * the error (too many attempts, an unreadable redirect, the router closed). A MOVED
+   * updates the slot's entry and asks for a fresh map.
+   */
+  followUp(reply: Buffer, from: BackendEndpoint, attempt: number): FollowUp | undefined {
+    if (this.closed || attempt > MAX_ATTEMPTS) return undefined;
     const text = reply.toString('latin1', 1, reply.length - 2);
     if (text.startsWith('MOVED ') || text.startsWith('ASK ')) {
       const target = parseRedirect(text);
-      if (target === undefined) return false;
+      if (target === undefined) return undefined;
       // A node that does not know its own address answers "MOVED slot :port".
-      const host = target.host === '' ? from.endpoint.host : target.host;
+      const host = target.host === '' ? from.host : target.host;
       const pool = this.poolAt(host, target.port);
-      const conn = pool.sharedConnection(from.index);
-      if (text[0] === 'M') {
-        const master = this.map.moveSlot(target.slot, host, target.port);
-        if (master >= this.poolOf.length) this.poolOf[master] = pool;
-        this.refresher.requestRefresh();
-      } else {
-        conn.send(ASKING, DISCARD); // the same write as the request: nothing can come between
-      }
-      conn.send(raw, request);
-      return true;
+      if (text[0] === 'A') return { pool, asking: true, delayMs: 0 };
+      const master = this.map.moveSlot(target.slot, host, target.port);
+      if (master >= this.poolOf.length) this.poolOf[master] = pool;
+      this.refresher.requestRefresh();
+      return { pool, asking: false, delayMs: 0 };
     }
     // TRYAGAIN (a multi-key request during a slot migration) or CLUSTERDOWN (a failover
     // under way): the same node, a little later.
     if (text.startsWith('CLUSTERDOWN')) this.refresher.requestRefresh();
-    const { host, port } = from.endpoint;
-    const index = from.index;
-    const timer = setTimeout(() => this.poolAt(host, port).sharedConnection(index).send(raw, request), RETRY_BASE_MS * 2 ** (request.attempts - 1));
-    timer.unref();
-    return true;
+    return { pool: this.poolAt(from.host, from.port), asking: false, delayMs: RETRY_BASE_MS * 2 ** (attempt - 1) };
   }
 
   onConnectionLost(): void {
