@@ -74,6 +74,12 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
+    // A flag given twice takes its last value (as in most CLIs) — except --node, which is a list.
+    .middleware((a) => {
+      for (const [key, value] of Object.entries(a)) {
+        if (Array.isArray(value) && key !== 'node' && key !== '_') a[key] = value[value.length - 1];
+      }
+    }, true)
     .check((a) => {
       if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be 0..65535');
       if (!Number.isInteger(a.masters) || a.masters < 1 || a.masters > 1000) throw new Error('--masters must be 1..1000');

@@ -59,3 +59,10 @@ test('bad input is refused with a clear message', () => {
   assert.throws(() => parseMemory('12 parsecs'), /not a size/);
   assert.equal(parseMemory('64kb'), 65536);
 });
+
+test('a flag given twice takes its last value; --node collects every seed', () => {
+  const c = parseConfig(['--log-level', 'warn', '--log-level', 'error', '--port', '1', '--port', '2', '--provider', 'static', '--node', 'a:1', '--node', 'b:2']);
+  assert.equal(c.logLevel, 'error');
+  assert.equal(c.port, 2);
+  assert.deepEqual(c.node, ['a:1', 'b:2']);
+});
