@@ -84,12 +84,19 @@ async function meetAll(nodes: readonly PlacedNode[], redisIds: Map<string, strin
   });
 }
 
-/** Wait until each node says cluster_state:ok. */
-export async function waitClusterOk(nodes: readonly NodeAddress[], o: FormationOptions): Promise<void> {
-  await until('cluster_state:ok on every node', o, async () => {
+/**
+ * Wait until each node says cluster_state:ok and, when `slots` is given, knows that many
+ * slots assigned (with cluster-require-full-coverage no, "ok" alone does not mean a node
+ * has heard of every master's slots yet).
+ */
+export async function waitClusterOk(nodes: readonly NodeAddress[], o: FormationOptions, slots?: number): Promise<void> {
+  await until(slots === undefined ? 'cluster_state:ok on every node' : `cluster_state:ok and ${slots} slots assigned on every node`, o, async () => {
     for (const n of nodes) {
-      const state = (await call(n, o, (c) => infoFieldsOfClusterInfo(c))).get('cluster_state');
+      const info = await call(n, o, (c) => infoFieldsOfClusterInfo(c));
+      const state = info.get('cluster_state');
       if (state !== 'ok') return `${formatAddress(n)} says cluster_state:${state}`;
+      const assigned = Number(info.get('cluster_slots_assigned'));
+      if (slots !== undefined && assigned < slots) return `${formatAddress(n)} knows ${assigned} of ${slots} slots assigned`;
     }
     return true;
   });
@@ -153,7 +160,9 @@ export async function formCluster(nodes: readonly PlacedNode[], initialSlots: re
       return 'sent CLUSTER REPLICATE';
     });
   }
-  await waitClusterOk(nodes, o);
+  let planned = 0;
+  for (const [first, last] of initialSlots) planned += last - first + 1;
+  await waitClusterOk(nodes, o, planned);
   o.log.info({ masters: masters.length, nodes: nodes.length }, 'cluster formed');
 }
 

@@ -60,8 +60,9 @@ export class SlotMap {
     for (const view of views) {
       for (const line of view) {
         const known = lineOf.get(line.id);
-        // Prefer a line with an address, then a peer's view of the node (it saw it connect).
-        if (known === undefined || (known.host === '' && line.host !== '') || (known.flags.has('myself') && !line.flags.has('myself') && line.host !== '')) {
+        // Prefer a line with an address, and the node's own line over a peer's: a node that
+        // came back on another port knows its new address before its peers do.
+        if (known === undefined || (known.host === '' && line.host !== '') || (line.flags.has('myself') && line.host !== '')) {
           lineOf.set(line.id, line);
         }
         if (line.configEpoch > epoch) epoch = line.configEpoch;
