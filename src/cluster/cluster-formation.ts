@@ -5,7 +5,7 @@
  * formation interrupted by a crash is simply run again on the next start.
  */
 import type { Logger } from '../log.js';
-import { formatAddress, infoFields, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { formatAddress, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { sleep } from '../nodes/wait.js';
 import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
 import { SLOT_COUNT, type SlotRange } from './topology.js';
@@ -179,9 +179,4 @@ export async function rejoinCluster(nodes: readonly PlacedNode[], o: FormationOp
   } catch (err) {
     o.log.warn({ err: (err as Error).message }, 'cluster not ok after restart; serving what is up');
   }
-}
-
-/** What `INFO cluster` says about a node (is it a cluster node at all). */
-export async function clusterEnabled(addr: NodeAddress, password: string, timeoutMs: number): Promise<boolean> {
-  return withControlClient(addr, password, timeoutMs, async (c) => (await infoFields(c, 'cluster')).get('cluster_enabled') === '1');
 }
