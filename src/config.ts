@@ -23,6 +23,8 @@ export interface Config {
   connectTimeout: number;
   commandTimeout: number;
   slotMapRefresh: number;
+  nodeTimeout: number;
+  failoverTimeout: number;
   clusterNodeTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
@@ -70,6 +72,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('connect-timeout', { type: 'number', default: 2000, describe: 'ms to wait for a backend connection' })
     .option('command-timeout', { type: 'number', default: 10000, describe: 'ms a backend may take to answer before its connection is failed (blocking commands excepted)' })
     .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
+    .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without a good PING reply before a node counts as failed (the proxy then restarts it or fails its master over)' })
+    .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
     .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
@@ -120,6 +124,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     connectTimeout: parsed['connect-timeout'],
     commandTimeout: parsed['command-timeout'],
     slotMapRefresh: parsed['slot-map-refresh'],
+    nodeTimeout: parsed['node-timeout'],
+    failoverTimeout: parsed['failover-timeout'],
     clusterNodeTimeout: parsed['cluster-node-timeout'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],

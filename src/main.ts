@@ -19,6 +19,7 @@ import type { ClusterErrorHandler } from './backend/connection.js';
 import { Router } from './proxy/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
+import { FailoverMonitor } from './failover/failover-monitor.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -90,6 +91,22 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
   }
   router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log), slotMaps);
   slotMaps.start();
+  // The proxy heals the clusters it runs; a static cluster's owner heals their own.
+  const failover =
+    config.provider === 'static'
+      ? undefined
+      : new FailoverMonitor({
+          cluster,
+          router,
+          slotMaps,
+          log,
+          failoverTimeoutMs: config.failoverTimeout,
+          nodeTimeoutMs: config.nodeTimeout,
+          healthIntervalMs: Math.max(50, Math.min(200, Math.floor(config.nodeTimeout / 5))),
+          connectTimeoutMs: config.connectTimeout,
+          commandTimeoutMs: config.connectTimeout,
+        });
+  failover?.start();
   const server = new ProxyServer(router, {
     host: config.bind,
     port: config.port,
@@ -99,10 +116,12 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
     version: VERSION,
     log,
+    nodeStatus: failover === undefined ? undefined : () => failover.status(),
   });
   try {
     await server.listen();
   } catch (err) {
+    failover?.close();
     slotMaps.close();
     router.close();
     await cluster.shutdown();
@@ -116,6 +135,7 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     stop() {
       stopping ??= (async () => {
         await server.close();
+        failover?.close();
         slotMaps.close();
         router.close();
         await cluster.shutdown();

@@ -31,6 +31,11 @@ export interface PoolOptions {
 const MAX_IDLE_DEDICATED = 8;
 
 export class BackendPool {
+  /**
+   * Its master is being failed over: the router parks requests for it instead of sending
+   * them (see Router.hold). A plain field: the router checks it on every request.
+   */
+  held = false;
   private readonly shared: BackendConnection[] = [];
   private readonly idleDedicated: BackendConnection[] = [];
   private dedicatedInUse = 0;

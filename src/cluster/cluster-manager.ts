@@ -19,7 +19,7 @@ import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { convertStandaloneLayout } from './standalone-layout.js';
-import type { TopologyDoc } from './topology.js';
+import type { NodeRecord, TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
 
@@ -43,6 +43,8 @@ export interface ClusterManagerOptions {
 export class ClusterManager {
   private doc: TopologyDoc;
   private closed = false;
+  /** Changes to the document and the nodes happen one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     /** Absolute data dir. */
@@ -127,6 +129,7 @@ export class ClusterManager {
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.queue; // a restart under way finishes first, so its node is stopped too
     const failures: Error[] = [];
     if (this.provider.kind !== 'static') {
       const roles = await Promise.all(this.doc.nodes.map((n) => this.roleOf(n)));
@@ -141,6 +144,60 @@ export class ClusterManager {
       throw new AggregateError(failures, `cluster shutdown: ${failures.map((e) => e.message).join('; ')}`);
     }
     this.log.info({ dataDir: this.dataDir }, 'cluster stopped');
+  }
+
+  /** Told when a node the provider runs exits without being asked to. */
+  set onUnexpectedExit(fn: (id: string) => void) {
+    this.provider.onUnexpectedExit = fn;
+  }
+
+  /**
+   * Start a node again from its own dir (same config, same nodes.conf: it rejoins the
+   * cluster as what it was, and Redis makes a former master a replica of whoever took its
+   * slots). A process that is still there but stopped answering (SIGSTOP, hung) is killed
+   * first. Persists its new pid and ports; a node back on other ports is met again there.
+   */
+  restartNode(id: string): Promise<NodeRecord> {
+    return this.serialized(async () => {
+      if (this.closed) throw new Error(`node ${id}: the cluster is shutting down`);
+      const index = this.doc.nodes.findIndex((n) => n.id === id);
+      if (index === -1) throw new Error(`unknown node ${id}`);
+      const node = this.doc.nodes[index];
+      const spec: NodeSpec = { id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: this.doc.nodePassword };
+      await this.provider.stop(id, false);
+      const running = await this.provider.start(spec, { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle });
+      const next = structuredClone(this.doc) as TopologyDoc;
+      const record = next.nodes[index];
+      const moved = record.port !== running.port || record.busPort !== running.busPort;
+      Object.assign(record, { host: running.host, port: running.port, busPort: running.busPort, handle: running.handle });
+      await new TopologyStore(this.dataDir).save(next);
+      this.doc = deepFreeze(next);
+      if (moved) await this.meetFromAnother(record);
+      this.log.info({ node: id, port: running.port, pid: running.handle, moved }, 'node restarted');
+      return record;
+    });
+  }
+
+  /** CLUSTER MEET the node at its (new) address from the first other node that answers. */
+  private async meetFromAnother(node: NodeRecord): Promise<void> {
+    for (const other of this.doc.nodes) {
+      if (other.id === node.id || other.port <= 0) continue;
+      try {
+        await withControlClient(other, this.doc.nodePassword, this.commandTimeoutMs, (c) =>
+          c.call('CLUSTER', 'MEET', node.host, String(node.port), String(node.busPort)),
+        );
+        return;
+      } catch (err) {
+        this.log.debug({ via: other.id, err: (err as Error).message }, 'cluster meet failed; trying another node');
+      }
+    }
+    this.log.warn({ node: node.id }, 'no node answered to meet a node back on another port');
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** The node's role right now ('master', 'slave'), or 'unknown' when it does not answer. */

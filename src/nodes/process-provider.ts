@@ -84,6 +84,7 @@ type SpawnOutcome =
 
 export class ProcessProvider implements NodeProvider {
   readonly kind = 'process' as const;
+  onUnexpectedExit?: (id: string) => void;
   private readonly nodes = new Map<string, OwnedNode>();
   private readonly ports = new PortAllocator(HOST);
   private readonly log: Logger;
@@ -337,6 +338,7 @@ export class ProcessProvider implements NodeProvider {
       const node = this.nodes.get(id);
       if (!node || node.child !== child || node.stopping) return;
       this.log.warn({ node: id, pid: node.pid, code, signal }, 'node exited unexpectedly');
+      this.onUnexpectedExit?.(id);
     });
   }
 

@@ -53,4 +53,6 @@ export interface NodeProvider {
   stop(id: string, graceful: boolean): Promise<void>;
   /** Stop every node this provider started or adopted. */
   stopAll(): Promise<void>;
+  /** Told when a node it runs exits without being asked to (a crash, kill -9). */
+  onUnexpectedExit?: (id: string) => void;
 }

@@ -5,6 +5,7 @@
 import type { RequestFrame } from '../resp/frame.js';
 import type { Router } from './router.js';
 import type { ClientSession } from './session.js';
+import type { NodeStatus } from '../failover/failover-monitor.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -25,6 +26,8 @@ export interface ProxyContext {
   readonly version: string;
   /** Port the proxy listens on. */
   readonly port: number;
+  /** The nodes the proxy runs and their health; undefined when it does not watch them (static). */
+  readonly nodeStatus: (() => NodeStatus[]) | undefined;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;

@@ -6,6 +6,7 @@
  * what they leave out.
  */
 import type { ProxyContext } from './context.js';
+import type { NodeStatus } from '../failover/failover-monitor.js';
 
 /** Parse one node's INFO text into section → field → value. */
 function parseInfo(text: string): Map<string, Map<string, string>> {
@@ -60,6 +61,34 @@ function sumField(nodes: Map<string, Map<string, string>>[], section: string, fi
   let total = 0;
   for (const n of nodes) total += Number(n.get(section)?.get(field) ?? 0) || 0;
   return total;
+}
+
+/**
+ * The real replicas, so lost redundancy shows: those the health monitor sees up (or, for a
+ * static cluster, those the cluster does not flag as failing), one `slaveN` line each.
+ */
+function replication(ctx: ProxyContext): [string, string | number][] {
+  const replicas: { host: string; port: number; up: boolean }[] = [];
+  if (ctx.nodeStatus !== undefined) {
+    for (const n of ctx.nodeStatus()) if (n.role === 'replica') replicas.push({ host: n.host, port: n.port, up: n.state === 'up' });
+  } else {
+    const map = ctx.router.slotMap;
+    for (const i of ctx.router.servingMasters) for (const r of map.masters[i].replicas) replicas.push({ host: r.host, port: r.port, up: !r.failing });
+  }
+  const up = replicas.filter((r) => r.up);
+  return [
+    ['role', 'master'],
+    ['connected_slaves', up.length],
+    ...up.map((r, i): [string, string] => [`slave${i}`, `ip=${r.host},port=${r.port},state=online`]),
+  ];
+}
+
+/** One line per node the proxy runs: our id, address, role, health, master. */
+function nodesSection(nodes: readonly NodeStatus[]): [string, [string, string][]] {
+  return [
+    'Nodes',
+    nodes.map((n, i): [string, string] => [`node${i}`, `id=${n.id},addr=${n.host}:${n.port},role=${n.role},state=${n.state},master=${n.masterId ?? '-'}`]),
+  ];
 }
 
 /**
@@ -130,13 +159,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ['evicted_keys', sumField(nodes, 'stats', 'evicted_keys')],
       ],
     ],
-    [
-      'Replication',
-      [
-        ['role', 'master'],
-        ['connected_slaves', 0],
-      ],
-    ],
+    ['Replication', replication(ctx)],
     [
       'Cluster',
       [
@@ -146,6 +169,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ...down,
       ],
     ],
+    ...(ctx.nodeStatus === undefined ? [] : [nodesSection(ctx.nodeStatus())]),
     [
       'Keyspace',
       [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [

@@ -92,6 +92,14 @@ class Redirected implements ReplySink {
   }
 }
 
+/** A request parked while its slot's master is failed over. */
+interface Parked {
+  slot: number;
+  raw: Buffer;
+  sink: ReplySink;
+  sessionId: number;
+}
+
 /** Where the reply to an ASKING goes: nowhere (an error there shows up on the request after it). */
 const DISCARD: ReplySink = { deliver() {} };
 
@@ -106,6 +114,11 @@ export class Router implements ClusterErrorHandler {
   private readonly retiring = new Map<string, NodeJS.Timeout>();
   /** Masters serving slots, in the order of their lowest slot (fan-out commands, SCAN). */
   private serving: number[] = [];
+  /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
+  private readonly parked = new Map<BackendPool, Parked[]>();
+  private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
+  /** Told when a backend connection drops (the health monitor looks at once). */
+  onBackendLost: ((host: string, port: number) => void) | undefined;
   private closed = false;
 
   constructor(
@@ -127,6 +140,10 @@ export class Router implements ClusterErrorHandler {
     this.map = map;
     this.poolOf = map.masters.map((m) => this.poolAt(m.host, m.port));
     this.serving = map.servingMasters();
+    // A held master whose slots now belong to others: its parked requests go there.
+    for (const pool of this.parked.keys()) {
+      if (!this.serving.some((i) => this.poolOf[i] === pool)) this.release(pool);
+    }
     const used = new Set(map.masters.map((m) => m.address));
     for (const [address, pool] of this.pools) {
       if (used.has(address) || this.retiring.has(address)) continue;
@@ -162,6 +179,49 @@ export class Router implements ClusterErrorHandler {
       this.retiring.delete(address);
     }
     return pool;
+  }
+
+  // --- failover: requests wait for the new master -----------------------------------------
+
+  /**
+   * The master at host:port is failing and being replaced: requests for its slots wait
+   * (at most `maxWaitMs`) instead of failing, and go to whoever serves the slot once the
+   * map says so. Requests already sent to it are not touched (their outcome is unknown).
+   */
+  hold(host: string, port: number, maxWaitMs: number): void {
+    const pool = this.pools.get(addressKey(host, port));
+    if (pool === undefined || pool.held || this.closed) return;
+    pool.held = true;
+    this.parked.set(pool, []);
+    const timer = setTimeout(() => this.release(pool), maxWaitMs);
+    timer.unref();
+    this.holdTimers.set(pool, timer);
+  }
+
+  /** Stop holding (the switch is done, or it failed): parked requests go where the map says now. */
+  release(pool: BackendPool): void {
+    const waiting = this.parked.get(pool);
+    if (waiting === undefined) return;
+    pool.held = false;
+    this.parked.delete(pool);
+    clearTimeout(this.holdTimers.get(pool));
+    this.holdTimers.delete(pool);
+    for (const p of waiting) {
+      const master = this.map.slotToMaster[p.slot];
+      const target = master === UNASSIGNED ? undefined : this.poolOf[master];
+      if (target === undefined) p.sink.deliver(SLOT_NOT_SERVED);
+      else target.connectionFor(p.sessionId).send(p.raw, p.sink);
+    }
+  }
+
+  /** Release the master at host:port, if held. */
+  releaseAddress(host: string, port: number): void {
+    const pool = this.pools.get(addressKey(host, port));
+    if (pool !== undefined) this.release(pool);
+  }
+
+  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, sessionId: number): void {
+    this.parked.get(pool)?.push({ slot, raw, sink, sessionId });
   }
 
   // --- keyless and fan-out work ----------------------------------------------------------
@@ -219,11 +279,16 @@ export class Router implements ClusterErrorHandler {
       session.reply(SLOT_NOT_SERVED);
       return;
     }
-    if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
-      runBlocking(session, this.poolOf[master], frame.raw, this);
+    const pool = this.poolOf[master];
+    if (pool.held && slot !== -1) {
+      this.park(pool, slot, frame.raw, session.openSlot(), session.id);
       return;
     }
-    const conn = this.poolOf[master].connectionFor(session.id);
+    if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
+      runBlocking(session, pool, frame.raw, this);
+      return;
+    }
+    const conn = pool.connectionFor(session.id);
     if (!conn.send(frame.raw, session.openSlot())) session.waitForBackend(conn);
   }
 
@@ -241,7 +306,12 @@ export class Router implements ClusterErrorHandler {
       sink.deliver(SLOT_NOT_SERVED);
       return;
     }
-    const conn = this.poolOf[master].connectionFor(session.id);
+    const pool = this.poolOf[master];
+    if (pool.held) {
+      this.park(pool, slot, raw, sink, session.id);
+      return;
+    }
+    const conn = pool.connectionFor(session.id);
     if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
@@ -289,12 +359,15 @@ export class Router implements ClusterErrorHandler {
     return { pool: this.poolAt(from.host, from.port), asking: false, delayMs: RETRY_BASE_MS * 2 ** (attempt - 1) };
   }
 
-  onConnectionLost(): void {
-    if (!this.closed) this.refresher.requestRefresh();
+  onConnectionLost(from: BackendConnection): void {
+    if (this.closed) return;
+    this.refresher.requestRefresh();
+    this.onBackendLost?.(from.endpoint.host, from.endpoint.port);
   }
 
   close(): void {
     this.closed = true;
+    for (const pool of [...this.parked.keys()]) this.release(pool);
     for (const t of this.retiring.values()) clearTimeout(t);
     this.retiring.clear();
     for (const p of this.pools.values()) p.close();

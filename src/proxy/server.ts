@@ -10,6 +10,7 @@ import { ClientSession, type SessionHost } from './session.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Router } from './router.js';
 import type { ProxyContext, ProxyStats } from './context.js';
+import type { NodeStatus } from '../failover/failover-monitor.js';
 import { logFaults, setFaultReporter } from '../faults.js';
 
 export interface ProxyServerOptions {
@@ -21,6 +22,8 @@ export interface ProxyServerOptions {
   clusterNodeId: string;
   version: string;
   log: Logger;
+  /** The nodes and their health (INFO); absent when the proxy does not watch them (static). */
+  nodeStatus?: () => NodeStatus[];
 }
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
@@ -38,6 +41,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly maxBulkLen: number;
   readonly clusterNodeId: string;
   readonly version: string;
+  readonly nodeStatus: (() => NodeStatus[]) | undefined;
   readonly log: Logger;
   port: number;
 
@@ -55,6 +59,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.maxBulkLen = opts.maxBulkLen;
     this.clusterNodeId = opts.clusterNodeId;
     this.version = opts.version;
+    this.nodeStatus = opts.nodeStatus;
     this.port = opts.port;
     this.log = opts.log;
     // Process-wide, like the flush scheduler that reports through it (the last server started wins).
