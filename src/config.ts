@@ -25,6 +25,7 @@ export interface Config {
   slotMapRefresh: number;
   nodeTimeout: number;
   failoverTimeout: number;
+  autoFailover: boolean;
   clusterNodeTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
@@ -74,6 +75,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
     .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without a good PING reply before a node counts as failed (the proxy then restarts it or fails its master over)' })
     .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
+    .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })
     .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
@@ -126,6 +128,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     slotMapRefresh: parsed['slot-map-refresh'],
     nodeTimeout: parsed['node-timeout'],
     failoverTimeout: parsed['failover-timeout'],
+    autoFailover: parsed['auto-failover'],
     clusterNodeTimeout: parsed['cluster-node-timeout'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],

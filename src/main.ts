@@ -105,6 +105,7 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
           healthIntervalMs: Math.max(50, Math.min(200, Math.floor(config.nodeTimeout / 5))),
           connectTimeoutMs: config.connectTimeout,
           commandTimeoutMs: config.connectTimeout,
+          act: config.autoFailover,
         });
   failover?.start();
   const server = new ProxyServer(router, {

@@ -251,7 +251,8 @@ async function startProxyProcess(masters: number, flags: string[] = []) {
 
 describe('memory stays bounded under parties that do not drain', () => {
   test('50 clients pipelining 1 MB SETs to a SIGSTOPped master: RSS bounded, other masters served', async (t) => {
-    const p = await startProxyProcess(3);
+    // A stopped master that stays stopped: the proxy must not heal it here.
+    const p = await startProxyProcess(3, ['--no-auto-failover']);
     const other = new Redis({ port: p.port, maxRetriesPerRequest: 0 });
     const sockets: net.Socket[] = [];
     let stopped = 0;
@@ -412,7 +413,8 @@ describe('--max-blocking-clients', () => {
 
 describe('one dead master', () => {
   test('a new ioredis client with default options works with keys on the healthy masters; fan-outs answer from the masters that are up', async () => {
-    const tp = await startTestProxy(['--masters', '3', '--replicas', '0']);
+    // A dead master that stays dead: the proxy must not heal it here.
+    const tp = await startTestProxy(['--masters', '3', '--replicas', '0', '--no-auto-failover']);
     const map = tp.proxy.server.router.slotMap;
     const doc = tp.proxy.cluster.topology;
     let fresh: Redis | undefined;

@@ -36,6 +36,8 @@ export interface FailoverOptions {
   healthIntervalMs: number;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** False: watch and report only; never restart, promote or hold requests. */
+  act: boolean;
 }
 
 /** A node as the cluster sees it now, for INFO and LIST. */
@@ -98,6 +100,7 @@ export class FailoverMonitor {
    * answer again or for its replica to take over, instead of failing meanwhile.
    */
   private onChange(node: WatchedNode, to: NodeHealth): void {
+    if (!this.o.act) return;
     if (to === 'failed') {
       void this.onFailed(node);
       return;
