@@ -89,7 +89,7 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     await cluster.shutdown();
     throw err;
   }
-  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log), slotMaps);
+  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log), slotMaps, config.failoverTimeout);
   slotMaps.start();
   // The proxy heals the clusters it runs; a static cluster's owner heals their own.
   const failover =

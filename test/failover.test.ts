@@ -344,7 +344,7 @@ describe('failover flags', { skip }, () => {
     const base = parseConfig([]) as unknown as Record<string, unknown>;
     const given = parseConfig(flags) as unknown as Record<string, unknown>;
     return Object.keys(given)
-      .filter((k) => given[k] !== base[k])
+      .filter((k) => JSON.stringify(given[k]) !== JSON.stringify(base[k]))
       .map((k) => [k, base[k], given[k]]);
   }
 

@@ -144,7 +144,11 @@ export class SlotMapSource {
           const text = decodeReply(reply);
           if (!Buffer.isBuffer(text)) return resolve(`${key}: unexpected CLUSTER NODES reply`);
           try {
-            resolve(parseClusterNodes(text.toString('latin1')));
+            const lines = parseClusterNodes(text.toString('latin1'));
+            // A node that has never met another does not know its own address (":port" in
+            // its own line, e.g. a one-master cluster): it is where we just reached it.
+            for (const line of lines) if (line.flags.has('myself') && line.host === '') line.host = addr.host;
+            resolve(lines);
           } catch (err) {
             resolve(`${key}: ${(err as Error).message}`);
           }

@@ -39,6 +39,7 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
   private conn: BackendConnection | null = null;
   private owner: ExclusiveOwner | null = null;
   private attempts = 0;
+  private since = 0;
 
   constructor(
     private pool: BackendPool,
@@ -71,7 +72,8 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
     if (this.state !== 'running' || conn === null) return; // cancelled: the -ERR of our own close
     this.conn = null;
     this.pool.release(conn);
-    const next = reply[0] === 0x2d /* '-' */ && isClusterError(reply) ? this.redirects.followUp(reply, conn.endpoint, ++this.attempts) : undefined;
+    if (this.attempts === 0) this.since = Date.now();
+    const next = reply[0] === 0x2d /* '-' */ && isClusterError(reply) ? this.redirects.followUp(reply, conn.endpoint, ++this.attempts, this.since) : undefined;
     if (next === undefined) {
       this.finish(reply);
       return;

@@ -11,8 +11,10 @@
  * patches a slot when a node answers MOVED, and asks for a refresh. Redirects:
  *   -MOVED slot host:port → that slot now goes there; the same bytes are sent again
  *   -ASK slot host:port   → ASKING + the same bytes on that node, this once
- *   -TRYAGAIN, -CLUSTERDOWN → the same bytes again after a short, growing pause
- * each bounded (MAX_ATTEMPTS); past it the client gets Redis's own error. A request sent
+ *   -TRYAGAIN, -CLUSTERDOWN → the same bytes again after a short, growing pause, for at
+ *                           most the retry budget (--failover-timeout: a restarted master
+ *                           answers CLUSTERDOWN for its first 2 s, a failover takes a moment)
+ * redirects bounded (MAX_ATTEMPTS), retries by time; past that the client gets Redis's own error. A request sent
  * again keeps its connection index, so one client's requests to a node stay in order.
  */
 import { bytesEqualIgnoreCase, type CommandInfo } from '../commands/command-table.js';
@@ -37,9 +39,10 @@ const CLUSTER_DOWN = encodeError('CLUSTERDOWN The cluster is down');
 const ASKING = encodeCommand(['ASKING']);
 
 /** Redirects and retries one request may take before the client gets the error. */
-const MAX_ATTEMPTS = 8;
-/** First pause before retrying a TRYAGAIN/CLUSTERDOWN; doubles each time (10, 20, … 640 ms). */
+const MAX_ATTEMPTS = 16;
+/** First pause before retrying a TRYAGAIN/CLUSTERDOWN; doubles each time up to RETRY_CAP_MS. */
 const RETRY_BASE_MS = 10;
+const RETRY_CAP_MS = 250;
 /** A pool no master uses any more is closed this long after the map stopped naming it. */
 const RETIRE_AFTER_MS = 30_000;
 
@@ -80,12 +83,14 @@ export interface FollowUp {
 
 /** What a blocking call needs to follow the cluster's redirects on its own connection. */
 export interface RedirectFollower {
-  followUp(reply: Buffer, from: BackendEndpoint, attempt: number): FollowUp | undefined;
+  followUp(reply: Buffer, from: BackendEndpoint, attempt: number, since: number): FollowUp | undefined;
 }
 
 /** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
 class Redirected implements ReplySink {
   attempts = 0;
+  /** When the first cluster error came back: retries stop once the budget is spent. */
+  readonly since = Date.now();
   constructor(readonly target: ReplySink) {}
   deliver(reply: Buffer): void {
     this.target.deliver(reply);
@@ -125,6 +130,8 @@ export class Router implements ClusterErrorHandler {
     map: SlotMap,
     private readonly makePool: PoolFactory,
     private readonly refresher: RefreshRequester,
+    /** How long TRYAGAIN/CLUSTERDOWN are retried before the client gets them. */
+    private readonly retryBudgetMs = 5_000,
   ) {
     this.map = map;
     this.setSlotMap(map);
@@ -193,13 +200,17 @@ export class Router implements ClusterErrorHandler {
     if (pool === undefined || pool.held || this.closed) return;
     pool.held = true;
     this.parked.set(pool, []);
-    const timer = setTimeout(() => this.release(pool), maxWaitMs);
+    const timer = setTimeout(() => this.release(pool, true), maxWaitMs);
     timer.unref();
     this.holdTimers.set(pool, timer);
   }
 
-  /** Stop holding (the switch is done, or it failed): parked requests go where the map says now. */
-  release(pool: BackendPool): void {
+  /**
+   * Stop holding: the switch is done (or the master answers again), and parked requests go
+   * where the map says now; or the wait timed out, and they get Redis Cluster's CLUSTERDOWN
+   * (a retryable error) instead of waiting on for a master that is not back.
+   */
+  release(pool: BackendPool, timedOut = false): void {
     const waiting = this.parked.get(pool);
     if (waiting === undefined) return;
     pool.held = false;
@@ -207,6 +218,10 @@ export class Router implements ClusterErrorHandler {
     clearTimeout(this.holdTimers.get(pool));
     this.holdTimers.delete(pool);
     for (const p of waiting) {
+      if (timedOut) {
+        p.sink.deliver(CLUSTER_DOWN);
+        continue;
+      }
       const master = this.map.slotToMaster[p.slot];
       const target = master === UNASSIGNED ? undefined : this.poolOf[master];
       if (target === undefined) p.sink.deliver(SLOT_NOT_SERVED);
@@ -319,7 +334,7 @@ export class Router implements ClusterErrorHandler {
 
   onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
     const request = sink instanceof Redirected ? sink : new Redirected(sink);
-    const next = this.followUp(reply, from.endpoint, ++request.attempts);
+    const next = this.followUp(reply, from.endpoint, ++request.attempts, request.since);
     if (next === undefined) return false; // the client gets Redis's error
     const index = from.index;
     const resend = (): void => {
@@ -338,7 +353,7 @@ export class Router implements ClusterErrorHandler {
    * the error (too many attempts, an unreadable redirect, the router closed). A MOVED
    * updates the slot's entry and asks for a fresh map.
    */
-  followUp(reply: Buffer, from: BackendEndpoint, attempt: number): FollowUp | undefined {
+  followUp(reply: Buffer, from: BackendEndpoint, attempt: number, since: number): FollowUp | undefined {
     if (this.closed || attempt > MAX_ATTEMPTS) return undefined;
     const text = reply.toString('latin1', 1, reply.length - 2);
     if (text.startsWith('MOVED ') || text.startsWith('ASK ')) {
@@ -356,7 +371,9 @@ export class Router implements ClusterErrorHandler {
     // TRYAGAIN (a multi-key request during a slot migration) or CLUSTERDOWN (a failover
     // under way): the same node, a little later.
     if (text.startsWith('CLUSTERDOWN')) this.refresher.requestRefresh();
-    return { pool: this.poolAt(from.host, from.port), asking: false, delayMs: RETRY_BASE_MS * 2 ** (attempt - 1) };
+    const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
+    if (Date.now() - since + delayMs > this.retryBudgetMs) return undefined;
+    return { pool: this.poolAt(from.host, from.port), asking: false, delayMs };
   }
 
   onConnectionLost(from: BackendConnection): void {
