@@ -66,3 +66,9 @@ test('a flag given twice takes its last value; --node collects every seed', () =
   assert.equal(c.port, 2);
   assert.deepEqual(c.node, ['a:1', 'b:2']);
 });
+
+test('a password that starts with a dash is taken whole with --flag=value', () => {
+  const c = parseConfig(['--provider', 'static', '--node', 'a:1', '--node-password=-1ye-x', '--requirepass=-z']);
+  assert.equal(c.nodePassword, '-1ye-x');
+  assert.equal(c.requirepass, '-z');
+});

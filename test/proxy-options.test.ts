@@ -134,7 +134,7 @@ describe('static provider', () => {
         assert.ok(Date.now() < deadline, info);
         await new Promise((r) => setTimeout(r, 100));
       }
-      const tp = await startTestProxy(['--provider', 'static', '--node', `${seed.host}:${seed.port}`, '--node-password', password]);
+      const tp = await startTestProxy(['--provider', 'static', '--node', `${seed.host}:${seed.port}`, `--node-password=${password}`]);
       try {
         assert.equal(tp.proxy.cluster.topology.provider, 'static');
         assert.deepEqual(tp.proxy.server.router.slotMap.masters.map((m) => m.port), masters.map((m) => m.port), 'both masters, found through one seed');

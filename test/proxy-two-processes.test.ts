@@ -21,7 +21,7 @@ describe('two proxy processes on one cluster', { skip }, () => {
   before(async () => {
     owner = await startTestProxy(['--masters', '3', '--replicas', '0']);
     const seed = owner.proxy.cluster.topology.nodes[1];
-    second = await startTestProxy(['--provider', 'static', '--node', `${seed.host}:${seed.port}`, '--node-password', owner.proxy.cluster.nodePassword]);
+    second = await startTestProxy(['--provider', 'static', '--node', `${seed.host}:${seed.port}`, `--node-password=${owner.proxy.cluster.nodePassword}`]);
     a = new Redis({ port: owner.port, maxRetriesPerRequest: 0 });
     b = new Redis({ port: second.port, maxRetriesPerRequest: 0 });
   });

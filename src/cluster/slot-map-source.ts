@@ -33,6 +33,12 @@ export interface SlotMapSourceOptions {
 const CLUSTER_NODES = encodeCommand(['CLUSTER', 'NODES']);
 /** Asks closer together than this share one round. */
 const MIN_GAP_MS = 50;
+/**
+ * Once one node has answered, a round waits at most this long for the others: a node that
+ * keeps its connection but answers nothing (stopped, hung) must not delay the map that a
+ * failover is waiting for. Its late answer is simply not used.
+ */
+const VIEW_GRACE_MS = 300;
 
 export class SlotMapSource {
   private readonly conns = new Map<string, BackendConnection>();
@@ -95,7 +101,7 @@ export class SlotMapSource {
     const targets = new Map<string, NodeAddress>();
     for (const m of this.current?.masters ?? []) if (m.host !== '') targets.set(m.address, m);
     for (const s of this.opts.seeds()) targets.set(addressKey(s.host, s.port), s);
-    const answers = await Promise.all([...targets].map(([key, addr]) => this.viewOf(key, addr)));
+    const answers = await withGrace([...targets].map(([key, addr]) => this.viewOf(key, addr)), VIEW_GRACE_MS);
     const views: ClusterNodeLine[][] = [];
     const problems: string[] = [];
     for (const a of answers) {
@@ -156,6 +162,37 @@ export class SlotMapSource {
       });
     });
   }
+}
+
+/**
+ * Every answer, but no later than `graceMs` after the first view came in; those still
+ * missing then are reported as such.
+ */
+function withGrace(pending: Promise<ClusterNodeLine[] | string>[], graceMs: number): Promise<(ClusterNodeLine[] | string)[]> {
+  return new Promise((resolve) => {
+    const answers: (ClusterNodeLine[] | string | undefined)[] = new Array(pending.length);
+    let left = pending.length;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      clearTimeout(timer);
+      resolve(answers.map((a) => a ?? `no answer within ${graceMs} ms of the first node's`));
+    };
+    if (left === 0) return finish();
+    pending.forEach((p, i) =>
+      void p.then((a) => {
+        if (answers[i] !== undefined || left === 0) return;
+        answers[i] = a;
+        if (--left === 0) return finish();
+        if (Array.isArray(a) && timer === undefined) {
+          timer = setTimeout(() => {
+            left = 0;
+            finish();
+          }, graceMs);
+          timer.unref();
+        }
+      }),
+    );
+  });
 }
 
 function changed(a: SlotMap, b: SlotMap): boolean {

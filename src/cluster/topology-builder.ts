@@ -17,9 +17,16 @@ export function replicaId(masterIndex: number, replicaIndex: number): string {
   return `m${masterIndex}r${replicaIndex}`;
 }
 
-/** A fresh random node password (requirepass/masterauth): 32 bytes, base64url. */
+/**
+ * A fresh random node password (requirepass/masterauth): 32 bytes, base64url. Never one
+ * that starts with '-': an operator passing it on a command line (`--node-password -x…`,
+ * `redis-cli -a -x…`) would have it read as options.
+ */
 export function generateNodePassword(): string {
-  return randomBytes(32).toString('base64url');
+  for (;;) {
+    const password = randomBytes(32).toString('base64url');
+    if (password[0] !== '-') return password;
+  }
 }
 
 export interface ManagedLayout {
