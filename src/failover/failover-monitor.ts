@@ -159,6 +159,10 @@ export class FailoverMonitor {
       await this.promote(best);
       await this.waitUntilServing(best);
       this.o.log.warn({ failed: master.id, promoted: best.id, ms: Date.now() - started }, 'master failed over to its replica');
+    } catch (err) {
+      // Watched again: still down, it fails again after the node timeout and is retried.
+      this.health.endRecovery(master.id);
+      throw err;
     } finally {
       this.o.router.releaseAddress(master.host, master.port);
     }
