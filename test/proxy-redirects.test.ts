@@ -8,13 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { skipWithoutRedis } from './support/redis-binary.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 
 const skip = await skipWithoutRedis();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 
 describe('MOVED, ASK and TRYAGAIN are followed, never seen', { skip }, () => {
   let tp: TestProxy;

@@ -10,13 +10,18 @@ import { Redis } from 'ioredis';
 import { rewrapProblem, setClientSlabReads, unpinned, withSlabReads } from '../src/net/slab-reader.js';
 import { RawClient, startTestProxy, type TestProxy } from './support/proxy.js';
 
+/** A server that accepts paused (as the proxy's does), a client, and the accepted socket. */
+async function acceptedPair(): Promise<{ server: net.Server; client: net.Socket; socket: net.Socket }> {
+  const server = net.createServer({ pauseOnConnect: true });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  return { server, client, socket: await accepted };
+}
+
 describe('the shape check', () => {
   test('an accepted socket of this Node has the shape; other shapes are refused with a reason', async () => {
-    const server = net.createServer({ pauseOnConnect: true });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    const socket = await accepted;
+    const { server, client, socket } = await acceptedPair();
     try {
       assert.equal(rewrapProblem(socket), null);
       assert.match(String(rewrapProblem({} as net.Socket)), /no _handle object/);
@@ -30,11 +35,7 @@ describe('the shape check', () => {
 
   test('forced off: the accepted socket itself is read with data events', async () => {
     setClientSlabReads(false);
-    const server = net.createServer({ pauseOnConnect: true });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    const socket = await accepted;
+    const { server, client, socket } = await acceptedPair();
     try {
       const chunks: Buffer[] = [];
       const warnings: string[] = [];

@@ -5,7 +5,7 @@
  * formation interrupted by a crash is simply run again on the next start.
  */
 import type { Logger } from '../log.js';
-import { formatAddress, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { formatAddress, parseInfo, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { sleep } from '../nodes/wait.js';
 import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
 import { SLOT_COUNT, type SlotRange } from './topology.js';
@@ -102,9 +102,9 @@ export async function waitClusterOk(nodes: readonly NodeAddress[], o: FormationO
   });
 }
 
+/** CLUSTER INFO, field by field (the same "name:value" lines as INFO). */
 async function infoFieldsOfClusterInfo(c: ControlClient): Promise<Map<string, string>> {
-  const text = String(await c.call('CLUSTER', 'INFO'));
-  return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+  return parseInfo(String(await c.call('CLUSTER', 'INFO')));
 }
 
 /**

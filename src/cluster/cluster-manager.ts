@@ -50,6 +50,7 @@ export class ClusterManager {
     /** Absolute data dir. */
     readonly dataDir: string,
     private readonly lock: DataDirLock,
+    private readonly store: TopologyStore,
     private readonly provider: NodeProvider,
     private readonly log: Logger,
     private readonly commandTimeoutMs: number,
@@ -113,7 +114,7 @@ export class ClusterManager {
       }
       if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
       log.info({ dataDir, provider: provider.kind, nodes: up.nodes.map((n) => `${n.id}@${n.host}:${n.port}`) }, 'cluster up');
-      return new ClusterManager(dataDir, lock, provider, log, commandTimeoutMs, up);
+      return new ClusterManager(dataDir, lock, store, provider, log, commandTimeoutMs, up);
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       await lock.release();
@@ -170,7 +171,7 @@ export class ClusterManager {
       const record = next.nodes[index];
       const moved = record.port !== running.port || record.busPort !== running.busPort;
       Object.assign(record, { host: running.host, port: running.port, busPort: running.busPort, handle: running.handle });
-      await new TopologyStore(this.dataDir).save(next);
+      await this.store.save(next);
       this.doc = deepFreeze(next);
       if (moved) await this.meetFromAnother(record);
       this.log.info({ node: id, port: running.port, pid: running.handle, moved }, 'node restarted');

@@ -14,13 +14,8 @@ import { isClusterError, type BackendConnection } from '../backend/connection.js
 import type { BackendPool } from '../backend/pool.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import { encodeError } from '../resp/encode.js';
-import { encodeCommand } from '../resp/encode.js';
 import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
-import type { RedirectFollower } from './router.js';
-
-const ASKING = encodeCommand(['ASKING']);
-/** Where the reply to an ASKING goes: nowhere (an error there shows up on the command after it). */
-const DISCARD: ReplySink = { deliver() {} };
+import { sendFollowUp, type RedirectFollower } from './router.js';
 
 const tooMany = new Map<number, Buffer>();
 
@@ -62,8 +57,7 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
     }
     this.state = 'running';
     this.conn = conn;
-    if (asking) conn.send(ASKING, DISCARD);
-    conn.send(this.raw, this);
+    sendFollowUp(conn, asking, this.raw, this);
   }
 
   /** The dedicated connection's reply (or its -ERR when it failed). */

@@ -108,6 +108,15 @@ interface Parked {
 /** Where the reply to an ASKING goes: nowhere (an error there shows up on the request after it). */
 const DISCARD: ReplySink = { deliver() {} };
 
+/**
+ * Send a request where a FollowUp says, with ASKING first when it is an -ASK redirect: the
+ * two go out in the same write, so nothing can come between them.
+ */
+export function sendFollowUp(conn: BackendConnection, asking: boolean, raw: Buffer, sink: ReplySink): void {
+  if (asking) conn.send(ASKING, DISCARD);
+  conn.send(raw, sink);
+}
+
 export class Router implements ClusterErrorHandler {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
   private readonly keyPositions: number[] = [];
@@ -337,11 +346,7 @@ export class Router implements ClusterErrorHandler {
     const next = this.followUp(reply, from.endpoint, ++request.attempts, request.since);
     if (next === undefined) return false; // the client gets Redis's error
     const index = from.index;
-    const resend = (): void => {
-      const conn = next.pool.sharedConnection(index);
-      if (next.asking) conn.send(ASKING, DISCARD); // the same write as the request: nothing can come between
-      conn.send(raw, request);
-    };
+    const resend = (): void => sendFollowUp(next.pool.sharedConnection(index), next.asking, raw, request);
     if (next.delayMs === 0) resend();
     else setTimeout(resend, next.delayMs).unref();
     return true;
