@@ -19,7 +19,7 @@ import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { convertStandaloneLayout } from './standalone-layout.js';
-import type { NodeRecord, TopologyDoc } from './topology.js';
+import type { NodeRecord, Operation, TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
 
@@ -39,6 +39,8 @@ export interface ClusterManagerOptions {
   /** Bound on each wait for the cluster to settle (formation, rejoin). Default 30 s. */
   settleTimeoutMs?: number;
 }
+
+let operationCounter = 0;
 
 export class ClusterManager {
   private doc: TopologyDoc;
@@ -176,6 +178,53 @@ export class ClusterManager {
       if (moved) await this.meetFromAnother(record);
       this.log.info({ node: id, port: running.port, pid: running.handle, moved }, 'node restarted');
       return record;
+    });
+  }
+
+  /**
+   * Change the document: `change` edits a private copy, which is persisted (atomically)
+   * before it becomes the current document. Serialized with every other change, so a
+   * change never works on a stale copy. Resolves to the new document.
+   */
+  update(change: (doc: TopologyDoc) => void): Promise<TopologyDoc> {
+    return this.serialized(async () => {
+      if (this.closed) throw new Error('the cluster is shutting down');
+      const next = structuredClone(this.doc) as TopologyDoc;
+      change(next);
+      await this.store.save(next);
+      this.doc = deepFreeze(next);
+      return this.doc;
+    });
+  }
+
+  /** Operations under way (persisted; see TopologyDoc.operations). */
+  get operations(): readonly Operation[] {
+    return this.doc.operations ?? [];
+  }
+
+  /** Record an operation before its first step; returns it with its id. */
+  async beginOperation<T extends Operation>(op: Omit<T, 'id' | 'startedAt'>): Promise<T> {
+    const full = { ...op, id: `op-${Date.now()}-${++operationCounter}`, startedAt: new Date().toISOString() } as T;
+    await this.update((doc) => {
+      (doc.operations ??= []).push(full);
+    });
+    return full;
+  }
+
+  /** Replace a recorded operation (its progress) by id. */
+  async saveOperation(op: Operation): Promise<void> {
+    await this.update((doc) => {
+      const ops = doc.operations ?? [];
+      const i = ops.findIndex((o) => o.id === op.id);
+      if (i === -1) throw new Error(`operation ${op.id} is not recorded`);
+      ops[i] = structuredClone(op);
+    });
+  }
+
+  /** The operation is over (done or rolled back). */
+  async endOperation(id: string): Promise<void> {
+    await this.update((doc) => {
+      doc.operations = (doc.operations ?? []).filter((o) => o.id !== id);
     });
   }
 

@@ -81,6 +81,15 @@ export function validateTopology(value: unknown): TopologyCheck {
       owner[slot] = masterId;
     }
   });
+  if (value.operations !== undefined) {
+    if (!Array.isArray(value.operations)) problems.push('operations: expected an array');
+    else
+      (value.operations as unknown[]).forEach((op, i) => {
+        if (!isObject(op) || !isNonEmptyString(op.id) || !isNonEmptyString(op.kind) || typeof op.startedAt !== 'string') {
+          problems.push(`operations[${i}]: expected {id, kind, startedAt, ...}`);
+        }
+      });
+  }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, kind: 'current', doc: value as unknown as TopologyDoc };
 }
 

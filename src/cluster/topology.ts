@@ -53,6 +53,26 @@ export interface TopologyDoc {
   nodes: NodeRecord[];
   /** Slots each master is given when the cluster is formed; unused once formed. */
   initialSlots: SlotRange[];
+  /**
+   * Operations under way (a slot migration, a shard recovery, a node being added or
+   * removed), written before each step takes effect so a proxy restarted mid-way (even
+   * after SIGKILL) finishes or rolls them back. Absent in documents written before it existed.
+   */
+  operations?: Operation[];
+}
+
+/**
+ * One operation under way: the union of the kinds, each an interface extending
+ * OperationBase with a literal `kind`, defined next to the code that runs it.
+ */
+export type Operation = OperationBase;
+
+export interface OperationBase {
+  /** Unique (also in logs and LIST), e.g. "op-1732630000000-3". */
+  id: string;
+  kind: string;
+  /** ISO time the operation started. */
+  startedAt: string;
 }
 
 /** Split 0..16383 evenly over the given masters, in order (Redis's own even split). */
