@@ -585,6 +585,28 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     if (linux) assert.equal((await redisServerPidsUnder(dataDir)).length, 6);
   });
 
+  test("a node is restarted from its own redis.conf: an operator's line is kept; an invalid directive makes it unable to come back", { timeout: TIMEOUT }, async (t) => {
+    const dataDir = await newDataDir();
+    const cluster = await open(dataDir, 1, 1);
+    t.after(() => cluster.shutdown());
+    const replica = cluster.topology.nodes.find((n) => n.formedAsReplicaOf !== undefined)!;
+    const confPath = path.join(replica.dataDir!, CONF_FILE);
+    await writeFile(confPath, `${await readFile(confPath, 'utf8')}hz 17\n`);
+    const restarted = await cluster.restartNode(replica.id);
+    assert.notEqual(restarted.handle, replica.handle, 'a new process');
+    const hz = await withControlClient(addr(restarted), cluster.nodePassword, 2_000, (c) => c.call('CONFIG', 'GET', 'hz'));
+    assert.deepEqual(hz, ['hz', '17'], 'the line the operator added is in effect');
+    assert.equal((await stat(confPath)).mode & 0o777, 0o600);
+
+    await writeFile(confPath, `${await readFile(confPath, 'utf8')}this-is-not-a-directive yes\n`);
+    await assert.rejects(cluster.restartNode(replica.id), (err: Error) => {
+      assert.match(err.message, /node m0r0: redis-server exited/);
+      assert.match(err.message, /this-is-not-a-directive/, 'the reason from its log');
+      return true;
+    });
+    assert.match(await readFile(confPath, 'utf8'), /^this-is-not-a-directive yes$/m, 'the file is not rewritten');
+  });
+
   test('a master restarted on another port (its own taken) rejoins the cluster; the router reads its keys', { timeout: 90_000 }, async (t) => {
     const dataDir = await newDataDir();
     const crashed = await open(dataDir, 2, 1);

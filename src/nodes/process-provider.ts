@@ -5,9 +5,9 @@
  *
  * Each node runs detached (own session/process group, stdio to a file in its node dir) so
  * Ctrl-C on the proxy's terminal doesn't reach it and a proxy killed with SIGKILL leaves it
- * running, to be adopted by the next proxy on the same data dir. Configuration is a
- * generated redis.conf (mode 0600) in the node dir; the password never appears on a
- * command line.
+ * running, to be adopted by the next proxy on the same data dir. Configuration is the
+ * redis.conf (mode 0600) in the node dir, generated at its first start and used as it is
+ * afterwards (see redis-conf.ts); the password never appears on a command line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
@@ -27,7 +27,7 @@ import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitF
 import { PortAllocator } from './ports.js';
 import type { NodeProvider, NodeSpec, PreviousPlacement, RunningNode } from './provider.js';
 import { checkRedisServerVersion, findRedisServer } from './redis-binary.js';
-import { CONF_FILE, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE } from './redis-conf.js';
+import { CONF_FILE, isClusterConf, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE, withPorts } from './redis-conf.js';
 import { sleep } from './wait.js';
 
 const HOST = '127.0.0.1';
@@ -253,9 +253,12 @@ export class ProcessProvider implements NodeProvider {
       const busPort = bus.port;
       const picked = main.picked || bus.picked;
       const confPath = path.join(nodeDir, CONF_FILE);
+      const existing = await readOptional(confPath);
       await writePrivateFile(
         confPath,
-        renderRedisConf({ nodeId: spec.id, port, busPort, nodeDir, password: spec.password, clusterNodeTimeoutMs: this.clusterNodeTimeoutMs }),
+        existing !== undefined && isClusterConf(existing)
+          ? withPorts(existing, port, busPort)
+          : renderRedisConf({ nodeId: spec.id, port, busPort, nodeDir, password: spec.password, clusterNodeTimeoutMs: this.clusterNodeTimeoutMs }),
       );
       const spawned = await this.spawnDetached(binary, confPath, nodeDir);
       const { child } = spawned;
