@@ -16,6 +16,7 @@ export interface Config {
   nodePassword: string;
   redisServer: string;
   requirepass: string;
+  adminPassword: string;
   maxclients: number;
   protoMaxBulkLen: number;
   poolSize: number;
@@ -62,6 +63,11 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('node-password', { type: 'string', default: '', describe: 'password of the static nodes' })
     .option('redis-server', { type: 'string', default: 'redis-server', describe: 'redis-server binary for the process provider' })
     .option('requirepass', { type: 'string', default: '', describe: 'password clients must AUTH with (empty: none)' })
+    .option('admin-password', {
+      type: 'string',
+      default: '',
+      describe: 'password of the admin user: the admin verbs (ADD, LIST, REMOVE, FAILOVER, REBALANCE) then need AUTH admin <password> (empty: any client may run them)',
+    })
     .option('maxclients', { type: 'number', default: 10000, describe: 'refuse clients beyond this many' })
     .option('proto-max-bulk-len', { type: 'string', default: '512mb', describe: 'largest bulk string a client may send' })
     .option('pool-size', { type: 'number', default: 2, describe: 'shared pipelined connections per master' })
@@ -119,6 +125,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     nodePassword: parsed['node-password'],
     redisServer: parsed['redis-server'],
     requirepass: parsed.requirepass,
+    adminPassword: parsed['admin-password'],
     maxclients: parsed.maxclients,
     protoMaxBulkLen: parseMemory(parsed['proto-max-bulk-len']),
     poolSize: parsed['pool-size'],

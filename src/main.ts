@@ -20,6 +20,7 @@ import { Router } from './proxy/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
+import { ClusterAdmin } from './admin/cluster-admin.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -102,17 +103,27 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
           log,
           failoverTimeoutMs: config.failoverTimeout,
           nodeTimeoutMs: config.nodeTimeout,
+          clusterNodeTimeoutMs: config.clusterNodeTimeout,
           healthIntervalMs: Math.max(50, Math.min(200, Math.floor(config.nodeTimeout / 5))),
           connectTimeoutMs: config.connectTimeout,
           commandTimeoutMs: config.connectTimeout,
           act: config.autoFailover,
         });
   failover?.start();
+  const admin = new ClusterAdmin({
+    cluster,
+    slotMap: () => slotMaps.refresh(),
+    failover,
+    progress: () => [],
+    commandTimeoutMs: config.connectTimeout,
+  });
   const server = new ProxyServer(router, {
     host: config.bind,
     port: config.port,
     maxClients: config.maxclients,
     requirePass: config.requirepass,
+    adminPassword: config.adminPassword,
+    admin,
     maxBulkLen: config.protoMaxBulkLen,
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
     version: VERSION,

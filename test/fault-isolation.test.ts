@@ -119,6 +119,7 @@ describe('a handler that throws', () => {
   const host: SessionHost = {
     maxBulkLen: 1024 * 1024,
     requirePass: '',
+    adminPassword: '',
     log: silentLogger(),
     countCommand() {},
     sessionClosed() {},

@@ -32,6 +32,8 @@ export interface FailoverOptions {
   /** Requests for a failed master's slots wait at most this long. */
   failoverTimeoutMs: number;
   nodeTimeoutMs: number;
+  /** The nodes' cluster-node-timeout (bounds a planned failover). */
+  clusterNodeTimeoutMs: number;
   /** Between PINGs to a node. */
   healthIntervalMs: number;
   connectTimeoutMs: number;
@@ -174,6 +176,37 @@ export class FailoverMonitor {
       this.o.log.error({ node: master.id, err: (err as Error).message }, 'former master could not be started again');
     } finally {
       this.health.endRecovery(master.id);
+    }
+  }
+
+  /**
+   * A planned switch (admin FAILOVER): the master's most up-to-date replica that is up
+   * takes over with CLUSTER FAILOVER (no FORCE: Redis pauses the master's writers until the
+   * replica has its whole stream, so no acknowledged write is lost), then the slot map is
+   * read until it names the new master. Resolves to the replica that took over.
+   */
+  async plannedFailover(master: NodeRecord): Promise<NodeRecord> {
+    if (this.busy.has(master.id)) throw new Error(`${master.id} is being failed over already`);
+    const map = this.o.router.slotMap;
+    const index = map.indexOfAddress(`${master.host}:${master.port}`);
+    const candidates = (index === -1 ? [] : map.masters[index].replicas)
+      .map((r) => this.o.cluster.topology.nodes.find((n) => n.host === r.host && n.port === r.port))
+      .filter((n): n is NodeRecord => n !== undefined && this.health.stateOf(n.id) === 'up');
+    if (candidates.length === 0) throw new Error(`${master.id} has no replica that is up to take over`);
+    this.busy.add(master.id);
+    try {
+      const best = await this.mostUpToDate(candidates);
+      const started = Date.now();
+      await this.control(best, (c) => c.call('CLUSTER', 'FAILOVER'));
+      // Redis gives a manual failover twice the node timeout before it gives up.
+      if (!(await this.becameMaster(best, 2 * this.o.clusterNodeTimeoutMs + 1_000))) {
+        throw new Error(`${best.id} did not take over from ${master.id} (the replica may be too far behind); nothing changed`);
+      }
+      await this.waitUntilServing(best);
+      this.o.log.warn({ from: master.id, to: best.id, ms: Date.now() - started }, 'planned failover done');
+      return best;
+    } finally {
+      this.busy.delete(master.id);
     }
   }
 

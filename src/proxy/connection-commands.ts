@@ -14,14 +14,22 @@ const NOAUTH_HELLO = encodeError(
 const WRONGPASS = encodeError('WRONGPASS invalid username-password pair or user is disabled.');
 const NOPROTO = encodeError('NOPROTO unsupported protocol version');
 
-function passwordMatches(ctx: ProxyContext, user: string, pass: Buffer): boolean {
-  if (user !== 'default') return false;
-  const want = Buffer.from(ctx.requirePass);
-  return want.length === pass.length && timingSafeEqual(want, pass);
+function sameSecret(want: string, given: Buffer): boolean {
+  const w = Buffer.from(want);
+  return w.length === given.length && timingSafeEqual(w, given);
 }
 
-/** AUTH [user] pass; returns the reply. */
+/**
+ * AUTH [user] pass; returns the reply. Users: `default` (--requirepass) runs data
+ * commands; `admin` (--admin-password) runs everything, the admin verbs included.
+ */
 function authenticate(ctx: ProxyContext, session: ClientSession, user: string, pass: Buffer): Buffer {
+  if (user === 'admin' && ctx.adminPassword !== '') {
+    if (!sameSecret(ctx.adminPassword, pass)) return WRONGPASS;
+    session.authenticated = true;
+    session.admin = true;
+    return OK;
+  }
   if (ctx.requirePass === '') {
     if (user === 'default') {
       return encodeError(
@@ -30,8 +38,9 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
     }
     return WRONGPASS;
   }
-  if (!passwordMatches(ctx, user, pass)) return WRONGPASS;
+  if (user !== 'default' || !sameSecret(ctx.requirePass, pass)) return WRONGPASS;
   session.authenticated = true;
+  session.admin = ctx.adminPassword === '';
   return OK;
 }
 
@@ -164,6 +173,7 @@ function reset(ctx: ProxyContext, s: ClientSession): void {
   s.name = null;
   s.libName = s.libVersion = '';
   s.authenticated = ctx.requirePass === '';
+  s.admin = ctx.adminPassword === '';
   s.reply(encodeSimple('RESET'));
 }
 

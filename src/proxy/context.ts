@@ -6,6 +6,7 @@ import type { RequestFrame } from '../resp/frame.js';
 import type { Router } from './router.js';
 import type { ClientSession } from './session.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
+import type { ClusterAdmin } from '../admin/cluster-admin.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -19,6 +20,10 @@ export interface ProxyContext {
   readonly router: Router;
   readonly stats: ProxyStats;
   readonly requirePass: string;
+  /** Password of the `admin` user ('' : every client may run the admin verbs). */
+  readonly adminPassword: string;
+  /** What the admin verbs do; undefined when the proxy was started without them. */
+  readonly admin: ClusterAdmin | undefined;
   readonly maxClients: number;
   /** The proxy's node id in CLUSTER replies: 40 hex chars, stable for one data dir. */
   readonly clusterNodeId: string;

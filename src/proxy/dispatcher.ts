@@ -1,6 +1,7 @@
 /**
  * Dispatcher: what happens to each request.
  *
+ *   admin verb (ADD, LIST, ...) → src/admin/admin-verbs.ts
  *   unknown command            → Redis's "unknown command" error
  *   not authenticated          → NOAUTH (except AUTH, HELLO, QUIT, RESET)
  *   answered by the proxy      → its handler (connection, dataset-wide and CLUSTER commands)
@@ -17,6 +18,7 @@ import type { HandlerEntry, ProxyContext } from './context.js';
 import { connectionCommands } from './connection-commands.js';
 import { serverCommands } from './server-commands.js';
 import { clusterCommands } from './cluster-commands.js';
+import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
@@ -41,7 +43,7 @@ export class Dispatcher {
   private readonly refusals = new Map<CommandInfo, Buffer>();
 
   constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, serverCommands, clusterCommands]) {
+    for (const table of [connectionCommands, serverCommands, clusterCommands, adminCommandOverrides]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
     for (const [name, reason] of UNSUPPORTED) {
@@ -59,7 +61,9 @@ export class Dispatcher {
   dispatch(session: ClientSession, frame: RequestFrame): void {
     const cmd = lookupCommand(frame);
     if (cmd === undefined) {
-      session.reply(session.authenticated ? unknownCommandError(frame) : NOAUTH);
+      const admin = session.authenticated ? adminVerb(frame) : undefined;
+      if (admin !== undefined) admin.handler(this.ctx, session, frame);
+      else session.reply(session.authenticated ? unknownCommandError(frame) : NOAUTH);
       return;
     }
     const top = cmd.container ?? cmd;

@@ -12,12 +12,17 @@ import type { Router } from './router.js';
 import type { ProxyContext, ProxyStats } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import { logFaults, setFaultReporter } from '../faults.js';
+import type { ClusterAdmin } from '../admin/cluster-admin.js';
 
 export interface ProxyServerOptions {
   host: string;
   port: number;
   maxClients: number;
   requirePass: string;
+  /** Password of the `admin` user, required for the admin verbs; '' lets every client run them. */
+  adminPassword?: string;
+  /** The admin verbs' operations; absent: the verbs answer that they are not available. */
+  admin?: ClusterAdmin;
   maxBulkLen: number;
   clusterNodeId: string;
   version: string;
@@ -37,6 +42,8 @@ export class ProxyServer implements SessionHost, ProxyContext {
     totalCommands: 0,
   };
   readonly requirePass: string;
+  readonly adminPassword: string;
+  readonly admin: ClusterAdmin | undefined;
   readonly maxClients: number;
   readonly maxBulkLen: number;
   readonly clusterNodeId: string;
@@ -55,6 +62,8 @@ export class ProxyServer implements SessionHost, ProxyContext {
     private readonly opts: ProxyServerOptions,
   ) {
     this.requirePass = opts.requirePass;
+    this.adminPassword = opts.adminPassword ?? '';
+    this.admin = opts.admin;
     this.maxClients = opts.maxClients;
     this.maxBulkLen = opts.maxBulkLen;
     this.clusterNodeId = opts.clusterNodeId;

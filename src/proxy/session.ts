@@ -39,6 +39,8 @@ import type { BackendConnection, DrainListener } from '../backend/connection.js'
 export interface SessionHost {
   readonly maxBulkLen: number;
   readonly requirePass: string;
+  /** '' when every client may run the admin verbs. */
+  readonly adminPassword: string;
   readonly log: Logger;
   dispatch(session: ClientSession, frame: RequestFrame): void;
   sessionClosed(session: ClientSession): void;
@@ -90,6 +92,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   name: Buffer | null = null;
   libName = '';
   libVersion = '';
+  /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
+  admin: boolean;
   readonly createdAt = Date.now();
   readonly socket: net.Socket;
 
@@ -120,6 +124,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     accepted: net.Socket,
     private readonly host: SessionHost,
   ) {
+    this.admin = host.adminPassword === '';
     // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
     this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
     const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);

@@ -30,7 +30,6 @@ export const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
   ['replconf', NODE_ADMIN],
   ['replicaof', NODE_ADMIN],
   ['slaveof', NODE_ADMIN],
-  ['failover', NODE_ADMIN],
   ['shutdown', NODE_ADMIN],
   ['debug', NODE_ADMIN],
   ['module', NODE_ADMIN],

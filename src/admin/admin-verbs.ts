@@ -1,0 +1,90 @@
+/**
+ * The admin verbs over RESP, for `redis-cli -p 6380 LIST` and friends:
+ *   ADD MASTER [host:port] · ADD SLAVE|REPLICA <master> [host:port] · LIST (LS) ·
+ *   REMOVE <node> · FAILOVER <master> · REBALANCE
+ * Parsing and replies only; what each does is ClusterAdmin's. With --admin-password a
+ * client must `AUTH admin <password>` first; data users get NOPERM, in Redis's words.
+ * Replies come when the change is done (a REBALANCE may take a while: redis-cli waits).
+ */
+import { argString, type RequestFrame } from '../resp/frame.js';
+import { encodeArray, encodeBulk, encodeError, encodeSimple } from '../resp/encode.js';
+import type { ClientSession } from '../proxy/session.js';
+import type { HandlerEntry, ProxyContext } from '../proxy/context.js';
+import { AdminError, type ClusterAdmin, type ClusterListing, type NodeListing } from './cluster-admin.js';
+
+type Verb = (admin: ClusterAdmin, args: string[]) => Promise<Buffer>;
+
+function usage(text: string): never {
+  throw new AdminError(`syntax: ${text}`);
+}
+
+const list: Verb = async (admin, args) => {
+  if (args.length !== 0) usage('LIST');
+  return encodeListing(await admin.list());
+};
+
+const failover: Verb = async (admin, args) => {
+  if (args.length !== 1) usage('FAILOVER <master id or host:port>');
+  return encodeSimple(await admin.failover(args[0]));
+};
+
+/** Verbs by upper-case name. */
+const VERBS = new Map<string, Verb>([
+  ['LIST', list],
+  ['LS', list],
+  ['FAILOVER', failover],
+]);
+
+/** Run an admin verb for this session: permission, then the verb; the reply arrives in order. */
+function run(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+  const name = argString(f, 0).toUpperCase();
+  const verb = VERBS.get(name);
+  if (verb === undefined) return s.reply(encodeError(`ERR unknown admin verb '${name}'`));
+  if (!s.admin) return s.reply(encodeError(`NOPERM this user has no permissions to run the '${name.toLowerCase()}' command`));
+  if (ctx.admin === undefined) return s.reply(encodeError(`ERR ${name} is not available: this proxy runs without a cluster to manage`));
+  const args: string[] = [];
+  for (let i = 1; i < f.argc; i++) args.push(argString(f, i));
+  const slot = s.openSlot();
+  verb(ctx.admin, args).then(
+    (reply) => slot.deliver(reply),
+    (err: Error) => slot.deliver(encodeError(err instanceof AdminError ? `ERR ${err.message}` : `ERR ${name} failed: ${err.message}`)),
+  );
+}
+
+const entry: HandlerEntry = { handler: run };
+
+/** Admin verbs Redis also has a command of that name for (FAILOVER): routed by the command table. */
+export const adminCommandOverrides: ReadonlyMap<string, HandlerEntry> = new Map([['failover', entry]]);
+
+/** An admin verb that is not a Redis command (ADD, LIST, ...), by the request's first word; undefined otherwise. */
+export function adminVerb(frame: RequestFrame): HandlerEntry | undefined {
+  const name = argString(frame, 0);
+  return name.length <= 9 && VERBS.has(name.toUpperCase()) ? entry : undefined;
+}
+
+// --- LIST's reply -----------------------------------------------------------------------
+
+/** One line per node, then one per operation under way: readable in redis-cli, split-able by scripts. */
+function encodeListing(listing: ClusterListing): Buffer {
+  const lines = listing.nodes.map(nodeLine);
+  for (const op of listing.operations) lines.push(`${op.kind} ${op.id} ${op.progress}`);
+  return encodeArray(lines.map((l) => encodeBulk(l)));
+}
+
+function nodeLine(n: NodeListing): string {
+  const slots = n.slots.length === 0 ? '-' : n.slots.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
+  const count = n.slots.reduce((sum, [a, b]) => sum + b - a + 1, 0);
+  const show = (v: number | undefined) => (v === undefined ? '?' : String(v));
+  return [
+    n.id,
+    n.address,
+    n.role,
+    n.masterId ?? '-',
+    n.state,
+    `slots=${slots}`,
+    `slot_count=${count}`,
+    `keys=${show(n.keys)}`,
+    `offset=${show(n.offset)}`,
+    `lag=${n.role === 'replica' ? show(n.lagBytes) : '-'}`,
+  ].join(' ');
+}

@@ -1,0 +1,175 @@
+/**
+ * ClusterAdmin: what the admin verbs do (ADD, LIST, REMOVE, FAILOVER, REBALANCE), as
+ * typed operations on the cluster, apart from how they arrive (RESP here; an HTTP API
+ * later). Each operation checks its request first and refuses an unsafe one with an
+ * AdminError that changes nothing; the changes themselves are the cluster manager's,
+ * the failover monitor's and the slot migrator's.
+ *
+ * Changes run one at a time: a second one while another is under way is refused (saying
+ * which), not queued — an operator who typed REMOVE twice should not remove two nodes.
+ */
+import type { ClusterManager } from '../cluster/cluster-manager.js';
+import type { SlotMap } from '../cluster/slot-map.js';
+import type { NodeRecord } from '../cluster/topology.js';
+import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
+import { infoFields, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+
+/** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
+export class AdminError extends Error {
+  override readonly name = 'AdminError';
+}
+
+/** One node in LIST. */
+export interface NodeListing {
+  id: string;
+  address: string;
+  role: NodeStatus['role'];
+  /** Our id of its master (replicas). */
+  masterId: string | undefined;
+  state: NodeStatus['state'] | 'unknown';
+  /** Slot ranges it serves (masters). */
+  slots: [number, number][];
+  /** DBSIZE; undefined when it did not answer. */
+  keys: number | undefined;
+  /** Its replication offset (master_repl_offset, or slave_repl_offset for a replica). */
+  offset: number | undefined;
+  /** Replicas: bytes of the master's stream it has not got yet. */
+  lagBytes: number | undefined;
+}
+
+/** An operation under way, for LIST: kind, id and a one-line progress. */
+export interface OperationListing {
+  kind: string;
+  id: string;
+  progress: string;
+}
+
+export interface ClusterListing {
+  nodes: NodeListing[];
+  operations: OperationListing[];
+}
+
+export interface ClusterAdminOptions {
+  cluster: ClusterManager;
+  /** The cluster's slot map, read now (LIST shows what the nodes say, not what the router saw last). */
+  slotMap: () => Promise<SlotMap>;
+  /** Undefined for a static cluster (the proxy watches and heals only the nodes it runs). */
+  failover: FailoverMonitor | undefined;
+  /** Operations in progress of other parts (migrations, recoveries), for LIST. */
+  progress: () => OperationListing[];
+  commandTimeoutMs: number;
+}
+
+export class ClusterAdmin {
+  /** The change under way, for the refusal of a second one. */
+  private running: string | undefined;
+
+  constructor(private readonly o: ClusterAdminOptions) {}
+
+  /** Every node (from the document, or the cluster's map for a static cluster) and the operations under way. */
+  async list(): Promise<ClusterListing> {
+    const map = await this.o.slotMap();
+    const statuses = this.o.failover?.status() ?? staticStatuses(map);
+    const nodes = await Promise.all(statuses.map((s) => this.describe(s, map)));
+    const masterOffset = new Map(nodes.filter((n) => n.role === 'master').map((n) => [n.id, n.offset]));
+    for (const n of nodes) {
+      const of = n.masterId === undefined ? undefined : masterOffset.get(n.masterId);
+      if (n.role === 'replica' && of !== undefined && n.offset !== undefined) n.lagBytes = Math.max(0, of - n.offset);
+    }
+    return { nodes, operations: this.o.progress() };
+  }
+
+  /** FAILOVER <master>: a planned switch to its most up-to-date replica; no acknowledged write lost. */
+  failover(name: string): Promise<string> {
+    return this.exclusive(`FAILOVER ${name}`, async () => {
+      const failover = this.requireManaged('FAILOVER');
+      const node = this.node(name);
+      const status = failover.status().find((s) => s.id === node.id);
+      if (status?.role !== 'master') throw new AdminError(`${node.id} is not a master (it is ${status?.role ?? 'unknown'}): FAILOVER names the master to replace`);
+      try {
+        const promoted = await failover.plannedFailover(node);
+        return `${promoted.id} (${promoted.host}:${promoted.port}) is the master of ${node.id}'s slots now; ${node.id} is its replica`;
+      } catch (err) {
+        throw new AdminError(`FAILOVER ${node.id}: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  /** A node by our id (m0, m0r1) or by host:port; AdminError when there is none. */
+  node(name: string): NodeRecord {
+    const nodes = this.o.cluster.topology.nodes;
+    const found = nodes.find((n) => n.id === name) ?? nodes.find((n) => `${n.host}:${n.port}` === name);
+    if (found === undefined) throw new AdminError(`no node ${name} (known: ${nodes.map((n) => n.id).join(', ')})`);
+    return found;
+  }
+
+  private requireManaged(verb: string): FailoverMonitor {
+    if (this.o.failover === undefined) {
+      throw new AdminError(`${verb} changes a cluster the proxy runs; this one is static (its owner runs the nodes)`);
+    }
+    return this.o.failover;
+  }
+
+  /** Run one change at a time; a second one is refused while the first runs. */
+  private async exclusive<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (this.running !== undefined) throw new AdminError(`${this.running} is still running; try again when it is done`);
+    this.running = what;
+    try {
+      return await work();
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async describe(s: NodeStatus, map: SlotMap): Promise<NodeListing> {
+    const index = map.indexOfAddress(`${s.host}:${s.port}`);
+    const listing: NodeListing = {
+      id: s.id,
+      address: `${s.host}:${s.port}`,
+      role: s.role,
+      masterId: s.masterId,
+      state: s.state,
+      slots: s.role === 'master' && index !== -1 ? map.rangesOf(index) : [],
+      keys: undefined,
+      offset: undefined,
+      lagBytes: undefined,
+    };
+    if (s.port <= 0) return listing;
+    try {
+      await withControlClient(s, this.o.cluster.nodePassword, this.o.commandTimeoutMs, async (c) => {
+        listing.keys = await c.dbsize();
+        const info = await infoFields(c, 'replication');
+        const offset = Number(info.get(s.role === 'replica' ? 'slave_repl_offset' : 'master_repl_offset'));
+        listing.offset = Number.isFinite(offset) ? offset : undefined;
+      });
+    } catch {
+      // A node that does not answer shows no counts; its state column says why.
+      if (listing.state === 'up') listing.state = 'unknown';
+    }
+    return listing;
+  }
+}
+
+/** A static cluster's nodes, from its own map (the proxy does not watch them). */
+function staticStatuses(map: SlotMap): NodeStatus[] {
+  const out: NodeStatus[] = [];
+  for (const m of map.masters) {
+    const masterId = m.nodeId.slice(0, 8) || m.address;
+    out.push({ id: masterId, host: m.host, port: m.port, role: 'master', masterId: undefined, state: m.failing ? 'failed' : 'up' });
+    for (const r of m.replicas) {
+      out.push({ id: r.nodeId.slice(0, 8), host: r.host, port: r.port, role: 'replica', masterId, state: r.failing ? 'failed' : 'up' });
+    }
+  }
+  return out;
+}
+
+/** A node address from "host:port"; AdminError for anything else. */
+export function parseNodeAddress(text: string): NodeAddress {
+  const at = text.lastIndexOf(':');
+  const host = text.slice(0, at);
+  const port = Number(text.slice(at + 1));
+  if (at <= 0 || !/^\d+$/.test(text.slice(at + 1)) || port < 1 || port > 65535) {
+    throw new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
+  }
+  return { host, port };
+}

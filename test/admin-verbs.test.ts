@@ -1,0 +1,213 @@
+/**
+ * The admin verbs over RESP (issue 6 part 6), through redis-cli and ioredis against a
+ * real proxy and its real Redis Cluster:
+ *   - LIST / LS: one line per node with id, address, role, master, state, slots, keys,
+ *     offset and lag — checked against the nodes themselves;
+ *   - --admin-password: data users get NOPERM, `AUTH admin <password>` runs them, a wrong
+ *     password WRONGPASS; without it every client may run them;
+ *   - FAILOVER <master>: a planned switch under a write load, no acknowledged write lost,
+ *     no client error; bad requests (unknown node, a replica, wrong arity) change nothing.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { redisCli, startTestProxy, type TestProxy } from './support/proxy.js';
+import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
+
+const skip = await skipWithoutRedis();
+
+interface ListedNode {
+  id: string;
+  address: string;
+  role: string;
+  master: string;
+  state: string;
+  fields: Map<string, string>;
+}
+
+function parseList(lines: string[]): ListedNode[] {
+  return lines
+    .filter((l) => /^\S+ \S+:\d+ /.test(l))
+    .map((l) => {
+      const [id, address, role, master, state, ...rest] = l.split(' ');
+      return { id, address, role, master, state, fields: new Map(rest.map((kv) => kv.split('=') as [string, string])) };
+    });
+}
+
+async function list(r: Redis): Promise<ListedNode[]> {
+  return parseList((await r.call('LIST')) as string[]);
+}
+
+function slotCount(ranges: string): number {
+  if (ranges === '-') return 0;
+  return ranges.split(',').reduce((sum, r) => {
+    const [a, b = a] = r.split('-').map(Number);
+    return sum + b - a + 1;
+  }, 0);
+}
+
+describe('admin verbs', { skip }, () => {
+  let tp: TestProxy;
+  const ADMIN_PASSWORD = 'admin-secret';
+
+  before(async () => {
+    tp = await startTestProxy(['--admin-password', ADMIN_PASSWORD]);
+  });
+
+  after(async () => {
+    await tp?.close().catch(async () => killRedisServersUnder(tp.dataDir, []));
+  });
+
+  test('with --admin-password: data users get NOPERM, AUTH admin runs the verbs, a wrong password WRONGPASS', async () => {
+    assert.equal(await redisCli(tp.port, ['LIST']), "NOPERM this user has no permissions to run the 'list' command");
+    assert.equal(await redisCli(tp.port, ['FAILOVER', 'm0']), "NOPERM this user has no permissions to run the 'failover' command");
+    const out = await redisCli(tp.port, ['LS'], ['--user', 'admin', '--pass', ADMIN_PASSWORD, '--no-auth-warning']);
+    assert.equal(out.split('\n').length, 6, out);
+    // redis-cli warns of the failed AUTH on stderr and runs the command anyway: still refused
+    const bad = await redisCli(tp.port, ['LS'], ['--user', 'admin', '--pass', 'nope', '--no-auth-warning']);
+    assert.equal(bad, "NOPERM this user has no permissions to run the 'ls' command");
+    const r = new Redis({ port: tp.port, lazyConnect: true });
+    try {
+      await r.connect();
+      assert.equal(await r.set('data', 'still works'), 'OK', 'data commands need no admin');
+      await assert.rejects(r.call('LIST'), /NOPERM/);
+      assert.equal(await r.call('AUTH', 'admin', ADMIN_PASSWORD), 'OK');
+      assert.equal(((await r.call('LIST')) as string[]).length, 6);
+      assert.equal(await r.get('data'), 'still works', 'the admin user runs data commands too');
+      await assert.rejects(r.call('AUTH', 'admin', 'wrong'), /WRONGPASS/);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  test('LIST shows every node as the nodes say: roles, masters, slots, keys, offsets, lag', async () => {
+    const r = new Redis({ port: tp.port, password: ADMIN_PASSWORD, username: 'admin' });
+    try {
+      for (let i = 0; i < 300; i++) await r.set(`list:${i}`, 'v');
+      await new Promise((res) => setTimeout(res, 300)); // replicas catch up
+      const nodes = await list(r);
+      assert.deepEqual(nodes.map((n) => n.id).sort(), ['m0', 'm0r0', 'm1', 'm1r0', 'm2', 'm2r0']);
+      const masters = nodes.filter((n) => n.role === 'master');
+      assert.equal(masters.length, 3);
+      assert.equal(masters.reduce((sum, m) => sum + slotCount(m.fields.get('slots')!), 0), 16384, 'every slot once');
+      for (const m of masters) assert.equal(Number(m.fields.get('slot_count')), slotCount(m.fields.get('slots')!));
+      let keys = 0;
+      for (const n of nodes) {
+        assert.equal(n.state, 'up', n.id);
+        const [, port] = n.address.split(':');
+        const direct = new Redis({ port: Number(port), password: tp.proxy.cluster.nodePassword });
+        try {
+          assert.equal(Number(n.fields.get('keys')), await direct.dbsize(), `${n.id} keys`);
+          const role = /role:(\w+)/.exec(await direct.info('replication'))![1];
+          assert.equal(n.role === 'replica' ? 'slave' : n.role, role, `${n.id} role`);
+        } finally {
+          direct.disconnect();
+        }
+        if (n.role === 'master') keys += Number(n.fields.get('keys'));
+        else {
+          assert.equal(n.master, n.id.replace(/r\d+$/, ''), `${n.id}'s master`);
+          assert.equal(n.fields.get('lag'), '0', `${n.id} caught up`);
+          const master = nodes.find((m) => m.id === n.master)!;
+          assert.equal(n.fields.get('offset'), master.fields.get('offset'));
+        }
+      }
+      assert.equal(keys, await r.dbsize());
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  test('FAILOVER <master> under a write load: its replica takes over, no acknowledged write lost, no client error', { timeout: 60_000 }, async () => {
+    const admin = new Redis({ port: tp.port, password: ADMIN_PASSWORD, username: 'admin' });
+    const writer = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+    try {
+      const before = await list(admin);
+      const m1 = before.find((n) => n.id === 'm1')!;
+      const m1Slots = m1.fields.get('slots')!;
+      const acked = new Map<string, string>();
+      const errors: string[] = [];
+      let stop = false;
+      const load = (async () => {
+        for (let i = 0; !stop; i++) {
+          const key = `fo:${i}`;
+          try {
+            await writer.set(key, String(i));
+            acked.set(key, String(i));
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+        }
+      })();
+      await new Promise((res) => setTimeout(res, 300));
+      const reply = (await admin.call('FAILOVER', 'm1')) as string;
+      assert.match(reply, /^m1r0 \(127\.0\.0\.1:\d+\) is the master of m1's slots now; m1 is its replica$/);
+      await new Promise((res) => setTimeout(res, 300));
+      stop = true;
+      await load;
+      assert.deepEqual(errors, [], 'no write failed');
+      const onM1 = [...acked.keys()].filter((k) => slotCount(m1Slots) > 0 && inRanges(calculateSlot(k), m1Slots));
+      assert.ok(onM1.length > 0, 'the load wrote to the failed-over slots');
+      const values = await writer.mget(...acked.keys());
+      assert.deepEqual(values, [...acked.values()], 'every acknowledged write is there');
+
+      const after = await pollList(admin, (nodes) => nodes.find((n) => n.id === 'm1')?.role === 'replica');
+      const promoted = after.find((n) => n.id === 'm1r0')!;
+      assert.equal(promoted.role, 'master');
+      assert.equal(promoted.fields.get('slots'), m1Slots, 'the same slots');
+      assert.equal(after.find((n) => n.id === 'm1')!.master, 'm1r0');
+    } finally {
+      admin.disconnect();
+      writer.disconnect();
+    }
+  });
+
+  test('bad requests get one clear error and change nothing', async () => {
+    const admin = new Redis({ port: tp.port, password: ADMIN_PASSWORD, username: 'admin' });
+    try {
+      const before = (await list(admin)).map((n) => `${n.id} ${n.role} ${n.master}`);
+      await assert.rejects(admin.call('FAILOVER', 'nosuch'), /^ReplyError: ERR no node nosuch \(known: m0, m0r0, m1, m1r0, m2, m2r0\)$/);
+      const replica = (await list(admin)).find((n) => n.role === 'replica')!;
+      await assert.rejects(admin.call('FAILOVER', replica.id), new RegExp(`ERR ${replica.id} is not a master \\(it is replica\\)`));
+      await assert.rejects(admin.call('FAILOVER'), /ERR syntax: FAILOVER <master id or host:port>/);
+      await assert.rejects(admin.call('LIST', 'extra'), /ERR syntax: LIST/);
+      assert.deepEqual((await list(admin)).map((n) => `${n.id} ${n.role} ${n.master}`), before);
+      // a master given by address works like its id
+      const master = (await list(admin)).find((n) => n.role === 'master')!;
+      await assert.rejects(admin.call('FAILOVER', '127.0.0.1:1'), /ERR no node 127\.0\.0\.1:1/);
+      assert.ok(master.address.startsWith('127.0.0.1:'));
+    } finally {
+      admin.disconnect();
+    }
+  });
+});
+
+describe('admin verbs without --admin-password', { skip }, () => {
+  test('every client may run them', async () => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0']);
+    try {
+      const out = await redisCli(tp.port, ['LIST']);
+      assert.match(out, /^m0 127\.0\.0\.1:\d+ master - up slots=0-16383 slot_count=16384 keys=0 offset=\d+ lag=-$/);
+      assert.equal(await redisCli(tp.port, ['FAILOVER', 'm0']), 'ERR FAILOVER m0: m0 has no replica that is up to take over');
+    } finally {
+      await tp.close();
+    }
+  });
+});
+
+function inRanges(slot: number, ranges: string): boolean {
+  return ranges.split(',').some((r) => {
+    const [a, b = a] = r.split('-').map(Number);
+    return slot >= a && slot <= b;
+  });
+}
+
+async function pollList(r: Redis, done: (nodes: ListedNode[]) => boolean): Promise<ListedNode[]> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const nodes = await list(r);
+    if (done(nodes)) return nodes;
+    if (Date.now() > deadline) throw new Error(`LIST did not settle: ${JSON.stringify(nodes)}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
