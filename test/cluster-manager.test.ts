@@ -605,6 +605,16 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
       return true;
     });
     assert.match(await readFile(confPath, 'utf8'), /^this-is-not-a-directive yes$/m, 'the file is not rewritten');
+
+    // a formed cluster opens without a node that cannot start (the failover side deals with it)
+    await cluster.shutdown();
+    const captured = capturingLogger();
+    const reopened = await ClusterManager.open({ dataDir, masters: 1, replicas: 1, provider: new ProcessProvider({ log: captured.log }), log: captured.log });
+    t.after(() => reopened.shutdown());
+    assert.ok(captured.lines.some((l) => l.includes('node could not be started; serving without it') && l.includes('m0r0')), captured.lines.join(''));
+    const master = reopened.topology.nodes.find((n) => n.id === 'm0')!;
+    const state = await withControlClient(addr(master), reopened.nodePassword, 2_000, (c) => c.call('CLUSTER', 'INFO'));
+    assert.match(String(state), /cluster_state:ok/);
   });
 
   test('a master restarted on another port (its own taken) rejoins the cluster; the router reads its keys', { timeout: 90_000 }, async (t) => {

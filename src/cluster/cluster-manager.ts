@@ -104,8 +104,15 @@ export class ClusterManager {
         await checkSeeds(doc, commandTimeoutMs);
         up = doc;
       } else {
-        up = await startNodes(doc, provider, started);
-        const placed: PlacedNode[] = up.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, busPort: n.busPort, replicaOf: n.formedAsReplicaOf }));
+        const { doc: placedDoc, failed } = await startNodes(doc, provider, started);
+        up = placedDoc;
+        // A formed cluster serves with the nodes that start (the failover side deals with the
+        // others: a replica takes over, or the shard is recovered); forming needs them all.
+        if (failed.size > 0 && (!up.formed || failed.size === up.nodes.length)) throw joinErrors([...failed.values()]);
+        for (const [id, err] of failed) log.error({ node: id, err: err.message }, 'node could not be started; serving without it');
+        const placed: PlacedNode[] = up.nodes
+          .filter((n) => !failed.has(n.id))
+          .map((n) => ({ id: n.id, host: n.host, port: n.port, busPort: n.busPort, replicaOf: n.formedAsReplicaOf }));
         if (!up.formed) {
           await store.save(up); // ports first: a crash mid-formation restarts on the same ports
           await formCluster(placed, up.initialSlots, formation);
@@ -293,24 +300,29 @@ function reconcileWithOptions(persisted: TopologyDoc, opts: ClusterManagerOption
 
 /**
  * Start (or adopt) every node of `doc`. Returns the document with the nodes' current
- * addresses and handles; `started` collects the ids the provider now owns (for cleanup
- * when a later step fails).
+ * addresses and handles, and the nodes that could not be started with why; `started`
+ * collects the ids the provider now owns (for cleanup when a later step fails).
  */
-async function startNodes(doc: TopologyDoc, provider: NodeProvider, started: string[]): Promise<TopologyDoc> {
+async function startNodes(doc: TopologyDoc, provider: NodeProvider, started: string[]): Promise<{ doc: TopologyDoc; failed: Map<string, Error> }> {
   const next = structuredClone(doc);
-  await settleAll(
-    next.nodes.map((node) => async () => {
+  const failed = new Map<string, Error>();
+  await Promise.all(
+    next.nodes.map(async (node) => {
       const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: next.nodePassword };
       const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
-      const running = await provider.start(spec, previous);
-      started.push(node.id);
-      node.host = running.host;
-      node.port = running.port;
-      node.busPort = running.busPort;
-      node.handle = running.handle;
+      try {
+        const running = await provider.start(spec, previous);
+        started.push(node.id);
+        node.host = running.host;
+        node.port = running.port;
+        node.busPort = running.busPort;
+        node.handle = running.handle;
+      } catch (err) {
+        failed.set(node.id, err as Error);
+      }
     }),
   );
-  return next;
+  return { doc: next, failed };
 }
 
 /**
@@ -340,13 +352,11 @@ async function checkSeeds(doc: TopologyDoc, timeoutMs: number): Promise<void> {
   if (reachable === 0) throw new Error(`no static seed node answers: ${problems.join('; ')}`);
 }
 
-/** Run all tasks concurrently; when any fail, throw once all have settled (one error, or an AggregateError). */
-async function settleAll(tasks: (() => Promise<void>)[]): Promise<void> {
-  const results = await Promise.allSettled(tasks.map((task) => task()));
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
-  const distinct = [...new Set(failures)]; // e.g. every node failing on the same missing binary
-  if (distinct.length === 1) throw distinct[0];
-  if (distinct.length > 1) throw new AggregateError(distinct, `${distinct.length} nodes failed to start:\n${distinct.map((e) => e.message).join('\n')}`);
+/** One error for several nodes' failures (the same one once: e.g. every node failing on a missing binary). */
+function joinErrors(errors: Error[]): Error {
+  const distinct = [...new Map(errors.map((e) => [e.message, e])).values()];
+  if (distinct.length === 1) return distinct[0];
+  return new AggregateError(distinct, `${distinct.length} nodes failed to start:\n${distinct.map((e) => e.message).join('\n')}`);
 }
 
 /** Cleanup after a failed open: stop what was started; failures are logged (the open error is what the caller sees). */
