@@ -109,7 +109,7 @@ function restartedAs(proxy: ProxyProcess, id: string, oldPid: number, role: 'mas
   };
 }
 
-/** SIGKILL a node the proxy runs; it comes back as a replica (a master's replica has taken over meanwhile). */
+/** SIGKILL a node the proxy runs (as its process provider's child, its exit is seen at once); it comes back as a replica (a master's replica has taken over meanwhile). */
 async function killNode(ctx: ChaosContext, role: 'master' | 'replica'): Promise<Fault> {
   const victim = pick(await ctx.proxy.nodes(), role, ctx.rng);
   const pid = await ctx.proxy.pidOf(victim.id);
@@ -118,7 +118,33 @@ async function killNode(ctx: ChaosContext, role: 'master' | 'replica'): Promise<
   return { at: now(), what: `SIGKILL ${role} ${victim.id} (pid ${pid})`, slots, repaired: restartedAs(ctx.proxy, victim.id, pid, 'replica') };
 }
 
-/** Also what `make bench-failover` times. */
+/** A master that stops answering without exiting: only the health monitor's --node-timeout notices it. */
+export const STOP_MASTER: Scenario = {
+  name: `SIGSTOP a master for ${STOP_MS} ms, then SIGCONT`,
+  errorFree: false,
+  async inject({ proxy, rng }) {
+    const victim = pick(await proxy.nodes(), 'master', rng);
+    const pid = await proxy.pidOf(victim.id);
+    const slots = await proxy.slotsOf(victim.id);
+    process.kill(pid, 'SIGSTOP');
+    const at = now();
+    try {
+      await sleep(STOP_MS);
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* the proxy killed it already, to start it again as a replica */
+      }
+    }
+    const demoted = async (): Promise<string | undefined> => {
+      const node = (await proxy.nodes()).find((n) => n.id === victim.id);
+      return node?.role === 'replica' ? undefined : `${victim.id} is ${node?.role ?? 'not listed'}, want replica`;
+    };
+    return { at, what: `SIGSTOP master ${victim.id} (pid ${pid}) for ${STOP_MS} ms`, slots, repaired: demoted };
+  },
+};
+
 export const KILL_MASTER: Scenario = {
   name: 'kill -9 a master',
   errorFree: false,
@@ -132,31 +158,7 @@ export const SCENARIOS: Scenario[] = [
     inject: (ctx) => killNode(ctx, 'replica'),
   },
   KILL_MASTER,
-  {
-    name: `SIGSTOP a master for ${STOP_MS} ms, then SIGCONT`,
-    errorFree: false,
-    async inject({ proxy, rng }) {
-      const victim = pick(await proxy.nodes(), 'master', rng);
-      const pid = await proxy.pidOf(victim.id);
-      const slots = await proxy.slotsOf(victim.id);
-      process.kill(pid, 'SIGSTOP');
-      const at = now();
-      try {
-        await sleep(STOP_MS);
-      } finally {
-        try {
-          process.kill(pid, 'SIGCONT');
-        } catch {
-          /* the proxy killed it already, to start it again as a replica */
-        }
-      }
-      const demoted = async (): Promise<string | undefined> => {
-        const node = (await proxy.nodes()).find((n) => n.id === victim.id);
-        return node?.role === 'replica' ? undefined : `${victim.id} is ${node?.role ?? 'not listed'}, want replica`;
-      };
-      return { at, what: `SIGSTOP master ${victim.id} (pid ${pid}) for ${STOP_MS} ms`, slots, repaired: demoted };
-    },
-  },
+  STOP_MASTER,
   {
     name: 'kill -9 the proxy, start it again on the same data dir',
     errorFree: false,
