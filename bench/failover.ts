@@ -21,9 +21,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { KILL_MASTER, STOP_MASTER, runScenario, violations, type Scenario, type ScenarioOutcome } from '../test/support/chaos-scenarios.js';
+import { ACK_MASTER, KILL_MASTER, STOP_MASTER, runScenario, violations, type Scenario, type ScenarioOutcome } from '../test/support/chaos-scenarios.js';
 import { prng } from '../test/support/prng.js';
 import { ProxyProcess } from '../test/support/proxy-process.js';
+import { optionsOrExitCode } from './lib/cli.js';
 import { machineInfo, projectInfo } from './lib/machine.js';
 import { median } from './lib/report.js';
 
@@ -112,17 +113,8 @@ function stats(values: number[]): { median: number; min: number; max: number } |
 }
 
 async function main(): Promise<number> {
-  let opts: Options | 'help';
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
-    return 2;
-  }
-  if (opts === 'help') {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const opts = optionsOrExitCode(parseOptions, HELP);
+  if (typeof opts === 'number') return opts;
   const startedAt = new Date();
   const loadStart = os.loadavg()[0] ?? 0;
   const rng = prng(opts.seed);
@@ -144,7 +136,7 @@ async function main(): Promise<number> {
         failedRequests: outcome.report.errors.length,
         lostWrites: outcome.report.lost.length,
         maxLatencyMs: round(outcome.report.maxLatencyMs),
-        problems: violations(outcome, fault.scenario, { name: '--ack master', flags: [], lossless: false }, proxy),
+        problems: violations(outcome, fault.scenario, ACK_MASTER, proxy),
         };
         runs.push(r);
         process.stdout.write(`run ${i}/${opts.runs}: ${r.what}: first write on its slots after ${r.firstWriteMs === null ? '—' : round(r.firstWriteMs)} ms; healed after ${r.healedMs} ms; ${r.failedRequests} failed requests, ${r.lostWrites} lost${r.problems.length ? `; PROBLEMS: ${r.problems.join('; ')}` : ''}\n`);

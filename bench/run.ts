@@ -24,6 +24,7 @@ import {
   waitForPong,
   type Managed,
 } from './lib/procs.js';
+import { optionsOrExitCode } from './lib/cli.js';
 import { machineInfo, projectInfo, versionOf } from './lib/machine.js';
 import { killCurrentBenchmark, runBenchmark } from './lib/redis-benchmark.js';
 import {
@@ -666,17 +667,8 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
-  let opts: Options | 'help';
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
-    return 2;
-  }
-  if (opts === 'help') {
-    log(HELP);
-    return 0;
-  }
+  const opts = optionsOrExitCode(parseOptions, HELP);
+  if (typeof opts === 'number') return opts;
   for (const [bin, args] of [['redis-server', ['--version']], ['redis-cli', ['--version']], ['redis-benchmark', ['--version']]] as const) {
     const r = await run(bin, [...args], 5_000);
     if (r.code !== 0) {

@@ -11,10 +11,9 @@
  * One cluster per ack mode; the scenarios run on it in turn, each with its own keys.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ACK_MODES, SCENARIOS, describeOutcome, runScenario, unsupportedFlags, violations } from './support/chaos-scenarios.js';
+import { describe, test } from 'node:test';
+import { ACK_MODES, SCENARIOS, describeOutcome, proxyForSuite, runScenario, unsupportedFlags, violations } from './support/chaos-scenarios.js';
 import { prng } from './support/prng.js';
-import { ProxyProcess } from './support/proxy-process.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 
 const noRedis = await skipWithoutRedis();
@@ -22,29 +21,12 @@ const SEED = 69;
 
 for (const mode of ACK_MODES) {
   describe(`chaos under write load, ${mode.name} (3 masters, 1 replica each)`, { skip: noRedis || unsupportedFlags(mode.flags) }, () => {
-    let proxy: ProxyProcess | undefined;
+    const proxyOf = proxyForSuite(mode);
     const rng = prng(SEED);
-
-    before(async () => {
-      proxy = await ProxyProcess.start({ masters: 3, replicas: 1, flags: mode.flags });
-    });
-
-    after(async () => {
-      try {
-        if (proxy !== undefined) {
-          const crashes = [...proxy.crashes];
-          const code = await proxy.stop();
-          assert.deepEqual(crashes, [], 'the proxy never crashed');
-          assert.equal(code, 0, `the proxy exits 0 on SIGTERM\n${proxy.logTail()}`);
-        }
-      } finally {
-        await proxy?.cleanup();
-      }
-    });
 
     SCENARIOS.forEach((scenario, i) => {
       test(scenario.name, async (t) => {
-        assert.ok(proxy, 'the proxy started');
+        const proxy = proxyOf();
         const outcome = await runScenario({ proxy, scenario, prefix: `chaos${i}`, rng });
         t.diagnostic(describeOutcome(outcome));
         assert.deepEqual(violations(outcome, scenario, mode, proxy), [], `${scenario.name}, ${mode.name}\nproxy log:\n${proxy.logTail()}`);

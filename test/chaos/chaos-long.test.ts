@@ -9,10 +9,9 @@
  *   CHAOS_ROUNDS=5 CHAOS_SEED=1234 make chaos
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ACK_MODES, SCENARIOS, describeOutcome, runScenario, unsupportedFlags, violations, type Scenario } from '../support/chaos-scenarios.js';
+import { describe, test } from 'node:test';
+import { ACK_MODES, SCENARIOS, describeOutcome, proxyForSuite, runScenario, unsupportedFlags, violations, type Scenario } from '../support/chaos-scenarios.js';
 import { prng } from '../support/prng.js';
-import { ProxyProcess } from '../support/proxy-process.js';
 import { skipWithoutRedis } from '../support/redis-binary.js';
 import type { LedgerReport, WriteLedger } from '../support/write-ledger.js';
 
@@ -34,30 +33,13 @@ function schedule(rng: () => number): Scenario[] {
 
 for (const mode of ACK_MODES) {
   describe(`chaos, ${ROUNDS} rounds, seed ${SEED} (CHAOS_SEED), ${mode.name}`, { skip: noRedis || unsupportedFlags(mode.flags) }, () => {
-    let proxy: ProxyProcess | undefined;
+    const proxyOf = proxyForSuite(mode);
     const rng = prng(SEED);
     const done: { name: string; ledger: WriteLedger; report: LedgerReport }[] = [];
 
-    before(async () => {
-      proxy = await ProxyProcess.start({ masters: 3, replicas: 1, flags: mode.flags });
-    });
-
-    after(async () => {
-      try {
-        if (proxy !== undefined) {
-          const crashes = [...proxy.crashes];
-          const code = await proxy.stop();
-          assert.deepEqual(crashes, [], 'the proxy never crashed');
-          assert.equal(code, 0, `the proxy exits 0 on SIGTERM\n${proxy.logTail()}`);
-        }
-      } finally {
-        await proxy?.cleanup();
-      }
-    });
-
     schedule(rng).forEach((scenario, i) => {
       test(`${i + 1}. ${scenario.name}`, async (t) => {
-        assert.ok(proxy, 'the proxy started');
+        const proxy = proxyOf();
         const outcome = await runScenario({
           proxy,
           scenario,
@@ -75,8 +57,7 @@ for (const mode of ACK_MODES) {
     });
 
     test('every round\'s acknowledged writes are still there at the end', async (t) => {
-      assert.ok(proxy);
-      await proxy.waitHealthy(30_000);
+      await proxyOf().waitHealthy(30_000);
       let keys = 0;
       for (const { name, ledger, report } of done) {
         const again = await ledger.verify();

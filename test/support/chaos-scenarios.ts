@@ -18,10 +18,12 @@
  *       * `ADD MASTER` / `REMOVE <node>` through redis-cli while the load runs — slots
  *         undefined (resharding must lose nothing), shape.masters ± 1.
  */
+import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import { after, before } from 'node:test';
 import { parseConfig } from '../../src/config.js';
 import { sleep } from '../../src/nodes/wait.js';
-import type { InfoNode, ProxyProcess } from './proxy-process.js';
+import { ProxyProcess, type InfoNode } from './proxy-process.js';
 import { WriteLedger, type LedgerReport, type WriteLedgerOptions } from './write-ledger.js';
 
 /** The default --failover-timeout is 5 s: a request may wait that long for a switch; longer (with slack for a loaded machine) is a hang. */
@@ -41,10 +43,14 @@ export interface AckMode {
   lossless: boolean;
 }
 
+/**
+ * Redis's own asynchronous replication (the default): a master killed may take the writes
+ * it acknowledged just before with it.
+ */
+export const ACK_MASTER: AckMode = { name: '--ack master', flags: [], lossless: false };
+
 export const ACK_MODES: AckMode[] = [
-  // Redis's own asynchronous replication (the default): a master killed may take the
-  // writes it acknowledged just before with it.
-  { name: '--ack master', flags: [], lossless: false },
+  ACK_MASTER,
   // Acknowledged only once a replica has the write (issue 6 part 8).
   { name: '--ack replica', flags: ['--ack', 'replica'], lossless: true },
 ];
@@ -57,6 +63,34 @@ export function unsupportedFlags(flags: string[]): string | undefined {
   } catch (err) {
     return `this build does not take ${flags.join(' ')}: ${(err as Error).message}`;
   }
+}
+
+/**
+ * The suite's proxy (call inside a describe): started before its tests with the mode's
+ * flags over 3 masters with a replica each; after them it must not have crashed and must
+ * exit 0 on SIGTERM, and whatever is left is removed.
+ */
+export function proxyForSuite(mode: AckMode): () => ProxyProcess {
+  let proxy: ProxyProcess | undefined;
+  before(async () => {
+    proxy = await ProxyProcess.start({ masters: 3, replicas: 1, flags: mode.flags });
+  });
+  after(async () => {
+    try {
+      if (proxy !== undefined) {
+        const crashes = [...proxy.crashes];
+        const code = await proxy.stop();
+        assert.deepEqual(crashes, [], 'the proxy never crashed');
+        assert.equal(code, 0, `the proxy exits 0 on SIGTERM\n${proxy.logTail()}`);
+      }
+    } finally {
+      await proxy?.cleanup();
+    }
+  });
+  return () => {
+    assert.ok(proxy, 'the proxy started');
+    return proxy;
+  };
 }
 
 /** What a scenario did. */
