@@ -10,7 +10,7 @@ ARGS ?=
 BUILD_STAMP := dist/.stamp
 BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d) tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all deps system-deps test-deps build run test typecheck bench clean help
+.PHONY: all deps system-deps test-deps build run test chaos typecheck bench bench-failover clean help
 
 all: test
 
@@ -18,7 +18,9 @@ help:
 	@echo "make build  - compile src/ to dist/ with tsc (make run/test/bench do it when src/ changed)"
 	@echo "make run    - start the proxy on 127.0.0.1:6380 over 3 masters + 1 replica each (ARGS='--help' for options)"
 	@echo "make test   - type-check and run every test suite against real redis-server processes"
+	@echo "make chaos  - long chaos runs: kill/stop nodes and the proxy under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
+	@echo "make bench-failover - kill -9 of a master under load -> first write on its slots, median over runs"
 
 # redis-server/redis-cli/redis-benchmark (and nutcracker for the benchmark) from Debian/Ubuntu.
 system-deps:
@@ -67,9 +69,16 @@ typecheck: node_modules/.package-lock.json
 test: deps test-deps typecheck build
 	$(NODE_TEST) $(UNIT_TESTS)
 
+# Not in `make test` (minutes, not seconds): test/chaos/ is outside the test/*.test.ts wildcard.
+chaos: deps test-deps build
+	$(NODE_TEST) $(sort $(wildcard test/chaos/*.test.ts))
+
 bench: deps build
 	@command -v nutcracker >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nutcracker >/dev/null; } || { echo "nutcracker (twemproxy) not found: apt-get install nutcracker"; exit 1; }
 	npx tsx bench/run.ts
+
+bench-failover: deps build
+	npx tsx bench/failover.ts
 
 clean:
 	rm -rf data .test-data dist

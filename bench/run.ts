@@ -24,6 +24,8 @@ import {
   waitForPong,
   type Managed,
 } from './lib/procs.js';
+import { optionsOrExitCode } from './lib/cli.js';
+import { machineInfo, projectInfo, versionOf } from './lib/machine.js';
 import { killCurrentBenchmark, runBenchmark } from './lib/redis-benchmark.js';
 import {
   TARGETS,
@@ -520,17 +522,7 @@ class Bench {
 
 // ---------------------------------------------------------------- report
 
-function versionOf(command: string, args: string[]): string {
-  try {
-    const out = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5_000 });
-    return out.trim().split('\n')[0] ?? '';
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string; message: string };
-    return (e.stderr || e.stdout || e.message).trim().split('\n')[0] ?? '';
-  }
-}
-
-function machineInfo(): Record<string, string | number> {
+function benchMachineInfo(): Record<string, string | number> {
   let nutcracker = '';
   try {
     // nutcracker -V prints to stderr and exits 0.
@@ -539,27 +531,7 @@ function machineInfo(): Record<string, string | number> {
   } catch {
     nutcracker = 'unknown';
   }
-  return {
-    nproc: os.availableParallelism(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    memTotalMb: Math.round(os.totalmem() / 1024 / 1024),
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    redisServer: versionOf('redis-server', ['--version']),
-    redisBenchmark: versionOf('redis-benchmark', ['--version']),
-    nutcracker,
-  };
-}
-
-function projectInfo(): { commit: string; srcDirty: boolean } {
-  const commit = versionOf('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
-  let srcDirty = false;
-  try {
-    srcDirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin', 'tsconfig.json', 'tsconfig.build.json'], { encoding: 'utf8' }).trim() !== '';
-  } catch {
-    /* not a git checkout */
-  }
-  return { commit, srcDirty };
+  return { ...machineInfo(), redisBenchmark: versionOf('redis-benchmark', ['--version']), nutcracker };
 }
 
 function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: string; md: string; console: string } {
@@ -581,8 +553,8 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
   const verdicts = o.targets.includes('proxy') && o.targets.includes('twemproxy') ? computeVerdicts(medians, o.pipelines, tests, rss) : [];
   const failedRuns = b.runs.filter((r) => r.errors.length > 0);
   const warnings = [...new Set(b.runs.flatMap((r) => r.warnings.map((w) => `${r.target}: ${w}`)))];
-  const machine = machineInfo();
-  const project = projectInfo();
+  const machine = benchMachineInfo();
+  const project = projectInfo(REPO);
   const proxySource = b.proxyCommit
     ? `commit ${b.proxyCommit} (--proxy-rev ${o.proxyRev ?? ''}, git archive)`
     : `working tree at commit ${project.commit}${project.srcDirty ? ' with uncommitted changes in src/, bin/ or tsconfig*.json' : ''}`;
@@ -695,17 +667,8 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
-  let opts: Options | 'help';
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
-    return 2;
-  }
-  if (opts === 'help') {
-    log(HELP);
-    return 0;
-  }
+  const opts = optionsOrExitCode(parseOptions, HELP);
+  if (typeof opts === 'number') return opts;
   for (const [bin, args] of [['redis-server', ['--version']], ['redis-cli', ['--version']], ['redis-benchmark', ['--version']]] as const) {
     const r = await run(bin, [...args], 5_000);
     if (r.code !== 0) {

@@ -26,6 +26,7 @@ import { parseConfig } from '../src/config.js';
 import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
 import type { NodeRecord } from '../src/cluster/topology.js';
 import { isPidAlive } from '../src/nodes/pid.js';
+import { infoNodes, type InfoNode } from './support/proxy-process.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 
@@ -304,33 +305,6 @@ function summarize(errors: Op[], max = 5): string {
 
 // --- INFO through the proxy ---------------------------------------------------------------
 
-interface InfoNode {
-  key: string;
-  id: string;
-  addr: string;
-  role: string;
-  state: string;
-  master: string;
-}
-
-/** `# Nodes` of the proxy's INFO (asked as `INFO nodes`, else found in `INFO everything`). */
-async function proxyNodes(c: Redis): Promise<InfoNode[] | string> {
-  let info = String(await c.call('INFO', 'nodes'));
-  if (!/^# Nodes\r?$/m.test(info)) info = String(await c.call('INFO', 'everything'));
-  const at = info.search(/^# Nodes\r?$/m);
-  if (at === -1) return 'INFO has no "# Nodes" section';
-  const body = info.slice(at).split(/\r?\n/).slice(1);
-  const nodes: InfoNode[] = [];
-  for (const line of body) {
-    if (line.trim() === '' || line.startsWith('#')) break;
-    const m = /^(node\d+):(.*)$/.exec(line);
-    if (!m) return `unexpected line in # Nodes: ${line}`;
-    const f = Object.fromEntries(m[2].split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    nodes.push({ key: m[1], id: f.id, addr: f.addr, role: f.role, state: f.state, master: f.master });
-  }
-  return nodes;
-}
-
 async function connectedSlaves(c: Redis): Promise<number> {
   const v = infoField(String(await c.call('INFO', 'replication')), 'connected_slaves');
   return v === undefined ? NaN : Number(v);
@@ -592,7 +566,7 @@ describe('high availability of the embedded cluster (3 masters, 1 replica each, 
     // All up, as the document and the nodes say.
     let nodes: InfoNode[] = [];
     await pollUntil('INFO # Nodes with every node up', 5000, async () => {
-      const r = await proxyNodes(c);
+      const r = await infoNodes(c);
       if (typeof r === 'string') return r;
       nodes = r;
       return r.length === states.length && r.every((n) => n.state === 'up') ? true : JSON.stringify(r);
@@ -617,7 +591,7 @@ describe('high availability of the embedded cluster (3 masters, 1 replica each, 
     const slaves: number[] = [];
     process.kill(replica.pid, 'SIGKILL');
     const back = await pollUntil(`${replica.id} to be shown failed/recovering and then up again`, 10_000, async () => {
-      const [r, n] = await Promise.all([proxyNodes(c), connectedSlaves(c)]);
+      const [r, n] = await Promise.all([infoNodes(c), connectedSlaves(c)]);
       if (slaves.at(-1) !== n) slaves.push(n);
       if (typeof r === 'string') return r;
       const state = r.find((x) => x.id === replica.id)?.state ?? 'missing';
@@ -631,7 +605,7 @@ describe('high availability of the embedded cluster (3 masters, 1 replica each, 
       `connected_slaves dropped to 2 while ${replica.id} was down: ${slaves.join(' → ')}`,
     );
     assert.ok(seen.every((s) => ['up', 'suspect', 'failed', 'recovering'].includes(s)), seen.join(' → '));
-    const after = await proxyNodes(c);
+    const after = await infoNodes(c);
     assert.ok(typeof after !== 'string');
     const line = after.find((x) => x.id === replica.id);
     assert.equal(line?.role, 'replica');
