@@ -6,6 +6,7 @@ import type { RequestFrame } from '../resp/frame.js';
 import type { Router } from './router.js';
 import type { ClientSession } from './session.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
+import type { RecoveryStatus } from '../failover/shard-recovery.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -28,6 +29,8 @@ export interface ProxyContext {
   readonly port: number;
   /** The nodes the proxy runs and their health; undefined when it does not watch them (static). */
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
+  /** Shard recoveries under way or done; undefined when the proxy does not run the nodes (static). */
+  readonly recoveries: (() => RecoveryStatus[]) | undefined;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;
