@@ -377,6 +377,8 @@ export class ShardRecoveries {
     }
     const password = this.o.cluster.nodePassword;
     const src = await openControlClient(instance, password, MIGRATE_TIMEOUT_MS);
+    const started = Date.now();
+    const before = op.keys.recovered + op.keys.skipped;
     try {
       const ownerOf = ownerBySlot(op.assignment);
       const bySlot = await this.keysBySlot(op, src, ownerOf);
@@ -397,6 +399,9 @@ export class ShardRecoveries {
     } finally {
       src.disconnect();
     }
+    const moved = op.keys.recovered + op.keys.skipped - before;
+    const ms = Date.now() - started;
+    this.o.log.info({ op: op.id, keys: moved, ms, keysPerSecond: Math.round((moved * 1000) / Math.max(1, ms)) }, 'keys of the dead shard migrated');
     const failed = op.keys.failed;
     if (failed > 0) {
       this.o.log.error({ op: op.id, failed, sample: this.failedKeys.get(op.id)?.slice(0, 10) }, 'keys of the dead shard could NOT be recovered (they stay in the recovery instance\'s AOF)');
