@@ -31,7 +31,7 @@ import type { NodeRecord } from '../src/cluster/topology.js';
 import type { ShardRecoveryOperation } from '../src/failover/shard-recovery.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/pid.js';
 import { PortAllocator } from '../src/nodes/ports.js';
-import { startTestProxy, type TestProxy } from './support/proxy.js';
+import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, redisServerPidsUnder, skipWithoutRedis } from './support/redis-binary.js';
 
 const skip = await skipWithoutRedis();
@@ -62,26 +62,8 @@ async function pollUntil(what: string, ms: number, check: () => Promise<true | s
   }
 }
 
-/** A client of the proxy (or a node) on which every error shows: no retries, no offline queue. */
-async function connect(port: number, password?: string, commandTimeout = 10_000): Promise<Redis> {
-  const c = new Redis({
-    host: '127.0.0.1',
-    port,
-    password,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout,
-    retryStrategy: () => null,
-  });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
 async function onNode<T>(port: number, password: string, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = await connect(port, password, 3000);
+  const c = await strictClient(port, 3000, password);
   try {
     return await fn(c);
   } finally {
@@ -226,7 +208,7 @@ after(async () => {
 });
 
 async function proxyClient(tp: TestProxy): Promise<Redis> {
-  const c = await connect(tp.port);
+  const c = await strictClient(tp.port, 10_000);
   clients.push(c);
   return c;
 }
@@ -348,7 +330,7 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
     });
     dataDirs.push(first.dataDir);
     abandonedDirs.push(first.dataDir);
-    const c = await connect(first.port);
+    const c = await strictClient(first.port, 10_000);
     const written = await writeKeys(c, 'rs');
     const victim = await victimShard(first);
     const onVictim = written.filter((w) => victim.slots[calculateSlot(w.key)] === 1).length;

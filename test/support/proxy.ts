@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { parseConfig, type Config } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy, type ProxyHooks, type RunningProxy } from '../../src/main.js';
@@ -45,6 +46,27 @@ export async function startTestProxy(flags: string[] = [], dataDir?: string, hoo
       if (dataDir === undefined) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An ioredis client (of the proxy, or of a node when given its password) on which every
+ * error is visible: no retries, no offline queue.
+ */
+export async function strictClient(port: number, commandTimeout = 3000, password?: string): Promise<Redis> {
+  const c = new Redis({
+    host: '127.0.0.1',
+    port,
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout,
+    retryStrategy: () => null,
+  });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
 }
 
 /** Run redis-cli against the proxy; resolves with its stdout (trimmed). */
