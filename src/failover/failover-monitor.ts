@@ -183,14 +183,15 @@ export class FailoverMonitor {
     const candidates = (index === -1 ? [] : map.masters[index].replicas)
       .map((r) => this.o.cluster.topology.nodes.find((n) => n.host === r.host && n.port === r.port))
       .filter((n): n is NodeRecord => n !== undefined && this.health.stateOf(n.id) === 'up');
-    if (candidates.length === 0) {
+    // A replica the health monitor has not seen die yet (killed with its master) does not answer.
+    const best = candidates.length === 0 ? undefined : await this.mostUpToDate(candidates);
+    if (best === undefined) {
       await this.restartOrRecover(master, index);
       return;
     }
     this.o.router.hold(master.host, master.port, this.o.failoverTimeoutMs);
     this.health.markRecovering(master.id);
     try {
-      const best = await this.mostUpToDate(candidates);
       const started = Date.now();
       await this.promote(best);
       await this.waitUntilServing(best);
@@ -246,8 +247,8 @@ export class FailoverMonitor {
     await this.recoveries.begin({ master: { id: master.id, redisId: route.nodeId }, replicas, slots: map.rangesOf(index), survivors });
   }
 
-  /** The replica with the highest replication offset (the one that lost the least). */
-  private async mostUpToDate(replicas: NodeRecord[]): Promise<NodeRecord> {
+  /** The replica with the highest replication offset (the one that lost the least); undefined when none answers. */
+  private async mostUpToDate(replicas: NodeRecord[]): Promise<NodeRecord | undefined> {
     const offsets = await Promise.all(
       replicas.map(async (r) => {
         try {
@@ -260,7 +261,7 @@ export class FailoverMonitor {
     );
     let best = 0;
     for (let i = 1; i < replicas.length; i++) if (offsets[i] > offsets[best]) best = i;
-    return replicas[best];
+    return offsets[best] === -1 ? undefined : replicas[best];
   }
 
   /** CLUSTER FAILOVER FORCE; TAKEOVER when it has not become master in time (no majority to vote). */
