@@ -27,6 +27,7 @@ export interface Config {
   nodeTimeout: number;
   failoverTimeout: number;
   autoFailover: boolean;
+  shardRecoveryTimeout: number;
   clusterNodeTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
@@ -82,6 +83,12 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without a good PING reply before a node counts as failed (the proxy then restarts it or fails its master over)' })
     .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
     .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })
+    .option('shard-recovery-timeout', {
+      type: 'number',
+      default: 10000,
+      describe:
+        'ms a master whose replicas are all down too may stay unable to start before its slots and keys (from its AOF) are moved to the other masters (process provider)',
+    })
     .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
@@ -101,6 +108,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (!Number.isInteger(a['max-blocking-clients']) || a['max-blocking-clients'] < 0) {
         throw new Error('--max-blocking-clients must be an integer >= 0');
       }
+      if (!Number.isInteger(a['shard-recovery-timeout']) || a['shard-recovery-timeout'] < 0) throw new Error('--shard-recovery-timeout must be an integer >= 0 (ms)');
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
       return true;
@@ -136,6 +144,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     nodeTimeout: parsed['node-timeout'],
     failoverTimeout: parsed['failover-timeout'],
     autoFailover: parsed['auto-failover'],
+    shardRecoveryTimeout: parsed['shard-recovery-timeout'],
     clusterNodeTimeout: parsed['cluster-node-timeout'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],

@@ -21,6 +21,8 @@ import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
+import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
+import { ProcessRecoveryInstances } from './nodes/recovery-instance.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -59,10 +61,25 @@ export interface RunningProxy {
   cluster: ClusterManager;
   slotMaps: SlotMapSource;
   stop(): Promise<void>;
+  /**
+   * Stop serving and acting, and let go of the data dir, but leave every node (and any
+   * recovery instance) running: what a proxy killed with SIGKILL leaves behind. For tests
+   * of resuming on the same data dir in one process.
+   */
+  abandon(): Promise<void>;
 }
 
-export async function startProxy(config: Config, log: Logger): Promise<RunningProxy> {
+/** Hooks for tests. */
+export interface ProxyHooks {
+  /** Called with each persisted step of a shard recovery; a test may pause it there. */
+  onRecoveryStep?: (op: ShardRecoveryOperation) => Promise<void> | void;
+}
+
+export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}): Promise<RunningProxy> {
   const provider = await makeProvider(config, log);
+  // A lost shard's keys are read back by a redis-server of the same binary the nodes run.
+  const recoveryInstances =
+    provider instanceof ProcessProvider ? new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, commandTimeoutMs: config.connectTimeout }) : undefined;
   const cluster = await ClusterManager.open({
     dataDir: config.dataDir,
     masters: config.masters,
@@ -108,6 +125,9 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
           connectTimeoutMs: config.connectTimeout,
           commandTimeoutMs: config.connectTimeout,
           act: config.autoFailover,
+          shardRecoveryTimeoutMs: config.shardRecoveryTimeout,
+          recoveryInstances,
+          onRecoveryStep: hooks.onRecoveryStep,
         });
   failover?.start();
   const admin = new ClusterAdmin({
@@ -129,6 +149,7 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     version: VERSION,
     log,
     nodeStatus: failover === undefined ? undefined : () => failover.status(),
+    recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
   });
   try {
     await server.listen();
@@ -140,17 +161,27 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     throw err;
   }
   let stopping: Promise<void> | null = null;
+  const quiesce = async (): Promise<void> => {
+    await server.close();
+    failover?.close();
+    slotMaps.close();
+    router.close();
+  };
   return {
     server,
     cluster,
     slotMaps,
     stop() {
       stopping ??= (async () => {
-        await server.close();
-        failover?.close();
-        slotMaps.close();
-        router.close();
+        await quiesce();
         await cluster.shutdown();
+      })();
+      return stopping;
+    },
+    abandon() {
+      stopping ??= (async () => {
+        await quiesce();
+        await cluster.detach();
       })();
       return stopping;
     },

@@ -27,7 +27,7 @@ import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-
 import type { NodeRecord } from '../src/cluster/topology.js';
 import { isPidAlive } from '../src/nodes/pid.js';
 import { infoNodes, type InfoNode } from './support/proxy-process.js';
-import { startTestProxy, type TestProxy } from './support/proxy.js';
+import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 
 const skip = await skipWithoutRedis();
@@ -192,23 +192,6 @@ async function isReplicaOf(tp: TestProxy, id: string, master: NodeState, oldPid?
 }
 
 // --- clients of the proxy -----------------------------------------------------------------
-
-/** An ioredis client of the proxy on which every error is visible: no retries, no offline queue. */
-async function strictClient(port: number, commandTimeout = 3000): Promise<Redis> {
-  const c = new Redis({
-    host: '127.0.0.1',
-    port,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout,
-    retryStrategy: () => null,
-  });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
 
 interface Op {
   key: string;

@@ -11,7 +11,8 @@
  *
  * Slots and roles are not kept here: they are the cluster's, read by the router's SlotMapSource.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
+import { pathExists } from '../nodes/process-provider.js';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
@@ -73,7 +74,8 @@ export class ClusterManager {
 
   /** Where to ask the cluster for its view: every node we run, or the static seeds. */
   seedAddresses(): NodeAddress[] {
-    return this.doc.nodes.filter((n) => n.port > 0).map((n) => ({ host: n.host, port: n.port }));
+    const retiring = retiringNodes(this.doc);
+    return this.doc.nodes.filter((n) => n.port > 0 && !retiring.has(n.id)).map((n) => ({ host: n.host, port: n.port }));
   }
 
   static async open(opts: ClusterManagerOptions): Promise<ClusterManager> {
@@ -108,10 +110,11 @@ export class ClusterManager {
         up = placedDoc;
         // A formed cluster serves with the nodes that start (the failover side deals with the
         // others: a replica takes over, or the shard is recovered); forming needs them all.
-        if (failed.size > 0 && (!up.formed || failed.size === up.nodes.length)) throw joinErrors([...failed.values()]);
+        const retiring = retiringNodes(up);
+        if (failed.size > 0 && (!up.formed || failed.size === up.nodes.length - retiring.size)) throw joinErrors([...failed.values()]);
         for (const [id, err] of failed) log.error({ node: id, err: err.message }, 'node could not be started; serving without it');
         const placed: PlacedNode[] = up.nodes
-          .filter((n) => !failed.has(n.id))
+          .filter((n) => !failed.has(n.id) && !retiring.has(n.id))
           .map((n) => ({ id: n.id, host: n.host, port: n.port, busPort: n.busPort, replicaOf: n.formedAsReplicaOf }));
         if (!up.formed) {
           await store.save(up); // ports first: a crash mid-formation restarts on the same ports
@@ -235,6 +238,53 @@ export class ClusterManager {
     });
   }
 
+  /** Stop a node (SIGKILL; no-op when it is not running), after any restart of it under way. */
+  stopNode(id: string): Promise<void> {
+    return this.serialized(() => this.provider.stop(id, false));
+  }
+
+  /**
+   * Take nodes out of the proxy's cluster for good: each is stopped (if running), its dir
+   * moved under `asideDir` (kept, never deleted), and it leaves the document — in the same
+   * atomic write as `change` (e.g. ending the operation that retired them). Forgetting
+   * them in the cluster (CLUSTER FORGET) is the caller's. A dir already moved is skipped,
+   * so a step interrupted by a crash is simply done again.
+   */
+  dropNodes(ids: readonly string[], asideDir: string, change: (doc: TopologyDoc) => void = () => {}): Promise<TopologyDoc> {
+    return this.serialized(async () => {
+      if (this.closed) throw new Error('the cluster is shutting down');
+      const dropped = this.doc.nodes.filter((n) => ids.includes(n.id));
+      for (const n of dropped) await this.provider.stop(n.id, false);
+      await mkdir(asideDir, { recursive: true, mode: 0o700 });
+      for (const n of dropped) {
+        if (n.dataDir === undefined || !(await pathExists(n.dataDir))) continue;
+        const target = path.join(asideDir, n.id);
+        if (await pathExists(target)) throw new Error(`cannot move ${n.dataDir} aside: ${target} exists`);
+        await rename(n.dataDir, target);
+        this.log.info({ node: n.id, from: n.dataDir, to: target }, 'node dir moved aside');
+      }
+      const next = structuredClone(this.doc) as TopologyDoc;
+      next.nodes = next.nodes.filter((n) => !ids.includes(n.id));
+      change(next);
+      await this.store.save(next);
+      this.doc = deepFreeze(next);
+      this.log.warn({ nodes: ids }, 'nodes removed from the cluster');
+      return this.doc;
+    });
+  }
+
+  /**
+   * Let go of the data dir without stopping anything: the nodes (and whatever else runs)
+   * stay up for the next proxy to adopt — what a proxy killed with SIGKILL leaves behind,
+   * for tests of resuming. Idempotent.
+   */
+  async detach(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    await this.lock.release();
+  }
+
   /** CLUSTER MEET the node at its (new) address from the first other node that answers. */
   private async meetFromAnother(node: NodeRecord): Promise<void> {
     for (const other of this.doc.nodes) {
@@ -306,8 +356,9 @@ function reconcileWithOptions(persisted: TopologyDoc, opts: ClusterManagerOption
 async function startNodes(doc: TopologyDoc, provider: NodeProvider, started: string[]): Promise<{ doc: TopologyDoc; failed: Map<string, Error> }> {
   const next = structuredClone(doc);
   const failed = new Map<string, Error>();
+  const retiring = retiringNodes(next);
   await Promise.all(
-    next.nodes.map(async (node) => {
+    next.nodes.filter((n) => !retiring.has(n.id)).map(async (node) => {
       const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: next.nodePassword };
       const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
       try {
@@ -365,6 +416,11 @@ async function stopAfterFailedOpen(provider: NodeProvider, ids: string[], log: L
   results.forEach((r, i) => {
     if (r.status === 'rejected') log.error({ node: ids[i], err: r.reason as Error }, 'could not stop node after a failed open');
   });
+}
+
+/** Ids of the nodes that operations under way take out of the cluster (see OperationBase.retiringNodes). */
+export function retiringNodes(doc: TopologyDoc): Set<string> {
+  return new Set((doc.operations ?? []).flatMap((op) => op.retiringNodes ?? []));
 }
 
 function deepFreeze<T>(value: T): T {

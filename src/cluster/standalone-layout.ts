@@ -9,7 +9,8 @@
  * is copied. Replicas must start empty to be attached with CLUSTER REPLICATE, so their copy
  * of the data is moved aside (kept, not deleted) — their master holds the same keys.
  */
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
+import { pathExists } from '../nodes/process-provider.js';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { probeNode, withControlClient } from '../nodes/control-client.js';
@@ -83,19 +84,10 @@ async function moveDataAside(dir: string, log: Logger, id: string): Promise<void
   const backup = path.join(dir, PRE_CLUSTER_BACKUP);
   for (const entry of DATA_ENTRIES) {
     const from = path.join(dir, entry);
-    if (!(await exists(from))) continue;
+    if (!(await pathExists(from))) continue;
     await mkdir(backup, { recursive: true, mode: 0o700 });
     await rename(from, path.join(backup, entry));
     log.info({ node: id, from, to: backup }, 'replica data moved aside: it resyncs from its master');
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}

@@ -9,6 +9,8 @@
  * persisted atomically (TopologyStore) before a change takes effect.
  */
 
+import type { ShardRecoveryOperation } from '../failover/shard-recovery.js';
+
 export const SLOT_COUNT = 16384;
 
 /** The document's format. Format 1 was the pre-cluster (standalone masters) layout. */
@@ -65,7 +67,7 @@ export interface TopologyDoc {
  * One operation under way: the union of the kinds, each an interface extending
  * OperationBase with a literal `kind`, defined next to the code that runs it.
  */
-export type Operation = OperationBase;
+export type Operation = ShardRecoveryOperation;
 
 export interface OperationBase {
   /** Unique (also in logs and LIST), e.g. "op-1732630000000-3". */
@@ -73,6 +75,12 @@ export interface OperationBase {
   kind: string;
   /** ISO time the operation started. */
   startedAt: string;
+  /**
+   * Nodes this operation takes out of the cluster (ids): from the moment it is recorded,
+   * the proxy starts, watches and rejoins them no more — e.g. a dead shard being
+   * recovered, whose master cannot start.
+   */
+  retiringNodes?: string[];
 }
 
 /** Split 0..16383 evenly over the given masters, in order (Redis's own even split). */

@@ -10,19 +10,24 @@
  *                               the old master is started again and Redis makes it a replica
  *                               of the new one
  *   a master failed, no replica up
- *                             → the provider starts it again from its own dir (AOF)
+ *                             → the provider starts it again from its own dir (AOF), and
+ *                               its replicas from theirs, once a second; if the master has
+ *                               not come back within --shard-recovery-timeout, its shard
+ *                               is recovered onto the other masters (shard-recovery.ts)
  * One node is handled at a time per node; a failure of the action is logged and tried
  * again on the next check while the node is still failed.
  */
 import type { Logger } from '../log.js';
-import type { ClusterManager } from '../cluster/cluster-manager.js';
+import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { NodeRecord } from '../cluster/topology.js';
 import { withControlClient, infoFields, type NodeAddress } from '../nodes/control-client.js';
 import { sleep } from '../nodes/wait.js';
 import type { Router } from '../proxy/router.js';
+import type { RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { HealthMonitor, type NodeHealth, type WatchedNode } from './health-monitor.js';
+import { ShardRecoveries, type RecoveryStatus, type ShardRecoveryOperation } from './shard-recovery.js';
 
 export interface FailoverOptions {
   cluster: ClusterManager;
@@ -40,6 +45,12 @@ export interface FailoverOptions {
   commandTimeoutMs: number;
   /** False: watch and report only; never restart, promote or hold requests. */
   act: boolean;
+  /** A master with no replica up that has not come back this long after it failed: its shard is recovered. */
+  shardRecoveryTimeoutMs: number;
+  /** How the provider runs recovery instances (undefined: a lost shard's keys cannot be restored). */
+  recoveryInstances: RecoveryInstanceRunner | undefined;
+  /** Tests: called with each persisted step of a shard recovery. */
+  onRecoveryStep?: (op: ShardRecoveryOperation) => Promise<void> | void;
 }
 
 /** A node as the cluster sees it now, for INFO and LIST. */
@@ -59,7 +70,10 @@ const POLL_MS = 25;
 
 export class FailoverMonitor {
   readonly health: HealthMonitor;
+  readonly recoveries: ShardRecoveries;
   private readonly busy = new Set<string>();
+  /** When each master that failed with no replica up was first seen failed. */
+  private readonly downSince = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly o: FailoverOptions) {
@@ -71,28 +85,50 @@ export class FailoverMonitor {
       connectTimeoutMs: o.connectTimeoutMs,
       onChange: (node, _from, to) => this.onChange(node, to),
     });
+    this.recoveries = new ShardRecoveries({
+      cluster: o.cluster,
+      router: o.router,
+      slotMaps: o.slotMaps,
+      log: o.log,
+      instances: o.recoveryInstances,
+      holdMs: o.failoverTimeoutMs,
+      commandTimeoutMs: o.commandTimeoutMs,
+      settleTimeoutMs: 30_000,
+      onRetired: (ids) => ids.forEach((id) => this.health.forget(id)),
+      onStep: o.onRecoveryStep,
+    });
     o.cluster.onUnexpectedExit = (id) => this.health.markFailed(id);
     o.router.onBackendLost = (host, port) => this.health.checkAddress(host, port);
   }
 
   start(): void {
-    this.health.watch(this.o.cluster.topology.nodes.filter((n) => n.port > 0));
+    const retiring = retiringNodes(this.o.cluster.topology);
+    this.health.watch(this.o.cluster.topology.nodes.filter((n) => n.port > 0 && !retiring.has(n.id)));
     this.health.start();
+    if (this.o.act) this.recoveries.resumeAll();
   }
 
   close(): void {
     this.closed = true;
+    this.recoveries.close();
     this.health.close();
+  }
+
+  /** Shard recoveries under way or done (INFO # Recovery). */
+  recoveryStatus(): RecoveryStatus[] {
+    return this.recoveries.status();
   }
 
   /** Every node with its role (from the cluster's map) and health. */
   status(): NodeStatus[] {
     const map = this.o.router.slotMap;
     const nodes = this.o.cluster.topology.nodes;
+    const retiring = retiringNodes(this.o.cluster.topology);
     return nodes.map((n) => {
       const { role, masterAddress } = roleOf(map, n);
       const master = masterAddress === undefined ? undefined : nodes.find((m) => `${m.host}:${m.port}` === masterAddress);
-      return { id: n.id, host: n.host, port: n.port, role, masterId: master?.id, state: this.health.stateOf(n.id) ?? 'up' };
+      const state = retiring.has(n.id) ? 'failed' : (this.health.stateOf(n.id) ?? 'up');
+      return { id: n.id, host: n.host, port: n.port, role, masterId: master?.id, state };
     });
   }
 
@@ -108,13 +144,14 @@ export class FailoverMonitor {
       return;
     }
     const record = this.o.cluster.topology.nodes.find((n) => n.id === node.id);
+    if (to === 'up') this.downSince.delete(node.id);
     if (record === undefined || roleOf(this.o.router.slotMap, record).role !== 'master') return;
     if (to === 'suspect') this.o.router.hold(record.host, record.port, this.o.failoverTimeoutMs);
     else if (to === 'up' && !this.busy.has(node.id)) this.o.router.releaseAddress(record.host, record.port);
   }
 
   private async onFailed(node: WatchedNode): Promise<void> {
-    if (this.busy.has(node.id) || this.closed) return;
+    if (this.busy.has(node.id) || this.closed || retiringNodes(this.o.cluster.topology).has(node.id)) return;
     this.busy.add(node.id);
     try {
       const record = this.o.cluster.topology.nodes.find((n) => n.id === node.id);
@@ -148,15 +185,15 @@ export class FailoverMonitor {
     const candidates = (index === -1 ? [] : map.masters[index].replicas)
       .map((r) => this.o.cluster.topology.nodes.find((n) => n.host === r.host && n.port === r.port))
       .filter((n): n is NodeRecord => n !== undefined && this.health.stateOf(n.id) === 'up');
-    if (candidates.length === 0) {
-      this.o.log.warn({ node: master.id }, 'master failed with no replica up: starting it again from its own dir');
-      await this.restart(master);
+    // A replica the health monitor has not seen die yet (killed with its master) does not answer.
+    const best = candidates.length === 0 ? undefined : await this.mostUpToDate(candidates);
+    if (best === undefined) {
+      await this.restartOrRecover(master, index);
       return;
     }
     this.o.router.hold(master.host, master.port, this.o.failoverTimeoutMs);
     this.health.markRecovering(master.id);
     try {
-      const best = await this.mostUpToDate(candidates);
       const started = Date.now();
       await this.promote(best);
       await this.waitUntilServing(best);
@@ -196,6 +233,7 @@ export class FailoverMonitor {
     this.busy.add(master.id);
     try {
       const best = await this.mostUpToDate(candidates);
+      if (best === undefined) throw new Error(`no replica of ${master.id} answers`);
       const started = Date.now();
       await this.control(best, (c) => c.call('CLUSTER', 'FAILOVER'));
       // Redis gives a manual failover twice the node timeout before it gives up.
@@ -210,8 +248,41 @@ export class FailoverMonitor {
     }
   }
 
-  /** The replica with the highest replication offset (the one that lost the least). */
-  private async mostUpToDate(replicas: NodeRecord[]): Promise<NodeRecord> {
+  /**
+   * A master with no replica up: start it again from its own dir (its replicas are being
+   * restarted from theirs meanwhile, and one that comes back is promoted instead). When it
+   * still cannot start --shard-recovery-timeout after it failed, its shard is recovered.
+   */
+  private async restartOrRecover(master: NodeRecord, index: number): Promise<void> {
+    const since = this.downSince.get(master.id) ?? Date.now();
+    this.downSince.set(master.id, since);
+    this.o.log.warn({ node: master.id }, 'master failed with no replica up: starting it again from its own dir');
+    try {
+      await this.restart(master);
+      this.downSince.delete(master.id);
+      return;
+    } catch (err) {
+      if (Date.now() - since < this.o.shardRecoveryTimeoutMs || index === -1) throw err;
+      this.o.log.error({ node: master.id, downMs: Date.now() - since, err: (err as Error).message }, 'master cannot be started again and no replica is up');
+    }
+    const map = this.o.router.slotMap;
+    const route = map.masters[index];
+    const byAddress = (host: string, port: number): NodeRecord | undefined => this.o.cluster.topology.nodes.find((n) => n.host === host && n.port === port);
+    const replicas = route.replicas.flatMap((r) => {
+      const n = byAddress(r.host, r.port);
+      return n === undefined ? [] : [{ id: n.id, redisId: r.nodeId }];
+    });
+    const survivors = map.servingMasters().flatMap((i) => {
+      const m = map.masters[i];
+      const n = i === index ? undefined : byAddress(m.host, m.port);
+      return n === undefined || this.health.stateOf(n.id) !== 'up' ? [] : [{ id: n.id, redisId: m.nodeId }];
+    });
+    this.downSince.delete(master.id);
+    await this.recoveries.begin({ master: { id: master.id, redisId: route.nodeId }, replicas, slots: map.rangesOf(index), survivors });
+  }
+
+  /** The replica with the highest replication offset (the one that lost the least); undefined when none answers. */
+  private async mostUpToDate(replicas: NodeRecord[]): Promise<NodeRecord | undefined> {
     const offsets = await Promise.all(
       replicas.map(async (r) => {
         try {
@@ -224,7 +295,7 @@ export class FailoverMonitor {
     );
     let best = 0;
     for (let i = 1; i < replicas.length; i++) if (offsets[i] > offsets[best]) best = i;
-    return replicas[best];
+    return offsets[best] === -1 ? undefined : replicas[best];
   }
 
   /** CLUSTER FAILOVER FORCE; TAKEOVER when it has not become master in time (no majority to vote). */

@@ -28,16 +28,8 @@ export class NodeConnectError extends Error {
 
 export type ControlClient = Redis;
 
-/**
- * Connect (AUTH with `password` unless empty), run `fn`, always disconnect.
- * Each command is bounded by `timeoutMs`, and so is the whole call (`fn` included).
- */
-export async function withControlClient<T>(
-  addr: NodeAddress,
-  password: string,
-  timeoutMs: number,
-  fn: (client: ControlClient) => Promise<T>,
-): Promise<T> {
+/** A control client, not connected yet; `connect` rejects with a NodeConnectError. */
+function createControlClient(addr: NodeAddress, password: string, timeoutMs: number): { client: ControlClient; connect(): Promise<void> } {
   const client = new Redis({
     host: addr.host,
     port: addr.port,
@@ -56,12 +48,31 @@ export async function withControlClient<T>(
   client.on('error', (err: Error) => {
     lastError = err; // reported through the rejected connect/command below
   });
+  return {
+    client,
+    async connect() {
+      try {
+        await client.connect();
+      } catch (err) {
+        throw new NodeConnectError(addr, (lastError ?? (err as Error)).message);
+      }
+    },
+  };
+}
+
+/**
+ * Connect (AUTH with `password` unless empty), run `fn`, always disconnect.
+ * Each command is bounded by `timeoutMs`, and so is the whole call (`fn` included).
+ */
+export async function withControlClient<T>(
+  addr: NodeAddress,
+  password: string,
+  timeoutMs: number,
+  fn: (client: ControlClient) => Promise<T>,
+): Promise<T> {
+  const { client, connect } = createControlClient(addr, password, timeoutMs);
   const run = async (): Promise<T> => {
-    try {
-      await client.connect();
-    } catch (err) {
-      throw new NodeConnectError(addr, (lastError ?? (err as Error)).message);
-    }
+    await connect();
     return fn(client);
   };
   try {
@@ -69,6 +80,21 @@ export async function withControlClient<T>(
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * A connected control client for a long job (many commands, each bounded by `timeoutMs`,
+ * the whole not bounded); the caller disconnects it.
+ */
+export async function openControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
+  const { client, connect } = createControlClient(addr, password, timeoutMs);
+  try {
+    await connect();
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  return client;
 }
 
 /** What a node looks like from the control plane right now. */

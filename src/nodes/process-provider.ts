@@ -10,7 +10,7 @@
  * afterwards (see redis-conf.ts); the password never appears on a command line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, realpath, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import {
@@ -71,7 +71,7 @@ interface OwnedNode {
   stopping: boolean;
 }
 
-interface SpawnedProcess {
+export interface SpawnedProcess {
   child: ChildProcess;
   /** How it ended, once it has. */
   exited: string | undefined;
@@ -260,7 +260,7 @@ export class ProcessProvider implements NodeProvider {
           ? withPorts(existing, port, busPort)
           : renderRedisConf({ nodeId: spec.id, port, busPort, nodeDir, password: spec.password, clusterNodeTimeoutMs: this.clusterNodeTimeoutMs }),
       );
-      const spawned = await this.spawnDetached(binary, confPath, nodeDir);
+      const spawned = await spawnRedisDetached(binary, confPath, nodeDir);
       const { child } = spawned;
       const outcome = await this.waitSpawned(spawned, { host: HOST, port }, spec.password);
       if (outcome.kind === 'ready') {
@@ -295,25 +295,6 @@ export class ProcessProvider implements NodeProvider {
     const port = await this.ports.pick();
     if (knownPorts.length > 0) this.log.warn({ node: id, [what]: port, persisted: knownPorts[0] }, `persisted ${what} is in use; using another`);
     return { port, picked: true };
-  }
-
-  /** Spawn redis-server detached; its exit is recorded from the first instant (it may die before we look). */
-  private async spawnDetached(binary: string, confPath: string, nodeDir: string): Promise<SpawnedProcess> {
-    const out = await open(path.join(nodeDir, STDIO_LOG_FILE), 'a', 0o600);
-    try {
-      const child = spawn(binary, [confPath], { cwd: nodeDir, detached: true, stdio: ['ignore', out.fd, out.fd] });
-      const spawned: SpawnedProcess = { child, exited: undefined };
-      child.once('exit', (code, signal) => {
-        spawned.exited ??= signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      });
-      child.once('error', (err) => {
-        spawned.exited ??= `could not be run (${err.message})`;
-      });
-      child.unref();
-      return spawned;
-    } finally {
-      await out.close();
-    }
   }
 
   /** Wait until the spawned process answers PING (not LOADING), exits, or the start timeout passes. */
@@ -385,11 +366,45 @@ export class ProcessProvider implements NodeProvider {
   }
 }
 
+/**
+ * Spawn redis-server on `confPath`, detached (its own session: a signal to the proxy's
+ * terminal does not reach it, and it outlives a killed proxy), stdout/stderr appended to
+ * dir/stdio.log. Its exit is recorded from the first instant (it may die before we look).
+ */
+export async function spawnRedisDetached(binary: string, confPath: string, dir: string): Promise<SpawnedProcess> {
+  const out = await open(path.join(dir, STDIO_LOG_FILE), 'a', 0o600);
+  try {
+    const child = spawn(binary, [confPath], { cwd: dir, detached: true, stdio: ['ignore', out.fd, out.fd] });
+    const spawned: SpawnedProcess = { child, exited: undefined };
+    child.once('exit', (code, signal) => {
+      spawned.exited ??= signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    });
+    child.once('error', (err) => {
+      spawned.exited ??= `could not be run (${err.message})`;
+    });
+    child.unref();
+    return spawned;
+  } finally {
+    await out.close();
+  }
+}
+
 function describeProbe(probe: NodeProbe): string {
   return 'reason' in probe ? `${probe.state}: ${probe.reason}` : probe.state;
 }
 
-async function readOptional(file: string): Promise<string | undefined> {
+/** Whether the path exists (any other error than ENOENT is thrown). */
+export async function pathExists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export async function readOptional(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
@@ -398,7 +413,7 @@ async function readOptional(file: string): Promise<string | undefined> {
   }
 }
 
-async function realpathOrSelf(p: string): Promise<string> {
+export async function realpathOrSelf(p: string): Promise<string> {
   try {
     return await realpath(p);
   } catch (err) {
@@ -408,7 +423,7 @@ async function realpathOrSelf(p: string): Promise<string> {
 }
 
 /** Write a file readable by the owner only (it may hold a password); replaces atomically. */
-async function writePrivateFile(file: string, text: string): Promise<void> {
+export async function writePrivateFile(file: string, text: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   const handle = await open(tmp, 'w', 0o600);
   try {

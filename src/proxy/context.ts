@@ -7,6 +7,7 @@ import type { Router } from './router.js';
 import type { ClientSession } from './session.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
+import type { RecoveryStatus } from '../failover/shard-recovery.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -33,6 +34,8 @@ export interface ProxyContext {
   readonly port: number;
   /** The nodes the proxy runs and their health; undefined when it does not watch them (static). */
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
+  /** Shard recoveries under way or done; undefined when the proxy does not run the nodes (static). */
+  readonly recoveries: (() => RecoveryStatus[]) | undefined;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;

@@ -7,6 +7,7 @@
  */
 import type { ProxyContext } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
+import type { RecoveryStatus } from '../failover/shard-recovery.js';
 
 /** Parse one node's INFO text into section → field → value. */
 function parseInfo(text: string): Map<string, Map<string, string>> {
@@ -92,6 +93,36 @@ function nodesSection(nodes: readonly NodeStatus[]): [string, [string, string][]
 }
 
 /**
+ * Shard recoveries: how many are under way, and one line each (under way or done in this
+ * process) with its phase and what became of the keys. `unrecoverable` is the reason no
+ * key could be restored ('-' when they could); commas in it become ';'.
+ */
+function recoverySection(recoveries: readonly RecoveryStatus[]): [string, [string, string | number][]] {
+  return [
+    'Recovery',
+    [
+      ['recoveries_in_progress', recoveries.filter((r) => r.phase !== 'done').length],
+      ...recoveries.map((r, i): [string, string] => [
+        `recovery${i}`,
+        [
+          `id=${r.id}`,
+          `master=${r.master}`,
+          `phase=${r.phase}`,
+          `slots=${r.slots}`,
+          `source=${r.source ?? '-'}`,
+          `keys_recovered=${r.keys.recovered}`,
+          `keys_skipped=${r.keys.skipped}`,
+          `keys_failed=${r.keys.failed}`,
+          `keys_foreign=${r.keys.foreign}`,
+          `ms=${r.ms ?? '-'}`,
+          `unrecoverable=${r.unrecoverable === undefined ? '-' : r.unrecoverable.replace(/[,\r\n]+/g, ';')}`,
+        ].join(','),
+      ]),
+    ],
+  ];
+}
+
+/**
  * @param nodeTexts INFO text of each serving master, in the router's order; null for a master that did not answer
  * @param wanted    requested sections, lowercase; empty = default
  */
@@ -170,6 +201,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
       ],
     ],
     ...(ctx.nodeStatus === undefined ? [] : [nodesSection(ctx.nodeStatus())]),
+    ...(ctx.recoveries === undefined ? [] : [recoverySection(ctx.recoveries())]),
     [
       'Keyspace',
       [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [

@@ -22,6 +22,7 @@ import { keyIndexes } from '../commands/key-extraction.js';
 import { CMD_BLOCKING } from '../commands/command-flags.js';
 import { keySlot } from '../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
+import { SLOT_COUNT } from '../cluster/topology.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { BackendConnection, BackendEndpoint, ClusterErrorHandler } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
@@ -105,6 +106,18 @@ interface Parked {
   sessionId: number;
 }
 
+/** A request parked while its slot is held (a shard's keys being recovered). */
+interface ParkedForSlot {
+  session: ClientSession;
+  raw: Buffer;
+  sink: ReplySink;
+  /** Past this (Date.now()), it stops waiting and gets CLUSTERDOWN. */
+  until: number;
+}
+
+/** How often parked requests for held slots are checked against their deadline. */
+const SLOT_HOLD_SWEEP_MS = 100;
+
 /** Where the reply to an ASKING goes: nowhere (an error there shows up on the request after it). */
 const DISCARD: ReplySink = { deliver() {} };
 
@@ -131,6 +144,11 @@ export class Router implements ClusterErrorHandler {
   /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
   private readonly parked = new Map<BackendPool, Parked[]>();
   private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
+  /** slot → 1 while requests for it wait (holdSlots), and those waiting, by slot. */
+  private readonly slotHeld = new Uint8Array(SLOT_COUNT);
+  private readonly slotParked = new Map<number, ParkedForSlot[]>();
+  private slotHoldMaxWaitMs = 0;
+  private slotHoldSweep: NodeJS.Timeout | null = null;
   /** Told when a backend connection drops (the health monitor looks at once). */
   onBackendLost: ((host: string, port: number) => void) | undefined;
   private closed = false;
@@ -244,6 +262,63 @@ export class Router implements ClusterErrorHandler {
     if (pool !== undefined) this.release(pool);
   }
 
+  /**
+   * Requests for these slots wait — whichever master serves them — until releaseSlots: a
+   * shard is being recovered and its keys are not all on their new owners yet, so a read
+   * would miss them and a write could be undone by the recovered value. Each request waits
+   * at most `maxWaitMs`, then gets CLUSTERDOWN (retryable) while the slot stays held.
+   */
+  holdSlots(slots: Iterable<number>, maxWaitMs: number): void {
+    if (this.closed) return;
+    this.slotHoldMaxWaitMs = maxWaitMs;
+    for (const slot of slots) this.slotHeld[slot] = 1;
+    if (this.slotHoldSweep === null) {
+      this.slotHoldSweep = setInterval(() => this.expireSlotWaits(Date.now()), SLOT_HOLD_SWEEP_MS);
+      this.slotHoldSweep.unref();
+    }
+  }
+
+  /** These slots' requests go where the map says now (it must name their new owners). */
+  releaseSlots(slots: Iterable<number>): void {
+    for (const slot of slots) {
+      this.slotHeld[slot] = 0;
+      const waiting = this.slotParked.get(slot);
+      if (waiting === undefined) continue;
+      this.slotParked.delete(slot);
+      for (const p of waiting) {
+        this.sendToSlot(p.session, slot, p.raw, p.sink);
+      }
+    }
+    if (this.slotHeld.indexOf(1) === -1 && this.slotHoldSweep !== null) {
+      clearInterval(this.slotHoldSweep);
+      this.slotHoldSweep = null;
+    }
+  }
+
+  /** Whether requests for this slot wait (holdSlots). */
+  isSlotHeld(slot: number): boolean {
+    return this.slotHeld[slot] === 1;
+  }
+
+  private parkForSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void {
+    let waiting = this.slotParked.get(slot);
+    if (waiting === undefined) this.slotParked.set(slot, (waiting = []));
+    waiting.push({ session, raw, sink, until: Date.now() + this.slotHoldMaxWaitMs });
+  }
+
+  /** Requests that waited their bound get Redis Cluster's CLUSTERDOWN (retryable); the slots stay held. */
+  private expireSlotWaits(now: number): void {
+    for (const [slot, waiting] of this.slotParked) {
+      let kept = 0;
+      for (const p of waiting) {
+        if (p.until <= now || this.closed) p.sink.deliver(CLUSTER_DOWN);
+        else waiting[kept++] = p;
+      }
+      waiting.length = kept;
+      if (kept === 0) this.slotParked.delete(slot);
+    }
+  }
+
   private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, sessionId: number): void {
     this.parked.get(pool)?.push({ slot, raw, sink, sessionId });
   }
@@ -295,6 +370,13 @@ export class Router implements ClusterErrorHandler {
         }
       }
     }
+    if (slot !== -1 && this.slotHeld[slot] === 1) {
+      // A blocking command would wait on the shared pipeline once released: it gets the
+      // retryable error at once instead.
+      if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) session.reply(CLUSTER_DOWN);
+      else this.parkForSlot(session, slot, frame.raw, session.openSlot());
+      return;
+    }
     // No keys found: a keyless form (EVAL with numkeys 0) or arguments Redis will reject
     // (bad numkeys, wrong arity). Any master gives the answer, in Redis's own words.
     const master = slot === -1 ? this.anyMaster(session) : this.map.slotToMaster[slot];
@@ -324,6 +406,10 @@ export class Router implements ClusterErrorHandler {
 
   /** Send raw bytes to the master serving `slot`, on this session's connection. */
   sendToSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void {
+    if (this.slotHeld[slot] === 1) {
+      this.parkForSlot(session, slot, raw, sink);
+      return;
+    }
     const master = this.map.slotToMaster[slot];
     if (master === UNASSIGNED || master >= this.poolOf.length) {
       this.refresher.requestRefresh();
@@ -390,6 +476,9 @@ export class Router implements ClusterErrorHandler {
   close(): void {
     this.closed = true;
     for (const pool of [...this.parked.keys()]) this.release(pool);
+    this.expireSlotWaits(Infinity);
+    if (this.slotHoldSweep !== null) clearInterval(this.slotHoldSweep);
+    this.slotHoldSweep = null;
     for (const t of this.retiring.values()) clearTimeout(t);
     this.retiring.clear();
     for (const p of this.pools.values()) p.close();

@@ -11,6 +11,7 @@ import { Dispatcher } from './dispatcher.js';
 import type { Router } from './router.js';
 import type { ProxyContext, ProxyStats } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
+import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 
@@ -29,6 +30,8 @@ export interface ProxyServerOptions {
   log: Logger;
   /** The nodes and their health (INFO); absent when the proxy does not watch them (static). */
   nodeStatus?: () => NodeStatus[];
+  /** Shard recoveries (INFO # Recovery); absent for a static cluster. */
+  recoveries?: () => RecoveryStatus[];
 }
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
@@ -49,6 +52,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly clusterNodeId: string;
   readonly version: string;
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
+  readonly recoveries: (() => RecoveryStatus[]) | undefined;
   readonly log: Logger;
   port: number;
 
@@ -69,6 +73,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.clusterNodeId = opts.clusterNodeId;
     this.version = opts.version;
     this.nodeStatus = opts.nodeStatus;
+    this.recoveries = opts.recoveries;
     this.port = opts.port;
     this.log = opts.log;
     // Process-wide, like the flush scheduler that reports through it (the last server started wins).

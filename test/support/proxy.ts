@@ -8,9 +8,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { parseConfig, type Config } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
-import { startProxy, type RunningProxy } from '../../src/main.js';
+import { startProxy, type ProxyHooks, type RunningProxy } from '../../src/main.js';
 
 const execFileP = promisify(execFile);
 
@@ -24,13 +25,13 @@ export interface TestProxy {
 }
 
 /** Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line. */
-export async function startTestProxy(flags: string[] = [], dataDir?: string): Promise<TestProxy> {
+export async function startTestProxy(flags: string[] = [], dataDir?: string, hooks: ProxyHooks = {}): Promise<TestProxy> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ihs-test-')));
   let config: Config;
   let proxy: RunningProxy;
   try {
     config = parseConfig(['--port', '0', '--data-dir', dir, '--log-level', 'silent', ...flags]);
-    proxy = await startProxy(config, silentLogger());
+    proxy = await startProxy(config, silentLogger(), hooks);
   } catch (err) {
     if (dataDir === undefined) await rm(dir, { recursive: true, force: true }); // a failed start leaves no temp dir
     throw err;
@@ -45,6 +46,27 @@ export async function startTestProxy(flags: string[] = [], dataDir?: string): Pr
       if (dataDir === undefined) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An ioredis client (of the proxy, or of a node when given its password) on which every
+ * error is visible: no retries, no offline queue.
+ */
+export async function strictClient(port: number, commandTimeout = 3000, password?: string): Promise<Redis> {
+  const c = new Redis({
+    host: '127.0.0.1',
+    port,
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout,
+    retryStrategy: () => null,
+  });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
 }
 
 /** Run redis-cli against the proxy; resolves with its stdout (trimmed). */
