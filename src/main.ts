@@ -20,7 +20,7 @@ import { Router } from './proxy/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
-import { ClusterAdmin } from './admin/cluster-admin.js';
+import { ClusterAdmin, recoveryListing } from './admin/cluster-admin.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances } from './nodes/recovery-instance.js';
 
@@ -134,7 +134,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     cluster,
     slotMap: () => slotMaps.refresh(),
     failover,
-    progress: () => [],
+    progress: () => (failover === undefined ? [] : failover.recoveryStatus().map(recoveryListing)),
     commandTimeoutMs: config.connectTimeout,
   });
   const server = new ProxyServer(router, {

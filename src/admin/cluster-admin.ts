@@ -12,6 +12,7 @@ import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { NodeRecord } from '../cluster/topology.js';
 import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
+import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import { infoFields, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
@@ -172,4 +173,20 @@ export function parseNodeAddress(text: string): NodeAddress {
     throw new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
   }
   return { host, port };
+}
+
+/** A shard recovery in LIST (finished ones too, while this process runs: what was lost must stay visible). */
+export function recoveryListing(r: RecoveryStatus): OperationListing {
+  const k = r.keys;
+  const progress = [
+    `master=${r.master}`,
+    `phase=${r.phase}`,
+    `slots=${r.slots}`,
+    `source=${r.source ?? '-'}`,
+    `keys_recovered=${k.recovered}`,
+    `keys_skipped=${k.skipped}`,
+    `keys_failed=${k.failed}`,
+    `unrecoverable=${r.unrecoverable === undefined ? '-' : JSON.stringify(r.unrecoverable)}`,
+  ].join(' ');
+  return { kind: 'recovery', id: r.id, progress };
 }
