@@ -59,6 +59,23 @@ export interface TopologyDoc {
    * after SIGKILL) finishes or rolls them back. Absent in documents written before it existed.
    */
   operations?: Operation[];
+  /**
+   * Nodes removed from the cluster, kept so an id is never given to another node and so a
+   * node that was down while they were forgotten can be told to forget them when it comes
+   * back. Absent in documents written before nodes could be removed.
+   */
+  removedNodes?: RemovedNodeRecord[];
+}
+
+/** A node that was removed (or whose addition was rolled back). */
+export interface RemovedNodeRecord {
+  id: string;
+  /** Its Redis Cluster node id, when it had one: peers that still list it are told to forget it. */
+  redisId?: string;
+  /** ISO time of the removal. */
+  removedAt: string;
+  /** Where its dir was moved (never deleted); absent when it had none. */
+  movedTo?: string;
 }
 
 /**

@@ -23,9 +23,10 @@ import {
   type NodeProbe,
 } from './control-client.js';
 import { tailFile } from './log-tail.js';
+import { realpathOrSelf } from './paths.js';
 import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
 import { PortAllocator } from './ports.js';
-import type { NodeProvider, NodeSpec, PreviousPlacement, RunningNode } from './provider.js';
+import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type RunningNode } from './provider.js';
 import { checkRedisServerVersion, findRedisServer } from './redis-binary.js';
 import { CONF_FILE, isClusterConf, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE, withPorts } from './redis-conf.js';
 import { sleep } from './wait.js';
@@ -48,7 +49,6 @@ export interface ProcessProviderOptions {
   clusterNodeTimeoutMs?: number;
 }
 
-/** A node failed to start (or to be adopted); the message carries the tail of its log. */
 export interface RedisServerBinary {
   /** Absolute path of the redis-server that is run. */
   path: string;
@@ -56,9 +56,8 @@ export interface RedisServerBinary {
   version: string;
 }
 
-export class NodeStartError extends Error {
-  override readonly name = 'NodeStartError';
-}
+/** Defined with the provider interface (every provider's start rejects with it); re-exported for existing importers. */
+export { NodeStartError };
 
 interface OwnedNode {
   id: string;
@@ -394,15 +393,6 @@ async function readOptional(file: string): Promise<string | undefined> {
     return await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-async function realpathOrSelf(p: string): Promise<string> {
-  try {
-    return await realpath(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path.resolve(p);
     throw err;
   }
 }
