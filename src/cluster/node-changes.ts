@@ -23,12 +23,12 @@
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { configGet, withControlClient } from '../nodes/control-client.js';
+import { configGet, parseInfo, withControlClient } from '../nodes/control-client.js';
 import { realpathOrSelf } from '../nodes/paths.js';
 import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
 import { parseClusterNodes } from './cluster-nodes.js';
-import { attachReplica, meetNodes, waitReplicaInSync, type FormationOptions, type PlacedNode } from './cluster-formation.js';
+import { attachReplica, meetNodes, waitClusterOk, waitReplicaInSync, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
 import type { NodeRecord, OperationBase, RemovedNodeRecord, TopologyDoc } from './topology.js';
 import { NODES_DIR } from './topology-builder.js';
@@ -240,7 +240,8 @@ export class NodeChanges {
     }
   }
 
-  private async finishAdd(op: AddNodeOperation): Promise<NodeRecord> {
+  private async finishAdd(recorded: AddNodeOperation): Promise<NodeRecord> {
+    const op = structuredClone(recorded); // the document's copy is frozen; progress is saved with saveOperation
     const o = this.formation();
     const doc = this.ctx.topology();
     const node = doc.nodes.find((n) => n.id === op.nodeId);
@@ -264,6 +265,10 @@ export class NodeChanges {
     if (silent.length > 0) this.ctx.log.warn({ node: node.id, notAnswering: silent }, 'nodes that do not answer will learn of the new node by gossip when they are back');
     if (others.length === 0) throw new Error(`no node of the cluster answers: ${node.id} cannot be met`);
     await meetNodes([...others, placed], o);
+    // Usable once it knows who serves what (a replica's READONLY reads too): as many slots
+    // assigned as a member knows of.
+    const assigned = Number((await withControlClient(others[0], o.password, o.commandTimeoutMs, async (c) => parseInfo(String(await c.call('CLUSTER', 'INFO'))))).get('cluster_slots_assigned'));
+    await waitClusterOk([placed], o, assigned);
 
     if (op.replicaOf !== undefined) {
       const master = members.get(op.replicaOf);
@@ -310,7 +315,8 @@ export class NodeChanges {
   }
 
   /** Every step is idempotent: a resumed removal runs them all again. */
-  private async runRemoval(op: RemoveNodeOperation): Promise<void> {
+  private async runRemoval(recorded: RemoveNodeOperation): Promise<void> {
+    const op = structuredClone(recorded); // the document's copy is frozen; progress is saved with saveOperation
     const ids = new Set(op.nodes.map((n) => n.id));
     for (const id of ids) {
       this.leaving.add(id);
