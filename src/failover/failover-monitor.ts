@@ -89,7 +89,7 @@ export class FailoverMonitor {
       intervalMs: o.healthIntervalMs,
       nodeTimeoutMs: o.nodeTimeoutMs,
       connectTimeoutMs: o.connectTimeoutMs,
-      onChange: (node, _from, to) => this.onChange(node, to),
+      onChange: (node, from, to) => this.onChange(node, from, to),
     });
     o.cluster.onUnexpectedExit = (id) => this.health.markFailed(id);
     o.router.onBackendLost = (host, port) => this.health.checkAddress(host, port);
@@ -136,8 +136,11 @@ export class FailoverMonitor {
    * requests held from that moment, not only once it counts as failed: they wait for it to
    * answer again or for its replica to take over, instead of failing meanwhile.
    */
-  private onChange(node: WatchedNode, to: NodeHealth): void {
+  private onChange(node: WatchedNode, from: NodeHealth, to: NodeHealth): void {
     if (!this.o.act) return;
+    // Back after being unreachable (SIGCONT, a network cut healed): it may still list nodes
+    // removed meanwhile, and would gossip them back to the others once their ban ends.
+    if (to === 'up' && from === 'failed') void this.o.cluster.forgetRemovedNodes();
     if (to === 'failed') {
       void this.onFailed(node);
       return;
