@@ -265,10 +265,6 @@ export class NodeChanges {
     if (silent.length > 0) this.ctx.log.warn({ node: node.id, notAnswering: silent }, 'nodes that do not answer will learn of the new node by gossip when they are back');
     if (others.length === 0) throw new Error(`no node of the cluster answers: ${node.id} cannot be met`);
     await meetNodes([...others, placed], o);
-    // Usable once it knows who serves what (a replica's READONLY reads too): as many slots
-    // assigned as a member knows of.
-    const assigned = Number((await withControlClient(others[0], o.password, o.commandTimeoutMs, async (c) => parseInfo(String(await c.call('CLUSTER', 'INFO'))))).get('cluster_slots_assigned'));
-    await waitClusterOk([placed], o, assigned);
 
     if (op.replicaOf !== undefined) {
       const master = members.get(op.replicaOf);
@@ -280,6 +276,11 @@ export class NodeChanges {
       await attachReplica(placed, master.redisId, o, op.replicaOf);
       await waitReplicaInSync(placed, o, this.ctx.syncTimeoutMs);
     }
+    // Usable once it knows who serves what (a replica's READONLY reads too): as many slots
+    // assigned as a member knows of. (Checked last: a node that is still a master says
+    // cluster_state:ok only 2 s after its start, a replica does not wait.)
+    const assigned = Number((await withControlClient(others[0], o.password, o.commandTimeoutMs, async (c) => parseInfo(String(await c.call('CLUSTER', 'INFO'))))).get('cluster_slots_assigned'));
+    await waitClusterOk([placed], o, assigned);
     await this.ctx.endOperation(op.id);
     const record = this.ctx.topology().nodes.find((n) => n.id === node.id)!;
     this.ctx.log.info({ node: record.id, address: `${record.host}:${record.port}`, replicaOf: op.replicaOf }, 'node added');
