@@ -15,26 +15,23 @@
  * Every redis-server started under the temp root is SIGKILLed in `after`, whatever happened.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { appendFile, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { ClusterManager } from '../src/cluster/cluster-manager.js';
 import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
-import { LOCK_FILE } from '../src/cluster/data-dir-lock.js';
 import { keySlot } from '../src/cluster/key-slot.js';
 import { NodeChangeError, REMOVED_DIR, type AddNodeOperation, type RemoveNodeOperation } from '../src/cluster/node-changes.js';
 import type { NodeRecord, SlotRange, TopologyDoc } from '../src/cluster/topology.js';
 import { NODES_DIR } from '../src/cluster/topology-builder.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { parseInfo, withControlClient, type NodeAddress } from '../src/nodes/control-client.js';
+import { exists } from '../src/nodes/files.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/pid.js';
-import { ProcessProvider } from '../src/nodes/process-provider.js';
 import { CONF_FILE } from '../src/nodes/redis-conf.js';
 import { sleep } from '../src/nodes/wait.js';
+import { eventually, simulateProxySigkill, TempDataDirs, testProvider } from './support/cluster-manager.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, redisServerPidsUnder, skipWithoutRedis } from './support/redis-binary.js';
 
@@ -43,21 +40,10 @@ const skip = await skipWithoutRedis();
 const TIMEOUT = 90_000;
 const linux = process.platform === 'linux';
 
-let root = '';
-const dataDirs: string[] = [];
-
-async function newDataDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(root, 'data-'));
-  dataDirs.push(dir);
-  return dir;
-}
-
-function provider(): ProcessProvider {
-  return new ProcessProvider({ log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
-}
+const temp = new TempDataDirs('ihs-node-changes-');
 
 function open(dataDir: string, masters = 2, replicas = 1): Promise<ClusterManager> {
-  return ClusterManager.open({ dataDir, masters, replicas, provider: provider(), log });
+  return ClusterManager.open({ dataDir, masters, replicas, provider: testProvider(log), log });
 }
 
 function node(doc: TopologyDoc, id: string): NodeRecord {
@@ -80,23 +66,6 @@ async function myId(addr: NodeAddress, password: string): Promise<string> {
 
 async function info(addr: NodeAddress, password: string, section: string): Promise<Map<string, string>> {
   return parseInfo(String(await call(addr, password, (c) => (section === 'cluster' ? c.call('CLUSTER', 'INFO') : c.info(section)))));
-}
-
-/** Poll `check` (a complaint, or true) until it holds; fail with the last complaint. */
-async function eventually(what: string, check: () => Promise<string | true>, timeoutMs = 20_000): Promise<number> {
-  const start = Date.now();
-  let last = '';
-  for (;;) {
-    try {
-      const r = await check();
-      if (r === true) return Date.now() - start;
-      last = r;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() - start > timeoutMs) assert.fail(`${what}: still not so after ${timeoutMs} ms (${last})`);
-    await sleep(100);
-  }
 }
 
 /** No node of the document lists `redisId`; every node knows exactly the document's nodes. */
@@ -149,26 +118,6 @@ async function replicaHas(doc: TopologyDoc, id: string, keys: readonly string[])
   return missing === 0 ? true : `${id} lacks ${missing} of ${keys.length} keys`;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** A pid that certainly belonged to a process that has exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
-  await once(child, 'exit');
-  assert.ok(child.pid !== undefined && !isPidAlive(child.pid));
-  return child.pid;
-}
-
-/** The "proxy" dies without shutdown (SIGKILL): nodes keep running, the lock names a dead pid. */
-async function simulateProxySigkill(dataDir: string): Promise<void> {
-  await writeFile(path.join(dataDir, LOCK_FILE), `${await deadPid()}\n`);
-}
-
 function assertRefused(what: RegExp): (err: unknown) => boolean {
   return (err: unknown) => {
     assert.ok(err instanceof NodeChangeError, `a NodeChangeError, got ${String(err)}`);
@@ -178,17 +127,11 @@ function assertRefused(what: RegExp): (err: unknown) => boolean {
 }
 
 describe('adding and removing nodes (ClusterManager, local redis-server processes)', { skip }, () => {
-  before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'ihs-node-changes-'));
-  });
-
-  after(async () => {
-    await killRedisServersUnder(root, dataDirs);
-    if (!process.env.TEST_KEEP_ROOT) await rm(root, { recursive: true, force: true });
-  });
+  before(() => temp.setUp());
+  after(() => temp.cleanUp());
 
   test('add a master: empty, a new id, known by every node (cluster_known_nodes); after a restart it is there and a node that was down meanwhile knows it', { timeout: TIMEOUT }, async (t) => {
-    const dataDir = await newDataDir();
+    const dataDir = await temp.newDataDir();
     let cluster = await open(dataDir);
     const keys = await writeKeysTo(cluster.topology, 'm0', 'addm');
     const down = node(cluster.topology, 'm1r0');
@@ -224,7 +167,7 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
   });
 
   test('add a replica: in sync with its master, holds its keys; unknown master and a replica of a replica refused, nothing changed', { timeout: TIMEOUT }, async (t) => {
-    const dataDir = await newDataDir();
+    const dataDir = await temp.newDataDir();
     const cluster = await open(dataDir);
     t.after(() => cluster.shutdown());
     const keys = await writeKeysTo(cluster.topology, 'm0', 'addr', 200);
@@ -253,7 +196,7 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
   });
 
   test('remove a replica: stopped, forgotten by every node (also a few gossip rounds later), dir aside, not resurrected by a restart, id never reused', { timeout: TIMEOUT }, async (t) => {
-    const dataDir = await newDataDir();
+    const dataDir = await temp.newDataDir();
     let cluster = await open(dataDir);
     const victim = node(cluster.topology, 'm0r0');
     const redisId = await myId(victim, cluster.nodePassword);
@@ -289,7 +232,7 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
   });
 
   test('removal refused, nothing changed: a master that serves slots, the last master, an unknown node', { timeout: TIMEOUT }, async (t) => {
-    const two = await open(await newDataDir(), 2, 0);
+    const two = await open(await temp.newDataDir(), 2, 0);
     t.after(() => two.shutdown());
     const before = structuredClone(two.topology);
     await assert.rejects(two.removeNode('m0'), assertRefused(/^ERR m0 still serves 8192 hash slots: move them to the other masters first/));
@@ -297,14 +240,14 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
     assert.deepEqual(two.topology, before);
     assert.ok(isPidAlive(Number(node(two.topology, 'm0').handle)));
 
-    const one = await open(await newDataDir(), 1, 1);
+    const one = await open(await temp.newDataDir(), 1, 1);
     t.after(() => one.shutdown());
     await assert.rejects(one.removeNode('m0'), assertRefused(/^ERR m0 is the last master/));
     assert.deepEqual(one.operations, []);
   });
 
   test('an empty master goes with its replica; a dead replica is removed the same way (forgotten, dir aside)', { timeout: TIMEOUT }, async (t) => {
-    const dataDir = await newDataDir();
+    const dataDir = await temp.newDataDir();
     const cluster = await open(dataDir);
     t.after(() => cluster.shutdown());
     const pw = cluster.nodePassword;
@@ -336,7 +279,7 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
   });
 
   test('a node that was down during a removal forgets the removed node when it is restarted', { timeout: TIMEOUT }, async (t) => {
-    const dataDir = await newDataDir();
+    const dataDir = await temp.newDataDir();
     const cluster = await open(dataDir);
     t.after(() => cluster.shutdown());
     const pw = cluster.nodePassword;
@@ -357,12 +300,12 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
 
   describe('operations left by a killed proxy', () => {
     test('an addition recorded and started but not met yet is finished on open (the node adopted, not started twice)', { timeout: TIMEOUT }, async (t) => {
-      const dataDir = await newDataDir();
+      const dataDir = await temp.newDataDir();
       const crashed = await open(dataDir);
       // What addNode leaves when the proxy dies between the node's start and CLUSTER MEET:
       // the record and the operation, and the node running on its own.
       const dir = path.join(dataDir, NODES_DIR, 'm2');
-      const running = await provider().start({ id: 'm2', port: 0, busPort: 0, dataDir: dir, password: crashed.nodePassword });
+      const running = await testProvider(log).start({ id: 'm2', port: 0, busPort: 0, dataDir: dir, password: crashed.nodePassword });
       await crashed.beginOperation<AddNodeOperation>({ kind: 'add-node', nodeId: 'm2', step: 'meet' }, (doc) =>
         void doc.nodes.push({ id: 'm2', host: running.host, port: running.port, busPort: running.busPort, dataDir: dir, handle: running.handle }),
       );
@@ -378,7 +321,7 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
     });
 
     test('a replica addition recorded before its node started is finished on open: started, met, in sync', { timeout: TIMEOUT }, async (t) => {
-      const dataDir = await newDataDir();
+      const dataDir = await temp.newDataDir();
       const crashed = await open(dataDir);
       const keys = await writeKeysTo(crashed.topology, 'm1', 'resume');
       await crashed.beginOperation<AddNodeOperation>({ kind: 'add-node', nodeId: 'm1r1', replicaOf: 'm1', step: 'start' }, (doc) =>
@@ -395,10 +338,10 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
     });
 
     test('an addition that cannot be finished (its master is a replica now) is rolled back on open: stopped, forgotten, dir aside, id retired', { timeout: TIMEOUT }, async (t) => {
-      const dataDir = await newDataDir();
+      const dataDir = await temp.newDataDir();
       const crashed = await open(dataDir);
       const dir = path.join(dataDir, NODES_DIR, 'm0r1');
-      const running = await provider().start({ id: 'm0r1', port: 0, busPort: 0, dataDir: dir, password: crashed.nodePassword });
+      const running = await testProvider(log).start({ id: 'm0r1', port: 0, busPort: 0, dataDir: dir, password: crashed.nodePassword });
       await crashed.beginOperation<AddNodeOperation>({ kind: 'add-node', nodeId: 'm0r1', replicaOf: 'm0r0', step: 'meet' }, (doc) =>
         void doc.nodes.push({ id: 'm0r1', host: running.host, port: running.port, busPort: running.busPort, dataDir: dir, handle: running.handle }),
       );
@@ -418,7 +361,7 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
     });
 
     test('a removal recorded while the node still ran is finished on open: the node is not resurrected', { timeout: TIMEOUT }, async (t) => {
-      const dataDir = await newDataDir();
+      const dataDir = await temp.newDataDir();
       const crashed = await open(dataDir);
       const victim = node(crashed.topology, 'm1r0');
       const redisId = await myId(victim, crashed.nodePassword);
@@ -489,13 +432,18 @@ describe('a node that cannot start is replaced (running proxy, FailoverMonitor)'
     return replicaHas(doc, id, mine);
   }
 
-  test('a replica whose redis.conf is broken, killed: replaced by a new replica of its master with its keys; the broken one removed, its dir kept', { timeout: 120_000 }, async (t) => {
-    const { tp: p, keys } = await proxyWithKeys(500);
-    const doc = p.proxy.cluster.topology;
-    const broken = node(doc, 'm0r0');
+  /** Make the node unable to start (an invalid directive in its own redis.conf), then kill -9 it; returns when. */
+  async function breakAndKill(p: TestProxy, id: string): Promise<number> {
+    const broken = node(p.proxy.cluster.topology, id);
     await appendFile(path.join(broken.dataDir!, CONF_FILE), 'this-is-not-a-directive yes\n');
     const killedAt = Date.now();
     process.kill(Number(broken.handle), 'SIGKILL');
+    return killedAt;
+  }
+
+  test('a replica whose redis.conf is broken, killed: replaced by a new replica of its master with its keys; the broken one removed, its dir kept', { timeout: 120_000 }, async (t) => {
+    const { tp: p, keys } = await proxyWithKeys(500);
+    const killedAt = await breakAndKill(p, 'm0r0');
 
     const ms = await eventually(
       'm0r0 replaced by m0r1',
@@ -519,11 +467,7 @@ describe('a node that cannot start is replaced (running proxy, FailoverMonitor)'
 
   test('a master whose redis.conf is broken, killed: its replica takes over, and it is replaced by a new replica of the new master', { timeout: 120_000 }, async (t) => {
     const { tp: p, keys } = await proxyWithKeys(500);
-    const doc = p.proxy.cluster.topology;
-    const broken = node(doc, 'm1');
-    await appendFile(path.join(broken.dataDir!, CONF_FILE), 'this-is-not-a-directive yes\n');
-    const killedAt = Date.now();
-    process.kill(Number(broken.handle), 'SIGKILL');
+    const killedAt = await breakAndKill(p, 'm1');
 
     await eventually(
       'm1 replaced by m1r1, a replica of m1r0 (the promoted one)',

@@ -8,9 +8,9 @@
  * Used to decide node changes (is this a master, does it still serve slots, whose replica
  * is it) — decisions the router's map cannot make: it lists only masters that serve slots.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { readOptional } from '../nodes/files.js';
 import { CLUSTER_CONFIG_FILE } from '../nodes/redis-conf.js';
 import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
 import { SlotMap } from './slot-map.js';
@@ -52,7 +52,7 @@ export async function readMembership(nodes: readonly NodeRecord[], password: str
     for (const line of view) if (!lineOf.has(line.id) || line.flags.has('myself')) lineOf.set(line.id, line);
   }
   const redisIds = await Promise.all(
-    nodes.map(async (n, i) => views[i]?.find((l) => l.flags.has('myself'))?.id ?? (await redisIdFromDir(n.dataDir)) ?? byAddress(lineOf, n)),
+    nodes.map(async (n, i) => views[i]?.find((l) => l.flags.has('myself'))?.id ?? (await redisIdFromDir(n.dataDir)) ?? (n.port > 0 ? byAddress(lineOf, n) : undefined)),
   );
   const ourIdOf = new Map<string, string>();
   nodes.forEach((n, i) => {
@@ -91,13 +91,8 @@ export async function readMembership(nodes: readonly NodeRecord[], password: str
  */
 export async function redisIdFromDir(dataDir: string | undefined): Promise<string | undefined> {
   if (dataDir === undefined || dataDir === '') return undefined;
-  let text: string;
-  try {
-    text = await readFile(path.join(dataDir, CLUSTER_CONFIG_FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readOptional(path.join(dataDir, CLUSTER_CONFIG_FILE));
+  if (text === undefined) return undefined;
   // nodes.conf is CLUSTER NODES plus a closing "vars ..." line.
   const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('vars '));
   return parseClusterNodes(lines.join('\n')).find((l) => l.flags.has('myself'))?.id;

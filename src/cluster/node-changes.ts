@@ -20,11 +20,11 @@
  * to the others after that. `forgetRemoved` tells such nodes to forget it too; the manager
  * calls it after a restart and on open.
  */
-import { mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { configGet, parseInfo, withControlClient } from '../nodes/control-client.js';
-import { realpathOrSelf } from '../nodes/paths.js';
+import { exists, listDir, realpathOrSelf } from '../nodes/files.js';
 import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
 import { parseClusterNodes } from './cluster-nodes.js';
@@ -461,23 +461,4 @@ function dropFromDocument(doc: TopologyDoc, ids: ReadonlySet<string>, removed: r
   for (const n of doc.nodes) if (n.formedAsReplicaOf !== undefined && ids.has(n.formedAsReplicaOf)) delete n.formedAsReplicaOf;
   doc.initialSlots = doc.initialSlots.filter((r) => !ids.has(r[2]));
   (doc.removedNodes ??= []).push(...removed);
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }

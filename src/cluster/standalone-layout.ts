@@ -9,10 +9,11 @@
  * is copied. Replicas must start empty to be attached with CLUSTER REPLICATE, so their copy
  * of the data is moved aside (kept, not deleted) — their master holds the same keys.
  */
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { probeNode, withControlClient } from '../nodes/control-client.js';
+import { exists } from '../nodes/files.js';
 import { sleep } from '../nodes/wait.js';
 import { TOPOLOGY_FORMAT, type NodeRecord, type SlotRange, type TopologyDoc } from './topology.js';
 
@@ -87,15 +88,5 @@ async function moveDataAside(dir: string, log: Logger, id: string): Promise<void
     await mkdir(backup, { recursive: true, mode: 0o700 });
     await rename(from, path.join(backup, entry));
     log.info({ node: id, from, to: backup }, 'replica data moved aside: it resyncs from its master');
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
   }
 }

@@ -10,7 +10,7 @@
  * afterwards (see redis-conf.ts); the password never appears on a command line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
+import { chmod, mkdir, open, realpath, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import {
@@ -23,7 +23,7 @@ import {
   type NodeProbe,
 } from './control-client.js';
 import { tailFile } from './log-tail.js';
-import { realpathOrSelf } from './paths.js';
+import { readOptional, realpathOrSelf } from './files.js';
 import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
 import { PortAllocator } from './ports.js';
 import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type RunningNode } from './provider.js';
@@ -386,15 +386,6 @@ export class ProcessProvider implements NodeProvider {
 
 function describeProbe(probe: NodeProbe): string {
   return 'reason' in probe ? `${probe.state}: ${probe.reason}` : probe.state;
-}
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 /** Write a file readable by the owner only (it may hold a password); replaces atomically. */
