@@ -226,7 +226,11 @@ export class NodeChanges {
       const record = this.ctx.topology().nodes.find((n) => n.id === op.nodeId);
       if (record !== undefined) {
         // One save turns the addition into the removal of the new node: a crash from here on resumes the removal.
-        const entry = this.leavingEntry({ id: record.id, redisId: await redisIdFromDir(record.dataDir).catch(() => undefined) });
+        const redisId = await redisIdFromDir(record.dataDir).catch((e: Error) => {
+          this.ctx.log.warn({ node: record.id, err: e.message }, "the new node's nodes.conf is unreadable: peers that met it keep a line for it until forgotten by hand");
+          return undefined;
+        });
+        const entry = this.leavingEntry({ id: record.id, redisId });
         const removal = { kind: 'remove-node', nodes: [entry], step: 'stop', id: rollbackId(op), startedAt: new Date().toISOString() } as RemoveNodeOperation;
         await this.ctx.update((d) => {
           d.operations = (d.operations ?? []).filter((o) => o.id !== op.id);
