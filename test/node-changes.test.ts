@@ -19,13 +19,15 @@ import { appendFile, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { ClusterManager } from '../src/cluster/cluster-manager.js';
 import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
 import { keySlot } from '../src/cluster/key-slot.js';
 import { NodeChangeError, REMOVED_DIR, type AddNodeOperation, type RemoveNodeOperation } from '../src/cluster/node-changes.js';
 import type { NodeRecord, SlotRange, TopologyDoc } from '../src/cluster/topology.js';
 import { NODES_DIR } from '../src/cluster/topology-builder.js';
-import { createLogger, silentLogger } from '../src/log.js';
+import { START_TRIES } from '../src/failover/failover-monitor.js';
+import { createLogger, silentLogger, type Logger } from '../src/log.js';
 import { parseInfo, withControlClient, type NodeAddress } from '../src/nodes/control-client.js';
 import { exists } from '../src/nodes/files.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/pid.js';
@@ -390,9 +392,14 @@ describe('a node that cannot start is replaced (running proxy, FailoverMonitor)'
     if (dataDir !== '') await killRedisServersUnder(dataDir).catch(() => {});
   });
 
+  /** The proxy's log lines, for what the failover side decided. */
+  let lines: string[] = [];
+
   async function proxyWithKeys(count: number): Promise<{ tp: TestProxy; keys: string[] }> {
     await tp?.close();
-    tp = await startTestProxy(['--masters', '2', '--replicas', '1']);
+    lines = [];
+    const captured = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }) as unknown as Logger;
+    tp = await startTestProxy(['--masters', '2', '--replicas', '1'], undefined, captured);
     dataDir = tp.dataDir;
     const c = new Redis({ port: tp.port, lazyConnect: true, maxRetriesPerRequest: 1 });
     await c.connect();
@@ -413,6 +420,15 @@ describe('a node that cannot start is replaced (running proxy, FailoverMonitor)'
     } finally {
       c.disconnect();
     }
+  }
+
+  /** The log says the node was replaced once, after START_TRIES starts that failed (not on the first). */
+  function assertReplacedAfterTries(id: string): void {
+    const records = lines.map((l) => JSON.parse(l) as { msg: string; node?: string; tries?: number; replacedBy?: string });
+    const decided = records.filter((r) => r.msg === 'node cannot start: replacing it' && r.node === id);
+    assert.equal(decided.length, 1, `one replacement decision for ${id}`);
+    assert.equal(decided[0].tries, START_TRIES, `replaced after ${START_TRIES} failed starts`);
+    assert.equal(records.filter((r) => r.msg === 'node that could not start replaced by a new replica' && r.node === id).length, 1);
   }
 
   /** The keys of `masterId`'s slots (as the cluster says now) are all on replica `id`. */
@@ -454,6 +470,7 @@ describe('a node that cannot start is replaced (running proxy, FailoverMonitor)'
       60_000,
     );
     t.diagnostic(`kill -9 of a replica that cannot start → a new replica in sync and the broken one removed: ${Date.now() - killedAt} ms (${ms} ms polled)`);
+    assertReplacedAfterTries('m0r0');
     const retired = p.proxy.cluster.topology.removedNodes?.find((r) => r.id === 'm0r0');
     assert.ok(retired?.movedTo !== undefined && (await exists(retired.movedTo)), 'the broken node\'s dir is kept aside');
     assert.match(await readFile(path.join(retired.movedTo, CONF_FILE), 'utf8'), /this-is-not-a-directive/);
@@ -478,6 +495,7 @@ describe('a node that cannot start is replaced (running proxy, FailoverMonitor)'
       60_000,
     );
     t.diagnostic(`kill -9 of a master that cannot start → failover, then a new replica of the new master: ${Date.now() - killedAt} ms`);
+    assertReplacedAfterTries('m1');
     const c = new Redis({ port: p.port, lazyConnect: true, maxRetriesPerRequest: 1 });
     await c.connect();
     try {

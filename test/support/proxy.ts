@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig, type Config } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { startProxy, type RunningProxy } from '../../src/main.js';
 
 const execFileP = promisify(execFile);
@@ -23,14 +23,14 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-/** Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line. */
-export async function startTestProxy(flags: string[] = [], dataDir?: string): Promise<TestProxy> {
+/** Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line; silent unless given a logger. */
+export async function startTestProxy(flags: string[] = [], dataDir?: string, log: Logger = silentLogger()): Promise<TestProxy> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ihs-test-')));
   let config: Config;
   let proxy: RunningProxy;
   try {
     config = parseConfig(['--port', '0', '--data-dir', dir, '--log-level', 'silent', ...flags]);
-    proxy = await startProxy(config, silentLogger());
+    proxy = await startProxy(config, log);
   } catch (err) {
     if (dataDir === undefined) await rm(dir, { recursive: true, force: true }); // a failed start leaves no temp dir
     throw err;
