@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -31,8 +30,9 @@ import { ProcessProvider } from '../src/nodes/process-provider.js';
 import { findRedisServer } from '../src/nodes/redis-binary.js';
 import { CLUSTER_CONFIG_FILE, CONF_FILE, REDIS_LOG_FILE } from '../src/nodes/redis-conf.js';
 import { sleep } from '../src/nodes/wait.js';
+import { eventually, simulateProxySigkill, TempDataDirs, testProvider } from './support/cluster-manager.js';
 import { startTestProxy } from './support/proxy.js';
-import { killRedisServersUnder, redisServerPidsUnder, skipWithoutRedis } from './support/redis-binary.js';
+import { redisServerPidsUnder, skipWithoutRedis } from './support/redis-binary.js';
 import { freePort } from './support/redis-server.js';
 
 /** TEST_LOG=debug shows the manager's and providers' log lines (not IHS_*: the proxy's config reads IHS_* as options). */
@@ -41,18 +41,9 @@ const skip = await skipWithoutRedis();
 const TIMEOUT = 60_000;
 const linux = process.platform === 'linux';
 
-let root = '';
-const dataDirs: string[] = [];
-
-async function newDataDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(root, 'data-'));
-  dataDirs.push(dir);
-  return dir;
-}
-
-function provider(): ProcessProvider {
-  return new ProcessProvider({ log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
-}
+const temp = new TempDataDirs('ihs-cluster-test-');
+const newDataDir = (): Promise<string> => temp.newDataDir();
+const provider = (): ProcessProvider => testProvider(log);
 
 function open(dataDir: string, masters = 3, replicas = 1): Promise<ClusterManager> {
   return ClusterManager.open({ dataDir, masters, replicas, provider: provider(), log });
@@ -95,23 +86,6 @@ async function clusterNodes(node: NodeAddress, password: string): Promise<Cluste
 async function myIds(doc: TopologyDoc): Promise<Map<string, string>> {
   const ids = await Promise.all(doc.nodes.map((n) => call(addr(n), doc.nodePassword, (c) => c.call('CLUSTER', 'MYID'))));
   return new Map(doc.nodes.map((n, i) => [n.id, String(ids[i])]));
-}
-
-/** Poll `check` (which returns a complaint, or true) until it holds; fail with the last complaint. */
-async function eventually(what: string, check: () => Promise<string | true>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const r = await check();
-      if (r === true) return;
-      last = r;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) assert.fail(`${what}: still not so after ${timeoutMs} ms (${last})`);
-    await sleep(100);
-  }
 }
 
 /** [first, last] ranges of a line's slots, merged. */
@@ -238,19 +212,6 @@ async function assertKeys(doc: TopologyDoc, written: Map<string, string[]>): Pro
   }
 }
 
-/** A pid that certainly belonged to a process that has exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
-  await once(child, 'exit');
-  assert.ok(child.pid !== undefined && !isPidAlive(child.pid));
-  return child.pid;
-}
-
-/** What a proxy killed with SIGKILL leaves behind: running nodes and a lock naming a dead pid. */
-async function simulateProxySigkill(dataDir: string): Promise<void> {
-  await writeFile(path.join(dataDir, LOCK_FILE), `${await deadPid()}\n`);
-}
-
 async function readDoc(dataDir: string): Promise<TopologyDoc> {
   return JSON.parse(await readFile(path.join(dataDir, TOPOLOGY_FILE), 'utf8')) as TopologyDoc;
 }
@@ -282,14 +243,8 @@ async function groupOf(pid: number): Promise<{ pgid: number; sid: number }> {
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 describe('ClusterManager with local redis-server processes', { skip }, () => {
-  before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'ihs-cluster-test-'));
-  });
-
-  after(async () => {
-    await killRedisServersUnder(root, dataDirs);
-    if (!process.env.TEST_KEEP_ROOT) await rm(root, { recursive: true, force: true });
-  });
+  before(() => temp.setUp());
+  after(() => temp.cleanUp());
 
   test('3 masters × 1 replica form a Redis Cluster: each node ok on its own port, slots even, replicas attached, password required', { timeout: TIMEOUT }, async (t) => {
     const dataDir = await newDataDir();
@@ -669,7 +624,7 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
 
   test('a node that cannot start fails open within its bound, with its log, and leaves nothing running', { timeout: TIMEOUT }, async () => {
     const fake = async (name: string, body: string): Promise<string> => {
-      const file = path.join(root, name);
+      const file = path.join(temp.root, name);
       await writeFile(file, `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "Redis server v=7.0.15 sha=0"; exit 0; fi\n${body}\n`);
       await chmod(file, 0o755);
       return file;
@@ -726,12 +681,12 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
 
   test('missing redis-server: one clear line, nothing left behind', { timeout: TIMEOUT }, async () => {
     const dataDir = await newDataDir();
-    const missing = new ProcessProvider({ log, redisServerPath: path.join(root, 'no-such-dir', 'redis-server') });
+    const missing = new ProcessProvider({ log, redisServerPath: path.join(temp.root, 'no-such-dir', 'redis-server') });
     await assert.rejects(ClusterManager.open({ dataDir, masters: 1, replicas: 1, provider: missing, log }), (err: unknown) => {
       assert.ok(err instanceof Error);
       assert.equal(
         err.message,
-        `redis-server not found at ${path.join(root, 'no-such-dir', 'redis-server')}: install it (Debian/Ubuntu: apt-get install redis-server) or pass --redis-server /path/to/redis-server`,
+        `redis-server not found at ${path.join(temp.root, 'no-such-dir', 'redis-server')}: install it (Debian/Ubuntu: apt-get install redis-server) or pass --redis-server /path/to/redis-server`,
       );
       assert.ok(!err.message.includes('\n'), 'one line');
       return true;
@@ -740,10 +695,10 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     assert.deepEqual(await redisServerPidsUnder(dataDir), []);
     assert.ok(!(await exists(path.join(dataDir, 'nodes', 'm0', CLUSTER_CONFIG_FILE))));
 
-    await assert.rejects(findRedisServer(undefined, path.join(root, 'empty-path')), {
+    await assert.rejects(findRedisServer(undefined, path.join(temp.root, 'empty-path')), {
       message: 'redis-server not found: install it (Debian/Ubuntu: apt-get install redis-server) or pass --redis-server /path/to/redis-server',
     });
-    await assert.rejects(ProcessProvider.create({ log, redisServerPath: path.join(root, 'nope') }), /^RedisServerNotFoundError/);
+    await assert.rejects(ProcessProvider.create({ log, redisServerPath: path.join(temp.root, 'nope') }), /^RedisServerNotFoundError/);
   });
 
   describe('converting a pre-cluster (format 1) data dir', () => {

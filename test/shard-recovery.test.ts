@@ -225,7 +225,7 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
     let written: Written[] = [];
     let pausedOnce = false;
     let c: Redis | undefined;
-    const tp = await startTestProxy(FLAGS, undefined, {
+    const tp = await startTestProxy(FLAGS, undefined, { hooks: {
       // Once the survivors own the slots and before any key has moved: one write straight to
       // a new owner (as another proxy or client could), one write and one read through the proxy.
       async onRecoveryStep(op: ShardRecoveryOperation) {
@@ -243,7 +243,7 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
         readDuring = c.get(readBack.key);
         await sleep(200); // both are held (not answered) meanwhile
       },
-    });
+    } });
     open.push(tp);
     dataDirs.push(tp.dataDir);
     c = await proxyClient(tp);
@@ -319,7 +319,7 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
     let abandonAt: ((op: ShardRecoveryOperation) => void) | undefined;
     let go: (() => void) | undefined;
     const reached = new Promise<ShardRecoveryOperation>((resolve) => (abandonAt = resolve));
-    const first = await startTestProxy(FLAGS, undefined, {
+    const first = await startTestProxy(FLAGS, undefined, { hooks: {
       async onRecoveryStep(op: ShardRecoveryOperation) {
         if (op.phase !== 'migrate' || op.keys.recovered === 0 || go !== undefined) return;
         await new Promise<void>((resolve) => {
@@ -327,7 +327,7 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
           abandonAt!(op);
         });
       },
-    });
+    } });
     dataDirs.push(first.dataDir);
     abandonedDirs.push(first.dataDir);
     const c = await strictClient(first.port, 10_000);

@@ -61,7 +61,10 @@ async function nodeIds(nodes: readonly PlacedNode[], o: FormationOptions): Promi
   return new Map(nodes.map((n, i) => [n.id, String(ids[i])]));
 }
 
-/** MEET every node whose current address the first node does not know; wait until all know all. */
+/**
+ * MEET every node whose current address the first node does not know; wait until all know
+ * all (a node that still does not know one meets it itself).
+ */
 async function meetAll(nodes: readonly PlacedNode[], redisIds: Map<string, string>, o: FormationOptions): Promise<void> {
   const [first, ...rest] = nodes;
   const known = new Map((await clusterNodes(first, o)).map((l) => [l.id, l]));
@@ -71,16 +74,53 @@ async function meetAll(nodes: readonly PlacedNode[], redisIds: Map<string, strin
     await call(first, o, (c) => c.call('CLUSTER', 'MEET', n.host, String(n.port), String(n.busPort)));
     o.log.info({ node: n.id, address: formatAddress(n), via: first.id }, 'cluster meet');
   }
-  const wanted = [...redisIds.values()];
+  const byRedisId = new Map(nodes.map((n) => [redisIds.get(n.id)!, n]));
   await until('every node knowing every other', o, async () => {
     for (const n of nodes) {
       const lines = await clusterNodes(n, o);
-      for (const id of wanted) {
+      for (const [id, other] of byRedisId) {
         const line = lines.find((l) => l.id === id);
-        if (line === undefined || line.flags.has('handshake') || line.flags.has('noaddr') || line.host === '') return `${n.id} does not know ${id} yet`;
+        if (line === undefined) {
+          // Gossip from the others usually tells it; a node that was down (or cut off) while
+          // another joined may never hear: it meets that node itself.
+          await call(n, o, (c) => c.call('CLUSTER', 'MEET', other.host, String(other.port), String(other.busPort)));
+          return `${n.id} does not know ${other.id} yet (sent CLUSTER MEET)`;
+        }
+        if (line.flags.has('handshake') || line.flags.has('noaddr') || line.host === '') return `${n.id} does not know ${other.id} yet`;
       }
     }
     return true;
+  });
+}
+
+/**
+ * Bring these running nodes together: each is met at its current address and the call
+ * returns once every one of them knows every other. Every node given must answer.
+ */
+export async function meetNodes(nodes: readonly PlacedNode[], o: FormationOptions): Promise<void> {
+  if (nodes.length > 1) await meetAll(nodes, await nodeIds(nodes, o), o);
+}
+
+/** Make `replica` a replica of the master with Redis id `masterRedisId`; returns once its own view says so. */
+export async function attachReplica(replica: PlacedNode, masterRedisId: string, o: FormationOptions, masterName = masterRedisId): Promise<void> {
+  await until(`${replica.id} replicating ${masterName}`, o, async () => {
+    const mine = (await clusterNodes(replica, o)).find((l) => l.flags.has('myself'));
+    if (mine?.masterId === masterRedisId) return true;
+    await call(replica, o, (c) => c.call('CLUSTER', 'REPLICATE', masterRedisId));
+    return 'sent CLUSTER REPLICATE';
+  });
+}
+
+/**
+ * Wait until a replica's link to its master is up (the first full sync is done), bounded
+ * by `timeoutMs`.
+ */
+export async function waitReplicaInSync(replica: PlacedNode, o: FormationOptions, timeoutMs: number): Promise<void> {
+  await until(`${replica.id} in sync with its master (master_link_status:up)`, { ...o, settleTimeoutMs: timeoutMs }, async () => {
+    const info = parseInfo(String(await call(replica, o, (c) => c.info('replication'))));
+    if (info.get('role') !== 'slave') return `${replica.id} is ${info.get('role')}`;
+    const link = info.get('master_link_status');
+    return link === 'up' ? true : `master_link_status:${link}${info.get('master_sync_in_progress') === '1' ? ' (sync in progress)' : ''}`;
   });
 }
 
@@ -153,12 +193,7 @@ export async function formCluster(nodes: readonly PlacedNode[], initialSlots: re
   for (const r of nodes.filter((n) => n.replicaOf !== undefined)) {
     const masterRedisId = redisIds.get(r.replicaOf!);
     if (masterRedisId === undefined) throw new Error(`cluster formation: ${r.id} is to replicate unknown node ${r.replicaOf}`);
-    await until(`${r.id} replicating ${r.replicaOf}`, o, async () => {
-      const mine = (await clusterNodes(r, o)).find((l) => l.flags.has('myself'));
-      if (mine?.masterId === masterRedisId) return true;
-      await call(r, o, (c) => c.call('CLUSTER', 'REPLICATE', masterRedisId));
-      return 'sent CLUSTER REPLICATE';
-    });
+    await attachReplica(r, masterRedisId, o, r.replicaOf);
   }
   let planned = 0;
   for (const [first, last] of initialSlots) planned += last - first + 1;
@@ -173,7 +208,7 @@ export async function formCluster(nodes: readonly PlacedNode[], initialSlots: re
  * (the shards that are up keep serving).
  */
 export async function rejoinCluster(nodes: readonly PlacedNode[], o: FormationOptions): Promise<void> {
-  if (nodes.length > 1) await meetAll(nodes, await nodeIds(nodes, o), o);
+  await meetNodes(nodes, o);
   try {
     await waitClusterOk(nodes, o);
   } catch (err) {

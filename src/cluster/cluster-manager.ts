@@ -11,16 +11,18 @@
  *
  * Slots and roles are not kept here: they are the cluster's, read by the router's SlotMapSource.
  */
+import { exists } from '../nodes/files.js';
 import { mkdir, rename } from 'node:fs/promises';
-import { pathExists } from '../nodes/process-provider.js';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { readMembership, type Member } from './membership.js';
+import { NodeChanges, nodesUnderChange, type NodeChange } from './node-changes.js';
 import { convertStandaloneLayout } from './standalone-layout.js';
-import type { NodeRecord, Operation, TopologyDoc } from './topology.js';
+import type { NodeRecord, Operation, OperationBase, TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
 
@@ -37,8 +39,10 @@ export interface ClusterManagerOptions {
   log: Logger;
   /** Bound on each control-plane command. Default 2 s. */
   commandTimeoutMs?: number;
-  /** Bound on each wait for the cluster to settle (formation, rejoin). Default 30 s. */
+  /** Bound on each wait for the cluster to settle (formation, rejoin, a node met or forgotten). Default 30 s. */
   settleTimeoutMs?: number;
+  /** Bound on a new replica's first full sync (addNode). Default 120 s. */
+  syncTimeoutMs?: number;
 }
 
 let operationCounter = 0;
@@ -48,6 +52,8 @@ export class ClusterManager {
   private closed = false;
   /** Changes to the document and the nodes happen one at a time. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Nodes added and removed (persisted operations; see node-changes.ts). */
+  private readonly changes: NodeChanges;
 
   private constructor(
     /** Absolute data dir. */
@@ -57,9 +63,25 @@ export class ClusterManager {
     private readonly provider: NodeProvider,
     private readonly log: Logger,
     private readonly commandTimeoutMs: number,
+    settleTimeoutMs: number,
+    syncTimeoutMs: number,
     doc: TopologyDoc,
   ) {
     this.doc = deepFreeze(doc);
+    this.changes = new NodeChanges({
+      dataDir,
+      provider,
+      log,
+      commandTimeoutMs,
+      settleTimeoutMs,
+      syncTimeoutMs,
+      topology: () => this.doc,
+      update: (change) => this.update(change),
+      beginOperation: (op, change) => this.beginOperation(op, change),
+      saveOperation: (op, change) => this.saveOperation(op, change),
+      endOperation: (id, change) => this.endOperation(id, change),
+      exclusive: (work) => this.serialized(work),
+    });
   }
 
   /** The current document (frozen: build a new one to change it). */
@@ -86,6 +108,7 @@ export class ClusterManager {
     const lock = await DataDirLock.acquire(dataDir, log);
     const store = new TopologyStore(dataDir);
     const started: string[] = [];
+    let manager: ClusterManager;
     try {
       const persisted = await store.load();
       let doc: TopologyDoc;
@@ -100,21 +123,26 @@ export class ClusterManager {
       } else {
         doc = reconcileWithOptions(persisted, opts, store.path);
       }
-      const formation: FormationOptions = { password: doc.nodePassword, log, commandTimeoutMs, settleTimeoutMs: opts.settleTimeoutMs ?? 30_000 };
+      const settleTimeoutMs = opts.settleTimeoutMs ?? 30_000;
+      const formation: FormationOptions = { password: doc.nodePassword, log, commandTimeoutMs, settleTimeoutMs };
+      // Nodes an interrupted addition or removal is about are left to its resumption below:
+      // a node being removed must not be started again.
+      const underChange = nodesUnderChange(doc);
       let up: TopologyDoc;
       if (provider.kind === 'static') {
         await checkSeeds(doc, commandTimeoutMs);
         up = doc;
       } else {
-        const { doc: placedDoc, failed } = await startNodes(doc, provider, started);
+        // Nodes an operation is about (being added, removed, or retired by a recovery) are left to it.
+        const skip = new Set([...underChange, ...retiringNodes(doc)]);
+        const { doc: placedDoc, failed } = await startNodes(doc, provider, started, skip);
         up = placedDoc;
         // A formed cluster serves with the nodes that start (the failover side deals with the
         // others: a replica takes over, or the shard is recovered); forming needs them all.
-        const retiring = retiringNodes(up);
-        if (failed.size > 0 && (!up.formed || failed.size === up.nodes.length - retiring.size)) throw joinErrors([...failed.values()]);
+        if (failed.size > 0 && (!up.formed || failed.size === up.nodes.length - skip.size)) throw joinErrors([...failed.values()]);
         for (const [id, err] of failed) log.error({ node: id, err: err.message }, 'node could not be started; serving without it');
         const placed: PlacedNode[] = up.nodes
-          .filter((n) => !failed.has(n.id) && !retiring.has(n.id))
+          .filter((n) => !failed.has(n.id) && !skip.has(n.id))
           .map((n) => ({ id: n.id, host: n.host, port: n.port, busPort: n.busPort, replicaOf: n.formedAsReplicaOf }));
         if (!up.formed) {
           await store.save(up); // ports first: a crash mid-formation restarts on the same ports
@@ -125,13 +153,24 @@ export class ClusterManager {
         }
       }
       if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
-      log.info({ dataDir, provider: provider.kind, nodes: up.nodes.map((n) => `${n.id}@${n.host}:${n.port}`) }, 'cluster up');
-      return new ClusterManager(dataDir, lock, store, provider, log, commandTimeoutMs, up);
+      manager = new ClusterManager(dataDir, lock, store, provider, log, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up);
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       await lock.release();
       throw err;
     }
+    if (provider.kind !== 'static') {
+      try {
+        await manager.changes.resume();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'an interrupted node addition or removal could not be finished nor rolled back; it stays recorded for the next start');
+        await manager.shutdown().catch((e: Error) => log.error({ err: e.message }, 'cluster shutdown after a failed open failed'));
+        throw err;
+      }
+    }
+    const nodes = manager.topology.nodes;
+    log.info({ dataDir, provider: provider.kind, nodes: nodes.map((n) => `${n.id}@${n.host}:${n.port}`) }, 'cluster up');
+    return manager;
   }
 
   /**
@@ -142,6 +181,7 @@ export class ClusterManager {
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.changes.idle(); // a node being added is stopped too
     await this.queue; // a restart under way finishes first, so its node is stopped too
     const failures: Error[] = [];
     if (this.provider.kind !== 'static') {
@@ -173,6 +213,7 @@ export class ClusterManager {
   restartNode(id: string): Promise<NodeRecord> {
     return this.serialized(async () => {
       if (this.closed) throw new Error(`node ${id}: the cluster is shutting down`);
+      if (this.changes.isLeaving(id)) throw new Error(`node ${id} is being removed`);
       const index = this.doc.nodes.findIndex((n) => n.id === id);
       if (index === -1) throw new Error(`unknown node ${id}`);
       const node = this.doc.nodes[index];
@@ -186,6 +227,8 @@ export class ClusterManager {
       await this.store.save(next);
       this.doc = deepFreeze(next);
       if (moved) await this.meetFromAnother(record);
+      // It may have been down while a node was removed: its nodes.conf still lists that one.
+      await this.changes.forgetRemoved([record]);
       this.log.info({ node: id, port: running.port, pid: running.handle, moved }, 'node restarted');
       return record;
     });
@@ -207,34 +250,77 @@ export class ClusterManager {
     });
   }
 
+  /**
+   * Add a node: an empty master (no slots: moving slots onto it is REBALANCE's), or with
+   * `replicaOf` (our id of a master) a replica of it, returned once it is in sync. Started
+   * by the provider in a new dir under the data dir, with an id never used before; met by
+   * every node that answers. Persisted as an 'add-node' operation before the node starts
+   * (see node-changes.ts). Rejects with NodeChangeError, changing nothing, for an unknown
+   * master, a replica named as master, or a master that does not answer.
+   */
+  addNode(opts: { replicaOf?: string } = {}): Promise<NodeRecord> {
+    return this.changes.addNode(opts);
+  }
+
+  /**
+   * Remove a node, running or dead: stopped, forgotten by every node that answers, its dir
+   * moved to data-dir/removed/, its record moved to `removedNodes`. A master must serve no
+   * slots and not be the last master; its replicas are removed with it. Persisted as a
+   * 'remove-node' operation; calling it again after a failure finishes that one.
+   */
+  removeNode(id: string): Promise<void> {
+    return this.changes.removeNode(id);
+  }
+
+  /** Every node as the cluster sees it now (role, its master, slots), by our ids. */
+  membership(): Promise<Map<string, Member>> {
+    return readMembership(this.doc.nodes, this.doc.nodePassword, this.commandTimeoutMs);
+  }
+
+  /** Be told of nodes added and removed (e.g. to watch them); returns the unsubscribe function. */
+  onNodeChange(listener: (change: NodeChange) => void): () => void {
+    return this.changes.subscribe(listener);
+  }
+
+  /**
+   * Tell the nodes that answer to forget removed nodes they still list (a node that was down
+   * during a removal gossips them back otherwise). Never throws.
+   */
+  forgetRemovedNodes(): Promise<void> {
+    return this.changes.forgetRemoved();
+  }
+
   /** Operations under way (persisted; see TopologyDoc.operations). */
   get operations(): readonly Operation[] {
     return this.doc.operations ?? [];
   }
 
-  /** Record an operation before its first step; returns it with its id. */
-  async beginOperation<T extends Operation>(op: Omit<T, 'id' | 'startedAt'>): Promise<T> {
+  /** Record an operation before its first step (with `change` to the document in the same save); returns it with its id. */
+  async beginOperation<T extends OperationBase>(op: Omit<T, 'id' | 'startedAt'>, change?: (doc: TopologyDoc) => void): Promise<T> {
     const full = { ...op, id: `op-${Date.now()}-${++operationCounter}`, startedAt: new Date().toISOString() } as T;
     await this.update((doc) => {
       (doc.operations ??= []).push(full);
+      change?.(doc);
     });
     return full;
   }
 
-  /** Replace a recorded operation (its progress) by id. */
-  async saveOperation(op: Operation): Promise<void> {
+  /** Replace a recorded operation (its progress) by id, with `change` to the document in the same save. */
+  async saveOperation(op: Operation, change?: (doc: TopologyDoc) => void): Promise<void> {
     await this.update((doc) => {
       const ops = doc.operations ?? [];
       const i = ops.findIndex((o) => o.id === op.id);
       if (i === -1) throw new Error(`operation ${op.id} is not recorded`);
       ops[i] = structuredClone(op);
+      change?.(doc);
     });
   }
 
-  /** The operation is over (done or rolled back). */
-  async endOperation(id: string): Promise<void> {
+  /** The operation is over (done or rolled back), with `change` to the document in the same save. */
+  async endOperation(id: string, change?: (doc: TopologyDoc) => void): Promise<void> {
     await this.update((doc) => {
       doc.operations = (doc.operations ?? []).filter((o) => o.id !== id);
+      change?.(doc);
     });
   }
 
@@ -257,9 +343,9 @@ export class ClusterManager {
       for (const n of dropped) await this.provider.stop(n.id, false);
       await mkdir(asideDir, { recursive: true, mode: 0o700 });
       for (const n of dropped) {
-        if (n.dataDir === undefined || !(await pathExists(n.dataDir))) continue;
+        if (n.dataDir === undefined || !(await exists(n.dataDir))) continue;
         const target = path.join(asideDir, n.id);
-        if (await pathExists(target)) throw new Error(`cannot move ${n.dataDir} aside: ${target} exists`);
+        if (await exists(target)) throw new Error(`cannot move ${n.dataDir} aside: ${target} exists`);
         await rename(n.dataDir, target);
         this.log.info({ node: n.id, from: n.dataDir, to: target }, 'node dir moved aside');
       }
@@ -349,16 +435,20 @@ function reconcileWithOptions(persisted: TopologyDoc, opts: ClusterManagerOption
 }
 
 /**
- * Start (or adopt) every node of `doc`. Returns the document with the nodes' current
- * addresses and handles, and the nodes that could not be started with why; `started`
- * collects the ids the provider now owns (for cleanup when a later step fails).
+ * Start (or adopt) every node of `doc` but those in `skip`. Returns the document with the
+ * nodes' current addresses and handles, and the nodes that could not be started with why;
+ * `started` collects the ids the provider now owns (for cleanup when a later step fails).
  */
-async function startNodes(doc: TopologyDoc, provider: NodeProvider, started: string[]): Promise<{ doc: TopologyDoc; failed: Map<string, Error> }> {
+async function startNodes(
+  doc: TopologyDoc,
+  provider: NodeProvider,
+  started: string[],
+  skip: ReadonlySet<string>,
+): Promise<{ doc: TopologyDoc; failed: Map<string, Error> }> {
   const next = structuredClone(doc);
   const failed = new Map<string, Error>();
-  const retiring = retiringNodes(next);
   await Promise.all(
-    next.nodes.filter((n) => !retiring.has(n.id)).map(async (node) => {
+    next.nodes.filter((n) => !skip.has(n.id)).map(async (node) => {
       const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: next.nodePassword };
       const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
       try {

@@ -10,10 +10,10 @@
  * of the data is moved aside (kept, not deleted) — their master holds the same keys.
  */
 import { mkdir, rename } from 'node:fs/promises';
-import { pathExists } from '../nodes/process-provider.js';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { probeNode, withControlClient } from '../nodes/control-client.js';
+import { exists } from '../nodes/files.js';
 import { sleep } from '../nodes/wait.js';
 import { TOPOLOGY_FORMAT, type NodeRecord, type SlotRange, type TopologyDoc } from './topology.js';
 
@@ -84,10 +84,9 @@ async function moveDataAside(dir: string, log: Logger, id: string): Promise<void
   const backup = path.join(dir, PRE_CLUSTER_BACKUP);
   for (const entry of DATA_ENTRIES) {
     const from = path.join(dir, entry);
-    if (!(await pathExists(from))) continue;
+    if (!(await exists(from))) continue;
     await mkdir(backup, { recursive: true, mode: 0o700 });
     await rename(from, path.join(backup, entry));
     log.info({ node: id, from, to: backup }, 'replica data moved aside: it resyncs from its master');
   }
 }
-

@@ -90,6 +90,14 @@ export function validateTopology(value: unknown): TopologyCheck {
         }
       });
   }
+  if (value.removedNodes !== undefined) {
+    if (!Array.isArray(value.removedNodes)) problems.push('removedNodes: expected an array');
+    else
+      (value.removedNodes as unknown[]).forEach((r, i) => {
+        if (!isObject(r) || !isNonEmptyString(r.id) || typeof r.removedAt !== 'string') return void problems.push(`removedNodes[${i}]: expected {id, removedAt, ...}`);
+        if (ids.has(r.id)) problems.push(`removedNodes[${i}]: ${r.id} is also a current node (ids are never reused)`);
+      });
+  }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, kind: 'current', doc: value as unknown as TopologyDoc };
 }
 

@@ -9,7 +9,6 @@
  * persisted atomically (TopologyStore) before a change takes effect.
  */
 
-import type { ShardRecoveryOperation } from '../failover/shard-recovery.js';
 
 export const SLOT_COUNT = 16384;
 
@@ -61,13 +60,32 @@ export interface TopologyDoc {
    * after SIGKILL) finishes or rolls them back. Absent in documents written before it existed.
    */
   operations?: Operation[];
+  /**
+   * Nodes removed from the cluster, kept so an id is never given to another node and so a
+   * node that was down while they were forgotten can be told to forget them when it comes
+   * back. Absent in documents written before nodes could be removed.
+   */
+  removedNodes?: RemovedNodeRecord[];
+}
+
+/** A node that was removed (or whose addition was rolled back). */
+export interface RemovedNodeRecord {
+  id: string;
+  /** Its Redis Cluster node id, when it had one: peers that still list it are told to forget it. */
+  redisId?: string;
+  /** ISO time of the removal. */
+  removedAt: string;
+  /** Where its dir was moved (never deleted); absent when it had none. */
+  movedTo?: string;
 }
 
 /**
- * One operation under way: the union of the kinds, each an interface extending
- * OperationBase with a literal `kind`, defined next to the code that runs it.
+ * One operation under way, as the document stores it. Each kind is an interface extending
+ * OperationBase with a literal `kind`, defined next to the code that runs it and recognised
+ * there by a type guard on `kind`: 'add-node', 'remove-node' (cluster/node-changes.ts),
+ * 'recover-shard' (failover/shard-recovery.ts), 'migrate-slots' (cluster/slot-migration.ts).
  */
-export type Operation = ShardRecoveryOperation;
+export type Operation = OperationBase;
 
 export interface OperationBase {
   /** Unique (also in logs and LIST), e.g. "op-1732630000000-3". */

@@ -14,6 +14,11 @@
  *                               its replicas from theirs, once a second; if the master has
  *                               not come back within --shard-recovery-timeout, its shard
  *                               is recovered onto the other masters (shard-recovery.ts)
+ *   a replica (or a failed-over former master, a replica-to-be) that cannot start
+ *   START_TRIES times in a row (NodeStartError: e.g. its redis.conf is broken)
+ *                             → replaced: a new replica of the same master (addNode, full
+ *                               sync), then the broken one removed (removeNode; its dir is
+ *                               kept aside)
  * One node is handled at a time per node; a failure of the action is logged and tried
  * again on the next check while the node is still failed.
  */
@@ -22,7 +27,9 @@ import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.j
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { NodeRecord } from '../cluster/topology.js';
+import type { NodeChange } from '../cluster/node-changes.js';
 import { withControlClient, infoFields, type NodeAddress } from '../nodes/control-client.js';
+import { NodeStartError } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
 import type { Router } from '../proxy/router.js';
 import type { RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
@@ -67,6 +74,14 @@ export interface NodeStatus {
 /** How long a promoted replica may take to report itself master before TAKEOVER is tried. */
 const FORCE_WAIT_MS = 1_000;
 const POLL_MS = 25;
+/**
+ * Starts that fail in a row (NodeStartError) before a replica is replaced. Two: the
+ * provider already retries a port it picked that was taken before redis-server bound it;
+ * what is left transient is the node's own persisted port taken between the check and the
+ * bind, and the next start sees it taken and picks another. A broken config or data fails
+ * the same way every time, so a third try would only delay the new replica.
+ */
+export const START_TRIES = 2;
 
 export class FailoverMonitor {
   readonly health: HealthMonitor;
@@ -75,6 +90,13 @@ export class FailoverMonitor {
   /** When each master that failed with no replica up was first seen failed. */
   private readonly downSince = new Map<string, number>();
   private closed = false;
+  /** Starts that failed in a row, by node id (reset by a start that works). */
+  private readonly startFailures = new Map<string, number>();
+  /** A failed-over master → the replica that took its place (whose replica it is to become). */
+  private readonly successorOf = new Map<string, string>();
+  /** A node being replaced → its replacement, so a retry after a failed removal adds no second one. */
+  private readonly replacements = new Map<string, string>();
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly o: FailoverOptions) {
     this.health = new HealthMonitor({
@@ -83,7 +105,7 @@ export class FailoverMonitor {
       intervalMs: o.healthIntervalMs,
       nodeTimeoutMs: o.nodeTimeoutMs,
       connectTimeoutMs: o.connectTimeoutMs,
-      onChange: (node, _from, to) => this.onChange(node, to),
+      onChange: (node, from, to) => this.onChange(node, from, to),
     });
     this.recoveries = new ShardRecoveries({
       cluster: o.cluster,
@@ -95,10 +117,12 @@ export class FailoverMonitor {
       commandTimeoutMs: o.commandTimeoutMs,
       settleTimeoutMs: 30_000,
       onRetired: (ids) => ids.forEach((id) => this.health.forget(id)),
+      onDone: () => void this.ensureReplicas(),
       onStep: o.onRecoveryStep,
     });
     o.cluster.onUnexpectedExit = (id) => this.health.markFailed(id);
     o.router.onBackendLost = (host, port) => this.health.checkAddress(host, port);
+    this.unsubscribe = o.cluster.onNodeChange((change) => this.onNodeChange(change));
   }
 
   start(): void {
@@ -111,12 +135,26 @@ export class FailoverMonitor {
   close(): void {
     this.closed = true;
     this.recoveries.close();
+    this.unsubscribe();
     this.health.close();
   }
 
   /** Shard recoveries under way or done (INFO # Recovery). */
   recoveryStatus(): RecoveryStatus[] {
     return this.recoveries.status();
+  }
+
+  /** Nodes added are watched from then on; a node leaves the watch as soon as its removal starts (it is stopped on purpose). */
+  private onNodeChange(change: NodeChange): void {
+    if (change.kind === 'added') {
+      this.health.watch([change.node]);
+    } else if (change.kind === 'removing') {
+      this.health.forget(change.id);
+    } else {
+      this.startFailures.delete(change.id);
+      this.successorOf.delete(change.id);
+      this.replacements.delete(change.id);
+    }
   }
 
   /** Every node with its role (from the cluster's map) and health. */
@@ -137,8 +175,11 @@ export class FailoverMonitor {
    * requests held from that moment, not only once it counts as failed: they wait for it to
    * answer again or for its replica to take over, instead of failing meanwhile.
    */
-  private onChange(node: WatchedNode, to: NodeHealth): void {
+  private onChange(node: WatchedNode, from: NodeHealth, to: NodeHealth): void {
     if (!this.o.act) return;
+    // Back after being unreachable (SIGCONT, a network cut healed): it may still list nodes
+    // removed meanwhile, and would gossip them back to the others once their ban ends.
+    if (to === 'up' && from === 'failed') void this.o.cluster.forgetRemovedNodes();
     if (to === 'failed') {
       void this.onFailed(node);
       return;
@@ -168,15 +209,78 @@ export class FailoverMonitor {
     }
   }
 
-  /** Start the node again from its dir; the health monitor sees it come back. */
+  /**
+   * After a shard recovery: every master that serves slots and has no replica left gets a
+   * new one (addNode: new dir, full sync) — when the cluster has replicas at all (one
+   * formed with --replicas 0 is left as it was made).
+   */
+  private async ensureReplicas(): Promise<void> {
+    if (!this.o.act || this.closed) return;
+    try {
+      const members = [...(await this.o.cluster.membership()).values()];
+      const wantsReplicas = members.some((m) => m.role === 'replica') || this.o.cluster.topology.nodes.some((n) => n.formedAsReplicaOf !== undefined);
+      if (!wantsReplicas) return;
+      for (const m of members) {
+        if (m.role !== 'master' || m.slots === 0 || !m.answering) continue;
+        if (members.some((r) => r.role === 'replica' && r.masterId === m.id && r.answering)) continue;
+        this.o.log.warn({ master: m.id }, 'master left without a replica: adding one');
+        const added = await this.o.cluster.addNode({ replicaOf: m.id });
+        this.o.log.info({ master: m.id, replica: added.id }, 'new replica in sync');
+      }
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message }, 'could not give every master a replica');
+    }
+  }
+
+  /**
+   * Start the node again from its dir; the health monitor sees it come back. A node that
+   * has failed to start START_TRIES times in a row is replaced instead (see replace).
+   */
   private async restart(record: NodeRecord): Promise<void> {
     this.health.markRecovering(record.id);
     try {
-      const restarted = await this.o.cluster.restartNode(record.id);
-      this.health.watch([restarted]);
+      await this.restartCounted(record);
+    } catch (err) {
+      if (!(err instanceof NodeStartError) || (this.startFailures.get(record.id) ?? 0) < START_TRIES) throw err;
+      this.o.log.error({ node: record.id, tries: this.startFailures.get(record.id), err: err.message }, 'node cannot start: replacing it');
+      await this.replace(record);
     } finally {
       this.health.endRecovery(record.id);
     }
+  }
+
+  /** restartNode, counting the starts that fail in a row. */
+  private async restartCounted(record: NodeRecord): Promise<void> {
+    try {
+      const restarted = await this.o.cluster.restartNode(record.id);
+      this.startFailures.delete(record.id);
+      this.health.watch([restarted]);
+    } catch (err) {
+      if (err instanceof NodeStartError) this.startFailures.set(record.id, (this.startFailures.get(record.id) ?? 0) + 1);
+      throw err;
+    }
+  }
+
+  /**
+   * A new replica of the broken node's master — its master by the cluster's view, or for a
+   * failed-over former master the replica that took over — then the broken node removed
+   * (its dir kept aside). A master that still serves slots is not replaced here (no replica
+   * could take over: that is shard recovery).
+   */
+  private async replace(record: NodeRecord): Promise<void> {
+    const started = Date.now();
+    const member = (await this.o.cluster.membership()).get(record.id);
+    const masterId = member?.role === 'replica' ? member.masterId : member?.role === 'master' && member.slots === 0 ? this.successorOf.get(record.id) : undefined;
+    if (masterId === undefined) {
+      throw new Error(`node ${record.id} cannot start and is not replaceable by a replica (${member?.role ?? 'unknown'}${member?.role === 'master' ? ` serving ${member.slots} slots` : ''}, no master known)`);
+    }
+    let replacement = this.replacements.get(record.id);
+    if (replacement === undefined || !this.o.cluster.topology.nodes.some((n) => n.id === replacement)) {
+      replacement = (await this.o.cluster.addNode({ replicaOf: masterId })).id;
+      this.replacements.set(record.id, replacement);
+    }
+    await this.o.cluster.removeNode(record.id);
+    this.o.log.warn({ node: record.id, replacedBy: replacement, master: masterId, ms: Date.now() - started }, 'node that could not start replaced by a new replica');
   }
 
   private async replaceMaster(master: NodeRecord): Promise<void> {
@@ -198,6 +302,7 @@ export class FailoverMonitor {
       await this.promote(best);
       await this.waitUntilServing(best);
       this.o.log.warn({ failed: master.id, promoted: best.id, ms: Date.now() - started }, 'master failed over to its replica');
+      this.successorOf.set(master.id, best.id);
     } catch (err) {
       // Watched again: still down, it fails again after the node timeout and is retried.
       this.health.endRecovery(master.id);
@@ -206,9 +311,9 @@ export class FailoverMonitor {
       this.o.router.releaseAddress(master.host, master.port);
     }
     // The old master comes back as a replica of the new one (Redis sees the newer epoch).
+    // One that cannot start is tried again once it counts as failed, then replaced.
     try {
-      const restarted = await this.o.cluster.restartNode(master.id);
-      this.health.watch([restarted]);
+      await this.restartCounted(master);
     } catch (err) {
       this.o.log.error({ node: master.id, err: (err as Error).message }, 'former master could not be started again');
     } finally {

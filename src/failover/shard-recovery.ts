@@ -25,8 +25,8 @@
  * What cannot be recovered (no loadable AOF, keys that fail to migrate) is reported:
  * an error log line, the status (INFO # Recovery) and report.json in the recovery dir.
  */
+import { exists } from '../nodes/files.js';
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { pathExists } from '../nodes/process-provider.js';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.js';
@@ -117,6 +117,8 @@ export interface ShardRecoveryOptions {
   settleTimeoutMs: number;
   /** The dead nodes are out of the cluster (stop watching them). */
   onRetired: (ids: readonly string[]) => void;
+  /** The recovery is over and its dead nodes are gone (the failover side then gives masters left without a replica a new one). */
+  onDone?: (op: ShardRecoveryOperation) => void;
   /** Called with each persisted step (a copy); a test may pause a recovery here. */
   onStep?: (op: ShardRecoveryOperation) => Promise<void> | void;
 }
@@ -150,7 +152,7 @@ export class ShardRecoveries {
   /** Resume every recovery a previous proxy left under way. */
   resumeAll(): void {
     for (const op of this.o.cluster.operations) {
-      if (op.kind !== 'recover-shard') continue;
+      if (!isShardRecovery(op)) continue;
       this.o.log.warn({ op: op.id, master: op.master, phase: op.phase }, 'resuming a shard recovery left under way');
       this.start(structuredClone(op));
     }
@@ -263,11 +265,11 @@ export class ShardRecoveries {
 
   /** Copy the node's AOF dir to dir/appendonlydir (once: a copy in place is complete). Returns why not, when it cannot. */
   private async copyAof(op: ShardRecoveryOperation, source: string, dir: string): Promise<string | undefined> {
-    if (await pathExists(path.join(dir, AOF_DIR))) return undefined;
+    if (await exists(path.join(dir, AOF_DIR))) return undefined;
     const node = this.o.cluster.topology.nodes.find((n) => n.id === source);
     if (node?.dataDir === undefined) return 'no data dir known';
     const from = path.join(node.dataDir, AOF_DIR);
-    if (!(await pathExists(from))) return `no AOF (${from} does not exist)`;
+    if (!(await exists(from))) return `no AOF (${from} does not exist)`;
     // Copied next to its place and renamed into it: a copy cut short by a crash is never used.
     const partial = `${dir}.partial`;
     await rm(partial, { recursive: true, force: true });
@@ -504,8 +506,7 @@ export class ShardRecoveries {
     await this.o.cluster.dropNodes(op.retiringNodes ?? [], path.join(op.recoveryDir, 'nodes'), (doc: TopologyDoc) => {
       doc.operations = (doc.operations ?? []).filter((o) => o.id !== op.id);
     });
-    // TODO(issue 6 part 4, last step): a new replica for every master left without one —
-    // ClusterManager.addNode (built in parallel) goes here once merged.
+    this.o.onDone?.(op);
     const level = op.unrecoverable !== undefined || op.keys.failed > 0 ? 'error' : 'warn';
     this.o.log[level](
       { op: op.id, master: op.master, ms: ranMs, keys: op.keys, keysPerSecond: Math.round((op.keys.recovered * 1000) / Math.max(1, ranMs)), unrecoverable: op.unrecoverable },
@@ -602,4 +603,8 @@ function countSlots(ranges: readonly [number, number][]): number {
 function checkPipeline(results: [Error | null, unknown][] | null, what: string): void {
   const failure = (results ?? []).find(([err]) => err !== null);
   if (failure) throw new Error(`${what}: ${failure[0]!.message}`);
+}
+
+function isShardRecovery(op: OperationBase): op is ShardRecoveryOperation {
+  return op.kind === 'recover-shard';
 }

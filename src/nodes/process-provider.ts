@@ -10,7 +10,7 @@
  * afterwards (see redis-conf.ts); the password never appears on a command line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, open, readFile, realpath, rename, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, realpath, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import {
@@ -23,9 +23,10 @@ import {
   type NodeProbe,
 } from './control-client.js';
 import { tailFile } from './log-tail.js';
+import { readOptional, realpathOrSelf } from './files.js';
 import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
 import { PortAllocator } from './ports.js';
-import type { NodeProvider, NodeSpec, PreviousPlacement, RunningNode } from './provider.js';
+import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type RunningNode } from './provider.js';
 import { checkRedisServerVersion, findRedisServer } from './redis-binary.js';
 import { CONF_FILE, isClusterConf, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE, withPorts } from './redis-conf.js';
 import { sleep } from './wait.js';
@@ -48,7 +49,6 @@ export interface ProcessProviderOptions {
   clusterNodeTimeoutMs?: number;
 }
 
-/** A node failed to start (or to be adopted); the message carries the tail of its log. */
 export interface RedisServerBinary {
   /** Absolute path of the redis-server that is run. */
   path: string;
@@ -56,9 +56,8 @@ export interface RedisServerBinary {
   version: string;
 }
 
-export class NodeStartError extends Error {
-  override readonly name = 'NodeStartError';
-}
+/** Defined with the provider interface (every provider's start rejects with it); re-exported for existing importers. */
+export { NodeStartError };
 
 interface OwnedNode {
   id: string;
@@ -391,35 +390,6 @@ export async function spawnRedisDetached(binary: string, confPath: string, dir: 
 
 function describeProbe(probe: NodeProbe): string {
   return 'reason' in probe ? `${probe.state}: ${probe.reason}` : probe.state;
-}
-
-/** Whether the path exists (any other error than ENOENT is thrown). */
-export async function pathExists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-export async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-export async function realpathOrSelf(p: string): Promise<string> {
-  try {
-    return await realpath(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path.resolve(p);
-    throw err;
-  }
 }
 
 /** Write a file readable by the owner only (it may hold a password); replaces atomically. */

@@ -41,12 +41,21 @@ export interface RunningNode {
   handle: string;
 }
 
+/**
+ * A node failed to start (or to be adopted): its process exited, or never became ready in
+ * time. The message carries the tail of its log. The failover side tells this apart from
+ * other errors: a node that keeps failing to start is replaced, not restarted forever.
+ */
+export class NodeStartError extends Error {
+  override readonly name = 'NodeStartError';
+}
+
 export interface NodeProvider {
   readonly kind: 'process' | 'docker' | 'static';
   /**
    * Start the node, or adopt it when one is already serving `spec` (same port,
    * answers PING with the password) — e.g. left running by a proxy killed with SIGKILL.
-   * Resolves once the node answers PING.
+   * Resolves once the node answers PING; rejects with NodeStartError when it cannot start.
    */
   start(spec: NodeSpec, previous?: PreviousPlacement): Promise<RunningNode>;
   /** Stop one node (graceful: SHUTDOWN or SIGTERM, which flush the AOF, bounded, then SIGKILL; else SIGKILL). Unknown ids: no-op. */

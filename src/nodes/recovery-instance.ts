@@ -15,7 +15,8 @@ import { configGet, formatAddress, infoFields, probeNode, withControlClient, typ
 import { tailFile } from './log-tail.js';
 import { isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
 import { PortAllocator } from './ports.js';
-import { readOptional, realpathOrSelf, spawnRedisDetached, writePrivateFile, type RedisServerBinary } from './process-provider.js';
+import { readOptional, realpathOrSelf } from './files.js';
+import { spawnRedisDetached, writePrivateFile, type RedisServerBinary } from './process-provider.js';
 import { baseConfLines, PID_FILE, portFromConf, REDIS_LOG_FILE } from './redis-conf.js';
 import { sleep } from './wait.js';
 

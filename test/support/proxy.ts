@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { parseConfig, type Config } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { startProxy, type ProxyHooks, type RunningProxy } from '../../src/main.js';
 
 const execFileP = promisify(execFile);
@@ -24,14 +24,14 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-/** Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line. */
-export async function startTestProxy(flags: string[] = [], dataDir?: string, hooks: ProxyHooks = {}): Promise<TestProxy> {
+/** Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line; silent unless given a logger. */
+export async function startTestProxy(flags: string[] = [], dataDir?: string, o: { hooks?: ProxyHooks; log?: Logger } = {}): Promise<TestProxy> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ihs-test-')));
   let config: Config;
   let proxy: RunningProxy;
   try {
     config = parseConfig(['--port', '0', '--data-dir', dir, '--log-level', 'silent', ...flags]);
-    proxy = await startProxy(config, silentLogger(), hooks);
+    proxy = await startProxy(config, o.log ?? silentLogger(), o.hooks ?? {});
   } catch (err) {
     if (dataDir === undefined) await rm(dir, { recursive: true, force: true }); // a failed start leaves no temp dir
     throw err;
