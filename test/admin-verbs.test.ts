@@ -162,6 +162,52 @@ describe('admin verbs', { skip }, () => {
     }
   });
 
+  test('ADD SLAVE <master> gives it a second replica in sync with its keys; REMOVE <replica> takes it away', { timeout: 90_000 }, async () => {
+    const admin = new Redis({ port: tp.port, password: ADMIN_PASSWORD, username: 'admin' });
+    try {
+      const master = (await list(admin)).find((n) => n.role === 'master')!;
+      const reply = (await admin.call('ADD', 'SLAVE', master.id)) as string;
+      const m = /^(\S+) 127\.0\.0\.1:(\d+) is a replica of (\S+), in sync$/.exec(reply);
+      assert.ok(m, reply);
+      assert.equal(m[3], master.id);
+      const added = (await list(admin)).find((n) => n.id === m[1])!;
+      assert.equal(added.role, 'replica');
+      assert.equal(added.master, master.id);
+      assert.equal(added.fields.get('keys'), master.fields.get('keys'), 'a full copy of its master');
+      const direct = new Redis({ port: Number(m[2]), password: tp.proxy.cluster.nodePassword });
+      try {
+        assert.match(await direct.info('replication'), /master_link_status:up/);
+      } finally {
+        direct.disconnect();
+      }
+
+      assert.equal(await admin.call('REMOVE', added.id), `${added.id} removed`);
+      const after = await list(admin);
+      assert.ok(!after.some((n) => n.id === added.id), 'gone from LIST');
+      assert.ok(!after.some((n) => n.address === added.address));
+      // ADD REPLICA is the same verb
+      await assert.rejects(admin.call('ADD', 'REPLICA', 'nosuch'), /ERR no node nosuch/);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  test('ADD/REMOVE refusals: a replica of a replica, the last master, bad syntax', async () => {
+    const admin = new Redis({ port: tp.port, password: ADMIN_PASSWORD, username: 'admin' });
+    try {
+      const before = (await list(admin)).map((n) => `${n.id} ${n.role} ${n.master}`);
+      const replica = (await list(admin)).find((n) => n.role === 'replica')!;
+      await assert.rejects(admin.call('ADD', 'SLAVE', replica.id), /ERR \S+ is a replica of \S+: a replica of a replica is not allowed; name a master/);
+      await assert.rejects(admin.call('ADD'), /ERR syntax: ADD MASTER \| ADD SLAVE <master> \| ADD REPLICA <master>/);
+      await assert.rejects(admin.call('ADD', 'SLAVE'), /ERR syntax: ADD SLAVE <master id or host:port>/);
+      await assert.rejects(admin.call('REMOVE'), /ERR syntax: REMOVE <node id or host:port>/);
+      await assert.rejects(admin.call('REMOVE', 'nosuch'), /ERR no node nosuch/);
+      assert.deepEqual((await list(admin)).map((n) => `${n.id} ${n.role} ${n.master}`), before);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   test('bad requests get one clear error and change nothing', async () => {
     const admin = new Redis({ port: tp.port, password: ADMIN_PASSWORD, username: 'admin' });
     try {
@@ -189,6 +235,7 @@ describe('admin verbs without --admin-password', { skip }, () => {
       const out = await redisCli(tp.port, ['LIST']);
       assert.match(out, /^m0 127\.0\.0\.1:\d+ master - up slots=0-16383 slot_count=16384 keys=0 offset=\d+ lag=-$/);
       assert.equal(await redisCli(tp.port, ['FAILOVER', 'm0']), 'ERR FAILOVER m0: m0 has no replica that is up to take over');
+      assert.equal(await redisCli(tp.port, ['REMOVE', 'm0']), 'ERR m0 is the last master: a cluster needs at least one');
     } finally {
       await tp.close();
     }

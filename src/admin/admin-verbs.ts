@@ -28,11 +28,28 @@ const failover: Verb = async (admin, args) => {
   return encodeSimple(await admin.failover(args[0]));
 };
 
+/** ADD MASTER | ADD SLAVE <master> | ADD REPLICA <master>. */
+const add: Verb = async (admin, args) => {
+  const what = args[0]?.toUpperCase();
+  if (what === 'SLAVE' || what === 'REPLICA') {
+    if (args.length !== 2) usage(`ADD ${what} <master id or host:port>`);
+    return encodeSimple(await admin.addReplica(args[1]));
+  }
+  usage('ADD MASTER | ADD SLAVE <master> | ADD REPLICA <master>');
+};
+
+const remove: Verb = async (admin, args) => {
+  if (args.length !== 1) usage('REMOVE <node id or host:port>');
+  return encodeSimple(await admin.remove(args[0]));
+};
+
 /** Verbs by upper-case name. */
 const VERBS = new Map<string, Verb>([
   ['LIST', list],
   ['LS', list],
   ['FAILOVER', failover],
+  ['ADD', add],
+  ['REMOVE', remove],
 ]);
 
 /** Run an admin verb for this session: permission, then the verb; the reply arrives in order. */

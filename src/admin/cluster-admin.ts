@@ -9,6 +9,7 @@
  * which), not queued — an operator who typed REMOVE twice should not remove two nodes.
  */
 import type { ClusterManager } from '../cluster/cluster-manager.js';
+import { NodeChangeError } from '../cluster/node-changes.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { NodeRecord } from '../cluster/topology.js';
 import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
@@ -56,6 +57,8 @@ export interface ClusterAdminOptions {
   slotMap: () => Promise<SlotMap>;
   /** Undefined for a static cluster (the proxy watches and heals only the nodes it runs). */
   failover: FailoverMonitor | undefined;
+  /** Move every slot (and its keys) of this master to the others; resolves to a one-line summary. */
+  drain?: (masterId: string) => Promise<string>;
   /** Operations in progress of other parts (migrations, recoveries), for LIST. */
   progress: () => OperationListing[];
   commandTimeoutMs: number;
@@ -70,7 +73,7 @@ export class ClusterAdmin {
   /** Every node (from the document, or the cluster's map for a static cluster) and the operations under way. */
   async list(): Promise<ClusterListing> {
     const map = await this.o.slotMap();
-    const statuses = this.o.failover?.status() ?? staticStatuses(map);
+    const statuses = this.o.failover === undefined ? staticStatuses(map) : await this.managedStatuses(this.o.failover);
     const nodes = await Promise.all(statuses.map((s) => this.describe(s, map)));
     const masterOffset = new Map(nodes.filter((n) => n.role === 'master').map((n) => [n.id, n.offset]));
     for (const n of nodes) {
@@ -93,6 +96,40 @@ export class ClusterAdmin {
       } catch (err) {
         throw new AdminError(`FAILOVER ${node.id}: ${(err as Error).message}`);
       }
+    });
+  }
+
+  /** ADD SLAVE|REPLICA <master>: a new replica of that master, started by the provider, in sync when this resolves. */
+  addReplica(masterName: string): Promise<string> {
+    return this.exclusive(`ADD REPLICA ${masterName}`, async () => {
+      this.requireManaged('ADD REPLICA');
+      const master = this.node(masterName);
+      const added = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
+      return `${added.id} ${added.host}:${added.port} is a replica of ${master.id}, in sync`;
+    });
+  }
+
+  /**
+   * REMOVE <node>: a replica simply goes; a master first gives its slots and keys to the
+   * other masters (then it goes with its replicas). Its dir is kept aside, never deleted.
+   */
+  remove(name: string): Promise<string> {
+    return this.exclusive(`REMOVE ${name}`, async () => {
+      this.requireManaged('REMOVE');
+      const node = this.node(name);
+      const members = await this.o.cluster.membership();
+      const member = members.get(node.id);
+      let moved = '';
+      if (member?.role === 'master' && member.slots > 0) {
+        const others = [...members.values()].filter((m) => m.role === 'master' && m.id !== node.id);
+        if (others.length === 0) throw new AdminError(`${node.id} is the last master: a cluster needs at least one`);
+        if (this.o.drain === undefined) throw new AdminError(`${node.id} still serves ${member.slots} hash slots and this proxy cannot move them`);
+        moved = `; ${await this.o.drain(node.id)}`;
+      }
+      const replicas = [...members.values()].filter((m) => m.role === 'replica' && m.masterId === node.id).map((m) => m.id);
+      await refusals(() => this.o.cluster.removeNode(node.id));
+      const also = member?.role === 'master' && replicas.length > 0 ? ` with its replica${replicas.length > 1 ? 's' : ''} ${replicas.join(', ')}` : '';
+      return `${node.id} removed${also}${moved}`;
     });
   }
 
@@ -120,6 +157,15 @@ export class ClusterAdmin {
     } finally {
       this.running = undefined;
     }
+  }
+
+  /** Health from the failover monitor; roles from the nodes' own views (the slot map lists only masters that serve slots). */
+  private async managedStatuses(failover: FailoverMonitor): Promise<NodeStatus[]> {
+    const members = await this.o.cluster.membership();
+    return failover.status().map((s) => {
+      const m = members.get(s.id);
+      return m === undefined || m.role === 'unknown' ? s : { ...s, role: m.role, masterId: m.masterId };
+    });
   }
 
   private async describe(s: NodeStatus, map: SlotMap): Promise<NodeListing> {
@@ -162,6 +208,16 @@ function staticStatuses(map: SlotMap): NodeStatus[] {
     }
   }
   return out;
+}
+
+/** Run a node change; its refusals (NodeChangeError, in Redis's words) become AdminErrors. */
+async function refusals<T>(change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (err) {
+    if (err instanceof NodeChangeError) throw new AdminError(err.message.replace(/^ERR /, ''));
+    throw err;
+  }
 }
 
 /** A node address from "host:port"; AdminError for anything else. */
