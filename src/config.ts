@@ -27,6 +27,7 @@ export interface Config {
   failoverTimeout: number;
   autoFailover: boolean;
   clusterNodeTimeout: number;
+  migrationBatch: number;
   logLevel: string;
   logPretty: boolean | undefined;
 }
@@ -77,6 +78,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
     .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })
     .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
+    .option('migration-batch', { type: 'number', default: 1000, describe: 'keys per MIGRATE when slots move between masters (resharding, REBALANCE)' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
@@ -95,6 +97,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (!Number.isInteger(a['max-blocking-clients']) || a['max-blocking-clients'] < 0) {
         throw new Error('--max-blocking-clients must be an integer >= 0');
       }
+      if (!Number.isInteger(a['migration-batch']) || a['migration-batch'] < 1 || a['migration-batch'] > 100_000) throw new Error('--migration-batch must be 1..100000');
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
       return true;
@@ -130,6 +133,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     failoverTimeout: parsed['failover-timeout'],
     autoFailover: parsed['auto-failover'],
     clusterNodeTimeout: parsed['cluster-node-timeout'],
+    migrationBatch: parsed['migration-batch'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],
   };

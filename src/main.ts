@@ -20,6 +20,7 @@ import { Router } from './proxy/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
+import { SlotMigrator } from './cluster/slot-migration.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -57,6 +58,8 @@ export interface RunningProxy {
   server: ProxyServer;
   cluster: ClusterManager;
   slotMaps: SlotMapSource;
+  /** Moves slots with their keys (resharding, REBALANCE); resumes an interrupted migration at start. */
+  migrator: SlotMigrator;
   stop(): Promise<void>;
 }
 
@@ -128,13 +131,19 @@ export async function startProxy(config: Config, log: Logger): Promise<RunningPr
     await cluster.shutdown();
     throw err;
   }
+  const migrator = new SlotMigrator({ cluster, slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout });
+  // A migration the last run left unfinished (stopped, or killed mid-way) finishes while we serve.
+  migrator.resume().catch((err: Error) => log.error({ err: err.message }, 'resuming the interrupted slot migration failed'));
   let stopping: Promise<void> | null = null;
   return {
     server,
     cluster,
     slotMaps,
+    migrator,
     stop() {
       stopping ??= (async () => {
+        migrator.close();
+        await migrator.idle(); // stops between batches; the nodes must still be up for that
         await server.close();
         failover?.close();
         slotMaps.close();

@@ -9,6 +9,8 @@
  * persisted atomically (TopologyStore) before a change takes effect.
  */
 
+import type { MigrateSlotsOperation } from './slot-migration.js';
+
 export const SLOT_COUNT = 16384;
 
 /** The document's format. Format 1 was the pre-cluster (standalone masters) layout. */
@@ -65,7 +67,7 @@ export interface TopologyDoc {
  * One operation under way: the union of the kinds, each an interface extending
  * OperationBase with a literal `kind`, defined next to the code that runs it.
  */
-export type Operation = OperationBase;
+export type Operation = OperationBase | MigrateSlotsOperation;
 
 export interface OperationBase {
   /** Unique (also in logs and LIST), e.g. "op-1732630000000-3". */
