@@ -211,6 +211,7 @@ export class SlotMigrator {
     let plan: SlotMove[];
     try {
       plan = validatePlan(moves);
+      for (const to of new Set(plan.map((m) => m.to))) addressOfId(this.o.cluster, to); // an unknown target is refused before anything is recorded
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -326,12 +327,9 @@ export class SlotMigrator {
         while (next < groups.length && !this.closed && run.failure === undefined) {
           const group = groups[next++];
           try {
-            // The whole group at once; a slot that failed a step, on its own with retries.
+            // The whole group at once; the slots that failed a step, again until they move or the budget is spent.
             const failures = await this.moveSlots(run, group);
-            for (const i of failures.keys()) {
-              if (this.closed || run.failure !== undefined) return;
-              await this.moveSlotWithRetries(run, i, failures.get(i)!);
-            }
+            if (failures.size > 0) await this.retryFailed(run, failures);
           } catch (err) {
             if (!(err instanceof MigrationInterrupted)) run.failure ??= err as Error;
             return;
@@ -415,18 +413,21 @@ export class SlotMigrator {
     return order;
   }
 
-  /** One slot that failed in its group, again and again (re-reading the cluster) until the budget is spent. */
-  private async moveSlotWithRetries(run: Run, i: number, firstError: string): Promise<void> {
-    const slot = run.slots[i];
-    const to = run.tos[i];
+  /**
+   * Slots of one group that failed a step (a node down, a failover under way): re-read the
+   * cluster and move them again, with a growing pause, until they all move or
+   * SLOT_RETRY_BUDGET_MS is spent (then the migration fails with the last reason).
+   */
+  private async retryFailed(run: Run, firstFailures: Failures): Promise<void> {
     const started = Date.now();
-    let message = firstError;
-    for (let attempt = 1; ; attempt++) {
+    let failures = firstFailures;
+    for (let attempt = 1; failures.size > 0; attempt++) {
+      const [i, message] = failures.entries().next().value as [number, string];
       const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
       if (Date.now() - started + delayMs > SLOT_RETRY_BUDGET_MS) {
-        throw new Error(`slot ${slot} could not be moved to ${to} within ${SLOT_RETRY_BUDGET_MS} ms (${attempt} attempts): ${message}`);
+        throw new Error(`slot ${run.slots[i]} could not be moved to ${run.tos[i]} within ${SLOT_RETRY_BUDGET_MS} ms (${attempt} attempts): ${message}`);
       }
-      this.o.log.warn({ operation: run.op.id, slot, to, attempt, err: message }, 'slot move step failed; re-reading the cluster and trying the slot again');
+      this.o.log.warn({ operation: run.op.id, slots: failures.size, slot: run.slots[i], to: run.tos[i], attempt, err: message }, 'slot move step failed; re-reading the cluster and trying again');
       this.targets = new Map(); // a target may have failed over
       await sleep(delayMs);
       if (this.closed) throw new MigrationInterrupted('closed');
@@ -435,10 +436,7 @@ export class SlotMigrator {
       } catch (err) {
         this.o.log.warn({ err: (err as Error).message }, 'slot map refresh failed during a migration; keeping the last one');
       }
-      const failures = await this.moveSlots(run, [i]);
-      const failed = failures.get(i);
-      if (failed === undefined) return;
-      message = failed;
+      failures = await this.moveSlots(run, [...failures.keys()]);
     }
   }
 
