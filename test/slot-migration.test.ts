@@ -464,10 +464,14 @@ describe('SlotMigrator', { skip, timeout: 300_000 }, () => {
       const migration = tp.proxy.migrator.migrate(moves, 'test: failover mid-way');
       await waitForProgress(tp, 200, migration);
       process.kill(Number(m0.handle), 'SIGKILL');
+      const atKill = tp.proxy.migrator.progress();
+      assert.ok(atKill !== undefined && atKill.slotsDone < 4000, `killed mid-way (${atKill?.slotsDone} slots done)`);
       const report = await migration;
       printRate('through a failover', report);
       assert.equal(report.slotsDone, 4000);
       const after = await mapNow(tp);
+      const m0r0 = tp.proxy.cluster.topology.nodes.find((n) => n.id === 'm0r0')!;
+      assert.ok(after.indexOfAddress(addressKey(m0r0.host, m0r0.port)) !== -1, 'm0r0 took over from m0 (it serves slots)');
       const m2 = tp.proxy.cluster.topology.nodes.find((n) => n.id === 'm2')!;
       for (let slot = moves[0].first; slot <= moves[0].last; slot += 37) assert.equal(after.masters[after.slotToMaster[slot]].address, addressKey(m2.host, m2.port), `slot ${slot} moved`);
       assert.deepEqual(await checkOnOwners(tp, values), []);

@@ -436,7 +436,7 @@ export class SlotMigrator {
       } catch (err) {
         this.o.log.warn({ err: (err as Error).message }, 'slot map refresh failed during a migration; keeping the last one');
       }
-      failures = await this.moveSlots(run, [...failures.keys()]);
+      failures = await this.moveSlots(run, [...failures.keys()], true);
     }
   }
 
@@ -444,7 +444,7 @@ export class SlotMigrator {
    * Steps 1–4 (module comment) for slots with one target, each step sent for all of them at
    * once. Returns the slots that failed a step and why; the others are done (run.onDone).
    */
-  private async moveSlots(run: Run, group: number[]): Promise<Failures> {
+  private async moveSlots(run: Run, group: number[], retry = false): Promise<Failures> {
     const failures: Failures = new Map();
     const to = run.tos[group[0]];
     let target: ClusterNode;
@@ -471,7 +471,7 @@ export class SlotMigrator {
       const done =
         source.redisId === target.redisId
           ? await this.confirmOwner(run, slots, target, failures) // moved already (a resumed run, an old map)
-          : await this.moveFromSource(run, slots, source, target, failures);
+          : await this.moveFromSource(run, slots, source, target, failures, retry);
       await this.tellOtherMasters(run, done, target, [target, source]);
       for (const i of done) run.onDone(i);
     }
@@ -483,9 +483,18 @@ export class SlotMigrator {
     return this.step(run, slots, this.channel(target), (slot) => ['CLUSTER', 'SETSLOT', slot, 'NODE', target.redisId], `SETSLOT NODE on ${target.address}`, failures);
   }
 
-  private async moveFromSource(run: Run, slots: number[], source: ClusterNode, target: ClusterNode, failures: Failures): Promise<number[]> {
+  private async moveFromSource(run: Run, slots: number[], source: ClusterNode, target: ClusterNode, failures: Failures, retry: boolean): Promise<number[]> {
     const t = this.channel(target);
     const s = this.channel(source);
+    if (retry) {
+      // After a failover of the source the target may not know the new owner: a node
+      // importing a slot ignores claims on it, and when the old source came back as a
+      // replica the slot was left unassigned in the target's view (RESTORE then gets
+      // CLUSTERDOWN). SETSLOT NODE <source> on the target tells it; its IMPORTING stays.
+      // Only for slots the fresh map gives to the source: one the target had taken would
+      // be the target's in the map (its bumped epoch wins).
+      await this.step(run, slots, t, (slot) => ['CLUSTER', 'SETSLOT', slot, 'NODE', source.redisId], `SETSLOT NODE (the owner) on ${target.address}`, failures, () => true);
+    }
     // 1. IMPORTING on the target. "already the owner": the target took the slot before a
     // restart (the map was older); the source may still list keys: drain it all the same.
     const owned = new Set<number>();
