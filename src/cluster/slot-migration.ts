@@ -12,8 +12,10 @@
  * The source of a slot is whoever serves it when the slot is moved (the cluster's slot
  * map), never the plan's idea of it: after a failover the owner is another node, and
  * MIGRATING/IMPORTING are not replicated — so a failed step re-reads the map, re-resolves
- * the target (a target that became a replica hands over to its new master) and starts the
- * slot again from step 1. Every step is idempotent, so doing a slot twice is harmless.
+ * the target (a target that became a replica hands over to its new master), tells the
+ * target who owns the slot now (a node importing a slot ignores the cluster's claims on
+ * it) and starts the slot again from step 1. Every step is idempotent, so doing a slot
+ * twice is harmless.
  *
  * Errors of MIGRATE:
  *   - a key deleted meanwhile: MIGRATE skips it (+NOKEY when none of the batch is left);
@@ -38,11 +40,12 @@
  * every MIGRATE goes out together with the slot's next GETKEYSINSLOT, several groups are
  * in flight (GROUPS_IN_FLIGHT), taken from the sources in turn so every source works at
  * once, and keys go from the GETKEYSINSLOT reply into MIGRATE as raw RESP (NodeChannel).
- * A slot that fails a step in its group leaves it and is moved on its own with retries.
+ * A slot that fails a step leaves its group; the failed slots of a group are retried
+ * together.
  *
  * Persistence: the plan is recorded in the document (a 'migrate-slots' operation) before
- * the first slot moves, and its progress (the slots not known to be done, as ranges) at
- * least every PERSIST_INTERVAL_MS. A proxy restarted mid-way (even after SIGKILL) calls
+ * the first slot moves, and its progress (the slots not known to be done, as ranges) about
+ * every PERSIST_INTERVAL_MS and when it stops. A proxy restarted mid-way (even after SIGKILL) calls
  * resume(): the remaining slots are moved — one moved after the last save only has its
  * ownership confirmed, and one left half-moved (MIGRATING/IMPORTING in nodes.conf)
  * finishes.
@@ -246,6 +249,7 @@ export class SlotMigrator {
     }
   }
 
+  /** The migration running here (undefined before its operation is recorded, and after it ends). */
   progress(): MigrationProgress | undefined {
     const r = this.run;
     if (r === undefined) return undefined;
