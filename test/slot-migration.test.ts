@@ -11,6 +11,8 @@
  *     key with its last acknowledged value afterwards, read directly on its new owner, no
  *     slot left MIGRATING/IMPORTING, the operation gone from the document;
  *   - refusals: a second migration while one runs, a bad plan;
+ *   - BUSYKEY: the target already holds keys the source still serves (a MIGRATE that timed
+ *     out): the source's copies win, the one that differed is counted;
  *   - a migration stopped mid-way (the proxy stopped) is resumed from the document by the
  *     next proxy on the same data dir;
  *   - the source master killed (SIGKILL) mid-migration: its replica takes over, the
@@ -398,6 +400,48 @@ describe('SlotMigrator', { skip, timeout: 300_000 }, () => {
       assert.deepEqual(await checkOnOwners(tp, values), []);
     } finally {
       await load?.stop(); // the proxy waits for its clients to leave
+      client.disconnect();
+      await tp.proxy.stop();
+    }
+  });
+
+  test('BUSYKEY: keys the target already has are replaced by the source\'s copies (the ones clients read), differing ones counted', async () => {
+    const tp = await startTestProxy(['--masters', '3', '--replicas', '0'], await newDataDir());
+    const client = new Redis({ port: tp.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await client.connect();
+      const keys = ['{busy}differs', '{busy}same', '{busy}only-source'];
+      for (const k of keys) await client.set(k, `source:${k}`);
+      const slot = keySlot(Buffer.from('{busy}'));
+      const map = await mapNow(tp);
+      const sourceAddr = map.masters[map.slotToMaster[slot]].address;
+      const nodes = tp.proxy.cluster.topology.nodes;
+      const source = nodes.find((n) => addressKey(n.host, n.port) === sourceAddr)!;
+      const target = nodes.find((n) => n.id !== source.id)!;
+      const password = tp.proxy.cluster.nodePassword;
+      const sourceId = String(await withControlClient(source, password, 2_000, (c) => c.call('CLUSTER', 'MYID')));
+      // What a MIGRATE that timed out after the target stored its keys leaves behind: the
+      // target importing the slot and holding copies (one stale, one equal) of keys the
+      // source still serves.
+      await withControlClient(target, password, 2_000, async (c) => {
+        await c.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
+        const p = c.pipeline();
+        p.call('ASKING');
+        p.set('{busy}differs', 'stale copy');
+        p.call('ASKING');
+        p.set('{busy}same', 'source:{busy}same');
+        for (const [err] of (await p.exec()) ?? []) if (err !== null) throw err;
+      });
+      const report = await tp.proxy.migrator.migrate([{ first: slot, last: slot, to: target.id }], 'test: busykey');
+      assert.equal(report.keysReplaced, 1, 'one key differed');
+      for (const k of keys) {
+        assert.equal(await client.get(k), `source:${k}`, `${k} through the proxy`);
+        const onTarget = await withControlClient(target, password, 2_000, (c) => c.get(k));
+        assert.equal(onTarget, `source:${k}`, `${k} on the new owner`);
+      }
+      assert.equal(await withControlClient(source, password, 2_000, (c) => c.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))), 0, 'nothing left on the source');
+      assert.deepEqual(await openSlots(tp), []);
+    } finally {
       client.disconnect();
       await tp.proxy.stop();
     }
