@@ -362,7 +362,7 @@ describe('SlotMigrator', { skip, timeout: 300_000 }, () => {
       const report = await migration;
       await sleep(200);
       await load.stop();
-      printRate('under load', report);
+      printRate(`under load (${load.ops} client operations meanwhile)`, report);
 
       assert.equal(report.interrupted, false);
       assert.equal(report.slotsDone, slotsMoved(moves));
@@ -391,9 +391,15 @@ describe('SlotMigrator', { skip, timeout: 300_000 }, () => {
       await assert.rejects(tp.proxy.migrator.migrate([{ first: 0, last: 0, to: 'nobody' }], 'bad'), /unknown node 'nobody'/);
       assert.deepEqual(tp.proxy.cluster.operations, []);
 
-      // REBALANCE evens it out again.
+      // REBALANCE evens it out again, under load too.
+      load = new Load(tp.port, names.filter((_, i) => i % 20 === 10), values, 3);
+      await sleep(200);
       const even = await rebalanceCluster(tp.proxy.migrator, tp.proxy.cluster, tp.proxy.slotMaps, { reason: 'test: rebalance' });
-      printRate('rebalance', even);
+      await sleep(200);
+      await load.stop();
+      printRate(`rebalance (${load.ops} client operations meanwhile)`, even);
+      assert.deepEqual(load.errors.slice(0, 10), [], `${load.errors.length} client errors in ${load.ops} operations`);
+      for (const [k, v] of load.last) values.set(k, v);
       const final = await mapNow(tp);
       const sizes = final.servingMasters().map((i) => final.rangesOf(i).reduce((n, [a, b]) => n + b - a + 1, 0));
       assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `even after REBALANCE: ${sizes.join(',')}`);
