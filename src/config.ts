@@ -29,6 +29,7 @@ export interface Config {
   autoFailover: boolean;
   shardRecoveryTimeout: number;
   clusterNodeTimeout: number;
+  migrationBatch: number;
   logLevel: string;
   logPretty: boolean | undefined;
 }
@@ -90,6 +91,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
         'ms a master whose replicas are all down too may stay unable to start before its slots and keys (from its AOF) are moved to the other masters (process provider)',
     })
     .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
+    .option('migration-batch', { type: 'number', default: 1000, describe: 'keys per MIGRATE when slots move between masters (resharding, REBALANCE)' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
@@ -109,6 +111,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
         throw new Error('--max-blocking-clients must be an integer >= 0');
       }
       if (!Number.isInteger(a['shard-recovery-timeout']) || a['shard-recovery-timeout'] < 0) throw new Error('--shard-recovery-timeout must be an integer >= 0 (ms)');
+      if (!Number.isInteger(a['migration-batch']) || a['migration-batch'] < 1 || a['migration-batch'] > 100_000) throw new Error('--migration-batch must be 1..100000');
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
       return true;
@@ -146,6 +149,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     autoFailover: parsed['auto-failover'],
     shardRecoveryTimeout: parsed['shard-recovery-timeout'],
     clusterNodeTimeout: parsed['cluster-node-timeout'],
+    migrationBatch: parsed['migration-batch'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],
   };

@@ -23,6 +23,7 @@ import { FailoverMonitor } from './failover/failover-monitor.js';
 import { ClusterAdmin, recoveryListing } from './admin/cluster-admin.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances } from './nodes/recovery-instance.js';
+import { SlotMigrator } from './cluster/slot-migration.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -60,6 +61,8 @@ export interface RunningProxy {
   server: ProxyServer;
   cluster: ClusterManager;
   slotMaps: SlotMapSource;
+  /** Moves slots with their keys (resharding, REBALANCE); resumes an interrupted migration at start. */
+  migrator: SlotMigrator;
   stop(): Promise<void>;
   /**
    * Stop serving and acting, and let go of the data dir, but leave every node (and any
@@ -160,8 +163,13 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     await cluster.shutdown();
     throw err;
   }
+  const migrator = new SlotMigrator({ cluster, slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout });
+  // A migration the last run left unfinished (stopped, or killed mid-way) finishes while we serve.
+  migrator.resume().catch((err: Error) => log.error({ err: err.message }, 'resuming the interrupted slot migration failed'));
   let stopping: Promise<void> | null = null;
   const quiesce = async (): Promise<void> => {
+    migrator.close();
+    await migrator.idle(); // stops between batches; the nodes must still be up for that
     await server.close();
     failover?.close();
     slotMaps.close();
@@ -171,6 +179,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     server,
     cluster,
     slotMaps,
+    migrator,
     stop() {
       stopping ??= (async () => {
         await quiesce();

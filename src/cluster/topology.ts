@@ -9,6 +9,7 @@
  * persisted atomically (TopologyStore) before a change takes effect.
  */
 
+import type { MigrateSlotsOperation } from './slot-migration.js';
 
 export const SLOT_COUNT = 16384;
 
@@ -85,7 +86,7 @@ export interface RemovedNodeRecord {
  * there by a type guard on `kind`: 'add-node', 'remove-node' (cluster/node-changes.ts),
  * 'recover-shard' (failover/shard-recovery.ts), 'migrate-slots' (cluster/slot-migration.ts).
  */
-export type Operation = OperationBase;
+export type Operation = OperationBase | MigrateSlotsOperation;
 
 export interface OperationBase {
   /** Unique (also in logs and LIST), e.g. "op-1732630000000-3". */
