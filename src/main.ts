@@ -20,7 +20,8 @@ import { Router } from './proxy/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
-import { ClusterAdmin, recoveryListing } from './admin/cluster-admin.js';
+import { ClusterAdmin, migrationListing, recoveryListing } from './admin/cluster-admin.js';
+import { rebalanceCluster } from './cluster/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances } from './nodes/recovery-instance.js';
 import { SlotMigrator } from './cluster/slot-migration.js';
@@ -133,11 +134,18 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
           onRecoveryStep: hooks.onRecoveryStep,
         });
   failover?.start();
+  const migrator = new SlotMigrator({ cluster, slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout });
+  // A migration the last run left unfinished (stopped, or killed mid-way) finishes while we serve.
+  migrator.resume().catch((err: Error) => log.error({ err: err.message }, 'resuming the interrupted slot migration failed'));
   const admin = new ClusterAdmin({
     cluster,
     slotMap: () => slotMaps.refresh(),
     failover,
-    progress: () => (failover === undefined ? [] : failover.recoveryStatus().map(recoveryListing)),
+    rebalance: (exclude) => rebalanceCluster(migrator, cluster, slotMaps, { exclude, log }),
+    progress: () => [
+      ...migrationListing(migrator.progress()),
+      ...(failover === undefined ? [] : failover.recoveryStatus().map(recoveryListing)),
+    ],
     commandTimeoutMs: config.connectTimeout,
   });
   const server = new ProxyServer(router, {
@@ -153,19 +161,19 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     log,
     nodeStatus: failover === undefined ? undefined : () => failover.status(),
     recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
+    migration: () => migrator.progress(),
   });
   try {
     await server.listen();
   } catch (err) {
+    migrator.close();
+    await migrator.idle();
     failover?.close();
     slotMaps.close();
     router.close();
     await cluster.shutdown();
     throw err;
   }
-  const migrator = new SlotMigrator({ cluster, slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout });
-  // A migration the last run left unfinished (stopped, or killed mid-way) finishes while we serve.
-  migrator.resume().catch((err: Error) => log.error({ err: err.message }, 'resuming the interrupted slot migration failed'));
   let stopping: Promise<void> | null = null;
   const quiesce = async (): Promise<void> => {
     migrator.close();

@@ -228,6 +228,73 @@ describe('admin verbs', { skip }, () => {
   });
 });
 
+describe('ADD MASTER, REBALANCE and REMOVE <master> under a write load', { skip }, () => {
+  test('a 4th master gets a quarter of the slots with their keys; REMOVE gives them back; a restarted proxy lists the same cluster', { timeout: 150_000 }, async () => {
+    const tp = await startTestProxy([]);
+    const c = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+    try {
+      const pipeline = c.pipeline();
+      for (let i = 0; i < 20_000; i++) pipeline.set(`seed:${i}`, `v${i}`);
+      await pipeline.exec();
+      const acked = new Map<string, string>();
+      const errors: string[] = [];
+      let stop = false;
+      const load = (async () => {
+        for (let i = 0; !stop; i++) {
+          try {
+            await c.set(`live:${i}`, String(i));
+            acked.set(`live:${i}`, String(i));
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+        }
+      })();
+
+      const added = (await c.call('ADD', 'MASTER')) as string;
+      assert.match(added, /^m3 127\.0\.0\.1:\d+ is a master \(replica m3r0\); 4096 slots and \d+ keys moved in [\d.]+ s \(\d+ keys\/s\)$/);
+      let nodes = await list(c);
+      const m3 = nodes.find((n) => n.id === 'm3')!;
+      assert.equal(m3.role, 'master');
+      assert.equal(Number(m3.fields.get('slot_count')), 4096, 'a quarter of the slots');
+      assert.ok(Number(m3.fields.get('keys')) > 4000, `its keys: ${m3.fields.get('keys')}`);
+      assert.equal(nodes.find((n) => n.id === 'm3r0')?.master, 'm3');
+      for (const m of nodes.filter((n) => n.role === 'master')) assert.equal(Number(m.fields.get('slot_count')), 4096, `${m.id} even`);
+      assert.equal(await c.call('REBALANCE'), 'the slots were already even: nothing moved');
+
+      const removed = (await c.call('REMOVE', 'm3')) as string;
+      assert.match(removed, /^m3 removed with its replica m3r0; 4096 slots and \d+ keys moved in/);
+      stop = true;
+      await load;
+      assert.deepEqual(errors, [], 'no client error while slots moved');
+      nodes = await list(c);
+      assert.deepEqual(nodes.map((n) => n.id).sort(), ['m0', 'm0r0', 'm1', 'm1r0', 'm2', 'm2r0']);
+      const seeds = await c.mget(...Array.from({ length: 20_000 }, (_, i) => `seed:${i}`));
+      assert.deepEqual(seeds, Array.from({ length: 20_000 }, (_, i) => `v${i}`), 'every seeded key with its value');
+      assert.deepEqual(await c.mget(...acked.keys()), [...acked.values()], 'every acknowledged write');
+      assert.equal(await c.dbsize(), 20_000 + acked.size);
+      assert.match(await c.info('migration'), /migrations_in_progress:0/);
+
+      // a restarted proxy (same data dir) lists the same cluster
+      const before = nodes.map((n) => `${n.id} ${n.address} ${n.role} ${n.master} ${n.fields.get('slots')}`);
+      c.disconnect();
+      await tp.proxy.stop();
+      const again = await startTestProxy([], tp.dataDir);
+      const c2 = new Redis({ port: again.port });
+      try {
+        const relisted = await pollList(c2, (ns) => ns.every((n) => n.state === 'up'));
+        assert.deepEqual(relisted.map((n) => `${n.id} ${n.address} ${n.role} ${n.master} ${n.fields.get('slots')}`), before);
+        assert.equal(await c2.dbsize(), 20_000 + acked.size);
+      } finally {
+        c2.disconnect();
+        await again.proxy.stop();
+      }
+    } finally {
+      c.disconnect();
+      await tp.close().catch(() => undefined);
+    }
+  });
+});
+
 describe('admin verbs without --admin-password', { skip }, () => {
   test('every client may run them', async () => {
     const tp = await startTestProxy(['--masters', '1', '--replicas', '0']);

@@ -31,11 +31,26 @@ const failover: Verb = async (admin, args) => {
 /** ADD MASTER | ADD SLAVE <master> | ADD REPLICA <master>. */
 const add: Verb = async (admin, args) => {
   const what = args[0]?.toUpperCase();
+  if (what === 'MASTER') {
+    if (args.length === 2) {
+      throw new AdminError(`ADD MASTER ${args[1]}: adding a node you run yourself is not supported yet; ADD MASTER without an address starts one`);
+    }
+    if (args.length !== 1) usage('ADD MASTER');
+    return encodeSimple(await admin.addMaster());
+  }
   if (what === 'SLAVE' || what === 'REPLICA') {
+    if (args.length === 3) {
+      throw new AdminError(`ADD ${what} ${args[1]} ${args[2]}: adding a node you run yourself is not supported yet; leave out the address and one is started`);
+    }
     if (args.length !== 2) usage(`ADD ${what} <master id or host:port>`);
     return encodeSimple(await admin.addReplica(args[1]));
   }
   usage('ADD MASTER | ADD SLAVE <master> | ADD REPLICA <master>');
+};
+
+const rebalance: Verb = async (admin, args) => {
+  if (args.length !== 0) usage('REBALANCE');
+  return encodeSimple(await admin.rebalance());
 };
 
 const remove: Verb = async (admin, args) => {
@@ -50,6 +65,7 @@ const VERBS = new Map<string, Verb>([
   ['FAILOVER', failover],
   ['ADD', add],
   ['REMOVE', remove],
+  ['REBALANCE', rebalance],
 ]);
 
 /** Run an admin verb for this session: permission, then the verb; the reply arrives in order. */

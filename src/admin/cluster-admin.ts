@@ -14,6 +14,7 @@ import type { SlotMap } from '../cluster/slot-map.js';
 import type { NodeRecord } from '../cluster/topology.js';
 import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
+import type { MigrationProgress, MigrationReport } from '../cluster/slot-migration.js';
 import { infoFields, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
@@ -57,8 +58,8 @@ export interface ClusterAdminOptions {
   slotMap: () => Promise<SlotMap>;
   /** Undefined for a static cluster (the proxy watches and heals only the nodes it runs). */
   failover: FailoverMonitor | undefined;
-  /** Move every slot (and its keys) of this master to the others; resolves to a one-line summary. */
-  drain?: (masterId: string) => Promise<string>;
+  /** Even the slots (and their keys) out over the masters but `exclude`, which give all theirs away. */
+  rebalance: (exclude: string[]) => Promise<MigrationReport>;
   /** Operations in progress of other parts (migrations, recoveries), for LIST. */
   progress: () => OperationListing[];
   commandTimeoutMs: number;
@@ -99,6 +100,34 @@ export class ClusterAdmin {
     });
   }
 
+  /**
+   * ADD MASTER: a new master started by the provider — with a replica of its own when the
+   * other masters have replicas, so the new shard is as safe as the others — then
+   * REBALANCE onto it, keys included.
+   */
+  addMaster(): Promise<string> {
+    return this.exclusive('ADD MASTER', async () => {
+      this.requireManaged('ADD MASTER');
+      const members = [...(await this.o.cluster.membership()).values()];
+      const withReplicas = members.some((m) => m.role === 'replica');
+      const master = await refusals(() => this.o.cluster.addNode());
+      let replica: NodeRecord | undefined;
+      let report: MigrationReport;
+      try {
+        if (withReplicas) replica = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
+        report = await this.migrate([]);
+      } catch (err) {
+        throw new AdminError(`${master.id} ${master.host}:${master.port} was added as an empty master, but ${(err as Error).message}; REBALANCE moves slots onto it`);
+      }
+      return `${master.id} ${master.host}:${master.port} is a master${replica === undefined ? '' : ` (replica ${replica.id})`}; ${describeMigration(report)}`;
+    });
+  }
+
+  /** REBALANCE: even the slots out over every master, moving their keys. */
+  rebalance(): Promise<string> {
+    return this.exclusive('REBALANCE', async () => describeMigration(await this.migrate([])));
+  }
+
   /** ADD SLAVE|REPLICA <master>: a new replica of that master, started by the provider, in sync when this resolves. */
   addReplica(masterName: string): Promise<string> {
     return this.exclusive(`ADD REPLICA ${masterName}`, async () => {
@@ -123,14 +152,24 @@ export class ClusterAdmin {
       if (member?.role === 'master' && member.slots > 0) {
         const others = [...members.values()].filter((m) => m.role === 'master' && m.id !== node.id);
         if (others.length === 0) throw new AdminError(`${node.id} is the last master: a cluster needs at least one`);
-        if (this.o.drain === undefined) throw new AdminError(`${node.id} still serves ${member.slots} hash slots and this proxy cannot move them`);
-        moved = `; ${await this.o.drain(node.id)}`;
+        moved = `; ${describeMigration(await this.migrate([node.id]))}`;
       }
       const replicas = [...members.values()].filter((m) => m.role === 'replica' && m.masterId === node.id).map((m) => m.id);
       await refusals(() => this.o.cluster.removeNode(node.id));
       const also = member?.role === 'master' && replicas.length > 0 ? ` with its replica${replicas.length > 1 ? 's' : ''} ${replicas.join(', ')}` : '';
       return `${node.id} removed${also}${moved}`;
     });
+  }
+
+  private async migrate(exclude: string[]): Promise<MigrationReport> {
+    let report: MigrationReport;
+    try {
+      report = await this.o.rebalance(exclude);
+    } catch (err) {
+      throw new AdminError((err as Error).message.replace(/^ERR /, ''));
+    }
+    if (report.interrupted) throw new AdminError(`the slot migration ${report.id} was stopped (the proxy is shutting down); it resumes on the next start`);
+    return report;
   }
 
   /** A node by our id (m0, m0r1) or by host:port; AdminError when there is none. */
@@ -245,4 +284,16 @@ export function recoveryListing(r: RecoveryStatus): OperationListing {
     `unrecoverable=${r.unrecoverable === undefined ? '-' : JSON.stringify(r.unrecoverable)}`,
   ].join(' ');
   return { kind: 'recovery', id: r.id, progress };
+}
+
+/** A slot migration under way, for LIST. */
+export function migrationListing(m: MigrationProgress | undefined): OperationListing[] {
+  if (m === undefined) return [];
+  const current = m.current === undefined ? '-' : `${m.current.slot}:${m.current.from}->${m.current.to}`;
+  return [{ kind: 'migration', id: m.id, progress: `reason=${JSON.stringify(m.reason)} slots=${m.slotsDone}/${m.slotsTotal} keys_moved=${m.keysMoved} current=${current}` }];
+}
+
+function describeMigration(r: MigrationReport): string {
+  if (r.slotsTotal === 0) return 'the slots were already even: nothing moved';
+  return `${r.slotsDone} slots and ${r.keysMoved} keys moved in ${(r.elapsedMs / 1000).toFixed(1)} s (${r.keysPerSecond} keys/s)`;
 }

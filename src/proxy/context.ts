@@ -8,6 +8,7 @@ import type { ClientSession } from './session.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
+import type { MigrationProgress } from '../cluster/slot-migration.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -36,6 +37,8 @@ export interface ProxyContext {
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
   /** Shard recoveries under way or done; undefined when the proxy does not run the nodes (static). */
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
+  /** The slot migration under way, if any (INFO # Migration); undefined when the proxy cannot migrate. */
+  readonly migration: (() => MigrationProgress | undefined) | undefined;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;

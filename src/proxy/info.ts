@@ -8,6 +8,7 @@
 import type { ProxyContext } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
+import type { MigrationProgress } from '../cluster/slot-migration.js';
 
 /** Parse one node's INFO text into section → field → value. */
 function parseInfo(text: string): Map<string, Map<string, string>> {
@@ -90,6 +91,26 @@ function nodesSection(nodes: readonly NodeStatus[]): [string, [string, string][]
     'Nodes',
     nodes.map((n, i): [string, string] => [`node${i}`, `id=${n.id},addr=${n.host}:${n.port},role=${n.role},state=${n.state},master=${n.masterId ?? '-'}`]),
   ];
+}
+
+/** The slot migration under way (resharding: ADD MASTER, REMOVE, REBALANCE), if any. */
+function migrationSection(m: MigrationProgress | undefined): [string, [string, string | number][]] {
+  const fields: [string, string | number][] = [['migrations_in_progress', m === undefined ? 0 : 1]];
+  if (m !== undefined) {
+    fields.push([
+      'migration0',
+      [
+        `id=${m.id}`,
+        `reason=${m.reason.replace(/[,\r\n ]+/g, '_')}`,
+        `slots_done=${m.slotsDone}`,
+        `slots_total=${m.slotsTotal}`,
+        `keys_moved=${m.keysMoved}`,
+        `current=${m.current === undefined ? '-' : `${m.current.slot}:${m.current.from}->${m.current.to}`}`,
+        `started=${m.startedAt}`,
+      ].join(','),
+    ]);
+  }
+  return ['Migration', fields];
 }
 
 /**
@@ -202,6 +223,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     ],
     ...(ctx.nodeStatus === undefined ? [] : [nodesSection(ctx.nodeStatus())]),
     ...(ctx.recoveries === undefined ? [] : [recoverySection(ctx.recoveries())]),
+    ...(ctx.migration === undefined ? [] : [migrationSection(ctx.migration())]),
     [
       'Keyspace',
       [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [

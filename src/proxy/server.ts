@@ -12,6 +12,7 @@ import type { Router } from './router.js';
 import type { ProxyContext, ProxyStats } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
+import type { MigrationProgress } from '../cluster/slot-migration.js';
 import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 
@@ -32,6 +33,8 @@ export interface ProxyServerOptions {
   nodeStatus?: () => NodeStatus[];
   /** Shard recoveries (INFO # Recovery); absent for a static cluster. */
   recoveries?: () => RecoveryStatus[];
+  /** The slot migration under way (INFO # Migration). */
+  migration?: () => MigrationProgress | undefined;
 }
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
@@ -53,6 +56,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly version: string;
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
+  readonly migration: (() => MigrationProgress | undefined) | undefined;
   readonly log: Logger;
   port: number;
 
@@ -74,6 +78,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.version = opts.version;
     this.nodeStatus = opts.nodeStatus;
     this.recoveries = opts.recoveries;
+    this.migration = opts.migration;
     this.port = opts.port;
     this.log = opts.log;
     // Process-wide, like the flush scheduler that reports through it (the last server started wins).
