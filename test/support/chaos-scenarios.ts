@@ -11,20 +11,18 @@
  *   - a fault: a Scenario in SCENARIOS. `inject` does the damage and says when and which
  *     slots it may cost (undefined: no acknowledged write may be lost whatever the mode).
  *     A fault that changes the cluster's shape sets `proxy.shape` to what it should heal
- *     to. The cases still to come (issue 6 part 9):
- *       * a master and its replica killed, the master unable to restart (append an invalid
- *         directive to its own redis.conf first, like the shard-recovery tests do) — slots =
- *         its slots, shape.masters - 1 afterwards;
- *       * `ADD MASTER` / `REMOVE <node>` through redis-cli while the load runs — slots
- *         undefined (resharding must lose nothing), shape.masters ± 1.
+ *     to; the ones here put the shape back themselves (a lost shard is replaced with ADD
+ *     MASTER, an added master is removed again), so any order of scenarios works.
  */
 import assert from 'node:assert/strict';
+import { appendFile } from 'node:fs/promises';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before } from 'node:test';
 import { parseConfig } from '../../src/config.js';
 import { sleep } from '../../src/nodes/wait.js';
 import { ProxyProcess, type InfoNode } from './proxy-process.js';
-import { WriteLedger, type LedgerReport, type WriteLedgerOptions } from './write-ledger.js';
+import { strictClient, WriteLedger, type LedgerReport, type WriteLedgerOptions } from './write-ledger.js';
 
 /** The default --failover-timeout is 5 s: a request may wait that long for a switch; longer (with slack for a loaded machine) is a hang. */
 export const HANG_MS = 5_000 + 3_000;
@@ -73,7 +71,8 @@ export function unsupportedFlags(flags: string[]): string | undefined {
 export function proxyForSuite(mode: AckMode): () => ProxyProcess {
   let proxy: ProxyProcess | undefined;
   before(async () => {
-    proxy = await ProxyProcess.start({ masters: 3, replicas: 1, flags: mode.flags });
+    // A lost shard is recovered after 2 s instead of 10 (LOSE_SHARD), to keep the suites short.
+    proxy = await ProxyProcess.start({ masters: 3, replicas: 1, flags: ['--shard-recovery-timeout', '2000', ...mode.flags] });
   });
   after(async () => {
     try {
@@ -185,6 +184,73 @@ export const KILL_MASTER: Scenario = {
   inject: (ctx) => killNode(ctx, 'master'),
 };
 
+/** An admin verb through the proxy (no --admin-password in these suites); resolves to its reply. */
+async function adminVerb(proxy: ProxyProcess, ...args: string[]): Promise<string> {
+  const c = await strictClient(proxy.port, 120_000);
+  try {
+    return String(await c.call(args[0], ...args.slice(1)));
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** Wait until INFO # Nodes lists none of `ids` (a recovery or a removal is done). */
+async function waitGone(proxy: ProxyProcess, ids: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const nodes = await proxy.nodes().catch(() => undefined);
+    if (nodes !== undefined && !nodes.some((n) => ids.includes(n.id))) return;
+    if (Date.now() > deadline) throw new Error(`${ids.join(', ')} still listed after ${timeoutMs} ms:\n${proxy.logTail()}`);
+    await sleep(200);
+  }
+}
+
+/**
+ * A whole shard lost for good: the master's and the replica's redis.conf made unusable (an
+ * invalid directive, so neither can be started again; their AOFs are intact), both killed.
+ * The proxy recovers the shard onto the survivors from the master's AOF (after
+ * --shard-recovery-timeout); then ADD MASTER puts the shape back. Nothing acknowledged may
+ * be lost whatever the ack mode: a master's AOF has every write it acknowledged.
+ */
+export const LOSE_SHARD: Scenario = {
+  name: 'kill -9 a master and its replica, both unable to restart; then ADD MASTER',
+  errorFree: false,
+  async inject({ proxy, rng }) {
+    const nodes = await proxy.nodes();
+    const master = pick(nodes, 'master', rng);
+    const replicas = nodes.filter((n) => n.role === 'replica' && n.master === master.id);
+    const victims = [master, ...replicas].map((n) => n.id);
+    const doc = await proxy.topology();
+    const pids: number[] = [];
+    for (const id of victims) {
+      const dir = doc.nodes.find((n) => n.id === id)?.dataDir;
+      if (dir === undefined) throw new Error(`node ${id} has no dir in the document`);
+      await appendFile(path.join(dir, 'redis.conf'), 'this-directive-does-not-exist yes\n');
+      pids.push(await proxy.pidOf(id));
+    }
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const at = now();
+    await waitGone(proxy, victims, 60_000);
+    const recoveredAfter = now() - at;
+    const added = await adminVerb(proxy, 'ADD', 'MASTER');
+    return { at, what: `SIGKILL ${victims.join(' + ')} (unable to restart); recovered after ${recoveredAfter.toFixed(0)} ms; ADD MASTER: ${added}`, slots: undefined };
+  },
+};
+
+/** Resharding under load: ADD MASTER (a quarter of the slots move onto it), then REMOVE it (they move back). No client may see an error. */
+export const ADD_AND_REMOVE_MASTER: Scenario = {
+  name: 'ADD MASTER, then REMOVE it, under load',
+  errorFree: true,
+  async inject({ proxy }) {
+    const at = now();
+    const added = await adminVerb(proxy, 'ADD', 'MASTER');
+    const id = /^(\S+) /.exec(added)?.[1];
+    if (id === undefined) throw new Error(`ADD MASTER answered ${added}`);
+    const removed = await adminVerb(proxy, 'REMOVE', id);
+    return { at, what: `ADD MASTER: ${added}; REMOVE ${id}: ${removed}`, slots: undefined };
+  },
+};
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'kill -9 a replica',
@@ -204,6 +270,8 @@ export const SCENARIOS: Scenario[] = [
       return { at, what: `SIGKILL the proxy (pid ${pid}), started again as pid ${proxy.pid} after ${(now() - at).toFixed(0)} ms`, slots: undefined };
     },
   },
+  ADD_AND_REMOVE_MASTER,
+  LOSE_SHARD,
 ];
 
 export interface RunOptions {
