@@ -27,6 +27,8 @@ export interface Config {
   failoverTimeout: number;
   autoFailover: boolean;
   clusterNodeTimeout: number;
+  ack: 'master' | 'replica';
+  ackTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
 }
@@ -77,6 +79,18 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
     .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })
     .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
+    .option('ack', {
+      choices: ['master', 'replica'] as const,
+      default: 'master' as const,
+      describe:
+        'when a write is acknowledged: master = once the master has it (Redis\'s asynchronous replication); replica = once at least one replica has it too (one WAIT per batch of writes per backend connection)',
+    })
+    .option('ack-timeout', {
+      type: 'number',
+      default: 1000,
+      describe:
+        'ms a write waits for a replica with --ack replica before the client gets -NOREPLICAS (the write may have been applied on the master); the default matches --node-timeout, after which a silent replica counts as failed anyway',
+    })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
@@ -94,6 +108,13 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (!Number.isInteger(a.maxclients) || a.maxclients < 1) throw new Error('--maxclients must be a positive integer');
       if (!Number.isInteger(a['max-blocking-clients']) || a['max-blocking-clients'] < 0) {
         throw new Error('--max-blocking-clients must be an integer >= 0');
+      }
+      if (!Number.isInteger(a['ack-timeout']) || a['ack-timeout'] < 1) throw new Error('--ack-timeout must be a positive integer (ms)');
+      if (a.ack === 'replica' && a['ack-timeout'] >= a['command-timeout']) {
+        throw new Error(`--ack-timeout (${a['ack-timeout']} ms) must be less than --command-timeout (${a['command-timeout']} ms): the WAIT would be cut off`);
+      }
+      if (a.ack === 'replica' && a.provider === 'process' && a.replicas === 0) {
+        throw new Error('--ack replica needs at least one replica per master; --replicas 0 gives none');
       }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
@@ -130,6 +151,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     failoverTimeout: parsed['failover-timeout'],
     autoFailover: parsed['auto-failover'],
     clusterNodeTimeout: parsed['cluster-node-timeout'],
+    ack: parsed.ack,
+    ackTimeout: parsed['ack-timeout'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],
   };
