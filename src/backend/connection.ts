@@ -28,7 +28,7 @@ import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
 import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
-import { AckBatch, DISCARD_REPLY, type AckPolicy } from './replica-ack.js';
+import { AckBatch, DISCARD_REPLY, leaveBatch, type AckPolicy } from './replica-ack.js';
 import { BLOCKING_WRITE, NOT_WRITE, writeKind } from '../commands/write-kind.js';
 
 export interface BackendEndpoint {
@@ -313,8 +313,10 @@ export class BackendConnection implements Flushable {
         this.socket?.destroy();
         return;
       }
-      if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && isClusterError(frame) && this.opts.clusterErrors.onClusterError(frame, raw, sink, this)) {
-        continue;
+      if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && isClusterError(frame)) {
+        // A held write the router sends elsewhere leaves this batch: where it is applied, it is acknowledged.
+        const target = this.opts.ack === undefined ? sink : leaveBatch(sink);
+        if (this.opts.clusterErrors.onClusterError(frame, raw, target, this)) continue;
       }
       // The sink is the proxy's side (a client's slot, a merge): a bug there must not
       // leave this connection's FIFO out of step with the node's replies.

@@ -20,10 +20,10 @@
  * all: they reach their client's reply queue as soon as they arrive, and wait there only
  * for the replies the client is owed before them.
  *
- * A write that the cluster redirected (MOVED/ASK/TRYAGAIN: the router sends it again, maybe
- * to another node, where it is a write of that connection's batch) has no reply here when
- * WAIT answers; it becomes a pass-through, and its final reply, already acknowledged where
- * it was applied, goes on as it comes.
+ * A write that the cluster redirected (MOVED/ASK/TRYAGAIN/CLUSTERDOWN) leaves its batch
+ * (leaveBatch): the router sends it again, maybe to another node, where it is a write of
+ * that connection's batch and acknowledged there; this batch's WAIT (which may fail: the
+ * node that redirected it may be a replica now, or have none) has no say over it.
  */
 import { encodeCommand, encodeError } from '../resp/encode.js';
 import { reportFault } from '../faults.js';
@@ -91,13 +91,23 @@ export class AckBatch implements ReplySink {
   }
 }
 
+/**
+ * The sink to hand on for a request the cluster redirected: a held write's own target (it
+ * leaves its batch, see the module comment); any other sink as it is.
+ */
+export function leaveBatch(sink: ReplySink): ReplySink {
+  if (!(sink instanceof HeldReply)) return sink;
+  sink.settle(null);
+  return sink.target;
+}
+
 /** A write's sink while its batch's WAIT is outstanding. */
 class HeldReply implements ReplySink {
   private reply: Buffer | null = null;
   /** Settled, or redirected past its batch: replies go straight on. */
   private passThrough = false;
 
-  constructor(private readonly target: ReplySink) {}
+  constructor(readonly target: ReplySink) {}
 
   deliver(reply: Buffer): void {
     if (this.passThrough || reply[0] === 0x2d /* '-' */) this.target.deliver(reply);
