@@ -5,8 +5,9 @@
  *   - which requests count as writes (write-kind.ts);
  *   - one backend connection with an AckPolicy and a node without a replica: a write's
  *     reply waits for WAIT and becomes -NOREPLICAS when no replica confirms, a read behind
- *     it is answered at once, an error passes at once, a connection lost during the WAIT
- *     fails the write with the connection's own error;
+ *     it is answered at once, an error passes at once, writes flushed while a WAIT waits
+ *     share the next one, a write the cluster redirects is acknowledged where it lands, a
+ *     connection lost during the WAIT fails the write with the connection's own error;
  *   - a proxy over a real cluster (1 master, 1 replica): the replica has every write when
  *     the client sees OK; a proxy with --ack master over the same nodes sends no WAIT; a
  *     pipeline of 10 000 writes costs far fewer WAITs than writes; mixed reads and writes
@@ -120,6 +121,29 @@ describe('a backend connection with an AckPolicy (real redis-servers)', { skip }
       assert.ok(setAfter >= 350, `the write failed after ${setAfter} ms, before the ack timeout`);
       // "May have applied it": it did.
       assert.equal(await direct.get('k'), 'v');
+    } finally {
+      conn.close();
+      direct.disconnect();
+      await server.stop();
+    }
+  });
+
+  test('one WAIT in flight per connection: writes flushed while it waits share the next one', async () => {
+    const server = await startRedisServer();
+    const conn = connect(server.port, 300);
+    const direct = client(server.port);
+    try {
+      assert.equal(await send(conn, ['PING']), '+PONG\r\n');
+      await direct.config('RESETSTAT');
+      // Three flushes while the first WAIT waits (no replica: each WAIT runs its full 300 ms).
+      const replies = [send(conn, ['SET', 'a', '1'])];
+      await sleep(50);
+      replies.push(send(conn, ['SET', 'b', '2']));
+      await sleep(50);
+      replies.push(send(conn, ['SET', 'c', '3']));
+      for (const r of await Promise.all(replies)) assert.match(r, /^-NOREPLICAS /);
+      const stats = String(await direct.info('commandstats'));
+      assert.match(stats, /^cmdstat_wait:calls=2,/m, 'the second and third writes shared one WAIT');
     } finally {
       conn.close();
       direct.disconnect();

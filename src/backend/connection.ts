@@ -16,7 +16,9 @@
  *
  * With an AckPolicy (`--ack replica`), the writes queued between two flushes are one
  * batch: their replies are held, and the flush appends one WAIT that releases them (see
- * replica-ack.ts). Without one, nothing here looks at what a request is.
+ * replica-ack.ts). At most one WAIT is in flight: writes flushed meanwhile join the next
+ * batch, whose WAIT goes out when the first answers. Without a policy, nothing here looks
+ * at what a request is.
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
@@ -28,7 +30,7 @@ import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
 import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
-import { AckBatch, DISCARD_REPLY, leaveBatch, type AckPolicy } from './replica-ack.js';
+import { AckBatch, DISCARD_REPLY, leaveBatch, type AckOwner, type AckPolicy } from './replica-ack.js';
 import { BLOCKING_WRITE, NOT_WRITE, writeKind } from '../commands/write-kind.js';
 
 export interface BackendEndpoint {
@@ -85,7 +87,7 @@ export { isUnreachableReply } from './unreachable.js';
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
 
-export class BackendConnection implements Flushable {
+export class BackendConnection implements Flushable, AckOwner {
   flushQueued = false;
   private state: State = 'connecting';
   private socket: net.Socket | null = null;
@@ -99,6 +101,12 @@ export class BackendConnection implements Flushable {
   private handshakeReplies = 0;
   /** With an AckPolicy: the writes queued since the last flush, whose WAIT the next flush sends. */
   private ackBatch: AckBatch | null = null;
+  /**
+   * A WAIT is in flight. Redis runs a connection's WAITs one after another, each up to the
+   * ack timeout: one per flush while a replica is missing would queue up timeout after
+   * timeout. One at a time, a write waits at most two.
+   */
+  private waitInFlight = false;
   private attempt = 0;
   private lastError = '';
   private lastProgressAt = 0;
@@ -174,7 +182,7 @@ export class BackendConnection implements Flushable {
   private holdIfWrite(raw: Buffer, sink: ReplySink, ack: AckPolicy): ReplySink {
     const kind = writeKind(raw);
     if (kind === NOT_WRITE) return sink;
-    const batch = (this.ackBatch ??= new AckBatch(ack));
+    const batch = (this.ackBatch ??= new AckBatch(ack, this));
     if (kind === BLOCKING_WRITE) batch.blocking = true;
     return batch.hold(sink);
   }
@@ -187,6 +195,15 @@ export class BackendConnection implements Flushable {
     const ack = this.opts.ack!;
     if (batch.blocking) this.queueInternal(ack.ping, DISCARD_REPLY);
     this.queueInternal(ack.wait, batch);
+    this.waitInFlight = true;
+  }
+
+  /** The WAIT in flight answered (or failed): the writes sent since get theirs. */
+  waitAnswered(): void {
+    this.waitInFlight = false;
+    if (this.ackBatch === null || this.state !== 'ready') return;
+    this.closeAckBatch();
+    flushScheduler.schedule(this);
   }
 
   private queueInternal(raw: Buffer, sink: ReplySink): void {
@@ -210,7 +227,7 @@ export class BackendConnection implements Flushable {
 
   flush(): void {
     if (this.state !== 'ready' || this.out.length === 0 || this.socket === null) return;
-    if (this.ackBatch !== null) this.closeAckBatch();
+    if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
     const bufs = this.out;
     const bytes = this.outBytes;
     this.out = [];
@@ -272,7 +289,7 @@ export class BackendConnection implements Flushable {
     }
     this.lastProgressAt = Date.now();
     this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port }, 'backend connected');
-    if (this.ackBatch !== null) this.closeAckBatch();
+    if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
     if (this.out.length > 0) {
       const bufs = this.out;
       const bytes = this.outBytes;
@@ -375,7 +392,8 @@ export class BackendConnection implements Flushable {
     this.out = [];
     this.outBytes = 0;
     this.handshakeReplies = 0;
-    this.ackBatch = null; // its writes and WAIT are in `inflight`, failed below
+    this.ackBatch = null; // its writes are in `inflight`, failed below
+    this.waitInFlight = false;
     this.inflightRaw.clear();
     if (this.inflight.length > 0) {
       const err = encodeError(`ERR ${reason}`);

@@ -4,6 +4,10 @@
  * Per backend connection, the writes sent between two flushes form a batch (AckBatch).
  * When the batch is flushed, `WAIT 1 <timeout>` goes out in the same write, right after
  * it, so Redis answers it after the batch's replies: one WAIT per batch, not per command.
+ * While a WAIT is in flight, writes flushed meanwhile stay in the open batch, and its WAIT
+ * goes out when the first answers (AckOwner.waitAnswered): Redis runs one connection's
+ * WAITs one after another, so a WAIT per flush with a replica missing would add up ack
+ * timeouts; this way a write waits at most two.
  * WAIT waits for the connection's own replication offset, which Redis 7.0 sets to the
  * master's offset after every command, so it covers every write before it on the
  * connection. (Not after a blocked command it serves later: a batch with a blocking write
@@ -56,13 +60,21 @@ export class AckPolicy {
 /** Where the reply to the PING before a WAIT goes: nowhere (only its effect on the offset matters). */
 export const DISCARD_REPLY: ReplySink = { deliver() {} };
 
+/** The connection a batch belongs to: told when the batch's WAIT has answered. */
+export interface AckOwner {
+  waitAnswered(): void;
+}
+
 /** The writes of one flushed batch; the sink of the WAIT that follows them. */
 export class AckBatch implements ReplySink {
   private readonly held: HeldReply[] = [];
   /** Whether a PING must precede the WAIT (the batch has a blocking write). */
   blocking = false;
 
-  constructor(private readonly policy: AckPolicy) {}
+  constructor(
+    private readonly policy: AckPolicy,
+    private readonly owner: AckOwner,
+  ) {}
 
   /** The sink to queue for a write instead of `target`: its reply is held until WAIT answers. */
   hold(target: ReplySink): ReplySink {
@@ -81,6 +93,7 @@ export class AckBatch implements ReplySink {
         reportFault(err, 'delivering an acknowledged write');
       }
     }
+    this.owner.waitAnswered();
   }
 
   /** null: acknowledged, the writes' own replies go on; otherwise the error each gets. */
