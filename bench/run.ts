@@ -1,11 +1,13 @@
 /**
  * `make bench`: redis-benchmark against one redis-server (direct), twemproxy over 3
  * masters, and this proxy over its own 3 masters — side by side, interleaved per round,
- * medians over rounds — plus the proxy's RSS and the issue's performance targets checked.
+ * medians over rounds — plus the proxy's RSS and the issue's performance targets checked;
+ * and what `--ack replica` costs: two more proxies over one set of 3 masters with a replica
+ * each, `--ack master` and `--ack replica`, for SET and GET.
  * Results: bench/results/latest.json and latest.md. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +30,11 @@ import { optionsOrExitCode } from './lib/cli.js';
 import { machineInfo, projectInfo, versionOf } from './lib/machine.js';
 import { killCurrentBenchmark, runBenchmark } from './lib/redis-benchmark.js';
 import {
+  ACK_TARGETS,
+  ACK_TESTS,
   TARGETS,
+  ackCostTable,
+  computeAckCost,
   computeMedians,
   computeRatios,
   computeVerdicts,
@@ -68,7 +74,9 @@ interface Options {
 
 const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defaults)
 
-  --targets LIST      direct,twemproxy,proxy (default all; env BENCH_TARGETS)
+  --targets LIST      direct,twemproxy,proxy,ack-master,ack-replica (default all; env BENCH_TARGETS);
+                      ack-master/ack-replica: proxies with --ack master / --ack replica over the
+                      same 3 masters with 1 replica each, SET and GET only
   --rounds R          rounds; medians are over rounds (default 3; env BENCH_ROUNDS)
   --n1 N              requests per test at -P 1 (default 100000; env BENCH_N1)
   --n16 N             requests per test at -P 16 (or any -P > 1) (default 500000; env BENCH_N16)
@@ -178,6 +186,11 @@ interface ProxyStop {
   leftovers: string[];
 }
 
+/** Whether a target runs a redis-benchmark test (the --ack pair runs only ACK_TESTS). */
+function runsTest(target: TargetName, test: string): boolean {
+  return !ACK_TARGETS.includes(target) || ACK_TESTS.includes(test);
+}
+
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -194,6 +207,10 @@ class Bench {
   proxy: Managed | undefined;
   twemproxy: Managed | undefined;
   proxyStop: ProxyStop | undefined;
+  /** The --ack pair: the ack-master proxy owns the nodes (process provider), ack-replica uses them (static). */
+  ackMaster: Managed | undefined;
+  ackMasterDataDir = '';
+  ackReplica: Managed | undefined;
   /** 1-minute load average before and after: other work on the machine skews the numbers. */
   loadStart = 0;
   loadEnd = 0;
@@ -307,37 +324,69 @@ class Bench {
     }
   }
 
-  async startProxy(): Promise<void> {
+  /**
+   * Start one proxy target (`args` after the port) and wait for its PING. Returns its
+   * process, or undefined when it did not start (the target is then marked down).
+   */
+  private async launchProxy(name: TargetName, args: string[], secret = ''): Promise<Managed | undefined> {
     const port = await freePort();
-    this.proxyDataDir = path.join(this.tmp, 'proxy-data');
-    const args = [
-      path.join(this.proxyRoot, 'bin', 'interface-hash-server.js'),
-      '--port', String(port),
-      '--data-dir', this.proxyDataDir,
-      '--masters', '3',
-      '--replicas', '0',
-      '--log-level', 'warn',
-      ...this.opts.proxyArgs,
-    ];
-    const shown = this.proxyRoot === REPO ? path.relative(REPO, args[0] ?? '') : (args[0] ?? '');
-    log(`proxy      starting: node ${shown} ${args.slice(1).join(' ')}`);
+    const argv = [path.join(this.proxyRoot, 'bin', 'interface-hash-server.js'), '--port', String(port), ...args, '--log-level', 'warn', ...this.opts.proxyArgs];
+    const shown = this.proxyRoot === REPO ? path.relative(REPO, argv[0] ?? '') : (argv[0] ?? '');
+    const printed = argv.slice(1).join(' ');
+    log(`${name.padEnd(10)} starting: node ${shown} ${secret === '' ? printed : printed.replaceAll(secret, '***')}`);
     const started = Date.now();
-    const proc = startProcess('proxy', process.execPath, args, this.logFile('proxy'), this.proxyRoot);
+    const proc = startProcess(name, process.execPath, argv, this.logFile(name), this.proxyRoot);
     this.processes.push(proc);
-    this.proxy = proc;
     try {
       await waitForPong(port, this.opts.startTimeoutS * 1000, proc);
     } catch (err) {
-      const msg = `proxy did not start: ${(err as Error).message}\n--- proxy log (tail) ---\n${tail(proc.logFile)}`;
+      const msg = `${name} did not start: ${(err as Error).message}\n--- ${name} log (tail) ---\n${tail(proc.logFile)}`;
       this.problems.push(msg);
       log(msg);
-      this.targets.set('proxy', { name: 'proxy', port, proc, down: 'did not start' });
-      return;
+      this.targets.set(name, { name, port, proc, down: 'did not start' });
+      return undefined;
     }
-    this.targets.set('proxy', { name: 'proxy', port, proc });
+    this.targets.set(name, { name, port, proc });
+    log(`${name.padEnd(10)} ready on ${port} (pid ${proc.pid}) after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return proc;
+  }
+
+  async startProxy(): Promise<void> {
+    this.proxyDataDir = path.join(this.tmp, 'proxy-data');
+    const proc = await this.launchProxy('proxy', ['--data-dir', this.proxyDataDir, '--masters', '3', '--replicas', '0']);
+    this.proxy = this.targets.get('proxy')?.proc;
+    if (proc === undefined) return;
     const mem = memoryOf(proc.pid);
     if (mem) this.rss.proxyIdleKb = mem.rssKb;
-    log(`proxy      ready on ${port} (pid ${proc.pid}) after ${((Date.now() - started) / 1000).toFixed(1)} s, RSS ${(this.rss.proxyIdleKb / 1024).toFixed(1)} MB`);
+    log(`proxy      RSS ${(this.rss.proxyIdleKb / 1024).toFixed(1)} MB once ready`);
+  }
+
+  /**
+   * The --ack pair over one set of nodes, so the two differ only in --ack: ack-master runs
+   * them (process provider, 3 masters, 1 replica each), ack-replica fronts the same masters
+   * (static provider, the password from ack-master's topology document).
+   */
+  async startAckPair(): Promise<void> {
+    const want = this.opts.targets;
+    this.ackMasterDataDir = path.join(this.tmp, 'ack-master-data');
+    const started = await this.launchProxy('ack-master', ['--data-dir', this.ackMasterDataDir, '--masters', '3', '--replicas', '1']);
+    this.ackMaster = this.targets.get('ack-master')?.proc; // stopped at the end even if it did not start
+    if (!want.includes('ack-replica')) return;
+    if (started === undefined) {
+      this.targets.set('ack-replica', { name: 'ack-replica', port: 0, proc: this.targets.get('ack-master')!.proc, down: 'ack-master (which runs its nodes) did not start' });
+      return;
+    }
+    const doc = JSON.parse(readFileSync(path.join(this.ackMasterDataDir, 'topology.json'), 'utf8')) as {
+      nodePassword: string;
+      nodes: { host: string; port: number; formedAsReplicaOf?: string }[];
+    };
+    const masters = doc.nodes.filter((n) => n.formedAsReplicaOf === undefined).flatMap((n) => ['--node', `${n.host}:${n.port}`]);
+    await this.launchProxy(
+      'ack-replica',
+      ['--data-dir', path.join(this.tmp, 'ack-replica-data'), '--provider', 'static', ...masters, `--node-password=${doc.nodePassword}`, '--ack', 'replica'],
+      doc.nodePassword,
+    );
+    this.ackReplica = this.targets.get('ack-replica')?.proc;
   }
 
   startSampler(): void {
@@ -433,12 +482,14 @@ class Bench {
   async main(): Promise<void> {
     const o = this.opts;
     log(`temp dir ${this.tmp}`);
-    if (o.targets.includes('proxy')) this.prepareProxy();
+    if (o.targets.some((t) => t === 'proxy' || ACK_TARGETS.includes(t))) this.prepareProxy();
     if (o.targets.includes('direct')) await this.startDirect();
     this.check();
     if (o.targets.includes('twemproxy')) await this.startTwemproxy();
     this.check();
     if (o.targets.includes('proxy')) await this.startProxy();
+    this.check();
+    if (o.targets.some((t) => ACK_TARGETS.includes(t))) await this.startAckPair();
     this.check();
     this.startSampler();
     const active = o.targets.map((n) => this.targets.get(n)).filter((t): t is Target => t !== undefined);
@@ -447,7 +498,7 @@ class Bench {
       const p = Math.max(...o.pipelines);
       for (const t of active) {
         this.check();
-        const r = await this.benchOnce(t, p, o.warmup, 0, o.tests);
+        const r = await this.benchOnce(t, p, o.warmup, 0, o.tests.filter((x) => runsTest(t.name, x)));
         if (r.errors.length > 0) this.problems.push(`${t.name}: warm-up (${r.command || 'not run'}) failed: ${r.errors.join('; ')}`);
         log(`warm-up    ${t.name.padEnd(9)} -P ${p} n=${o.warmup}: ${r.errors.length === 0 ? 'ok' : `ERRORS: ${r.errors.join('; ')}`}`);
       }
@@ -458,6 +509,7 @@ class Bench {
         // targets take turns at the finest grain, so background load hits them alike.
         for (const test of o.tests) {
           for (const t of active) {
+            if (!runsTest(t.name, test)) continue;
             this.check();
             const r = await this.benchOnce(t, pipeline, this.requestsFor(pipeline), round, [test]);
             this.runs.push(r);
@@ -511,8 +563,21 @@ class Bench {
         }
         if (leftovers.length > 0) this.problems.push(`proxy left processes behind after it exited: ${leftovers.join(', ')}`);
       }
+      // The --ack pair: the proxy using the nodes first, then the one that stops them.
+      if (this.ackReplica) await stopProcess(this.ackReplica, 30_000);
+      if (this.ackMaster) {
+        const stopped = await stopProcess(this.ackMaster, 30_000);
+        if (stopped.killed) this.problems.push(`ack-master stop: did not exit within 30 s of SIGTERM; SIGKILLed`);
+        await new Promise((r) => setTimeout(r, 200));
+        const left: string[] = [];
+        for (const p of await processesUnder(this.ackMasterDataDir)) {
+          const gone = await stopPid(p.pid, 5_000);
+          left.push(`${p.comm} pid ${p.pid}${gone ? ' (stopped by the bench)' : ' (could NOT be stopped)'}`);
+        }
+        if (left.length > 0) this.problems.push(`ack-master left processes behind after it exited: ${left.join(', ')}`);
+      }
       for (const p of [...this.processes].reverse()) {
-        if (p !== this.proxy) await stopProcess(p, 5_000);
+        if (p !== this.proxy && p !== this.ackMaster && p !== this.ackReplica) await stopProcess(p, 5_000);
       }
       if (!this.opts.keepTmp) rmSync(this.tmp, { recursive: true, force: true });
     })();
@@ -551,6 +616,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       }
     : null;
   const verdicts = o.targets.includes('proxy') && o.targets.includes('twemproxy') ? computeVerdicts(medians, o.pipelines, tests, rss) : [];
+  const ackCost = computeAckCost(medians, b.runs, o.pipelines, tests);
   const failedRuns = b.runs.filter((r) => r.errors.length > 0);
   const warnings = [...new Set(b.runs.flatMap((r) => r.warnings.map((w) => `${r.target}: ${w}`)))];
   const machine = benchMachineInfo();
@@ -568,7 +634,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
     keyspace: o.keyspace,
     tests: o.tests,
     warmupRequests: o.warmup,
-    order: 'per round, per -P, per test: one redis-benchmark per target, in the order direct, twemproxy, proxy',
+    order: 'per round, per -P, per test: one redis-benchmark per target, in the order direct, twemproxy, proxy, ack-master, ack-replica',
     direct: `a separate standalone redis-server (--save '' --appendonly ${o.aof ? 'yes --appendfsync everysec' : 'no'})`,
     twemproxy: {
       masters: 3,
@@ -585,6 +651,11 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       runs: 'dist/ (tsc output of src/, as in production); a --proxy-rev from before dist/ existed runs src/ through tsx',
       mastersPersistence: 'as the process provider configures them (appendonly yes, appendfsync everysec, requirepass)',
     },
+    ackPair: {
+      'ack-master': `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 1 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
+      'ack-replica': `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --provider static --node <each ack-master master> --node-password <theirs> --ack replica --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
+      tests: ACK_TESTS,
+    },
   };
 
   const tgt = o.targets;
@@ -596,7 +667,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       `- 1-min load average: ${b.loadStart.toFixed(2)} before, ${b.loadEnd.toFixed(2)} at the end of the last round (the bench itself keeps ~2 busy; more means other work competed)\n` +
       `- proxy code: ${proxySource}\n` +
       `- redis-benchmark -c ${o.clients} -r ${o.keyspace} -t ${o.tests.join(',')} --csv; -n ${o.requestsP1} at -P 1, -n ${o.requestsPipelined} at -P > 1; ` +
-      `${o.rounds} round(s); within a round, per -P and test, one redis-benchmark per target in turn (direct, twemproxy, proxy); medians over rounds; ` +
+      `${o.rounds} round(s); within a round, per -P and test, one redis-benchmark per target in turn (direct, twemproxy, proxy, ack-master, ack-replica); medians over rounds; ` +
       `warm-up ${o.warmup} requests of each test per target first (not counted)\n` +
       `- direct: one standalone redis-server; twemproxy: nutcracker fnv1a_64/${o.distribution} over 3 redis-server masters ` +
       `(${parameters.twemproxy.mastersPersistence}); proxy: 3 masters, 0 replicas, started by its process provider (AOF everysec)\n`,
@@ -609,6 +680,14 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
         `- RSS once ready (idle): ${rss.idleMb ?? '—'} MB\n` +
         `- max VmRSS sampled every ${rss.sampleMs} ms (${rss.samples} samples): ${rss.maxSampledMb ?? '—'} MB; VmHWM (kernel peak): ${rss.peakHwmMb ?? '—'} MB\n` +
         (rss.twemproxyMaxSampledMb !== null ? `- for comparison, twemproxy max RSS: ${rss.twemproxyMaxSampledMb} MB\n` : ''),
+    );
+  }
+  if (ackCost.length > 0) {
+    sections.push(
+      `## --ack replica vs --ack master (same nodes: 3 masters, 1 replica each)\n\n` +
+        `Two proxies over one set of nodes, differing only in --ack: with --ack replica a write is answered once a replica has it ` +
+        `(one WAIT per batch of writes per backend connection). Medians over rounds; the two run back to back in each round.\n\n` +
+        `${ackCostTable(ackCost)}\n`,
     );
   }
   if (verdicts.length > 0) {
@@ -651,6 +730,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       ratios,
       rss,
       verdicts,
+      ackCost,
       errors: problemLines,
       warnings,
       notes: b.notes,

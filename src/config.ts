@@ -30,6 +30,8 @@ export interface Config {
   shardRecoveryTimeout: number;
   clusterNodeTimeout: number;
   migrationBatch: number;
+  ack: 'master' | 'replica';
+  ackTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
 }
@@ -92,6 +94,18 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     })
     .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
     .option('migration-batch', { type: 'number', default: 1000, describe: 'keys per MIGRATE when slots move between masters (resharding, REBALANCE)' })
+    .option('ack', {
+      choices: ['master', 'replica'] as const,
+      default: 'master' as const,
+      describe:
+        'when a write is acknowledged: master = once the master has it (Redis\'s asynchronous replication); replica = once at least one replica has it too (one WAIT per batch of writes per backend connection)',
+    })
+    .option('ack-timeout', {
+      type: 'number',
+      default: 1000,
+      describe:
+        'ms a write waits for a replica with --ack replica before the client gets -NOREPLICAS (the write may have been applied on the master); the default matches --node-timeout, after which a silent replica counts as failed anyway',
+    })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
@@ -112,6 +126,13 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       }
       if (!Number.isInteger(a['shard-recovery-timeout']) || a['shard-recovery-timeout'] < 0) throw new Error('--shard-recovery-timeout must be an integer >= 0 (ms)');
       if (!Number.isInteger(a['migration-batch']) || a['migration-batch'] < 1 || a['migration-batch'] > 100_000) throw new Error('--migration-batch must be 1..100000');
+      if (!Number.isInteger(a['ack-timeout']) || a['ack-timeout'] < 1) throw new Error('--ack-timeout must be a positive integer (ms)');
+      if (a.ack === 'replica' && a['ack-timeout'] >= a['command-timeout']) {
+        throw new Error(`--ack-timeout (${a['ack-timeout']} ms) must be less than --command-timeout (${a['command-timeout']} ms): the WAIT would be cut off`);
+      }
+      if (a.ack === 'replica' && a.provider === 'process' && a.replicas === 0) {
+        throw new Error('--ack replica needs at least one replica per master; --replicas 0 gives none');
+      }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
       return true;
@@ -150,6 +171,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     shardRecoveryTimeout: parsed['shard-recovery-timeout'],
     clusterNodeTimeout: parsed['cluster-node-timeout'],
     migrationBatch: parsed['migration-batch'],
+    ack: parsed.ack,
+    ackTimeout: parsed['ack-timeout'],
     logLevel: parsed['log-level'],
     logPretty: parsed['log-pretty'],
   };

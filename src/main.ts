@@ -16,6 +16,7 @@ import { StaticProvider } from './nodes/static-provider.js';
 import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
 import type { ClusterErrorHandler } from './backend/connection.js';
+import { AckPolicy } from './backend/replica-ack.js';
 import { Router } from './proxy/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
@@ -43,6 +44,7 @@ async function makeProvider(config: Config, log: Logger): Promise<NodeProvider> 
 }
 
 function poolFactory(password: string, config: Config, log: Logger) {
+  const ack = config.ack === 'replica' ? new AckPolicy(config.ackTimeout) : undefined;
   return (host: string, port: number, clusterErrors: ClusterErrorHandler): BackendPool =>
     new BackendPool(
       { id: `${host}:${port}`, host, port, password },
@@ -53,6 +55,7 @@ function poolFactory(password: string, config: Config, log: Logger) {
         maxDedicated: config.maxBlockingClients,
         log,
         clusterErrors,
+        ack,
       },
     );
 }
@@ -110,6 +113,14 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     slotMaps.close();
     await cluster.shutdown();
     throw err;
+  }
+  // Every write would wait out --ack-timeout and fail on a master without a replica: say so now.
+  const map = firstMap;
+  const unreplicated = config.ack === 'replica' ? map.servingMasters().map((i) => map.masters[i]).find((m) => m.replicas.length === 0) : undefined;
+  if (unreplicated !== undefined) {
+    slotMaps.close();
+    await cluster.shutdown();
+    throw new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`);
   }
   router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log), slotMaps, config.failoverTimeout);
   slotMaps.start();

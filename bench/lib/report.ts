@@ -2,8 +2,15 @@
  * Medians over rounds, ratios, the issue's targets checked, and the Markdown rendering
  * shared by the console and bench/results/latest.md.
  */
-export const TARGETS = ['direct', 'twemproxy', 'proxy'] as const;
+export const TARGETS = ['direct', 'twemproxy', 'proxy', 'ack-master', 'ack-replica'] as const;
 export type TargetName = (typeof TARGETS)[number];
+
+/**
+ * The `--ack replica` pair: two proxies over the same 3 masters with 1 replica each, one
+ * with the default `--ack master`, one with `--ack replica`; they run only ACK_TESTS.
+ */
+export const ACK_TARGETS: readonly TargetName[] = ['ack-master', 'ack-replica'];
+export const ACK_TESTS: readonly string[] = ['set', 'get'];
 
 export interface RunRow {
   test: string;
@@ -242,6 +249,49 @@ export function latencyTable(m: Medians, ratios: RatioCell[], targets: TargetNam
     String(r.pipeline),
     ...targets.map((t) => fmtMs(cell(m, t, r.pipeline, r.test)?.p50Ms)),
     ...targets.map((t) => fmtMs(cell(m, t, r.pipeline, r.test)?.p99Ms)),
+  ]);
+  return table(header, rows, header.map((_, i) => (i < 1 ? 'l' : 'r')));
+}
+
+export interface AckCostCell {
+  test: string;
+  pipeline: number;
+  master: Cell | undefined;
+  replica: Cell | undefined;
+  /** ack-replica / ack-master ops/s (medians), and within each round (back to back). */
+  replicaOverMaster: number | null;
+  perRound: number[];
+}
+
+/** What `--ack replica` costs against `--ack master` on the same nodes, per test and -P. */
+export function computeAckCost(m: Medians, runs: RunRecord[], pipelines: number[], tests: string[]): AckCostCell[] {
+  const out: AckCostCell[] = [];
+  const rounds = [...new Set(runs.map((r) => r.round))].filter((r) => r > 0).sort((a, b) => a - b);
+  for (const pipeline of pipelines) {
+    for (const test of tests) {
+      const master = cell(m, 'ack-master', pipeline, test);
+      const replica = cell(m, 'ack-replica', pipeline, test);
+      if (master === undefined && replica === undefined) continue;
+      const perRound = rounds
+        .map((round) => ratio(rpsOf(runs, 'ack-replica', pipeline, test, round), rpsOf(runs, 'ack-master', pipeline, test, round)))
+        .filter((r): r is number => r !== null);
+      out.push({ test, pipeline, master, replica, replicaOverMaster: ratio(replica?.rps, master?.rps), perRound });
+    }
+  }
+  return out;
+}
+
+export function ackCostTable(cells: AckCostCell[]): string {
+  const header = ['test', '-P', 'ack master ops/s', 'ack replica ops/s', 'replica/master', 'per round (min–max)', 'p50 master / replica', 'p99 master / replica'];
+  const rows = cells.map((c) => [
+    c.test,
+    String(c.pipeline),
+    fmtRps(c.master?.rps),
+    fmtRps(c.replica?.rps),
+    fmtRatio(c.replicaOverMaster),
+    c.perRound.length === 0 ? '—' : `${Math.min(...c.perRound).toFixed(2)}–${Math.max(...c.perRound).toFixed(2)}`,
+    `${fmtMs(c.master?.p50Ms)} / ${fmtMs(c.replica?.p50Ms)}`,
+    `${fmtMs(c.master?.p99Ms)} / ${fmtMs(c.replica?.p99Ms)}`,
   ]);
   return table(header, rows, header.map((_, i) => (i < 1 ? 'l' : 'r')));
 }

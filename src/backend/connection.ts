@@ -13,6 +13,12 @@
  * Writes toward a node that does not drain (stopped, overloaded) are bounded by bytes:
  * past HIGH_WATER bytes queued or unflushed, send() reports congestion and the senders
  * stop reading their clients (see waitDrain) until the queue is below LOW_WATER.
+ *
+ * With an AckPolicy (`--ack replica`), the writes queued between two flushes are one
+ * batch: their replies are held, and the flush appends one WAIT that releases them (see
+ * replica-ack.ts). At most one WAIT is in flight: writes flushed meanwhile join the next
+ * batch, whose WAIT goes out when the first answers. Without a policy, nothing here looks
+ * at what a request is.
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
@@ -24,6 +30,8 @@ import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
 import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
+import { AckBatch, DISCARD_REPLY, leaveBatch, type AckOwner, type AckPolicy } from './replica-ack.js';
+import { BLOCKING_WRITE, NOT_WRITE, writeKind } from '../commands/write-kind.js';
 
 export interface BackendEndpoint {
   /** Node id, for messages and logs. */
@@ -55,6 +63,8 @@ export interface ConnectionOptions {
   clusterErrors?: ClusterErrorHandler;
   /** Index among its pool's shared connections (-1: not a shared one). */
   index?: number;
+  /** Hold writes' replies until a replica has them (`--ack replica`); absent: Redis's asynchronous replication. */
+  ack?: AckPolicy;
 }
 
 /** Told when a congested connection has drained (or failed, which empties it too). */
@@ -71,27 +81,13 @@ type State = 'connecting' | 'ready' | 'backoff' | 'closed';
 const HIGH_WATER = 32 * 1024 * 1024;
 const LOW_WATER = 8 * 1024 * 1024;
 
-const UNREACHABLE_PREFIXES = ['-ERR connection to backend ', '-ERR cannot connect to backend ', '-ERR backend '].map((p) =>
-  Buffer.from(p, 'latin1'),
-);
-
-/**
- * Whether a reply is one of the errors this module makes up when the node could not be
- * reached (as opposed to the node's own answer): callers that can ask another node, or do
- * without this one, look at it.
- */
-export function isUnreachableReply(reply: Buffer): boolean {
-  if (reply[0] !== 0x2d /* '-' */) return false;
-  for (const p of UNREACHABLE_PREFIXES) {
-    if (reply.length >= p.length && reply.compare(p, 0, p.length, 0, p.length) === 0) return true;
-  }
-  return false;
-}
+// Its errors for an unreachable node are worded so unreachable.ts recognises them.
+export { isUnreachableReply } from './unreachable.js';
 
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
 
-export class BackendConnection implements Flushable {
+export class BackendConnection implements Flushable, AckOwner {
   flushQueued = false;
   private state: State = 'connecting';
   private socket: net.Socket | null = null;
@@ -103,6 +99,14 @@ export class BackendConnection implements Flushable {
   private outBytes = 0;
   /** Replies still owed to our own handshake commands (AUTH), which precede `inflight`. */
   private handshakeReplies = 0;
+  /** With an AckPolicy: the writes queued since the last flush, whose WAIT the next flush sends. */
+  private ackBatch: AckBatch | null = null;
+  /**
+   * A WAIT is in flight. Redis runs a connection's WAITs one after another, each up to the
+   * ack timeout: one per flush while a replica is missing would queue up timeout after
+   * timeout. One at a time, a write waits at most two.
+   */
+  private waitInFlight = false;
   private attempt = 0;
   private lastError = '';
   private lastProgressAt = 0;
@@ -165,12 +169,48 @@ export class BackendConnection implements Flushable {
       return true;
     }
     if (this.inflight.length === 0) this.lastProgressAt = Date.now();
+    if (this.opts.ack !== undefined) sink = this.holdIfWrite(raw, sink, this.opts.ack);
     this.inflight.push(sink);
     this.inflightRaw.push(raw);
     this.out.push(raw);
     this.outBytes += raw.length;
     if (this.state === 'ready') flushScheduler.schedule(this);
     return this.queuedBytes <= HIGH_WATER;
+  }
+
+  /** The sink to queue for `raw`: a write's is held in the open batch until its WAIT answers. */
+  private holdIfWrite(raw: Buffer, sink: ReplySink, ack: AckPolicy): ReplySink {
+    const kind = writeKind(raw);
+    if (kind === NOT_WRITE) return sink;
+    const batch = (this.ackBatch ??= new AckBatch(ack, this));
+    if (kind === BLOCKING_WRITE) batch.blocking = true;
+    return batch.hold(sink);
+  }
+
+  /** Queue the open batch's WAIT (and PING) behind its writes: they go out in the same write. */
+  private closeAckBatch(): void {
+    const batch = this.ackBatch;
+    if (batch === null) return;
+    this.ackBatch = null;
+    const ack = this.opts.ack!;
+    if (batch.blocking) this.queueInternal(ack.ping, DISCARD_REPLY);
+    this.queueInternal(ack.wait, batch);
+    this.waitInFlight = true;
+  }
+
+  /** The WAIT in flight answered (or failed): the writes sent since get theirs. */
+  waitAnswered(): void {
+    this.waitInFlight = false;
+    if (this.ackBatch === null || this.state !== 'ready') return;
+    this.closeAckBatch();
+    flushScheduler.schedule(this);
+  }
+
+  private queueInternal(raw: Buffer, sink: ReplySink): void {
+    this.inflight.push(sink);
+    this.inflightRaw.push(raw);
+    this.out.push(raw);
+    this.outBytes += raw.length;
   }
 
   /** Call `listener.backendDrained()` once this connection is below LOW_WATER again. */
@@ -187,6 +227,7 @@ export class BackendConnection implements Flushable {
 
   flush(): void {
     if (this.state !== 'ready' || this.out.length === 0 || this.socket === null) return;
+    if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
     const bufs = this.out;
     const bytes = this.outBytes;
     this.out = [];
@@ -248,6 +289,7 @@ export class BackendConnection implements Flushable {
     }
     this.lastProgressAt = Date.now();
     this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port }, 'backend connected');
+    if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
     if (this.out.length > 0) {
       const bufs = this.out;
       const bytes = this.outBytes;
@@ -288,8 +330,10 @@ export class BackendConnection implements Flushable {
         this.socket?.destroy();
         return;
       }
-      if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && isClusterError(frame) && this.opts.clusterErrors.onClusterError(frame, raw, sink, this)) {
-        continue;
+      if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && isClusterError(frame)) {
+        // A held write the router sends elsewhere leaves this batch: where it is applied, it is acknowledged.
+        const target = this.opts.ack === undefined ? sink : leaveBatch(sink);
+        if (this.opts.clusterErrors.onClusterError(frame, raw, target, this)) continue;
       }
       // The sink is the proxy's side (a client's slot, a merge): a bug there must not
       // leave this connection's FIFO out of step with the node's replies.
@@ -348,6 +392,8 @@ export class BackendConnection implements Flushable {
     this.out = [];
     this.outBytes = 0;
     this.handshakeReplies = 0;
+    this.ackBatch = null; // its writes are in `inflight`, failed below
+    this.waitInFlight = false;
     this.inflightRaw.clear();
     if (this.inflight.length > 0) {
       const err = encodeError(`ERR ${reason}`);

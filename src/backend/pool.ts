@@ -14,6 +14,7 @@
  */
 import type { Logger } from '../log.js';
 import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from './connection.js';
+import type { AckPolicy } from './replica-ack.js';
 
 export interface PoolOptions {
   /** Shared pipelined connections per master. */
@@ -25,6 +26,11 @@ export interface PoolOptions {
   log: Logger;
   /** Who follows MOVED/ASK/TRYAGAIN/CLUSTERDOWN on the shared connections. */
   clusterErrors?: ClusterErrorHandler;
+  /**
+   * `--ack replica`: writes on the shared and dedicated connections are acknowledged once a
+   * replica has them. (Not on the control connection: SCRIPT KILL and FUNCTION KILL write nothing.)
+   */
+  ack?: AckPolicy;
 }
 
 /** Idle dedicated connections kept for reuse; more are closed when released. */
@@ -55,6 +61,7 @@ export class BackendPool {
           log: opts.log,
           clusterErrors: opts.clusterErrors,
           index: i,
+          ack: opts.ack,
         }),
       );
     }
@@ -95,6 +102,7 @@ export class BackendPool {
       commandTimeoutMs: 0, // a blocking command may legitimately wait forever
       reconnect: false,
       log: this.opts.log,
+      ack: this.opts.ack,
     });
   }
 

@@ -1,0 +1,19 @@
+/**
+ * The errors a backend connection makes up when its node could not be reached — as
+ * opposed to the node's own answers. Callers that can ask another node, do without this
+ * one, or must report an unknown outcome as it is (an acknowledged write whose WAIT was
+ * lost) tell them apart with isUnreachableReply. connection.ts words them; keep the two
+ * in step.
+ */
+const UNREACHABLE_PREFIXES = ['-ERR connection to backend ', '-ERR cannot connect to backend ', '-ERR backend '].map((p) =>
+  Buffer.from(p, 'latin1'),
+);
+
+/** Whether a reply is one of the errors connection.ts makes up when the node could not be reached. */
+export function isUnreachableReply(reply: Buffer): boolean {
+  if (reply[0] !== 0x2d /* '-' */) return false;
+  for (const p of UNREACHABLE_PREFIXES) {
+    if (reply.length >= p.length && reply.compare(p, 0, p.length, 0, p.length) === 0) return true;
+  }
+  return false;
+}
