@@ -21,6 +21,7 @@
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { TopologyStore } from '../src/cluster/topology-store.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -290,6 +291,14 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
     assert.deepEqual(tp.proxy.cluster.operations, [], 'no operation left under way');
     const persisted = JSON.parse(await readFile(path.join(tp.dataDir, 'topology.json'), 'utf8')) as { nodes: NodeRecord[]; operations?: unknown[] };
     assert.deepEqual(persisted.nodes.map((n) => n.id), docIds, 'the document on disk too');
+    const reloaded = await new TopologyStore(tp.dataDir).load(); // valid: a restarted proxy can read it
+    assert.ok(reloaded !== undefined && 'removedNodes' in reloaded, 'the document loads');
+    assert.deepEqual(
+      (reloaded.removedNodes ?? []).map((r) => r.id).sort(),
+      [victim.master.id, victim.replica.id].sort(),
+      'the dead ids are retired (never given to a new node)',
+    );
+    assert.ok(reloaded.removedNodes!.every((r) => /^[0-9a-f]{40}$/.test(r.redisId ?? '')), 'with their Redis ids, for nodes that still list them to forget');
     const recoveryDir = path.join(tp.dataDir, 'recovery', report.id);
     assert.deepEqual((await readdir(path.join(recoveryDir, 'nodes'))).sort(), [victim.master.id, victim.replica.id].sort(), 'the dead nodes\' dirs are kept aside');
     const pids = await redisServerPidsUnder(tp.dataDir);

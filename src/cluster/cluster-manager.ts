@@ -19,10 +19,10 @@ import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddre
 import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { readMembership, type Member } from './membership.js';
-import { NodeChanges, nodesUnderChange, type NodeChange } from './node-changes.js';
+import { readMembership, redisIdFromDir, type Member } from './membership.js';
+import { dropFromDocument, NodeChanges, nodesUnderChange, type NodeChange } from './node-changes.js';
 import { convertStandaloneLayout } from './standalone-layout.js';
-import type { NodeRecord, Operation, OperationBase, TopologyDoc } from './topology.js';
+import type { NodeRecord, Operation, OperationBase, RemovedNodeRecord, TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
 
@@ -342,15 +342,20 @@ export class ClusterManager {
       const dropped = this.doc.nodes.filter((n) => ids.includes(n.id));
       for (const n of dropped) await this.provider.stop(n.id, false);
       await mkdir(asideDir, { recursive: true, mode: 0o700 });
+      const removed: RemovedNodeRecord[] = [];
       for (const n of dropped) {
+        const record: RemovedNodeRecord = { id: n.id, redisId: await redisIdFromDir(n.dataDir), removedAt: new Date().toISOString() };
+        removed.push(record);
         if (n.dataDir === undefined || !(await exists(n.dataDir))) continue;
         const target = path.join(asideDir, n.id);
         if (await exists(target)) throw new Error(`cannot move ${n.dataDir} aside: ${target} exists`);
         await rename(n.dataDir, target);
+        record.movedTo = target;
         this.log.info({ node: n.id, from: n.dataDir, to: target }, 'node dir moved aside');
       }
       const next = structuredClone(this.doc) as TopologyDoc;
-      next.nodes = next.nodes.filter((n) => !ids.includes(n.id));
+      // Like a removal: the ids are never given again, and formation-only references go.
+      dropFromDocument(next, new Set(ids), removed);
       change(next);
       await this.store.save(next);
       this.doc = deepFreeze(next);

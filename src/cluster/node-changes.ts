@@ -459,7 +459,7 @@ function refuseStatic(doc: TopologyDoc): void {
 }
 
 /** The document without `ids`: their records move to removedNodes; formation-only references to them go. */
-function dropFromDocument(doc: TopologyDoc, ids: ReadonlySet<string>, removed: readonly RemovedNodeRecord[]): void {
+export function dropFromDocument(doc: TopologyDoc, ids: ReadonlySet<string>, removed: readonly RemovedNodeRecord[]): void {
   doc.nodes = doc.nodes.filter((n) => !ids.has(n.id));
   // Formation-only fields (the cluster is formed): a reference to a node that is gone would make the document invalid.
   for (const n of doc.nodes) if (n.formedAsReplicaOf !== undefined && ids.has(n.formedAsReplicaOf)) delete n.formedAsReplicaOf;

@@ -109,6 +109,14 @@ export async function currentHoldings(cluster: ClusterManager, slotMaps: SlotMap
   const map = await slotMaps.refresh();
   const idOf = (host: string, port: number): string => cluster.topology.nodes.find((n) => n.host === host && n.port === port)?.id ?? formatAddress({ host, port });
   const holdings: MasterHolding[] = map.servingMasters().map((i) => ({ id: idOf(map.masters[i].host, map.masters[i].port), ranges: map.rangesOf(i) }));
+  if (cluster.topology.provider !== 'static') {
+    // Empty masters by their own word: a node just made a replica (ADD MASTER adds one
+    // for the new master) may still be a master in its peers' views for a moment.
+    for (const m of (await cluster.membership()).values()) {
+      if (m.role === 'master' && m.answering && !m.failing && !holdings.some((h) => h.id === m.id)) holdings.push({ id: m.id, ranges: [] });
+    }
+    return holdings;
+  }
   const serving = map.masters.find((m) => !m.failing && m.host !== '');
   if (serving === undefined) return holdings;
   const view = await withControlClient(serving, cluster.nodePassword, commandTimeoutMs, async (c) => String(await c.call('CLUSTER', 'NODES')));

@@ -103,7 +103,7 @@ interface Parked {
   slot: number;
   raw: Buffer;
   sink: ReplySink;
-  sessionId: number;
+  session: ClientSession;
 }
 
 /** A request parked while its slot is held (a shard's keys being recovered). */
@@ -249,10 +249,8 @@ export class Router implements ClusterErrorHandler {
         p.sink.deliver(CLUSTER_DOWN);
         continue;
       }
-      const master = this.map.slotToMaster[p.slot];
-      const target = master === UNASSIGNED ? undefined : this.poolOf[master];
-      if (target === undefined) p.sink.deliver(SLOT_NOT_SERVED);
-      else target.connectionFor(p.sessionId).send(p.raw, p.sink);
+      // Through sendToSlot: the slot may be held now (its shard's keys being recovered).
+      this.sendToSlot(p.session, p.slot, p.raw, p.sink);
     }
   }
 
@@ -319,8 +317,8 @@ export class Router implements ClusterErrorHandler {
     }
   }
 
-  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, sessionId: number): void {
-    this.parked.get(pool)?.push({ slot, raw, sink, sessionId });
+  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientSession): void {
+    this.parked.get(pool)?.push({ slot, raw, sink, session });
   }
 
   // --- keyless and fan-out work ----------------------------------------------------------
@@ -387,7 +385,7 @@ export class Router implements ClusterErrorHandler {
     }
     const pool = this.poolOf[master];
     if (pool.held && slot !== -1) {
-      this.park(pool, slot, frame.raw, session.openSlot(), session.id);
+      this.park(pool, slot, frame.raw, session.openSlot(), session);
       return;
     }
     if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
@@ -418,7 +416,7 @@ export class Router implements ClusterErrorHandler {
     }
     const pool = this.poolOf[master];
     if (pool.held) {
-      this.park(pool, slot, raw, sink, session.id);
+      this.park(pool, slot, raw, sink, session);
       return;
     }
     const conn = pool.connectionFor(session.id);

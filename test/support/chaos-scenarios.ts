@@ -233,6 +233,8 @@ export const LOSE_SHARD: Scenario = {
     await waitGone(proxy, victims, 60_000);
     const recoveredAfter = now() - at;
     const added = await adminVerb(proxy, 'ADD', 'MASTER');
+    const newIds = /^(\S+) .*\(replica (\S+)\)/.exec(added)?.slice(1) ?? [];
+    if (newIds.some((id) => victims.includes(id))) throw new Error(`ADD MASTER gave a lost node's id to a new node: ${added}`);
     return { at, what: `SIGKILL ${victims.join(' + ')} (unable to restart); recovered after ${recoveredAfter.toFixed(0)} ms; ADD MASTER: ${added}`, slots: undefined };
   },
 };
