@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { ACK_MASTER, KILL_MASTER, STOP_MASTER, runScenario, violations, type Scenario, type ScenarioOutcome } from '../test/support/chaos-scenarios.js';
 import { prng } from '../test/support/prng.js';
 import { ProxyProcess } from '../test/support/proxy-process.js';
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
   const loadStart = os.loadavg()[0] ?? 0;
   const rng = prng(opts.seed);
   const runs: FailoverRun[] = [];
+  let reshards: ReshardRun[] = [];
   const proxy = await ProxyProcess.start({ masters: 3, replicas: 1 });
   let failure: Error | undefined;
   let exitCode: number | null = null;
@@ -142,6 +144,7 @@ async function main(): Promise<number> {
         process.stdout.write(`run ${i}/${opts.runs}: ${r.what}: first write on its slots after ${r.firstWriteMs === null ? '—' : round(r.firstWriteMs)} ms; healed after ${r.healedMs} ms; ${r.failedRequests} failed requests, ${r.lostWrites} lost${r.problems.length ? `; PROBLEMS: ${r.problems.join('; ')}` : ''}\n`);
       }
     }
+    reshards = await measureResharding(proxy, Math.min(opts.runs, 3));
   } catch (err) {
     failure = err as Error;
     process.stderr.write(`bench stopped early: ${failure.message}\n`);
@@ -150,7 +153,7 @@ async function main(): Promise<number> {
     await proxy.cleanup();
   }
 
-  const report = render(opts, runs, { startedAt, finishedAt: new Date(), loadStart, loadEnd: os.loadavg()[0] ?? 0, failure, exitCode, crashes: proxy.crashes });
+  const report = render(opts, runs, reshards, { startedAt, finishedAt: new Date(), loadStart, loadEnd: os.loadavg()[0] ?? 0, failure, exitCode, crashes: proxy.crashes });
   process.stdout.write(`\n${report.md}`);
   if (opts.save) {
     mkdirSync(opts.out, { recursive: true });
@@ -159,6 +162,58 @@ async function main(): Promise<number> {
     process.stdout.write(`saved ${path.relative(process.cwd(), path.join(opts.out, 'failover-latest.json'))} and failover-latest.md\n`);
   }
   return failure ? 1 : 0;
+}
+
+/** Keys loaded before the resharding runs (small keys: 'key:N' → 16 bytes). */
+const RESHARD_KEYS = 300_000;
+
+/** One resharding through the admin verbs, as its reply reports it (the migrator's own timing). */
+interface ReshardRun {
+  run: number;
+  verb: 'ADD MASTER' | 'REMOVE';
+  slots: number;
+  keys: number;
+  ms: number;
+  keysPerSecond: number;
+}
+
+/** "… 4096 slots and 75123 keys moved in 0.9 s (83470 keys/s)" → numbers. */
+function parseMoved(run: number, verb: ReshardRun['verb'], reply: string): ReshardRun {
+  const m = /(\d+) slots and (\d+) keys moved in ([\d.]+) s \((\d+) keys\/s\)/.exec(reply);
+  if (m === null) throw new Error(`${verb} answered: ${reply}`);
+  return { run, verb, slots: Number(m[1]), keys: Number(m[2]), ms: Math.round(Number(m[3]) * 1000), keysPerSecond: Number(m[4]) };
+}
+
+/**
+ * REBALANCE keys/s (issue 6 part 10): RESHARD_KEYS small keys through the proxy, then per
+ * run ADD MASTER (a quarter of the slots move onto the new master: three sources, one
+ * target) and REMOVE of it (they move back: one source, three targets), timed by the
+ * migrator and read from the verbs' replies.
+ */
+async function measureResharding(proxy: ProxyProcess, runs: number): Promise<ReshardRun[]> {
+  const c = new Redis({ port: proxy.port, maxRetriesPerRequest: 0, lazyConnect: true });
+  await c.connect();
+  try {
+    const value = 'v'.repeat(16);
+    for (let i = 0; i < RESHARD_KEYS; i += 2_000) {
+      const p = c.pipeline();
+      for (let j = i; j < Math.min(RESHARD_KEYS, i + 2_000); j++) p.set(`reshard:${j}`, value);
+      const failed = ((await p.exec()) ?? []).find(([err]) => err !== null);
+      if (failed !== undefined) throw failed[0] as Error;
+    }
+    const out: ReshardRun[] = [];
+    for (let run = 1; run <= runs; run++) {
+      const added = String(await c.call('ADD', 'MASTER'));
+      out.push(parseMoved(run, 'ADD MASTER', added));
+      const id = added.split(' ')[0];
+      out.push(parseMoved(run, 'REMOVE', String(await c.call('REMOVE', id))));
+      process.stdout.write(`reshard run ${run}/${runs}: ${out.slice(-2).map((r) => `${r.verb} ${r.keys} keys in ${r.ms} ms (${r.keysPerSecond} keys/s)`).join('; ')}\n`);
+    }
+    if ((await c.dbsize()) < RESHARD_KEYS) throw new Error('keys went missing while resharding');
+    return out;
+  } finally {
+    c.disconnect();
+  }
 }
 
 interface RunInfo {
@@ -192,7 +247,7 @@ function summarize(fault: FaultKind, runs: FailoverRun[]): { json: Record<string
   return { json: { firstWriteMs: firstWrite, ...(verdict === undefined ? {} : { targetMs: TARGET_MS, verdict }), healedMs: healed }, md };
 }
 
-function render(opts: Options, runs: FailoverRun[], info: RunInfo): { json: string; md: string } {
+function render(opts: Options, runs: FailoverRun[], reshards: ReshardRun[], info: RunInfo): { json: string; md: string } {
   const machine = machineInfo();
   const project = projectInfo(REPO);
   const summaries = FAULTS.map((f) => [f.key, summarize(f, runs)] as const);
@@ -203,11 +258,19 @@ function render(opts: Options, runs: FailoverRun[], info: RunInfo): { json: stri
     ...runs.flatMap((r) => r.problems.map((p) => `${r.fault} run ${r.run}: ${p}`)),
     ...runs.filter((r) => r.firstWriteMs === null).map((r) => `${r.fault} run ${r.run}: no write on the master's slots was acknowledged`),
   ];
-  // REBALANCE keys/s (issue 6 part 10, second half) goes here once the REBALANCE verb
-  // exists (built separately): fill the cluster with keys, ADD MASTER (or REMOVE), time the
-  // REBALANCE and divide the keys moved (LIST/INFO migration progress) by the time. Until
-  // then it is reported as not measured, never as a number.
-  const rebalance = { measured: false, reason: 'the REBALANCE admin verb is not in this build' };
+  const rebalance = {
+    keys: RESHARD_KEYS,
+    addMaster: stats(reshards.filter((r) => r.verb === 'ADD MASTER').map((r) => r.keysPerSecond)),
+    remove: stats(reshards.filter((r) => r.verb === 'REMOVE').map((r) => r.keysPerSecond)),
+    targetKeysPerSecond: 100_000,
+  };
+  const rebalanceMd =
+    reshards.length === 0
+      ? 'Not measured (the bench stopped before it).\n'
+      : `${RESHARD_KEYS} keys of 16 bytes over 3 masters with a replica each; per run ADD MASTER (a quarter of the slots onto the new master, keys with them) then REMOVE of it (back); keys/s as the migrator timed them (first SETSLOT to last SETSLOT NODE), read from the verbs' replies.\n\n` +
+        `| run | verb | slots | keys | ms | keys/s |\n|----:|:-----|------:|-----:|---:|-------:|\n` +
+        reshards.map((r) => `| ${r.run} | ${r.verb} | ${r.slots} | ${r.keys} | ${r.ms} | ${r.keysPerSecond} |`).join('\n') +
+        `\n\nADD MASTER: median ${rebalance.addMaster?.median ?? '—'} keys/s; REMOVE: median ${rebalance.remove?.median ?? '—'} keys/s (target ≥ 100 000)\n`;
 
   const md =
     `# interface-hash-server failover benchmark\n\n` +
@@ -221,7 +284,7 @@ function render(opts: Options, runs: FailoverRun[], info: RunInfo): { json: stri
     `first write = the first OK of a write sent after the fault to one of that master's slots; ` +
     `healed = the old master listed as a replica again and every node up\n\n` +
     summaries.map(([, s]) => s.md).join('\n') +
-    `\n## REBALANCE keys/s\n\nNot measured: ${rebalance.reason}.\n` +
+    `\n## REBALANCE keys/s\n\n${rebalanceMd}` +
     `\n## Problems\n\n${problems.length === 0 ? 'None: no hang, no wrong value, no loss outside the last second before a fault, the proxy never crashed and exited 0.\n' : `${problems.map((p) => `- ${p}`).join('\n')}\n`}`;
   const json = JSON.stringify(
     {
@@ -231,6 +294,7 @@ function render(opts: Options, runs: FailoverRun[], info: RunInfo): { json: stri
       parameters: { runs: opts.runs, seed: opts.seed, load: LOAD, masters: 3, replicas: 1, settings: 'defaults' },
       ...Object.fromEntries(summaries.map(([key, s]) => [key, s.json])),
       rebalance,
+      reshards,
       runs,
       problems,
     },

@@ -97,11 +97,16 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     log,
   });
   let router: Router | undefined;
+  // Set once the router exists (the first map is read before); static clusters have none.
+  let failoverMonitor: FailoverMonitor | undefined;
   const slotMaps = new SlotMapSource({
     seeds: () => cluster.seedAddresses(),
     password: cluster.nodePassword,
     log,
-    onMap: (map) => router?.setSlotMap(map),
+    onMap: (map) => {
+      router?.setSlotMap(map);
+      failoverMonitor?.clusterView(map);
+    },
     intervalMs: config.slotMapRefresh,
     connectTimeoutMs: config.connectTimeout,
     commandTimeoutMs: config.connectTimeout,
@@ -144,6 +149,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
           recoveryInstances,
           onRecoveryStep: hooks.onRecoveryStep,
         });
+  failoverMonitor = failover;
   failover?.start();
   const migrator = new SlotMigrator({ cluster, slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout });
   // A migration the last run left unfinished (stopped, or killed mid-way) finishes while we serve.

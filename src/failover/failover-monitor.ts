@@ -157,6 +157,14 @@ export class FailoverMonitor {
     }
   }
 
+  /** A new view of the cluster (every slot-map read): nodes its peers flag as failing are checked. */
+  clusterView(map: SlotMap): void {
+    for (const m of map.masters) {
+      if (m.failing) this.health.flaggedByCluster(m.host, m.port);
+      for (const r of m.replicas) if (r.failing) this.health.flaggedByCluster(r.host, r.port);
+    }
+  }
+
   /** Every node with its role (from the cluster's map) and health. */
   status(): NodeStatus[] {
     const map = this.o.router.slotMap;

@@ -115,6 +115,18 @@ export class HealthMonitor {
     for (const w of this.watches.values()) if (w.node.host === host && w.node.port === port) this.checkNow(w.node.id);
   }
 
+  /**
+   * The cluster's own view flags this node as failing (CLUSTER NODES `fail`/`fail?`): look
+   * now, unless it answered our PINGs lately — the flag lags (cluster-node-timeout) and
+   * stays a while after a node is back, so a node that answers is not made suspect by it.
+   */
+  flaggedByCluster(host: string, port: number): void {
+    const quiet = Date.now() - 2 * this.opts.intervalMs;
+    for (const w of this.watches.values()) {
+      if (w.node.host === host && w.node.port === port && w.state === 'up' && w.lastGood < quiet) this.checkNow(w.node.id);
+    }
+  }
+
   stateOf(id: string): NodeHealth | undefined {
     return this.watches.get(id)?.state;
   }
