@@ -120,7 +120,7 @@ async function main(): Promise<number> {
   const loadStart = os.loadavg()[0] ?? 0;
   const rng = prng(opts.seed);
   const runs: FailoverRun[] = [];
-  let reshards: ReshardRun[] = [];
+  let reshards: { keysInCluster: number; runs: ReshardRun[] } = { keysInCluster: 0, runs: [] };
   const proxy = await ProxyProcess.start({ masters: 3, replicas: 1 });
   let failure: Error | undefined;
   let exitCode: number | null = null;
@@ -190,7 +190,7 @@ function parseMoved(run: number, verb: ReshardRun['verb'], reply: string): Resha
  * target) and REMOVE of it (they move back: one source, three targets), timed by the
  * migrator and read from the verbs' replies.
  */
-async function measureResharding(proxy: ProxyProcess, runs: number): Promise<ReshardRun[]> {
+async function measureResharding(proxy: ProxyProcess, runs: number): Promise<{ keysInCluster: number; runs: ReshardRun[] }> {
   const c = new Redis({ port: proxy.port, maxRetriesPerRequest: 0, lazyConnect: true });
   await c.connect();
   try {
@@ -209,8 +209,9 @@ async function measureResharding(proxy: ProxyProcess, runs: number): Promise<Res
       out.push(parseMoved(run, 'REMOVE', String(await c.call('REMOVE', id))));
       process.stdout.write(`reshard run ${run}/${runs}: ${out.slice(-2).map((r) => `${r.verb} ${r.keys} keys in ${r.ms} ms (${r.keysPerSecond} keys/s)`).join('; ')}\n`);
     }
-    if ((await c.dbsize()) < RESHARD_KEYS) throw new Error('keys went missing while resharding');
-    return out;
+    const keysInCluster = await c.dbsize();
+    if (keysInCluster < RESHARD_KEYS) throw new Error('keys went missing while resharding');
+    return { keysInCluster, runs: out };
   } finally {
     c.disconnect();
   }
@@ -247,7 +248,7 @@ function summarize(fault: FaultKind, runs: FailoverRun[]): { json: Record<string
   return { json: { firstWriteMs: firstWrite, ...(verdict === undefined ? {} : { targetMs: TARGET_MS, verdict }), healedMs: healed }, md };
 }
 
-function render(opts: Options, runs: FailoverRun[], reshards: ReshardRun[], info: RunInfo): { json: string; md: string } {
+function render(opts: Options, runs: FailoverRun[], resharding: { keysInCluster: number; runs: ReshardRun[] }, info: RunInfo): { json: string; md: string } {
   const machine = machineInfo();
   const project = projectInfo(REPO);
   const summaries = FAULTS.map((f) => [f.key, summarize(f, runs)] as const);
@@ -258,8 +259,9 @@ function render(opts: Options, runs: FailoverRun[], reshards: ReshardRun[], info
     ...runs.flatMap((r) => r.problems.map((p) => `${r.fault} run ${r.run}: ${p}`)),
     ...runs.filter((r) => r.firstWriteMs === null).map((r) => `${r.fault} run ${r.run}: no write on the master's slots was acknowledged`),
   ];
+  const reshards = resharding.runs;
   const rebalance = {
-    keys: RESHARD_KEYS,
+    keysInCluster: resharding.keysInCluster,
     addMaster: stats(reshards.filter((r) => r.verb === 'ADD MASTER').map((r) => r.keysPerSecond)),
     remove: stats(reshards.filter((r) => r.verb === 'REMOVE').map((r) => r.keysPerSecond)),
     targetKeysPerSecond: 100_000,
@@ -267,7 +269,7 @@ function render(opts: Options, runs: FailoverRun[], reshards: ReshardRun[], info
   const rebalanceMd =
     reshards.length === 0
       ? 'Not measured (the bench stopped before it).\n'
-      : `${RESHARD_KEYS} keys of 16 bytes over 3 masters with a replica each; per run ADD MASTER (a quarter of the slots onto the new master, keys with them) then REMOVE of it (back); keys/s as the migrator timed them (first SETSLOT to last SETSLOT NODE), read from the verbs' replies.\n\n` +
+      : `${resharding.keysInCluster} small keys in the cluster (${RESHARD_KEYS} of 16 bytes loaded for this, the rest left by the failover runs) over 3 masters with a replica each; per run ADD MASTER (a quarter of the slots onto the new master, keys with them) then REMOVE of it (back); keys/s as the migrator timed them (first SETSLOT to last SETSLOT NODE), read from the verbs' replies.\n\n` +
         `| run | verb | slots | keys | ms | keys/s |\n|----:|:-----|------:|-----:|---:|-------:|\n` +
         reshards.map((r) => `| ${r.run} | ${r.verb} | ${r.slots} | ${r.keys} | ${r.ms} | ${r.keysPerSecond} |`).join('\n') +
         `\n\nADD MASTER: median ${rebalance.addMaster?.median ?? '—'} keys/s; REMOVE: median ${rebalance.remove?.median ?? '—'} keys/s (target ≥ 100 000)\n`;
