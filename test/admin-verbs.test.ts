@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { redisCli, startTestProxy, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
+import { freePort, startRedisServer } from './support/redis-server.js';
 
 const skip = await skipWithoutRedis();
 
@@ -198,8 +199,9 @@ describe('admin verbs', { skip }, () => {
       const before = (await list(admin)).map((n) => `${n.id} ${n.role} ${n.master}`);
       const replica = (await list(admin)).find((n) => n.role === 'replica')!;
       await assert.rejects(admin.call('ADD', 'SLAVE', replica.id), /ERR \S+ is a replica of \S+: a replica of a replica is not allowed; name a master/);
-      await assert.rejects(admin.call('ADD'), /ERR syntax: ADD MASTER \| ADD SLAVE <master> \| ADD REPLICA <master>/);
-      await assert.rejects(admin.call('ADD', 'SLAVE'), /ERR syntax: ADD SLAVE <master id or host:port>/);
+      await assert.rejects(admin.call('ADD'), /ERR syntax: ADD MASTER \[host:port\] \| ADD SLAVE <master> \[host:port\] \| ADD REPLICA <master> \[host:port\]/);
+      await assert.rejects(admin.call('ADD', 'SLAVE'), /ERR syntax: ADD SLAVE <master id or host:port> \[host:port\]/);
+      await assert.rejects(admin.call('ADD', 'MASTER', 'a', 'b'), /ERR syntax: ADD MASTER \[host:port\]/);
       await assert.rejects(admin.call('REMOVE'), /ERR syntax: REMOVE <node id or host:port>/);
       await assert.rejects(admin.call('REMOVE', 'nosuch'), /ERR no node nosuch/);
       assert.deepEqual((await list(admin)).map((n) => `${n.id} ${n.role} ${n.master}`), before);
@@ -291,6 +293,78 @@ describe('ADD MASTER, REBALANCE and REMOVE <master> under a write load', { skip 
     } finally {
       c.disconnect();
       await tp.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('ADD MASTER host:port: a node someone else runs', { skip }, () => {
+  test('refusals first; then it joins with a share of the slots and keys, survives a proxy restart (not stopped by it), and REMOVE resets it', { timeout: 120_000 }, async () => {
+    const external = await startRedisServer(['--cluster-enabled', 'yes']);
+    const plain = await startRedisServer();
+    const busy = await startRedisServer(['--cluster-enabled', 'yes']);
+    const tp = await startTestProxy(['--masters', '2', '--replicas', '0']);
+    const c = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+    try {
+      const p = c.pipeline();
+      for (let i = 0; i < 3000; i++) p.set(`ext:${i}`, `v${i}`);
+      await p.exec();
+      const dead = await freePort();
+      await assert.rejects(c.call('ADD', 'MASTER', `127.0.0.1:${plain.port}`), /ERR 127\.0\.0\.1:\d+ is not a cluster node \(cluster-enabled no\): start it with cluster-enabled yes/);
+      await assert.rejects(c.call('ADD', 'MASTER', `127.0.0.1:${dead}`), /ERR cannot reach 127\.0\.0\.1:\d+/);
+      await assert.rejects(c.call('ADD', 'MASTER', 'nohost'), /ERR 'nohost' is not an address: expected host:port/);
+      const filled = new Redis({ port: busy.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await filled.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'); // a cluster node of its own, with a key
+        for (let tries = 0; ; tries++) {
+          try {
+            await filled.set('x', '1');
+            break;
+          } catch (err) {
+            if (tries > 50 || !/CLUSTERDOWN/.test((err as Error).message)) throw err;
+            await new Promise((res) => setTimeout(res, 100)); // its cluster_state turns ok a moment later
+          }
+        }
+      } finally {
+        filled.disconnect();
+      }
+      await assert.rejects(c.call('ADD', 'MASTER', `127.0.0.1:${busy.port}`), /ERR 127\.0\.0\.1:\d+ holds 1 keys: a node added to the cluster must be empty/);
+      assert.deepEqual((await list(c)).map((n) => n.id), ['m0', 'm1'], 'nothing changed');
+
+      const reply = String(await c.call('ADD', 'MASTER', `127.0.0.1:${external.port}`));
+      assert.match(reply, new RegExp(`^m2 127\\.0\\.0\\.1:${external.port} is a master; 5461 slots and \\d+ keys moved in`));
+      const m2 = (await list(c)).find((n) => n.id === 'm2')!;
+      assert.equal(m2.role, 'master');
+      assert.equal(Number(m2.fields.get('slot_count')), 5461);
+      assert.ok(Number(m2.fields.get('keys')) > 500, `its share of the keys: ${m2.fields.get('keys')}`);
+      assert.match(await redisCli(external.port, ['DBSIZE']), /^NOAUTH/, 'it requires the cluster password now');
+
+      // a proxy restart adopts nothing and stops nothing of it: it is its owner's
+      c.disconnect();
+      await tp.proxy.stop();
+      const probe = new Redis({ port: external.port, password: tp.proxy.cluster.nodePassword });
+      assert.equal(await probe.ping(), 'PONG', 'still running after the proxy stopped its own nodes');
+      const again = await startTestProxy([], tp.dataDir);
+      const c2 = new Redis({ port: again.port, maxRetriesPerRequest: 0 });
+      try {
+        const relisted = await pollList(c2, (ns) => ns.every((n) => n.state === 'up'));
+        assert.deepEqual(relisted.map((n) => `${n.id} ${n.role}`), ['m0 master', 'm1 master', 'm2 master']);
+        assert.deepEqual(await c2.mget(...Array.from({ length: 3000 }, (_, i) => `ext:${i}`)), Array.from({ length: 3000 }, (_, i) => `v${i}`));
+
+        const removed = String(await c2.call('REMOVE', 'm2'));
+        assert.match(removed, /^m2 removed; 5461 slots and \d+ keys moved/);
+        assert.match(String(await probe.call('CLUSTER', 'INFO')), /cluster_known_nodes:1\r/, 'it left the cluster (CLUSTER RESET HARD)');
+        assert.equal(await probe.dbsize(), 0);
+        assert.deepEqual((await list(c2)).map((n) => n.id), ['m0', 'm1']);
+        assert.equal(await c2.dbsize(), 3000, 'every key on the remaining masters');
+      } finally {
+        probe.disconnect();
+        c2.disconnect();
+        await again.close();
+      }
+    } finally {
+      c.disconnect();
+      await tp.close().catch(() => undefined);
+      await Promise.all([external.stop(), plain.stop(), busy.stop()]);
     }
   });
 });

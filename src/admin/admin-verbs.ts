@@ -10,7 +10,7 @@ import { argString, type RequestFrame } from '../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeSimple } from '../resp/encode.js';
 import type { ClientSession } from '../proxy/session.js';
 import type { HandlerEntry, ProxyContext } from '../proxy/context.js';
-import { AdminError, type ClusterAdmin, type ClusterListing, type NodeListing } from './cluster-admin.js';
+import { AdminError, parseNodeAddress, type ClusterAdmin, type ClusterListing, type NodeListing } from './cluster-admin.js';
 
 type Verb = (admin: ClusterAdmin, args: string[]) => Promise<Buffer>;
 
@@ -28,24 +28,18 @@ const failover: Verb = async (admin, args) => {
   return encodeSimple(await admin.failover(args[0]));
 };
 
-/** ADD MASTER | ADD SLAVE <master> | ADD REPLICA <master>. */
+/** ADD MASTER [host:port] | ADD SLAVE|REPLICA <master> [host:port]. */
 const add: Verb = async (admin, args) => {
   const what = args[0]?.toUpperCase();
   if (what === 'MASTER') {
-    if (args.length === 2) {
-      throw new AdminError(`ADD MASTER ${args[1]}: adding a node you run yourself is not supported yet; ADD MASTER without an address starts one`);
-    }
-    if (args.length !== 1) usage('ADD MASTER');
-    return encodeSimple(await admin.addMaster());
+    if (args.length > 2) usage('ADD MASTER [host:port]');
+    return encodeSimple(await admin.addMaster(args.length === 2 ? parseNodeAddress(args[1]) : undefined));
   }
   if (what === 'SLAVE' || what === 'REPLICA') {
-    if (args.length === 3) {
-      throw new AdminError(`ADD ${what} ${args[1]} ${args[2]}: adding a node you run yourself is not supported yet; leave out the address and one is started`);
-    }
-    if (args.length !== 2) usage(`ADD ${what} <master id or host:port>`);
-    return encodeSimple(await admin.addReplica(args[1]));
+    if (args.length !== 2 && args.length !== 3) usage(`ADD ${what} <master id or host:port> [host:port]`);
+    return encodeSimple(await admin.addReplica(args[1], args.length === 3 ? parseNodeAddress(args[2]) : undefined));
   }
-  usage('ADD MASTER | ADD SLAVE <master> | ADD REPLICA <master>');
+  usage('ADD MASTER [host:port] | ADD SLAVE <master> [host:port] | ADD REPLICA <master> [host:port]');
 };
 
 const rebalance: Verb = async (admin, args) => {

@@ -101,20 +101,21 @@ export class ClusterAdmin {
   }
 
   /**
-   * ADD MASTER: a new master started by the provider — with a replica of its own when the
-   * other masters have replicas, so the new shard is as safe as the others — then
-   * REBALANCE onto it, keys included.
+   * ADD MASTER [host:port]: a new master started by the provider — with a replica of its
+   * own when the other masters have replicas, so the new shard is as safe as the others —
+   * or the external node at that address; then REBALANCE onto it, keys included.
    */
-  addMaster(): Promise<string> {
+  addMaster(address?: NodeAddress): Promise<string> {
     return this.exclusive('ADD MASTER', async () => {
       this.requireManaged('ADD MASTER');
       const members = [...(await this.o.cluster.membership()).values()];
       const withReplicas = members.some((m) => m.role === 'replica');
-      const master = await refusals(() => this.o.cluster.addNode());
+      const master = await refusals(() => this.o.cluster.addNode({ address }));
       let replica: NodeRecord | undefined;
       let report: MigrationReport;
       try {
-        if (withReplicas) replica = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
+        // An external master's replica is its owner's to add (ADD SLAVE m3 host:port).
+        if (withReplicas && address === undefined) replica = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
         report = await this.migrate([]);
       } catch (err) {
         throw new AdminError(`${master.id} ${master.host}:${master.port} was added as an empty master, but ${(err as Error).message}; REBALANCE moves slots onto it`);
@@ -129,11 +130,11 @@ export class ClusterAdmin {
   }
 
   /** ADD SLAVE|REPLICA <master>: a new replica of that master, started by the provider, in sync when this resolves. */
-  addReplica(masterName: string): Promise<string> {
+  addReplica(masterName: string, address?: NodeAddress): Promise<string> {
     return this.exclusive(`ADD REPLICA ${masterName}`, async () => {
       this.requireManaged('ADD REPLICA');
       const master = this.node(masterName);
-      const added = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
+      const added = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id, address }));
       return `${added.id} ${added.host}:${added.port} is a replica of ${master.id}, in sync`;
     });
   }

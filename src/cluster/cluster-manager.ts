@@ -16,7 +16,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
-import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
+import { NodeStartError, type NodeProvider, type NodeSpec } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
@@ -217,6 +217,7 @@ export class ClusterManager {
       const index = this.doc.nodes.findIndex((n) => n.id === id);
       if (index === -1) throw new Error(`unknown node ${id}`);
       const node = this.doc.nodes[index];
+      if (node.external === true) throw new NodeStartError(`node ${id} at ${node.host}:${node.port} is run by its owner (added by address): the proxy cannot start it`);
       const spec: NodeSpec = { id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: this.doc.nodePassword };
       await this.provider.stop(id, false);
       const running = await this.provider.start(spec, { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle });
@@ -258,7 +259,7 @@ export class ClusterManager {
    * (see node-changes.ts). Rejects with NodeChangeError, changing nothing, for an unknown
    * master, a replica named as master, or a master that does not answer.
    */
-  addNode(opts: { replicaOf?: string } = {}): Promise<NodeRecord> {
+  addNode(opts: { replicaOf?: string; address?: NodeAddress } = {}): Promise<NodeRecord> {
     return this.changes.addNode(opts);
   }
 
@@ -457,6 +458,11 @@ async function startNodes(
       const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: next.nodePassword };
       const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
       try {
+        if (node.external === true) {
+          // Its owner runs it: is it there?
+          await withControlClient(node, next.nodePassword, 2_000, (c) => c.ping());
+          return;
+        }
         const running = await provider.start(spec, previous);
         started.push(node.id);
         node.host = running.host;

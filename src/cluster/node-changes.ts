@@ -23,7 +23,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { configGet, parseInfo, withControlClient } from '../nodes/control-client.js';
+import { configGet, parseInfo, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { exists, listDir, realpathOrSelf } from '../nodes/files.js';
 import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
@@ -32,6 +32,8 @@ import { attachReplica, meetNodes, waitClusterOk, waitReplicaInSync, type Format
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
 import type { NodeRecord, OperationBase, RemovedNodeRecord, TopologyDoc } from './topology.js';
 import { NODES_DIR } from './topology-builder.js';
+import { NodeChangeError } from './node-change-error.js';
+import { prepareExternalNode, releaseExternalNode } from './external-node.js';
 
 /** Directory (under the data dir) that removed nodes' dirs are moved to. */
 export const REMOVED_DIR = 'removed';
@@ -52,9 +54,7 @@ export interface RemoveNodeOperation extends OperationBase {
 }
 
 /** A node change refused before anything changed (unknown node, unsafe request). */
-export class NodeChangeError extends Error {
-  override readonly name = 'NodeChangeError';
-}
+export { NodeChangeError };
 
 export type NodeChange = { kind: 'added'; node: NodeRecord } | { kind: 'removing'; id: string } | { kind: 'removed'; id: string };
 
@@ -121,13 +121,21 @@ export class NodeChanges {
     await this.queue;
   }
 
-  addNode(opts: { replicaOf?: string }): Promise<NodeRecord> {
+  /** A new node: started by the provider, or (`address`) an external one someone else runs (see external-node.ts). */
+  addNode(opts: { replicaOf?: string; address?: NodeAddress }): Promise<NodeRecord> {
     return this.serialized(async () => {
       const doc = this.ctx.topology();
       refuseStatic(doc);
       if (opts.replicaOf !== undefined) await this.checkMaster(doc, opts.replicaOf);
       const id = await this.newId(doc, opts.replicaOf);
-      const record: NodeRecord = { id, host: '127.0.0.1', port: 0, busPort: 0, dataDir: path.join(this.ctx.dataDir, NODES_DIR, id) };
+      let record: NodeRecord = { id, host: '127.0.0.1', port: 0, busPort: 0, dataDir: path.join(this.ctx.dataDir, NODES_DIR, id) };
+      if (opts.address !== undefined) {
+        const { host, port } = opts.address;
+        const known = doc.nodes.find((n) => n.host === host && n.port === port);
+        if (known !== undefined) throw new NodeChangeError(`ERR ${host}:${port} is ${known.id} already`);
+        const { busPort } = await prepareExternalNode(opts.address, doc.nodePassword, this.ctx.commandTimeoutMs, this.ctx.log);
+        record = { id, host, port, busPort, external: true };
+      }
       const op = await this.ctx.beginOperation<AddNodeOperation>(
         { kind: 'add-node', nodeId: id, ...(opts.replicaOf === undefined ? {} : { replicaOf: opts.replicaOf }), step: 'start' },
         (d) => void d.nodes.push(record),
@@ -252,7 +260,7 @@ export class NodeChanges {
     if (node === undefined) throw new Error(`add-node ${op.id}: node ${op.nodeId} is not in the document`);
     const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: doc.nodePassword };
     const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
-    const running = await this.ctx.exclusive(() => this.ctx.provider.start(spec, previous));
+    const running = node.external === true ? { ...node, handle: undefined } : await this.ctx.exclusive(() => this.ctx.provider.start(spec, previous));
     op.step = 'meet';
     await this.ctx.saveOperation(op, (d) => {
       const r = d.nodes.find((n) => n.id === node.id)!;
@@ -360,6 +368,11 @@ export class NodeChanges {
   private async stopNode(id: string, redisId: string | undefined): Promise<void> {
     const doc = this.ctx.topology();
     const node = doc.nodes.find((n) => n.id === id);
+    if (node?.external === true) {
+      // Not ours to stop: it leaves the cluster instead (and so does not gossip its way back).
+      await releaseExternalNode(node, doc.nodePassword, this.ctx.commandTimeoutMs, this.ctx.log);
+      return;
+    }
     await this.ctx.provider.stop(id, true);
     if (node === undefined || node.port <= 0) return;
     const running = await withControlClient(node, doc.nodePassword, this.ctx.commandTimeoutMs, async (c) => ({

@@ -53,7 +53,8 @@ export function validateTopology(value: unknown): TopologyCheck {
     if (!isInt(n.port, 0, 65535)) problems.push(`${at}.port: expected an integer 0..65535`);
     if (!isInt(n.busPort, 0, 65535)) problems.push(`${at}.busPort: expected an integer 0..65535`);
     if (n.dataDir !== undefined && typeof n.dataDir !== 'string') problems.push(`${at}.dataDir: expected a string`);
-    if (managed && !isNonEmptyString(n.dataDir)) problems.push(`${at}.dataDir: required for ${String(value.provider)} nodes`);
+    if (n.external !== undefined && typeof n.external !== 'boolean') problems.push(`${at}.external: expected true or false`);
+    if (managed && n.external !== true && !isNonEmptyString(n.dataDir)) problems.push(`${at}.dataDir: required for ${String(value.provider)} nodes`);
     if (n.handle !== undefined && typeof n.handle !== 'string') problems.push(`${at}.handle: expected a string`);
     if (n.formedAsReplicaOf !== undefined) {
       if (!isNonEmptyString(n.formedAsReplicaOf)) problems.push(`${at}.formedAsReplicaOf: expected a node id`);

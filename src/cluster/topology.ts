@@ -30,6 +30,11 @@ export interface NodeRecord {
   /** Provider-specific handle: a pid for process nodes, a container id for docker. */
   handle?: string;
   /**
+   * Run by someone else, added by address (ADD MASTER host:port): the provider never starts,
+   * stops or restarts it, and it has no dir here.
+   */
+  external?: boolean;
+  /**
    * For forming the cluster only: the id of the master this node starts as a replica of.
    * After formation roles are Redis's (they change with failovers); this is not updated.
    */
