@@ -104,6 +104,8 @@ interface Parked {
   raw: Buffer;
   sink: ReplySink;
   session: ClientSession;
+  /** When it was parked: its wait is bounded from then on, also if it waits on for its slot. */
+  since: number;
 }
 
 /** A request parked while its slot is held (a shard's keys being recovered). */
@@ -249,8 +251,10 @@ export class Router implements ClusterErrorHandler {
         p.sink.deliver(CLUSTER_DOWN);
         continue;
       }
-      // Through sendToSlot: the slot may be held now (its shard's keys being recovered).
-      this.sendToSlot(p.session, p.slot, p.raw, p.sink);
+      // The slot may be held now (its shard's keys being recovered): it waits on for it,
+      // within the bound it has had since it was first parked.
+      if (this.slotHeld[p.slot] === 1) this.parkForSlot(p.session, p.slot, p.raw, p.sink, p.since);
+      else this.sendToSlot(p.session, p.slot, p.raw, p.sink);
     }
   }
 
@@ -298,10 +302,10 @@ export class Router implements ClusterErrorHandler {
     return this.slotHeld[slot] === 1;
   }
 
-  private parkForSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void {
+  private parkForSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink, since = Date.now()): void {
     let waiting = this.slotParked.get(slot);
     if (waiting === undefined) this.slotParked.set(slot, (waiting = []));
-    waiting.push({ session, raw, sink, until: Date.now() + this.slotHoldMaxWaitMs });
+    waiting.push({ session, raw, sink, until: since + this.slotHoldMaxWaitMs });
   }
 
   /** Requests that waited their bound get Redis Cluster's CLUSTERDOWN (retryable); the slots stay held. */
@@ -318,7 +322,7 @@ export class Router implements ClusterErrorHandler {
   }
 
   private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientSession): void {
-    this.parked.get(pool)?.push({ slot, raw, sink, session });
+    this.parked.get(pool)?.push({ slot, raw, sink, session, since: Date.now() });
   }
 
   // --- keyless and fan-out work ----------------------------------------------------------

@@ -253,6 +253,56 @@ export const ADD_AND_REMOVE_MASTER: Scenario = {
   },
 };
 
+/** INFO migration through the proxy: is a slot migration under way? */
+async function migrating(proxy: ProxyProcess): Promise<boolean> {
+  const c = await strictClient(proxy.port, 5_000);
+  try {
+    return /^migrations_in_progress:1\r?$/m.test(String(await c.info('migration')));
+  } finally {
+    c.disconnect();
+  }
+}
+
+/**
+ * The proxy killed with SIGKILL in the middle of a resharding (ADD MASTER's REBALANCE under
+ * way), started again: it resumes the persisted migration (no key lost, none left behind on
+ * a half-moved slot); then the new master is removed again to put the shape back.
+ */
+export const KILL_PROXY_MID_RESHARD: Scenario = {
+  name: 'kill -9 the proxy in the middle of ADD MASTER, start it again (the migration resumes)',
+  errorFree: false,
+  async inject({ proxy }) {
+    const client = await strictClient(proxy.port, 120_000);
+    const adding = client.call('ADD', 'MASTER').then(
+      (reply) => `answered ${String(reply)}`,
+      (err: Error) => `failed: ${err.message}`,
+    );
+    const deadline = Date.now() + 60_000;
+    while (!(await migrating(proxy))) {
+      if (Date.now() > deadline) throw new Error(`ADD MASTER never started moving slots (${await Promise.race([adding, sleep(1).then(() => 'still running')])})`);
+      await sleep(20);
+    }
+    const pid = proxy.pid;
+    const at = now();
+    await proxy.kill9();
+    client.disconnect();
+    const addOutcome = await adding;
+    await proxy.restart();
+    const deadline2 = Date.now() + 60_000;
+    while (await migrating(proxy)) {
+      if (Date.now() > deadline2) throw new Error('the resumed migration did not finish within 60 s');
+      await sleep(100);
+    }
+    // ADD MASTER's node is the master of the newest shard (ids m<N>, a new N each time).
+    const shard = (id: string): number => Number(/^m(\d+)/.exec(id)?.[1] ?? -1);
+    const masters = (await proxy.nodes()).filter((n) => n.role === 'master').map((n) => n.id);
+    const added = masters.reduce((a, b) => (shard(b) > shard(a) ? b : a));
+    if (masters.length !== proxy.shape.masters + 1) throw new Error(`after the resumed ADD MASTER: masters ${masters.join(',')}, want ${proxy.shape.masters + 1}`);
+    const removed = await adminVerb(proxy, 'REMOVE', added);
+    return { at, what: `SIGKILL the proxy (pid ${pid}) mid-ADD MASTER (ADD MASTER ${addOutcome}); migration resumed by pid ${proxy.pid}; REMOVE: ${removed}`, slots: undefined };
+  },
+};
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'kill -9 a replica',
@@ -273,6 +323,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   ADD_AND_REMOVE_MASTER,
+  KILL_PROXY_MID_RESHARD,
   LOSE_SHARD,
 ];
 
