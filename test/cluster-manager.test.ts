@@ -403,6 +403,16 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     assert.match(await readFile(path.join(dataDir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} `), 'the lock is ours now');
     await assertClusterFormed(adopted.topology);
     await assertKeys(adopted.topology, written);
+
+    // an adopted node is not our child, yet its death is reported about as fast as a child's
+    const exits: string[] = [];
+    adopted.onUnexpectedExit = (id) => exits.push(id);
+    const victim = adopted.topology.nodes.find((n) => n.formedAsReplicaOf !== undefined)!;
+    const killedAt = Date.now();
+    process.kill(Number(victim.handle), 'SIGKILL');
+    await eventually('the adopted node\'s exit reported', async () => (exits.length > 0 ? true : 'not yet'), 2_000);
+    assert.deepEqual(exits, [victim.id]);
+    t.diagnostic(`adopted node's exit reported ${Date.now() - killedAt} ms after SIGKILL`);
   });
 
   describe('the real proxy process', () => {

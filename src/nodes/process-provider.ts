@@ -34,6 +34,8 @@ import { sleep } from './wait.js';
 const HOST = '127.0.0.1';
 const POLL_MS = 50;
 const SPAWN_ATTEMPTS = 3;
+/** How often the pids of adopted nodes (not our children) are checked. */
+const ADOPTED_POLL_MS = 100;
 
 export interface ProcessProviderOptions {
   log: Logger;
@@ -68,6 +70,8 @@ interface OwnedNode {
   /** Set when this provider spawned the process (absent when adopted). */
   child?: ChildProcess;
   stopping: boolean;
+  /** An adopted node's death was reported already (it stays listed until restarted or stopped). */
+  exitReported?: boolean;
 }
 
 export interface SpawnedProcess {
@@ -85,6 +89,7 @@ export class ProcessProvider implements NodeProvider {
   readonly kind = 'process' as const;
   onUnexpectedExit?: (id: string) => void;
   private readonly nodes = new Map<string, OwnedNode>();
+  private adoptedWatch: NodeJS.Timeout | null = null;
   private readonly ports = new PortAllocator(HOST);
   private readonly log: Logger;
   private readonly startTimeoutMs: number;
@@ -219,6 +224,7 @@ export class ProcessProvider implements NodeProvider {
     this.ports.claim(port);
     this.ports.claim(bus);
     this.nodes.set(spec.id, { id: spec.id, port, busPort: bus, pid, nodeDir, stopping: false });
+    this.watchAdopted();
     this.log.info({ node: spec.id, pid, port, busPort: bus, nodeDir }, 'node adopted');
     return { id: spec.id, host: HOST, port, busPort: bus, handle: String(pid) };
   }
@@ -335,6 +341,31 @@ export class ProcessProvider implements NodeProvider {
   }
 
   // --- bookkeeping ----------------------------------------------------------------------
+
+  /**
+   * An adopted node is not our child: no 'exit' event tells us it died. Its pid is checked
+   * every ADOPTED_POLL_MS instead, so its death is seen about as soon as a child's (the
+   * health monitor alone would take --node-timeout).
+   */
+  private watchAdopted(): void {
+    if (this.adoptedWatch !== null) return;
+    this.adoptedWatch = setInterval(() => {
+      let adopted = 0;
+      for (const node of this.nodes.values()) {
+        if (node.child !== undefined) continue;
+        adopted++;
+        if (node.stopping || node.exitReported || isPidAlive(node.pid)) continue;
+        node.exitReported = true;
+        this.log.warn({ node: node.id, pid: node.pid }, 'adopted node exited unexpectedly');
+        this.onUnexpectedExit?.(node.id);
+      }
+      if (adopted === 0 && this.adoptedWatch !== null) {
+        clearInterval(this.adoptedWatch);
+        this.adoptedWatch = null;
+      }
+    }, ADOPTED_POLL_MS);
+    this.adoptedWatch.unref();
+  }
 
   private forget(node: OwnedNode): void {
     this.nodes.delete(node.id);
