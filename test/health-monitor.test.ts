@@ -22,8 +22,9 @@ describe('HealthMonitor', { skip }, () => {
     await redis?.stop();
   });
 
-  function monitor(intervalMs: number, changes: string[]): HealthMonitor {
-    return new HealthMonitor({
+  /** A started monitor watching `alive` (the redis-server) and `dead` (a port nothing listens on). */
+  async function monitor(intervalMs: number, changes: string[]): Promise<{ h: HealthMonitor; dead: number }> {
+    const h = new HealthMonitor({
       password: '',
       log: silentLogger(),
       intervalMs,
@@ -31,17 +32,18 @@ describe('HealthMonitor', { skip }, () => {
       connectTimeoutMs: 500,
       onChange: (node, from: NodeHealth, to: NodeHealth) => changes.push(`${node.id} ${from}->${to}`),
     });
-  }
-
-  test('a node that answers stays up; one that never answers fails after the node timeout', async () => {
-    const changes: string[] = [];
-    const h = monitor(100, changes);
     const dead = await freePort();
     h.watch([
       { id: 'alive', host: '127.0.0.1', port: redis.port },
       { id: 'dead', host: '127.0.0.1', port: dead },
     ]);
     h.start();
+    return { h, dead };
+  }
+
+  test('a node that answers stays up; one that never answers fails after the node timeout', async () => {
+    const changes: string[] = [];
+    const { h } = await monitor(100, changes);
     try {
       await sleep(1_600);
       assert.equal(h.stateOf('alive'), 'up');
@@ -56,13 +58,7 @@ describe('HealthMonitor', { skip }, () => {
   test("the cluster's fail flag: checked at once when our PINGs are quiet, ignored when the node answered lately", async () => {
     const changes: string[] = [];
     // PINGs every 10 s: between them, only the cluster's flag can draw attention to a node.
-    const h = monitor(10_000, changes);
-    const dead = await freePort();
-    h.watch([
-      { id: 'alive', host: '127.0.0.1', port: redis.port },
-      { id: 'dead', host: '127.0.0.1', port: dead },
-    ]);
-    h.start();
+    const { h, dead } = await monitor(10_000, changes);
     try {
       await sleep(100);
       h.flaggedByCluster('127.0.0.1', dead); // lastGood is the watch's start: not quiet yet
