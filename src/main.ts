@@ -164,7 +164,12 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       ...(failover === undefined ? [] : failover.recoveryStatus().map(recoveryListing)),
     ],
     commandTimeoutMs: config.connectTimeout,
+    log,
   });
+  // An ADD MASTER or REMOVE the last run was killed in the middle of finishes while we serve.
+  if (failover !== undefined && config.autoFailover) {
+    admin.resume().catch((err: Error) => log.error({ err: err.message }, 'finishing the interrupted admin change failed'));
+  }
   const server = new ProxyServer(router, {
     host: config.bind,
     port: config.port,

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { redisCli, startTestProxy, type TestProxy } from './support/proxy.js';
+import type { AdminChangeOperation } from '../src/admin/cluster-admin.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 import { freePort, startRedisServer } from './support/redis-server.js';
 
@@ -296,6 +297,59 @@ describe('ADD MASTER, REBALANCE and REMOVE <master> under a write load', { skip 
     }
   });
 });
+
+describe('an ADD MASTER or REMOVE interrupted by a proxy stop or crash', { skip }, () => {
+  test('is finished by the next proxy on the data dir: the new master gets its share, the removed one goes', { timeout: 150_000 }, async () => {
+    const tp = await startTestProxy([]);
+    const seed = async (port: number): Promise<void> => {
+      const c = new Redis({ port, maxRetriesPerRequest: 0 });
+      try {
+        const p = c.pipeline();
+        for (let i = 0; i < 5000; i++) p.set(`resume:${i}`, `v${i}`);
+        await p.exec();
+      } finally {
+        c.disconnect();
+      }
+    };
+    await seed(tp.port);
+    // What a proxy killed right after ADD MASTER added its node leaves: the verb's intent, an empty master.
+    await tp.proxy.cluster.beginOperation<AdminChangeOperation>({ kind: 'admin-change', verb: 'ADD MASTER' });
+    const added = await tp.proxy.cluster.addNode();
+    await tp.proxy.stop();
+
+    let next = await startTestProxy([], tp.dataDir);
+    let c = new Redis({ port: next.port, maxRetriesPerRequest: 0 });
+    try {
+      await pollUntilNoOperation(next);
+      const nodes = await list(c);
+      assert.equal(Number(nodes.find((n) => n.id === added.id)!.fields.get('slot_count')), 4096, 'its quarter of the slots');
+      assert.equal(await c.dbsize(), 5000);
+
+      // What a proxy killed in the middle of REMOVE leaves: the intent (the drain not done).
+      await next.proxy.cluster.beginOperation<AdminChangeOperation>({ kind: 'admin-change', verb: 'REMOVE', node: added.id });
+      c.disconnect();
+      await next.proxy.stop();
+      next = await startTestProxy([], tp.dataDir);
+      c = new Redis({ port: next.port, maxRetriesPerRequest: 0 });
+      await pollList(c, (ns) => !ns.some((n) => n.id === added.id));
+      await pollUntilNoOperation(next);
+      assert.deepEqual(await c.mget(...Array.from({ length: 5000 }, (_, i) => `resume:${i}`)), Array.from({ length: 5000 }, (_, i) => `v${i}`));
+      assert.equal(await c.dbsize(), 5000);
+    } finally {
+      c.disconnect();
+      await next.proxy.stop();
+      await tp.close();
+    }
+  });
+});
+
+async function pollUntilNoOperation(tp: TestProxy): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (tp.proxy.cluster.operations.length > 0) {
+    if (Date.now() > deadline) throw new Error(`operations left: ${JSON.stringify(tp.proxy.cluster.operations)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
 
 describe('ADD MASTER host:port: a node someone else runs', { skip }, () => {
   test('refusals first; then it joins with a share of the slots and keys, survives a proxy restart (not stopped by it), and REMOVE resets it', { timeout: 120_000 }, async () => {

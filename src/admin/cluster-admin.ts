@@ -11,9 +11,10 @@
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import { NodeChangeError } from '../cluster/node-changes.js';
 import type { SlotMap } from '../cluster/slot-map.js';
-import type { NodeRecord } from '../cluster/topology.js';
 import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
+import type { Logger } from '../log.js';
+import type { NodeRecord, OperationBase } from '../cluster/topology.js';
 import type { MigrationProgress, MigrationReport } from '../cluster/slot-migration.js';
 import { infoFields, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 
@@ -63,6 +64,19 @@ export interface ClusterAdminOptions {
   /** Operations in progress of other parts (migrations, recoveries), for LIST. */
   progress: () => OperationListing[];
   commandTimeoutMs: number;
+  log: Logger;
+}
+
+/** ADD MASTER or REMOVE <master> under way (the steps have their own operations; this is the verb's intent). */
+export interface AdminChangeOperation extends OperationBase {
+  kind: 'admin-change';
+  verb: 'ADD MASTER' | 'REMOVE';
+  /** The master added (once it is) or being removed. */
+  node?: string;
+}
+
+function isAdminChange(op: OperationBase): op is AdminChangeOperation {
+  return op.kind === 'admin-change';
 }
 
 export class ClusterAdmin {
@@ -110,13 +124,24 @@ export class ClusterAdmin {
       this.requireManaged('ADD MASTER');
       const members = [...(await this.o.cluster.membership()).values()];
       const withReplicas = members.some((m) => m.role === 'replica');
-      const master = await refusals(() => this.o.cluster.addNode({ address }));
+      // The whole verb is one persisted intent: a proxy killed at any point after this
+      // finishes it on its next start (resume()) instead of leaving an empty master behind.
+      const op = await this.o.cluster.beginOperation<AdminChangeOperation>({ kind: 'admin-change', verb: 'ADD MASTER' });
+      let master: NodeRecord;
+      try {
+        master = await refusals(() => this.o.cluster.addNode({ address }));
+      } catch (err) {
+        await this.o.cluster.endOperation(op.id); // refused or failed: nothing to finish
+        throw err;
+      }
+      await this.o.cluster.saveOperation({ ...op, node: master.id } as AdminChangeOperation);
       let replica: NodeRecord | undefined;
       let report: MigrationReport;
       try {
         // An external master's replica is its owner's to add (ADD SLAVE m3 host:port).
         if (withReplicas && address === undefined) replica = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
         report = await this.migrate([]);
+        await this.o.cluster.endOperation(op.id);
       } catch (err) {
         throw new AdminError(`${master.id} ${master.host}:${master.port} was added as an empty master, but ${(err as Error).message}; REBALANCE moves slots onto it`);
       }
@@ -150,13 +175,17 @@ export class ClusterAdmin {
       const members = await this.o.cluster.membership();
       const member = members.get(node.id);
       let moved = '';
+      let op: AdminChangeOperation | undefined;
       if (member?.role === 'master' && member.slots > 0) {
         const others = [...members.values()].filter((m) => m.role === 'master' && m.id !== node.id);
         if (others.length === 0) throw new AdminError(`${node.id} is the last master: a cluster needs at least one`);
+        // Drain, then remove: one persisted intent, finished by a restarted proxy (resume()).
+        op = await this.o.cluster.beginOperation<AdminChangeOperation>({ kind: 'admin-change', verb: 'REMOVE', node: node.id });
         moved = `; ${describeMigration(await this.migrate([node.id]))}`;
       }
       const replicas = [...members.values()].filter((m) => m.role === 'replica' && m.masterId === node.id).map((m) => m.id);
       await refusals(() => this.o.cluster.removeNode(node.id));
+      if (op !== undefined) await this.o.cluster.endOperation(op.id);
       const also = member?.role === 'master' && replicas.length > 0 ? ` with its replica${replicas.length > 1 ? 's' : ''} ${replicas.join(', ')}` : '';
       return `${node.id} removed${also}${moved}`;
     });
@@ -171,6 +200,28 @@ export class ClusterAdmin {
     }
     if (report.interrupted) throw new AdminError(`the slot migration ${report.id} was stopped (the proxy is shutting down); it resumes on the next start`);
     return report;
+  }
+
+  /**
+   * Finish the ADD MASTER / REMOVE a previous proxy was killed in the middle of: the node
+   * steps and the migration are resumed by their own operations; what is left is the rest
+   * of the verb — the REBALANCE onto the new master, or the drain and removal of the old one.
+   */
+  resume(): Promise<void> {
+    return this.exclusive('resuming an interrupted admin change', async () => {
+      for (const op of this.o.cluster.operations.filter(isAdminChange)) {
+        this.o.log.warn({ operation: op.id, verb: op.verb, node: op.node }, 'finishing an admin change left under way');
+        if (op.verb === 'ADD MASTER') {
+          await this.migrate([]);
+        } else if (op.node !== undefined && this.o.cluster.topology.nodes.some((n) => n.id === op.node)) {
+          const member = (await this.o.cluster.membership()).get(op.node);
+          if (member?.role === 'master' && member.slots > 0) await this.migrate([op.node]);
+          await refusals(() => this.o.cluster.removeNode(op.node!));
+        }
+        await this.o.cluster.endOperation(op.id);
+        this.o.log.info({ operation: op.id, verb: op.verb, node: op.node }, 'interrupted admin change finished');
+      }
+    });
   }
 
   /** A node by our id (m0, m0r1) or by host:port; AdminError when there is none. */
