@@ -12,6 +12,7 @@ import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
 import { ProcessProvider } from './nodes/process-provider.js';
+import { parseAddress, type NodeAddress } from './nodes/control-client.js';
 import { StaticProvider } from './nodes/static-provider.js';
 import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
@@ -31,11 +32,10 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-function parseNodeAddress(text: string): { host: string; port: number } {
-  const at = text.lastIndexOf(':');
-  const port = Number(text.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--node '${text}': expected host:port`);
-  return { host: text.slice(0, at), port };
+function parseNodeAddress(text: string): NodeAddress {
+  const address = parseAddress(text);
+  if (address === undefined) throw new Error(`--node '${text}': expected host:port`);
+  return address;
 }
 
 async function makeProvider(config: Config, log: Logger): Promise<NodeProvider> {

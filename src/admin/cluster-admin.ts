@@ -16,7 +16,7 @@ import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord, OperationBase } from '../cluster/topology.js';
 import type { MigrationProgress, MigrationReport } from '../cluster/slot-migration.js';
-import { infoFields, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { infoFields, parseAddress, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
 export class AdminError extends Error {
@@ -313,13 +313,9 @@ async function refusals<T>(change: () => Promise<T>): Promise<T> {
 
 /** A node address from "host:port"; AdminError for anything else. */
 export function parseNodeAddress(text: string): NodeAddress {
-  const at = text.lastIndexOf(':');
-  const host = text.slice(0, at);
-  const port = Number(text.slice(at + 1));
-  if (at <= 0 || !/^\d+$/.test(text.slice(at + 1)) || port < 1 || port > 65535) {
-    throw new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
-  }
-  return { host, port };
+  const address = parseAddress(text);
+  if (address === undefined) throw new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
+  return address;
 }
 
 /** A shard recovery in LIST (finished ones too, while this process runs: what was lost must stay visible). */

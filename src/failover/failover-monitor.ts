@@ -292,15 +292,11 @@ export class FailoverMonitor {
   }
 
   private async replaceMaster(master: NodeRecord): Promise<void> {
-    const map = this.o.router.slotMap;
-    const index = map.indexOfAddress(`${master.host}:${master.port}`);
-    const candidates = (index === -1 ? [] : map.masters[index].replicas)
-      .map((r) => this.o.cluster.topology.nodes.find((n) => n.host === r.host && n.port === r.port))
-      .filter((n): n is NodeRecord => n !== undefined && this.health.stateOf(n.id) === 'up');
+    const candidates = this.replicasUp(master);
     // A replica the health monitor has not seen die yet (killed with its master) does not answer.
     const best = candidates.length === 0 ? undefined : await this.mostUpToDate(candidates);
     if (best === undefined) {
-      await this.restartOrRecover(master, index);
+      await this.restartOrRecover(master);
       return;
     }
     this.o.router.hold(master.host, master.port, this.o.failoverTimeoutMs);
@@ -337,11 +333,7 @@ export class FailoverMonitor {
    */
   async plannedFailover(master: NodeRecord): Promise<NodeRecord> {
     if (this.busy.has(master.id)) throw new Error(`${master.id} is being failed over already`);
-    const map = this.o.router.slotMap;
-    const index = map.indexOfAddress(`${master.host}:${master.port}`);
-    const candidates = (index === -1 ? [] : map.masters[index].replicas)
-      .map((r) => this.o.cluster.topology.nodes.find((n) => n.host === r.host && n.port === r.port))
-      .filter((n): n is NodeRecord => n !== undefined && this.health.stateOf(n.id) === 'up');
+    const candidates = this.replicasUp(master);
     if (candidates.length === 0) throw new Error(`${master.id} has no replica that is up to take over`);
     this.busy.add(master.id);
     try {
@@ -366,7 +358,10 @@ export class FailoverMonitor {
    * restarted from theirs meanwhile, and one that comes back is promoted instead). When it
    * still cannot start --shard-recovery-timeout after it failed, its shard is recovered.
    */
-  private async restartOrRecover(master: NodeRecord, index: number): Promise<void> {
+  private async restartOrRecover(master: NodeRecord): Promise<void> {
+    // Its slots and replicas as the map says now (one map: an index is only good in its own map).
+    const map = this.o.router.slotMap;
+    const index = map.indexOfAddress(`${master.host}:${master.port}`);
     const since = this.downSince.get(master.id) ?? Date.now();
     this.downSince.set(master.id, since);
     this.o.log.warn({ node: master.id }, 'master failed with no replica up: starting it again from its own dir');
@@ -378,7 +373,6 @@ export class FailoverMonitor {
       if (Date.now() - since < this.o.shardRecoveryTimeoutMs || index === -1) throw err;
       this.o.log.error({ node: master.id, downMs: Date.now() - since, err: (err as Error).message }, 'master cannot be started again and no replica is up');
     }
-    const map = this.o.router.slotMap;
     const route = map.masters[index];
     const byAddress = (host: string, port: number): NodeRecord | undefined => this.o.cluster.topology.nodes.find((n) => n.host === host && n.port === port);
     const replicas = route.replicas.flatMap((r) => {
@@ -392,6 +386,15 @@ export class FailoverMonitor {
     });
     this.downSince.delete(master.id);
     await this.recoveries.begin({ master: { id: master.id, redisId: route.nodeId }, replicas, slots: map.rangesOf(index), survivors });
+  }
+
+  /** The master's replicas (by the slot map) that the health monitor sees up. */
+  private replicasUp(master: NodeRecord): NodeRecord[] {
+    const map = this.o.router.slotMap;
+    const index = map.indexOfAddress(`${master.host}:${master.port}`);
+    return (index === -1 ? [] : map.masters[index].replicas)
+      .map((r) => this.o.cluster.topology.nodes.find((n) => n.host === r.host && n.port === r.port))
+      .filter((n): n is NodeRecord => n !== undefined && this.health.stateOf(n.id) === 'up');
   }
 
   /** The replica with the highest replication offset (the one that lost the least); undefined when none answers. */

@@ -16,6 +16,15 @@ export function formatAddress(addr: NodeAddress): string {
 }
 
 /** Could not connect, or the node refused our password. */
+/** "host:port" → the address; undefined when it is not one (no host, a port that is not 1..65535 in digits). */
+export function parseAddress(text: string): NodeAddress | undefined {
+  const at = text.lastIndexOf(':');
+  const digits = text.slice(at + 1);
+  const port = Number(digits);
+  if (at <= 0 || !/^\d+$/.test(digits) || port < 1 || port > 65535) return undefined;
+  return { host: text.slice(0, at), port };
+}
+
 export class NodeConnectError extends Error {
   override readonly name = 'NodeConnectError';
   constructor(
