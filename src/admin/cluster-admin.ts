@@ -79,9 +79,13 @@ function isAdminChange(op: OperationBase): op is AdminChangeOperation {
   return op.kind === 'admin-change';
 }
 
+const RESUMING = 'finishing an interrupted admin change';
+
 export class ClusterAdmin {
   /** The change under way, for the refusal of a second one. */
   private running: string | undefined;
+  /** resume()'s work, settled (its failure is the caller's to report); verbs wait for it. */
+  private resuming: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: ClusterAdminOptions) {}
 
@@ -208,7 +212,7 @@ export class ClusterAdmin {
    * of the verb — the REBALANCE onto the new master, or the drain and removal of the old one.
    */
   resume(): Promise<void> {
-    return this.exclusive('resuming an interrupted admin change', async () => {
+    const work = this.exclusive(RESUMING, async () => {
       for (const op of this.o.cluster.operations.filter(isAdminChange)) {
         this.o.log.warn({ operation: op.id, verb: op.verb, node: op.node }, 'finishing an admin change left under way');
         if (op.verb === 'ADD MASTER') {
@@ -222,6 +226,8 @@ export class ClusterAdmin {
         this.o.log.info({ operation: op.id, verb: op.verb, node: op.node }, 'interrupted admin change finished');
       }
     });
+    this.resuming = work.catch(() => undefined);
+    return work;
   }
 
   /** A node by our id (m0, m0r1) or by host:port; AdminError when there is none. */
@@ -239,8 +245,13 @@ export class ClusterAdmin {
     return this.o.failover;
   }
 
-  /** Run one change at a time; a second one is refused while the first runs. */
+  /**
+   * Run one change at a time; a second one is refused while the first runs. A verb sent
+   * while a restarted proxy finishes the last run's change waits for it instead: the admin
+   * did not start that one and cannot know it is running.
+   */
   private async exclusive<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (what !== RESUMING) await this.resuming;
     if (this.running !== undefined) throw new AdminError(`${this.running} is still running; try again when it is done`);
     this.running = what;
     try {
