@@ -275,6 +275,26 @@ describe('RESP3 replies, byte for byte', () => {
     }
   });
 
+  test('keyless commands one master answers arrive in its RESP3 shapes: COMMAND DOCS, COMMAND INFO, FUNCTION LIST', async () => {
+    const commands = [['COMMAND', 'DOCS', 'get'], ['COMMAND', 'INFO', 'get'], ['FUNCTION', 'LIST'], ['CONFIG', 'GET', 'hash-max-listpack-*']];
+    const proxy = await FrameClient.connect(tp.port);
+    const node = await nodeClientFor('any');
+    try {
+      await proxy.call(['HELLO', '3']);
+      const viaProxy = await proxy.call(...commands);
+      assert.deepEqual(viaProxy.slice(0, 3), await node.call(...commands.slice(0, 3)));
+      assert.ok(viaProxy[0].startsWith('%1\r\n$3\r\nget\r\n%'), viaProxy[0].slice(0, 40));
+      // CONFIG GET comes back as a map whatever order the node lists the parameters in.
+      const [direct] = await node.call(commands[3]);
+      const entries = (r: string): string[] => r.split('\r\n').slice(1).filter((l) => !l.startsWith('$')).sort();
+      assert.match(viaProxy[3], /^%2\r\n/);
+      assert.deepEqual(entries(viaProxy[3]), entries(direct));
+    } finally {
+      proxy.close();
+      node.close();
+    }
+  });
+
   test('fan-out commands in RESP3: KEYS, DBSIZE, SCAN, split MGET over every master', async () => {
     await redis.flushall();
     const keys = Array.from({ length: 30 }, (_, i) => `fan:${i}`);
@@ -438,6 +458,8 @@ describe('push frames', () => {
         const deadline = Date.now() + 5000;
         while (pushFramesDropped() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         assert.ok(pushFramesDropped() > before, 'the invalidation push was seen and dropped');
+        const stats = await redis.info('stats');
+        assert.match(stats, new RegExp(`\\r\\nproxy_dropped_push_frames:${pushFramesDropped()}\\r\\n`));
       } finally {
         node.close();
       }
