@@ -13,7 +13,17 @@ import calculateSlot from 'cluster-key-slot';
 import { redisCli, startTestProxy, type TestProxy } from './support/proxy.js';
 import { ReplyScanner } from '../src/resp/reply-scanner.js';
 import { ProtocolError } from '../src/resp/frame.js';
-import { encodeCommand } from '../src/resp/encode.js';
+import {
+  encodeBigNumber,
+  encodeBool,
+  encodeCommand,
+  encodeDouble,
+  encodeMap,
+  encodeNull,
+  encodeNullArray,
+  encodeSet,
+  encodeVerbatim,
+} from '../src/resp/encode.js';
 import { pushFramesDropped } from '../src/backend/connection.js';
 
 let tp: TestProxy;
@@ -466,5 +476,46 @@ describe('push frames', () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe('protocol-aware encoders (src/resp/encode.ts)', () => {
+  test("encodeDouble writes a double as redis-server 7.0 does, in both protocols", async () => {
+    const scores = [0.1, 1e20, 1e-7, 3, -2.5, 123456789.123, 1 / 3, 1e16, 1e17, -0.0001, 0.00001, Infinity, -Infinity];
+    await redis.del('enc:z');
+    const c = await FrameClient.connect(tp.port);
+    try {
+      await c.call(['ZADD', 'enc:z', ...scores.flatMap((n, i) => [String(n).replace('Infinity', 'inf'), `m${i}`])]);
+      const resp2 = await c.call(...scores.map((_, i) => ['ZSCORE', 'enc:z', `m${i}`]));
+      await c.call(['HELLO', '3']);
+      const resp3 = await c.call(...scores.map((_, i) => ['ZSCORE', 'enc:z', `m${i}`]));
+      assert.deepEqual(scores.map((n) => encodeDouble(n, 2).toString('latin1')), resp2);
+      assert.deepEqual(scores.map((n) => encodeDouble(n, 3).toString('latin1')), resp3);
+    } finally {
+      c.close();
+    }
+  });
+
+  test('maps, sets, nulls, booleans, big numbers and verbatim strings in RESP3, and their RESP2 forms', () => {
+    const kv = [Buffer.from('$1\r\na\r\n'), Buffer.from(':1\r\n')];
+    assert.equal(encodeMap(kv, 3).toString(), '%1\r\n$1\r\na\r\n:1\r\n');
+    assert.equal(encodeMap(kv, 2).toString(), '*2\r\n$1\r\na\r\n:1\r\n');
+    assert.equal(encodeMap([], 3).toString(), '%0\r\n');
+    assert.throws(() => encodeMap([kv[0]], 3), RangeError);
+    assert.equal(encodeSet(kv, 3).toString(), '~2\r\n$1\r\na\r\n:1\r\n');
+    assert.equal(encodeSet(kv, 2).toString(), '*2\r\n$1\r\na\r\n:1\r\n');
+    assert.equal(encodeNull(3).toString(), '_\r\n');
+    assert.equal(encodeNull(2).toString(), '$-1\r\n');
+    assert.equal(encodeNullArray(3).toString(), '_\r\n');
+    assert.equal(encodeNullArray(2).toString(), '*-1\r\n');
+    assert.equal(encodeBool(true, 3).toString(), '#t\r\n');
+    assert.equal(encodeBool(false, 3).toString(), '#f\r\n');
+    assert.equal(encodeBool(true, 2).toString(), ':1\r\n');
+    assert.equal(encodeBool(false, 2).toString(), ':0\r\n');
+    assert.equal(encodeBigNumber(123456789012345678901234567890n, 3).toString(), '(123456789012345678901234567890\r\n');
+    assert.equal(encodeBigNumber(-5n, 2).toString(), '$2\r\n-5\r\n');
+    assert.equal(encodeVerbatim('a\r\nb', 3).toString(), '=8\r\ntxt:a\r\nb\r\n');
+    assert.equal(encodeVerbatim(Buffer.from('# x'), 3, 'mkd').toString(), '=7\r\nmkd:# x\r\n');
+    assert.equal(encodeVerbatim('a\r\nb', 2).toString(), '$4\r\na\r\nb\r\n');
   });
 });
