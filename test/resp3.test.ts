@@ -182,6 +182,23 @@ describe('HELLO', () => {
     }
   });
 
+  test('a switch behind a large write: the request after it does not overtake the write', async () => {
+    // The 8 MB SET takes a while to cross its RESP2 connection; a STRLEN on the (idle, warm)
+    // RESP3 connection would get there first if it were sent before the SET was answered.
+    const c = await FrameClient.connect(tp.port);
+    try {
+      await c.call(['HELLO', '3'], ['SET', 'big:k', 'old'], ['HELLO', '2']); // both connections open
+      const big = 'x'.repeat(8 * 1024 * 1024);
+      const [set, , len, , len2] = await c.call(['SET', 'big:k', big], ['HELLO', '3'], ['STRLEN', 'big:k'], ['RESET'], ['STRLEN', 'big:k']);
+      assert.equal(set, '+OK\r\n');
+      assert.equal(len, `:${big.length}\r\n`);
+      assert.equal(len2, `:${big.length}\r\n`);
+      await c.call(['DEL', 'big:k']);
+    } finally {
+      c.close();
+    }
+  });
+
   test('CLIENT TRACKING is refused, saying why', async () => {
     const c = await FrameClient.connect(tp.port);
     try {
