@@ -28,7 +28,7 @@ function pool(port: number, commandTimeoutMs = 5000): BackendPool {
 test('a node that goes away fails the requests in flight; the connection comes back with it', async () => {
   const server = await startRedisServer(DEBUG);
   const p = pool(server.port);
-  const conn = p.connectionFor(1);
+  const conn = p.connectionFor(1, 2);
   try {
     assert.equal(await send(conn, ['SET', 'k', 'v']), '+OK\r\n');
     const blocked = send(conn, ['DEBUG', 'SLEEP', '2']);
@@ -62,7 +62,7 @@ test('a node that goes away fails the requests in flight; the connection comes b
 test('a request unanswered past the command timeout fails its connection, which reconnects', async () => {
   const server = await startRedisServer(DEBUG);
   const p = pool(server.port, 300);
-  const conn = p.connectionFor(1);
+  const conn = p.connectionFor(1, 2);
   try {
     assert.equal(await send(conn, ['PING']), '+PONG\r\n');
     const slow = send(conn, ['DEBUG', 'SLEEP', '1.5']);
@@ -87,13 +87,13 @@ test('a dedicated connection released with a request in flight is closed, not re
   const server = await startRedisServer(DEBUG);
   const p = pool(server.port);
   try {
-    const conn = p.acquireDedicated();
+    const conn = p.acquireDedicated(2);
     assert.ok(conn);
     const popped = send(conn, ['BLPOP', 'q', '0']);
     await new Promise((r) => setTimeout(r, 100));
     p.release(conn); // its client went away mid-BLPOP
     assert.match(await popped, /^-ERR /);
-    const other = p.acquireDedicated();
+    const other = p.acquireDedicated(2);
     assert.ok(other);
     assert.notEqual(other, conn);
     assert.equal(await send(other, ['PING']), '+PONG\r\n');
@@ -108,13 +108,13 @@ test('dedicated connections are bounded: past maxDedicated in use, acquire refus
   const server = await startRedisServer();
   const p = pool(server.port);
   try {
-    const a = p.acquireDedicated();
-    const b = p.acquireDedicated();
+    const a = p.acquireDedicated(2);
+    const b = p.acquireDedicated(2);
     assert.ok(a && b);
-    assert.equal(p.acquireDedicated(), null);
+    assert.equal(p.acquireDedicated(2), null);
     assert.equal(await send(a, ['PING']), '+PONG\r\n');
     p.release(a);
-    const c = p.acquireDedicated();
+    const c = p.acquireDedicated(2);
     assert.ok(c);
     assert.equal(await send(c, ['PING']), '+PONG\r\n');
     p.release(b);

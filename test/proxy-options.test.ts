@@ -53,7 +53,7 @@ describe('--requirepass', () => {
     const tp = await startTestProxy(['--masters', '1', '--replicas', '0']);
     try {
       const c = await RawClient.connect(tp.port);
-      c.write('AUTH foo\r\nHELLO 3\r\nHELLO 2 SETNAME me\r\nCLIENT GETNAME\r\n');
+      c.write('AUTH foo\r\nHELLO 4\r\nHELLO 2 SETNAME me\r\nCLIENT GETNAME\r\n');
       const data = await c.waitFor((d) => d.toString().endsWith('$2\r\nme\r\n'));
       assert.match(data.toString(), /^-ERR AUTH <password> called without any password configured/);
       assert.match(data.toString(), /-NOPROTO unsupported protocol version\r\n/);

@@ -12,12 +12,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { skipWithoutRedis } from './support/redis-binary.js';
-import { startTestProxy, type TestProxy } from './support/proxy.js';
+import { RawClient, startTestProxy, type TestProxy } from './support/proxy.js';
 
 const skip = await skipWithoutRedis();
 
 
-describe('MOVED, ASK and TRYAGAIN are followed, never seen', { skip }, () => {
+// Once per protocol: a redirected request is sent again on a connection of its client's protocol.
+for (const protocol of [2, 3] as const) describe(`MOVED, ASK and TRYAGAIN are followed, never seen (RESP${protocol})`, { skip }, () => {
   let tp: TestProxy;
   let client: Redis;
   /** Direct connections to the two masters, in slot order, and their cluster node ids. */
@@ -26,7 +27,7 @@ describe('MOVED, ASK and TRYAGAIN are followed, never seen', { skip }, () => {
 
   before(async () => {
     tp = await startTestProxy(['--masters', '2', '--replicas', '0', '--slot-map-refresh', '60000']);
-    client = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+    client = new Redis({ port: tp.port, maxRetriesPerRequest: 0, protocol });
     const map = tp.proxy.server.router.slotMap;
     const password = tp.proxy.cluster.nodePassword;
     nodes = map.servingMasters().map((i) => new Redis({ host: map.masters[i].host, port: map.masters[i].port, password, maxRetriesPerRequest: 0 }));
@@ -66,6 +67,7 @@ describe('MOVED, ASK and TRYAGAIN are followed, never seen', { skip }, () => {
   }
 
   test('ASK mid-migration, TRYAGAIN for a split multi-key read, MOVED after: every answer right, no error', async () => {
+    assert.match(String(await client.client('INFO')), new RegExp(` resp=${protocol} `));
     const { tag, slot, keys } = keysInMaster0Slot('mig', 4);
     for (const k of keys) await client.set(k, `v:${k}`);
     await startMigration(slot);
@@ -87,9 +89,26 @@ describe('MOVED, ASK and TRYAGAIN are followed, never seen', { skip }, () => {
     assert.equal(tp.proxy.server.router.slotMap.masters[tp.proxy.server.router.slotMap.slotToMaster[slot]].port, nodes[1].options.port);
   });
 
+  test(`a request sent again after MOVED is answered in its client's protocol (RESP${protocol})`, async () => {
+    const { slot, keys } = keysInMaster0Slot('shape', 1);
+    await client.hset(keys[0], 'f', 'v');
+    await startMigration(slot);
+    await migrateKeys(slot, keys);
+    await finishMigration(slot);
+    const raw = await RawClient.connect(tp.port);
+    try {
+      raw.write(`HELLO ${protocol}\r\nHGETALL ${keys[0]}\r\n`);
+      const shape = protocol === 3 ? '%1\r\n$1\r\nf\r\n$1\r\nv\r\n' : '*2\r\n$1\r\nf\r\n$1\r\nv\r\n';
+      await raw.waitFor((d) => d.toString('latin1').endsWith(shape));
+      assert.equal(tp.proxy.server.router.slotMap.masters[tp.proxy.server.router.slotMap.slotToMaster[slot]].port, nodes[1].options.port, 'the proxy learnt the move from MOVED');
+    } finally {
+      raw.close();
+    }
+  });
+
   test('a BLPOP blocked on a slot that moves away is redirected by Redis and followed: it gets the element', async () => {
     const { slot, keys } = keysInMaster0Slot('blk', 1);
-    const blocked = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+    const blocked = new Redis({ port: tp.port, maxRetriesPerRequest: 0, protocol });
     try {
       const popped = blocked.blpop(keys[0], 0);
       await sleep(100);

@@ -27,7 +27,7 @@ import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-sched
 import { slabReads } from '../net/slab-reader.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
-import { encodeCommand, encodeError } from '../resp/encode.js';
+import { encodeCommand, encodeError, type Protocol } from '../resp/encode.js';
 import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
 import { AckBatch, DISCARD_REPLY, leaveBatch, type AckOwner, type AckPolicy } from './replica-ack.js';
@@ -65,6 +65,25 @@ export interface ConnectionOptions {
   index?: number;
   /** Hold writes' replies until a replica has them (`--ack replica`); absent: Redis's asynchronous replication. */
   ack?: AckPolicy;
+  /**
+   * The protocol the node speaks on this connection (default 2). A RESP3 connection sends
+   * `HELLO 3` after connecting (and AUTH), so the node answers in RESP3 for RESP3 clients.
+   */
+  protocol?: Protocol;
+  /**
+   * Who takes the push frames (`>`, RESP3 only) the node sends on this connection. A push
+   * is not a reply: it never completes a request. Without a taker it is dropped and
+   * counted (pushFramesDropped()).
+   */
+  onPush?: (frame: Buffer) => void;
+}
+
+/** Push frames dropped on connections without a taker, since the process started. */
+let droppedPushes = 0;
+
+/** How many push frames (RESP3 `>`) arrived on connections that had no use for them. */
+export function pushFramesDropped(): number {
+  return droppedPushes;
 }
 
 /** Told when a congested connection has drained (or failed, which empties it too). */
@@ -84,6 +103,9 @@ const LOW_WATER = 8 * 1024 * 1024;
 // Its errors for an unreachable node are worded so unreachable.ts recognises them.
 export { isUnreachableReply } from './unreachable.js';
 
+const HELLO_3 = encodeCommand(['HELLO', '3']);
+const PUSH = 0x3e; // '>'
+
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
 
@@ -97,7 +119,7 @@ export class BackendConnection implements Flushable, AckOwner {
   /** Requests queued for the next flush (written after the handshake when connecting). */
   private out: Buffer[] = [];
   private outBytes = 0;
-  /** Replies still owed to our own handshake commands (AUTH), which precede `inflight`. */
+  /** Replies still owed to our own handshake commands (AUTH, HELLO 3), which precede `inflight`. */
   private handshakeReplies = 0;
   /** With an AckPolicy: the writes queued since the last flush, whose WAIT the next flush sends. */
   private ackBatch: AckBatch | null = null;
@@ -141,6 +163,11 @@ export class BackendConnection implements Flushable, AckOwner {
   /** Index among its pool's shared connections (-1: not a shared one). */
   get index(): number {
     return this.opts.index ?? -1;
+  }
+
+  /** The protocol the node answers in on this connection. */
+  get protocol(): Protocol {
+    return this.opts.protocol ?? 2;
   }
 
   get isReady(): boolean {
@@ -281,12 +308,9 @@ export class BackendConnection implements Flushable, AckOwner {
   private onConnected(socket: net.Socket): void {
     this.state = 'ready';
     this.attempt = 0;
-    if (this.endpoint.password !== '') {
-      // AUTH goes first; queued requests follow it in the same write.
-      this.out.unshift(encodeCommand(['AUTH', this.endpoint.password]));
-      this.outBytes += this.out[0].length;
-      this.handshakeReplies = 1;
-    }
+    // The handshake goes first (AUTH, then HELLO 3): queued requests follow it in the same write.
+    if (this.opts.protocol === 3) this.queueHandshake(HELLO_3);
+    if (this.endpoint.password !== '') this.queueHandshake(encodeCommand(['AUTH', this.endpoint.password]));
     this.lastProgressAt = Date.now();
     this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port }, 'backend connected');
     if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
@@ -300,6 +324,13 @@ export class BackendConnection implements Flushable, AckOwner {
     }
   }
 
+  /** Put a handshake command in front of everything queued (so the last one queued goes first). */
+  private queueHandshake(raw: Buffer): void {
+    this.out.unshift(raw);
+    this.outBytes += raw.length;
+    this.handshakeReplies++;
+  }
+
   private handleData(chunk: Buffer): void {
     this.scanner.feed(chunk);
     this.lastProgressAt = Date.now();
@@ -311,6 +342,10 @@ export class BackendConnection implements Flushable, AckOwner {
         this.opts.log.error({ node: this.endpoint.id, err: frame.message }, 'backend sent a malformed reply');
         this.socket?.destroy();
         return;
+      }
+      if (frame[0] === PUSH) {
+        this.takePush(frame);
+        continue;
       }
       if (this.handshakeReplies > 0) {
         this.handshakeReplies--;
@@ -342,6 +377,19 @@ export class BackendConnection implements Flushable, AckOwner {
       } catch (err) {
         reportFault(err, `delivering a reply from ${this.endpoint.id}`);
       }
+    }
+  }
+
+  private takePush(frame: Buffer): void {
+    const taker = this.opts.onPush;
+    if (taker === undefined) {
+      droppedPushes++;
+      return;
+    }
+    try {
+      taker(frame);
+    } catch (err) {
+      reportFault(err, `taking a push frame from ${this.endpoint.id}`);
     }
   }
 

@@ -11,10 +11,15 @@
  * busy running a script (SCRIPT KILL, FUNCTION KILL). Redis stops reading the connection
  * that runs the script, so a kill queued behind it on a shared connection would never be
  * read; on a connection of their own they are.
+ *
+ * Shared and dedicated connections come per protocol: a RESP3 client's requests go on
+ * connections that sent HELLO 3, so the node itself writes the RESP3 reply. The RESP3 set
+ * is made on first use: a proxy whose clients all speak RESP2 never opens one.
  */
 import type { Logger } from '../log.js';
 import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from './connection.js';
 import type { AckPolicy } from './replica-ack.js';
+import type { Protocol } from '../resp/encode.js';
 
 export interface PoolOptions {
   /** Shared pipelined connections per master. */
@@ -42,8 +47,11 @@ export class BackendPool {
    * them (see Router.hold). A plain field: the router checks it on every request.
    */
   held = false;
-  private readonly shared: BackendConnection[] = [];
-  private readonly idleDedicated: BackendConnection[] = [];
+  /** Shared connections speaking RESP2 and, once a RESP3 client needed them, RESP3. */
+  private readonly shared: BackendConnection[];
+  private shared3: BackendConnection[] | null = null;
+  /** Idle dedicated connections, by protocol (index 2 and 3). */
+  private readonly idleDedicated: BackendConnection[][] = [[], [], [], []];
   private dedicatedInUse = 0;
   private control: BackendConnection | null = null;
   private closed = false;
@@ -52,35 +60,54 @@ export class BackendPool {
     readonly endpoint: BackendEndpoint,
     private readonly opts: PoolOptions,
   ) {
-    for (let i = 0; i < opts.size; i++) {
-      this.shared.push(
-        new BackendConnection(endpoint, {
-          connectTimeoutMs: opts.connectTimeoutMs,
-          commandTimeoutMs: opts.commandTimeoutMs,
+    this.shared = this.makeShared(2);
+  }
+
+  private makeShared(protocol: Protocol): BackendConnection[] {
+    const conns: BackendConnection[] = [];
+    for (let i = 0; i < this.opts.size; i++) {
+      conns.push(
+        new BackendConnection(this.endpoint, {
+          connectTimeoutMs: this.opts.connectTimeoutMs,
+          commandTimeoutMs: this.opts.commandTimeoutMs,
           reconnect: true,
-          log: opts.log,
-          clusterErrors: opts.clusterErrors,
+          log: this.opts.log,
+          clusterErrors: this.opts.clusterErrors,
           index: i,
-          ack: opts.ack,
+          ack: this.opts.ack,
+          protocol,
         }),
       );
     }
+    return conns;
   }
 
-  /** The shared connection that carries this session's requests. */
-  connectionFor(sessionId: number): BackendConnection {
-    return this.shared[sessionId % this.shared.length];
+  /** The shared connections of a protocol (RESP3's made now if this is their first use). */
+  private sharedOf(protocol: Protocol): BackendConnection[] {
+    if (protocol === 2) return this.shared;
+    return (this.shared3 ??= this.makeShared(3));
   }
 
-  /** Shared connection number `index` (a redirected request keeps its connection's index, so one client's requests stay in order). */
-  sharedConnection(index: number): BackendConnection {
-    return this.shared[(index < 0 ? 0 : index) % this.shared.length];
+  /** The shared connection that carries this session's requests, in the session's protocol. */
+  connectionFor(sessionId: number, protocol: Protocol): BackendConnection {
+    const conns = protocol === 2 ? this.shared : this.sharedOf(protocol);
+    return conns[sessionId % conns.length];
+  }
+
+  /**
+   * Shared connection number `index` of a protocol (a redirected request keeps its
+   * connection's index and protocol, so one client's requests stay in order and in its protocol).
+   */
+  sharedConnection(index: number, protocol: Protocol): BackendConnection {
+    const conns = this.sharedOf(protocol);
+    return conns[(index < 0 ? 0 : index) % conns.length];
   }
 
   /** Requests in flight on the shared connections. */
   get pendingCount(): number {
     let n = 0;
     for (const c of this.shared) n += c.pendingCount;
+    if (this.shared3 !== null) for (const c of this.shared3) n += c.pendingCount;
     return n;
   }
 
@@ -88,12 +115,16 @@ export class BackendPool {
     return this.opts.maxDedicated;
   }
 
-  /** A connection for one caller alone; give it back with release(). Null when maxDedicated are in use. */
-  acquireDedicated(): BackendConnection | null {
+  /**
+   * A connection for one caller alone, in the caller's protocol; give it back with
+   * release(). Null when maxDedicated are in use (both protocols count).
+   */
+  acquireDedicated(protocol: Protocol): BackendConnection | null {
     if (this.dedicatedInUse >= this.opts.maxDedicated) return null;
     this.dedicatedInUse++;
-    while (this.idleDedicated.length > 0) {
-      const conn = this.idleDedicated.pop()!;
+    const idle = this.idleDedicated[protocol];
+    while (idle.length > 0) {
+      const conn = idle.pop()!;
       if (conn.isReady) return conn;
       conn.close();
     }
@@ -103,6 +134,7 @@ export class BackendPool {
       reconnect: false,
       log: this.opts.log,
       ack: this.opts.ack,
+      protocol,
     });
   }
 
@@ -112,11 +144,12 @@ export class BackendPool {
    */
   release(conn: BackendConnection): void {
     this.dedicatedInUse--;
-    if (this.closed || !conn.isReady || conn.pendingCount > 0 || this.idleDedicated.length >= MAX_IDLE_DEDICATED) {
+    const idle = this.idleDedicated[conn.protocol];
+    if (this.closed || !conn.isReady || conn.pendingCount > 0 || idle.length >= MAX_IDLE_DEDICATED) {
       conn.close('dedicated connection released');
       return;
     }
-    this.idleDedicated.push(conn);
+    idle.push(conn);
   }
 
   /** The connection for commands a busy node still serves (SCRIPT KILL, FUNCTION KILL); made on first use. */
@@ -134,7 +167,10 @@ export class BackendPool {
     this.closed = true;
     this.control?.close();
     for (const c of this.shared) c.close();
-    for (const c of this.idleDedicated) c.close();
-    this.idleDedicated.length = 0;
+    if (this.shared3 !== null) for (const c of this.shared3) c.close();
+    for (const idle of this.idleDedicated) {
+      for (const c of idle) c.close();
+      idle.length = 0;
+    }
   }
 }

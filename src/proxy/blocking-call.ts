@@ -13,7 +13,7 @@
 import { isClusterError, type BackendConnection } from '../backend/connection.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { ReplySink } from '../backend/reply-sink.js';
-import { encodeError } from '../resp/encode.js';
+import { encodeError, type Protocol } from '../resp/encode.js';
 import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
 import { sendFollowUp, type RedirectFollower } from './router.js';
 
@@ -41,6 +41,8 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
     private readonly raw: Buffer,
     private readonly slot: ReplySink,
     private readonly redirects: RedirectFollower,
+    /** The client's protocol: the node answers in it on the dedicated connection. */
+    private readonly protocol: Protocol,
   ) {}
 
   start(owner: ExclusiveOwner): void {
@@ -50,7 +52,7 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
   }
 
   private run(asking: boolean): void {
-    const conn = this.pool.acquireDedicated();
+    const conn = this.pool.acquireDedicated(this.protocol);
     if (conn === null) {
       this.finish(tooManyBlocking(this.pool.maxDedicated));
       return;
@@ -101,5 +103,5 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
 
 /** Run a blocking command for `session` on a dedicated connection to `pool`'s master. */
 export function runBlocking(session: ClientSession, pool: BackendPool, raw: Buffer, redirects: RedirectFollower): void {
-  session.runExclusive(new BlockingCall(pool, raw, session.openSlot(), redirects));
+  session.runExclusive(new BlockingCall(pool, raw, session.openSlot(), redirects, session.protocol));
 }

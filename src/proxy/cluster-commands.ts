@@ -5,7 +5,7 @@
  * or ASK ever reaches a client: the proxy routes internally.
  */
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
-import { encodeArray, encodeBulk, encodeError, encodeInteger } from '../resp/encode.js';
+import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeVerbatim } from '../resp/encode.js';
 import { keySlot } from '../cluster/key-slot.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
 import type { ClientSession } from './session.js';
@@ -42,9 +42,10 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sub = argString(f, 1).toLowerCase();
   const { ip, port } = announcedAddress(s, ctx);
   const id = ctx.clusterNodeId;
+  const proto = s.protocol;
   switch (sub) {
     case 'info':
-      return s.reply(encodeBulk(clusterInfo(ctx)));
+      return s.reply(encodeVerbatim(clusterInfo(ctx), proto));
     case 'myid':
       return s.reply(encodeBulk(id));
     case 'keyslot': {
@@ -55,18 +56,18 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'slots':
       return s.reply(
         encodeArray([
-          encodeArray([encodeInteger(0), encodeInteger(SLOT_COUNT - 1), encodeArray([encodeBulk(ip), encodeInteger(port), encodeBulk(id), encodeArray([])])]),
+          encodeArray([encodeInteger(0), encodeInteger(SLOT_COUNT - 1), encodeArray([encodeBulk(ip), encodeInteger(port), encodeBulk(id), encodeMap([], proto)])]),
         ]),
       );
     case 'shards':
       return s.reply(
         encodeArray([
-          encodeArray([
+          encodeMap([
             encodeBulk('slots'),
             encodeArray([encodeInteger(0), encodeInteger(SLOT_COUNT - 1)]),
             encodeBulk('nodes'),
             encodeArray([
-              encodeArray([
+              encodeMap([
                 encodeBulk('id'), encodeBulk(id),
                 encodeBulk('port'), encodeInteger(port),
                 encodeBulk('ip'), encodeBulk(ip),
@@ -74,9 +75,9 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
                 encodeBulk('role'), encodeBulk('master'),
                 encodeBulk('replication-offset'), encodeInteger(0),
                 encodeBulk('health'), encodeBulk('online'),
-              ]),
+              ], proto),
             ]),
-          ]),
+          ], proto),
         ]),
       );
     case 'countkeysinslot':
@@ -90,7 +91,7 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     }
     case 'nodes': {
       const epoch = ctx.router.slotMap.epoch;
-      return s.reply(encodeBulk(`${id} ${ip}:${port}@${port + 10000} myself,master - 0 0 ${epoch} connected 0-${SLOT_COUNT - 1}\n`));
+      return s.reply(encodeVerbatim(`${id} ${ip}:${port}@${port + 10000} myself,master - 0 0 ${epoch} connected 0-${SLOT_COUNT - 1}\n`, proto));
     }
     default:
       return s.reply(

@@ -4,7 +4,20 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
-import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeSimple, NULL_BULK, OK, PONG } from '../resp/encode.js';
+import {
+  EMPTY_ARRAY,
+  encodeArray,
+  encodeBulk,
+  encodeError,
+  encodeInteger,
+  encodeMap,
+  encodeNull,
+  encodeSimple,
+  encodeVerbatim,
+  OK,
+  PONG,
+  type Protocol,
+} from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 
@@ -13,6 +26,14 @@ const NOAUTH_HELLO = encodeError(
 );
 const WRONGPASS = encodeError('WRONGPASS invalid username-password pair or user is disabled.');
 const NOPROTO = encodeError('NOPROTO unsupported protocol version');
+const RESET = encodeSimple('RESET');
+/**
+ * Invalidation messages go to the connection that read the key, and the proxy's are shared
+ * by many clients (a node would invalidate one client's keys for all, or for none).
+ */
+const CLIENT_TRACKING_REFUSED = encodeError(
+  'ERR CLIENT TRACKING is not supported by interface-hash-server: invalidation messages would need a backend connection per client to every node, and backend connections are shared by many clients',
+);
 
 function sameSecret(want: string, given: Buffer): boolean {
   const w = Buffer.from(want);
@@ -80,49 +101,65 @@ function auth(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   else s.reply(encodeError('ERR syntax error'));
 }
 
-/** HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only for now. */
+/**
+ * HELLO [protover [AUTH user pass] [SETNAME name]], in Redis's order: every option is read
+ * first, then AUTH is tried, then the name checked, then the protocol switched; the reply
+ * (the proxy's own fields) is a map in the protocol the client speaks from now on.
+ */
 function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+  let protocol: Protocol = s.protocol;
   let i = 1;
   if (f.argc >= 2) {
     const ver = argString(f, 1);
     if (!/^-?\d+$/.test(ver)) return s.reply(encodeError('ERR Protocol version is not an integer or out of range'));
-    if (ver !== '2') return s.reply(NOPROTO);
+    if (ver !== '2' && ver !== '3') return s.reply(NOPROTO);
+    protocol = ver === '2' ? 2 : 3;
     i = 2;
   }
+  let credentials: { user: string; pass: Buffer } | null = null;
   let setName: Buffer | null = null;
   for (; i < f.argc; i++) {
     const opt = argString(f, i).toLowerCase();
     if (opt === 'auth' && i + 2 < f.argc) {
-      const r = authenticate(ctx, s, argString(f, i + 1), argBuffer(f, i + 2));
-      if (r !== OK) return s.reply(r);
+      credentials = { user: argString(f, i + 1), pass: argBuffer(f, i + 2) };
       i += 2;
     } else if (opt === 'setname' && i + 1 < f.argc) {
       setName = argBuffer(f, i + 1);
-      if (!validClientName(setName)) return s.reply(BAD_NAME);
       i += 1;
     } else {
       return s.reply(encodeError(`ERR Syntax error in HELLO option '${argString(f, i)}'`));
     }
   }
+  if (credentials !== null) {
+    const r = authenticate(ctx, s, credentials.user, credentials.pass);
+    if (r !== OK) return s.reply(r);
+  }
   if (!s.authenticated) return s.reply(NOAUTH_HELLO);
-  if (setName !== null) s.name = setName.length === 0 ? null : Buffer.from(setName);
-  s.reply(
-    encodeArray([
-      encodeBulk('server'),
-      encodeBulk('redis'),
-      encodeBulk('version'),
-      encodeBulk(ctx.version),
-      encodeBulk('proto'),
-      encodeInteger(2),
-      encodeBulk('id'),
-      encodeInteger(s.id),
-      encodeBulk('mode'),
-      encodeBulk('cluster'),
-      encodeBulk('role'),
-      encodeBulk('master'),
-      encodeBulk('modules'),
-      encodeArray([]),
-    ]),
+  if (setName !== null) {
+    if (!validClientName(setName)) return s.reply(BAD_NAME);
+    s.name = setName.length === 0 ? null : Buffer.from(setName);
+  }
+  s.changeProtocol(
+    protocol,
+    encodeMap(
+      [
+        encodeBulk('server'),
+        encodeBulk('redis'),
+        encodeBulk('version'),
+        encodeBulk(ctx.version),
+        encodeBulk('proto'),
+        encodeInteger(protocol),
+        encodeBulk('id'),
+        encodeInteger(s.id),
+        encodeBulk('mode'),
+        encodeBulk('cluster'),
+        encodeBulk('role'),
+        encodeBulk('master'),
+        encodeBulk('modules'),
+        EMPTY_ARRAY,
+      ],
+      protocol,
+    ),
   );
 }
 
@@ -138,7 +175,7 @@ function client(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return s.reply(OK);
     }
     case 'getname':
-      return s.reply(s.name === null ? NULL_BULK : encodeBulk(s.name));
+      return s.reply(s.name === null ? encodeNull(s.protocol) : encodeBulk(s.name));
     case 'id':
       return s.reply(encodeInteger(s.id));
     case 'setinfo': {
@@ -154,7 +191,9 @@ function client(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return s.reply(OK);
     }
     case 'info':
-      return s.reply(encodeBulk(clientInfoLine(s) + '\n'));
+      return s.reply(encodeVerbatim(clientInfoLine(s) + '\n', s.protocol));
+    case 'tracking':
+      return s.reply(CLIENT_TRACKING_REFUSED);
     default:
       return s.reply(
         encodeError(`ERR CLIENT ${sub.toUpperCase()} is not supported by interface-hash-server: clients are multiplexed over shared backend connections`),
@@ -166,7 +205,7 @@ function clientInfoLine(s: ClientSession): string {
   const addr = `${s.socket.remoteAddress ?? ''}:${s.socket.remotePort ?? 0}`;
   const age = Math.floor((Date.now() - s.createdAt) / 1000);
   const name = s.name?.toString('latin1') ?? '';
-  return `id=${s.id} addr=${addr} age=${age} db=0 name=${name} lib-name=${s.libName} lib-ver=${s.libVersion}`;
+  return `id=${s.id} addr=${addr} age=${age} db=0 name=${name} resp=${s.protocol} lib-name=${s.libName} lib-ver=${s.libVersion}`;
 }
 
 function reset(ctx: ProxyContext, s: ClientSession): void {
@@ -174,7 +213,7 @@ function reset(ctx: ProxyContext, s: ClientSession): void {
   s.libName = s.libVersion = '';
   s.authenticated = ctx.requirePass === '';
   s.admin = ctx.adminPassword === '';
-  s.reply(encodeSimple('RESET'));
+  s.changeProtocol(2, RESET);
 }
 
 function ok(_ctx: ProxyContext, s: ClientSession): void {

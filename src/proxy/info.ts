@@ -6,6 +6,7 @@
  * what they leave out.
  */
 import type { ProxyContext } from './context.js';
+import { pushFramesDropped } from '../backend/connection.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
@@ -205,6 +206,8 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ['total_connections_received', ctx.stats.totalConnections],
         ['total_commands_processed', ctx.stats.totalCommands],
         ['rejected_connections', ctx.stats.rejectedConnections],
+        // RESP3 pushes no request of the proxy's asked for (see BackendConnection.takePush).
+        ['proxy_dropped_push_frames', pushFramesDropped()],
         ['keyspace_hits', sumField(nodes, 'stats', 'keyspace_hits')],
         ['keyspace_misses', sumField(nodes, 'stats', 'keyspace_misses')],
         ['expired_keys', sumField(nodes, 'stats', 'expired_keys')],

@@ -340,7 +340,7 @@ export class Router implements ClusterErrorHandler {
       sink.deliver(CLUSTER_DOWN);
       return;
     }
-    const conn = pool.connectionFor(session.id);
+    const conn = pool.connectionFor(session.id, session.protocol);
     if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
@@ -396,7 +396,7 @@ export class Router implements ClusterErrorHandler {
       runBlocking(session, pool, frame.raw, this);
       return;
     }
-    const conn = pool.connectionFor(session.id);
+    const conn = pool.connectionFor(session.id, session.protocol);
     if (!conn.send(frame.raw, session.openSlot())) session.waitForBackend(conn);
   }
 
@@ -423,7 +423,7 @@ export class Router implements ClusterErrorHandler {
       this.park(pool, slot, raw, sink, session);
       return;
     }
-    const conn = pool.connectionFor(session.id);
+    const conn = pool.connectionFor(session.id, session.protocol);
     if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
@@ -434,7 +434,7 @@ export class Router implements ClusterErrorHandler {
     const next = this.followUp(reply, from.endpoint, ++request.attempts, request.since);
     if (next === undefined) return false; // the client gets Redis's error
     const index = from.index;
-    const resend = (): void => sendFollowUp(next.pool.sharedConnection(index), next.asking, raw, request);
+    const resend = (): void => sendFollowUp(next.pool.sharedConnection(index, from.protocol), next.asking, raw, request);
     if (next.delayMs === 0) resend();
     else setTimeout(resend, next.delayMs).unref();
     return true;

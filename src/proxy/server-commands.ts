@@ -15,8 +15,8 @@
  *   FUNCTION LIST/DUMP/STATS, LOLWUT.
  */
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
-import { arrayElements, decodeReply } from '../resp/reply-value.js';
-import { encodeArray, encodeBulk, encodeCommand, encodeError, encodeInteger, NULL_BULK, OK } from '../resp/encode.js';
+import { arrayElements, decodeReply, mapElements } from '../resp/reply-value.js';
+import { encodeArray, encodeBulk, encodeCommand, encodeError, encodeInteger, encodeMap, encodeNull, encodeVerbatim, OK } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import { isUnreachableReply } from '../backend/connection.js';
@@ -111,9 +111,11 @@ function flush(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 
 function randomkey(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc !== 1) return s.reply(encodeError(arityError('randomkey')));
+  const proto = s.protocol;
   fanoutUp(ctx, s, f.raw, (parts) => {
+    // A key is a bulk string; no key is $-1 from a RESP2 connection, _ from a RESP3 one.
     const found = parts.filter((p) => p[0] === 0x24 /* '$' */ && p[1] !== 0x2d /* not $-1 */);
-    return found.length === 0 ? NULL_BULK : found[Math.floor(Math.random() * found.length)];
+    return found.length === 0 ? encodeNull(proto) : found[Math.floor(Math.random() * found.length)];
   });
 }
 
@@ -165,13 +167,14 @@ function scan(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 function info(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sections: string[] = [];
   for (let i = 1; i < f.argc; i++) sections.push(argString(f, i).toLowerCase());
+  const proto = s.protocol;
   fanoutParts(ctx, s, INFO_ALL_NODES, (parts) => {
     const texts = parts.map((p) => {
       if (p[0] === 0x2d /* '-' */) return null;
       const v = decodeReply(p);
       return Buffer.isBuffer(v) ? v.toString('latin1') : null;
     });
-    return encodeBulk(renderInfo(ctx, texts, sections));
+    return encodeVerbatim(renderInfo(ctx, texts, sections), proto);
   });
 }
 
@@ -187,8 +190,9 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     );
   }
   if (f.argc < 3) return s.reply(encodeError(arityError('config|get')));
+  const proto = s.protocol;
   const filter = (reply: Buffer): Buffer => {
-    const elems = arrayElements(reply);
+    const elems = mapElements(reply);
     if (elems === null) return reply;
     const kept: Buffer[] = [];
     for (let i = 0; i + 1 < elems.length; i += 2) {
@@ -196,7 +200,7 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       if (Buffer.isBuffer(name) && SECRET_CONFIG.has(name.toString('latin1'))) continue;
       kept.push(elems[i], elems[i + 1]);
     }
-    return encodeArray(kept);
+    return encodeMap(kept, proto);
   };
   toReachableMaster(ctx, s, f.raw, new TransformSink(filter, s.openSlot()));
 }

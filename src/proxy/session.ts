@@ -30,7 +30,7 @@ import { unpinned, withSlabReads } from '../net/slab-reader.js';
 import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
 import { RequestScanner } from '../resp/request-scanner.js';
 import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
-import { encodeError } from '../resp/encode.js';
+import { encodeError, type Protocol } from '../resp/encode.js';
 import { faultReply } from '../faults.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
@@ -92,6 +92,11 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   name: Buffer | null = null;
   libName = '';
   libVersion = '';
+  /**
+   * RESP2, or RESP3 after HELLO 3: its requests go on backend connections of the same
+   * protocol, and the proxy's own replies take its shapes. Change it with changeProtocol().
+   */
+  protocol: Protocol = 2;
   /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
   admin: boolean;
   readonly createdAt = Date.now();
@@ -189,6 +194,29 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
       this.exclusiveStarted = true;
       call.start(this);
     }
+  }
+
+  /**
+   * Speak `protocol` from the next request on (HELLO, RESET), answering `reply` in its place.
+   * The requests sent before went on backend connections of the old protocol and later ones
+   * go on others, where they could overtake them: so, when replies are still owed, no
+   * further request is taken until every earlier reply is in, as for a blocking command.
+   */
+  changeProtocol(protocol: Protocol, reply: Buffer): void {
+    const changed = protocol !== this.protocol;
+    this.protocol = protocol;
+    if (!changed || this.slots.length === 0) {
+      this.reply(reply);
+      return;
+    }
+    const slot = this.openSlot();
+    this.runExclusive({
+      start(owner) {
+        slot.deliver(reply);
+        owner.exclusiveDone();
+      },
+      cancel() {},
+    });
   }
 
   exclusiveDone(): void {

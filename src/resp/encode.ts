@@ -128,15 +128,7 @@ export function encodeArrayHeader(n: number): Buffer {
 
 /** An array of already-encoded elements, in one Buffer. */
 export function encodeArray(parts: readonly Buffer[]): Buffer {
-  let total = decimalLength(parts.length) + 3;
-  for (let i = 0; i < parts.length; i++) total += parts[i].length;
-  const out = Buffer.allocUnsafe(total);
-  out[0] = 42; // '*'
-  let p = writeDecimal(out, 1, parts.length);
-  out[p++] = CR;
-  out[p++] = LF;
-  for (let i = 0; i < parts.length; i++) p += parts[i].copy(out, p);
-  return out;
+  return aggregate(42 /* '*' */, parts.length, parts);
 }
 
 /**
@@ -166,5 +158,120 @@ export function encodeCommand(args: readonly (Buffer | string)[]): Buffer {
     out[p++] = CR;
     out[p++] = LF;
   }
+  return out;
+}
+
+// --- RESP3 -------------------------------------------------------------------------------
+//
+// A client that sent `HELLO 3` gets RESP3 replies; every other client RESP2. Each encoder
+// below writes the RESP3 type for protocol 3 and, for protocol 2, what redis-server 7.0
+// writes for the same reply to a RESP2 client (a map as a flat array, a double as a bulk
+// string, true as :1, a null as $-1 or *-1 ...).
+
+/** The protocol a client speaks: RESP2 (the default) or RESP3 (after HELLO 3). */
+export type Protocol = 2 | 3;
+
+/** RESP3's null (`_`): a RESP3 client's null bulk string and null array alike. */
+export const NULL_RESP3 = Buffer.from('_\r\n', 'latin1');
+export const TRUE_RESP3 = Buffer.from('#t\r\n', 'latin1');
+export const FALSE_RESP3 = Buffer.from('#f\r\n', 'latin1');
+
+/** A missing value (GET of no key, CLIENT GETNAME without a name): `$-1` or `_`. */
+export function encodeNull(proto: Protocol): Buffer {
+  return proto === 3 ? NULL_RESP3 : NULL_BULK;
+}
+
+/** A missing aggregate (BLPOP timing out): `*-1` or `_`. */
+export function encodeNullArray(proto: Protocol): Buffer {
+  return proto === 3 ? NULL_RESP3 : NULL_ARRAY;
+}
+
+/** An aggregate of already-encoded elements under a header of the given type byte, in one Buffer. */
+function aggregate(type: number, count: number, parts: readonly Buffer[]): Buffer {
+  let total = decimalLength(count) + 3;
+  for (let i = 0; i < parts.length; i++) total += parts[i].length;
+  const out = Buffer.allocUnsafe(total);
+  out[0] = type;
+  let p = writeDecimal(out, 1, count);
+  out[p++] = CR;
+  out[p++] = LF;
+  for (let i = 0; i < parts.length; i++) p += parts[i].copy(out, p);
+  return out;
+}
+
+/**
+ * A map from already-encoded keys and values, given flat (k1, v1, k2, v2 ...): `%n` in
+ * RESP3, a flat array of 2n elements in RESP2.
+ */
+export function encodeMap(pairs: readonly Buffer[], proto: Protocol): Buffer {
+  if (pairs.length % 2 !== 0) throw new RangeError(`encodeMap: odd number of elements (${pairs.length})`);
+  return proto === 3 ? aggregate(0x25 /* '%' */, pairs.length / 2, pairs) : encodeArray(pairs);
+}
+
+/** A set of already-encoded members: `~n` in RESP3, an array in RESP2. */
+export function encodeSet(members: readonly Buffer[], proto: Protocol): Buffer {
+  return proto === 3 ? aggregate(0x7e /* '~' */, members.length, members) : encodeArray(members);
+}
+
+/** A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2. */
+export function encodeBool(value: boolean, proto: Protocol): Buffer {
+  if (proto === 3) return value ? TRUE_RESP3 : FALSE_RESP3;
+  return value ? ONE : ZERO;
+}
+
+/**
+ * A double as redis-server 7.0 writes it (addReplyDouble: printf's %.17g, `inf`/`-inf`):
+ * `,<d>` in RESP3, a bulk string in RESP2.
+ */
+export function encodeDouble(n: number, proto: Protocol): Buffer {
+  const text = formatDouble(n);
+  return proto === 3 ? line(',', text) : encodeBulk(text);
+}
+
+/** printf's `%.17g` of a double, Redis's spelling for the infinities and NaN. */
+export function formatDouble(n: number): string {
+  if (Number.isNaN(n)) return 'nan';
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
+  if (n === 0) return Object.is(n, -0) ? '-0' : '0';
+  const [mantissa, expText] = n.toExponential(16).split('e');
+  const exp = Number(expText);
+  // %g: exponent notation below 1e-4 and from 1e17 (the precision) on, trailing zeros dropped.
+  if (exp < -4 || exp >= 17) {
+    const abs = Math.abs(exp);
+    return `${trimZeros(mantissa)}e${exp < 0 ? '-' : '+'}${abs < 10 ? '0' : ''}${abs}`;
+  }
+  return trimZeros(n.toFixed(16 - exp));
+}
+
+function trimZeros(s: string): string {
+  if (s.indexOf('.') < 0) return s;
+  return s.replace(/0+$/, '').replace(/\.$/, '');
+}
+
+/** A big number (`(`) in RESP3; a bulk string of its digits in RESP2. */
+export function encodeBigNumber(n: bigint, proto: Protocol): Buffer {
+  return proto === 3 ? line('(', n.toString()) : encodeBulk(n.toString());
+}
+
+/**
+ * Text a human reads (INFO, CLIENT LIST, CLUSTER NODES): a verbatim string
+ * `=<len>\r\ntxt:<text>\r\n` in RESP3, a bulk string in RESP2. `format` is three letters
+ * ('txt' or 'mkd').
+ */
+export function encodeVerbatim(text: Buffer | string, proto: Protocol, format = 'txt'): Buffer {
+  if (proto === 2) return encodeBulk(text);
+  if (format.length !== 3) throw new RangeError(`encodeVerbatim: format must be 3 characters: '${format}'`);
+  const len = text.length + 4;
+  const out = Buffer.allocUnsafe(decimalLength(len) + 3 + len + 2);
+  out[0] = 0x3d; // '='
+  let p = writeDecimal(out, 1, len);
+  out[p++] = CR;
+  out[p++] = LF;
+  p += out.write(format, p, 'latin1');
+  out[p++] = 0x3a; // ':'
+  if (typeof text === 'string') p += out.write(text, p, 'latin1');
+  else p += text.copy(out, p);
+  out[p] = CR;
+  out[p + 1] = LF;
   return out;
 }

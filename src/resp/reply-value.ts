@@ -187,17 +187,33 @@ export function decodeReply(raw: Buffer): ReplyValue {
  * (an error, a null array...) or is malformed. An attribute before the array is skipped.
  */
 export function arrayElements(raw: Buffer): Buffer[] | null {
+  return elementsOf(raw, false);
+}
+
+/**
+ * Raw views of the keys and values of a map reply, flat (k1, v1, k2, v2 ...): of a RESP3
+ * map (`%`), or of the flat array a node sends a RESP2 client in its place (CONFIG GET,
+ * HGETALL). null when it is neither, or is malformed.
+ */
+export function mapElements(raw: Buffer): Buffer[] | null {
+  const elems = elementsOf(raw, true);
+  return elems !== null && elems.length % 2 === 0 ? elems : null;
+}
+
+function elementsOf(raw: Buffer, mapToo: boolean): Buffer[] | null {
   let pos = 0;
   if (raw[0] === 0x7c) {
     pos = skipValue(raw, 0, true);
     if (pos < 0) return null;
   }
   const type = raw[pos];
-  if (type !== 0x2a && type !== 0x7e && type !== 0x3e) return null;
+  const isMap = type === 0x25;
+  if (type !== 0x2a && type !== 0x7e && type !== 0x3e && !(mapToo && isMap)) return null;
   const cr = raw.indexOf(CR, pos + 1);
   if (cr < 0) return null;
-  const n = length(raw, pos + 1, cr);
-  if (n < 0) return null;
+  const count = length(raw, pos + 1, cr);
+  if (count < 0) return null;
+  const n = isMap ? 2 * count : count;
   const out: Buffer[] = new Array(n);
   pos = cr + 2;
   for (let i = 0; i < n; i++) {
