@@ -9,6 +9,11 @@
  * new owner) is the hub's decision, so a lost connection is reported once and stays closed.
  *
  * Commands are rare (one per channel joined or left), so they are written at once.
+ *
+ * A node that stops answering (SIGSTOP, a hung host) closes nothing, and a subscriber
+ * connection may legitimately receive nothing for hours; so it PINGs the node and counts
+ * as lost once nothing at all came for `silenceLimitMs`. The PING's reply (`pong` in
+ * subscribed mode) reaches the owner like any frame; it confirms nothing the owner sent.
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
@@ -27,8 +32,12 @@ export interface SubscriberOwner {
 
 export interface SubscriberOptions {
   connectTimeoutMs: number;
+  /** Nothing received for this long (PINGs unanswered included): the node is gone. 0: never. */
+  silenceLimitMs: number;
   log: Logger;
 }
+
+const PING = encodeCommand(['PING']);
 
 export class SubscriberConnection {
   private readonly socket: net.Socket;
@@ -37,6 +46,8 @@ export class SubscriberConnection {
   private handshakeReplies = 0;
   private lastError = '';
   private closed = false;
+  private lastHeardAt = Date.now();
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -48,7 +59,14 @@ export class SubscriberConnection {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.setTimeout(opts.connectTimeoutMs, () => socket.destroy(new Error(`connect timed out after ${opts.connectTimeoutMs} ms`)));
-    socket.once('connect', () => socket.setTimeout(0));
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      this.lastHeardAt = Date.now();
+    });
+    if (opts.silenceLimitMs > 0) {
+      this.watchdog = setInterval(() => this.checkSilence(), Math.max(50, opts.silenceLimitMs / 4));
+      this.watchdog.unref();
+    }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.lastError = err.message;
@@ -73,11 +91,25 @@ export class SubscriberConnection {
   /** Close without telling the owner (it let go of this connection). */
   close(): void {
     this.closed = true;
+    this.stopWatchdog();
     this.socket.destroy();
+  }
+
+  private checkSilence(): void {
+    if (this.closed || this.socket.connecting) return;
+    const silent = Date.now() - this.lastHeardAt;
+    if (silent >= this.opts.silenceLimitMs) this.fail(`nothing received for ${silent} ms (PING unanswered)`);
+    else this.socket.write(PING);
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
   }
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastHeardAt = Date.now();
     this.scanner.feed(chunk);
     try {
       for (let frame = this.scanner.next(); frame !== null; frame = this.scanner.next()) {
@@ -111,6 +143,7 @@ export class SubscriberConnection {
   }
 
   private lost(why: string): void {
+    this.stopWatchdog();
     if (this.closed) return;
     this.closed = true;
     this.owner.onLost(this, why);

@@ -145,6 +145,8 @@ export interface PubSubOptions {
   /** The nodes' requirepass ('' for none). */
   password: string;
   connectTimeoutMs: number;
+  /** A node connection that hears nothing (PINGs included) for this long is lost. */
+  silenceLimitMs: number;
   outputLimit: OutputBufferLimit;
   log: Logger;
 }
@@ -242,6 +244,11 @@ export class PubSubHub implements SubscriberOwner {
   /** Backend subscriber connections open now (tests, INFO). */
   get connectionCount(): number {
     return this.links.size;
+  }
+
+  /** host:port of the node channels and patterns are subscribed on (null: none yet). */
+  get classicAddress(): string | null {
+    return this.classic?.address ?? null;
   }
 
   close(): void {
@@ -423,7 +430,7 @@ export class PubSubHub implements SubscriberOwner {
 
   private connect(host: string, port: number): SubscriberConnection {
     const endpoint: BackendEndpoint = { id: `${host}:${port}`, host, port, password: this.opts.password };
-    const conn = new SubscriberConnection(endpoint, this, { connectTimeoutMs: this.opts.connectTimeoutMs, log: this.opts.log });
+    const conn = new SubscriberConnection(endpoint, this, { connectTimeoutMs: this.opts.connectTimeoutMs, silenceLimitMs: this.opts.silenceLimitMs, log: this.opts.log });
     this.links.set(conn, new Link());
     return conn;
   }

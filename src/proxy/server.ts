@@ -38,7 +38,7 @@ export interface ProxyServerOptions {
   /** The slot migration under way (INFO # Migration). */
   migration?: () => MigrationProgress | undefined;
   /** Pub/Sub: the nodes' password, and the output buffer limit of subscribed clients. */
-  pubsub: { nodePassword: string; connectTimeoutMs: number; outputLimit: OutputBufferLimit };
+  pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit };
 }
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
@@ -91,6 +91,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.pubsub = new PubSubHub(router, {
       password: opts.pubsub.nodePassword,
       connectTimeoutMs: opts.pubsub.connectTimeoutMs,
+      silenceLimitMs: opts.pubsub.commandTimeoutMs,
       outputLimit: opts.pubsub.outputLimit,
       log: opts.log,
     });
