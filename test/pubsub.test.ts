@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { keySlot } from '../src/cluster/key-slot.js';
+import { globMatch } from '../src/proxy/glob-match.js';
 import { RawClient, startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 
@@ -217,6 +218,25 @@ print('ok')
 `;
     const { stdout } = await execFileP('/usr/bin/python3', ['-c', script, String(tp.port)], { timeout: 30_000 });
     assert.equal(stdout.trim(), 'ok');
+  });
+
+  test('PUBSUB CHANNELS <pattern> matches as a node does (glob: * ? [a-z] [^x] escapes)', async () => {
+    const names = ['a', 'ab', 'abc', 'a*c', 'a?c', 'b[1]', 'news.uk', 'news.fr', 'x\\y', '[', ']', 'a-c', 'A', ''];
+    const patterns = ['*', 'a*', 'a?c', 'a\\*c', '*[bc]', '[^a]*', '[a-c]', '[c-a]?', 'news.[a-z][a-z]', 'news.[^u]*', 'b\\[1]', '[\\]]', 'x\\\\y', '[', 'a[', '?', '**c', 'a-*', '[a\\-]*'];
+    const port = masterOf('a').port;
+    const direct = await strictClient(port, 3000, tp.proxy.cluster.nodePassword || undefined);
+    const checker = await strictClient(port, 3000, tp.proxy.cluster.nodePassword || undefined);
+    try {
+      await direct.subscribe(...names.filter((n) => n !== ''));
+      for (const pattern of patterns) {
+        const fromNode = ((await checker.call('PUBSUB', 'CHANNELS', pattern)) as string[]).sort();
+        const ours = names.filter((n) => n !== '' && globMatch(Buffer.from(pattern), Buffer.from(n))).sort();
+        assert.deepEqual(ours, fromNode, `pattern ${JSON.stringify(pattern)}`);
+      }
+    } finally {
+      direct.disconnect();
+      checker.disconnect();
+    }
   });
 
   test('10 000 subscribers of one channel each get every message', async (t) => {
