@@ -19,6 +19,10 @@
  * - A lost backend connection (node killed, failover): its topics are re-subscribed on
  *   another node / the slot's new owner, with a growing pause; clients stay subscribed.
  *   Messages published while no node connection listened are lost, as in Redis.
+ * - A node that cannot say anything (stopped, hung) is noticed two ways: its connection
+ *   hears nothing, not even PING's reply, for --command-timeout; and sooner, the slot map
+ *   (checked every PLACEMENT_CHECK_MS) stops naming it a serving master once it is failed
+ *   over, or names another owner for a shard channel's slot.
  *
  * A client's SUBSCRIBE is confirmed once the topic is subscribed on a node, so a message
  * published after the client saw its confirmation reaches it. Replies and messages share
@@ -32,7 +36,7 @@ import type { Logger } from '../log.js';
 import type { OutputBufferLimit } from '../config.js';
 import { Fifo } from '../net/fifo.js';
 import { keySlot } from '../cluster/key-slot.js';
-import { UNASSIGNED } from '../cluster/slot-map.js';
+import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SubscriberConnection, type SubscriberOwner } from '../backend/subscriber-connection.js';
 import type { BackendEndpoint } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
@@ -55,6 +59,8 @@ export const UNSUBSCRIBE_NAME = ['unsubscribe', 'punsubscribe', 'sunsubscribe'] 
 /** Pause before re-subscribing after a loss or an error; doubles up to RETRY_CAP_MS. */
 const RETRY_BASE_MS = 50;
 const RETRY_CAP_MS = 1000;
+/** How often the hub looks whether the slot map still agrees with where its topics are. */
+const PLACEMENT_CHECK_MS = 250;
 
 /**
  * The RESP3 form of a Pub/Sub frame the nodes send in RESP2: the same array as a push
@@ -162,11 +168,18 @@ export class PubSubHub implements SubscriberOwner {
   private readonly shardLinks = new Map<string, SubscriberConnection>();
   private readonly links = new Map<SubscriberConnection, Link>();
   private closed = false;
+  /** The slot map placement was last checked against. */
+  private checkedMap: SlotMap;
+  private readonly placementTimer: NodeJS.Timeout;
 
   constructor(
     private readonly router: Router,
     private readonly opts: PubSubOptions,
-  ) {}
+  ) {
+    this.checkedMap = router.slotMap;
+    this.placementTimer = setInterval(() => this.checkPlacement(), PLACEMENT_CHECK_MS);
+    this.placementTimer.unref();
+  }
 
   // --- what clients do ----------------------------------------------------------------
 
@@ -253,6 +266,7 @@ export class PubSubHub implements SubscriberOwner {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.placementTimer);
     if (this.classicRetry !== null) clearTimeout(this.classicRetry);
     this.classicRetry = null;
     for (const map of this.topics) {
@@ -316,6 +330,43 @@ export class PubSubHub implements SubscriberOwner {
       this.releaseWaiting(topic);
       this.retryLater(topic);
     }
+  }
+
+  /**
+   * A new slot map: a connection to a node that is no longer a healthy serving master
+   * (failed over, failing) is given up as lost, and a shard channel whose slot is owned
+   * elsewhere now moves there. Redis would tell us the latter with `sunsubscribe`, but not
+   * when the old owner is stopped or cut off.
+   */
+  private checkPlacement(): void {
+    const map = this.router.slotMap;
+    if (map === this.checkedMap || this.closed) return;
+    this.checkedMap = map;
+    const healthy = new Set<string>();
+    for (const i of this.router.servingMasters) if (!map.masters[i].failing) healthy.add(map.masters[i].address);
+    if (this.classic !== null && !healthy.has(this.classic.address)) this.giveUp(this.classic, 'no longer a healthy serving master');
+    for (const [conn, link] of [...this.links]) {
+      if (!healthy.has(conn.address)) {
+        if (link.topics.size > 0) this.giveUp(conn, 'no longer a healthy serving master');
+        continue;
+      }
+      for (const topic of [...link.topics]) {
+        if (topic.kind !== SHARD) continue;
+        const owner = map.slotToMaster[keySlot(topic.name)];
+        if (owner !== UNASSIGNED && map.masters[owner].address !== conn.address) {
+          link.sent.push({ command: UNSUBSCRIBE_NAME[SHARD], key: topic.key, topic: null });
+          conn.send([UNSUBSCRIBE_NAME[SHARD], topic.name]);
+          this.unlink(topic, link);
+          this.place(topic);
+        }
+      }
+    }
+  }
+
+  /** Stop using a connection whose node is not to be trusted any more: its topics go elsewhere. */
+  private giveUp(conn: SubscriberConnection, why: string): void {
+    conn.close();
+    this.onLost(conn, why);
   }
 
   /** Subscribe a topic on the node it belongs on now. */
@@ -408,12 +459,18 @@ export class PubSubHub implements SubscriberOwner {
     for (const w of waiting) w.slot.deliver(w.reply);
   }
 
-  /** The classic connection, to a master serving slots (the next one after each loss); null when none is known. */
+  /**
+   * The classic connection, to a master serving slots, not failing if there is one (the
+   * next one after each loss); null when none is known.
+   */
   private classicLink(): SubscriberConnection | null {
     if (this.classic !== null) return this.classic;
     const serving = this.router.servingMasters;
+    const masters = this.router.slotMap.masters;
     if (serving.length === 0) return null;
-    const route = this.router.slotMap.masters[serving[this.classicRetries++ % serving.length]];
+    const start = this.classicRetries++;
+    let route = masters[serving[start % serving.length]];
+    for (let k = 0; k < serving.length && route.failing; k++) route = masters[serving[(start + k) % serving.length]];
     this.classic = this.connect(route.host, route.port);
     return this.classic;
   }

@@ -263,11 +263,13 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   }
 
   /**
-   * Reply bytes held for the client and not yet taken by it (slots waiting, output, socket
-   * buffer): what Redis's client-output-buffer-limit is about.
+   * Reply bytes offered to the client and not taken by it (the socket's buffer), plus those
+   * held behind an earlier reply: what Redis's client-output-buffer-limit is about. Bytes
+   * queued during this event-loop turn are not counted until written: a burst read from a
+   * node in one turn (up to a few MB) is not a slow client.
    */
   get retainedBytes(): number {
-    return this.heldBytes + this.outBytes + this.socket.writableLength;
+    return this.heldBytes + this.socket.writableLength;
   }
 
   /** Close now (server shutdown). */
