@@ -20,6 +20,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { keySlot } from '../src/cluster/key-slot.js';
 import { globMatch } from '../src/proxy/glob-match.js';
+import { asPush, confirmation } from '../src/proxy/pubsub.js';
 import { RawClient, startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 
@@ -46,6 +47,14 @@ function count(haystack: string, needle: string): number {
   for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + needle.length)) n++;
   return n;
 }
+
+test('RESP3 seam: confirmations and messages are push frames (>) for a RESP3 client, the same bytes otherwise', () => {
+  assert.equal(confirmation('subscribe', Buffer.from('a'), 1, 2).toString('latin1'), '*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n');
+  assert.equal(confirmation('unsubscribe', null, 0, 3).toString('latin1'), '>3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n');
+  const message = Buffer.from('*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$1\r\nc\r\n$1\r\nm\r\n', 'latin1');
+  assert.equal(asPush(message).toString('latin1'), '>4' + message.toString('latin1').slice(2));
+  assert.equal(message[0], 0x2a, 'the RESP2 bytes stay as they were (shared by the RESP2 subscribers)');
+});
 
 describe('Pub/Sub through the proxy', { skip }, () => {
   let tp: TestProxy;
@@ -243,6 +252,7 @@ print('ok')
     const SUBSCRIBERS = 10_000;
     const MESSAGES = 5;
     // The subscribers live in a child process: 10 000 sockets on each side would pass this process's fd limit.
+    const rssIdle = process.memoryUsage().rss;
     const crowd = spawn(
       process.execPath,
       [
@@ -308,7 +318,8 @@ process.stdin.on('data', async (d) => {
       const result = JSON.parse(out.slice(out.indexOf('{'))) as { min: number; max: number };
       t.diagnostic(
         `${SUBSCRIBERS} subscribers confirmed in ${subscribedMs} ms; ${MESSAGES} messages to all in ${fanOutMs} ms; ` +
-          `proxy process RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB (${((process.memoryUsage().rss - rssBefore) / 2 ** 20).toFixed(1)} MB more than before publishing); ` +
+          `proxy process RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB: ${((rssBefore - rssIdle) / 2 ** 20).toFixed(0)} MB more with the 10 000 subscribed, ` +
+          `${((process.memoryUsage().rss - rssBefore) / 2 ** 20).toFixed(1)} MB more after the messages; ` +
           `backend subscriber connections: ${tp.proxy.server.pubsub.connectionCount}`,
       );
       assert.equal(result.min, MESSAGES, 'every subscriber got every message');
