@@ -92,13 +92,17 @@ class Topic {
   /** When the first of those happened (the router's retry budget counts from there). */
   since = 0;
   retry: NodeJS.Timeout | null = null;
+  /** The name's hash slot (what a shard channel is placed by). */
+  readonly slot: number;
 
   constructor(
     readonly kind: TopicKind,
     readonly key: string,
     /** Its own copy of the name (the request's bytes may be a view of a large read slab). */
     readonly name: Buffer,
-  ) {}
+  ) {
+    this.slot = keySlot(name);
+  }
 }
 
 /** A command sent on a subscriber connection, whose one reply (confirmation or error) is owed. */
@@ -333,32 +337,40 @@ export class PubSubHub implements SubscriberOwner {
   }
 
   /**
-   * A new slot map: a connection to a node that is no longer a healthy serving master
-   * (failed over, failing) is given up as lost, and a shard channel whose slot is owned
-   * elsewhere now moves there. Redis would tell us the latter with `sunsubscribe`, but not
-   * when the old owner is stopped or cut off.
+   * A new slot map: the classic connection leaves a node that is no longer a serving master
+   * or is failing (when another one is not); a shard connection to a node that serves no
+   * slots any more (failed over) is given up; a shard channel whose slot is owned elsewhere
+   * moves there. Redis would announce the last with `sunsubscribe`, but not when the old
+   * owner is stopped or cut off.
    */
   private checkPlacement(): void {
     const map = this.router.slotMap;
     if (map === this.checkedMap || this.closed) return;
     this.checkedMap = map;
-    const healthy = new Set<string>();
-    for (const i of this.router.servingMasters) if (!map.masters[i].failing) healthy.add(map.masters[i].address);
-    if (this.classic !== null && !healthy.has(this.classic.address)) this.giveUp(this.classic, 'no longer a healthy serving master');
+    const serving = new Set<string>();
+    let anyHealthy = false;
+    for (const i of this.router.servingMasters) {
+      serving.add(map.masters[i].address);
+      if (!map.masters[i].failing) anyHealthy = true;
+    }
+    const classic = this.classic;
+    if (classic !== null) {
+      const i = map.indexOfAddress(classic.address);
+      if (!serving.has(classic.address) || (anyHealthy && map.masters[i].failing)) this.giveUp(classic, 'no longer a healthy serving master');
+    }
     for (const [conn, link] of [...this.links]) {
-      if (!healthy.has(conn.address)) {
-        if (link.topics.size > 0) this.giveUp(conn, 'no longer a healthy serving master');
+      if (conn === classic) continue;
+      if (!serving.has(conn.address)) {
+        this.giveUp(conn, 'no longer a serving master');
         continue;
       }
       for (const topic of [...link.topics]) {
-        if (topic.kind !== SHARD) continue;
-        const owner = map.slotToMaster[keySlot(topic.name)];
-        if (owner !== UNASSIGNED && map.masters[owner].address !== conn.address) {
-          link.sent.push({ command: UNSUBSCRIBE_NAME[SHARD], key: topic.key, topic: null });
-          conn.send([UNSUBSCRIBE_NAME[SHARD], topic.name]);
-          this.unlink(topic, link);
-          this.place(topic);
-        }
+        const owner = map.slotToMaster[topic.slot];
+        if (owner === UNASSIGNED || map.masters[owner].address === conn.address) continue;
+        link.sent.push({ command: UNSUBSCRIBE_NAME[SHARD], key: topic.key, topic: null });
+        conn.send([UNSUBSCRIBE_NAME[SHARD], topic.name]);
+        this.unlink(topic, link);
+        this.place(topic);
       }
     }
   }
@@ -373,9 +385,8 @@ export class PubSubHub implements SubscriberOwner {
   private place(topic: Topic): void {
     if (this.closed) return;
     if (topic.kind === SHARD) {
-      const slot = keySlot(topic.name);
       const map = this.router.slotMap;
-      const master = map.slotToMaster[slot];
+      const master = map.slotToMaster[topic.slot];
       const route = master === UNASSIGNED ? undefined : map.masters[master];
       if (route === undefined) {
         this.releaseWaiting(topic);
