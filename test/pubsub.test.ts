@@ -407,78 +407,71 @@ process.stdin.on('data', async (d) => {
     }
   });
 
-  test('subscribers survive a SIGSTOPped master (failed over; it cannot say goodbye): re-subscribed on the new owner', async (t) => {
-    const hub = tp.proxy.server.pubsub;
+  /**
+   * An ioredis subscriber of `channel` and of a shard channel whose slot is on the master
+   * the proxy's channel subscriptions are on: the master a node fault should hit.
+   */
+  async function subscribedOnOneMaster(channel: string): Promise<{ sub: Redis; got: string[]; shard: string; pid: number }> {
     const sub = await strictClient(tp.port);
-    let stopped = 0;
+    const got: string[] = [];
+    sub.on('message', (_ch: string, msg: string) => got.push(msg));
+    sub.on('smessage', (_ch: string, msg: string) => got.push(msg));
+    await sub.subscribe(channel);
+    const address = tp.proxy.server.pubsub.classicAddress;
+    assert.ok(address !== null);
+    let shard = '';
+    for (let i = 0; shard === ''; i++) if (`${masterOf(`${channel}${i}`).host}:${masterOf(`${channel}${i}`).port}` === address) shard = `${channel}${i}`;
+    await sub.call('SSUBSCRIBE', shard);
+    const node = tp.proxy.cluster.topology.nodes.find((n) => address.endsWith(`:${n.port}`));
+    assert.ok(node, `the node ${address} is in the document`);
+    return { sub, got, shard, pid: Number(node.handle) };
+  }
+
+  /**
+   * Signal the master under a fresh subscriber's subscriptions, then publish on both until
+   * both arrive (messages published while nobody listened are lost, as in Redis).
+   */
+  async function faultAndDeliver(signal: 'SIGSTOP' | 'SIGKILL', channel: string, ms: number) {
+    const subscribed = await subscribedOnOneMaster(channel);
+    const { got, shard } = subscribed;
+    const at = Date.now();
+    process.kill(subscribed.pid, signal);
+    let rounds = 0;
     try {
-      const got: string[] = [];
-      sub.on('message', (_ch: string, msg: string) => got.push(msg));
-      sub.on('smessage', (_ch: string, msg: string) => got.push(msg));
-      await sub.subscribe('sleeper');
-      const victimAddress = hub.classicAddress;
-      assert.ok(victimAddress !== null);
-      let shard = '';
-      for (let i = 0; shard === ''; i++) if (`${masterOf(`st${i}`).host}:${masterOf(`st${i}`).port}` === victimAddress) shard = `st${i}`;
-      await sub.call('SSUBSCRIBE', shard);
-      const victim = tp.proxy.cluster.topology.nodes.find((n) => victimAddress.endsWith(`:${n.port}`));
-      assert.ok(victim, `the node ${victimAddress} is in the document`);
-      stopped = Number(victim.handle);
-      const stoppedAt = Date.now();
-      process.kill(stopped, 'SIGSTOP');
-      let n = 0;
-      await until('a message on the channel and on the shard channel after the stop', 30_000, async () => {
-        n++;
-        await c.publish('sleeper', `c${n}`).catch(() => 0);
-        await c.call('SPUBLISH', shard, `s${n}`).catch(() => 0);
+      await until(`a message on ${channel} and on ${shard} after ${signal}`, ms, async () => {
+        rounds++;
+        await c.publish(channel, `c${rounds}`).catch(() => 0);
+        await c.call('SPUBLISH', shard, `s${rounds}`).catch(() => 0);
         await sleep(100);
         return got.some((m) => m.startsWith('c')) && got.some((m) => m.startsWith('s'));
       });
-      t.diagnostic(`both subscriptions delivering again ${Date.now() - stoppedAt} ms after SIGSTOP (${n} publish rounds; --command-timeout is 10 s)`);
-    } finally {
-      // The proxy may have restarted it already (then the pid is gone).
-      if (stopped !== 0) {
-        try {
-          process.kill(stopped, 'SIGCONT');
-        } catch {
-          /* not there any more */
-        }
-      }
-      sub.disconnect();
+    } catch (err) {
+      subscribed.sub.disconnect();
+      if (signal === 'SIGSTOP') process.kill(subscribed.pid, 'SIGCONT'); // a stopped node would hold up the proxy's shutdown
+      throw err;
     }
+    return { ...subscribed, rounds, afterMs: Date.now() - at };
+  }
+
+  test('subscribers survive a SIGSTOPped master (failed over; it cannot say goodbye): re-subscribed on the new owner', async (t) => {
+    const { sub, pid, rounds, afterMs } = await faultAndDeliver('SIGSTOP', 'sleeper', 30_000);
+    t.diagnostic(`both subscriptions delivering again ${afterMs} ms after SIGSTOP (${rounds} publish rounds; --command-timeout is 10 s)`);
+    // The proxy may have restarted it already (then the pid is gone).
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      /* not there any more */
+    }
+    sub.disconnect();
     // The old master comes back as a replica; wait for the cluster to settle before the next test.
     await until('every master to answer through the proxy', 30_000, async () => (await c.call('DBSIZE').then(() => true, () => false)) as boolean);
   });
 
   // Last: it changes the cluster for good.
   test('subscribers survive kill -9 of the master their subscriptions are on', async (t) => {
-    const hub = tp.proxy.server.pubsub;
-    const sub = await strictClient(tp.port);
+    const { sub, shard, rounds, afterMs } = await faultAndDeliver('SIGKILL', 'survivor', 20_000);
     try {
-      const got: string[] = [];
-      sub.on('message', (_ch: string, msg: string) => got.push(msg));
-      sub.on('smessage', (_ch: string, msg: string) => got.push(msg));
-      await sub.subscribe('survivor');
-      const victimAddress = hub.classicAddress;
-      assert.ok(victimAddress !== null);
-      // A shard channel on the same master.
-      let shard = '';
-      for (let i = 0; shard === ''; i++) if (`${masterOf(`sh${i}`).host}:${masterOf(`sh${i}`).port}` === victimAddress) shard = `sh${i}`;
-      await sub.call('SSUBSCRIBE', shard);
-      const victim = tp.proxy.cluster.topology.nodes.find((n) => `127.0.0.1:${n.port}` === victimAddress || victimAddress.endsWith(`:${n.port}`));
-      assert.ok(victim, `the node ${victimAddress} is in the document`);
-      const killedAt = Date.now();
-      process.kill(Number(victim.handle), 'SIGKILL');
-      // Publish until both kinds arrive again (messages published while nobody listened are lost, as in Redis).
-      let n = 0;
-      await until('a message on the channel and on the shard channel after the kill', 20_000, async () => {
-        n++;
-        await c.publish('survivor', `c${n}`).catch(() => 0);
-        await c.call('SPUBLISH', shard, `s${n}`).catch(() => 0);
-        await sleep(100);
-        return got.some((m) => m.startsWith('c')) && got.some((m) => m.startsWith('s'));
-      });
-      t.diagnostic(`both subscriptions delivering again ${Date.now() - killedAt} ms after the kill (${n} publish rounds)`);
+      t.diagnostic(`both subscriptions delivering again ${afterMs} ms after the kill (${rounds} publish rounds)`);
       // Whoever serves the slot now (the promoted replica, or the master restarted in place) has the subscription.
       await until('the slot owner to hold the shard channel', 10_000, async () => {
         const owner = masterOf(shard);
