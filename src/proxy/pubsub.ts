@@ -167,7 +167,6 @@ export class PubSubHub implements SubscriberOwner {
   private classic: SubscriberConnection | null = null;
   /** Losses of the classic connection since it last confirmed something (picks the next master, the pause). */
   private classicRetries = 0;
-  private classicRetry: NodeJS.Timeout | null = null;
   /** Shard-channel connections by node address. */
   private readonly shardLinks = new Map<string, SubscriberConnection>();
   private readonly links = new Map<SubscriberConnection, Link>();
@@ -199,14 +198,16 @@ export class PubSubHub implements SubscriberOwner {
     set.add(key);
     const reply = confirmation(SUBSCRIBE_NAME[kind], name, client.count(kind), session.protocol);
     let topic = this.topics[kind].get(key);
+    const isNew = topic === undefined;
     if (topic === undefined) {
       topic = new Topic(kind, key, Buffer.from(name));
       this.topics[kind].set(key, topic);
-      this.place(topic);
     }
     topic.subscribers.add(client);
     if (topic.active) session.reply(reply);
     else topic.waiting.push({ slot: session.openSlot(), reply });
+    // Placed once the client waits on it: a topic that cannot be placed now releases its waiters.
+    if (isNew) this.place(topic);
   }
 
   /** The client unsubscribes from one channel/pattern/shard channel (subscribed or not: Redis confirms either way). */
@@ -271,8 +272,6 @@ export class PubSubHub implements SubscriberOwner {
   close(): void {
     this.closed = true;
     clearInterval(this.placementTimer);
-    if (this.classicRetry !== null) clearTimeout(this.classicRetry);
-    this.classicRetry = null;
     for (const map of this.topics) {
       for (const t of map.values()) if (t.retry !== null) clearTimeout(t.retry);
     }
