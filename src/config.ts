@@ -34,6 +34,23 @@ export interface Config {
   ackTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
+  clientOutputBufferLimitPubsub: OutputBufferLimit;
+}
+
+/** Redis's client-output-buffer-limit for one class of clients; 0 turns a limit off. */
+export interface OutputBufferLimit {
+  hardBytes: number;
+  softBytes: number;
+  softSeconds: number;
+}
+
+/** "<hard> <soft> <soft seconds>" as in redis.conf, e.g. "32mb 8mb 60". */
+export function parseOutputBufferLimit(text: string): OutputBufferLimit {
+  const parts = text.trim().split(/\s+/);
+  if (parts.length !== 3 || !/^\d+$/.test(parts[2])) {
+    throw new Error(`--client-output-buffer-limit-pubsub '${text}': expected "<hard> <soft> <soft seconds>", e.g. "32mb 8mb 60"`);
+  }
+  return { hardBytes: parseMemory(parts[0]), softBytes: parseMemory(parts[1]), softSeconds: Number(parts[2]) };
 }
 
 /** Parse Redis-style memory sizes: 512mb, 1gb, 100k, 1024. */
@@ -74,6 +91,11 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     })
     .option('maxclients', { type: 'number', default: 10000, describe: 'refuse clients beyond this many' })
     .option('proto-max-bulk-len', { type: 'string', default: '512mb', describe: 'largest bulk string a client may send' })
+    .option('client-output-buffer-limit-pubsub', {
+      type: 'string',
+      default: '32mb 8mb 60',
+      describe: 'a Pub/Sub client holding more unread output than <hard>, or more than <soft> for <seconds>, is disconnected (Redis\'s client-output-buffer-limit pubsub; 0 turns a limit off)',
+    })
     .option('pool-size', { type: 'number', default: 2, describe: 'shared pipelined connections per master' })
     .option('max-blocking-clients', {
       type: 'number',
@@ -135,6 +157,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
+      parseOutputBufferLimit(a['client-output-buffer-limit-pubsub']);
       return true;
     })
     .help()
@@ -174,6 +197,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     ack: parsed.ack,
     ackTimeout: parsed['ack-timeout'],
     logLevel: parsed['log-level'],
+    clientOutputBufferLimitPubsub: parseOutputBufferLimit(parsed['client-output-buffer-limit-pubsub']),
     logPretty: parsed['log-pretty'],
   };
 }

@@ -184,6 +184,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     nodeStatus: failover === undefined ? undefined : () => failover.status(),
     recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
     migration: () => migrator.progress(),
+    pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
   });
   try {
     await server.listen();

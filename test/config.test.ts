@@ -72,3 +72,12 @@ test('a password that starts with a dash is taken whole with --flag=value', () =
   assert.equal(c.nodePassword, '-1ye-x');
   assert.equal(c.requirepass, '-z');
 });
+
+test('--client-output-buffer-limit-pubsub: Redis\'s default, sizes with units, refusals', async () => {
+  assert.deepEqual(parseConfig([]).clientOutputBufferLimitPubsub, { hardBytes: 32 * 1024 ** 2, softBytes: 8 * 1024 ** 2, softSeconds: 60 });
+  assert.deepEqual(parseConfig(['--client-output-buffer-limit-pubsub', '1mb 0 0']).clientOutputBufferLimitPubsub, { hardBytes: 1024 ** 2, softBytes: 0, softSeconds: 0 });
+  const fromEnv = await withEnv({ IHS_CLIENT_OUTPUT_BUFFER_LIMIT_PUBSUB: '64kb 32kb 5' }, () => parseConfig([]));
+  assert.deepEqual(fromEnv.clientOutputBufferLimitPubsub, { hardBytes: 64 * 1024, softBytes: 32 * 1024, softSeconds: 5 });
+  assert.throws(() => parseConfig(['--client-output-buffer-limit-pubsub', '32mb 8mb']), /expected "<hard> <soft> <soft seconds>"/);
+  assert.throws(() => parseConfig(['--client-output-buffer-limit-pubsub', '32mb 8xb 60']), /not a size: '8xb'/);
+});

@@ -209,6 +209,7 @@ function clientInfoLine(s: ClientSession): string {
 }
 
 function reset(ctx: ProxyContext, s: ClientSession): void {
+  s.pubsub?.leaveAll();
   s.name = null;
   s.libName = s.libVersion = '';
   s.authenticated = ctx.requirePass === '';

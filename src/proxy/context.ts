@@ -9,6 +9,7 @@ import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
+import type { PubSubHub } from './pubsub.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -39,6 +40,8 @@ export interface ProxyContext {
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
   /** The slot migration under way, if any (INFO # Migration); undefined when the proxy cannot migrate. */
   readonly migration: (() => MigrationProgress | undefined) | undefined;
+  /** Pub/Sub: the proxy's subscriber connections to the nodes and its clients' subscriptions. */
+  readonly pubsub: PubSubHub;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;

@@ -18,6 +18,7 @@ import type { HandlerEntry, ProxyContext } from './context.js';
 import { connectionCommands } from './connection-commands.js';
 import { serverCommands } from './server-commands.js';
 import { clusterCommands } from './cluster-commands.js';
+import { pubsubCommands, subscribedModeReply } from './pubsub-commands.js';
 import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
 
@@ -43,7 +44,7 @@ export class Dispatcher {
   private readonly refusals = new Map<CommandInfo, Buffer>();
 
   constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, serverCommands, clusterCommands, adminCommandOverrides]) {
+    for (const table of [connectionCommands, serverCommands, clusterCommands, pubsubCommands, adminCommandOverrides]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
     for (const [name, reason] of UNSUPPORTED) {
@@ -71,6 +72,14 @@ export class Dispatcher {
     if (!session.authenticated && entry?.noAuth !== true) {
       session.reply(NOAUTH);
       return;
+    }
+    if (session.pubsub !== null) {
+      // A client that subscribed (RESP2) may run only a few commands, as in Redis.
+      const restricted = subscribedModeReply(session, frame, cmd);
+      if (restricted !== null) {
+        session.reply(restricted);
+        return;
+      }
     }
     if (entry !== undefined) {
       entry.handler(this.ctx, session, frame);

@@ -15,6 +15,8 @@ import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
 import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
+import { PubSubHub } from './pubsub.js';
+import type { OutputBufferLimit } from '../config.js';
 
 export interface ProxyServerOptions {
   host: string;
@@ -35,6 +37,8 @@ export interface ProxyServerOptions {
   recoveries?: () => RecoveryStatus[];
   /** The slot migration under way (INFO # Migration). */
   migration?: () => MigrationProgress | undefined;
+  /** Pub/Sub: the nodes' password, and the output buffer limit of subscribed clients. */
+  pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit };
 }
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
@@ -58,6 +62,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
   readonly migration: (() => MigrationProgress | undefined) | undefined;
   readonly log: Logger;
+  readonly pubsub: PubSubHub;
   port: number;
 
   private readonly server: net.Server;
@@ -83,6 +88,13 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.log = opts.log;
     // Process-wide, like the flush scheduler that reports through it (the last server started wins).
     setFaultReporter(logFaults(opts.log));
+    this.pubsub = new PubSubHub(router, {
+      password: opts.pubsub.nodePassword,
+      connectTimeoutMs: opts.pubsub.connectTimeoutMs,
+      silenceLimitMs: opts.pubsub.commandTimeoutMs,
+      outputLimit: opts.pubsub.outputLimit,
+      log: opts.log,
+    });
     this.dispatcher = new Dispatcher(this);
     // pauseOnConnect: the session re-wraps the socket for slab reads before reading starts.
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
@@ -107,6 +119,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       for (const s of this.sessions) s.destroy();
+      this.pubsub.close();
     });
   }
 

@@ -34,6 +34,7 @@ import { encodeError, type Protocol } from '../resp/encode.js';
 import { faultReply } from '../faults.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
+import type { ClientSubscriptions } from './pubsub.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -100,6 +101,10 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
   admin: boolean;
   readonly createdAt = Date.now();
+  /** RESP version the client speaks (HELLO); Pub/Sub frames are pushes (`>`) in RESP3. */
+  protocol: 2 | 3 = 2;
+  /** Its channels and patterns, once it used a Pub/Sub command (null: never did, the common case). */
+  pubsub: ClientSubscriptions | null = null;
   readonly socket: net.Socket;
 
   private readonly scanner: RequestScanner;
@@ -285,6 +290,16 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     if ((this.stall & STALL_CLOSING) !== 0 && this.slots.length === 0) this.endAndRelease();
   }
 
+  /**
+   * Reply bytes offered to the client and not taken by it (the socket's buffer), plus those
+   * held behind an earlier reply: what Redis's client-output-buffer-limit is about. Bytes
+   * queued during this event-loop turn are not counted until written: a burst read from a
+   * node in one turn (up to a few MB) is not a slow client.
+   */
+  get retainedBytes(): number {
+    return this.heldBytes + this.socket.writableLength;
+  }
+
   /** Close now (server shutdown). */
   destroy(): void {
     this.socket.destroy();
@@ -396,6 +411,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     this.out = [];
     this.outBytes = 0;
     this.heldBytes = 0;
+    this.pubsub?.leaveAll();
     this.host.sessionClosed(this);
   }
 }

@@ -5,7 +5,6 @@
  */
 
 const NOT_YET_TX = 'transactions (MULTI/EXEC/WATCH) are not supported through the proxy yet';
-const NOT_YET_PUBSUB = 'Pub/Sub is not supported through the proxy yet';
 const NODE_ADMIN = 'the Redis nodes are managed by the proxy, not by its clients';
 const SINGLE_NODE = 'it would act on a single backend node, not on the cluster';
 
@@ -15,15 +14,6 @@ export const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
   ['discard', NOT_YET_TX],
   ['watch', NOT_YET_TX],
   ['unwatch', NOT_YET_TX],
-  ['subscribe', NOT_YET_PUBSUB],
-  ['psubscribe', NOT_YET_PUBSUB],
-  ['ssubscribe', NOT_YET_PUBSUB],
-  ['unsubscribe', NOT_YET_PUBSUB],
-  ['punsubscribe', NOT_YET_PUBSUB],
-  ['sunsubscribe', NOT_YET_PUBSUB],
-  ['publish', NOT_YET_PUBSUB],
-  ['spublish', NOT_YET_PUBSUB],
-  ['pubsub', NOT_YET_PUBSUB],
   ['monitor', SINGLE_NODE],
   ['sync', NODE_ADMIN],
   ['psync', NODE_ADMIN],
