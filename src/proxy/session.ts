@@ -95,14 +95,13 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   libVersion = '';
   /**
    * RESP2, or RESP3 after HELLO 3: its requests go on backend connections of the same
-   * protocol, and the proxy's own replies take its shapes. Change it with changeProtocol().
+   * protocol, and the proxy's own replies take its shapes (Pub/Sub messages are pushes, `>`).
+   * Change it with changeProtocol().
    */
   protocol: Protocol = 2;
   /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
   admin: boolean;
   readonly createdAt = Date.now();
-  /** RESP version the client speaks (HELLO); Pub/Sub frames are pushes (`>`) in RESP3. */
-  protocol: 2 | 3 = 2;
   /** Its channels and patterns, once it used a Pub/Sub command (null: never did, the common case). */
   pubsub: ClientSubscriptions | null = null;
   readonly socket: net.Socket;
