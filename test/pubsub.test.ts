@@ -154,9 +154,9 @@ describe('Pub/Sub through the proxy', { skip }, () => {
     }
   });
 
-  test('node-redis: SSUBSCRIBE/SPUBLISH by slot, and PUBSUB answered for the whole proxy', async () => {
-    // RESP2: node-redis 6 asks for RESP3 by default (HELLO 3), which is another part of issue 7.
-    const client = createClient({ socket: { host: '127.0.0.1', port: tp.port }, RESP: 2 });
+  // Both protocols: in RESP3 (node-redis 6's default) confirmations and messages are push frames.
+  for (const RESP of [2, 3] as const) test(`node-redis, RESP${RESP}: SSUBSCRIBE/SPUBLISH by slot, and PUBSUB answered for the whole proxy`, async () => {
+    const client = createClient({ socket: { host: '127.0.0.1', port: tp.port }, RESP });
     client.on('error', () => {});
     await client.connect();
     const sub = client.duplicate();
