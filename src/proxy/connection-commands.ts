@@ -1,12 +1,13 @@
 /**
  * Commands about the client's own connection, answered by the proxy without a backend:
- * PING, ECHO, QUIT, SELECT, HELLO, AUTH, CLIENT, RESET, READONLY/READWRITE/ASKING, TIME.
+ * PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET, READONLY/READWRITE/ASKING, TIME (CLIENT: client-commands.ts).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
-import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeSimple, NULL_BULK, OK, PONG } from '../resp/encode.js';
+import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeSimple, OK, PONG } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { setClientName } from './client-commands.js';
 
 const NOAUTH_HELLO = encodeError(
   'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
@@ -44,12 +45,6 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
   return OK;
 }
 
-/** Redis allows client names of printable characters without spaces. */
-function validClientName(name: Buffer): boolean {
-  for (const b of name) if (b < 0x21 || b > 0x7e) return false;
-  return true;
-}
-const BAD_NAME = encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
 
 function ping(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc === 1) s.reply(PONG);
@@ -98,14 +93,16 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       i += 2;
     } else if (opt === 'setname' && i + 1 < f.argc) {
       setName = argBuffer(f, i + 1);
-      if (!validClientName(setName)) return s.reply(BAD_NAME);
       i += 1;
     } else {
       return s.reply(encodeError(`ERR Syntax error in HELLO option '${argString(f, i)}'`));
     }
   }
   if (!s.authenticated) return s.reply(NOAUTH_HELLO);
-  if (setName !== null) s.name = setName.length === 0 ? null : Buffer.from(setName);
+  if (setName !== null) {
+    const named = setClientName(s, setName);
+    if (named !== OK) return s.reply(named);
+  }
   s.reply(
     encodeArray([
       encodeBulk('server'),
@@ -124,49 +121,6 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       encodeArray([]),
     ]),
   );
-}
-
-function client(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('client')));
-  const sub = argString(f, 1).toLowerCase();
-  switch (sub) {
-    case 'setname': {
-      if (f.argc !== 3) return s.reply(encodeError(arityError('client|setname')));
-      const name = argBuffer(f, 2);
-      if (!validClientName(name)) return s.reply(BAD_NAME);
-      s.name = name.length === 0 ? null : Buffer.from(name);
-      return s.reply(OK);
-    }
-    case 'getname':
-      return s.reply(s.name === null ? NULL_BULK : encodeBulk(s.name));
-    case 'id':
-      return s.reply(encodeInteger(s.id));
-    case 'setinfo': {
-      if (f.argc !== 4) return s.reply(encodeError(arityError('client|setinfo')));
-      const attr = argString(f, 2).toLowerCase();
-      const value = argString(f, 3);
-      if (/[\s]/.test(value) || /[^\x21-\x7e]/.test(value)) {
-        return s.reply(encodeError(`ERR ${attr}: cannot contain spaces, newlines or special characters.`));
-      }
-      if (attr === 'lib-name') s.libName = value;
-      else if (attr === 'lib-ver') s.libVersion = value;
-      else return s.reply(encodeError(`ERR Unrecognized option '${argString(f, 2)}'`));
-      return s.reply(OK);
-    }
-    case 'info':
-      return s.reply(encodeBulk(clientInfoLine(s) + '\n'));
-    default:
-      return s.reply(
-        encodeError(`ERR CLIENT ${sub.toUpperCase()} is not supported by interface-hash-server: clients are multiplexed over shared backend connections`),
-      );
-  }
-}
-
-function clientInfoLine(s: ClientSession): string {
-  const addr = `${s.socket.remoteAddress ?? ''}:${s.socket.remotePort ?? 0}`;
-  const age = Math.floor((Date.now() - s.createdAt) / 1000);
-  const name = s.name?.toString('latin1') ?? '';
-  return `id=${s.id} addr=${addr} age=${age} db=0 name=${name} lib-name=${s.libName} lib-ver=${s.libVersion}`;
 }
 
 function reset(ctx: ProxyContext, s: ClientSession): void {
@@ -195,7 +149,6 @@ export const connectionCommands: ReadonlyMap<string, HandlerEntry> = new Map<str
   ['select', { handler: select }],
   ['auth', { handler: auth, noAuth: true }],
   ['hello', { handler: hello, noAuth: true }],
-  ['client', { handler: client }],
   ['reset', { handler: reset, noAuth: true }],
   // Cluster-mode clients send these to replicas/migrating nodes; through the proxy they are no-ops.
   ['readonly', { handler: ok }],

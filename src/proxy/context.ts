@@ -9,6 +9,8 @@ import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
+import type { ClientPause, ClientRegistry } from './client-commands.js';
+import type { CommandStats, OpsMeter } from './command-stats.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -16,6 +18,9 @@ export interface ProxyStats {
   totalConnections: number;
   rejectedConnections: number;
   totalCommands: number;
+  /** Bytes read from and written to clients that have disconnected (live ones: their sockets). */
+  closedNetInputBytes: number;
+  closedNetOutputBytes: number;
 }
 
 export interface ProxyContext {
@@ -39,6 +44,14 @@ export interface ProxyContext {
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
   /** The slot migration under way, if any (INFO # Migration); undefined when the proxy cannot migrate. */
   readonly migration: (() => MigrationProgress | undefined) | undefined;
+  /** The proxy's client connections (CLIENT LIST/KILL/UNBLOCK, INFO clients). */
+  readonly clients: ClientRegistry;
+  /** CLIENT PAUSE state: consulted by the dispatcher for every request. */
+  readonly clientPause: ClientPause;
+  /** Per-command counters (INFO commandstats/errorstats). */
+  readonly commandStats: CommandStats;
+  /** Requests per second, sampled (INFO instantaneous_ops_per_sec). */
+  readonly opsMeter: OpsMeter;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;
