@@ -86,8 +86,13 @@ export class ClientPause {
   }
 }
 
+/** The proxy's user a client is authenticated as: `admin` only where there is such a user. */
+export function userOf(ctx: ProxyContext, s: ClientSession): string {
+  return s.admin && s.authenticated && ctx.adminPassword !== '' ? 'admin' : 'default';
+}
+
 /** Redis's CLIENT LIST line for one of the proxy's clients (7.2's field order, lib-name/lib-ver last). */
-export function clientInfoLine(s: ClientSession): string {
+export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   const now = Date.now();
   const socket = s.socket;
   const addr = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
@@ -111,7 +116,7 @@ export function clientInfoLine(s: ClientSession): string {
     'qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0',
     `events=r`,
     `cmd=${s.lastCommand?.name ?? 'NULL'}`,
-    `user=${s.admin && s.authenticated ? 'admin' : 'default'}`,
+    `user=${userOf(ctx, s)}`,
     'redir=-1 resp=2',
     `lib-name=${s.libName}`,
     `lib-ver=${s.libVersion}`,
@@ -182,7 +187,7 @@ function kill(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
         break;
       case 'user': {
         if (value !== 'default' && !(value === 'admin' && ctx.adminPassword !== '')) return s.reply(encodeError(`ERR No such user '${value}'`));
-        tests.push((c) => (c.admin && c.authenticated ? 'admin' : 'default') === value);
+        tests.push((c) => userOf(ctx, c) === value);
         break;
       }
       case 'type': {
@@ -298,11 +303,11 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return s.reply(OK);
     }
     case 'info':
-      return s.reply(encodeBulk(clientInfoLine(s) + '\n'));
+      return s.reply(encodeBulk(clientInfoLine(ctx, s) + '\n'));
     case 'list': {
       const clients = listed(ctx, f);
       if (Buffer.isBuffer(clients)) return s.reply(clients);
-      return s.reply(encodeBulk(clients.map((c) => clientInfoLine(c) + '\n').join('')));
+      return s.reply(encodeBulk(clients.map((c) => clientInfoLine(ctx, c) + '\n').join('')));
     }
     case 'kill':
       return kill(ctx, s, f);

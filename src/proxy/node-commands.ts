@@ -22,6 +22,7 @@ import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { fanout, fanoutUp, toReachableMaster } from './server-commands.js';
 import { firstError, integerOf, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
 import { unsupportedMessage } from './unsupported.js';
+import { userOf } from './client-commands.js';
 import { waitForReplicas } from './wait-call.js';
 
 const NOT_INTEGER = encodeError('ERR value is not an integer or out of range');
@@ -248,7 +249,7 @@ function acl(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sub = argString(f, 1).toLowerCase();
   switch (sub) {
     case 'whoami':
-      return s.reply(encodeBulk(s.admin && s.authenticated && ctx.adminPassword !== '' ? 'admin' : 'default'));
+      return s.reply(encodeBulk(userOf(ctx, s)));
     case 'users':
       return s.reply(encodeArray((ctx.adminPassword === '' ? ['default'] : ['admin', 'default']).map((u) => encodeBulk(u))));
     case 'cat':

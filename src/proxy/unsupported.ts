@@ -30,7 +30,6 @@ export const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
   ['replconf', REPLICATION],
   ['replicaof', REPLICATION],
   ['slaveof', REPLICATION],
-  ['failover', 'failovers are made by the proxy (automatic, or its admin verbs)'],
   ['shutdown', NODES_RUN_BY_PROXY],
   ['debug', "it acts on one node's internals (DEBUG RELOAD, SEGFAULT, SLEEP ... would take a node down or stall it behind the proxy's back)"],
   ['module', 'a module would have to be loaded on every node, and on every node that joins later'],
