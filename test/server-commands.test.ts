@@ -8,9 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import calculateSlot from 'cluster-key-slot';
 import type { Redis } from 'ioredis';
-import { RawClient, redisCli, startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
+import { RawClient, redisCli, startTestProxy, strictClient, type TestProxy, keyOnShard } from './support/proxy.js';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
 const execFileP = promisify(execFile);
@@ -32,15 +31,6 @@ function masterAddresses(): string[] {
   return map.servingMasters().map((i) => `${map.masters[i].host}:${map.masters[i].port}`);
 }
 
-/** A key served by master number `master` (in slot order). */
-function keyOnShard(master: number, prefix = 'k'): string {
-  const map = tp.proxy.server.router.slotMap;
-  const index = map.servingMasters()[master];
-  for (let i = 0; ; i++) {
-    const key = `${prefix}:${i}`;
-    if (map.slotToMaster[calculateSlot(key)] === index) return key;
-  }
-}
 
 function parseInfo(text: string): Map<string, Map<string, string>> {
   const sections = new Map<string, Map<string, string>>();
@@ -131,10 +121,10 @@ describe('INFO', () => {
   test('keyspace, hits/misses and rdb_changes_since_last_save are the masters\' sums', async () => {
     await redis.flushall();
     for (let m = 0; m < 3; m++) {
-      await redis.set(keyOnShard(m, 'sum'), 'v');
-      await redis.set(keyOnShard(m, 'ttl'), 'v', 'EX', 1000);
-      await redis.get(keyOnShard(m, 'sum'));
-      await redis.get(keyOnShard(m, 'missing'));
+      await redis.set(keyOnShard(tp, m, 'sum'), 'v');
+      await redis.set(keyOnShard(tp, m, 'ttl'), 'v', 'EX', 1000);
+      await redis.get(keyOnShard(tp, m, 'sum'));
+      await redis.get(keyOnShard(tp, m, 'missing'));
     }
     const masters = await masterClients();
     try {
@@ -342,7 +332,7 @@ describe('SLOWLOG, LATENCY, MEMORY merged over masters', () => {
     try {
       for (const m of masters) await m.config('SET', 'slowlog-log-slower-than', '0');
       for (const m of masters) await m.slowlog('RESET');
-      for (let i = 0; i < 3; i++) for (let m = 0; m < 3; m++) await redis.set(keyOnShard(m, `slow${i}`), 'v');
+      for (let i = 0; i < 3; i++) for (let m = 0; m < 3; m++) await redis.set(keyOnShard(tp, m, `slow${i}`), 'v');
       const entries = (await redis.call('SLOWLOG', 'GET', '5')) as [number, number, number, string[], string, string][];
       assert.equal(entries.length, 5);
       for (let i = 1; i < entries.length; i++) assert.ok(entries[i - 1][1] >= entries[i][1], 'newest first');

@@ -122,6 +122,8 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
   cancel(): void {
     const conn = this.conn;
     this.state = 'done';
+    this.pendingUnblock?.resolve(false);
+    this.pendingUnblock = undefined;
     this.conn = null;
     if (conn !== null) {
       conn.close('client disconnected');

@@ -12,7 +12,7 @@ import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeInteger, NULL_BULK, OK } from '../resp/encode.js';
 import { arityOk, commandByName, CMD_MAY_REPLICATE, CMD_WRITE, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { unsupportedMessage } from './unsupported.js';
 
 /** The proxy's client sessions, as the server keeps them. */
@@ -339,7 +339,7 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'help':
       return ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, s.openSlot());
     default:
-      return s.reply(encodeError(`ERR unknown subcommand '${argString(f, 1).slice(0, 128)}'. Try CLIENT HELP.`));
+      return s.reply(encodeError(unknownSubcommand('client', argString(f, 1))));
   }
 }
 

@@ -9,7 +9,7 @@ import { encodeArray, encodeBulk, encodeError, encodeInteger } from '../resp/enc
 import { keySlot } from '../cluster/key-slot.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
 import type { ClientSession } from './session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { commandByName } from '../commands/command-table.js';
 import { unsupportedMessage } from './unsupported.js';
 
@@ -110,7 +110,7 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, s.openSlot());
     default:
       if (commandByName(`cluster|${sub}`) === undefined) {
-        return s.reply(encodeError(`ERR unknown subcommand '${argString(f, 1).slice(0, 128)}'. Try CLUSTER HELP.`));
+        return s.reply(encodeError(unknownSubcommand('cluster', argString(f, 1))));
       }
       return s.reply(encodeError(unsupportedMessage(`cluster ${sub}`, clusterRefusal(sub))));
   }

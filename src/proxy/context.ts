@@ -62,6 +62,11 @@ export interface HandlerEntry {
   readonly noAuth?: boolean;
 }
 
+/** An unknown subcommand of `container` (argument 1 of the request), in Redis's words. */
+export function unknownSubcommand(container: string, sub: string): string {
+  return `ERR unknown subcommand '${sub.slice(0, 128)}'. Try ${container.toUpperCase()} HELP.`;
+}
+
 /** Wrong number of arguments, in Redis's words. */
 export function arityError(name: string): string {
   return `ERR wrong number of arguments for '${name}' command`;

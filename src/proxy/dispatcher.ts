@@ -15,7 +15,7 @@ import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import type { HandlerEntry, ProxyContext } from './context.js';
+import { unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { connectionCommands } from './connection-commands.js';
 import { clientCommands } from './client-commands.js';
 import { nodeCommands } from './node-commands.js';
@@ -36,8 +36,7 @@ export function unknownCommandError(frame: RequestFrame): Buffer {
 
 function unknownSubcommandError(cmd: CommandInfo, frame: RequestFrame): Buffer {
   if (frame.argc < 2) return encodeError(`ERR wrong number of arguments for '${cmd.name}' command`);
-  const sub = argBuffer(frame, 1).toString('latin1').slice(0, 128);
-  return encodeError(`ERR unknown subcommand '${sub}'. Try ${cmd.name.toUpperCase()} HELP.`);
+  return encodeError(unknownSubcommand(cmd.name, argBuffer(frame, 1).toString('latin1')));
 }
 
 export class Dispatcher {

@@ -18,7 +18,7 @@ import { arrayElements } from '../resp/reply-value.js';
 import { encodeArray, encodeBulk, encodeError, encodeInteger, OK } from '../resp/encode.js';
 import { lookupCommand } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { fanout, fanoutUp, toReachableMaster } from './server-commands.js';
 import { firstError, integerOf, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
 import { unsupportedMessage } from './unsupported.js';
@@ -27,8 +27,8 @@ import { waitForReplicas } from './wait-call.js';
 
 const NOT_INTEGER = encodeError('ERR value is not an integer or out of range');
 
-function unknownSubcommand(container: string, f: RequestFrame): Buffer {
-  return encodeError(`ERR unknown subcommand '${argString(f, 1).slice(0, 128)}'. Try ${container} HELP.`);
+function unknownSubcommandOf(container: string, f: RequestFrame): Buffer {
+  return encodeError(unknownSubcommand(container, argString(f, 1)));
 }
 
 /** host:port of every master a fan-out goes to, in the order of its parts. */
@@ -83,7 +83,7 @@ function slowlog(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'help':
       return toReachableMaster(ctx, s, f.raw);
     default:
-      return s.reply(unknownSubcommand('SLOWLOG', f));
+      return s.reply(unknownSubcommandOf('SLOWLOG', f));
   }
 }
 
@@ -124,7 +124,7 @@ function latency(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'help':
       return toReachableMaster(ctx, s, f.raw);
     default:
-      return s.reply(unknownSubcommand('LATENCY', f));
+      return s.reply(unknownSubcommandOf('LATENCY', f));
   }
 }
 
@@ -188,7 +188,7 @@ function memory(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'help':
       return toReachableMaster(ctx, s, f.raw);
     default:
-      return s.reply(unknownSubcommand('MEMORY', f));
+      return s.reply(unknownSubcommandOf('MEMORY', f));
   }
 }
 
@@ -266,7 +266,7 @@ function acl(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'log':
       return s.reply(encodeError(unsupportedMessage(`acl ${sub}`, ACL_USERS_ARE_THE_PROXYS)));
     default:
-      return s.reply(unknownSubcommand('ACL', f));
+      return s.reply(unknownSubcommandOf('ACL', f));
   }
 }
 
