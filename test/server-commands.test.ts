@@ -274,6 +274,8 @@ describe('CLIENT', () => {
       c.write('CLIENT REPLY SKIP\r\nSET rp:a 1\r\nPING first\r\nCLIENT REPLY OFF\r\nSET rp:b 2\r\nGET rp:b\r\nCLIENT REPLY ON\r\nGET rp:b\r\n');
       const data = await c.waitFor((d) => d.toString().includes('$1\r\n2\r\n'));
       assert.equal(data.toString(), '$5\r\nfirst\r\n+OK\r\n$1\r\n2\r\n');
+      c.write('CLIENT REPLY OFF\r\nPING\r\nRESET\r\nPING\r\n');
+      await c.waitFor((d) => d.toString().endsWith('+RESET\r\n+PONG\r\n'));
       assert.equal(await redis.get('rp:a'), '1');
       assert.equal(await errorOf(redis, 'CLIENT', 'REPLY', 'maybe'), await errorOf(ref, 'CLIENT', 'REPLY', 'maybe'));
     } finally {

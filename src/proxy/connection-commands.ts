@@ -126,6 +126,9 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 function reset(ctx: ProxyContext, s: ClientSession): void {
   s.name = null;
   s.libName = s.libVersion = '';
+  // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
+  s.setReplyMode('on');
+  s.noEvict = false;
   s.authenticated = ctx.requirePass === '';
   s.admin = ctx.adminPassword === '';
   s.reply(encodeSimple('RESET'));
