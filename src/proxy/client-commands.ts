@@ -86,6 +86,13 @@ export class ClientPause {
   }
 }
 
+/** A client's address (or the proxy's, `local`) as Redis prints it: ip:port, IPv4 without its IPv6 mapping. */
+function addressOf(s: ClientSession, local: boolean): string {
+  const ip = (local ? s.socket.localAddress : s.socket.remoteAddress) ?? '';
+  const port = (local ? s.socket.localPort : s.socket.remotePort) ?? 0;
+  return `${ip.startsWith('::ffff:') ? ip.slice(7) : ip}:${port}`;
+}
+
 /** The proxy's user a client is authenticated as: `admin` only where there is such a user. */
 export function userOf(ctx: ProxyContext, s: ClientSession): string {
   return s.admin && s.authenticated && ctx.adminPassword !== '' ? 'admin' : 'default';
@@ -95,8 +102,6 @@ export function userOf(ctx: ProxyContext, s: ClientSession): string {
 export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   const now = Date.now();
   const socket = s.socket;
-  const addr = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
-  const laddr = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
   // The descriptor is not in Node's public API; -1 (Redis's value for a client without one) if absent.
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
   let flags = '';
@@ -105,8 +110,8 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   const name = s.name?.toString('latin1') ?? '';
   return [
     `id=${s.id}`,
-    `addr=${addr}`,
-    `laddr=${laddr}`,
+    `addr=${addressOf(s, false)}`,
+    `laddr=${addressOf(s, true)}`,
     `fd=${fd}`,
     `name=${name}`,
     `age=${Math.floor((now - s.createdAt) / 1000)}`,
@@ -150,9 +155,6 @@ function listed(ctx: ProxyContext, f: RequestFrame): ClientSession[] | Buffer {
   return SYNTAX_ERROR;
 }
 
-function addressOf(s: ClientSession, local: boolean): string {
-  return local ? `${s.socket.localAddress ?? ''}:${s.socket.localPort ?? 0}` : `${s.socket.remoteAddress ?? ''}:${s.socket.remotePort ?? 0}`;
-}
 
 /** CLIENT KILL addr (old form) or CLIENT KILL <filter> <value> ...: closes the matching clients. */
 function kill(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
