@@ -8,7 +8,7 @@ import { Redis, Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { RawClient, redisCli, startTestProxy, type TestProxy } from './support/proxy.js';
+import { RawClient, redisCli, startTestProxy, type TestProxy, keyOnShard } from './support/proxy.js';
 
 const execFileP = promisify(execFile);
 
@@ -19,15 +19,6 @@ function client(extra: Record<string, unknown> = {}): Redis {
   return new Redis({ port: tp.port, host: '127.0.0.1', maxRetriesPerRequest: 1, ...extra });
 }
 
-/** A key served by master number `master` (by the proxy's slot map, masters in slot order). */
-function keyOnShard(master: number, prefix = 'k'): string {
-  const map = tp.proxy.server.router.slotMap;
-  const index = map.servingMasters()[master];
-  for (let i = 0; ; i++) {
-    const key = `${prefix}:${i}`;
-    if (map.slotToMaster[calculateSlot(key)] === index) return key;
-  }
-}
 
 /** The pid of the node serving master number `master`'s slots. */
 function pidOfMaster(master: number): number {
@@ -118,7 +109,7 @@ describe('ioredis', () => {
   });
 
   test('MGET/MSET/DEL/EXISTS/TOUCH/UNLINK across all masters merge in key order', async () => {
-    const keys = [0, 1, 2, 0, 2, 1].map((s, i) => keyOnShard(s, `multi${i}`));
+    const keys = [0, 1, 2, 0, 2, 1].map((s, i) => keyOnShard(tp, s, `multi${i}`));
     const kv: string[] = [];
     keys.forEach((k, i) => kv.push(k, `val${i}`));
     assert.equal(await redis.mset(...kv), 'OK');
@@ -261,8 +252,8 @@ describe('errors', () => {
   });
 
   test('a master killed mid-pipeline: its requests fail, the proxy keeps serving', async () => {
-    const victim = keyOnShard(1, 'victim');
-    const survivor = keyOnShard(0, 'survivor');
+    const victim = keyOnShard(tp, 1, 'victim');
+    const survivor = keyOnShard(tp, 0, 'survivor');
     const r = client({ maxRetriesPerRequest: 0 });
     try {
       await r.set(survivor, 'alive');

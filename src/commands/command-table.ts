@@ -259,8 +259,12 @@ export class CommandEntry {
   readonly subcommands: CommandNameTable | null;
   /** The generated entry this was built from (COMMAND INFO data). */
   readonly raw: RawCommand;
+  /** Dense index of this entry among all commands and subcommands (per-command counters: INFO commandstats). */
+  readonly index: number;
 
   constructor(raw: RawCommand, container: CommandInfo | null) {
+    this.index = ENTRIES.length;
+    ENTRIES.push(this);
     this.name = raw.name;
     this.arity = raw.arity;
     this.flags = commandFlagBits(raw.flags);
@@ -284,6 +288,17 @@ export class CommandEntry {
       this.subcommands = null;
     }
   }
+}
+
+/** Every CommandEntry (commands and subcommands), by index: per-command counter arrays are this long. */
+const ENTRIES: CommandEntry[] = [];
+
+export function commandEntryCount(): number {
+  return ENTRIES.length;
+}
+
+export function commandByIndex(index: number): CommandInfo {
+  return ENTRIES[index];
 }
 
 function buildTable(raws: readonly RawCommand[]): CommandNameTable {

@@ -13,7 +13,8 @@
 import { isClusterError, type BackendConnection } from '../backend/connection.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { ReplySink } from '../backend/reply-sink.js';
-import { encodeError, type Protocol } from '../resp/encode.js';
+import { encodeCommand, encodeError, type Protocol } from '../resp/encode.js';
+import { integerOf } from './reply-merge.js';
 import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
 import { sendFollowUp, type RedirectFollower } from './router.js';
 
@@ -29,12 +30,24 @@ function tooManyBlocking(limit: number): Buffer {
   return reply;
 }
 
+const CLIENT_ID = encodeCommand(['CLIENT', 'ID']);
+
+/**
+ * CLIENT UNBLOCK of a client blocked through the proxy is CLIENT UNBLOCK of its dedicated
+ * connection on the node: the node ends the wait with its own reply (nil or -UNBLOCKED),
+ * so an element it popped just before is never lost, as closing the connection could.
+ * The node's client id of that connection is asked for in the same write as the command.
+ */
 export class BlockingCall implements ExclusiveCall, ReplySink {
   private state: 'waiting' | 'running' | 'done' = 'waiting';
   private conn: BackendConnection | null = null;
   private owner: ExclusiveOwner | null = null;
   private attempts = 0;
   private since = 0;
+  /** The node's id of the dedicated connection (CLIENT ID), once known. */
+  private nodeClientId: number | undefined;
+  /** An UNBLOCK asked for before the node's id was known: sent once it is. */
+  private pendingUnblock: { withError: boolean; resolve: (unblocked: boolean) => void } | undefined;
 
   constructor(
     private pool: BackendPool,
@@ -59,7 +72,31 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
     }
     this.state = 'running';
     this.conn = conn;
+    this.nodeClientId = undefined;
+    conn.send(CLIENT_ID, { deliver: (reply) => this.idKnown(conn, reply) });
     sendFollowUp(conn, asking, this.raw, this);
+  }
+
+  private idKnown(conn: BackendConnection, reply: Buffer): void {
+    if (this.conn !== conn) return;
+    const id = integerOf(reply);
+    this.nodeClientId = Number.isNaN(id) ? undefined : id;
+    const pending = this.pendingUnblock;
+    this.pendingUnblock = undefined;
+    if (pending !== undefined) void this.unblock(pending.withError).then(pending.resolve);
+  }
+
+  unblock(withError: boolean): Promise<boolean> {
+    const conn = this.conn;
+    if (this.state !== 'running' || conn === null) return Promise.resolve(false);
+    if (this.nodeClientId === undefined) {
+      this.pendingUnblock?.resolve(false);
+      return new Promise((resolve) => (this.pendingUnblock = { withError, resolve }));
+    }
+    const request = encodeCommand(['CLIENT', 'UNBLOCK', String(this.nodeClientId), withError ? 'ERROR' : 'TIMEOUT']);
+    return new Promise((resolve) => {
+      this.pool.controlConnection().send(request, { deliver: (reply) => resolve(integerOf(reply) === 1) });
+    });
   }
 
   /** The dedicated connection's reply (or its -ERR when it failed). */
@@ -87,6 +124,8 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
   cancel(): void {
     const conn = this.conn;
     this.state = 'done';
+    this.pendingUnblock?.resolve(false);
+    this.pendingUnblock = undefined;
     this.conn = null;
     if (conn !== null) {
       conn.close('client disconnected');
@@ -96,6 +135,8 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
 
   private finish(reply: Buffer): void {
     this.state = 'done';
+    this.pendingUnblock?.resolve(false);
+    this.pendingUnblock = undefined;
     this.slot.deliver(reply);
     this.owner?.exclusiveDone();
   }

@@ -9,7 +9,9 @@ import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeV
 import { keySlot } from '../cluster/key-slot.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
 import type { ClientSession } from './session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
+import { commandByName } from '../commands/command-table.js';
+import { unsupportedMessage } from './unsupported.js';
 
 /** The address the client reached us on: what it should use to reach us again. */
 function announcedAddress(s: ClientSession, ctx: ProxyContext): { ip: string; port: number } {
@@ -35,6 +37,18 @@ function clusterInfo(ctx: ProxyContext): string {
     'total_cluster_links_buffer_limit_exceeded:0',
   ];
   return lines.join('\r\n') + '\r\n';
+}
+
+/** CLUSTER subcommands that change the cluster's slots, nodes or roles. */
+const CLUSTER_ADMIN = new Set([
+  'addslots', 'addslotsrange', 'delslots', 'delslotsrange', 'flushslots', 'setslot', 'forget', 'meet', 'reset',
+  'failover', 'replicate', 'saveconfig', 'set-config-epoch', 'bumpepoch',
+]);
+
+/** Why a CLUSTER subcommand the proxy does not answer is refused. */
+function clusterRefusal(sub: string): string {
+  if (CLUSTER_ADMIN.has(sub)) return "the cluster's slots, nodes and roles are managed by the proxy (its admin verbs: ADD, REMOVE, REBALANCE ...)";
+  return 'the proxy presents the whole cluster as one node, which this would describe wrongly';
 }
 
 function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
@@ -93,10 +107,13 @@ function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       const epoch = ctx.router.slotMap.epoch;
       return s.reply(encodeVerbatim(`${id} ${ip}:${port}@${port + 10000} myself,master - 0 0 ${epoch} connected 0-${SLOT_COUNT - 1}\n`, proto));
     }
+    case 'help':
+      return ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, s.openSlot());
     default:
-      return s.reply(
-        encodeError(`ERR CLUSTER ${sub.toUpperCase()} is not supported by interface-hash-server: the proxy presents the whole cluster as one node`),
-      );
+      if (commandByName(`cluster|${sub}`) === undefined) {
+        return s.reply(encodeError(unknownSubcommand('cluster', argString(f, 1))));
+      }
+      return s.reply(encodeError(unsupportedMessage(`cluster ${sub}`, clusterRefusal(sub))));
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Commands about the client's own connection, answered by the proxy without a backend:
- * PING, ECHO, QUIT, SELECT, HELLO, AUTH, CLIENT, RESET, READONLY/READWRITE/ASKING, TIME.
+ * PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET, READONLY/READWRITE/ASKING, TIME (CLIENT: client-commands.ts).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
@@ -11,15 +11,14 @@ import {
   encodeError,
   encodeInteger,
   encodeMap,
-  encodeNull,
   encodeSimple,
-  encodeVerbatim,
   OK,
   PONG,
   type Protocol,
 } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { setClientName } from './client-commands.js';
 
 const NOAUTH_HELLO = encodeError(
   'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
@@ -27,14 +26,6 @@ const NOAUTH_HELLO = encodeError(
 const WRONGPASS = encodeError('WRONGPASS invalid username-password pair or user is disabled.');
 const NOPROTO = encodeError('NOPROTO unsupported protocol version');
 const RESET = encodeSimple('RESET');
-/**
- * Invalidation messages go to the connection that read the key, and the proxy's are shared
- * by many clients (a node would invalidate one client's keys for all, or for none).
- */
-const CLIENT_TRACKING_REFUSED = encodeError(
-  'ERR CLIENT TRACKING is not supported by interface-hash-server: invalidation messages would need a backend connection per client to every node, and backend connections are shared by many clients',
-);
-
 function sameSecret(want: string, given: Buffer): boolean {
   const w = Buffer.from(want);
   return w.length === given.length && timingSafeEqual(w, given);
@@ -65,12 +56,6 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
   return OK;
 }
 
-/** Redis allows client names of printable characters without spaces. */
-function validClientName(name: Buffer): boolean {
-  for (const b of name) if (b < 0x21 || b > 0x7e) return false;
-  return true;
-}
-const BAD_NAME = encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
 
 function ping(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc === 1) s.reply(PONG);
@@ -136,8 +121,8 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   }
   if (!s.authenticated) return s.reply(NOAUTH_HELLO);
   if (setName !== null) {
-    if (!validClientName(setName)) return s.reply(BAD_NAME);
-    s.name = setName.length === 0 ? null : Buffer.from(setName);
+    const named = setClientName(s, setName);
+    if (named !== OK) return s.reply(named);
   }
   s.changeProtocol(
     protocol,
@@ -163,55 +148,13 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   );
 }
 
-function client(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('client')));
-  const sub = argString(f, 1).toLowerCase();
-  switch (sub) {
-    case 'setname': {
-      if (f.argc !== 3) return s.reply(encodeError(arityError('client|setname')));
-      const name = argBuffer(f, 2);
-      if (!validClientName(name)) return s.reply(BAD_NAME);
-      s.name = name.length === 0 ? null : Buffer.from(name);
-      return s.reply(OK);
-    }
-    case 'getname':
-      return s.reply(s.name === null ? encodeNull(s.protocol) : encodeBulk(s.name));
-    case 'id':
-      return s.reply(encodeInteger(s.id));
-    case 'setinfo': {
-      if (f.argc !== 4) return s.reply(encodeError(arityError('client|setinfo')));
-      const attr = argString(f, 2).toLowerCase();
-      const value = argString(f, 3);
-      if (/[\s]/.test(value) || /[^\x21-\x7e]/.test(value)) {
-        return s.reply(encodeError(`ERR ${attr}: cannot contain spaces, newlines or special characters.`));
-      }
-      if (attr === 'lib-name') s.libName = value;
-      else if (attr === 'lib-ver') s.libVersion = value;
-      else return s.reply(encodeError(`ERR Unrecognized option '${argString(f, 2)}'`));
-      return s.reply(OK);
-    }
-    case 'info':
-      return s.reply(encodeVerbatim(clientInfoLine(s) + '\n', s.protocol));
-    case 'tracking':
-      return s.reply(CLIENT_TRACKING_REFUSED);
-    default:
-      return s.reply(
-        encodeError(`ERR CLIENT ${sub.toUpperCase()} is not supported by interface-hash-server: clients are multiplexed over shared backend connections`),
-      );
-  }
-}
-
-function clientInfoLine(s: ClientSession): string {
-  const addr = `${s.socket.remoteAddress ?? ''}:${s.socket.remotePort ?? 0}`;
-  const age = Math.floor((Date.now() - s.createdAt) / 1000);
-  const name = s.name?.toString('latin1') ?? '';
-  return `id=${s.id} addr=${addr} age=${age} db=0 name=${name} resp=${s.protocol} lib-name=${s.libName} lib-ver=${s.libVersion}`;
-}
-
 function reset(ctx: ProxyContext, s: ClientSession): void {
   s.pubsub?.leaveAll();
   s.name = null;
   s.libName = s.libVersion = '';
+  // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
+  s.setReplyMode('on');
+  s.noEvict = false;
   s.authenticated = ctx.requirePass === '';
   s.admin = ctx.adminPassword === '';
   s.changeProtocol(2, RESET);
@@ -235,7 +178,6 @@ export const connectionCommands: ReadonlyMap<string, HandlerEntry> = new Map<str
   ['select', { handler: select }],
   ['auth', { handler: auth, noAuth: true }],
   ['hello', { handler: hello, noAuth: true }],
-  ['client', { handler: client }],
   ['reset', { handler: reset, noAuth: true }],
   // Cluster-mode clients send these to replicas/migrating nodes; through the proxy they are no-ops.
   ['readonly', { handler: ok }],

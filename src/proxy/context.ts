@@ -10,6 +10,8 @@ import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
 import type { PubSubHub } from './pubsub.js';
+import type { ClientPause, ClientRegistry } from './client-commands.js';
+import type { CommandStats, OpsMeter } from './command-stats.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -17,6 +19,9 @@ export interface ProxyStats {
   totalConnections: number;
   rejectedConnections: number;
   totalCommands: number;
+  /** Bytes read from and written to clients that have disconnected (live ones: their sockets). */
+  closedNetInputBytes: number;
+  closedNetOutputBytes: number;
 }
 
 export interface ProxyContext {
@@ -42,6 +47,14 @@ export interface ProxyContext {
   readonly migration: (() => MigrationProgress | undefined) | undefined;
   /** Pub/Sub: the proxy's subscriber connections to the nodes and its clients' subscriptions. */
   readonly pubsub: PubSubHub;
+  /** The proxy's client connections (CLIENT LIST/KILL/UNBLOCK, INFO clients). */
+  readonly clients: ClientRegistry;
+  /** CLIENT PAUSE state: consulted by the dispatcher for every request. */
+  readonly clientPause: ClientPause;
+  /** Per-command counters (INFO commandstats/errorstats). */
+  readonly commandStats: CommandStats;
+  /** Requests per second, sampled (INFO instantaneous_ops_per_sec). */
+  readonly opsMeter: OpsMeter;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;
@@ -50,6 +63,11 @@ export interface HandlerEntry {
   readonly handler: CommandHandler;
   /** May run before AUTH (AUTH, HELLO, QUIT). */
   readonly noAuth?: boolean;
+}
+
+/** An unknown subcommand of `container` (argument 1 of the request), in Redis's words. */
+export function unknownSubcommand(container: string, sub: string): string {
+  return `ERR unknown subcommand '${sub.slice(0, 128)}'. Try ${container.toUpperCase()} HELP.`;
 }
 
 /** Wrong number of arguments, in Redis's words. */

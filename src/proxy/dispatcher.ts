@@ -4,6 +4,7 @@
  *   admin verb (ADD, LIST, ...) → src/admin/admin-verbs.ts
  *   unknown command            → Redis's "unknown command" error
  *   not authenticated          → NOAUTH (except AUTH, HELLO, QUIT, RESET)
+ *   CLIENT PAUSE covers it     → held in its session until the pause ends
  *   answered by the proxy      → its handler (connection, dataset-wide and CLUSTER commands)
  *   refused                    → an error naming the command and why
  *   has keys                   → the Router (slot → master)
@@ -14,8 +15,10 @@ import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import type { HandlerEntry, ProxyContext } from './context.js';
+import { unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { connectionCommands } from './connection-commands.js';
+import { clientCommands } from './client-commands.js';
+import { nodeCommands } from './node-commands.js';
 import { serverCommands } from './server-commands.js';
 import { clusterCommands } from './cluster-commands.js';
 import { pubsubCommands, subscribedModeReply } from './pubsub-commands.js';
@@ -34,8 +37,7 @@ export function unknownCommandError(frame: RequestFrame): Buffer {
 
 function unknownSubcommandError(cmd: CommandInfo, frame: RequestFrame): Buffer {
   if (frame.argc < 2) return encodeError(`ERR wrong number of arguments for '${cmd.name}' command`);
-  const sub = argBuffer(frame, 1).toString('latin1').slice(0, 128);
-  return encodeError(`ERR unknown subcommand '${sub}'. Try ${cmd.name.toUpperCase()} HELP.`);
+  return encodeError(unknownSubcommand(cmd.name, argBuffer(frame, 1).toString('latin1')));
 }
 
 export class Dispatcher {
@@ -44,7 +46,7 @@ export class Dispatcher {
   private readonly refusals = new Map<CommandInfo, Buffer>();
 
   constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, serverCommands, clusterCommands, pubsubCommands, adminCommandOverrides]) {
+    for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, clusterCommands, pubsubCommands, adminCommandOverrides]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
     for (const [name, reason] of UNSUPPORTED) {
@@ -61,15 +63,18 @@ export class Dispatcher {
 
   dispatch(session: ClientSession, frame: RequestFrame): void {
     const cmd = lookupCommand(frame);
+    const stats = this.ctx.commandStats;
     if (cmd === undefined) {
       const admin = session.authenticated ? adminVerb(frame) : undefined;
-      if (admin !== undefined) admin.handler(this.ctx, session, frame);
-      else session.reply(session.authenticated ? unknownCommandError(frame) : NOAUTH);
+      if (admin !== undefined) return admin.handler(this.ctx, session, frame);
+      stats.rejectedCall(undefined, session.authenticated ? 'ERR' : 'NOAUTH');
+      session.reply(session.authenticated ? unknownCommandError(frame) : NOAUTH);
       return;
     }
     const top = cmd.container ?? cmd;
     const entry = this.handlers.get(top);
     if (!session.authenticated && entry?.noAuth !== true) {
+      stats.rejectedCall(cmd, 'NOAUTH');
       session.reply(NOAUTH);
       return;
     }
@@ -81,21 +86,27 @@ export class Dispatcher {
         return;
       }
     }
+    if (this.ctx.clientPause.holds(session, cmd, frame)) return;
+    session.lastCommand = cmd;
     if (entry !== undefined) {
+      stats.called(cmd);
       entry.handler(this.ctx, session, frame);
       return;
     }
     const refusal = this.refusals.get(top);
     // A refused container may still have keyed subcommands that route fine (MEMORY USAGE).
     if (refusal !== undefined && !(cmd !== top && cmd.hasKeys)) {
+      stats.rejectedCall(cmd, 'ERR');
       session.reply(refusal);
       return;
     }
     if (cmd.subcommands !== null) {
       // A container (OBJECT, XINFO, ...) whose subcommand is missing or unknown.
+      stats.rejectedCall(cmd, 'ERR');
       session.reply(unknownSubcommandError(cmd, frame));
       return;
     }
+    stats.called(cmd);
     if (cmd.hasKeys) {
       this.ctx.router.forward(session, frame, cmd);
       return;
@@ -104,6 +115,7 @@ export class Dispatcher {
       this.ctx.router.sendToMaster(session, this.ctx.router.anyMaster(session), frame.raw, session.openSlot());
       return;
     }
+    stats.rejectedCall(cmd, 'ERR', true);
     session.reply(encodeError(unsupportedMessage(cmd.name.replace('|', ' '), 'it has no key to route it by')));
   }
 }

@@ -1,18 +1,32 @@
 /**
- * INFO as the proxy answers it: the proxy's own server/clients/stats sections, memory and
- * keyspace summed over the masters that answered, and `cluster_enabled:1` for cluster-mode
- * clients. Masters that did not answer are listed in the Cluster section
- * (`masters_down`, `master_down<n>:id=...,ip=...,port=...`), so the sums are read knowing
- * what they leave out.
+ * INFO as the proxy answers it, with every section and field of Redis 7.0, in its format:
+ * - Server, Clients, Stats (connections, commands, ops/s, net bytes), CPU, Commandstats
+ *   and Errorstats describe the proxy itself (its process, its clients, its traffic);
+ * - Memory, Persistence, the nodes' share of Stats (keyspace hits, expired keys, ...) and
+ *   Keyspace are merged over the masters that answered: counts and bytes summed, flags
+ *   and durations the largest, times the oldest, statuses the worst (mergeField);
+ * - Replication and Cluster describe the cluster (the proxy as its one master), plus the
+ *   proxy's own sections Nodes, Recovery and Migration.
+ * redis_version is the nodes' (clients check it for features; the nodes serve them), and
+ * redis_mode is `cluster`: the proxy answers CLUSTER SLOTS/NODES as a one-node cluster and
+ * cluster-mode clients (ioredis Cluster, redis-py RedisCluster) work against it.
+ * Masters that did not answer are listed in the Cluster section (`masters_down`,
+ * `master_down<n>:id=...,ip=...,port=...`), so the sums are read knowing what they leave out.
  */
+import { randomBytes } from 'node:crypto';
 import type { ProxyContext } from './context.js';
 import { pushFramesDropped } from '../backend/connection.js';
+import type { ClientSession } from './session.js';
+import { CHANNEL, SHARD } from './pubsub.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
 
+/** One node's INFO: section (lowercase) → field → value, fields in the node's order. */
+type NodeInfo = Map<string, Map<string, string>>;
+
 /** Parse one node's INFO text into section → field → value. */
-function parseInfo(text: string): Map<string, Map<string, string>> {
+function parseInfo(text: string): NodeInfo {
   const sections = new Map<string, Map<string, string>>();
   let current = new Map<string, string>();
   for (const line of text.split('\r\n')) {
@@ -44,7 +58,7 @@ interface KeyspaceTotals {
 }
 
 /** Sum `db0:keys=..,expires=..,avg_ttl=..` lines over nodes. */
-function sumKeyspace(nodes: Map<string, Map<string, string>>[]): Map<string, KeyspaceTotals> {
+function sumKeyspace(nodes: NodeInfo[]): Map<string, KeyspaceTotals> {
   const dbs = new Map<string, KeyspaceTotals>();
   for (const node of nodes) {
     for (const [db, value] of node.get('keyspace') ?? []) {
@@ -60,10 +74,16 @@ function sumKeyspace(nodes: Map<string, Map<string, string>>[]): Map<string, Key
   return dbs;
 }
 
-function sumField(nodes: Map<string, Map<string, string>>[], section: string, field: string): number {
+function sumField(nodes: NodeInfo[], section: string, field: string): number {
   let total = 0;
   for (const n of nodes) total += Number(n.get(section)?.get(field) ?? 0) || 0;
   return total;
+}
+
+function maxField(nodes: NodeInfo[], section: string, field: string): number {
+  let max = 0;
+  for (const n of nodes) max = Math.max(max, Number(n.get(section)?.get(field) ?? 0) || 0);
+  return max;
 }
 
 /**
@@ -83,6 +103,21 @@ function replication(ctx: ProxyContext): [string, string | number][] {
     ['role', 'master'],
     ['connected_slaves', up.length],
     ...up.map((r, i): [string, string] => [`slave${i}`, `ip=${r.host},port=${r.port},state=online`]),
+  ];
+}
+
+/** Replication fields after the replicas: the masters' offsets and backlogs, merged. */
+function replicationTail(nodes: NodeInfo[], replId: string): [string, string | number][] {
+  return [
+    ['master_failover_state', 'no-failover'],
+    ['master_replid', replId],
+    ['master_replid2', '0'.repeat(40)],
+    ['master_repl_offset', sumField(nodes, 'replication', 'master_repl_offset')],
+    ['second_repl_offset', -1],
+    ['repl_backlog_active', maxField(nodes, 'replication', 'repl_backlog_active')],
+    ['repl_backlog_size', maxField(nodes, 'replication', 'repl_backlog_size')],
+    ['repl_backlog_first_byte_offset', 0],
+    ['repl_backlog_histlen', sumField(nodes, 'replication', 'repl_backlog_histlen')],
   ];
 }
 
@@ -144,12 +179,100 @@ function recoverySection(recoveries: readonly RecoveryStatus[]): [string, [strin
   ];
 }
 
+/** A field whose merged value is the largest of the masters' (flags, durations, sizes that are alike). */
+const TAKE_MAX =
+  /^(loading|async_loading|.*_in_progress|.*_scheduled|aof_enabled|current_.*|module_fork_.*|number_of_.*|.*_time_sec|active_defrag_running|maxmemory|repl_backlog_size|aof_rewrites_consecutive_failures|.*_perc)$/;
+/** Times of the last event: the oldest (LASTSAVE's choice: everything is saved as of then). */
+const TAKE_MIN = /^(rdb_last_save_time)$/;
+/** The same on every node (the machine, the settings): the first master's. */
+const TAKE_FIRST = /^(total_system_memory|maxmemory_policy|mem_allocator|.*_ratio|.*_human|lazyfree_.*|rdb_last_cow_size|aof_last_cow_size|rdb_last_load_keys_.*)$/;
+
+/** One field of Memory, Persistence or Stats merged over the masters' values (see the module comment). */
+function mergeField(name: string, values: string[]): string {
+  if (values.length === 1) return values[0];
+  if (/_status$/.test(name)) return values.find((v) => v !== 'ok') ?? 'ok';
+  if (TAKE_FIRST.test(name)) return values[0];
+  const numbers = values.map(Number);
+  if (numbers.some((n) => Number.isNaN(n))) return values[0];
+  if (TAKE_MAX.test(name)) return String(Math.max(...numbers));
+  if (TAKE_MIN.test(name)) return String(Math.min(...numbers));
+  const sum = numbers.reduce((a, b) => a + b, 0);
+  return values[0].includes('.') ? sum.toFixed(2) : String(sum);
+}
+
+/** A section of the masters' INFO merged field by field, in the first master's order; `own` fields replace theirs. */
+function mergedSection(nodes: NodeInfo[], section: string, own: ReadonlyMap<string, string | number> = new Map()): [string, string | number][] {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    for (const name of n.get(section)?.keys() ?? []) {
+      if (!seen.has(name)) names.push(name);
+      seen.add(name);
+    }
+  }
+  const out: [string, string | number][] = [];
+  for (const name of names) {
+    const mine = own.get(name);
+    if (mine !== undefined) out.push([name, mine]);
+    else {
+      const values = nodes.map((n) => n.get(section)?.get(name)).filter((v): v is string => v !== undefined);
+      out.push([name, mergeField(name, values)]);
+    }
+  }
+  for (const [name, value] of own) if (!seen.has(name)) out.push([name, value]);
+  return out;
+}
+
+/** Memory: the masters' summed, *_human and the ratios recomputed from the sums; the proxy's own RSS added. */
+function memorySection(nodes: NodeInfo[]): [string, string | number][] {
+  const fields = mergedSection(nodes, 'memory');
+  const values = new Map(fields.map(([k, v]) => [k, Number(v)]));
+  const mem = process.memoryUsage();
+  const out = fields.map(([k, v]): [string, string | number] => {
+    if (k.endsWith('_human')) {
+      const base = values.get(k.slice(0, -'_human'.length));
+      return [k, base === undefined || Number.isNaN(base) ? v : humanBytes(base)];
+    }
+    return [k, v];
+  });
+  out.push(['proxy_used_memory_rss', mem.rss], ['proxy_used_memory_rss_human', humanBytes(mem.rss)]);
+  return out;
+}
+
+/** Errorstats: the errors the proxy answered itself, and those the masters answered, summed by kind. */
+function errorSection(ctx: ProxyContext, nodes: NodeInfo[]): [string, string | number][] {
+  const counts = new Map<string, number>();
+  const add = (name: string, count: number): void => void counts.set(name, (counts.get(name) ?? 0) + count);
+  for (const [name, value] of ctx.commandStats.errorLines()) add(name, Number(value.slice('count='.length)));
+  for (const n of nodes) for (const [name, value] of n.get('errorstats') ?? []) add(name, Number(value.replace(/^count=/, '')) || 0);
+  return [...counts].map(([name, count]): [string, string] => [name, `count=${count}`]);
+}
+
+/** Run id of this proxy process: new on every start, as Redis's is. */
+const RUN_ID = randomBytes(20).toString('hex');
+
+function cpuSeconds(micros: number): string {
+  return (micros / 1e6).toFixed(6);
+}
+
+/** Sections `INFO` / `INFO default` print; `all` adds Commandstats and Latencystats, `everything` as well. */
+const DEFAULT_SECTIONS = new Set(['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace', 'nodes', 'recovery', 'migration']);
+const ALL_ONLY = new Set(['commandstats', 'latencystats']);
+
+function wantedSections(wanted: readonly string[]): (name: string) => boolean {
+  if (wanted.length === 0) return (name) => DEFAULT_SECTIONS.has(name);
+  const set = new Set(wanted);
+  const all = set.has('all') || set.has('everything');
+  const defaults = all || set.has('default');
+  return (name) => set.has(name) || (defaults && DEFAULT_SECTIONS.has(name)) || (all && ALL_ONLY.has(name));
+}
+
 /**
  * @param nodeTexts INFO text of each serving master, in the router's order; null for a master that did not answer
  * @param wanted    requested sections, lowercase; empty = default
  */
 export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null)[], wanted: string[]): string {
-  const nodes: Map<string, Map<string, string>>[] = [];
+  const nodes: NodeInfo[] = [];
   const down: [string, string][] = [];
   const map = ctx.router.slotMap;
   const serving = ctx.router.servingMasters;
@@ -163,58 +286,104 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     down.push([`master_down${down.length}`, where]);
   });
   const first = nodes[0]?.get('server');
-  const uptime = Math.floor((Date.now() - ctx.stats.startedAt) / 1000);
-  const mem = process.memoryUsage();
-  const usedMemory = sumField(nodes, 'memory', 'used_memory');
+  const now = Date.now();
+  const uptime = Math.floor((now - ctx.stats.startedAt) / 1000);
+  const cpu = process.cpuUsage();
+  const sessions = [...ctx.clients.sessions()];
+  let netIn = ctx.stats.closedNetInputBytes;
+  let netOut = ctx.stats.closedNetOutputBytes;
+  for (const c of sessions) {
+    netIn += c.socket.bytesRead;
+    netOut += c.socket.bytesWritten;
+  }
+  const serverFromNode = (field: string, fallback: string): string => first?.get(field) ?? fallback;
 
   const sections: [string, [string, string | number][]][] = [
     [
       'Server',
       [
-        ['redis_version', first?.get('redis_version') ?? '7.0.0'],
+        ['redis_version', serverFromNode('redis_version', '7.0.0')],
+        ['redis_git_sha1', serverFromNode('redis_git_sha1', '00000000')],
+        ['redis_git_dirty', serverFromNode('redis_git_dirty', '0')],
+        ['redis_build_id', serverFromNode('redis_build_id', '0')],
         ['redis_mode', 'cluster'],
-        ['proxy', 'interface-hash-server'],
-        ['proxy_version', ctx.version],
-        ['os', `${process.platform} ${process.arch}`],
-        ['arch_bits', 64],
+        ['os', serverFromNode('os', `${process.platform} ${process.arch}`)],
+        ['arch_bits', serverFromNode('arch_bits', '64')],
+        ['monotonic_clock', serverFromNode('monotonic_clock', 'POSIX clock_gettime')],
+        ['multiplexing_api', 'epoll'],
+        ['atomicvar_api', serverFromNode('atomicvar_api', 'c11-builtin')],
+        ['gcc_version', serverFromNode('gcc_version', '0.0.0')],
         ['process_id', process.pid],
+        ['process_supervised', 'no'],
+        ['run_id', RUN_ID],
         ['tcp_port', ctx.port],
+        ['server_time_usec', Math.floor((performance.timeOrigin + performance.now()) * 1000)],
         ['uptime_in_seconds', uptime],
         ['uptime_in_days', Math.floor(uptime / 86400)],
-        ['masters', ctx.router.servingMasters.length],
+        ['hz', serverFromNode('hz', '10')],
+        ['configured_hz', serverFromNode('configured_hz', '10')],
+        ['lru_clock', serverFromNode('lru_clock', '0')],
+        ['executable', process.argv[1] ?? process.execPath],
+        ['config_file', ''],
+        ['io_threads_active', 0],
+        ['proxy', 'interface-hash-server'],
+        ['proxy_version', ctx.version],
+        ['masters', serving.length],
       ],
     ],
     [
       'Clients',
       [
         ['connected_clients', ctx.stats.connectedClients],
+        ['cluster_connections', 0],
         ['maxclients', ctx.maxClients],
+        ['client_recent_max_input_buffer', 0],
+        ['client_recent_max_output_buffer', 0],
+        ['blocked_clients', sessions.filter((c: ClientSession) => c.blocked).length],
+        ['tracking_clients', 0],
+        ['clients_in_timeout_table', 0],
       ],
     ],
-    [
-      'Memory',
-      [
-        ['used_memory', usedMemory],
-        ['used_memory_human', humanBytes(usedMemory)],
-        ['proxy_used_memory_rss', mem.rss],
-        ['proxy_used_memory_rss_human', humanBytes(mem.rss)],
-      ],
-    ],
+    ['Memory', memorySection(nodes)],
+    ['Persistence', mergedSection(nodes, 'persistence')],
     [
       'Stats',
+      mergedSection(
+        nodes,
+        'stats',
+        new Map<string, string | number>([
+          ['total_connections_received', ctx.stats.totalConnections],
+          ['total_commands_processed', ctx.stats.totalCommands],
+          ['instantaneous_ops_per_sec', ctx.opsMeter.perSecond],
+          ['total_net_input_bytes', netIn],
+          ['total_net_output_bytes', netOut],
+          ['rejected_connections', ctx.stats.rejectedConnections],
+          ['total_error_replies', ctx.commandStats.totalErrors + sumField(nodes, 'stats', 'total_error_replies')],
+          // The proxy's clients' subscriptions (the nodes see only the proxy's own connections).
+          ['pubsub_channels', ctx.pubsub.activeNames(CHANNEL, null).length],
+          ['pubsub_patterns', ctx.pubsub.patternCount],
+          ['pubsubshard_channels', ctx.pubsub.activeNames(SHARD, null).length],
+          // RESP3 pushes no request of the proxy's asked for (see BackendConnection.takePush).
+          ['proxy_dropped_push_frames', pushFramesDropped()],
+        ]),
+      ),
+    ],
+    ['Replication', [...replication(ctx), ...replicationTail(nodes, ctx.clusterNodeId)]],
+    [
+      'CPU',
       [
-        ['total_connections_received', ctx.stats.totalConnections],
-        ['total_commands_processed', ctx.stats.totalCommands],
-        ['rejected_connections', ctx.stats.rejectedConnections],
-        // RESP3 pushes no request of the proxy's asked for (see BackendConnection.takePush).
-        ['proxy_dropped_push_frames', pushFramesDropped()],
-        ['keyspace_hits', sumField(nodes, 'stats', 'keyspace_hits')],
-        ['keyspace_misses', sumField(nodes, 'stats', 'keyspace_misses')],
-        ['expired_keys', sumField(nodes, 'stats', 'expired_keys')],
-        ['evicted_keys', sumField(nodes, 'stats', 'evicted_keys')],
+        ['used_cpu_sys', cpuSeconds(cpu.system)],
+        ['used_cpu_user', cpuSeconds(cpu.user)],
+        ['used_cpu_sys_children', '0.000000'],
+        ['used_cpu_user_children', '0.000000'],
+        ['used_cpu_sys_main_thread', cpuSeconds(cpu.system)],
+        ['used_cpu_user_main_thread', cpuSeconds(cpu.user)],
       ],
     ],
-    ['Replication', replication(ctx)],
+    ['Modules', []],
+    ['Commandstats', ctx.commandStats.commandLines()],
+    ['Errorstats', errorSection(ctx, nodes)],
+    ['Latencystats', []],
     [
       'Cluster',
       [
@@ -236,13 +405,13 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     ],
   ];
 
-  const all = wanted.length === 0 || wanted.some((w) => w === 'all' || w === 'everything' || w === 'default');
+  const shown = wantedSections(wanted);
   const out: string[] = [];
   for (const [name, fields] of sections) {
-    if (!all && !wanted.includes(name.toLowerCase())) continue;
+    if (!shown(name.toLowerCase())) continue;
     if (out.length > 0) out.push('');
     out.push(`# ${name}`);
     for (const [k, v] of fields) out.push(`${k}:${v}`);
   }
-  return out.join('\r\n') + '\r\n';
+  return out.length === 0 ? '' : out.join('\r\n') + '\r\n';
 }

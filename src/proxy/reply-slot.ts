@@ -14,6 +14,8 @@ export interface SlotOwner {
 
 export class ReplySlot implements ReplySink {
   reply: Buffer | null = null;
+  /** Not sent to the client (CLIENT REPLY OFF/SKIP): kept in its place only for the order. */
+  silent = false;
   constructor(private readonly owner: SlotOwner) {}
 
   /**

@@ -19,7 +19,7 @@
  */
 import { bytesEqualIgnoreCase, type CommandInfo } from '../commands/command-table.js';
 import { keyIndexes } from '../commands/key-extraction.js';
-import { CMD_BLOCKING } from '../commands/command-flags.js';
+import { CMD_BLOCKING, CMD_WRITE } from '../commands/command-flags.js';
 import { keySlot } from '../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
@@ -344,6 +344,11 @@ export class Router implements ClusterErrorHandler {
     if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
+  /** The pool of one master of the current map (undefined when there is no such master). */
+  poolOfMaster(master: number): BackendPool | undefined {
+    return this.poolOf[master];
+  }
+
   /** The master a keyless request goes to: spread by session, stable for one client. */
   anyMaster(session: ClientSession): number {
     const n = this.serving.length;
@@ -396,6 +401,7 @@ export class Router implements ClusterErrorHandler {
       runBlocking(session, pool, frame.raw, this);
       return;
     }
+    if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
     const conn = pool.connectionFor(session.id, session.protocol);
     if (!conn.send(frame.raw, session.openSlot())) session.waitForBackend(conn);
   }

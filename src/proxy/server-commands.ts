@@ -32,7 +32,7 @@ const INFO_ALL_NODES = encodeCommand(['INFO']);
 type Merge = (parts: Buffer[]) => Buffer;
 
 /** Send `raw` to every master that serves slots; the merge sees every reply, errors included. */
-function fanoutParts(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
+export function fanoutParts(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
   const masters = ctx.router.servingMasters;
   const gather = new Gather(masters.length, merge, s.openSlot());
   for (let i = 0; i < masters.length; i++) ctx.router.sendToMaster(s, masters[i], raw, gather.part(i));
@@ -44,7 +44,7 @@ export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: 
 }
 
 /** Like fanout, but masters that cannot be reached are left out, unless none can be. */
-function fanoutUp(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
+export function fanoutUp(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
   fanoutParts(ctx, s, raw, (parts) => {
     const up = parts.filter((p) => !isUnreachableReply(p));
     if (up.length === 0) return parts[0];
@@ -81,7 +81,7 @@ class FirstReachable implements ReplySink {
 }
 
 /** Send `raw` to a master that can be reached, starting with the one this client uses for keyless work. */
-function toReachableMaster(ctx: ProxyContext, s: ClientSession, raw: Buffer, target: ReplySink = s.openSlot()): void {
+export function toReachableMaster(ctx: ProxyContext, s: ClientSession, raw: Buffer, target: ReplySink = s.openSlot()): void {
   const master = ctx.router.anyMaster(s);
   const position = Math.max(0, ctx.router.servingMasters.indexOf(master));
   ctx.router.sendToMaster(s, master, raw, new FirstReachable(ctx, s, raw, position, target));

@@ -17,6 +17,8 @@ import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import { PubSubHub } from './pubsub.js';
 import type { OutputBufferLimit } from '../config.js';
+import { ClientPause, type ClientRegistry } from './client-commands.js';
+import { CommandStats, OPS_SAMPLE_MS, OpsMeter } from './command-stats.js';
 
 export interface ProxyServerOptions {
   host: string;
@@ -43,13 +45,15 @@ export interface ProxyServerOptions {
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
 
-export class ProxyServer implements SessionHost, ProxyContext {
+export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
   readonly stats: ProxyStats = {
     startedAt: Date.now(),
     connectedClients: 0,
     totalConnections: 0,
     rejectedConnections: 0,
     totalCommands: 0,
+    closedNetInputBytes: 0,
+    closedNetOutputBytes: 0,
   };
   readonly requirePass: string;
   readonly adminPassword: string;
@@ -63,10 +67,15 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly migration: (() => MigrationProgress | undefined) | undefined;
   readonly log: Logger;
   readonly pubsub: PubSubHub;
+  readonly clients: ClientRegistry = this;
+  readonly clientPause = new ClientPause();
+  readonly commandStats = new CommandStats();
+  readonly opsMeter = new OpsMeter();
+  private readonly opsSampler: NodeJS.Timeout;
   port: number;
 
   private readonly server: net.Server;
-  private readonly sessions = new Set<ClientSession>();
+  private readonly clientSessions = new Set<ClientSession>();
   private readonly dispatcher: Dispatcher;
   private nextId = 1;
 
@@ -96,6 +105,8 @@ export class ProxyServer implements SessionHost, ProxyContext {
       log: opts.log,
     });
     this.dispatcher = new Dispatcher(this);
+    this.opsSampler = setInterval(() => this.opsMeter.sample(this.stats.totalCommands), OPS_SAMPLE_MS);
+    this.opsSampler.unref();
     // pauseOnConnect: the session re-wraps the socket for slab reads before reading starts.
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
@@ -117,10 +128,16 @@ export class ProxyServer implements SessionHost, ProxyContext {
   /** Stop accepting, close every client. */
   close(): Promise<void> {
     return new Promise((resolve) => {
+      this.clientPause.close();
+      clearInterval(this.opsSampler);
       this.server.close(() => resolve());
-      for (const s of this.sessions) s.destroy();
+      for (const s of this.clientSessions) s.destroy();
       this.pubsub.close();
     });
+  }
+
+  sessions(): Iterable<ClientSession> {
+    return this.clientSessions;
   }
 
   dispatch(session: ClientSession, frame: RequestFrame): void {
@@ -132,12 +149,17 @@ export class ProxyServer implements SessionHost, ProxyContext {
   }
 
   sessionClosed(session: ClientSession): void {
-    if (this.sessions.delete(session)) this.stats.connectedClients--;
+    if (this.clientSessions.delete(session)) {
+      this.stats.connectedClients--;
+      this.stats.closedNetInputBytes += session.socket.bytesRead;
+      this.stats.closedNetOutputBytes += session.socket.bytesWritten;
+    }
+    this.clientPause.forget(session);
   }
 
   private accept(socket: net.Socket): void {
     this.stats.totalConnections++;
-    if (this.sessions.size >= this.maxClients) {
+    if (this.clientSessions.size >= this.maxClients) {
       this.stats.rejectedConnections++;
       socket.on('error', () => {});
       // It was accepted paused and will never read the client's FIN: close it once the
@@ -146,7 +168,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
       return;
     }
     const session = new ClientSession(this.nextId++, socket, this);
-    this.sessions.add(session);
+    this.clientSessions.add(session);
     this.stats.connectedClients++;
   }
 }

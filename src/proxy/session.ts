@@ -35,6 +35,8 @@ import { faultReply } from '../faults.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
 import type { ClientSubscriptions } from './pubsub.js';
+import type { BackendPool } from '../backend/pool.js';
+import type { CommandInfo } from '../commands/command-table.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -62,7 +64,15 @@ export interface ExclusiveCall {
   start(owner: ExclusiveOwner): void;
   /** The client left: stop, whether started or not (nothing may run on its behalf now). */
   cancel(): void;
+  /**
+   * CLIENT UNBLOCK: end the wait as if timed out, or with -UNBLOCKED; resolves whether it
+   * was blocked. Absent for exclusive calls that do not block in Redis's sense.
+   */
+  unblock?(withError: boolean): Promise<boolean>;
 }
+
+/** CLIENT REPLY: on, off, or skip the next command's reply. */
+export type ReplyMode = 'on' | 'off' | 'skip';
 
 const STALL_EXCLUSIVE = 1;
 const STALL_OWED = 2;
@@ -70,6 +80,8 @@ const STALL_RETAINED = 4;
 const STALL_BACKEND = 8;
 const STALL_CLOSING = 16;
 const STALL_RELEASED = 32;
+/** A request waits for CLIENT PAUSE to end. */
+const STALL_PAUSED = 64;
 
 const MB = 1024 * 1024;
 /** Owed replies × average reply size stays under this (the replies in flight for one client). */
@@ -105,6 +117,18 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   /** Its channels and patterns, once it used a Pub/Sub command (null: never did, the common case). */
   pubsub: ClientSubscriptions | null = null;
   readonly socket: net.Socket;
+  /** The last command run (CLIENT LIST cmd=) and when the client last sent one (idle=). */
+  lastCommand: CommandInfo | undefined;
+  lastActiveAt = Date.now();
+  /** CLIENT NO-EVICT: recorded for CLIENT LIST (flags=e); the proxy evicts no client anyway. */
+  noEvict = false;
+  /** The master the client last wrote to (WAIT counts that master's replicas). */
+  lastWritePool: BackendPool | undefined;
+  private replyMode: ReplyMode = 'on';
+  /** The replies of the request being dispatched are dropped (CLIENT REPLY OFF/SKIP). */
+  private silent = false;
+  /** A request waiting for CLIENT PAUSE to end (a copy: the read buffer moves on). */
+  private postponed: RequestFrame | null = null;
 
   private readonly scanner: RequestScanner;
   private readonly slots = new Fifo<ReplySlot>(64);
@@ -157,6 +181,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   /** A new reply slot at the tail of the queue, for a request about to be forwarded. */
   openSlot(): ReplySlot {
     const slot = new ReplySlot(this);
+    slot.silent = this.silent;
     this.slots.push(slot);
     this.replies++;
     this.lastSlot = slot;
@@ -168,9 +193,10 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     this.replies++;
     if (this.slots.length === 0) {
       this.lastSlot = null;
-      this.queueOutput(buf);
+      if (!this.silent) this.queueOutput(buf);
     } else {
       const slot = new ReplySlot(this);
+      slot.silent = this.silent;
       slot.reply = buf;
       this.heldBytes += buf.length;
       this.slots.push(slot);
@@ -259,7 +285,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     for (let head = this.slots.peek(); head !== undefined && head.reply !== null; head = this.slots.peek()) {
       this.slots.shift();
       if (head !== slot) this.heldBytes -= head.reply.length;
-      this.queueOutput(head.reply);
+      if (!head.silent) this.queueOutput(head.reply);
     }
     if (this.exclusive !== null && !this.exclusiveStarted && this.slots.length === 1) {
       this.exclusiveStarted = true;
@@ -299,9 +325,51 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     return this.heldBytes + this.socket.writableLength;
   }
 
-  /** Close now (server shutdown). */
+  /** Close now (server shutdown, CLIENT KILL). */
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /** CLIENT REPLY: OFF and SKIP take effect from this very command (its own reply is not sent). */
+  setReplyMode(mode: ReplyMode): void {
+    this.replyMode = mode;
+    this.silent = mode !== 'on';
+  }
+
+  /** Whether the client waits: on a blocking command (BLPOP ...) or for CLIENT PAUSE to end. */
+  get blocked(): boolean {
+    return this.postponed !== null || (this.exclusiveStarted && this.exclusive?.unblock !== undefined);
+  }
+
+  /** CLIENT UNBLOCK on this client: whether it was blocked on a command that can be unblocked. */
+  unblock(withError: boolean): Promise<boolean> {
+    const call = this.exclusive;
+    if (!this.exclusiveStarted || call?.unblock === undefined) return Promise.resolve(false);
+    return call.unblock(withError);
+  }
+
+  /**
+   * Hold `frame` until `resume` is called (CLIENT PAUSE): no later request is taken
+   * meanwhile, as redis-server postpones a paused client's command.
+   */
+  postpone(frame: RequestFrame): void {
+    this.postponed = {
+      raw: Buffer.from(frame.raw),
+      argc: frame.argc,
+      offsets: Array.from(frame.offsets),
+      inline: frame.inline,
+    };
+    this.stall |= STALL_PAUSED;
+  }
+
+  /** The pause is over: run the held request, then take frames again. */
+  resume(): void {
+    const frame = this.postponed;
+    if (frame === null || this.released) return;
+    this.postponed = null;
+    this.stall &= ~STALL_PAUSED;
+    this.dispatch(frame);
+    this.unstall(0);
   }
 
   private queueOutput(buf: Buffer): void {
@@ -331,6 +399,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
         }
         if (frame.argc === 0) continue;
         this.host.countCommand();
+        this.lastActiveAt = Date.now();
         this.dispatch(frame);
         const owed = this.slots.length;
         if (owed >= MIN_OWED && (owed >= MAX_OWED || owed * this.replyAvg >= OWED_BYTES_BUDGET)) this.stall |= STALL_OWED;
@@ -346,6 +415,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   /** One request; a handler that throws costs that request an -ERR, in its place in the order. */
   private dispatch(frame: RequestFrame): void {
     const before = this.replies;
+    if (this.replyMode === 'skip') this.replyMode = 'on';
+    else this.silent = this.replyMode === 'off';
     try {
       this.host.dispatch(this, frame);
     } catch (err) {
@@ -399,6 +470,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     if (this.released) return;
     this.released = true;
     this.stall |= STALL_RELEASED;
+    this.postponed = null;
     const call = this.exclusive;
     this.exclusive = null;
     call?.cancel();

@@ -5,8 +5,8 @@
  */
 
 const NOT_YET_TX = 'transactions (MULTI/EXEC/WATCH) are not supported through the proxy yet';
-const NODE_ADMIN = 'the Redis nodes are managed by the proxy, not by its clients';
-const SINGLE_NODE = 'it would act on a single backend node, not on the cluster';
+const REPLICATION = 'the replication between the nodes is managed by the proxy';
+const NODES_RUN_BY_PROXY = 'the Redis nodes are run by the proxy: stop the proxy to stop them';
 
 export const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
   ['multi', NOT_YET_TX],
@@ -14,24 +14,15 @@ export const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
   ['discard', NOT_YET_TX],
   ['watch', NOT_YET_TX],
   ['unwatch', NOT_YET_TX],
-  ['monitor', SINGLE_NODE],
-  ['sync', NODE_ADMIN],
-  ['psync', NODE_ADMIN],
-  ['replconf', NODE_ADMIN],
-  ['replicaof', NODE_ADMIN],
-  ['slaveof', NODE_ADMIN],
-  ['shutdown', NODE_ADMIN],
-  ['debug', NODE_ADMIN],
-  ['module', NODE_ADMIN],
-  ['acl', NODE_ADMIN],
-  ['save', NODE_ADMIN],
-  ['bgsave', NODE_ADMIN],
-  ['bgrewriteaof', NODE_ADMIN],
-  ['lastsave', SINGLE_NODE],
-  ['latency', SINGLE_NODE],
-  ['slowlog', SINGLE_NODE],
-  ['memory', SINGLE_NODE],
-  ['wait', 'replication is managed by the proxy'],
+  ['monitor', "it would show one node's commands, not the cluster's (the proxy does not merge the nodes' streams)"],
+  ['sync', REPLICATION],
+  ['psync', REPLICATION],
+  ['replconf', REPLICATION],
+  ['replicaof', REPLICATION],
+  ['slaveof', REPLICATION],
+  ['shutdown', NODES_RUN_BY_PROXY],
+  ['debug', "it acts on one node's internals (DEBUG RELOAD, SEGFAULT, SLEEP ... would take a node down or stall it behind the proxy's back)"],
+  ['module', 'a module would have to be loaded on every node, and on every node that joins later'],
   ['migrate', 'it would move keys out of the cluster behind the proxy\'s back'],
   ['move', 'the cluster has only database 0'],
   ['swapdb', 'the cluster has only database 0'],

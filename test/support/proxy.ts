@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { parseConfig, type Config } from '../../src/config.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { startProxy, type ProxyHooks, type RunningProxy } from '../../src/main.js';
@@ -67,6 +68,16 @@ export async function strictClient(port: number, commandTimeout = 3000, password
   c.on('error', () => {});
   await c.connect();
   return c;
+}
+
+/** A key `prefix:<n>` served by master number `master` (by the proxy's slot map, masters in slot order). */
+export function keyOnShard(tp: TestProxy, master: number, prefix = 'k'): string {
+  const map = tp.proxy.server.router.slotMap;
+  const index = map.servingMasters()[master];
+  for (let i = 0; ; i++) {
+    const key = `${prefix}:${i}`;
+    if (map.slotToMaster[calculateSlot(key)] === index) return key;
+  }
 }
 
 /** Run redis-cli against the proxy; resolves with its stdout (trimmed). */
