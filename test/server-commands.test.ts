@@ -184,10 +184,11 @@ describe('CLIENT', () => {
       await other.client('SETNAME', 'worker-1');
       const id = (await other.client('ID')) as number;
       const info = (await other.client('INFO')) as string;
+      // ioredis 6 speaks RESP3 by default (HELLO 3 at connect): resp=3.
       assert.match(
         info,
         new RegExp(
-          `^id=${id} addr=127\\.0\\.0\\.1:\\d+ laddr=127\\.0\\.0\\.1:${tp.port} fd=-?\\d+ name=worker-1 age=\\d+ idle=\\d+ flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=\\d+ qbuf-free=\\d+ argv-mem=\\d+ multi-mem=\\d+ rbs=\\d+ rbp=\\d+ obl=\\d+ oll=\\d+ omem=\\d+ tot-mem=\\d+ events=r cmd=client\\|info user=default redir=-1 resp=2`,
+          `^id=${id} addr=127\\.0\\.0\\.1:\\d+ laddr=127\\.0\\.0\\.1:${tp.port} fd=-?\\d+ name=worker-1 age=\\d+ idle=\\d+ flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=\\d+ qbuf-free=\\d+ argv-mem=\\d+ multi-mem=\\d+ rbs=\\d+ rbp=\\d+ obl=\\d+ oll=\\d+ omem=\\d+ tot-mem=\\d+ events=r cmd=client\\|info user=default redir=-1 resp=3`,
         ),
       );
       const refLine = (await ref.client('INFO')) as string;

@@ -14,8 +14,8 @@
  *   change after BGSAVE waits until every master has saved.
  */
 import { argString, type RequestFrame } from '../resp/frame.js';
-import { arrayElements } from '../resp/reply-value.js';
-import { encodeArray, encodeBulk, encodeError, encodeInteger, OK } from '../resp/encode.js';
+import { arrayElements, decodeReply, mapElements } from '../resp/reply-value.js';
+import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeVerbatim, OK, type Protocol } from '../resp/encode.js';
 import { lookupCommand } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
 import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
@@ -37,11 +37,11 @@ function masterAddresses(ctx: ProxyContext): string[] {
   return ctx.router.servingMasters.map((i) => `${map.masters[i].host}:${map.masters[i].port}`);
 }
 
-function bulkText(reply: Buffer): string | undefined {
-  if (reply[0] !== 0x24 /* '$' */ && reply[0] !== 0x2b /* '+' */) return undefined;
-  if (reply[0] === 0x2b) return reply.toString('latin1', 1, reply.length - 2);
-  const start = reply.indexOf(0x0a) + 1;
-  return reply.toString('utf8', start, reply.length - 2);
+/** A node's text reply: bulk, simple or (RESP3) verbatim string. */
+function textOf(reply: Buffer): string | undefined {
+  const v = decodeReply(reply);
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** Each master's text reply under a header line naming it (DOCTOR, GRAPH, MALLOC-STATS). */
@@ -50,10 +50,10 @@ function perNodeText(ctx: ProxyContext, s: ClientSession, raw: Buffer): void {
   fanoutUp(ctx, s, raw, (parts) => {
     const texts: string[] = [];
     parts.forEach((p, i) => {
-      const text = bulkText(p);
+      const text = textOf(p);
       if (text !== undefined) texts.push(`node ${addresses[i]}:\n${text}`);
     });
-    return texts.length === 0 ? (firstError(parts) ?? UNEXPECTED_REPLY) : encodeBulk(texts.join('\n'));
+    return texts.length === 0 ? (firstError(parts) ?? UNEXPECTED_REPLY) : encodeVerbatim(texts.join('\n'), s.protocol);
   });
 }
 
@@ -179,7 +179,7 @@ function memory(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return ctx.router.forward(s, f, cmd);
     }
     case 'stats':
-      return fanout(ctx, s, f.raw, mergeMemoryStats);
+      return fanout(ctx, s, f.raw, (parts) => mergeMemoryStats(parts, s.protocol));
     case 'doctor':
     case 'malloc-stats':
       return perNodeText(ctx, s, f.raw);
@@ -193,8 +193,8 @@ function memory(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 /** MEMORY STATS: name/value pairs; integer values summed over masters, others from the first. */
-function mergeMemoryStats(parts: Buffer[]): Buffer {
-  const lists = parts.map(arrayElements);
+function mergeMemoryStats(parts: Buffer[], protocol: Protocol): Buffer {
+  const lists = parts.map(mapElements);
   const first = lists[0];
   if (first === null || first === undefined) return UNEXPECTED_REPLY;
   const out = [...first];
@@ -207,7 +207,7 @@ function mergeMemoryStats(parts: Buffer[]): Buffer {
     }
     out[i] = encodeInteger(sum);
   }
-  return encodeArray(out);
+  return encodeMap(out, protocol);
 }
 
 // ---- persistence ------------------------------------------------------------------------
