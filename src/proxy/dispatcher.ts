@@ -18,6 +18,8 @@ import type { HandlerEntry, ProxyContext } from './context.js';
 import { connectionCommands } from './connection-commands.js';
 import { serverCommands } from './server-commands.js';
 import { clusterCommands } from './cluster-commands.js';
+import { scriptCommands } from './script-commands.js';
+import { configCommands } from './config-commands.js';
 import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
 
@@ -43,7 +45,7 @@ export class Dispatcher {
   private readonly refusals = new Map<CommandInfo, Buffer>();
 
   constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, serverCommands, clusterCommands, adminCommandOverrides]) {
+    for (const table of [connectionCommands, serverCommands, scriptCommands, configCommands, clusterCommands, adminCommandOverrides]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
     for (const [name, reason] of UNSUPPORTED) {

@@ -9,7 +9,7 @@ import { encodeError } from '../resp/encode.js';
 import { ClientSession, type SessionHost } from './session.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Router } from './router.js';
-import type { ProxyContext, ProxyStats } from './context.js';
+import type { NodeAccess, ProxyContext, ProxyStats } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
@@ -35,6 +35,8 @@ export interface ProxyServerOptions {
   recoveries?: () => RecoveryStatus[];
   /** The slot migration under way (INFO # Migration). */
   migration?: () => MigrationProgress | undefined;
+  /** Scripts, remembered CONFIG and the nodes' password (SCRIPT, FUNCTION, CONFIG). */
+  nodes: NodeAccess;
 }
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
@@ -57,6 +59,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
   readonly migration: (() => MigrationProgress | undefined) | undefined;
+  readonly nodes: NodeAccess;
   readonly log: Logger;
   port: number;
 
@@ -79,6 +82,7 @@ export class ProxyServer implements SessionHost, ProxyContext {
     this.nodeStatus = opts.nodeStatus;
     this.recoveries = opts.recoveries;
     this.migration = opts.migration;
+    this.nodes = opts.nodes;
     this.port = opts.port;
     this.log = opts.log;
     // Process-wide, like the flush scheduler that reports through it (the last server started wins).
