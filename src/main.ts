@@ -246,7 +246,11 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
 async function prepareEveryNode(cluster: ClusterManager, map: SlotMap, log: Logger): Promise<void> {
   if (cluster.nodeConfig.length === 0) return; // nothing remembered; a new process knows no scripts yet
   const idOf = new Map(cluster.topology.nodes.map((n) => [`${n.host}:${n.port}`, n.id]));
-  const nodes = map.masters.flatMap((m) => [m, ...m.replicas]).map((n) => ({ host: n.host, port: n.port, id: idOf.get(`${n.host}:${n.port}`) ?? `${n.host}:${n.port}` }));
+  // Nodes flagged failing are left to the failover side: they are prepared when restarted.
+  const nodes = map.masters
+    .flatMap((m) => [m, ...m.replicas])
+    .filter((n) => !n.failing)
+    .map((n) => ({ host: n.host, port: n.port, id: idOf.get(`${n.host}:${n.port}`) ?? `${n.host}:${n.port}` }));
   await Promise.all(
     nodes.map((n) => cluster.prepareStartedNode(n, 'proxy started').catch((err: Error) => log.error({ node: n.id, err: err.message }, 'node serves without the remembered CONFIG'))),
   );

@@ -9,11 +9,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { startTestProxy, redisCli, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 import { keySlot } from '../src/cluster/key-slot.js';
 import type { NodeRecord } from '../src/cluster/topology.js';
+import { startRedisCluster } from './support/redis-cluster.js';
 
 const skip = await skipWithoutRedis();
 
@@ -260,6 +262,7 @@ describe('scripts, functions and CONFIG on every node (3 masters, 1 replica each
     assert.equal(await eventually('EVALSHA on the promoted replica', () => other.evalsha(sha, 1, key, 10).then((v) => v as number), 20_000), 10);
     assert.equal(await other.call('FCALL', 'bump', '1', key, '1'), 11);
     await eventually(`${victim.id} back as a replica`, async () => ((await roleOf(tp, victim).catch(() => 'down')) === 'slave' ? true : undefined), 40_000);
+    assert.notEqual(runningNodes(tp).find((n) => n.id === victim.id)?.handle, victim.handle, 'a new process (its script cache started empty)');
     assert.deepEqual(await onNode(tp, victim, (nc) => nc.call('SCRIPT', 'EXISTS', sha)), [1], 'the restarted node has the script');
     assert.deepEqual(await onNode(tp, victim, (nc) => nc.config('GET', 'hash-max-listpack-entries')), ['hash-max-listpack-entries', '0'], 'and the config');
   });
@@ -281,5 +284,42 @@ describe('scripts, functions and CONFIG on every node (3 masters, 1 replica each
     assert.deepEqual(await onNode(tp, n, (nc) => nc.config('GET', 'notify-keyspace-events')), ['notify-keyspace-events', 'AKE']);
     // Functions persisted by the nodes themselves.
     assert.match(JSON.stringify(await onNode(tp, n, (nc) => nc.call('FUNCTION', 'LIST'))), /counters/);
+  });
+});
+
+describe('the static provider: an existing cluster gets scripts and CONFIG on every node it has, after a proxy restart too', { skip }, () => {
+  test('SCRIPT LOAD and CONFIG SET reach every master and replica; a restarted proxy applies the remembered CONFIG to a node its owner restarted', { timeout: 120_000 }, async () => {
+    const password = 'static-scripts-secret';
+    const cluster = await startRedisCluster({ masters: 3, replicas: 1, password });
+    let tp: TestProxy | undefined;
+    let c: Redis | undefined;
+    let dataDir = '';
+    try {
+      const flags = ['--provider', 'static', '--node', cluster.seed, '--node-password', password];
+      tp = await startTestProxy(flags);
+      c = await strictClient(tp.port, 10_000);
+      const loaded = (await c.call('SCRIPT', 'LOAD', SCRIPT)) as string;
+      assert.equal(await c.call('CONFIG', 'SET', 'set-max-intset-entries', '3'), 'OK');
+      await assert.rejects(c.call('CONFIG', 'SET', 'masterauth', 'x'), /not allowed through interface-hash-server/);
+      for (const address of cluster.addresses) {
+        assert.equal(await cluster.cli(['SCRIPT', 'EXISTS', loaded], { node: address }), '1', `${address} has the script`);
+        assert.equal(await cluster.cli(['CONFIG', 'GET', 'set-max-intset-entries'], { node: address }), 'set-max-intset-entries\n3', `${address} config`);
+      }
+      // The owner resets a node's parameter (as a restart from its redis.conf would); a new proxy on the same data dir puts it back.
+      await cluster.cli(['CONFIG', 'SET', 'set-max-intset-entries', '512'], { node: cluster.addresses[1] });
+      c.disconnect();
+      dataDir = tp.dataDir;
+      await tp.proxy.stop();
+      tp = await startTestProxy(flags, dataDir);
+      for (const address of cluster.addresses) {
+        assert.equal(await cluster.cli(['CONFIG', 'GET', 'set-max-intset-entries'], { node: address }), 'set-max-intset-entries\n3', `${address} after the proxy restart`);
+      }
+    } finally {
+      c?.disconnect();
+      await tp?.proxy.stop();
+      if (dataDir !== '') await rm(dataDir, { recursive: true, force: true }); // the first proxy's temp dir, reused by the second
+      else await tp?.close();
+      await cluster.close();
+    }
   });
 });

@@ -25,7 +25,7 @@ import { convertStandaloneLayout } from './standalone-layout.js';
 import type { NodeRecord, Operation, OperationBase, RemovedNodeRecord, TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
-import { NodePreparer, type ScriptSource } from './node-preparation.js';
+import { NodePreparer, type PrepareRequest, type ScriptSource } from './node-preparation.js';
 import { withConfigPairs } from './node-config.js';
 
 export interface ClusterManagerOptions {
@@ -284,8 +284,9 @@ export class ClusterManager {
    * The same without the function libraries: for nodes that all come up together (the
    * proxy's start), whose libraries are the ones they persisted.
    */
-  prepareStartedNode(node: NodeRecord | (NodeAddress & { id: string }), why: string): Promise<void> {
-    return this.preparer.prepare(node, why, { functions: false });
+  prepareStartedNode(node: PrepareRequest, why: string): Promise<void> {
+    // One try: a node that does not answer now would hold up the proxy's start.
+    return this.preparer.prepare(node, why, { functions: false, attempts: 1 });
   }
 
   /** The node parameters set through the proxy (CONFIG SET), in the order they are applied. */
