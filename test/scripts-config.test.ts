@@ -16,6 +16,8 @@ import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.
 import { keySlot } from '../src/cluster/key-slot.js';
 import type { NodeRecord } from '../src/cluster/topology.js';
 import { startRedisCluster } from './support/redis-cluster.js';
+import { ScriptRegistry } from '../src/proxy/script-registry.js';
+import { configSetVerdict } from '../src/cluster/node-config.js';
 
 const skip = await skipWithoutRedis();
 
@@ -70,6 +72,33 @@ function runningNodes(tp: TestProxy): readonly NodeRecord[] {
 async function roleOf(tp: TestProxy, node: NodeRecord): Promise<string> {
   return onNode(tp, node, async (c) => /role:(\w+)/.exec(await c.info('replication'))?.[1] ?? 'unknown');
 }
+
+describe('the script registry and the CONFIG SET lists (no Redis)', () => {
+  test("remembers scripts by Redis's SHA1, bounded by bytes, oldest out first; a script used again is youngest", () => {
+    const r = new ScriptRegistry(20);
+    assert.equal(r.remember(Buffer.from('return 1')), 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', 'the sha Redis gives');
+    r.remember(Buffer.from('return 22')); // 8 + 9 bytes
+    r.remember(Buffer.from('return 1')); // used again: now the youngest
+    r.remember(Buffer.from('return 333')); // 27 bytes > 20: the oldest ('return 22') goes
+    assert.deepEqual(r.bodies().map(String), ['return 1', 'return 333']);
+    assert.equal(r.body('E0E1F9FABFC9D4800C877A703B823AC0578FF8DB')?.toString(), 'return 1', 'any case');
+    const view = Buffer.from('xxreturn 4444');
+    r.remember(view.subarray(2));
+    view.fill(0);
+    assert.ok(r.bodies().some((b) => b.toString() === 'return 4444'), 'a copy, not a view of the read buffer');
+    r.clear();
+    assert.equal(r.size, 0);
+  });
+
+  test('CONFIG SET names: allowed with aliases resolved, refused with a reason, others left to Redis', () => {
+    assert.deepEqual(configSetVerdict('HASH-MAX-ZIPLIST-ENTRIES'), { kind: 'allowed', name: 'hash-max-listpack-entries' });
+    assert.deepEqual(configSetVerdict('lua-time-limit'), { kind: 'allowed', name: 'busy-reply-threshold' });
+    for (const name of ['requirepass', 'masterauth', 'dir', 'dbfilename', 'port', 'bind', 'replicaof', 'cluster-enabled', 'appendonly', 'save', 'unixsocket', 'logfile', 'timeout', 'tls-port']) {
+      assert.equal(configSetVerdict(name).kind, 'refused', name);
+    }
+    assert.equal(configSetVerdict('nosuch').kind, 'other');
+  });
+});
 
 describe('scripts, functions and CONFIG on every node (3 masters, 1 replica each)', { skip }, () => {
   let tp: TestProxy;

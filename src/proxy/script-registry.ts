@@ -19,22 +19,28 @@ export class ScriptRegistry {
   /** sha (lower-case hex) → body; Map order is age, oldest first. */
   private readonly bySha = new Map<string, Buffer>();
   private bytes = 0;
+  /** The last script remembered: an application EVALs the same few scripts over and over; comparing bytes is cheaper than a SHA1. */
+  private last: { body: Buffer; sha: string } | undefined;
 
   constructor(private readonly maxBytes = DEFAULT_SCRIPT_BYTES) {}
 
   /** Remember a script; returns its sha. The body is copied (it may be a view of a read buffer). */
   remember(body: Buffer): string {
+    if (this.last !== undefined && this.last.body.equals(body) && this.bySha.has(this.last.sha)) return this.last.sha;
     const sha = sha1(body);
     const known = this.bySha.get(sha);
     if (known !== undefined) {
       // Used again: youngest.
       this.bySha.delete(sha);
       this.bySha.set(sha, known);
+      this.last = { body: known, sha };
       return sha;
     }
     if (body.length > this.maxBytes) return sha;
-    this.bySha.set(sha, Buffer.from(body));
+    const copy = Buffer.from(body);
+    this.bySha.set(sha, copy);
     this.bytes += body.length;
+    this.last = { body: copy, sha };
     for (const [oldSha, oldBody] of this.bySha) {
       if (this.bytes <= this.maxBytes) break;
       this.bySha.delete(oldSha);
@@ -65,6 +71,7 @@ export class ScriptRegistry {
   clear(): void {
     this.bySha.clear();
     this.bytes = 0;
+    this.last = undefined;
   }
 }
 
