@@ -27,6 +27,8 @@ import { rebalanceCluster } from './cluster/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances } from './nodes/recovery-instance.js';
 import { SlotMigrator } from './cluster/slot-migration.js';
+import { ScriptRegistry } from './proxy/script-registry.js';
+import type { SlotMap } from './cluster/slot-map.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -87,7 +89,9 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   // A lost shard's keys are read back by a redis-server of the same binary the nodes run.
   const recoveryInstances =
     provider instanceof ProcessProvider ? new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, commandTimeoutMs: config.connectTimeout }) : undefined;
+  const scripts = new ScriptRegistry();
   const cluster = await ClusterManager.open({
+    scripts,
     dataDir: config.dataDir,
     masters: config.masters,
     replicas: config.replicas,
@@ -127,6 +131,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     await cluster.shutdown();
     throw new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`);
   }
+  await prepareEveryNode(cluster, firstMap, log);
   router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log), slotMaps, config.failoverTimeout);
   slotMaps.start();
   // The proxy heals the clusters it runs; a static cluster's owner heals their own.
@@ -185,6 +190,12 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
     migration: () => migrator.progress(),
     pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
+    nodes: {
+      scripts,
+      rememberConfig: (pairs) => cluster.rememberConfig(pairs),
+      password: cluster.nodePassword,
+      commandTimeoutMs: config.connectTimeout,
+    },
   });
   try {
     await server.listen();
@@ -226,6 +237,24 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       return stopping;
     },
   };
+}
+
+/**
+ * Before serving: every node of the cluster gets the CONFIG SET values remembered in the
+ * document (a node starts from its generated redis.conf; a static cluster's owner may have
+ * restarted one). A node that cannot be prepared is logged and serves as it is.
+ */
+async function prepareEveryNode(cluster: ClusterManager, map: SlotMap, log: Logger): Promise<void> {
+  if (cluster.nodeConfig.length === 0) return; // nothing remembered; a new process knows no scripts yet
+  const idOf = new Map(cluster.topology.nodes.map((n) => [`${n.host}:${n.port}`, n.id]));
+  // Nodes flagged failing are left to the failover side: they are prepared when restarted.
+  const nodes = map.masters
+    .flatMap((m) => [m, ...m.replicas])
+    .filter((n) => !n.failing)
+    .map((n) => ({ host: n.host, port: n.port, id: idOf.get(`${n.host}:${n.port}`) ?? `${n.host}:${n.port}` }));
+  await Promise.all(
+    nodes.map((n) => cluster.prepareStartedNode(n, 'proxy started').catch((err: Error) => log.error({ node: n.id, err: err.message }, 'node serves without the remembered CONFIG'))),
+  );
 }
 
 export async function main(): Promise<void> {

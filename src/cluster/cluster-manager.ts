@@ -25,6 +25,8 @@ import { convertStandaloneLayout } from './standalone-layout.js';
 import type { NodeRecord, Operation, OperationBase, RemovedNodeRecord, TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
+import { NodePreparer, type PrepareRequest, type ScriptSource } from './node-preparation.js';
+import { withConfigPairs } from './node-config.js';
 
 export interface ClusterManagerOptions {
   dataDir: string;
@@ -43,6 +45,8 @@ export interface ClusterManagerOptions {
   settleTimeoutMs?: number;
   /** Bound on a new replica's first full sync (addNode). Default 120 s. */
   syncTimeoutMs?: number;
+  /** The scripts the proxy knows, loaded on every node that joins or restarts (see node-preparation.ts). */
+  scripts?: ScriptSource;
 }
 
 let operationCounter = 0;
@@ -54,6 +58,8 @@ export class ClusterManager {
   private queue: Promise<unknown> = Promise.resolve();
   /** Nodes added and removed (persisted operations; see node-changes.ts). */
   private readonly changes: NodeChanges;
+  /** Gets a node ready before it serves: remembered CONFIG, scripts, functions. */
+  private readonly preparer: NodePreparer;
 
   private constructor(
     /** Absolute data dir. */
@@ -66,8 +72,17 @@ export class ClusterManager {
     settleTimeoutMs: number,
     syncTimeoutMs: number,
     doc: TopologyDoc,
+    scripts: ScriptSource | undefined,
   ) {
     this.doc = deepFreeze(doc);
+    this.preparer = new NodePreparer({
+      password: () => this.doc.nodePassword,
+      config: () => this.doc.nodeConfig ?? [],
+      peers: () => this.seedAddresses(),
+      scripts,
+      commandTimeoutMs,
+      log,
+    });
     this.changes = new NodeChanges({
       dataDir,
       provider,
@@ -81,6 +96,7 @@ export class ClusterManager {
       saveOperation: (op, change) => this.saveOperation(op, change),
       endOperation: (id, change) => this.endOperation(id, change),
       exclusive: (work) => this.serialized(work),
+      prepare: (node, why) => this.prepareNode(node, why),
     });
   }
 
@@ -153,7 +169,7 @@ export class ClusterManager {
         }
       }
       if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
-      manager = new ClusterManager(dataDir, lock, store, provider, log, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up);
+      manager = new ClusterManager(dataDir, lock, store, provider, log, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts);
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       await lock.release();
@@ -230,6 +246,10 @@ export class ClusterManager {
       if (moved) await this.meetFromAnother(record);
       // It may have been down while a node was removed: its nodes.conf still lists that one.
       await this.changes.forgetRemoved([record]);
+      // It is in the cluster again whatever this says: a node that cannot be prepared is
+      // logged and serves as it is (NOSCRIPT is retried with the script's body; the next
+      // restart or CONFIG SET applies the rest), rather than being stopped with its data.
+      await this.prepareNode(record, 'restarted').catch((err: Error) => this.log.error({ node: id, err: err.message }, 'restarted node serves without the remembered CONFIG, scripts or functions'));
       this.log.info({ node: id, port: running.port, pid: running.handle, moved }, 'node restarted');
       return record;
     });
@@ -248,6 +268,36 @@ export class ClusterManager {
       await this.store.save(next);
       this.doc = deepFreeze(next);
       return this.doc;
+    });
+  }
+
+  /**
+   * Get a node ready before it serves traffic: the remembered CONFIG SET values, the
+   * scripts the proxy knows and, for a master, the cluster's function libraries (see
+   * node-preparation.ts). Rejects when the node could not be prepared in `attempts` tries.
+   */
+  prepareNode(node: NodeRecord, why: string, attempts?: number): Promise<void> {
+    return this.preparer.prepare(node, why, { functions: true, attempts });
+  }
+
+  /**
+   * The same without the function libraries: for nodes that all come up together (the
+   * proxy's start), whose libraries are the ones they persisted.
+   */
+  prepareStartedNode(node: PrepareRequest, why: string): Promise<void> {
+    // One try: a node that does not answer now would hold up the proxy's start.
+    return this.preparer.prepare(node, why, { functions: false, attempts: 1 });
+  }
+
+  /** The node parameters set through the proxy (CONFIG SET), in the order they are applied. */
+  get nodeConfig(): readonly (readonly [string, string])[] {
+    return this.doc.nodeConfig ?? [];
+  }
+
+  /** Remember CONFIG SET pairs (names resolved, see node-config.ts) for nodes that join later. */
+  async rememberConfig(pairs: readonly (readonly [string, string])[]): Promise<void> {
+    await this.update((doc) => {
+      doc.nodeConfig = withConfigPairs(doc.nodeConfig ?? [], pairs);
     });
   }
 
@@ -426,6 +476,7 @@ function reconcileWithOptions(persisted: TopologyDoc, opts: ClusterManagerOption
   if (kind === 'static') {
     // The seeds given now are where to look; the cluster itself says the rest.
     const given = buildStaticTopology(opts.staticNodes ?? [], opts.staticPassword ?? doc.nodePassword);
+    if (doc.nodeConfig !== undefined) given.nodeConfig = doc.nodeConfig; // CONFIG SET values are ours, not the seeds'
     if (opts.staticPassword !== undefined && opts.staticPassword !== doc.nodePassword) opts.log.info('static node password changed; using the new one');
     return given;
   }

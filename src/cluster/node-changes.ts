@@ -75,6 +75,8 @@ export interface NodeChangeContext {
   endOperation(id: string, change?: (doc: TopologyDoc) => void): Promise<void>;
   /** Run `work` so that no node restart runs meanwhile (the manager's queue). */
   exclusive<T>(work: () => Promise<T>): Promise<T>;
+  /** Get a node ready before it serves (remembered CONFIG, scripts, functions); rejects when it cannot be. */
+  prepare(node: NodeRecord, why: string): Promise<void>;
 }
 
 const POLL_MS = 100;
@@ -293,6 +295,9 @@ export class NodeChanges {
     // cluster_state:ok only 2 s after its start, a replica does not wait.)
     const assigned = Number((await withControlClient(others[0], o.password, o.commandTimeoutMs, async (c) => parseInfo(String(await c.call('CLUSTER', 'INFO'))))).get('cluster_slots_assigned'));
     await waitClusterOk([placed], o, assigned);
+    // Before it is used (slots moved onto it, or promoted): a node that cannot be prepared
+    // is rolled back like any failed addition.
+    await this.ctx.prepare(this.ctx.topology().nodes.find((n) => n.id === node.id)!, op.replicaOf === undefined ? 'added as a master' : `added as a replica of ${op.replicaOf}`);
     await this.ctx.endOperation(op.id);
     const record = this.ctx.topology().nodes.find((n) => n.id === node.id)!;
     this.ctx.log.info({ node: record.id, address: `${record.host}:${record.port}`, replicaOf: op.replicaOf }, 'node added');

@@ -72,6 +72,12 @@ export interface TopologyDoc {
    * back. Absent in documents written before nodes could be removed.
    */
   removedNodes?: RemovedNodeRecord[];
+  /**
+   * Node parameters set by clients (CONFIG SET of the allowed ones, cluster/node-config.ts),
+   * in the order they are applied to a node that joins or restarts. Absent in documents
+   * written before CONFIG SET was allowed.
+   */
+  nodeConfig?: [name: string, value: string][];
 }
 
 /** A node that was removed (or whose addition was rolled back). */

@@ -416,6 +416,12 @@ export class FailoverMonitor {
 
   /** CLUSTER FAILOVER FORCE; TAKEOVER when it has not become master in time (no majority to vote). */
   private async promote(replica: NodeRecord): Promise<void> {
+    // It got CONFIG and scripts when it started and every SCRIPT LOAD since, and its
+    // functions from its master: this catches a gap, in one try. Not being able to is no
+    // reason to leave the slots without a master (NOSCRIPT is retried with the body anyway).
+    await this.o.cluster.prepareNode(replica, 'about to be promoted', 1).catch((err: Error) =>
+      this.o.log.error({ node: replica.id, err: err.message }, 'replica promoted without the remembered CONFIG or scripts'),
+    );
     await this.control(replica, (c) => c.call('CLUSTER', 'FAILOVER', 'FORCE'));
     if (await this.becameMaster(replica, FORCE_WAIT_MS)) return;
     this.o.log.warn({ node: replica.id }, 'CLUSTER FAILOVER FORCE did not complete in time: TAKEOVER');

@@ -12,6 +12,7 @@ import type { MigrationProgress } from '../cluster/slot-migration.js';
 import type { PubSubHub } from './pubsub.js';
 import type { ClientPause, ClientRegistry } from './client-commands.js';
 import type { CommandStats, OpsMeter } from './command-stats.js';
+import type { ScriptRegistry } from './script-registry.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -55,6 +56,20 @@ export interface ProxyContext {
   readonly commandStats: CommandStats;
   /** Requests per second, sampled (INFO instantaneous_ops_per_sec). */
   readonly opsMeter: OpsMeter;
+  /** What the commands about every node (SCRIPT, FUNCTION, CONFIG) need besides the router. */
+  readonly nodes: NodeAccess;
+}
+
+/** Every node's shared state as the proxy keeps it: scripts, remembered CONFIG, the nodes' password. */
+export interface NodeAccess {
+  /** Scripts seen loaded or run: EVALSHA's NOSCRIPT retry, nodes that join later. */
+  readonly scripts: ScriptRegistry;
+  /** Persist CONFIG SET pairs (names resolved) so nodes that join later get them; rejects when the document cannot be written. */
+  rememberConfig(pairs: readonly (readonly [string, string])[]): Promise<void>;
+  /** Password the nodes require, for control connections to replicas. */
+  readonly password: string;
+  /** Bound on a control command to a node. */
+  readonly commandTimeoutMs: number;
 }
 
 export type CommandHandler = (ctx: ProxyContext, session: ClientSession, frame: RequestFrame) => void;

@@ -22,6 +22,8 @@ import { nodeCommands } from './node-commands.js';
 import { serverCommands } from './server-commands.js';
 import { clusterCommands } from './cluster-commands.js';
 import { pubsubCommands, subscribedModeReply } from './pubsub-commands.js';
+import { scriptCommands } from './script-commands.js';
+import { configCommands } from './config-commands.js';
 import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
 
@@ -46,7 +48,7 @@ export class Dispatcher {
   private readonly refusals = new Map<CommandInfo, Buffer>();
 
   constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, clusterCommands, pubsubCommands, adminCommandOverrides]) {
+    for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, scriptCommands, configCommands, clusterCommands, pubsubCommands, adminCommandOverrides]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
     for (const [name, reason] of UNSUPPORTED) {

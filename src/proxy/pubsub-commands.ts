@@ -15,7 +15,7 @@ import { TransformSink } from './reply-slot.js';
 import { CROSSSLOT } from './router.js';
 import { CHANNEL, ClientSubscriptions, confirmation, PATTERN, SHARD, UNSUBSCRIBE_NAME, SUBSCRIBE_NAME, type TopicKind } from './pubsub.js';
 import type { ClientSession } from './session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 
 /** What Redis 7.0 still runs for a RESP2 client in subscribed mode. */
 const ALLOWED_WHEN_SUBSCRIBED = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);
@@ -90,7 +90,7 @@ function pubsub(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const cmd = lookupCommand(f);
   if (cmd === undefined || cmd.container === null) {
     if (f.argc < 2) return s.reply(encodeError(arityError('pubsub')));
-    return s.reply(encodeError(`ERR unknown subcommand '${argString(f, 1).slice(0, 128)}'. Try PUBSUB HELP.`));
+    return s.reply(encodeError(unknownSubcommand('pubsub', argString(f, 1))));
   }
   if (!arityOk(cmd, f.argc)) return s.reply(encodeError(arityError(cmd.name)));
   const hub = ctx.pubsub;

@@ -357,8 +357,12 @@ export class Router implements ClusterErrorHandler {
 
   // --- keyed commands --------------------------------------------------------------------
 
-  /** Route a command by its keys. */
-  forward(session: ClientSession, frame: RequestFrame, cmd: CommandInfo): void {
+  /**
+   * Route a command by its keys. Its reply goes to `sink` when given (a handler that looks
+   * at the reply first: EVALSHA's NOSCRIPT retry), else to a new slot of the session.
+   */
+  forward(session: ClientSession, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
+    const target = (): ReplySink => sink ?? session.openSlot();
     const keys = this.keyPositions;
     const n = keyIndexes(cmd, frame, keys);
     let slot = -1;
@@ -371,8 +375,8 @@ export class Router implements ClusterErrorHandler {
         i = keys[k];
         if (keySlot(raw, offsets[2 * i], offsets[2 * i + 1]) !== slot) {
           const splitter = splitterFor(cmd.name);
-          if (splitter === undefined) session.reply(CROSSSLOT);
-          else splitBySlot(this, session, frame, splitter, session.openSlot());
+          if (splitter === undefined) target().deliver(CROSSSLOT);
+          else splitBySlot(this, session, frame, splitter, target());
           return;
         }
       }
@@ -380,8 +384,8 @@ export class Router implements ClusterErrorHandler {
     if (slot !== -1 && this.slotHeld[slot] === 1) {
       // A blocking command would wait on the shared pipeline once released: it gets the
       // retryable error at once instead.
-      if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) session.reply(CLUSTER_DOWN);
-      else this.parkForSlot(session, slot, frame.raw, session.openSlot());
+      if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) target().deliver(CLUSTER_DOWN);
+      else this.parkForSlot(session, slot, frame.raw, target());
       return;
     }
     // No keys found: a keyless form (EVAL with numkeys 0) or arguments Redis will reject
@@ -389,12 +393,12 @@ export class Router implements ClusterErrorHandler {
     const master = slot === -1 ? this.anyMaster(session) : this.map.slotToMaster[slot];
     if (master === UNASSIGNED || master >= this.poolOf.length) {
       this.refresher.requestRefresh();
-      session.reply(SLOT_NOT_SERVED);
+      target().deliver(SLOT_NOT_SERVED);
       return;
     }
     const pool = this.poolOf[master];
     if (pool.held && slot !== -1) {
-      this.park(pool, slot, frame.raw, session.openSlot(), session);
+      this.park(pool, slot, frame.raw, target(), session);
       return;
     }
     if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
@@ -403,7 +407,7 @@ export class Router implements ClusterErrorHandler {
     }
     if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
     const conn = pool.connectionFor(session.id, session.protocol);
-    if (!conn.send(frame.raw, session.openSlot())) session.waitForBackend(conn);
+    if (!conn.send(frame.raw, target())) session.waitForBackend(conn);
   }
 
   /** Slot of one key given as an argument index of a frame. */

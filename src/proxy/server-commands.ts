@@ -1,29 +1,25 @@
 /**
  * Commands about the whole dataset, answered by asking every master (or one) and merging:
- * DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL/FLUSHDB, INFO, COMMAND, CONFIG GET, SCRIPT,
- * FUNCTION, LOLWUT.
+ * DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL/FLUSHDB, INFO, COMMAND, LOLWUT. (SCRIPT and
+ * FUNCTION: script-commands.ts; CONFIG: config-commands.ts.)
  *
  * With a master that cannot be reached, each command does what its users would expect:
  * - an answer that would be wrong without that master fails with its error: DBSIZE,
- *   KEYS, SCAN (on reaching it), FLUSHALL/FLUSHDB, FUNCTION LOAD/DELETE/FLUSH/RESTORE
- *   (functions are persisted: a master that missed the change would differ when back);
+ *   KEYS, SCAN (on reaching it), FLUSHALL/FLUSHDB;
  * - an answer the others give as well comes from the masters that are up: INFO (the
- *   missing masters are listed), RANDOMKEY, SCRIPT LOAD/FLUSH/EXISTS (the script cache is
- *   not persisted: a master that comes back has an empty one anyway, and clients fall
- *   back from NOSCRIPT to EVAL);
- * - a question any master can answer goes to the next one: COMMAND, CONFIG GET,
- *   FUNCTION LIST/DUMP/STATS, LOLWUT.
+ *   missing masters are listed), RANDOMKEY;
+ * - a question any master can answer goes to the next one: COMMAND, LOLWUT.
  */
 import { argBuffer, argString, type RequestFrame } from '../resp/frame.js';
-import { arrayElements, decodeReply, mapElements } from '../resp/reply-value.js';
-import { encodeArray, encodeBulk, encodeCommand, encodeError, encodeInteger, encodeMap, encodeNull, encodeVerbatim, OK } from '../resp/encode.js';
+import { arrayElements, decodeReply } from '../resp/reply-value.js';
+import { encodeArray, encodeBulk, encodeCommand, encodeError, encodeNull, encodeVerbatim, OK } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import { isUnreachableReply } from '../backend/connection.js';
 import { Gather, TransformSink } from './reply-slot.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { renderInfo } from './info.js';
-import { concatArrays, firstError, integerOf, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
+import { concatArrays, firstError, sumIntegers } from './reply-merge.js';
 import { SLOT_NOT_SERVED } from './router.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
 
@@ -93,7 +89,6 @@ function toAnyMaster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void
 }
 
 const allOk = (): Buffer => OK;
-const sameAsFirst = (parts: Buffer[]): Buffer => parts[0];
 
 function dbsize(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc !== 1) return s.reply(encodeError(arityError('dbsize')));
@@ -178,110 +173,6 @@ function info(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   });
 }
 
-/** CONFIG GET is answered by one master, minus the nodes' secrets. Nothing else of CONFIG. */
-const SECRET_CONFIG = new Set(['requirepass', 'masterauth', 'masteruser']);
-
-function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('config')));
-  const sub = argString(f, 1).toLowerCase();
-  if (sub !== 'get') {
-    return s.reply(
-      encodeError(`ERR CONFIG ${sub.toUpperCase()} is not supported by interface-hash-server: the nodes' configuration is managed by the proxy`),
-    );
-  }
-  if (f.argc < 3) return s.reply(encodeError(arityError('config|get')));
-  const proto = s.protocol;
-  const filter = (reply: Buffer): Buffer => {
-    const elems = mapElements(reply);
-    if (elems === null) return reply;
-    const kept: Buffer[] = [];
-    for (let i = 0; i + 1 < elems.length; i += 2) {
-      const name = decodeReply(elems[i]);
-      if (Buffer.isBuffer(name) && SECRET_CONFIG.has(name.toString('latin1'))) continue;
-      kept.push(elems[i], elems[i + 1]);
-    }
-    return encodeMap(kept, proto);
-  };
-  toReachableMaster(ctx, s, f.raw, new TransformSink(filter, s.openSlot()));
-}
-
-/**
- * SCRIPT KILL / FUNCTION KILL: to every master, on its control connection. Redis does not
- * read the connection that runs the script (nor anything pipelined behind it there), but
- * serves these on any other while busy. OK if a master killed something; otherwise the
- * first error that says more than NOTBUSY (UNKILLABLE, a master down), else NOTBUSY.
- */
-function killScripts(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  const masters = ctx.router.servingMasters;
-  const gather = new Gather(masters.length, mergeKill, s.openSlot());
-  for (let i = 0; i < masters.length; i++) ctx.router.sendToControl(masters[i], f.raw, gather.part(i));
-}
-
-const NOTBUSY = Buffer.from('-NOTBUSY ', 'latin1');
-
-function mergeKill(parts: Buffer[]): Buffer {
-  let notBusy: Buffer | undefined;
-  let other: Buffer | undefined;
-  for (const p of parts) {
-    if (p[0] === 0x2b /* '+' */) return p;
-    if (p.length >= NOTBUSY.length && p.compare(NOTBUSY, 0, NOTBUSY.length, 0, NOTBUSY.length) === 0) notBusy ??= p;
-    else other ??= p;
-  }
-  return other ?? notBusy ?? UNEXPECTED_REPLY;
-}
-
-/** SCRIPT LOAD/FLUSH/EXISTS go to every master so EVALSHA works wherever its keys live. */
-function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('script')));
-  const sub = argString(f, 1).toLowerCase();
-  switch (sub) {
-    case 'load':
-    case 'flush':
-      return fanoutUp(ctx, s, f.raw, sameAsFirst);
-    case 'kill':
-      return killScripts(ctx, s, f);
-    case 'exists':
-      // A script exists only if every master (that is up) has it.
-      return fanoutUp(ctx, s, f.raw, (parts) => {
-        const lists = parts.map(arrayElements);
-        const first = lists[0];
-        if (!first) return UNEXPECTED_REPLY;
-        const merged: Buffer[] = [];
-        for (let i = 0; i < first.length; i++) {
-          const everywhere = lists.every((l) => l !== null && l[i] !== undefined && integerOf(l[i]) === 1);
-          merged.push(encodeInteger(everywhere ? 1 : 0));
-        }
-        return encodeArray(merged);
-      });
-    case 'help':
-      return toAnyMaster(ctx, s, f);
-    default:
-      return s.reply(encodeError(`ERR SCRIPT ${sub.toUpperCase()} is not supported by interface-hash-server`));
-  }
-}
-
-/** FUNCTION libraries are kept identical on every master; reads come from one. */
-function func(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('function')));
-  const sub = argString(f, 1).toLowerCase();
-  switch (sub) {
-    case 'load':
-    case 'delete':
-    case 'flush':
-    case 'restore':
-      return fanout(ctx, s, f.raw, sameAsFirst);
-    case 'kill':
-      return killScripts(ctx, s, f);
-    case 'list':
-    case 'dump':
-    case 'stats':
-    case 'help':
-      return toAnyMaster(ctx, s, f);
-    default:
-      return s.reply(encodeError(`ERR FUNCTION ${sub.toUpperCase()} is not supported by interface-hash-server`));
-  }
-}
-
 export const serverCommands: ReadonlyMap<string, HandlerEntry> = new Map<string, HandlerEntry>([
   ['dbsize', { handler: dbsize }],
   ['keys', { handler: keys }],
@@ -290,9 +181,6 @@ export const serverCommands: ReadonlyMap<string, HandlerEntry> = new Map<string,
   ['flushall', { handler: flush }],
   ['flushdb', { handler: flush }],
   ['info', { handler: info }],
-  ['config', { handler: config }],
-  ['script', { handler: script }],
-  ['function', { handler: func }],
   ['command', { handler: toAnyMaster }],
   ['lolwut', { handler: toAnyMaster }],
 ]);

@@ -9,7 +9,7 @@ import { encodeError } from '../resp/encode.js';
 import { ClientSession, type SessionHost } from './session.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Router } from './router.js';
-import type { ProxyContext, ProxyStats } from './context.js';
+import type { NodeAccess, ProxyContext, ProxyStats } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/slot-migration.js';
@@ -41,6 +41,8 @@ export interface ProxyServerOptions {
   migration?: () => MigrationProgress | undefined;
   /** Pub/Sub: the nodes' password, and the output buffer limit of subscribed clients. */
   pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit };
+  /** Scripts, remembered CONFIG and the nodes' password (SCRIPT, FUNCTION, CONFIG). */
+  nodes: NodeAccess;
 }
 
 const MAX_CLIENTS_REACHED = encodeError('ERR max number of clients reached');
@@ -65,6 +67,7 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
   readonly migration: (() => MigrationProgress | undefined) | undefined;
+  readonly nodes: NodeAccess;
   readonly log: Logger;
   readonly pubsub: PubSubHub;
   readonly clients: ClientRegistry = this;
@@ -93,6 +96,7 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
     this.nodeStatus = opts.nodeStatus;
     this.recoveries = opts.recoveries;
     this.migration = opts.migration;
+    this.nodes = opts.nodes;
     this.port = opts.port;
     this.log = opts.log;
     // Process-wide, like the flush scheduler that reports through it (the last server started wins).
