@@ -77,7 +77,12 @@ function countedBy(ctx: ProxyContext, kind: typeof CHANNEL | typeof SHARD, chann
 function publish(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc !== 3) return s.reply(encodeError(arityError('publish')));
   const channel = Buffer.from(argBuffer(f, 1));
-  ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, countedBy(ctx, CHANNEL, channel, s));
+  // On the node the proxy's channel subscriptions are on, when it is a master: its subscribers
+  // get the message at once, as on one Redis. Any other node relays it over the cluster bus,
+  // later — after the publisher has its reply, and slowly for large messages.
+  const at = ctx.pubsub.classicAddress;
+  const master = at === null ? -1 : ctx.router.slotMap.indexOfAddress(at);
+  ctx.router.sendToMaster(s, master === -1 ? ctx.router.anyMaster(s) : master, f.raw, countedBy(ctx, CHANNEL, channel, s));
 }
 
 function spublish(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
