@@ -170,6 +170,7 @@ function clientInfoLine(s: ClientSession): string {
 }
 
 function reset(ctx: ProxyContext, s: ClientSession): void {
+  s.tx?.end(); // RESET discards MULTI and unwatches, as in Redis
   s.name = null;
   s.libName = s.libVersion = '';
   s.authenticated = ctx.requirePass === '';

@@ -9,17 +9,21 @@
  *   has keys                   → the Router (slot → master)
  *   keyless `... HELP`         → any master
  *   anything else keyless      → refused: there is nothing to route it by
+ *
+ * A client in a transaction (MULTI, WATCH) has its requests decided by it first:
+ * src/proxy/transaction.ts.
  */
 import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
-import { commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
+import { arityOk, CMD_NO_MULTI, commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import type { HandlerEntry, ProxyContext } from './context.js';
+import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { connectionCommands } from './connection-commands.js';
 import { serverCommands } from './server-commands.js';
 import { clusterCommands } from './cluster-commands.js';
 import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
+import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, transactionCommands, type QueuingCheck } from './transaction.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
 
@@ -37,13 +41,13 @@ function unknownSubcommandError(cmd: CommandInfo, frame: RequestFrame): Buffer {
   return encodeError(`ERR unknown subcommand '${sub}'. Try ${cmd.name.toUpperCase()} HELP.`);
 }
 
-export class Dispatcher {
+export class Dispatcher implements QueuingCheck {
   /** Handlers by top-level command (the container for a subcommand). */
   private readonly handlers = new Map<CommandInfo, HandlerEntry>();
   private readonly refusals = new Map<CommandInfo, Buffer>();
 
   constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, serverCommands, clusterCommands, adminCommandOverrides]) {
+    for (const table of [connectionCommands, serverCommands, clusterCommands, transactionCommands, adminCommandOverrides]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
     for (const [name, reason] of UNSUPPORTED) {
@@ -60,6 +64,10 @@ export class Dispatcher {
 
   dispatch(session: ClientSession, frame: RequestFrame): void {
     const cmd = lookupCommand(frame);
+    if (session.tx !== null && session.tx.takes(cmd)) {
+      session.tx.handle(frame, cmd, this);
+      return;
+    }
     if (cmd === undefined) {
       const admin = session.authenticated ? adminVerb(frame) : undefined;
       if (admin !== undefined) admin.handler(this.ctx, session, frame);
@@ -96,5 +104,22 @@ export class Dispatcher {
       return;
     }
     session.reply(encodeError(unsupportedMessage(cmd.name.replace('|', ' '), 'it has no key to route it by')));
+  }
+
+  /**
+   * Inside MULTI: the error a request gets instead of +QUEUED, by Redis's checks at queuing
+   * time in Redis's order; or null when it joins the transaction. What the proxy answers
+   * itself is refused: answered here, it would not be part of the transaction.
+   */
+  queuingError(frame: RequestFrame, cmd: CommandInfo | undefined): Buffer | null {
+    if (cmd === undefined) return adminVerb(frame) === undefined ? unknownCommandError(frame) : notInTransaction(argBuffer(frame, 0).toString('latin1'));
+    if (cmd.subcommands !== null) return unknownSubcommandError(cmd, frame);
+    if (!arityOk(cmd, frame.argc)) return encodeError(arityError(cmd.name));
+    if ((cmd.flags & CMD_NO_MULTI) !== 0) return NOT_ALLOWED_IN_MULTI;
+    const top = cmd.container ?? cmd;
+    if (QUEUED_ON_NODE.has(top.name)) return null;
+    const answered = this.handlers.has(top) || (this.refusals.has(top) && !(cmd !== top && cmd.hasKeys));
+    if (answered || !(cmd.hasKeys || cmd.name.endsWith('|help'))) return notInTransaction(cmd.name);
+    return null;
   }
 }

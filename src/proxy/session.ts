@@ -34,6 +34,7 @@ import { encodeError } from '../resp/encode.js';
 import { faultReply } from '../faults.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
+import type { Transaction } from './transaction.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -92,6 +93,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   name: Buffer | null = null;
   libName = '';
   libVersion = '';
+  /** The transaction under way (MULTI or WATCH to EXEC, DISCARD, UNWATCH, RESET); null for almost every client. */
+  tx: Transaction | null = null;
   /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
   admin: boolean;
   readonly createdAt = Date.now();
@@ -360,6 +363,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     const call = this.exclusive;
     this.exclusive = null;
     call?.cancel();
+    this.tx?.abandon();
     if (this.congestedOn !== null) {
       this.congestedOn.cancelDrainWait(this);
       this.congestedOn = null;

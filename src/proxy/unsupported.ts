@@ -4,17 +4,11 @@
  * proxy get a generic refusal from the dispatcher.
  */
 
-const NOT_YET_TX = 'transactions (MULTI/EXEC/WATCH) are not supported through the proxy yet';
 const NOT_YET_PUBSUB = 'Pub/Sub is not supported through the proxy yet';
 const NODE_ADMIN = 'the Redis nodes are managed by the proxy, not by its clients';
 const SINGLE_NODE = 'it would act on a single backend node, not on the cluster';
 
 export const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
-  ['multi', NOT_YET_TX],
-  ['exec', NOT_YET_TX],
-  ['discard', NOT_YET_TX],
-  ['watch', NOT_YET_TX],
-  ['unwatch', NOT_YET_TX],
   ['subscribe', NOT_YET_PUBSUB],
   ['psubscribe', NOT_YET_PUBSUB],
   ['ssubscribe', NOT_YET_PUBSUB],
