@@ -262,15 +262,28 @@ describe('transactions through the proxy', { skip }, () => {
   });
 });
 
-describe('transactions while the cluster changes', { skip }, () => {
+describe('transactions while the cluster changes (--ack replica)', { skip }, () => {
   let tp: TestProxy;
 
   before(async () => {
-    tp = await startTestProxy(['--masters', '2', '--replicas', '1', '--slot-map-refresh', '60000']);
+    tp = await startTestProxy(['--masters', '2', '--replicas', '1', '--slot-map-refresh', '60000', '--ack', 'replica']);
   });
 
   after(async () => {
     await tp?.close();
+  });
+
+  test('--ack replica: a transaction is acknowledged as one write, at EXEC (no WAIT inside MULTI)', async () => {
+    await exchange(tp.port, ['MULTI', 'SET {ack}a 1', 'INCR {ack}a', 'GET {ack}a', 'EXEC', 'GET {ack}a'], '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+OK\r\n:2\r\n$1\r\n2\r\n$1\r\n2\r\n');
+    const c = await strictClient(tp.port);
+    try {
+      await c.watch('{ack}a');
+      await c.set('{ack}a', '5'); // its own write, on the watched slot's connection, acknowledged there
+      assert.equal(await c.multi().incr('{ack}a').exec(), null);
+      assert.deepEqual(await c.multi().incr('{ack}a').exec(), [[null, 6]]);
+    } finally {
+      c.disconnect();
+    }
   });
 
   /** A hash tag whose slot master `index` (0 or 1 in slot order) serves. */

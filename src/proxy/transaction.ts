@@ -292,6 +292,7 @@ export class Transaction {
   private beginOnNode(conn: BackendConnection): void {
     this.backendInMulti = true;
     conn.send(MULTI, new PinnedReply(this, BEGIN, null));
+    conn.queuing = true;
     for (const raw of this.pending) conn.send(raw, new PinnedReply(this, QUEUE, null));
     this.pending = [];
   }
@@ -345,6 +346,7 @@ export class Transaction {
     const pool = this.pool!;
     this.conn = null;
     this.finish();
+    conn.queuing = false; // EXEC runs the queued writes: it is the write --ack replica acknowledges
     conn.send(EXEC, {
       deliver: (reply: Buffer): void => {
         // EXEC ends MULTI and drops the watches whatever it answers: the connection is clean.
@@ -404,6 +406,7 @@ export class Transaction {
       pool.release(conn);
       return;
     }
+    conn.queuing = false;
     conn.send(this.backendInMulti ? DISCARD : UNWATCH, {
       deliver(reply: Buffer): void {
         if (!reply.equals(OK)) conn.close('transaction ended in doubt');
