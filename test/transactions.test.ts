@@ -237,9 +237,22 @@ describe('transactions through the proxy', { skip }, () => {
     ]);
   });
 
-  test('many concurrent transactions: 50 clients × 200 MULTI/INCR/INCR/EXEC give exact counts', async (t) => {
+  /** Connections the masters accepted so far (INFO stats total_connections_received, summed). */
+  async function connectionsReceived(): Promise<number> {
+    const map = tp.proxy.server.router.slotMap;
+    let sum = 0;
+    for (const i of map.servingMasters()) {
+      const n = await strictClient(map.masters[i].port, 3000, tp.proxy.cluster.nodePassword);
+      sum += Number(/total_connections_received:(\d+)/.exec(await n.info('stats'))![1]);
+      n.disconnect();
+    }
+    return sum;
+  }
+
+  test('many concurrent transactions: 50 clients × 200 MULTI/INCR/INCR/EXEC give exact counts, on reused connections', async (t) => {
     const CLIENTS = 50;
     const ROUNDS = 200;
+    const connectionsBefore = await connectionsReceived();
     const cs = await Promise.all(Array.from({ length: CLIENTS }, () => strictClient(tp.port, 10_000)));
     const started = performance.now();
     try {
@@ -256,7 +269,10 @@ describe('transactions through the proxy', { skip }, () => {
       for (const c of cs) c.disconnect();
     }
     const ms = performance.now() - started;
-    t.diagnostic(`${CLIENTS * ROUNDS} transactions in ${ms.toFixed(0)} ms (${((CLIENTS * ROUNDS) / (ms / 1000)).toFixed(0)}/s)`);
+    const opened = (await connectionsReceived()) - connectionsBefore;
+    t.diagnostic(`${CLIENTS * ROUNDS} transactions in ${ms.toFixed(0)} ms (${((CLIENTS * ROUNDS) / (ms / 1000)).toFixed(0)}/s), ${opened} backend connections opened`);
+    // Pinned connections go back to the pool and are reused (a connection per transaction would be 10 000).
+    assert.ok(opened < 2000, `${opened} backend connections opened for ${CLIENTS * ROUNDS} transactions`);
     assert.equal(await redis.get('{cc}n'), String(CLIENTS * ROUNDS));
     for (let j = 0; j < 5; j++) assert.equal(await redis.get(`{cc}c${j}`), String((CLIENTS / 5) * ROUNDS));
   });
