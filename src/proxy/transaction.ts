@@ -40,6 +40,7 @@ import { arityOk, lookupCommand, type CommandInfo } from '../commands/command-ta
 import { isClusterError, isUnreachableReply, type BackendConnection } from '../backend/connection.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { ReplySink } from '../backend/reply-sink.js';
+import { unpinned } from '../net/slab-reader.js';
 import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { CROSS_SLOTS, CROSSSLOT, NO_KEYS } from './router.js';
@@ -190,7 +191,7 @@ export class Transaction {
       return;
     }
     // Still in MULTI until it runs: no request is taken meanwhile.
-    this.session.runExclusive(new ExecCall(this, this.session.openSlot()));
+    this.session.runExclusive(new ExclusiveStep((sink) => this.execNow(sink), this.session.openSlot()));
   }
 
   private discard(): void {
@@ -219,7 +220,8 @@ export class Transaction {
       return;
     }
     this.slot = slot;
-    this.session.runExclusive(new WatchCall(this, frame.raw, this.session.openSlot()));
+    const raw = frame.raw;
+    this.session.runExclusive(new ExclusiveStep((sink) => this.watchNow(raw, sink), this.session.openSlot()));
   }
 
   /** Watching, not in MULTI: the watched slot's commands go to its connection (in order with WATCH and EXEC), the rest as usual. */
@@ -251,7 +253,7 @@ export class Transaction {
     }
     if (this.conn === null) {
       if (this.slot === NO_KEYS) {
-        this.pending.push(frame.raw);
+        this.pending.push(unpinned(frame.raw)); // kept until a key comes, maybe long: not with its read slab
         this.session.reply(QUEUED);
         return;
       }
@@ -352,7 +354,6 @@ export class Transaction {
         // EXEC ends MULTI and drops the watches whatever it answers: the connection is clean.
         pool.release(conn);
         if (reply[0] === 0x2d && isClusterError(reply)) {
-          this.pool = pool;
           this.noteClusterError(reply);
           sink.deliver(clusterChanged(reply, true));
         } else {
@@ -437,19 +438,22 @@ export class Transaction {
   }
 }
 
-/** EXEC as an exclusive call: sent once every earlier reply is in, no later request taken until it is answered. */
-class ExecCall implements ExclusiveCall, ReplySink {
+/**
+ * EXEC or WATCH as an exclusive call: run once every earlier reply of the client is in, and
+ * no later request taken until it is answered (see the module comment).
+ */
+class ExclusiveStep implements ExclusiveCall, ReplySink {
   private owner: ExclusiveOwner | null = null;
   private done = false;
 
   constructor(
-    private readonly tx: Transaction,
+    private readonly run: (sink: ReplySink) => void,
     private readonly slot: ReplySink,
   ) {}
 
   start(owner: ExclusiveOwner): void {
     this.owner = owner;
-    this.tx.execNow(this);
+    this.run(this);
   }
 
   deliver(reply: Buffer): void {
@@ -460,35 +464,7 @@ class ExecCall implements ExclusiveCall, ReplySink {
   }
 
   cancel(): void {
-    this.done = true; // the session abandons the transaction, which closes the connection
-  }
-}
-
-/** WATCH as an exclusive call, for the same reasons as EXEC. */
-class WatchCall implements ExclusiveCall, ReplySink {
-  private owner: ExclusiveOwner | null = null;
-  private done = false;
-
-  constructor(
-    private readonly tx: Transaction,
-    private readonly raw: Buffer,
-    private readonly slot: ReplySink,
-  ) {}
-
-  start(owner: ExclusiveOwner): void {
-    this.owner = owner;
-    this.tx.watchNow(this.raw, this);
-  }
-
-  deliver(reply: Buffer): void {
-    if (this.done) return;
-    this.done = true;
-    this.slot.deliver(reply);
-    this.owner?.exclusiveDone();
-  }
-
-  cancel(): void {
-    this.done = true;
+    this.done = true; // the session abandons the transaction too, which closes its connection
   }
 }
 
