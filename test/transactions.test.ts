@@ -383,3 +383,36 @@ describe('transactions while the cluster changes (--ack replica)', { skip }, () 
     }
   });
 });
+
+describe('transactions and --max-blocking-clients', { skip }, () => {
+  let tp: TestProxy;
+
+  before(async () => {
+    tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--max-blocking-clients', '1']);
+  });
+
+  after(async () => {
+    await tp?.close();
+  });
+
+  test('a transaction holds one of the connections; past the bound the next gets an error and EXECABORT; the place is reused', async () => {
+    const first = await RawClient.connect(tp.port);
+    const second = await RawClient.connect(tp.port);
+    try {
+      first.write(resp('MULTI', 'SET {mb}a 1'));
+      await first.waitFor((d) => d.toString() === '+OK\r\n+QUEUED\r\n');
+      second.write(resp('MULTI', 'SET {mb}b 1', 'EXEC'));
+      await second.waitFor((d) =>
+        d.toString() === '+OK\r\n-ERR max number of clients in a transaction or blocked reached (--max-blocking-clients 1)\r\n-EXECABORT Transaction discarded because of previous errors.\r\n',
+      );
+      first.write(resp('EXEC'));
+      await first.waitFor((d) => d.toString().endsWith('*1\r\n+OK\r\n'));
+      // EXEC gave the connection back: the other client's next transaction gets it.
+      second.write(resp('MULTI', 'SET {mb}b 2', 'EXEC'));
+      await second.waitFor((d) => d.toString().endsWith('+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n'));
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+});
