@@ -382,6 +382,32 @@ describe('transactions while the cluster changes (--ack replica)', { skip }, () 
       c.close();
     }
   });
+  test('EXEC in flight to a master that stops (SIGSTOP): the client gets an error once the proxy fences the master, not a hang', async (t) => {
+    const map = tp.proxy.server.router.slotMap;
+    const { tag, slot } = tagOn(0);
+    const master = map.masters[map.slotToMaster[slot]];
+    const node = tp.proxy.cluster.topology.nodes.find((n) => n.port === master.port);
+    assert.ok(node, 'the master is one of the proxy nodes');
+    const pid = Number(node.handle);
+    const c = await RawClient.connect(tp.port);
+    try {
+      c.write(resp('MULTI', `SET {${tag}}s 1`));
+      await c.waitFor((d) => d.toString() === '+OK\r\n+QUEUED\r\n');
+      process.kill(pid, 'SIGSTOP');
+      const sent = Date.now();
+      c.write(resp('EXEC'));
+      const data = (await c.waitFor((d) => d.toString().split('\r\n').length > 3, 30_000)).toString();
+      t.diagnostic(`EXEC answered ${Date.now() - sent} ms after the stop: ${data.split('\r\n')[2]}`);
+      assert.match(data, /^\+OK\r\n\+QUEUED\r\n-ERR [^\r]*\r\n$/);
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* gone: the proxy replaced it */
+      }
+      c.close();
+    }
+  });
 });
 
 describe('transactions and --max-blocking-clients', { skip }, () => {
