@@ -313,6 +313,19 @@ describe('transactions while the cluster changes (--ack replica)', { skip }, () 
     }
   }
 
+  /** A client with a transaction under way (MULTI, SET {tag}a queued) on master `index`, and that master's process id. */
+  async function queuedOnMaster(index: number): Promise<{ c: RawClient; tag: string; pid: number }> {
+    const { tag, slot } = tagOn(index);
+    const map = tp.proxy.server.router.slotMap;
+    const master = map.masters[map.slotToMaster[slot]];
+    const node = tp.proxy.cluster.topology.nodes.find((n) => n.port === master.port);
+    assert.ok(node, 'the master is one of the proxy nodes');
+    const c = await RawClient.connect(tp.port);
+    c.write(resp('MULTI', `SET {${tag}}a 1`));
+    await c.waitFor((d) => d.toString() === '+OK\r\n+QUEUED\r\n');
+    return { c, tag, pid: Number(node.handle) };
+  }
+
   test('a slot moved while queuing: that command gets a clear error, EXEC answers EXECABORT, nothing half-applied', async () => {
     const map = tp.proxy.server.router.slotMap;
     const password = tp.proxy.cluster.nodePassword;
@@ -343,16 +356,9 @@ describe('transactions while the cluster changes (--ack replica)', { skip }, () 
   });
 
   test('the master dies mid-transaction: the client gets an error, EXECABORT, and its session works after the failover', async (t) => {
-    const map = tp.proxy.server.router.slotMap;
-    const { tag, slot } = tagOn(1);
-    const master = map.masters[map.slotToMaster[slot]];
-    const node = tp.proxy.cluster.topology.nodes.find((n) => n.port === master.port);
-    assert.ok(node, 'the master is one of the proxy nodes');
-    const c = await RawClient.connect(tp.port);
+    const { c, tag, pid } = await queuedOnMaster(1);
     try {
-      c.write(resp('MULTI', `SET {${tag}}a 1`));
-      await c.waitFor((d) => d.toString() === '+OK\r\n+QUEUED\r\n');
-      process.kill(Number(node.handle), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
       await sleep(200);
       c.write(resp(`SET {${tag}}b 2`, 'EXEC'));
       const data = (await c.waitFor((d) => d.toString().includes('EXECABORT'))).toString();
@@ -382,17 +388,10 @@ describe('transactions while the cluster changes (--ack replica)', { skip }, () 
       c.close();
     }
   });
+
   test('EXEC in flight to a master that stops (SIGSTOP): the client gets an error once the proxy fences the master, not a hang', async (t) => {
-    const map = tp.proxy.server.router.slotMap;
-    const { tag, slot } = tagOn(0);
-    const master = map.masters[map.slotToMaster[slot]];
-    const node = tp.proxy.cluster.topology.nodes.find((n) => n.port === master.port);
-    assert.ok(node, 'the master is one of the proxy nodes');
-    const pid = Number(node.handle);
-    const c = await RawClient.connect(tp.port);
+    const { c, pid } = await queuedOnMaster(0);
     try {
-      c.write(resp('MULTI', `SET {${tag}}s 1`));
-      await c.waitFor((d) => d.toString() === '+OK\r\n+QUEUED\r\n');
       process.kill(pid, 'SIGSTOP');
       const sent = Date.now();
       c.write(resp('EXEC'));
