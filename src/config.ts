@@ -100,7 +100,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('max-blocking-clients', {
       type: 'number',
       default: 2000,
-      describe: 'blocking commands (BLPOP, XREAD BLOCK, ...) waiting at once per master, each on a connection of its own; more get an error',
+      describe: 'blocking commands (BLPOP, XREAD BLOCK, ...) waiting and transactions (MULTI, WATCH) under way at once per master, each on a connection of its own; more get an error',
     })
     .option('connect-timeout', { type: 'number', default: 2000, describe: 'ms to wait for a backend connection' })
     .option('command-timeout', { type: 'number', default: 10000, describe: 'ms a backend may take to answer before its connection is failed (blocking commands excepted)' })

@@ -63,6 +63,7 @@ describe('which requests are writes', () => {
     assert.equal(kind('EVAL', 'return 1', '0'), WRITE);
     assert.equal(kind('EVALSHA', 'abc', '0'), WRITE);
     assert.equal(kind('FCALL', 'f', '0'), WRITE);
+    assert.equal(kind('EXEC'), WRITE, "a transaction's queued writes run at EXEC");
     assert.equal(kind('FUNCTION', 'LOAD', 'x'), WRITE);
     assert.equal(kind('BLPOP', 'q', '0'), BLOCKING_WRITE);
     assert.equal(kind('BLMOVE', 'a', 'b', 'LEFT', 'LEFT', '0'), BLOCKING_WRITE);

@@ -111,6 +111,12 @@ const BACKOFF_CAP_MS = 2000;
 
 export class BackendConnection implements Flushable, AckOwner {
   flushQueued = false;
+  /**
+   * MULTI is open on this (dedicated) connection: the writes sent now are only queued by
+   * the node, so none is held for a WAIT, which would be queued with them; the EXEC that
+   * runs them is the write acknowledged (see write-kind.ts). Set by the transaction.
+   */
+  queuing = false;
   private state: State = 'connecting';
   private socket: net.Socket | null = null;
   private scanner = new ReplyScanner();
@@ -196,7 +202,7 @@ export class BackendConnection implements Flushable, AckOwner {
       return true;
     }
     if (this.inflight.length === 0) this.lastProgressAt = Date.now();
-    if (this.opts.ack !== undefined) sink = this.holdIfWrite(raw, sink, this.opts.ack);
+    if (this.opts.ack !== undefined && !this.queuing) sink = this.holdIfWrite(raw, sink, this.opts.ack);
     this.inflight.push(sink);
     this.inflightRaw.push(raw);
     this.out.push(raw);

@@ -2,9 +2,9 @@
  * Which requests write: the ones `--ack replica` holds until a replica has them.
  *
  * A write is a command Redis flags `write` (SET, DEL, FLUSHALL, FUNCTION LOAD, BLPOP, ...)
- * or one that runs a script that may write: EVAL, EVALSHA, FCALL. (Redis 7.0 marks those
+ * or one that runs a script that may write: EVAL, EVALSHA, FCALL (Redis 7.0 marks those
  * `may_replicate` internally but COMMAND INFO does not show it; their `_RO` forms are
- * read-only.) A read-only script sent with EVAL counts as a write: the proxy cannot know
+ * read-only), or the EXEC that runs a transaction's queued commands. A read-only script sent with EVAL counts as a write: the proxy cannot know
  * what the script does, and waiting for a replica costs it only time.
  *
  * Works on the request's RESP bytes alone (`*N\r\n$L\r\nname\r\n...`: the only form that
@@ -25,7 +25,7 @@ export const WRITE = 1;
  */
 export const BLOCKING_WRITE = 2;
 
-const SCRIPT_RUNNERS = ['eval', 'evalsha', 'fcall'];
+const SCRIPT_RUNNERS = ['eval', 'evalsha', 'fcall', 'exec'];
 
 /** Every write command and subcommand, built once: the hot path asks a Set, not the flags. */
 const WRITES: ReadonlySet<CommandInfo> = (() => {

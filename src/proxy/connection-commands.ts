@@ -150,6 +150,7 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 
 function reset(ctx: ProxyContext, s: ClientSession): void {
   s.pubsub?.leaveAll();
+  s.tx?.end(); // RESET discards MULTI and unwatches, as in Redis
   s.name = null;
   s.libName = s.libVersion = '';
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.

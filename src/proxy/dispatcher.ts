@@ -10,12 +10,15 @@
  *   has keys                   → the Router (slot → master)
  *   keyless `... HELP`         → any master
  *   anything else keyless      → refused: there is nothing to route it by
+ *
+ * A client in a transaction (MULTI, WATCH) has its requests decided by it first:
+ * src/proxy/transaction.ts.
  */
 import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
-import { commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
+import { arityOk, CMD_NO_MULTI, commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import { unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
+import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { connectionCommands } from './connection-commands.js';
 import { clientCommands } from './client-commands.js';
 import { nodeCommands } from './node-commands.js';
@@ -26,6 +29,7 @@ import { scriptCommands } from './script-commands.js';
 import { configCommands } from './config-commands.js';
 import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
+import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, transactionCommands, type QueuingCheck } from './transaction.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
 
@@ -42,13 +46,13 @@ function unknownSubcommandError(cmd: CommandInfo, frame: RequestFrame): Buffer {
   return encodeError(unknownSubcommand(cmd.name, argBuffer(frame, 1).toString('latin1')));
 }
 
-export class Dispatcher {
+export class Dispatcher implements QueuingCheck {
   /** Handlers by top-level command (the container for a subcommand). */
   private readonly handlers = new Map<CommandInfo, HandlerEntry>();
   private readonly refusals = new Map<CommandInfo, Buffer>();
 
   constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, scriptCommands, configCommands, clusterCommands, pubsubCommands, adminCommandOverrides]) {
+    for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, scriptCommands, configCommands, clusterCommands, pubsubCommands, transactionCommands, adminCommandOverrides]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
     for (const [name, reason] of UNSUPPORTED) {
@@ -66,6 +70,11 @@ export class Dispatcher {
   dispatch(session: ClientSession, frame: RequestFrame): void {
     const cmd = lookupCommand(frame);
     const stats = this.ctx.commandStats;
+    if (session.tx !== null && session.tx.takes(cmd)) {
+      if (cmd !== undefined) stats.called(cmd);
+      session.tx.handle(frame, cmd, this);
+      return;
+    }
     if (cmd === undefined) {
       const admin = session.authenticated ? adminVerb(frame) : undefined;
       if (admin !== undefined) return admin.handler(this.ctx, session, frame);
@@ -119,5 +128,22 @@ export class Dispatcher {
     }
     stats.rejectedCall(cmd, 'ERR', true);
     session.reply(encodeError(unsupportedMessage(cmd.name.replace('|', ' '), 'it has no key to route it by')));
+  }
+
+  /**
+   * Inside MULTI: the error a request gets instead of +QUEUED, by Redis's checks at queuing
+   * time in Redis's order; or null when it joins the transaction. What the proxy answers
+   * itself is refused: answered here, it would not be part of the transaction.
+   */
+  queuingError(frame: RequestFrame, cmd: CommandInfo | undefined): Buffer | null {
+    if (cmd === undefined) return adminVerb(frame) === undefined ? unknownCommandError(frame) : notInTransaction(argBuffer(frame, 0).toString('latin1'));
+    if (cmd.subcommands !== null) return unknownSubcommandError(cmd, frame);
+    if (!arityOk(cmd, frame.argc)) return encodeError(arityError(cmd.name));
+    if ((cmd.flags & CMD_NO_MULTI) !== 0) return NOT_ALLOWED_IN_MULTI;
+    const top = cmd.container ?? cmd;
+    if (QUEUED_ON_NODE.has(top.name)) return null;
+    const answered = this.handlers.has(top) || (this.refusals.has(top) && !(cmd !== top && cmd.hasKeys));
+    if (answered || !(cmd.hasKeys || cmd.name.endsWith('|help'))) return notInTransaction(cmd.name);
+    return null;
   }
 }

@@ -37,7 +37,14 @@ export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to th
 export const SLOT_NOT_SERVED = encodeError('CLUSTERDOWN Hash slot not served');
 /** Redis Cluster's answer when no master serves anything. */
 const CLUSTER_DOWN = encodeError('CLUSTERDOWN The cluster is down');
+/** A slot whose master is being failed over or whose shard is being recovered, to a request that cannot wait for it. */
+const SLOT_IN_TRANSITION = encodeError("TRYAGAIN The slot's master is being failed over or its keys recovered, try again later");
 const ASKING = encodeCommand(['ASKING']);
+
+/** keysSlot: the command has no keys (or none were found in its arguments). */
+export const NO_KEYS = -1;
+/** keysSlot: the command's keys hash to different slots. */
+export const CROSS_SLOTS = -2;
 
 /** Redirects and retries one request may take before the client gets the error. */
 const MAX_ATTEMPTS = 16;
@@ -357,48 +364,53 @@ export class Router implements ClusterErrorHandler {
 
   // --- keyed commands --------------------------------------------------------------------
 
+  /** The slot of a command's keys: NO_KEYS when none are found, CROSS_SLOTS when they hash to different slots. */
+  keysSlot(cmd: CommandInfo, frame: RequestFrame): number {
+    const keys = this.keyPositions;
+    const n = keyIndexes(cmd, frame, keys);
+    if (n === 0) return NO_KEYS;
+    const offsets = frame.offsets;
+    const raw = frame.raw;
+    let i = keys[0];
+    const slot = keySlot(raw, offsets[2 * i], offsets[2 * i + 1]);
+    for (let k = 1; k < n; k++) {
+      i = keys[k];
+      if (keySlot(raw, offsets[2 * i], offsets[2 * i + 1]) !== slot) return CROSS_SLOTS;
+    }
+    return slot;
+  }
+
   /**
    * Route a command by its keys. Its reply goes to `sink` when given (a handler that looks
    * at the reply first: EVALSHA's NOSCRIPT retry), else to a new slot of the session.
+   * (`sink ?? session.openSlot()` at each exit, not a closure: this runs for every request.)
    */
   forward(session: ClientSession, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
-    const target = (): ReplySink => sink ?? session.openSlot();
-    const keys = this.keyPositions;
-    const n = keyIndexes(cmd, frame, keys);
-    let slot = -1;
-    if (n > 0) {
-      const offsets = frame.offsets;
-      const raw = frame.raw;
-      let i = keys[0];
-      slot = keySlot(raw, offsets[2 * i], offsets[2 * i + 1]);
-      for (let k = 1; k < n; k++) {
-        i = keys[k];
-        if (keySlot(raw, offsets[2 * i], offsets[2 * i + 1]) !== slot) {
-          const splitter = splitterFor(cmd.name);
-          if (splitter === undefined) target().deliver(CROSSSLOT);
-          else splitBySlot(this, session, frame, splitter, target());
-          return;
-        }
-      }
-    }
-    if (slot !== -1 && this.slotHeld[slot] === 1) {
-      // A blocking command would wait on the shared pipeline once released: it gets the
-      // retryable error at once instead.
-      if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) target().deliver(CLUSTER_DOWN);
-      else this.parkForSlot(session, slot, frame.raw, target());
+    const slot = this.keysSlot(cmd, frame);
+    if (slot === CROSS_SLOTS) {
+      const splitter = splitterFor(cmd.name);
+      if (splitter === undefined) (sink ?? session.openSlot()).deliver(CROSSSLOT);
+      else splitBySlot(this, session, frame, splitter, sink ?? session.openSlot());
       return;
     }
-    // No keys found: a keyless form (EVAL with numkeys 0) or arguments Redis will reject
+    if (slot !== NO_KEYS && this.slotHeld[slot] === 1) {
+      // A blocking command would wait on the shared pipeline once released: it gets the
+      // retryable error at once instead.
+      if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) (sink ?? session.openSlot()).deliver(CLUSTER_DOWN);
+      else this.parkForSlot(session, slot, frame.raw, sink ?? session.openSlot());
+      return;
+    }
+    // No keys found (NO_KEYS): a keyless form (EVAL with numkeys 0) or arguments Redis will reject
     // (bad numkeys, wrong arity). Any master gives the answer, in Redis's own words.
-    const master = slot === -1 ? this.anyMaster(session) : this.map.slotToMaster[slot];
+    const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
     if (master === UNASSIGNED || master >= this.poolOf.length) {
       this.refresher.requestRefresh();
-      target().deliver(SLOT_NOT_SERVED);
+      (sink ?? session.openSlot()).deliver(SLOT_NOT_SERVED);
       return;
     }
     const pool = this.poolOf[master];
-    if (pool.held && slot !== -1) {
-      this.park(pool, slot, frame.raw, target(), session);
+    if (pool.held && slot !== NO_KEYS) {
+      this.park(pool, slot, frame.raw, sink ?? session.openSlot(), session);
       return;
     }
     if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
@@ -407,7 +419,23 @@ export class Router implements ClusterErrorHandler {
     }
     if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
     const conn = pool.connectionFor(session.id, session.protocol);
-    if (!conn.send(frame.raw, target())) session.waitForBackend(conn);
+    if (!conn.send(frame.raw, sink ?? session.openSlot())) session.waitForBackend(conn);
+  }
+
+  /**
+   * The pool of the master serving `slot` (NO_KEYS: the session's keyless master), for a
+   * connection of its own (a transaction); or the error a request for the slot gets now,
+   * when no master serves it or its master is being failed over or its shard recovered.
+   */
+  poolForSlot(session: ClientSession, slot: number): BackendPool | Buffer {
+    const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
+    if (master === UNASSIGNED || master >= this.poolOf.length) {
+      this.refresher.requestRefresh();
+      return SLOT_NOT_SERVED;
+    }
+    const pool = this.poolOf[master];
+    if (pool.held || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) return SLOT_IN_TRANSITION;
+    return pool;
   }
 
   /** Slot of one key given as an argument index of a frame. */

@@ -37,6 +37,7 @@ import type { BackendConnection, DrainListener } from '../backend/connection.js'
 import type { ClientSubscriptions } from './pubsub.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { CommandInfo } from '../commands/command-table.js';
+import type { Transaction } from './transaction.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -111,6 +112,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    * Change it with changeProtocol().
    */
   protocol: Protocol = 2;
+  /** The transaction under way (MULTI or WATCH to EXEC, DISCARD, UNWATCH, RESET); null for almost every client. */
+  tx: Transaction | null = null;
   /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
   admin: boolean;
   readonly createdAt = Date.now();
@@ -474,6 +477,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     const call = this.exclusive;
     this.exclusive = null;
     call?.cancel();
+    this.tx?.abandon();
     if (this.congestedOn !== null) {
       this.congestedOn.cancelDrainWait(this);
       this.congestedOn = null;

@@ -4,16 +4,10 @@
  * proxy get a generic refusal from the dispatcher.
  */
 
-const NOT_YET_TX = 'transactions (MULTI/EXEC/WATCH) are not supported through the proxy yet';
 const REPLICATION = 'the replication between the nodes is managed by the proxy';
 const NODES_RUN_BY_PROXY = 'the Redis nodes are run by the proxy: stop the proxy to stop them';
 
 export const UNSUPPORTED: ReadonlyMap<string, string> = new Map([
-  ['multi', NOT_YET_TX],
-  ['exec', NOT_YET_TX],
-  ['discard', NOT_YET_TX],
-  ['watch', NOT_YET_TX],
-  ['unwatch', NOT_YET_TX],
   ['monitor', "it would show one node's commands, not the cluster's (the proxy does not merge the nodes' streams)"],
   ['sync', REPLICATION],
   ['psync', REPLICATION],
