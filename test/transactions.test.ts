@@ -159,9 +159,10 @@ describe('transactions through the proxy', { skip }, () => {
     }
   });
 
-  test('node-redis: multi().exec(), and WATCH aborting with a WatchError', async () => {
-    const c = createClient({ RESP: 2, socket: { host: '127.0.0.1', port: tp.port, reconnectStrategy: false } });
-    const other = createClient({ RESP: 2, socket: { host: '127.0.0.1', port: tp.port, reconnectStrategy: false } });
+  // Both protocols: node-redis 6 speaks RESP3 by default (`createClient({ RESP: 3 })` in the issue).
+  for (const RESP of [2, 3] as const) test(`node-redis, RESP${RESP}: multi().exec(), and WATCH aborting with a WatchError`, async () => {
+    const c = createClient({ RESP, socket: { host: '127.0.0.1', port: tp.port, reconnectStrategy: false } });
+    const other = createClient({ RESP, socket: { host: '127.0.0.1', port: tp.port, reconnectStrategy: false } });
     c.on('error', () => {});
     other.on('error', () => {});
     await c.connect();
