@@ -40,7 +40,7 @@ function masterAddresses(ctx: ProxyContext): string[] {
 /** A node's text reply: bulk, simple or (RESP3) verbatim string. */
 function textOf(reply: Buffer): string | undefined {
   const v = decodeReply(reply);
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (Buffer.isBuffer(v)) return v.toString('latin1'); // bytes as they are (the encoders write strings as latin1)
   return typeof v === 'string' ? v : undefined;
 }
 
