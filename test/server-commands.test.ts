@@ -206,6 +206,27 @@ describe('CLIENT', () => {
     }
   });
 
+  test('LIST shows a client in MULTI (flags=x, multi=<queued>) and a subscriber (flags=P, sub/psub); TYPE pubsub finds it', async () => {
+    const inMulti = await RawClient.connect(tp.port);
+    const subscriber = await RawClient.connect(tp.port);
+    try {
+      inMulti.write('MULTI\r\nSET {m}a 1\r\nINCR {m}b\r\n');
+      await inMulti.waitFor((d) => d.toString('latin1').split('+QUEUED').length === 3);
+      subscriber.write('SUBSCRIBE c1 c2\r\nPSUBSCRIBE p*\r\n');
+      await subscriber.waitFor((d) => d.toString('latin1').includes('psubscribe'));
+      const lines = ((await redis.client('LIST')) as string).split('\n');
+      const line = (port: number | undefined): string => lines.find((l) => l.includes(`addr=127.0.0.1:${port} `)) ?? '';
+      assert.match(line(inMulti.socket.localPort), / flags=x db=0 sub=0 psub=0 ssub=0 multi=2 /);
+      assert.match(line(subscriber.socket.localPort), / flags=P db=0 sub=2 psub=1 ssub=0 multi=-1 /);
+      const pubsub = ((await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string).split('\n').filter(Boolean);
+      assert.equal(pubsub.length, 1);
+      assert.match(pubsub[0], new RegExp(`addr=127\\.0\\.0\\.1:${subscriber.socket.localPort} `));
+    } finally {
+      inMulti.close();
+      subscriber.close();
+    }
+  });
+
   test('KILL: by ID, by ADDR (old form), SKIPME, and Redis\'s errors', async () => {
     const victim = await RawClient.connect(tp.port);
     const ids = ((await redis.client('LIST')) as string).split('\n').filter(Boolean).map((l) => Number(/^id=(\d+)/.exec(l)![1]));

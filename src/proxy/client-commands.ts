@@ -110,11 +110,14 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   const socket = s.socket;
   // The descriptor is not in Node's public API; -1 (Redis's value for a client without one) if absent.
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+  // Redis's order: P (subscribed), x (in MULTI), b (blocked), e (no-evict).
+  const subs = s.pubsub;
+  const inMulti = s.tx?.inMulti === true;
   let flags = '';
+  if (subs?.active === true) flags += 'P';
+  if (inMulti) flags += 'x';
   if (s.blocked) flags += 'b';
   if (s.noEvict) flags += 'e';
-  const subs = s.pubsub;
-  if (subs?.active === true) flags += 'P';
   const name = s.name?.toString('latin1') ?? '';
   return [
     `id=${s.id}`,
@@ -125,7 +128,7 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
     `age=${Math.floor((now - s.createdAt) / 1000)}`,
     `idle=${Math.floor((now - s.lastActiveAt) / 1000)}`,
     `flags=${flags === '' ? 'N' : flags}`,
-    `db=0 sub=${subs?.sets[CHANNEL].size ?? 0} psub=${subs?.sets[PATTERN].size ?? 0} ssub=${subs?.sets[SHARD].size ?? 0} multi=-1`,
+    `db=0 sub=${subs?.sets[CHANNEL].size ?? 0} psub=${subs?.sets[PATTERN].size ?? 0} ssub=${subs?.sets[SHARD].size ?? 0} multi=${inMulti ? s.tx!.queued : -1}`,
     'qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0',
     `events=r`,
     `cmd=${s.lastCommand?.name ?? 'NULL'}`,

@@ -116,6 +116,8 @@ class PinnedReply implements ReplySink {
 export class Transaction {
   /** Between MULTI and EXEC/DISCARD: requests are queued, not run. */
   inMulti = false;
+  /** Commands queued since MULTI (CLIENT LIST's `multi=`). */
+  queued = 0;
   /** The slot of the transaction's keys; NO_KEYS until its first keyed command. */
   private slot = NO_KEYS;
   private pool: BackendPool | null = null;
@@ -183,6 +185,7 @@ export class Transaction {
       return;
     }
     this.inMulti = true;
+    this.queued = 0;
     if (this.conn !== null) this.beginOnNode(this.conn);
     this.session.reply(OK);
   }
@@ -243,6 +246,7 @@ export class Transaction {
       this.session.reply(CROSSSLOT);
       return;
     }
+    this.queued++;
     if (slot !== NO_KEYS && this.slot === NO_KEYS) this.slot = slot;
     else if (slot !== NO_KEYS && slot !== this.slot) {
       this.crossSlot = true;
