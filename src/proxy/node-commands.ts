@@ -16,7 +16,7 @@
 import { argString, type RequestFrame } from '../resp/frame.js';
 import { arrayElements, decodeReply, mapElements } from '../resp/reply-value.js';
 import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeVerbatim, OK, type Protocol } from '../resp/encode.js';
-import { lookupCommand } from '../commands/command-table.js';
+import { arityOk, lookupCommand } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
 import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { fanout, fanoutUp, toReachableMaster } from './server-commands.js';
@@ -273,6 +273,9 @@ function acl(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 function container(handler: (ctx: ProxyContext, s: ClientSession, f: RequestFrame) => void, name: string) {
   return (ctx: ProxyContext, s: ClientSession, f: RequestFrame): void => {
     if (f.argc < 2) return s.reply(encodeError(arityError(name)));
+    // A known subcommand with the wrong number of arguments, in Redis's words (ACL WHOAMI x).
+    const sub = lookupCommand(f);
+    if (sub !== undefined && sub.container !== null && !arityOk(sub, f.argc)) return s.reply(encodeError(arityError(sub.name)));
     handler(ctx, s, f);
   };
 }
