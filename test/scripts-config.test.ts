@@ -121,6 +121,8 @@ describe('scripts, functions and CONFIG on every node (3 masters, 1 replica each
       await tp?.close();
     } finally {
       await killRedisServersUnder(dataDir).catch(() => {});
+      // The second proxy was started on the first one's dir, which its close() leaves.
+      if (dataDir !== '') await rm(dataDir, { recursive: true, force: true });
     }
   });
 
