@@ -122,6 +122,24 @@ describe('transactions through the proxy', { skip }, () => {
     assert.match(data, /^\+OK\r\n\+QUEUED\r\n-ERR 'DBSIZE' inside MULTI is not supported by interface-hash-server[^\r]*\r\n-ERR 'INFO' inside MULTI[^\r]*\r\n-EXECABORT/);
   });
 
+  test('PUBLISH and SPUBLISH inside MULTI are published at EXEC and reach the proxy\'s subscribers', async () => {
+    const sub = await RawClient.connect(tp.port);
+    try {
+      sub.write(resp('SUBSCRIBE txch'));
+      await sub.waitFor((d) => d.toString('latin1').includes('txch\r\n:1\r\n'));
+      sub.write(resp('SSUBSCRIBE {t}sh'));
+      await sub.waitFor((d) => d.toString('latin1').includes('ssubscribe'));
+      const c = await RawClient.connect(tp.port);
+      c.write(resp('MULTI', 'SET {t}k 1', 'PUBLISH txch hello', 'SPUBLISH {t}sh there', 'EXEC'));
+      const data = (await c.waitFor((d) => /\*3\r\n\+OK\r\n:\d+\r\n:\d+\r\n$/.test(d.toString('latin1')))).toString('latin1');
+      c.close();
+      assert.match(data, /^\+OK\r\n\+QUEUED\r\n\+QUEUED\r\n\+QUEUED\r\n\*3\r\n/);
+      await sub.waitFor((d) => d.toString('latin1').includes('$5\r\nhello\r\n') && d.toString('latin1').includes('$5\r\nthere\r\n'), 10_000);
+    } finally {
+      sub.close();
+    }
+  });
+
   test('DISCARD drops the queue; RESET ends a transaction; BLPOP inside MULTI does not block', async () => {
     await exchange(tp.port, ['MULTI', 'SET {d}k 1', 'DISCARD', 'GET {d}k', 'EXEC'], '+OK\r\n+QUEUED\r\n+OK\r\n$-1\r\n-ERR EXEC without MULTI\r\n');
     await exchange(tp.port, ['MULTI', 'SET {d}k 1', 'RESET', 'GET {d}k', 'EXEC'], '+OK\r\n+QUEUED\r\n+RESET\r\n$-1\r\n-ERR EXEC without MULTI\r\n');

@@ -62,9 +62,24 @@ export const NOT_ALLOWED_IN_MULTI = encodeError('ERR Command not allowed inside 
  * Commands the proxy usually answers itself that join a transaction instead: the node runs
  * them inside EXEC, as Redis would (UNWATCH inside MULTI is queued by Redis too). EVAL and
  * EVALSHA have handlers (the script registry, the NOSCRIPT retry) but inside MULTI they are
- * queued like any keyed command; an unknown sha fails at EXEC, as on one Redis.
+ * queued like any keyed command; an unknown sha fails at EXEC, as on one Redis. PUBLISH and
+ * SPUBLISH too (applications publish inside transactions).
  */
-export const QUEUED_ON_NODE: ReadonlySet<string> = new Set(['ping', 'echo', 'time', 'select', 'unwatch', 'eval', 'eval_ro', 'evalsha', 'evalsha_ro']);
+export const QUEUED_ON_NODE: ReadonlySet<string> = new Set([
+  'ping',
+  'echo',
+  'time',
+  'select',
+  'unwatch',
+  'eval',
+  'eval_ro',
+  'evalsha',
+  'evalsha_ro',
+  // Published by the node at EXEC: the cluster relays it to the node the proxy listens on, so
+  // the proxy's subscribers get it; EXEC's count is the node's (its subscriber is the proxy).
+  'publish',
+  'spublish',
+]);
 
 /** A command the proxy answers itself, refused inside MULTI: run here, it would not be part of the transaction. */
 export function notInTransaction(name: string): Buffer {
