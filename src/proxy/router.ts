@@ -402,13 +402,11 @@ export class Router implements ClusterErrorHandler {
     }
     // No keys found (NO_KEYS): a keyless form (EVAL with numkeys 0) or arguments Redis will reject
     // (bad numkeys, wrong arity). Any master gives the answer, in Redis's own words.
-    const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
-    if (master === UNASSIGNED || master >= this.poolOf.length) {
-      this.refresher.requestRefresh();
+    const pool = this.masterPool(session, slot);
+    if (pool === undefined) {
       (sink ?? session.openSlot()).deliver(SLOT_NOT_SERVED);
       return;
     }
-    const pool = this.poolOf[master];
     if (pool.held && slot !== NO_KEYS) {
       this.park(pool, slot, frame.raw, sink ?? session.openSlot(), session);
       return;
@@ -428,14 +426,21 @@ export class Router implements ClusterErrorHandler {
    * when no master serves it or its master is being failed over or its shard recovered.
    */
   poolForSlot(session: ClientSession, slot: number): BackendPool | Buffer {
-    const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
-    if (master === UNASSIGNED || master >= this.poolOf.length) {
-      this.refresher.requestRefresh();
-      return SLOT_NOT_SERVED;
-    }
-    const pool = this.poolOf[master];
+    const pool = this.masterPool(session, slot);
+    if (pool === undefined) return SLOT_NOT_SERVED;
     if (pool.held || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) return SLOT_IN_TRANSITION;
     return pool;
+  }
+
+  /**
+   * The pool of the master serving `slot` (NO_KEYS: the session's keyless master);
+   * undefined, with a map refresh asked for, when no master serves it.
+   */
+  private masterPool(session: ClientSession, slot: number): BackendPool | undefined {
+    const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
+    if (master !== UNASSIGNED && master < this.poolOf.length) return this.poolOf[master];
+    this.refresher.requestRefresh();
+    return undefined;
   }
 
   /** Slot of one key given as an argument index of a frame. */
@@ -450,13 +455,11 @@ export class Router implements ClusterErrorHandler {
       this.parkForSlot(session, slot, raw, sink);
       return;
     }
-    const master = this.map.slotToMaster[slot];
-    if (master === UNASSIGNED || master >= this.poolOf.length) {
-      this.refresher.requestRefresh();
+    const pool = this.masterPool(session, slot);
+    if (pool === undefined) {
       sink.deliver(SLOT_NOT_SERVED);
       return;
     }
-    const pool = this.poolOf[master];
     if (pool.held) {
       this.park(pool, slot, raw, sink, session);
       return;
