@@ -120,7 +120,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   /** Its channels and patterns, once it used a Pub/Sub command (null: never did, the common case). */
   pubsub: ClientSubscriptions | null = null;
   readonly socket: net.Socket;
-  /** The last command run (CLIENT LIST cmd=) and when the client last sent one (idle=). */
+  /** The last command run (CLIENT LIST cmd=) and when the client last sent something (idle=). */
   lastCommand: CommandInfo | undefined;
   lastActiveAt = Date.now();
   /** CLIENT NO-EVICT: recorded for CLIENT LIST (flags=e); the proxy evicts no client anyway. */
@@ -383,6 +383,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   private onData(chunk: Buffer): void {
     if (this.released) return; // closing: what it still sends is not read, only drained
+    this.lastActiveAt = Date.now(); // per read, as Redis's lastinteraction: not per request
     this.scanner.feed(chunk);
     if (this.stall === 0) this.processFrames();
     else if (this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
@@ -402,7 +403,6 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
         }
         if (frame.argc === 0) continue;
         this.host.countCommand();
-        this.lastActiveAt = Date.now();
         this.dispatch(frame);
         const owed = this.slots.length;
         if (owed >= MIN_OWED && (owed >= MAX_OWED || owed * this.replyAvg >= OWED_BYTES_BUDGET)) this.stall |= STALL_OWED;
