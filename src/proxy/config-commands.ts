@@ -23,7 +23,6 @@ import { callOnNode, liveMasters, liveReplicas, mergeReachable, toEveryNode } fr
 import { toReachableMaster } from './server-commands.js';
 
 function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('config')));
   const sub = argString(f, 1).toLowerCase();
   switch (sub) {
     case 'get':
@@ -31,10 +30,8 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'set':
       return configSet(ctx, s, f);
     case 'resetstat':
-      if (f.argc !== 2) return s.reply(encodeError(arityError('config|resetstat')));
       return toEveryNode(ctx, s, f.raw, ['CONFIG', 'RESETSTAT'], mergeReachable(() => OK));
     case 'rewrite':
-      if (f.argc !== 2) return s.reply(encodeError(arityError('config|rewrite')));
       return s.reply(OK);
     case 'help':
       return toReachableMaster(ctx, s, f.raw);
@@ -44,7 +41,6 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 3) return s.reply(encodeError(arityError('config|get')));
   const filter = (reply: Buffer): Buffer => {
     const elems = mapElements(reply); // a map in RESP3, a flat array in RESP2
     if (elems === null) return reply; // an error: pass it on
@@ -61,7 +57,7 @@ function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function configSet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 4 || f.argc % 2 !== 0) return s.reply(encodeError(arityError('config|set')));
+  if (f.argc % 2 !== 0) return s.reply(encodeError(arityError('config|set'))); // pairs (the dispatcher checked at least one)
   const target = s.openSlot();
   applyConfigSet(ctx, s, f).then(
     (reply) => target.deliver(reply),

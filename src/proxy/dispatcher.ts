@@ -5,7 +5,8 @@
  *   unknown command            → Redis's "unknown command" error
  *   not authenticated          → NOAUTH (except AUTH, HELLO, QUIT, RESET)
  *   CLIENT PAUSE covers it     → held in its session until the pause ends
- *   answered by the proxy      → its handler (connection, dataset-wide and CLUSTER commands)
+ *   answered by the proxy      → its handler (connection, dataset-wide and CLUSTER commands),
+ *                                after Redis's arity check of the command or subcommand
  *   refused                    → an error naming the command and why
  *   has keys                   → the Router (slot → master)
  *   keyless `... HELP`         → any master
@@ -100,6 +101,13 @@ export class Dispatcher implements QueuingCheck {
     if (this.ctx.clientPause.holds(session, cmd, frame)) return;
     session.lastCommand = cmd;
     if (entry !== undefined) {
+      // Redis checks the arity of every command (`client|kill`...) before running it; so do
+      // the proxy's handlers, here once for all of them.
+      if (!arityOk(cmd, frame.argc)) {
+        stats.rejectedCall(cmd, 'ERR');
+        session.reply(encodeError(arityError(cmd.name)));
+        return;
+      }
       stats.called(cmd);
       entry.handler(this.ctx, session, frame);
       return;

@@ -73,11 +73,22 @@ export function toEveryNode(
   });
 }
 
+/** Send `raw` to these masters (indexes in the slot map) on this session's connections; `merge` gets their replies in that order, unreachable ones included. */
+export function toMasters(
+  ctx: ProxyContext,
+  s: ClientSession,
+  masters: readonly number[],
+  raw: Buffer,
+  merge: (parts: Buffer[]) => Buffer,
+  target: ReplySink = s.openSlot(),
+): void {
+  const gather = new Gather(masters.length, merge, target);
+  for (let i = 0; i < masters.length; i++) ctx.router.sendToMaster(s, masters[i], raw, gather.part(i));
+}
+
 /** Send `raw` to every live master; `merge` gets their replies, unreachable ones included. */
 export function toEveryMaster(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: (parts: Buffer[]) => Buffer, target: ReplySink = s.openSlot()): void {
-  const masters = liveMasters(ctx);
-  const gather = new Gather(masters.length, merge, target);
-  masters.forEach((m, i) => ctx.router.sendToMaster(s, m, raw, gather.part(i)));
+  toMasters(ctx, s, liveMasters(ctx), raw, merge, target);
 }
 
 /**

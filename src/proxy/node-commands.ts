@@ -16,16 +16,18 @@
 import { argString, type RequestFrame } from '../resp/frame.js';
 import { arrayElements, decodeReply, mapElements } from '../resp/reply-value.js';
 import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeVerbatim, OK, type Protocol } from '../resp/encode.js';
-import { arityOk, lookupCommand } from '../commands/command-table.js';
+import { commandByName } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
-import { fanout, fanoutUp, toReachableMaster } from './server-commands.js';
-import { firstError, integerOf, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
+import { arityError, parseInteger, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
+import { fanout, fanoutParts, toReachableMaster } from './server-commands.js';
+import { mergeReachable } from './every-node.js';
+import { integerOf, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
 import { unsupportedMessage } from './unsupported.js';
 import { userOf } from './client-commands.js';
 import { waitForReplicas } from './wait-call.js';
 
 const NOT_INTEGER = encodeError('ERR value is not an integer or out of range');
+const MEMORY_USAGE = commandByName('memory|usage')!;
 
 function unknownSubcommandOf(container: string, f: RequestFrame): Buffer {
   return encodeError(unknownSubcommand(container, argString(f, 1)));
@@ -44,16 +46,20 @@ function textOf(reply: Buffer): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Each master's text reply under a header line naming it (DOCTOR, GRAPH, MALLOC-STATS). */
+/**
+ * Each master's text reply under a header line naming it (DOCTOR, GRAPH, MALLOC-STATS).
+ * All parts, in the order of `addresses` (a master that cannot be reached has no text):
+ * the reachable ones alone would shift the names.
+ */
 function perNodeText(ctx: ProxyContext, s: ClientSession, raw: Buffer): void {
   const addresses = masterAddresses(ctx);
-  fanoutUp(ctx, s, raw, (parts) => {
+  fanoutParts(ctx, s, raw, (parts) => {
     const texts: string[] = [];
     parts.forEach((p, i) => {
       const text = textOf(p);
       if (text !== undefined) texts.push(`node ${addresses[i]}:\n${text}`);
     });
-    return texts.length === 0 ? (firstError(parts) ?? UNEXPECTED_REPLY) : encodeVerbatim(texts.join('\n'), s.protocol);
+    return texts.length === 0 ? mergeReachable(() => UNEXPECTED_REPLY)(parts) : encodeVerbatim(texts.join('\n'), s.protocol);
   });
 }
 
@@ -66,19 +72,17 @@ function slowlog(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       if (f.argc > 3) return s.reply(encodeError(arityError('slowlog|get')));
       let count = 10;
       if (f.argc === 3) {
-        const text = argString(f, 2);
-        if (!/^-?\d{1,18}$/.test(text)) return s.reply(NOT_INTEGER);
-        count = Number(text);
+        const n = parseInteger(argString(f, 2));
+        if (n === undefined) return s.reply(NOT_INTEGER);
+        count = n;
         if (count < -1) return s.reply(encodeError('ERR count should be greater than or equal to -1'));
       }
       const addresses = masterAddresses(ctx);
       return fanout(ctx, s, f.raw, (parts) => mergeSlowlog(parts, addresses, count));
     }
     case 'len':
-      if (f.argc !== 2) return s.reply(encodeError(arityError('slowlog|len')));
       return fanout(ctx, s, f.raw, sumIntegers);
     case 'reset':
-      if (f.argc !== 2) return s.reply(encodeError(arityError('slowlog|reset')));
       return fanout(ctx, s, f.raw, () => OK);
     case 'help':
       return toReachableMaster(ctx, s, f.raw);
@@ -113,7 +117,6 @@ function latency(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'latest':
       return fanout(ctx, s, f.raw, mergeLatest);
     case 'history':
-      if (f.argc !== 3) return s.reply(encodeError(arityError('latency|history')));
       return fanout(ctx, s, f.raw, mergeHistory);
     case 'reset':
       return fanout(ctx, s, f.raw, sumIntegers);
@@ -173,11 +176,8 @@ function mergeHistory(parts: Buffer[]): Buffer {
 function memory(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sub = argString(f, 1).toLowerCase();
   switch (sub) {
-    case 'usage': {
-      const cmd = lookupCommand(f);
-      if (cmd === undefined || f.argc < 3) return s.reply(encodeError(arityError('memory|usage')));
-      return ctx.router.forward(s, f, cmd);
-    }
+    case 'usage':
+      return ctx.router.forward(s, f, MEMORY_USAGE);
     case 'stats':
       return fanout(ctx, s, f.raw, (parts) => mergeMemoryStats(parts, s.protocol));
     case 'doctor':
@@ -213,7 +213,6 @@ function mergeMemoryStats(parts: Buffer[], protocol: Protocol): Buffer {
 // ---- persistence ------------------------------------------------------------------------
 
 function lastsave(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 1) return s.reply(encodeError(arityError('lastsave')));
   fanout(ctx, s, f.raw, (parts) => {
     const times = parts.map(integerOf);
     if (times.some(Number.isNaN)) return UNEXPECTED_REPLY;
@@ -227,13 +226,12 @@ function persist(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function wait(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 3) return s.reply(encodeError(arityError('wait')));
-  const replicas = argString(f, 1);
-  const timeout = argString(f, 2);
-  if (!/^-?\d{1,18}$/.test(replicas)) return s.reply(NOT_INTEGER);
-  if (!/^-?\d{1,18}$/.test(timeout)) return s.reply(encodeError('ERR timeout is not an integer or out of range'));
-  if (Number(timeout) < 0) return s.reply(encodeError('ERR timeout is negative'));
-  waitForReplicas(ctx, s, Number(replicas), Number(timeout));
+  const replicas = parseInteger(argString(f, 1));
+  const timeout = parseInteger(argString(f, 2));
+  if (replicas === undefined) return s.reply(NOT_INTEGER);
+  if (timeout === undefined) return s.reply(encodeError('ERR timeout is not an integer or out of range'));
+  if (timeout < 0) return s.reply(encodeError('ERR timeout is negative'));
+  waitForReplicas(ctx, s, replicas, timeout);
 }
 
 // ---- ACL --------------------------------------------------------------------------------
@@ -270,29 +268,18 @@ function acl(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   }
 }
 
-function container(handler: (ctx: ProxyContext, s: ClientSession, f: RequestFrame) => void, name: string) {
-  return (ctx: ProxyContext, s: ClientSession, f: RequestFrame): void => {
-    if (f.argc < 2) return s.reply(encodeError(arityError(name)));
-    // A known subcommand with the wrong number of arguments, in Redis's words (ACL WHOAMI x).
-    const sub = lookupCommand(f);
-    if (sub !== undefined && sub.container !== null && !arityOk(sub, f.argc)) return s.reply(encodeError(arityError(sub.name)));
-    handler(ctx, s, f);
-  };
-}
-
 /** ROLE: the proxy is the master its clients see (its nodes' roles: INFO # Nodes). */
 const ROLE_MASTER = encodeArray([encodeBulk('master'), encodeInteger(0), encodeArray([])]);
 
-function role(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 1) return s.reply(encodeError(arityError('role')));
+function role(_ctx: ProxyContext, s: ClientSession): void {
   s.reply(ROLE_MASTER);
 }
 
 export const nodeCommands: ReadonlyMap<string, HandlerEntry> = new Map<string, HandlerEntry>([
-  ['slowlog', { handler: container(slowlog, 'slowlog') }],
-  ['latency', { handler: container(latency, 'latency') }],
-  ['memory', { handler: container(memory, 'memory') }],
-  ['acl', { handler: container(acl, 'acl') }],
+  ['slowlog', { handler: slowlog }],
+  ['latency', { handler: latency }],
+  ['memory', { handler: memory }],
+  ['acl', { handler: acl }],
   ['lastsave', { handler: lastsave }],
   ['save', { handler: persist }],
   ['bgsave', { handler: persist }],

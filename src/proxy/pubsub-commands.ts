@@ -13,7 +13,7 @@ import { encodeArray, encodeBulk, encodeError, encodeInteger } from '../resp/enc
 import { arityOk, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import { TransformSink } from './reply-slot.js';
 import { CROSSSLOT } from './router.js';
-import { CHANNEL, ClientSubscriptions, confirmation, PATTERN, SHARD, UNSUBSCRIBE_NAME, SUBSCRIBE_NAME, type TopicKind } from './pubsub.js';
+import { CHANNEL, ClientSubscriptions, confirmation, PATTERN, SHARD, UNSUBSCRIBE_NAME, type TopicKind } from './pubsub.js';
 import type { ClientSession } from './session.js';
 import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 
@@ -47,7 +47,6 @@ function sameSlot(ctx: ProxyContext, f: RequestFrame): boolean {
 
 function subscribeCommand(kind: TopicKind) {
   return (ctx: ProxyContext, s: ClientSession, f: RequestFrame): void => {
-    if (f.argc < 2) return s.reply(encodeError(arityError(SUBSCRIBE_NAME[kind])));
     if (kind === SHARD && !sameSlot(ctx, f)) return s.reply(CROSSSLOT);
     const client = subscriptionsOf(ctx, s);
     for (let i = 1; i < f.argc; i++) ctx.pubsub.subscribe(client, kind, argBuffer(f, i));
@@ -75,7 +74,6 @@ function countedBy(ctx: ProxyContext, kind: typeof CHANNEL | typeof SHARD, chann
 }
 
 function publish(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 3) return s.reply(encodeError(arityError('publish')));
   const channel = Buffer.from(argBuffer(f, 1));
   // On the node the proxy's channel subscriptions are on, when it is a master: its subscribers
   // get the message at once, as on one Redis. Any other node relays it over the cluster bus,
@@ -86,18 +84,13 @@ function publish(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function spublish(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 3) return s.reply(encodeError(arityError('spublish')));
   const channel = Buffer.from(argBuffer(f, 1));
   ctx.router.sendToSlot(s, ctx.router.slotOfArg(f, 1), f.raw, countedBy(ctx, SHARD, channel, s));
 }
 
 function pubsub(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const cmd = lookupCommand(f);
-  if (cmd === undefined || cmd.container === null) {
-    if (f.argc < 2) return s.reply(encodeError(arityError('pubsub')));
-    return s.reply(encodeError(unknownSubcommand('pubsub', argString(f, 1))));
-  }
-  if (!arityOk(cmd, f.argc)) return s.reply(encodeError(arityError(cmd.name)));
+  if (cmd === undefined || cmd.container === null) return s.reply(encodeError(unknownSubcommand('pubsub', argString(f, 1))));
   const hub = ctx.pubsub;
   switch (cmd.name) {
     case 'pubsub|channels':

@@ -20,7 +20,7 @@ import { commandByName, type CommandInfo } from '../commands/command-table.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import type { ClientSession } from './session.js';
 import { Gather } from './reply-slot.js';
-import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
+import { unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { integerOf, UNEXPECTED_REPLY } from './reply-merge.js';
 import { mergeReachable, toEveryMaster, toEveryNode } from './every-node.js';
 import { toReachableMaster } from './server-commands.js';
@@ -32,7 +32,6 @@ function unknownSubcommandOf(container: string, f: RequestFrame): Buffer {
 // --- SCRIPT ------------------------------------------------------------------------------
 
 function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('script')));
   const sub = argString(f, 1).toLowerCase();
   switch (sub) {
     case 'load':
@@ -57,7 +56,6 @@ function script(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function scriptLoad(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 3) return s.reply(encodeError(arityError('script|load')));
   const body = argBuffer(f, 2);
   toEveryNode(ctx, s, f.raw, frameArgs(f), (parts) => {
     const reply = mergeReachable()(parts);
@@ -71,7 +69,6 @@ function scriptLoad(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void 
  * every master that answers has it.
  */
 function scriptExists(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 3) return s.reply(encodeError(arityError('script|exists')));
   const known: boolean[] = [];
   for (let i = 2; i < f.argc; i++) known.push(ctx.nodes.scripts.has(argString(f, i)));
   toEveryMaster(
@@ -121,7 +118,6 @@ function mergeKill(parts: Buffer[]): Buffer {
 // --- FUNCTION ----------------------------------------------------------------------------
 
 function func(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('function')));
   const sub = argString(f, 1).toLowerCase();
   switch (sub) {
     case 'load':
@@ -152,7 +148,7 @@ const EVALSHA_RO = commandByName('evalsha_ro')!;
 /** EVAL and EVAL_RO: remember the script (a node that never ran it may get its EVALSHA), then route as usual. */
 function evalFor(cmd: CommandInfo) {
   return (ctx: ProxyContext, s: ClientSession, f: RequestFrame): void => {
-    if (f.argc >= 3) ctx.nodes.scripts.remember(argBuffer(f, 1));
+    ctx.nodes.scripts.remember(argBuffer(f, 1));
     ctx.router.forward(s, f, cmd);
   };
 }
@@ -160,7 +156,7 @@ function evalFor(cmd: CommandInfo) {
 /** EVALSHA and EVALSHA_RO: routed as usual; a NOSCRIPT for a script the proxy knows is retried once as EVAL. */
 function evalshaFor(cmd: CommandInfo, evalName: string) {
   return (ctx: ProxyContext, s: ClientSession, f: RequestFrame): void => {
-    const body = f.argc >= 3 ? ctx.nodes.scripts.body(argString(f, 1)) : undefined;
+    const body = ctx.nodes.scripts.body(argString(f, 1));
     if (body === undefined) return ctx.router.forward(s, f, cmd);
     const numkeys = Number(argString(f, 2));
     // forward answers CROSSSLOT itself; the retry goes where the first key (or none) routes.

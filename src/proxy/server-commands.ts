@@ -16,12 +16,13 @@ import { encodeArray, encodeBulk, encodeCommand, encodeError, encodeNull, encode
 import type { ClientSession } from './session.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import { isUnreachableReply } from '../backend/connection.js';
-import { Gather, TransformSink } from './reply-slot.js';
-import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
+import { TransformSink } from './reply-slot.js';
+import { type HandlerEntry, type ProxyContext } from './context.js';
 import { renderInfo } from './info.js';
 import { concatArrays, firstError, sumIntegers } from './reply-merge.js';
 import { SLOT_NOT_SERVED } from './router.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
+import { mergeReachable, toMasters } from './every-node.js';
 
 const INFO_ALL_NODES = encodeCommand(['INFO']);
 
@@ -29,9 +30,7 @@ type Merge = (parts: Buffer[]) => Buffer;
 
 /** Send `raw` to every master that serves slots; the merge sees every reply, errors included. */
 export function fanoutParts(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
-  const masters = ctx.router.servingMasters;
-  const gather = new Gather(masters.length, merge, s.openSlot());
-  for (let i = 0; i < masters.length; i++) ctx.router.sendToMaster(s, masters[i], raw, gather.part(i));
+  toMasters(ctx, s, ctx.router.servingMasters, raw, merge);
 }
 
 /** Send `raw` to every master and merge the replies into one; any error (a master down too) is the answer. */
@@ -41,11 +40,7 @@ export function fanout(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: 
 
 /** Like fanout, but masters that cannot be reached are left out, unless none can be. */
 export function fanoutUp(ctx: ProxyContext, s: ClientSession, raw: Buffer, merge: Merge): void {
-  fanoutParts(ctx, s, raw, (parts) => {
-    const up = parts.filter((p) => !isUnreachableReply(p));
-    if (up.length === 0) return parts[0];
-    return firstError(up) ?? merge(up);
-  });
+  fanoutParts(ctx, s, raw, mergeReachable(merge));
 }
 
 /**
@@ -91,12 +86,10 @@ function toAnyMaster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void
 const allOk = (): Buffer => OK;
 
 function dbsize(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 1) return s.reply(encodeError(arityError('dbsize')));
   fanout(ctx, s, f.raw, sumIntegers);
 }
 
 function keys(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 2) return s.reply(encodeError(arityError('keys')));
   fanout(ctx, s, f.raw, concatArrays);
 }
 
@@ -105,7 +98,6 @@ function flush(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function randomkey(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc !== 1) return s.reply(encodeError(arityError('randomkey')));
   const proto = s.protocol;
   fanoutUp(ctx, s, f.raw, (parts) => {
     // A key is a bulk string; no key is $-1 from a RESP2 connection, _ from a RESP3 one.
@@ -125,7 +117,6 @@ function randomkey(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 const SCAN_SLOT_SPACE = BigInt(SLOT_COUNT);
 
 function scan(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc < 2) return s.reply(encodeError(arityError('scan')));
   const text = argString(f, 1);
   if (!/^\d+$/.test(text) || text.length > 30) return s.reply(encodeError('ERR invalid cursor'));
   const cursor = BigInt(text);
