@@ -33,7 +33,7 @@ import { sleep } from '../src/nodes/wait.js';
 import { eventually, simulateProxySigkill, TempDataDirs, testProvider } from './support/cluster-manager.js';
 import { startTestProxy } from './support/proxy.js';
 import { redisServerPidsUnder, skipWithoutRedis } from './support/redis-binary.js';
-import { freePort } from './support/redis-server.js';
+import { freePort, freePorts } from './support/redis-server.js';
 
 /** TEST_LOG=debug shows the manager's and providers' log lines (not IHS_*: the proxy's config reads IHS_* as options). */
 const log = process.env.TEST_LOG ? createLogger({ level: process.env.TEST_LOG, pretty: false }) : silentLogger();
@@ -756,8 +756,8 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
         { id: 'm1', role: 'master' as const },
         { id: 'm1r0', role: 'replica' as const, masterId: 'm1' },
       ];
-      const ports = new Map<string, number>();
-      for (const s of specs) ports.set(s.id, await freePort());
+      const picked = await freePorts(specs.length);
+      const ports = new Map(specs.map((s, i) => [s.id, picked[i]]));
       const nodes: OldLayout['nodes'] = [];
       for (const s of specs) {
         const dir = path.join(dataDir, 'nodes', s.id);
@@ -771,7 +771,10 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
       for (const n of nodes) {
         await eventually(`old node ${n.id} up`, async () => {
           const p = await probeNode({ host: '127.0.0.1', port: n.port }, password, 1_000);
-          return p.state === 'ready' ? true : p.state;
+          if (p.state !== 'ready') return p.state;
+          // the spawned process itself answers (not some other redis on a port it could not bind)
+          const pid = await call({ host: '127.0.0.1', port: n.port }, password, async (c) => Number((await infoFields(c, 'server')).get('process_id')));
+          return pid === n.pid ? true : `port ${n.port} is served by pid ${pid}, not ${n.pid}`;
         });
       }
       for (const n of nodes.filter((x) => x.role === 'replica')) {
