@@ -8,13 +8,17 @@ import { hideBin } from 'yargs/helpers';
 export interface Config {
   port: number;
   bind: string;
-  provider: 'process' | 'static';
+  provider: 'process' | 'docker' | 'static';
   masters: number;
   replicas: number;
   dataDir: string;
   node: string[];
   nodePassword: string;
   redisServer: string;
+  redisImage: string;
+  /** '' = ihs-<cluster id>. */
+  dockerNetwork: string;
+  dockerNodeAccess: 'auto' | 'published' | 'network';
   requirepass: string;
   adminPassword: string;
   maxclients: number;
@@ -73,16 +77,25 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('port', { alias: 'p', type: 'number', default: 6380, describe: 'port the proxy listens on (0: any free port)' })
     .option('bind', { type: 'string', default: '127.0.0.1', describe: 'address the proxy listens on' })
     .option('provider', {
-      choices: ['process', 'static'] as const,
+      choices: ['process', 'docker', 'static'] as const,
       default: 'process' as const,
-      describe: 'who runs the Redis nodes: process = local redis-server processes the proxy starts and owns; static = existing nodes given with --node',
+      describe:
+        'who runs the Redis nodes: process = local redis-server processes the proxy starts and owns; docker = containers of --redis-image the proxy starts and owns (Docker socket or DOCKER_HOST); static = existing nodes given with --node',
     })
-    .option('masters', { type: 'number', default: 3, describe: 'masters to create (process provider, new data dir only)' })
-    .option('replicas', { type: 'number', default: 1, describe: 'replicas per master (process provider, new data dir only)' })
+    .option('masters', { type: 'number', default: 3, describe: 'masters to create (process/docker provider, new data dir only)' })
+    .option('replicas', { type: 'number', default: 1, describe: 'replicas per master (process/docker provider, new data dir only)' })
     .option('data-dir', { type: 'string', default: './data', describe: 'where the topology and the nodes\' data live' })
     .option('node', { type: 'string', array: true, default: [] as string[], describe: 'an existing Redis master host:port (static provider; repeatable)' })
     .option('node-password', { type: 'string', default: '', describe: 'password of the static nodes' })
     .option('redis-server', { type: 'string', default: 'redis-server', describe: 'redis-server binary for the process provider' })
+    .option('redis-image', { type: 'string', default: 'redis:7', describe: 'image of the Redis nodes (docker provider; never pulled by the proxy: docker pull it, or make docker-images for ihs-redis:local)' })
+    .option('docker-network', { type: 'string', default: '', describe: "the cluster's bridge network (docker provider; created when missing; default ihs-<cluster id>)" })
+    .option('docker-node-access', {
+      choices: ['auto', 'published', 'network'] as const,
+      default: 'auto' as const,
+      describe:
+        'how the proxy reaches docker nodes: published = through each node\'s port published on 127.0.0.1 (proxy on the host); network = at their address on the cluster network, which a proxy in a container joins; auto = network inside a container, else published',
+    })
     .option('requirepass', { type: 'string', default: '', describe: 'password clients must AUTH with (empty: none)' })
     .option('admin-password', {
       type: 'string',
@@ -107,14 +120,14 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
     .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without a good PING reply before a node counts as failed (the proxy then restarts it or fails its master over)' })
     .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
-    .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })
+    .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process/docker provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })
     .option('shard-recovery-timeout', {
       type: 'number',
       default: 10000,
       describe:
-        'ms a master whose replicas are all down too may stay unable to start before its slots and keys (from its AOF) are moved to the other masters (process provider)',
+        'ms a master whose replicas are all down too may stay unable to start before its slots and keys (from its AOF) are moved to the other masters (process/docker provider)',
     })
-    .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process provider)' })
+    .option('cluster-node-timeout', { type: 'number', default: 5000, describe: 'cluster-node-timeout of the nodes the proxy runs (process/docker provider)' })
     .option('migration-batch', { type: 'number', default: 1000, describe: 'keys per MIGRATE when slots move between masters (resharding, REBALANCE)' })
     .option('ack', {
       choices: ['master', 'replica'] as const,
@@ -152,7 +165,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (a.ack === 'replica' && a['ack-timeout'] >= a['command-timeout']) {
         throw new Error(`--ack-timeout (${a['ack-timeout']} ms) must be less than --command-timeout (${a['command-timeout']} ms): the WAIT would be cut off`);
       }
-      if (a.ack === 'replica' && a.provider === 'process' && a.replicas === 0) {
+      if (a.ack === 'replica' && a.provider !== 'static' && a.replicas === 0) {
         throw new Error('--ack replica needs at least one replica per master; --replicas 0 gives none');
       }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
@@ -179,6 +192,9 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     node: parsed.node.map(String),
     nodePassword: parsed['node-password'],
     redisServer: parsed['redis-server'],
+    redisImage: parsed['redis-image'],
+    dockerNetwork: parsed['docker-network'],
+    dockerNodeAccess: parsed['docker-node-access'],
     requirepass: parsed.requirepass,
     adminPassword: parsed['admin-password'],
     maxclients: parsed.maxclients,

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import Docker from 'dockerode';
 import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
@@ -25,7 +26,9 @@ import { FailoverMonitor } from './failover/failover-monitor.js';
 import { ClusterAdmin, migrationListing, recoveryListing } from './admin/cluster-admin.js';
 import { rebalanceCluster } from './cluster/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
-import { ProcessRecoveryInstances } from './nodes/recovery-instance.js';
+import { ProcessRecoveryInstances, type RecoveryInstanceRunner } from './nodes/recovery-instance.js';
+import { detectNodeAccess, DockerProvider } from './nodes/docker-provider.js';
+import { DockerRecoveryInstances } from './nodes/docker-recovery-instances.js';
 import { SlotMigrator } from './cluster/slot-migration.js';
 import { ScriptRegistry } from './proxy/script-registry.js';
 import type { SlotMap } from './cluster/slot-map.js';
@@ -40,9 +43,35 @@ function parseNodeAddress(text: string): NodeAddress {
   return address;
 }
 
-async function makeProvider(config: Config, log: Logger): Promise<NodeProvider> {
-  if (config.provider === 'static') return new StaticProvider({ log });
-  return ProcessProvider.create({ log, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout });
+interface Providers {
+  provider: NodeProvider;
+  /** How a lost shard's keys are read back (undefined: they cannot be). */
+  recoveryInstances: RecoveryInstanceRunner | undefined;
+}
+
+async function makeProviders(config: Config, log: Logger): Promise<Providers> {
+  if (config.provider === 'static') return { provider: new StaticProvider({ log }), recoveryInstances: undefined };
+  if (config.provider === 'docker') {
+    const docker = new Docker(); // the local socket, or DOCKER_HOST
+    const clusterId = clusterIdOf(config.dataDir);
+    const access = config.dockerNodeAccess === 'auto' ? await detectNodeAccess(docker) : config.dockerNodeAccess;
+    const common = { docker, image: config.redisImage, clusterId, access, log } as const;
+    const provider = await DockerProvider.create({
+      ...common,
+      network: config.dockerNetwork === '' ? `ihs-${clusterId}` : config.dockerNetwork,
+      clusterNodeTimeoutMs: config.clusterNodeTimeout,
+      commandTimeoutMs: config.connectTimeout,
+    });
+    return { provider, recoveryInstances: new DockerRecoveryInstances({ ...common, provider, commandTimeoutMs: config.connectTimeout }) };
+  }
+  const provider = await ProcessProvider.create({ log, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout });
+  // A lost shard's keys are read back by a redis-server of the same binary the nodes run.
+  return { provider, recoveryInstances: new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, commandTimeoutMs: config.connectTimeout }) };
+}
+
+/** Names this data dir's cluster: its Docker containers, volumes and network carry it. */
+function clusterIdOf(dataDir: string): string {
+  return createHash('sha1').update(`interface-hash-server:${path.resolve(dataDir)}`).digest('hex').slice(0, 12);
 }
 
 function poolFactory(password: string, config: Config, log: Logger) {
@@ -85,10 +114,7 @@ export interface ProxyHooks {
 }
 
 export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}): Promise<RunningProxy> {
-  const provider = await makeProvider(config, log);
-  // A lost shard's keys are read back by a redis-server of the same binary the nodes run.
-  const recoveryInstances =
-    provider instanceof ProcessProvider ? new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, commandTimeoutMs: config.connectTimeout }) : undefined;
+  const { provider, recoveryInstances } = await makeProviders(config, log);
   const scripts = new ScriptRegistry();
   const cluster = await ClusterManager.open({
     scripts,

@@ -32,6 +32,7 @@ import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
 import { AckBatch, DISCARD_REPLY, leaveBatch, type AckOwner, type AckPolicy } from './replica-ack.js';
 import { BLOCKING_WRITE, NOT_WRITE, writeKind } from '../commands/write-kind.js';
+import { dialAddress } from '../nodes/dial-map.js';
 
 export interface BackendEndpoint {
   /** Node id, for messages and logs. */
@@ -291,7 +292,7 @@ export class BackendConnection implements Flushable, AckOwner {
   private connect(): void {
     this.state = 'connecting';
     this.scanner = new ReplyScanner();
-    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port, onread: slabReads(this.onData) });
+    const socket = net.connect({ ...dialAddress(this.endpoint.host, this.endpoint.port), onread: slabReads(this.onData) });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);

@@ -22,6 +22,7 @@ import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand } from '../resp/encode.js';
 import { reportFault } from '../faults.js';
 import type { BackendEndpoint } from './connection.js';
+import { dialAddress } from '../nodes/dial-map.js';
 
 export interface SubscriberOwner {
   /** One frame from the node: a message, a confirmation, or the error of a command. */
@@ -54,7 +55,7 @@ export class SubscriberConnection {
     private readonly owner: SubscriberOwner,
     private readonly opts: SubscriberOptions,
   ) {
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+    const socket = net.connect(dialAddress(endpoint.host, endpoint.port));
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);

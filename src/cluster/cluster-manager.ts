@@ -16,13 +16,13 @@ import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
-import { NodeStartError, type NodeProvider, type NodeSpec } from '../nodes/provider.js';
+import { NodeStartError, type NodeProvider } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
 import { dropFromDocument, NodeChanges, nodesUnderChange, type NodeChange } from './node-changes.js';
 import { convertStandaloneLayout } from './standalone-layout.js';
-import type { NodeRecord, Operation, OperationBase, RemovedNodeRecord, TopologyDoc } from './topology.js';
+import { nodeSpec, type NodeRecord, type Operation, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
 import { TopologyStore } from './topology-store.js';
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './node-preparation.js';
@@ -172,6 +172,7 @@ export class ClusterManager {
       manager = new ClusterManager(dataDir, lock, store, provider, log, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts);
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
+      provider.close?.();
       await lock.release();
       throw err;
     }
@@ -208,6 +209,7 @@ export class ClusterManager {
         for (const r of results) if (r.status === 'rejected') failures.push(r.reason as Error);
       }
     }
+    this.provider.close?.();
     await this.lock.release();
     if (failures.length > 0) {
       throw new AggregateError(failures, `cluster shutdown: ${failures.map((e) => e.message).join('; ')}`);
@@ -218,6 +220,11 @@ export class ClusterManager {
   /** Told when a node the provider runs exits without being asked to. */
   set onUnexpectedExit(fn: (id: string) => void) {
     this.provider.onUnexpectedExit = fn;
+  }
+
+  /** Told when the provider has a hint that a node may be unwell (Docker: oom, unhealthy). */
+  set onSuspect(fn: (id: string) => void) {
+    this.provider.onSuspect = fn;
   }
 
   /**
@@ -234,7 +241,7 @@ export class ClusterManager {
       if (index === -1) throw new Error(`unknown node ${id}`);
       const node = this.doc.nodes[index];
       if (node.external === true) throw new NodeStartError(`node ${id} at ${node.host}:${node.port} is run by its owner (added by address): the proxy cannot start it`);
-      const spec: NodeSpec = { id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: this.doc.nodePassword };
+      const spec = nodeSpec(node, this.doc.nodePassword);
       await this.provider.stop(id, false);
       const running = await this.provider.start(spec, { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle });
       const next = structuredClone(this.doc) as TopologyDoc;
@@ -391,7 +398,10 @@ export class ClusterManager {
     return this.serialized(async () => {
       if (this.closed) throw new Error('the cluster is shutting down');
       const dropped = this.doc.nodes.filter((n) => ids.includes(n.id));
-      for (const n of dropped) await this.provider.stop(n.id, false);
+      for (const n of dropped) {
+        await this.provider.stop(n.id, false);
+        await this.provider.discard?.(n.id);
+      }
       await mkdir(asideDir, { recursive: true, mode: 0o700 });
       const removed: RemovedNodeRecord[] = [];
       for (const n of dropped) {
@@ -424,6 +434,7 @@ export class ClusterManager {
     if (this.closed) return;
     this.closed = true;
     await this.queue;
+    this.provider.close?.();
     await this.lock.release();
   }
 
@@ -506,7 +517,7 @@ async function startNodes(
   const failed = new Map<string, Error>();
   await Promise.all(
     next.nodes.filter((n) => !skip.has(n.id)).map(async (node) => {
-      const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: next.nodePassword };
+      const spec = nodeSpec(node, next.nodePassword);
       const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
       try {
         if (node.external === true) {

@@ -25,12 +25,12 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { configGet, parseInfo, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { exists, listDir, realpathOrSelf } from '../nodes/files.js';
-import type { NodeProvider, NodeSpec } from '../nodes/provider.js';
+import type { NodeProvider } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
 import { parseClusterNodes } from './cluster-nodes.js';
 import { attachReplica, meetNodes, waitClusterOk, waitReplicaInSync, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
-import type { NodeRecord, OperationBase, RemovedNodeRecord, TopologyDoc } from './topology.js';
+import { nodeSpec, type NodeRecord, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology.js';
 import { NODES_DIR } from './topology-builder.js';
 import { NodeChangeError } from './node-change-error.js';
 import { prepareExternalNode, releaseExternalNode } from './external-node.js';
@@ -260,7 +260,7 @@ export class NodeChanges {
     const doc = this.ctx.topology();
     const node = doc.nodes.find((n) => n.id === op.nodeId);
     if (node === undefined) throw new Error(`add-node ${op.id}: node ${op.nodeId} is not in the document`);
-    const spec: NodeSpec = { id: node.id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: doc.nodePassword };
+    const spec = nodeSpec(node, doc.nodePassword);
     const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
     const running = node.external === true ? { ...node, handle: undefined } : await this.ctx.exclusive(() => this.ctx.provider.start(spec, previous));
     op.step = 'meet';
@@ -341,6 +341,8 @@ export class NodeChanges {
       this.emit({ kind: 'removing', id });
     }
     for (const n of op.nodes) await this.ctx.exclusive(() => this.stopNode(n.id, n.redisId));
+    // Its data has moved (the slots left it before the removal began): its container and volume can go.
+    for (const n of op.nodes) await this.ctx.provider.discard?.(n.id);
     op.step = 'forget';
     await this.ctx.saveOperation(op);
     const redisIds = op.nodes.map((n) => n.redisId).filter((r): r is string => r !== undefined);
@@ -388,7 +390,7 @@ export class NodeChanges {
     const sameDir = running.dir !== undefined && node.dataDir !== undefined && (await realpathOrSelf(running.dir)) === (await realpathOrSelf(node.dataDir));
     if (running.redisId !== redisId && !sameDir) return; // another node has its port now
     this.ctx.log.warn({ node: id, port: node.port }, 'a node being removed is still running (left by a previous proxy): adopting it to stop it');
-    const spec: NodeSpec = { id, port: node.port, busPort: node.busPort, dataDir: node.dataDir ?? '', password: doc.nodePassword };
+    const spec = nodeSpec(node, doc.nodePassword);
     await this.ctx.provider.start(spec, { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle });
     await this.ctx.provider.stop(id, true);
   }

@@ -9,6 +9,7 @@
  * persisted atomically (TopologyStore) before a change takes effect.
  */
 
+import type { NodeSpec } from '../nodes/provider.js';
 import type { MigrateSlotsOperation } from './slot-migration.js';
 
 export const SLOT_COUNT = 16384;
@@ -128,4 +129,16 @@ export function evenSlotRanges(masterIds: readonly string[]): SlotRange[] {
 /** The nodes that are formed as masters (no formedAsReplicaOf). */
 export function formationMasters(doc: TopologyDoc): NodeRecord[] {
   return doc.nodes.filter((n) => n.formedAsReplicaOf === undefined);
+}
+
+/** What the provider needs to start (or restart) the node of this record. */
+export function nodeSpec(node: NodeRecord, password: string): NodeSpec {
+  return {
+    id: node.id,
+    port: node.port,
+    busPort: node.busPort,
+    dataDir: node.dataDir ?? '',
+    password,
+    role: node.formedAsReplicaOf === undefined ? 'master' : 'replica',
+  };
 }

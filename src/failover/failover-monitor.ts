@@ -121,6 +121,7 @@ export class FailoverMonitor {
       onStep: o.onRecoveryStep,
     });
     o.cluster.onUnexpectedExit = (id) => this.health.markFailed(id);
+    o.cluster.onSuspect = (id) => this.health.checkNow(id);
     o.router.onBackendLost = (host, port) => this.health.checkAddress(host, port);
     this.unsubscribe = o.cluster.onNodeChange((change) => this.onNodeChange(change));
   }

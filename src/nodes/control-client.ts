@@ -4,6 +4,7 @@
  * traffic (that goes through src/backend).
  */
 import { Redis } from 'ioredis';
+import { dialAddress } from './dial-map.js';
 import { withTimeout } from './wait.js';
 
 export interface NodeAddress {
@@ -40,8 +41,7 @@ export type ControlClient = Redis;
 /** A control client, not connected yet; `connect` rejects with a NodeConnectError. */
 function createControlClient(addr: NodeAddress, password: string, timeoutMs: number): { client: ControlClient; connect(): Promise<void> } {
   const client = new Redis({
-    host: addr.host,
-    port: addr.port,
+    ...dialAddress(addr.host, addr.port),
     password: password === '' ? undefined : password,
     protocol: 2,
     lazyConnect: true,

@@ -20,6 +20,8 @@ export interface NodeSpec {
   dataDir: string;
   /** requirepass and masterauth of the node ('' for none). */
   password: string;
+  /** What it is created as (a label on a container; roles change later with failovers). */
+  role?: 'master' | 'replica';
 }
 
 /** Where a node was last seen running, to adopt it or to start it there again. */
@@ -64,4 +66,14 @@ export interface NodeProvider {
   stopAll(): Promise<void>;
   /** Told when a node it runs exits without being asked to (a crash, kill -9). */
   onUnexpectedExit?: (id: string) => void;
+  /** Told when the provider has a hint that a node may be unwell (Docker: oom, unhealthy): check it now. */
+  onSuspect?: (id: string) => void;
+  /**
+   * The node leaves the cluster for good (its data has moved and it is stopped): remove
+   * what the provider made for it besides its dir (Docker: its container and volume).
+   * Idempotent; absent when there is nothing to remove.
+   */
+  discard?(id: string): Promise<void>;
+  /** Stop watching (events, timers); the nodes keep running. */
+  close?(): void;
 }
