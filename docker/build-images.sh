@@ -93,7 +93,7 @@ build_proxy() {
   rm -rf "$copy"
   cp -al "$cache" "$copy" 2>/dev/null || cp -a "$cache" "$copy"
   # --network none: proof that nothing is downloaded.
-  if ! docker build --network none -t "$PROXY_IMAGE" \
+  if ! docker build --network none --force-rm -t "$PROXY_IMAGE" \
       --build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg npm_config_offline=true \
       "$REPO"; then
     rm -rf "$copy"
