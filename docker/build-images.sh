@@ -25,7 +25,9 @@ step() { echo "== $*"; }
 docker info >/dev/null 2>&1 || die "no Docker daemon answers (start one: dockerd >/tmp/dockerd.log 2>&1 &)"
 
 STAGE="$(mktemp -d /tmp/ihs-images.XXXXXX)"
-trap 'rm -rf --one-file-system "$STAGE"' EXIT
+# The proxy's build context gets a copy of the npm cache; it never outlives the script.
+CACHE_COPY="$REPO/docker/npm-cache/_cacache"
+trap 'rm -rf --one-file-system "$STAGE" "$CACHE_COPY"' EXIT
 
 # copy_with_libs ROOT FILE DEST: FILE (symlinks followed) to ROOT/DEST, and every shared
 # library `ldd` names for it (the ld-linux loader included) to ROOT at its host path.
@@ -85,21 +87,21 @@ build_node() {
 }
 
 build_proxy() {
-  local cache="${NPM_CACHE:-$(npm config get cache)}/_cacache" copy="$REPO/docker/npm-cache/_cacache"
+  local cache="${NPM_CACHE:-$(npm config get cache)}/_cacache"
   [ -d "$cache" ] || die "no npm cache at $cache: run \`npm ci\` in $REPO on the host first"
   step "$PROXY_IMAGE from $REPO/Dockerfile on $NODE_IMAGE, npm ci --offline from a copy of $cache"
   # Into the build context (docker/npm-cache/ is the one part of docker/ it holds).
   # Hard links when the cache is on the same filesystem: instant, no extra space.
-  rm -rf "$copy"
-  cp -al "$cache" "$copy" 2>/dev/null || cp -a "$cache" "$copy"
-  # --network none: proof that nothing is downloaded.
-  if ! docker build --network none --force-rm -t "$PROXY_IMAGE" \
-      --build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg npm_config_offline=true \
-      "$REPO"; then
-    rm -rf "$copy"
-    die "proxy image build failed (ENOTCACHED above? run \`npm ci\` on the host to fill the npm cache)"
+  rm -rf "$CACHE_COPY"
+  if ! cp -al "$cache" "$CACHE_COPY" 2>/dev/null; then
+    rm -rf "$CACHE_COPY"
+    cp -a "$cache" "$CACHE_COPY"
   fi
-  rm -rf "$copy"
+  # --network none: proof that nothing is downloaded.
+  docker build --network none --force-rm -t "$PROXY_IMAGE" \
+    --build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg npm_config_offline=true "$REPO" ||
+    die "proxy image build failed (ENOTCACHED above? run \`npm ci\` on the host to fill the npm cache)"
+  rm -rf "$CACHE_COPY"
   docker run --rm --network none "$PROXY_IMAGE" --help >/dev/null || die "$PROXY_IMAGE --help failed"
 }
 
