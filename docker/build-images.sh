@@ -42,8 +42,14 @@ copy_with_libs() {
   done < <(ldd "$file" | awk '/=> \//{print $3} /^[ \t]*\/[^ ]+ \(/{print $1}')
 }
 
-# An empty directory with the sticky, world-writable mode of /tmp.
-make_tmp() { mkdir -p "$1/tmp" && chmod 1777 "$1/tmp"; }
+# ROOT's /tmp (sticky, world-writable) and an /etc/passwd + /etc/group with root and one
+# user (its group of the same id), for tools that look users up: write_base ROOT NAME ID HOME.
+write_base() {
+  local root="$1" name="$2" id="$3" home="$4"
+  mkdir -p "$root/tmp" "$root/etc" && chmod 1777 "$root/tmp"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\n%s:x:%s:%s::%s:/sbin/nologin\n' "$name" "$id" "$id" "$home" >"$root/etc/passwd"
+  printf 'root:x:0:\n%s:x:%s:\n' "$name" "$id" >"$root/etc/group"
+}
 
 build_redis() {
   local ctx="$STAGE/redis" root="$STAGE/redis/rootfs"
@@ -53,11 +59,9 @@ build_redis() {
   step "$REDIS_IMAGE from $server ($("$server" --version | awk '{sub("v=","",$3); print $3}')) and $cli"
   copy_with_libs "$root" "$server" /usr/local/bin/redis-server
   copy_with_libs "$root" "$cli" /usr/local/bin/redis-cli
-  mkdir -p "$root/etc" "$ctx/data"
-  # For tools that look users up; the docker provider may run redis-server as any uid:gid.
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nredis:x:999:999::/data:/sbin/nologin\n' >"$root/etc/passwd"
-  printf 'root:x:0:\nredis:x:999:\n' >"$root/etc/group"
-  make_tmp "$root"
+  mkdir -p "$ctx/data"
+  # As in the official image; the docker provider may run redis-server as any uid:gid.
+  write_base "$root" redis 999 /data
   docker build -q -t "$REDIS_IMAGE" -f "$REPO/docker/redis.Dockerfile" "$ctx" >/dev/null
   docker run --rm --network none "$REDIS_IMAGE" redis-server --version
   docker run --rm --network none --user 999:999 "$REDIS_IMAGE" redis-cli --version
@@ -78,10 +82,8 @@ build_node() {
   cp -a "$npm_dir" "$root/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
-  mkdir -p "$root/etc" "$root/root" "$ctx/home-node"
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nnode:x:1000:1000::/home/node:/sbin/nologin\n' >"$root/etc/passwd"
-  printf 'root:x:0:\nnode:x:1000:\n' >"$root/etc/group"
-  make_tmp "$root"
+  mkdir -p "$root/root" "$ctx/home-node"
+  write_base "$root" node 1000 /home/node
   docker build -q -t "$NODE_IMAGE" --build-arg "NODE_VERSION=${version#v}" -f "$REPO/docker/node.Dockerfile" "$ctx" >/dev/null
   echo "node $(docker run --rm --network none "$NODE_IMAGE" node --version), npm $(docker run --rm --network none "$NODE_IMAGE" npm --version)"
 }
