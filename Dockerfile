@@ -1,70 +1,73 @@
-# interface-hash-server: the proxy with redis-server inside. The default (process) provider
-# starts its Redis nodes as child processes in this same container, bound to 127.0.0.1;
-# only the proxy port is published.
+# interface-hash-server: the proxy's image. Its Redis nodes are containers too (the docker
+# provider, the image's default: IHS_PROVIDER=docker), started through the host's Docker
+# socket; the image holds no redis-server (see docker/README.md).
 #
-#   docker build -t interface-hash-server .
-#   docker run --init -p 127.0.0.1:6380:6380 -v ihs-data:/data interface-hash-server
+#   docker build -t interface-hash-server .                      (with a registry: node:20-bookworm-slim)
+#   docker/build-images.sh  (or make docker-images)               (offline: ihs-local/node:20, host npm cache)
+#   make docker-run                                               (socket mounted, data dir at its host path)
 #
-# Without an image registry: docker/build-local-base.sh, then
-#   docker build --build-arg NODE_IMAGE=ihs-local/node:20-bookworm -t interface-hash-server .
-# (see docker/README.md).
+# Three stages on one base: `deps` installs the production dependencies, `build` all of them
+# and compiles src/ into dist/ with tsc; the final image gets deps' node_modules, bin/ and
+# build's dist/ — no TypeScript, no dev dependency, no npm cache.
 #
-# Two stages: `build` installs every dependency (typescript included) and compiles src/ into
-# dist/ with tsc; the final image gets production dependencies only, bin/ and that dist/.
+# No shell is needed (the local base has none): every RUN is exec form, and no step runs an
+# npm script (`npm run` needs sh). --ignore-scripts: no dependency needs its install script
+# (ssh2/cpu-features native builds are optional).
+#
+# npm cache: docker/npm-cache/ is copied in and used as npm's cache. In a fresh clone it is
+# empty and npm downloads as usual; docker/build-images.sh fills it with a copy of the host's
+# cache and passes --build-arg npm_config_offline=true (npm reads npm_config_* from the
+# environment, and build args are in RUN's environment), so `npm ci` reads the cache only
+# and the build runs with --network none.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-FROM ${NODE_IMAGE} AS build
+FROM ${NODE_IMAGE} AS deps
+ARG npm_config_offline=false
 WORKDIR /app
-# --ignore-scripts: tsc needs no install script (see the final stage for the others).
+COPY docker/npm-cache/ /npm-cache/
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--cache", "/npm-cache"]
+# An empty /data for the final stage to take over (no mkdir without a shell).
+WORKDIR /data
+
+FROM ${NODE_IMAGE} AS build
+ARG npm_config_offline=false
+WORKDIR /app
+COPY docker/npm-cache/ /npm-cache/
+COPY package.json package-lock.json ./
+RUN ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--cache", "/npm-cache"]
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+# `npm run build` without npm's sh: the same tsc call.
+RUN ["node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
 
 FROM ${NODE_IMAGE}
-
-# redis-server 7 (Debian bookworm: 7.0.x) unless the base image has one already.
-RUN if command -v redis-server >/dev/null; then \
-      echo "redis-server already present: $(redis-server --version)"; \
-    else \
-      apt-get update \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
-      && rm -rf /var/lib/apt/lists/*; \
-    fi \
-    && redis-server --version
-
-# The proxy and its Redis nodes run as this user; /data must be writable by it.
-ARG IHS_UID=10001
-RUN groupadd --gid ${IHS_UID} ihs \
-    && useradd --uid ${IHS_UID} --gid ihs --home-dir /data --no-create-home --shell /usr/sbin/nologin ihs \
-    && mkdir -p /data && chown ihs:ihs /data && chmod 700 /data
-
 WORKDIR /app
 ENV NODE_ENV=production
-
-# Dependencies first (cached while package*.json are unchanged): production ones only
-# (ioredis, pino, pino-pretty, yargs, dockerode); tsx, typescript and the @types are dev
-# dependencies, used in the build stage alone. --ignore-scripts: no dependency needs its
-# install script at run time (ssh2/cpu-features native builds are optional and this image
-# has no compiler).
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
-    && npm cache clean --force
-
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
 # bin/ loads dist/main.js (source maps on: stack traces name src/*.ts lines).
 COPY bin ./bin
 COPY --from=build /app/dist ./dist
+# The default data dir, writable by the image's user. With the docker provider, mount the
+# host's data dir at its own host path instead and pass --data-dir (each node's dir is
+# bind-mounted into its Redis container by host path): see make docker-run.
+COPY --from=deps --chown=1000:1000 /data /data
 
+# Inside a container the proxy must listen on the container's interface to be published;
+# publish it on the host's 127.0.0.1 (-p 127.0.0.1:6380:6380) unless clients elsewhere need it.
 ENV IHS_BIND=0.0.0.0 \
-    IHS_DATA_DIR=/data
-VOLUME /data
+    IHS_DATA_DIR=/data \
+    IHS_PROVIDER=docker
 EXPOSE 6380
-USER ihs
+# `node` (uid/gid 1000) exists in the official node image and in ihs-local/node:20. To use
+# the Docker socket it needs the socket's group: docker run --group-add <gid of the socket>.
+USER node
 
-# node handles SIGTERM/SIGINT itself: it stops the proxy, then each redis-server (SIGTERM,
-# AOF flushed), then exits. `docker stop` sends SIGTERM. Run with --init (tini as PID 1
-# forwards the signal and reaps orphans); node as PID 1 also works because it installs
-# its own SIGTERM handler.
+# PING on the proxy's port (read from its flags and IHS_* env); +PONG or -NOAUTH is alive.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["node", "/app/bin/ihs-healthcheck.js"]
+
+# node stops the proxy on SIGTERM (docker stop); run with --init so that PID 1 reaps orphans.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "bin/interface-hash-server.js"]

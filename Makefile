@@ -13,7 +13,7 @@ ARGS ?=
 BUILD_STAMP := dist/.stamp
 BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d) tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all deps system-deps test-deps build run test chaos typecheck bench bench-failover clean help
+.PHONY: all deps system-deps test-deps build run test chaos typecheck bench bench-failover clean help docker-images docker-run docker-stop
 
 all: test
 
@@ -24,6 +24,9 @@ help:
 	@echo "make chaos  - long chaos runs: kill/stop nodes and the proxy under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
 	@echo "make bench-failover - kill -9 of a master under load -> first write on its slots, median over runs"
+	@echo "make docker-images - build ihs-redis:local, ihs-local/node:20 and the proxy image offline (docker/README.md)"
+	@echo "make docker-run  - the proxy image with --provider docker on 127.0.0.1:6380, Docker socket mounted (ARGS, DOCKER_DATA_DIR)"
+	@echo "make docker-stop - stop and remove the proxy container (its Redis containers stay)"
 
 # redis-server/redis-cli/redis-benchmark (and nutcracker for the benchmark) from Debian/Ubuntu.
 system-deps:
@@ -82,6 +85,43 @@ bench: deps build
 
 bench-failover: deps build
 	npx tsx bench/failover.ts
+
+# --- Docker (docker/README.md). Nothing above depends on these: make test runs without Docker.
+PROXY_IMAGE ?= interface-hash-server:local
+REDIS_IMAGE ?= ihs-redis:local
+PROXY_CONTAINER ?= ihs-proxy
+DOCKER_PORT ?= 6380
+DOCKER_SOCKET ?= /var/run/docker.sock
+# Bind-mounted at the same absolute path inside the proxy's container: the docker provider
+# mounts each node's dir (<data-dir>/nodes/<id>) into its Redis container by host path.
+DOCKER_DATA_DIR ?= $(CURDIR)/data-docker
+# The image's non-root user (`node`), who owns the data dir when make runs as root.
+IMAGE_UID := 1000
+
+# The proxy image installs its dependencies from the host's npm cache, which npm ci fills.
+docker-images: node_modules/.package-lock.json
+	docker/build-images.sh
+
+# The container runs as you (--user uid:gid: the data dir and every node's files stay yours);
+# as root, as the image's user (uid 1000), with the data dir chowned to it. --group-add: the
+# socket's group, so that non-root user may talk to the daemon. Only the proxy port is
+# published, on 127.0.0.1.
+docker-run:
+	@[ -S $(DOCKER_SOCKET) ] || { echo "no Docker socket at $(DOCKER_SOCKET) (DOCKER_SOCKET=...)"; exit 1; }
+	@docker image inspect $(PROXY_IMAGE) >/dev/null 2>&1 || { echo "no image $(PROXY_IMAGE): make docker-images"; exit 1; }
+	@if [ "$$(docker inspect -f '{{.State.Running}}' $(PROXY_CONTAINER) 2>/dev/null)" = true ]; then \
+	  echo "$(PROXY_CONTAINER) is running already (make docker-stop first)"; exit 1; fi
+	@docker rm $(PROXY_CONTAINER) >/dev/null 2>&1 || true
+	@set -e; mkdir -p "$(DOCKER_DATA_DIR)"; data="$$(realpath "$(DOCKER_DATA_DIR)")"; \
+	if [ "$$(id -u)" = 0 ]; then chown $(IMAGE_UID):$(IMAGE_UID) "$$data"; user=""; else user="--user $$(id -u):$$(id -g)"; fi; \
+	set -x; docker run -d --init --name $(PROXY_CONTAINER) $$user \
+	  --group-add "$$(stat -c %g $(DOCKER_SOCKET))" -v $(DOCKER_SOCKET):/var/run/docker.sock \
+	  -v "$$data:$$data" -p 127.0.0.1:$(DOCKER_PORT):6380 \
+	  $(PROXY_IMAGE) --provider docker --bind 0.0.0.0 --port 6380 --data-dir "$$data" --redis-image $(REDIS_IMAGE) $(ARGS)
+	@echo "logs: docker logs -f $(PROXY_CONTAINER)   stop: make docker-stop   try: redis-cli -p $(DOCKER_PORT) ping"
+
+docker-stop:
+	docker stop $(PROXY_CONTAINER) && docker rm $(PROXY_CONTAINER)
 
 clean:
 	rm -rf data .test-data dist
