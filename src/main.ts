@@ -27,7 +27,7 @@ import { ClusterAdmin, migrationListing, recoveryListing } from './admin/cluster
 import { rebalanceCluster } from './cluster/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances, type RecoveryInstanceRunner } from './nodes/recovery-instance.js';
-import { detectNodeAccess, DockerProvider } from './nodes/docker-provider.js';
+import { detectNodeAccess, dockerClusterId, DockerProvider } from './nodes/docker-provider.js';
 import { DockerRecoveryInstances } from './nodes/docker-recovery-instances.js';
 import { SlotMigrator } from './cluster/slot-migration.js';
 import { ScriptRegistry } from './proxy/script-registry.js';
@@ -53,7 +53,7 @@ async function makeProviders(config: Config, log: Logger): Promise<Providers> {
   if (config.provider === 'static') return { provider: new StaticProvider({ log }), recoveryInstances: undefined };
   if (config.provider === 'docker') {
     const docker = new Docker(); // the local socket, or DOCKER_HOST
-    const clusterId = clusterIdOf(config.dataDir);
+    const clusterId = dockerClusterId(config.dataDir);
     const access = config.dockerNodeAccess === 'auto' ? await detectNodeAccess(docker) : config.dockerNodeAccess;
     const common = { docker, image: config.redisImage, clusterId, access, log } as const;
     const provider = await DockerProvider.create({
@@ -69,10 +69,6 @@ async function makeProviders(config: Config, log: Logger): Promise<Providers> {
   return { provider, recoveryInstances: new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, commandTimeoutMs: config.connectTimeout }) };
 }
 
-/** Names this data dir's cluster: its Docker containers, volumes and network carry it. */
-function clusterIdOf(dataDir: string): string {
-  return createHash('sha1').update(`interface-hash-server:${path.resolve(dataDir)}`).digest('hex').slice(0, 12);
-}
 
 function poolFactory(password: string, config: Config, log: Logger) {
   const ack = config.ack === 'replica' ? new AckPolicy(config.ackTimeout) : undefined;

@@ -21,6 +21,7 @@
  * Exits are learnt from the Docker events stream (docker-events.ts): `die` is a node down for
  * certain, `oom` and `health_status: unhealthy` ask for an immediate health check.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -487,6 +488,11 @@ export class DockerProvider implements NodeProvider {
       if (!isDockerConflict(err) && !isDockerNotFound(err)) throw err;
     }
   }
+}
+
+/** Names a data dir's cluster: its containers, volumes and default network carry it. */
+export function dockerClusterId(dataDir: string): string {
+  return createHash('sha1').update(`interface-hash-server:${path.resolve(dataDir)}`).digest('hex').slice(0, 12);
 }
 
 /** The host port a container publishes its client port on (127.0.0.1), if any. */

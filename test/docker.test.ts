@@ -1,0 +1,272 @@
+/**
+ * The docker provider against a real Docker engine: a 3×1 cluster of Redis containers
+ * (the image from `make docker-images`, or IHS_TEST_REDIS_IMAGE), driven through the proxy.
+ *
+ * Skipped, with the reason, when no engine answers or the image is missing — unless
+ * IHS_REQUIRE_DOCKER=1 (CI), where that is a failure.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, appendFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Docker from 'dockerode';
+import { dockerClusterId } from '../src/nodes/docker-provider.js';
+import { LABEL_CLUSTER, LABEL_NODE, LABEL_ROLE } from '../src/nodes/docker-network.js';
+import { sleep } from '../src/nodes/wait.js';
+import { eventually } from './support/cluster-manager.js';
+import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
+import { WriteLedger } from './support/write-ledger.js';
+
+const IMAGE = process.env.IHS_TEST_REDIS_IMAGE ?? 'ihs-redis:local';
+const docker = new Docker();
+
+async function whyNoDocker(): Promise<string | undefined> {
+  try {
+    await docker.ping();
+  } catch (err) {
+    return `no Docker engine answers (${(err as Error).message}); start dockerd to run this suite`;
+  }
+  try {
+    await docker.getImage(IMAGE).inspect();
+  } catch {
+    return `image ${IMAGE} is missing: build it with make docker-images`;
+  }
+  return undefined;
+}
+
+const skipReason = await whyNoDocker();
+if (skipReason !== undefined && process.env.IHS_REQUIRE_DOCKER === '1') {
+  throw new Error(`IHS_REQUIRE_DOCKER=1, but the Docker suite cannot run: ${skipReason}`);
+}
+if (skipReason !== undefined) process.stdout.write(`# docker suite skipped: ${skipReason}\n`);
+
+/** One line of the admin LIST verb: `id addr role master-or-- state key=value...`. */
+interface Listed {
+  id: string;
+  address: string;
+  role: string;
+  master: string;
+  state: string;
+  fields: Map<string, string>;
+}
+
+async function list(port: number): Promise<Listed[]> {
+  const c = await strictClient(port, 10_000);
+  try {
+    const reply = await c.call('LIST'); // one line per node and per operation under way
+    const lines = Array.isArray(reply) ? reply.map(String) : String(reply).split('\n');
+    return lines
+      .filter((l) => /^m\d+(r\d+)? /.test(l))
+      .map((l) => {
+        const [id, address, role, master, state, ...rest] = l.split(' ');
+        return { id, address, role, master, state, fields: new Map(rest.map((kv) => kv.split('=', 2) as [string, string])) };
+      });
+  } finally {
+    c.disconnect();
+  }
+}
+
+async function ourContainers(clusterId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABEL_CLUSTER}=${clusterId}`] } });
+}
+
+async function containerOf(clusterId: string, nodeId: string): Promise<Docker.ContainerInspectInfo> {
+  return docker.getContainer(`ihs-${clusterId}-${nodeId}`).inspect();
+}
+
+/** Remove whatever the suite's cluster left in the engine (containers, volumes, network). */
+async function removeCluster(clusterId: string): Promise<void> {
+  for (const c of await ourContainers(clusterId)) await docker.getContainer(c.Id).remove({ force: true });
+  const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABEL_CLUSTER}=${clusterId}`] } });
+  for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove();
+  for (const n of await docker.listNetworks({ filters: { label: [`${LABEL_CLUSTER}=${clusterId}`] } })) await docker.getNetwork(n.Id).remove();
+}
+
+function connectOutcome(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.setTimeout(2000, () => {
+      s.destroy();
+      resolve('timeout');
+    });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+describe('docker provider: Redis nodes as containers', { skip: skipReason, timeout: 600_000 }, () => {
+  let dataDir = '';
+  let clusterId = '';
+  let tp: TestProxy | undefined;
+  const flags = ['--provider', 'docker', '--redis-image', IMAGE, '--masters', '3', '--replicas', '1', '--ack', 'replica', '--shard-recovery-timeout', '3000'];
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-test-'));
+    clusterId = dockerClusterId(dataDir);
+    tp = await startTestProxy(flags, dataDir);
+  });
+
+  after(async () => {
+    await tp?.close().catch(() => undefined);
+    await removeCluster(clusterId);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('a 3×1 cluster of labelled containers on its own network, each with its volume; only 127.0.0.1 ports; SET/GET through the proxy', async () => {
+    assert.ok(tp);
+    const containers = await ourContainers(clusterId);
+    assert.equal(containers.length, 6, '3 masters + 3 replicas');
+    const roles = containers.map((c) => c.Labels[LABEL_ROLE]).sort();
+    assert.deepEqual(roles, ['master', 'master', 'master', 'replica', 'replica', 'replica']);
+    const listed = await list(tp.port);
+    assert.deepEqual(listed.map((n) => n.id).sort(), ['m0', 'm0r0', 'm1', 'm1r0', 'm2', 'm2r0']);
+    const network = `ihs-${clusterId}`;
+    const gateway = String((await docker.getNetwork(network).inspect()).IPAM?.Config?.[0]?.Gateway);
+    for (const n of listed) {
+      const info = await containerOf(clusterId, n.id);
+      assert.equal(info.State.Running, true, `${n.id} runs`);
+      assert.equal(info.Config.Labels[LABEL_NODE], n.id);
+      // The cluster knows it by its address on the cluster network.
+      assert.equal(n.address, `${info.NetworkSettings.Networks[network].IPAddress}:6379`, `${n.id} is known by its network address`);
+      assert.deepEqual(Object.keys(info.NetworkSettings.Networks), [network], `${n.id} is on the cluster's network only`);
+      const mount = info.Mounts.find((m) => m.Destination === '/data');
+      assert.equal(mount?.Type, 'volume');
+      assert.equal(mount?.Name, `ihs-${clusterId}-${n.id}`, 'a named volume of its own');
+      // Published: the client port only, on 127.0.0.1 only.
+      const bindings = info.HostConfig.PortBindings ?? {};
+      assert.deepEqual(Object.keys(bindings), ['6379/tcp']);
+      const hostPort = Number(bindings['6379/tcp'][0].HostPort);
+      assert.equal(bindings['6379/tcp'][0].HostIp, '127.0.0.1');
+      assert.equal(await connectOutcome('127.0.0.1', hostPort), 'connected');
+      assert.equal(await connectOutcome(gateway, hostPort), 'ECONNREFUSED', `${n.id}'s published port is not reachable on the host's other addresses`);
+    }
+    const c = await strictClient(tp.port);
+    try {
+      for (let i = 0; i < 300; i++) assert.equal(await c.set(`dk:${i}`, `v${i}`), 'OK');
+      for (let i = 0; i < 300; i += 7) assert.equal(await c.get(`dk:${i}`), `v${i}`);
+      assert.equal(await c.dbsize(), 300);
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('docker kill of a replica: the same container is started again and rejoins as a replica', async () => {
+    assert.ok(tp);
+    const replica = (await list(tp.port)).find((n) => n.role === 'replica')!;
+    const before = await containerOf(clusterId, replica.id);
+    await docker.getContainer(before.Id).kill();
+    await eventually(
+      `${replica.id} restarted and in sync again`,
+      async () => {
+        const info = await containerOf(clusterId, replica.id);
+        if (!info.State.Running || info.State.StartedAt === before.State.StartedAt) return `container not restarted (${info.State.Status})`;
+        const now = (await list(tp!.port)).find((n) => n.id === replica.id);
+        return now?.role === 'replica' && now.master === replica.master && now.state === 'up' ? true : `listed as ${JSON.stringify(now)}`;
+      },
+      30_000,
+    );
+    assert.equal((await containerOf(clusterId, replica.id)).Id, before.Id, 'the same container (same volume), not a new one');
+  });
+
+  test('docker kill of a master under write load: its replica promoted, the old master back as its replica, no acknowledged write lost', async () => {
+    assert.ok(tp);
+    const listed = await list(tp.port);
+    const victim = listed.find((n) => n.role === 'master')!;
+    const heir = listed.find((n) => n.role === 'replica' && n.master === victim.id)!;
+    const ledger = new WriteLedger({ port: tp.port, prefix: 'dkm', hangMs: 10_000, clients: 4, lanes: 4 }).start();
+    await sleep(1000);
+    await docker.getContainer(`ihs-${clusterId}-${victim.id}`).kill();
+    await eventually(
+      `${heir.id} master and ${victim.id} its replica`,
+      async () => {
+        const now = await list(tp!.port);
+        const h = now.find((n) => n.id === heir.id);
+        const v = now.find((n) => n.id === victim.id);
+        return h?.role === 'master' && v?.role === 'replica' && v.master === heir.id && v.state === 'up' ? true : `${JSON.stringify(h)} ${JSON.stringify(v)}`;
+      },
+      30_000,
+    );
+    await sleep(500);
+    await ledger.stop();
+    const report = await ledger.verify();
+    assert.ok(report.acked > 100, `writes were acknowledged (${report.acked})`);
+    assert.deepEqual(report.lost, [], 'no acknowledged write lost');
+    assert.deepEqual(report.wrongValue, []);
+    assert.deepEqual(report.hangs, []);
+  });
+
+  test('a proxy restarted (after a SIGKILL-like abandon) adopts the running containers: no new container, data served', async () => {
+    assert.ok(tp);
+    const idsBefore = (await ourContainers(clusterId)).map((c) => `${c.Names[0]}=${c.Id}`).sort();
+    await tp.proxy.abandon();
+    tp = await startTestProxy(flags, dataDir);
+    const idsAfter = (await ourContainers(clusterId)).map((c) => `${c.Names[0]}=${c.Id}`).sort();
+    assert.deepEqual(idsAfter, idsBefore, 'the same containers, adopted');
+    for (const c of await ourContainers(clusterId)) assert.equal(c.State, 'running');
+    const c = await strictClient(tp.port);
+    try {
+      assert.equal(await c.get('dk:42'), 'v42');
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('a master and its replica killed, the master unable to start: its slots and keys recovered from its volume onto the others', async () => {
+    assert.ok(tp);
+    const c = await strictClient(tp.port, 10_000);
+    const keys = Array.from({ length: 400 }, (_, i) => `rk:${i}`);
+    try {
+      for (const k of keys) assert.equal(await c.set(k, `val-${k}`), 'OK');
+    } finally {
+      c.disconnect();
+    }
+    const listed = await list(tp.port);
+    const master = listed.find((n) => n.role === 'master')!;
+    const replicas = listed.filter((n) => n.master === master.id);
+    assert.ok(replicas.length >= 1);
+    const before = await strictClient(tp.port, 10_000);
+    const total = await before.dbsize();
+    before.disconnect();
+    // Its own redis.conf makes redis-server exit at start: a node that cannot come back.
+    for (const n of [master, ...replicas]) await appendFile(path.join(dataDir, 'nodes', n.id, 'redis.conf'), 'this-is-not-a-directive yes\n');
+    await Promise.all([master, ...replicas].map((n) => docker.getContainer(`ihs-${clusterId}-${n.id}`).kill()));
+    await eventually(
+      `${master.id}'s shard recovered`,
+      async () => {
+        const now = await list(tp!.port);
+        if (now.some((n) => n.id === master.id)) return `${master.id} still listed (${now.find((n) => n.id === master.id)?.state})`;
+        return now.filter((n) => n.role === 'master').length === 2 ? true : 'not 2 masters yet';
+      },
+      90_000,
+    );
+    const after = await strictClient(tp.port, 10_000);
+    try {
+      assert.equal(await after.dbsize(), total, 'every key is back');
+      for (let i = 0; i < keys.length; i += 13) assert.equal(await after.get(keys[i]), `val-${keys[i]}`);
+    } finally {
+      after.disconnect();
+    }
+    // The dead nodes' containers and volumes are gone; their dirs were kept aside.
+    for (const n of [master, ...replicas]) {
+      await assert.rejects(containerOf(clusterId, n.id), /no such container/i, `${n.id}'s container removed`);
+    }
+    const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABEL_CLUSTER}=${clusterId}`] } });
+    assert.equal(Volumes?.some((v) => v.Name === `ihs-${clusterId}-${master.id}`), false, 'its volume removed');
+  });
+});
+
+/** A proxy started with Redis's official image name but no such image here fails with one clear line. */
+test('a missing --redis-image is a clear error, not a pull', { skip: skipReason }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-noimage-'));
+  try {
+    await assert.rejects(startTestProxy(['--provider', 'docker', '--redis-image', 'ihs-no-such-image:never'], dir), /image ihs-no-such-image:never is not on this Docker engine/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
