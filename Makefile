@@ -66,8 +66,12 @@ $(BUILD_STAMP): $(BUILD_INPUTS)
 	node_modules/.bin/tsc -p tsconfig.build.json
 	@touch $@
 
+# With --provider docker: the locally built Redis image (make docker-images) when there is one
+# and IHS_REDIS_IMAGE is not set; --redis-image in ARGS wins over both.
 run: deps build
-	node bin/interface-hash-server.js $(ARGS)
+	@img="$${IHS_REDIS_IMAGE:-$$(docker image inspect ihs-redis:local >/dev/null 2>&1 && echo ihs-redis:local)}"; \
+	if [ -n "$$img" ]; then export IHS_REDIS_IMAGE="$$img"; fi; \
+	set -x; node bin/interface-hash-server.js $(ARGS)
 
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit

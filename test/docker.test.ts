@@ -12,11 +12,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { silentLogger } from '../src/log.js';
 import { dockerClusterId } from '../src/nodes/docker-provider.js';
+import { DockerEvents, type ContainerEvent } from '../src/nodes/docker-events.js';
 import { LABEL_CLUSTER, LABEL_NODE, LABEL_ROLE } from '../src/nodes/docker-network.js';
 import { sleep } from '../src/nodes/wait.js';
 import { eventually } from './support/cluster-manager.js';
-import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
+import { startTestProxy, strictClient, waitForPong, type TestProxy } from './support/proxy.js';
+import { freePort } from './support/redis-server.js';
 import { WriteLedger } from './support/write-ledger.js';
 
 const IMAGE = process.env.IHS_TEST_REDIS_IMAGE ?? 'ihs-redis:local';
@@ -270,3 +275,71 @@ test('a missing --redis-image is a clear error, not a pull', { skip: skipReason 
   }
 });
 
+
+test('a broken Docker events stream is reopened, and later events still arrive', { skip: skipReason, timeout: 60_000 }, async () => {
+  const label = `io.interface-hash-server.test=${process.pid}-${Date.now()}`;
+  const seen: ContainerEvent[] = [];
+  let reopened = 0;
+  const events = new DockerEvents({ docker, log: silentLogger(), label, onEvent: (e) => seen.push(e), onReopened: () => reopened++ });
+  events.open();
+  try {
+    await eventually('events stream open', async () => ((events as unknown as { stream?: unknown }).stream !== undefined ? true : 'not yet'));
+    // Break it as a dropped socket would.
+    (events as unknown as { stream: NodeJS.ReadableStream & { destroy(): void } }).stream.destroy();
+    await eventually('reopened', async () => (reopened === 1 ? true : `reopened ${reopened} times`));
+    // A container with the label that exits at once ("redis-server --version"): its die event arrives on the new stream.
+    const [key, value] = label.split('=');
+    const c = await docker.createContainer({ Image: IMAGE, Cmd: ['redis-server', '--version'], Labels: { [key]: value, [LABEL_NODE]: 'probe' } });
+    try {
+      await c.start();
+      await eventually('die event', async () => (seen.some((e) => e.action === 'die' && e.node === 'probe') ? true : `seen ${JSON.stringify(seen)}`));
+    } finally {
+      await c.remove({ force: true });
+    }
+  } finally {
+    events.close();
+  }
+});
+
+/**
+ * The proxy itself in a container (the image from make docker-images), started the way
+ * users start it (make docker-run): Docker socket mounted, data dir at its host path, only
+ * the proxy port published on 127.0.0.1. It joins the cluster network and dials the nodes
+ * there; the nodes publish nothing.
+ */
+const proxyImage = process.env.IHS_TEST_PROXY_IMAGE ?? 'interface-hash-server:local';
+const noProxyImage = skipReason ?? (await docker.getImage(proxyImage).inspect().then(() => undefined, () => `image ${proxyImage} is missing: build it with make docker-images`));
+if (noProxyImage !== undefined && skipReason === undefined && process.env.IHS_REQUIRE_DOCKER === '1') throw new Error(`IHS_REQUIRE_DOCKER=1, but ${noProxyImage}`);
+
+test('make docker-run: the proxy in a container with the host socket serves a cluster of containers it reaches on their network', { skip: noProxyImage, timeout: 180_000 }, async () => {
+  const run = promisify(execFile);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-run-'));
+  const clusterId = dockerClusterId(dataDir);
+  const port = await freePort();
+  const name = `ihs-proxy-test-${process.pid}`;
+  const vars = [`DOCKER_DATA_DIR=${dataDir}`, `DOCKER_PORT=${port}`, `PROXY_CONTAINER=${name}`, `PROXY_IMAGE=${proxyImage}`, `REDIS_IMAGE=${IMAGE}`, 'ARGS=--masters 2 --replicas 1'];
+  try {
+    await run('make', ['--no-print-directory', 'docker-run', ...vars]);
+    await waitForPong(port, 60_000);
+    const c = await strictClient(port, 10_000);
+    try {
+      assert.equal(await c.set('in-container', 'yes'), 'OK');
+      assert.equal(await c.get('in-container'), 'yes');
+    } finally {
+      c.disconnect();
+    }
+    const proxy = await docker.getContainer(name).inspect();
+    assert.ok(proxy.NetworkSettings.Networks[`ihs-${clusterId}`] !== undefined, 'the proxy container joined the cluster network');
+    assert.deepEqual(Object.keys(proxy.HostConfig.PortBindings ?? {}), ['6380/tcp']);
+    assert.equal(proxy.HostConfig.PortBindings?.['6380/tcp']?.[0]?.HostIp, '127.0.0.1');
+    assert.ok(proxy.HostConfig.Binds?.includes('/var/run/docker.sock:/var/run/docker.sock'), 'the host socket, not a TCP port');
+    assert.notEqual(proxy.Config.User, '', 'not root');
+    const nodes = await ourContainers(clusterId);
+    assert.equal(nodes.length, 4, '2 masters + 2 replicas');
+    for (const n of nodes) assert.deepEqual(n.Ports.filter((p) => p.PublicPort !== undefined), [], `${n.Names[0]} publishes nothing`);
+  } finally {
+    await run('make', ['--no-print-directory', 'docker-stop', ...vars]).catch(() => undefined);
+    await removeCluster(clusterId);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
