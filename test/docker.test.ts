@@ -205,6 +205,33 @@ describe('docker provider: Redis nodes as containers', { skip: skipReason, timeo
     assert.deepEqual(report.hangs, []);
   });
 
+  test('docker pause of a master (it accepts connections, answers nothing): failed over after --node-timeout, back as a replica, nothing acknowledged lost', async () => {
+    assert.ok(tp);
+    const listed = await list(tp.port);
+    const victim = listed.find((n) => n.role === 'master')!;
+    const heir = listed.find((n) => n.role === 'replica' && n.master === victim.id)!;
+    const ledger = new WriteLedger({ port: tp.port, prefix: 'dkp', hangMs: 15_000, clients: 2, lanes: 4 }).start();
+    await sleep(500);
+    await docker.getContainer(`ihs-${clusterId}-${victim.id}`).pause();
+    await eventually(
+      `${heir.id} master and ${victim.id} its replica`,
+      async () => {
+        const now = await list(tp!.port);
+        const h = now.find((n) => n.id === heir.id);
+        const v = now.find((n) => n.id === victim.id);
+        return h?.role === 'master' && v?.role === 'replica' && v.master === heir.id && v.state === 'up' ? true : `${JSON.stringify(h)} ${JSON.stringify(v)}`;
+      },
+      30_000,
+    );
+    assert.equal((await containerOf(clusterId, victim.id)).State.Paused, false, 'restarted, not left paused');
+    await ledger.stop();
+    const report = await ledger.verify();
+    assert.ok(report.acked > 50, `writes were acknowledged (${report.acked})`);
+    assert.deepEqual(report.lost, []);
+    assert.deepEqual(report.wrongValue, []);
+    assert.deepEqual(report.hangs, []);
+  });
+
   test('a proxy restarted (after a SIGKILL-like abandon) adopts the running containers: no new container, data served', async () => {
     assert.ok(tp);
     const idsBefore = (await ourContainers(clusterId)).map((c) => `${c.Names[0]}=${c.Id}`).sort();

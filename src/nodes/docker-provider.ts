@@ -398,7 +398,8 @@ export class DockerProvider implements NodeProvider {
     const container = this.docker.getContainer(info.Id);
     let how = 'already stopped';
     if (info.State.Running) {
-      if (info.State.Paused) await container.unpause();
+      // A paused container takes SIGKILL as it is; SIGTERM needs it running to flush its AOF.
+      if (info.State.Paused && graceful) await container.unpause();
       how = graceful ? 'SIGTERM' : 'SIGKILL';
       try {
         if (graceful) await container.stop({ t: Math.ceil(this.stopTimeoutMs / 1000) });
