@@ -1,9 +1,9 @@
 /**
  * The docker provider against a real Docker engine: a 3×1 cluster of Redis containers
- * (the image from `make docker-images`, or IHS_TEST_REDIS_IMAGE), driven through the proxy.
+ * (the image from `make docker-images`, or TEST_REDIS_IMAGE), driven through the proxy.
  *
  * Skipped, with the reason, when no engine answers or the image is missing — unless
- * IHS_REQUIRE_DOCKER=1 (CI), where that is a failure.
+ * TEST_REQUIRE_DOCKER=1 (CI), where that is a failure.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, appendFile } from 'node:fs/promises';
@@ -25,7 +25,7 @@ import { startTestProxy, strictClient, waitForPong, type TestProxy } from './sup
 import { freePort } from './support/redis-server.js';
 import { WriteLedger } from './support/write-ledger.js';
 
-const IMAGE = process.env.IHS_TEST_REDIS_IMAGE ?? 'ihs-redis:local';
+const IMAGE = process.env.TEST_REDIS_IMAGE ?? 'ihs-redis:local';
 const docker = new Docker();
 
 async function whyNoDocker(): Promise<string | undefined> {
@@ -43,8 +43,8 @@ async function whyNoDocker(): Promise<string | undefined> {
 }
 
 const skipReason = await whyNoDocker();
-if (skipReason !== undefined && process.env.IHS_REQUIRE_DOCKER === '1') {
-  throw new Error(`IHS_REQUIRE_DOCKER=1, but the Docker suite cannot run: ${skipReason}`);
+if (skipReason !== undefined && process.env.TEST_REQUIRE_DOCKER === '1') {
+  throw new Error(`TEST_REQUIRE_DOCKER=1, but the Docker suite cannot run: ${skipReason}`);
 }
 if (skipReason !== undefined) process.stdout.write(`# docker suite skipped: ${skipReason}\n`);
 
@@ -267,6 +267,52 @@ describe('docker provider: Redis nodes as containers', { skip: skipReason, timeo
     }
   });
 
+  test('ADD MASTER makes two containers and moves slots to them; REMOVE of it moves the keys back and removes its containers and volumes', async () => {
+    assert.ok(tp);
+    const admin = await strictClient(tp.port, 60_000);
+    try {
+      const dbsize = await admin.dbsize();
+      const added = String(await admin.call('ADD', 'MASTER'));
+      const id = /^(m\d+) /.exec(added)?.[1];
+      assert.ok(id, `ADD MASTER said: ${added}`);
+      const info = await containerOf(clusterId, id);
+      assert.equal(info.State.Running, true);
+      assert.equal(info.Config.Labels[LABEL_ROLE], 'master');
+      assert.equal((await containerOf(clusterId, `${id}r0`)).Config.Labels[LABEL_ROLE], 'replica');
+      assert.ok(Number((await list(tp.port)).find((n) => n.id === id)?.fields.get('slot_count')) > 0, 'it got slots');
+      assert.equal(await admin.dbsize(), dbsize);
+      assert.match(String(await admin.call('REMOVE', id)), new RegExp(`^${id} removed`));
+      assert.equal(await admin.dbsize(), dbsize, 'every key kept');
+      for (const gone of [id, `${id}r0`]) {
+        await assert.rejects(containerOf(clusterId, gone), /no such container/i, `${gone}'s container removed`);
+        const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABEL_CLUSTER}=${clusterId}`] } });
+        assert.equal(Volumes?.some((v) => v.Name === `ihs-${clusterId}-${gone}`), false, `${gone}'s volume removed`);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  test('a replica whose container cannot start again (its redis.conf broken) is replaced by a new replica container', async () => {
+    assert.ok(tp);
+    const replica = (await list(tp.port)).find((n) => n.role === 'replica')!;
+    await appendFile(path.join(dataDir, 'nodes', replica.id, 'redis.conf'), 'this-is-not-a-directive yes\n');
+    await docker.getContainer(`ihs-${clusterId}-${replica.id}`).kill();
+    const replacement = await eventually(
+      `a new replica of ${replica.master}`,
+      async () => {
+        const now = await list(tp!.port);
+        const fresh = now.find((n) => n.role === 'replica' && n.master === replica.master && n.id !== replica.id && n.state === 'up');
+        return fresh !== undefined && !now.some((n) => n.id === replica.id) ? true : JSON.stringify(now.filter((n) => n.master === replica.master));
+      },
+      60_000,
+    );
+    assert.ok(replacement >= 0);
+    const fresh = (await list(tp.port)).find((n) => n.role === 'replica' && n.master === replica.master)!;
+    assert.equal((await containerOf(clusterId, fresh.id)).State.Running, true, `${fresh.id} runs in a container of its own`);
+    await assert.rejects(containerOf(clusterId, replica.id), /no such container/i, 'the broken one removed');
+  });
+
   test('a master and its replica killed, the master unable to start: its slots and keys recovered from its volume onto the others', async () => {
     assert.ok(tp);
     const c = await strictClient(tp.port, 10_000);
@@ -353,9 +399,9 @@ test('a broken Docker events stream is reopened, and later events still arrive',
  * the proxy port published on 127.0.0.1. It joins the cluster network and dials the nodes
  * there; the nodes publish nothing.
  */
-const proxyImage = process.env.IHS_TEST_PROXY_IMAGE ?? 'interface-hash-server:local';
+const proxyImage = process.env.TEST_PROXY_IMAGE ?? 'interface-hash-server:local';
 const noProxyImage = skipReason ?? (await docker.getImage(proxyImage).inspect().then(() => undefined, () => `image ${proxyImage} is missing: build it with make docker-images`));
-if (noProxyImage !== undefined && skipReason === undefined && process.env.IHS_REQUIRE_DOCKER === '1') throw new Error(`IHS_REQUIRE_DOCKER=1, but ${noProxyImage}`);
+if (noProxyImage !== undefined && skipReason === undefined && process.env.TEST_REQUIRE_DOCKER === '1') throw new Error(`TEST_REQUIRE_DOCKER=1, but ${noProxyImage}`);
 
 test('make docker-run: the proxy in a container with the host socket serves a cluster of containers it reaches on their network', { skip: noProxyImage, timeout: 180_000 }, async () => {
   const run = promisify(execFile);
@@ -387,5 +433,23 @@ test('make docker-run: the proxy in a container with the host socket serves a cl
     await run('make', ['--no-print-directory', 'docker-stop', ...vars]).catch(() => undefined);
     await removeCluster(clusterId);
     await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a container with a node\'s name but not the cluster\'s label is never touched: the start is refused', { skip: skipReason, timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-foreign-'));
+  const name = `ihs-${dockerClusterId(dir)}-m0`;
+  const foreign = await docker.createContainer({ name, Image: IMAGE, Cmd: ['redis-server', '--port', '7001'], Labels: { owner: 'someone-else' } });
+  try {
+    await foreign.start();
+    const startedAt = (await foreign.inspect()).State.StartedAt;
+    await assert.rejects(startTestProxy(['--provider', 'docker', '--redis-image', IMAGE, '--masters', '1', '--replicas', '0'], dir), /container ihs-\S+-m0 exists but is not one of this cluster's/);
+    const after = await foreign.inspect();
+    assert.equal(after.State.Running, true, 'still running, untouched');
+    assert.equal(after.State.StartedAt, startedAt, 'not restarted');
+  } finally {
+    await foreign.remove({ force: true });
+    await removeCluster(dockerClusterId(dir));
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -260,7 +260,7 @@ export class NodeChanges {
     const doc = this.ctx.topology();
     const node = doc.nodes.find((n) => n.id === op.nodeId);
     if (node === undefined) throw new Error(`add-node ${op.id}: node ${op.nodeId} is not in the document`);
-    const spec = nodeSpec(node, doc.nodePassword);
+    const spec = { ...nodeSpec(node, doc.nodePassword), role: op.replicaOf === undefined ? ('master' as const) : ('replica' as const) };
     const previous = node.port > 0 ? { host: node.host, port: node.port, busPort: node.busPort, handle: node.handle } : undefined;
     const running = node.external === true ? { ...node, handle: undefined } : await this.ctx.exclusive(() => this.ctx.provider.start(spec, previous));
     op.step = 'meet';
