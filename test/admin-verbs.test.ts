@@ -16,29 +16,12 @@ import { redisCli, startTestProxy, type TestProxy } from './support/proxy.js';
 import type { AdminChangeOperation } from '../src/admin/cluster-admin.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 import { freePort, startRedisServer } from './support/redis-server.js';
+import { listNodes, type ListedNode } from './support/admin-list.js';
 
 const skip = await skipWithoutRedis();
 
-interface ListedNode {
-  id: string;
-  address: string;
-  role: string;
-  master: string;
-  state: string;
-  fields: Map<string, string>;
-}
-
-function parseList(lines: string[]): ListedNode[] {
-  return lines
-    .filter((l) => /^\S+ \S+:\d+ /.test(l))
-    .map((l) => {
-      const [id, address, role, master, state, ...rest] = l.split(' ');
-      return { id, address, role, master, state, fields: new Map(rest.map((kv) => kv.split('=') as [string, string])) };
-    });
-}
-
 async function list(r: Redis): Promise<ListedNode[]> {
-  return parseList((await r.call('LIST')) as string[]);
+  return listNodes(r);
 }
 
 function slotCount(ranges: string): number {

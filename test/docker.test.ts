@@ -24,6 +24,7 @@ import { eventually } from './support/cluster-manager.js';
 import { startTestProxy, strictClient, waitForPong, type TestProxy } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
 import { WriteLedger } from './support/write-ledger.js';
+import { listNodes, type ListedNode } from './support/admin-list.js';
 
 const IMAGE = process.env.TEST_REDIS_IMAGE ?? 'ihs-redis:local';
 const docker = new Docker();
@@ -48,30 +49,27 @@ if (skipReason !== undefined && process.env.TEST_REQUIRE_DOCKER === '1') {
 }
 if (skipReason !== undefined) process.stdout.write(`# docker suite skipped: ${skipReason}\n`);
 
-/** One line of the admin LIST verb: `id addr role master-or-- state key=value...`. */
-interface Listed {
-  id: string;
-  address: string;
-  role: string;
-  master: string;
-  state: string;
-  fields: Map<string, string>;
-}
-
-async function list(port: number): Promise<Listed[]> {
+async function list(port: number): Promise<ListedNode[]> {
   const c = await strictClient(port, 10_000);
   try {
-    const reply = await c.call('LIST'); // one line per node and per operation under way
-    const lines = Array.isArray(reply) ? reply.map(String) : String(reply).split('\n');
-    return lines
-      .filter((l) => /^m\d+(r\d+)? /.test(l))
-      .map((l) => {
-        const [id, address, role, master, state, ...rest] = l.split(' ');
-        return { id, address, role, master, state, fields: new Map(rest.map((kv) => kv.split('=', 2) as [string, string])) };
-      });
+    return await listNodes(c);
   } finally {
     c.disconnect();
   }
+}
+
+/** Wait until `heir` is a master and `victim` is back, up, as its replica. */
+async function failedOver(port: number, victim: ListedNode, heir: ListedNode): Promise<void> {
+  await eventually(
+    `${heir.id} master and ${victim.id} its replica`,
+    async () => {
+      const now = await list(port);
+      const h = now.find((n) => n.id === heir.id);
+      const v = now.find((n) => n.id === victim.id);
+      return h?.role === 'master' && v?.role === 'replica' && v.master === heir.id && v.state === 'up' ? true : `${JSON.stringify(h)} ${JSON.stringify(v)}`;
+    },
+    30_000,
+  );
 }
 
 /** "0-5460,9557" → the set of those slots. */
@@ -202,16 +200,7 @@ describe('docker provider: Redis nodes as containers', { skip: skipReason, timeo
     await victimContainer.kill();
     await victimContainer.wait({ condition: 'not-running' });
     const killedAt = performance.now(); // its redis-server is gone: what is acknowledged on its slots from here came from the promoted replica
-    await eventually(
-      `${heir.id} master and ${victim.id} its replica`,
-      async () => {
-        const now = await list(tp!.port);
-        const h = now.find((n) => n.id === heir.id);
-        const v = now.find((n) => n.id === victim.id);
-        return h?.role === 'master' && v?.role === 'replica' && v.master === heir.id && v.state === 'up' ? true : `${JSON.stringify(h)} ${JSON.stringify(v)}`;
-      },
-      30_000,
-    );
+    await failedOver(tp.port, victim, heir);
     await sleep(500);
     await ledger.stop();
     const firstAck = Math.min(...ledger.ackedBetween(killedAt, Infinity).filter((w) => w.sentAt > killedAt && slots.has(w.slot)).map((w) => w.ackedAt - killedAt));
@@ -232,16 +221,7 @@ describe('docker provider: Redis nodes as containers', { skip: skipReason, timeo
     const ledger = new WriteLedger({ port: tp.port, prefix: 'dkp', hangMs: 15_000, clients: 2, lanes: 4 }).start();
     await sleep(500);
     await docker.getContainer(`ihs-${clusterId}-${victim.id}`).pause();
-    await eventually(
-      `${heir.id} master and ${victim.id} its replica`,
-      async () => {
-        const now = await list(tp!.port);
-        const h = now.find((n) => n.id === heir.id);
-        const v = now.find((n) => n.id === victim.id);
-        return h?.role === 'master' && v?.role === 'replica' && v.master === heir.id && v.state === 'up' ? true : `${JSON.stringify(h)} ${JSON.stringify(v)}`;
-      },
-      30_000,
-    );
+    await failedOver(tp.port, victim, heir);
     assert.equal((await containerOf(clusterId, victim.id)).State.Paused, false, 'restarted, not left paused');
     await ledger.stop();
     const report = await ledger.verify();

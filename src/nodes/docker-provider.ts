@@ -468,13 +468,8 @@ export class DockerProvider implements NodeProvider {
     }
   }
 
-  private async inspect(nameOrId: string): Promise<Docker.ContainerInspectInfo | undefined> {
-    try {
-      return await this.docker.getContainer(nameOrId).inspect();
-    } catch (err) {
-      if (isDockerNotFound(err)) return undefined;
-      throw err;
-    }
+  private inspect(nameOrId: string): Promise<Docker.ContainerInspectInfo | undefined> {
+    return inspectContainer(this.docker, nameOrId);
   }
 
   private async isRunning(containerId: string): Promise<boolean> {
@@ -488,6 +483,16 @@ export class DockerProvider implements NodeProvider {
     } catch (err) {
       if (!isDockerConflict(err) && !isDockerNotFound(err)) throw err;
     }
+  }
+}
+
+/** A container's state; undefined when there is no such container. */
+export async function inspectContainer(docker: Docker, nameOrId: string): Promise<Docker.ContainerInspectInfo | undefined> {
+  try {
+    return await docker.getContainer(nameOrId).inspect();
+  } catch (err) {
+    if (isDockerNotFound(err)) return undefined;
+    throw err;
   }
 }
 

@@ -12,9 +12,9 @@ import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import { probeNode } from './control-client.js';
 import { deleteDialRoute, setDialRoute } from './dial-map.js';
-import { dockerMessage, isDockerNotFound } from './docker-errors.js';
+import { dockerMessage } from './docker-errors.js';
 import { LABEL_CLUSTER, LABEL_ROLE } from './docker-network.js';
-import { CONTAINER_DATA_DIR, CONTAINER_PORT, ownerIds, publishedPort, type DockerProvider, type NodeAccess } from './docker-provider.js';
+import { CONTAINER_DATA_DIR, CONTAINER_PORT, inspectContainer, ownerIds, publishedPort, type DockerProvider, type NodeAccess } from './docker-provider.js';
 import { tailFile } from './log-tail.js';
 import { PortAllocator } from './ports.js';
 import { writePrivateFile } from './process-provider.js';
@@ -139,12 +139,7 @@ export class DockerRecoveryInstances implements RecoveryInstanceRunner {
     return ip;
   }
 
-  private async inspect(nameOrId: string): Promise<Docker.ContainerInspectInfo | undefined> {
-    try {
-      return await this.docker.getContainer(nameOrId).inspect();
-    } catch (err) {
-      if (isDockerNotFound(err)) return undefined;
-      throw err;
-    }
+  private inspect(nameOrId: string): Promise<Docker.ContainerInspectInfo | undefined> {
+    return inspectContainer(this.docker, nameOrId);
   }
 }
