@@ -162,6 +162,8 @@ export class DockerProvider implements NodeProvider {
       this.log.info({ network: net.name, subnet: net.subnet, access: this.o.access }, 'docker network ready');
       return net;
     })();
+    // A failure (the engine restarting, say) is not remembered: the next start asks again.
+    this.network.catch(() => (this.network = undefined));
     return this.network;
   }
 
