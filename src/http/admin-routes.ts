@@ -7,7 +7,7 @@
  * Changes need --admin-password as a bearer token. Reads (GET) are open, like /metrics and
  * the status page, which show the same topology to whoever reaches the HTTP port.
  */
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { AdminError, parseNodeAddress, type ClusterAdmin } from '../admin/cluster-admin.js';
 import type { NodeAddress } from '../nodes/control-client.js';
 import { clusterView, listingView, type ClusterStats } from './cluster-view.js';
@@ -27,7 +27,7 @@ export interface AdminRoutesOptions {
   admin: ClusterAdmin;
   stats: () => ClusterStats;
   /** The --admin-password bearer check. */
-  guard: preHandlerAsyncHookHandler;
+  guard: onRequestAsyncHookHandler;
   guarded: boolean;
 }
 
@@ -60,7 +60,7 @@ function bodyAddress(text: string): NodeAddress {
 
 export function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): void {
   const { admin } = o;
-  const change = { preHandler: o.guard };
+  const change = { onRequest: o.guard };
   const security = o.guarded ? bearer : undefined;
   const changeReplies = { 200: changeResultSchema, ...errorReplies(400, 401, 404, 409) };
 

@@ -22,7 +22,7 @@ function samePassword(given: string, expected: string): boolean {
 }
 
 /**
- * A preHandler letting through requests that carry one of `passwords` (the non-empty ones)
+ * An onRequest hook (before the body is read or checked) letting through requests that carry one of `passwords` (the non-empty ones)
  * as their bearer token; 401 with a JSON error otherwise. No non-empty password: open.
  */
 export function requireBearer(what: string, ...passwords: string[]): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {

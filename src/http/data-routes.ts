@@ -3,7 +3,7 @@
  * /api/v1/hash/data/{key} reads one — both through the proxy's RESP port (DataClient).
  * With --requirepass they need it as a bearer token, as RESP needs AUTH.
  */
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { DataClient } from './data-client.js';
 import { HttpError } from './http-error.js';
 import { bearer, dataBodySchema, dataWrittenSchema, errorReplies, keyParamsSchema, keyValueSchema, type DataBody } from './schemas.js';
@@ -11,7 +11,7 @@ import { bearer, dataBodySchema, dataWrittenSchema, errorReplies, keyParamsSchem
 export interface DataRoutesOptions {
   data: DataClient;
   /** The --requirepass (and admin) bearer check. */
-  guard: preHandlerAsyncHookHandler;
+  guard: onRequestAsyncHookHandler;
   /** Whether the guard asks for anything (documented in the OpenAPI document only then). */
   guarded: boolean;
 }
@@ -21,7 +21,7 @@ export function dataRoutes(app: FastifyInstance, o: DataRoutesOptions): void {
   app.post<{ Body: DataBody }>(
     '/api/v1/hash/data',
     {
-      preHandler: o.guard,
+      onRequest: o.guard,
       schema: {
         summary: 'Set keys',
         description: 'SET each key to its value, through the proxy like any client (pipelined). On an error the keys before the failed one may be set.',
@@ -37,7 +37,7 @@ export function dataRoutes(app: FastifyInstance, o: DataRoutesOptions): void {
   app.get<{ Params: { key: string } }>(
     '/api/v1/hash/data/:key',
     {
-      preHandler: o.guard,
+      onRequest: o.guard,
       schema: {
         summary: 'Get a key',
         description: 'GET the key (URL-encode it in the path); 404 when it does not exist.',

@@ -96,6 +96,8 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }));
 
+  // JSON only: fastify would hand a text/plain body to the schema as a string.
+  app.removeContentTypeParser('text/plain');
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
