@@ -120,12 +120,10 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
 
   const adminGuarded = o.adminPassword !== '';
   const dataGuarded = o.proxy.requirePass !== '';
-  dataRoutes(app, {
-    data,
-    // The admin user may run data commands too (as on RESP), so either password opens data.
-    guard: dataGuarded ? requireBearer('this route (--requirepass)', o.proxy.requirePass, o.adminPassword) : requireBearer('data'),
-    guarded: dataGuarded,
-  });
+  // The admin user may run data commands too (as on RESP), so either password opens data;
+  // without --requirepass data is open, as RESP needs no AUTH then.
+  const dataPasswords = dataGuarded ? [o.proxy.requirePass, o.adminPassword] : [];
+  dataRoutes(app, { data, guard: requireBearer('this route (--requirepass)', ...dataPasswords), guarded: dataGuarded });
   adminRoutes(app, {
     admin: o.admin,
     stats: () => ({
@@ -156,8 +154,8 @@ function errorStatus(err: FastifyError): number {
   return 500;
 }
 
+/** fastify's validation messages already name the part and the field: "body/data/0/key must be string". */
 function errorMessage(err: FastifyError): string {
-  // fastify's validation messages name the part and the field: "body/data/0/key must be string".
   if (err instanceof DataReplyError) return `the cluster answered: ${err.message}`;
   return err.message;
 }
