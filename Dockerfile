@@ -49,6 +49,8 @@ COPY --from=deps /app/node_modules ./node_modules
 # bin/ loads dist/main.js (source maps on: stack traces name src/*.ts lines).
 COPY bin ./bin
 COPY --from=build /app/dist ./dist
+# The status page's static files, next to their compiled module (tsc copies no .html/.js assets).
+COPY src/http/public ./dist/http/public
 # The default data dir, writable by the image's user. With the docker provider, mount the
 # host's data dir at its own host path instead and pass --data-dir (each node's dir is
 # bind-mounted into its Redis container by host path): see make docker-run.
@@ -56,10 +58,12 @@ COPY --from=deps --chown=1000:1000 /data /data
 
 # Inside a container the proxy must listen on the container's interface to be published;
 # publish it on the host's 127.0.0.1 (-p 127.0.0.1:6380:6380) unless clients elsewhere need it.
+# The same for the HTTP API (-p 127.0.0.1:8888:8888).
 ENV IHS_BIND=0.0.0.0 \
+    IHS_HTTP_BIND=0.0.0.0 \
     IHS_DATA_DIR=/data \
     IHS_PROVIDER=docker
-EXPOSE 6380
+EXPOSE 6380 8888
 # `node` (uid/gid 1000) exists in the official node image and in ihs-local/node:20. To use
 # the Docker socket it needs the socket's group: docker run --group-add <gid of the socket>.
 USER node

@@ -9,9 +9,10 @@ UNIT_TESTS := $(sort $(wildcard test/*.test.ts))
 ARGS ?=
 # The proxy runs compiled JavaScript: tsc turns src/ into dist/. dist/.stamp stands for all
 # of dist/; it is remade when a source file, a src/ directory (a file added, removed or
-# renamed), a tsconfig or package.json is newer than it.
+# renamed), a tsconfig or package.json is newer than it. The status page's static files
+# (src/http/public/) are copied next to their compiled module: tsc leaves them out.
 BUILD_STAMP := dist/.stamp
-BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d) tsconfig.json tsconfig.build.json package.json
+BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d -o -path 'src/http/public/*') tsconfig.json tsconfig.build.json package.json
 
 .PHONY: all deps system-deps test-deps build run test chaos typecheck bench bench-failover clean help docker-images docker-run docker-stop
 
@@ -64,6 +65,7 @@ $(BUILD_STAMP): $(BUILD_INPUTS)
 	@[ -x node_modules/.bin/tsc ] || $(MAKE) --no-print-directory node_modules/.package-lock.json
 	rm -rf dist
 	node_modules/.bin/tsc -p tsconfig.build.json
+	cp -R src/http/public dist/http/public
 	@touch $@
 
 # With --provider docker: the locally built Redis image (make docker-images) when there is one

@@ -55,7 +55,7 @@ async function load(client: Redis): Promise<number> {
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-bench-rebalance-'));
   const log = createLogger({ level: process.env.BENCH_LOG ?? 'warn', pretty: false });
-  const config = parseConfig(['--port', '0', '--data-dir', dir, '--masters', '4', '--replicas', String(values.replicas), '--migration-batch', String(values.batch), '--log-level', 'warn']);
+  const config = parseConfig(['--port', '0', '--http-port', '0', '--data-dir', dir, '--masters', '4', '--replicas', String(values.replicas), '--migration-batch', String(values.batch), '--log-level', 'warn']);
   const proxy = await startProxy(config, log);
   const client = new Redis({ port: proxy.server.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
   try {

@@ -330,7 +330,7 @@ class Bench {
    */
   private async launchProxy(name: TargetName, args: string[], secret = ''): Promise<Managed | undefined> {
     const port = await freePort();
-    const argv = [path.join(this.proxyRoot, 'bin', 'interface-hash-server.js'), '--port', String(port), ...args, '--log-level', 'warn', ...this.opts.proxyArgs];
+    const argv = [path.join(this.proxyRoot, 'bin', 'interface-hash-server.js'), '--port', String(port), '--http-port', '0', ...args, '--log-level', 'warn', ...this.opts.proxyArgs];
     const shown = this.proxyRoot === REPO ? path.relative(REPO, argv[0] ?? '') : (argv[0] ?? '');
     const printed = argv.slice(1).join(' ');
     log(`${name.padEnd(10)} starting: node ${shown} ${secret === '' ? printed : printed.replaceAll(secret, '***')}`);

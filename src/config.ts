@@ -38,6 +38,9 @@ export interface Config {
   ackTimeout: number;
   logLevel: string;
   logPretty: boolean | undefined;
+  /** The HTTP API's port; 0: no HTTP API. */
+  httpPort: number;
+  httpBind: string;
   clientOutputBufferLimitPubsub: OutputBufferLimit;
 }
 
@@ -141,6 +144,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       describe:
         'ms a write waits for a replica with --ack replica before the client gets -NOREPLICAS (the write may have been applied on the master); the default matches --node-timeout, after which a silent replica counts as failed anyway',
     })
+    .option('http-port', { type: 'number', default: 8888, describe: 'port of the HTTP API (/api/v1, its docs at /api/v1/docs), /healthz, /metrics and the status page at / (0: no HTTP server)' })
+    .option('http-bind', { type: 'string', default: '127.0.0.1', describe: 'address the HTTP API listens on' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
@@ -152,6 +157,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     }, true)
     .check((a) => {
       if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be 0..65535');
+      if (!Number.isInteger(a['http-port']) || a['http-port'] < 0 || a['http-port'] > 65535) throw new Error('--http-port must be 0..65535 (0: no HTTP API)');
       if (!Number.isInteger(a.masters) || a.masters < 1 || a.masters > 1000) throw new Error('--masters must be 1..1000');
       if (!Number.isInteger(a.replicas) || a.replicas < 0 || a.replicas > 10) throw new Error('--replicas must be 0..10');
       if (!Number.isInteger(a['pool-size']) || a['pool-size'] < 1 || a['pool-size'] > 64) throw new Error('--pool-size must be 1..64');
@@ -215,5 +221,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     logLevel: parsed['log-level'],
     clientOutputBufferLimitPubsub: parseOutputBufferLimit(parsed['client-output-buffer-limit-pubsub']),
     logPretty: parsed['log-pretty'],
+    httpPort: parsed['http-port'],
+    httpBind: parsed['http-bind'],
   };
 }

@@ -32,6 +32,7 @@ import { DockerRecoveryInstances } from './nodes/docker-recovery-instances.js';
 import { SlotMigrator } from './cluster/slot-migration.js';
 import { ScriptRegistry } from './proxy/script-registry.js';
 import type { SlotMap } from './cluster/slot-map.js';
+import { HttpServer } from './http/http-server.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -94,6 +95,8 @@ export interface RunningProxy {
   slotMaps: SlotMapSource;
   /** Moves slots with their keys (resharding, REBALANCE); resumes an interrupted migration at start. */
   migrator: SlotMigrator;
+  /** The HTTP API, /healthz, /metrics and the status page; undefined with --http-port 0. */
+  http: HttpServer | undefined;
   stop(): Promise<void>;
   /**
    * Stop serving and acting, and let go of the data dir, but leave every node (and any
@@ -219,9 +222,25 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       commandTimeoutMs: config.connectTimeout,
     },
   });
+  let http: HttpServer | undefined;
   try {
     await server.listen();
+    // After the RESP port: the HTTP data routes are clients of it.
+    if (config.httpPort !== 0) {
+      http = await HttpServer.start({
+        host: config.httpBind,
+        port: config.httpPort,
+        proxyHost: config.bind,
+        proxy: server,
+        admin,
+        adminPassword: config.adminPassword,
+        dataTimeoutMs: config.commandTimeout + config.failoverTimeout,
+        version: VERSION,
+        log,
+      });
+    }
   } catch (err) {
+    await server.close();
     migrator.close();
     await migrator.idle();
     failover?.close();
@@ -234,6 +253,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   const quiesce = async (): Promise<void> => {
     migrator.close();
     await migrator.idle(); // stops between batches; the nodes must still be up for that
+    // Before the RESP port: HTTP requests under way (data, admin changes) finish through it.
+    await http?.close();
     await server.close();
     failover?.close();
     slotMaps.close();
@@ -244,6 +265,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     cluster,
     slotMaps,
     migrator,
+    http,
     stop() {
       stopping ??= (async () => {
         await quiesce();

@@ -424,7 +424,7 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     function startExecutable(dataDir: string, port: number): { child: ChildProcess; stderr: () => string } {
       const child = spawn(
         process.execPath,
-        [path.join(repoRoot, 'bin/interface-hash-server.js'), '--port', String(port), '--data-dir', dataDir, '--masters', '2', '--replicas', '1', '--log-level', 'warn'],
+        [path.join(repoRoot, 'bin/interface-hash-server.js'), '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--masters', '2', '--replicas', '1', '--log-level', 'warn'],
         { cwd: repoRoot, detached: true /* its own process group, like a shell job */, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let err = '';
@@ -600,7 +600,7 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     });
 
     const captured = capturingLogger();
-    const config = parseConfig(['--port', '0', '--data-dir', dataDir, '--masters', '2', '--replicas', '1']);
+    const config = parseConfig(['--port', '0', '--http-port', '0', '--data-dir', dataDir, '--masters', '2', '--replicas', '1']);
     const proxy = await startProxy(config, captured.log);
     t.after(() => proxy.stop());
     const doc = proxy.cluster.topology;

@@ -243,6 +243,7 @@ export class ProxyProcess {
         [
           path.join(REPO, 'bin/interface-hash-server.js'),
           '--port', String(this.port),
+          '--http-port', '0',
           '--data-dir', this.dataDir,
           '--masters', String(this.o.masters),
           '--replicas', String(this.o.replicas),

@@ -25,13 +25,16 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-/** Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line; silent unless given a logger. */
+/**
+ * Start a proxy with `--port 0` and a fresh temp data dir; extra flags as on the command line; silent unless given a logger.
+ * No HTTP API (`--http-port 0`: many proxies run at once) unless the flags give an --http-port.
+ */
 export async function startTestProxy(flags: string[] = [], dataDir?: string, o: { hooks?: ProxyHooks; log?: Logger } = {}): Promise<TestProxy> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ihs-test-')));
   let config: Config;
   let proxy: RunningProxy;
   try {
-    config = parseConfig(['--port', '0', '--data-dir', dir, '--log-level', 'silent', ...flags]);
+    config = parseConfig(['--port', '0', '--http-port', '0', '--data-dir', dir, '--log-level', 'silent', ...flags]);
     proxy = await startProxy(config, o.log ?? silentLogger(), o.hooks ?? {});
   } catch (err) {
     if (dataDir === undefined) await rm(dir, { recursive: true, force: true }); // a failed start leaves no temp dir
@@ -138,7 +141,7 @@ export class RawClient {
 export function startExecutable(dataDir: string, port: number, flags: string[] = []): ChildProcess {
   return spawn(
     process.execPath,
-    ['bin/interface-hash-server.js', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...flags],
+    ['bin/interface-hash-server.js', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }

@@ -1,0 +1,161 @@
+/**
+ * HttpServer: the proxy's HTTP side on --http-port — the API v1 (data and cluster routes),
+ * its OpenAPI document and docs, /healthz, /metrics and the status page — on fastify.
+ *
+ * Every reply that is not a success is `{"error": "..."}` with a 4xx/5xx status: schema
+ * failures 400, a missing or wrong bearer token 401, unknown routes, keys and nodes 404,
+ * a change the admin refuses (AdminError) 409, a body over the limit 413, not JSON 415, an
+ * error reply of the cluster 502, a cluster that cannot serve 503.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { AdminError, type ClusterAdmin } from '../admin/cluster-admin.js';
+import type { Logger } from '../log.js';
+import type { ProxyServer } from '../proxy/server.js';
+import { adminRoutes } from './admin-routes.js';
+import { requireBearer } from './auth.js';
+import { clusterHealth } from './cluster-view.js';
+import { DataClient, DataReplyError, DataUnreachableError } from './data-client.js';
+import { dataRoutes } from './data-routes.js';
+import { HttpError } from './http-error.js';
+import { DEFAULT_PUBLIC_DIR, operatorRoutes, type MetricsSource } from './operator-routes.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface HttpServerOptions {
+  host: string;
+  /** 0: any free port (see `port` once listening). */
+  port: number;
+  /** Where the RESP server listens (--bind). */
+  proxyHost: string;
+  /** The RESP server: its port and --requirepass for data, its counters, its router's slot map for health. */
+  proxy: ProxyServer;
+  admin: ClusterAdmin;
+  /** --admin-password: the bearer token of changes (and of data, like the admin user on RESP). */
+  adminPassword: string;
+  /** Per data request; longer than --failover-timeout so a held request is answered by the proxy. */
+  dataTimeoutMs: number;
+  /** Replicas promoted by this process (the metrics part's counter); 0 without one. */
+  failovers?: () => number;
+  /** GET /metrics, when given. */
+  metrics?: MetricsSource;
+  /** The status page's files (default: public/ next to this module). */
+  publicDir?: string;
+  bodyLimit?: number;
+  version: string;
+  log: Logger;
+}
+
+export class HttpServer {
+  private constructor(
+    readonly app: FastifyInstance,
+    private readonly data: DataClient,
+    readonly port: number,
+  ) {}
+
+  /** Build the routes and listen; rejects (nothing left open) when the port cannot be bound. */
+  static async start(o: HttpServerOptions): Promise<HttpServer> {
+    const data = new DataClient({ host: o.proxyHost, port: o.proxy.port, password: o.proxy.requirePass, commandTimeoutMs: o.dataTimeoutMs });
+    const app = Fastify({
+      bodyLimit: o.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      // Requests are not logged one by one (as RESP commands are not); errors are, below.
+      logger: false,
+      ajv: {
+        // Refuse what does not match instead of bending it to fit: an extra property or a
+        // number where a string belongs is the client's mistake to hear about.
+        customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+      },
+    });
+    try {
+      await build(app, o, data);
+      await app.listen({ host: o.host, port: o.port });
+    } catch (err) {
+      data.close();
+      await app.close();
+      throw err;
+    }
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : o.port;
+    o.log.info({ host: o.host, port }, 'HTTP API listening');
+    return new HttpServer(app, data, port);
+  }
+
+  /** Stop listening; requests under way finish first. */
+  async close(): Promise<void> {
+    await this.app.close();
+    this.data.close();
+  }
+}
+
+async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClient): Promise<void> {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = errorStatus(err);
+    if (status >= 500 && !(err instanceof DataReplyError)) o.log.error({ method: request.method, url: request.url, err: err.message }, 'HTTP request failed');
+    return reply.code(status).send({ error: errorMessage(err) });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  // JSON only: fastify would hand a text/plain body to the schema as a string.
+  app.removeContentTypeParser('text/plain');
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'interface-hash-server HTTP API',
+        version: o.version,
+        description:
+          'Keys and cluster administration of the proxy. Data goes through the proxy like any client\'s; cluster changes are the admin verbs of the RESP port (ADD, LIST, REMOVE, FAILOVER, REBALANCE).',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: '--admin-password (changes); --requirepass or --admin-password (data)' } } },
+      tags: [
+        { name: 'data', description: 'keys' },
+        { name: 'cluster', description: 'nodes, topology and changes' },
+        { name: 'operator', description: 'health and metrics' },
+      ],
+    },
+  });
+  // The UI's assets are served from the package itself (no CDN): the docs work offline.
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+
+  const adminGuarded = o.adminPassword !== '';
+  const dataGuarded = o.proxy.requirePass !== '';
+  // The admin user may run data commands too (as on RESP), so either password opens data;
+  // without --requirepass data is open, as RESP needs no AUTH then.
+  const dataPasswords = dataGuarded ? [o.proxy.requirePass, o.adminPassword] : [];
+  dataRoutes(app, { data, guard: requireBearer('this route (--requirepass)', ...dataPasswords), guarded: dataGuarded });
+  adminRoutes(app, {
+    admin: o.admin,
+    stats: () => ({
+      opsPerSec: o.proxy.opsMeter.perSecond,
+      totalCommands: o.proxy.stats.totalCommands,
+      connectedClients: o.proxy.stats.connectedClients,
+      failovers: o.failovers?.() ?? 0,
+    }),
+    guard: requireBearer('this change (--admin-password)', o.adminPassword),
+    guarded: adminGuarded,
+  });
+  operatorRoutes(app, {
+    health: () => clusterHealth(o.proxy.router.slotMap, o.proxy.nodeStatus?.()),
+    metrics: o.metrics,
+    publicDir: o.publicDir ?? DEFAULT_PUBLIC_DIR,
+  });
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+function errorStatus(err: FastifyError): number {
+  if (err instanceof HttpError) return err.statusCode;
+  if (err instanceof AdminError) return 409;
+  if (err instanceof DataReplyError) return err.unavailable ? 503 : 502;
+  if (err instanceof DataUnreachableError) return 503;
+  if (err.validation !== undefined) return 400;
+  // fastify's own (body too large 413, not JSON 415, bad JSON 400): its status is right.
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return err.statusCode;
+  return 500;
+}
+
+/** fastify's validation messages already name the part and the field: "body/data/0/key must be string". */
+function errorMessage(err: FastifyError): string {
+  if (err instanceof DataReplyError) return `the cluster answered: ${err.message}`;
+  return err.message;
+}

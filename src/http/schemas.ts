@@ -1,0 +1,163 @@
+/**
+ * JSON schemas of the HTTP API: one definition per shape, used by fastify to validate
+ * requests and serialize replies, and by @fastify/swagger for the OpenAPI document — so
+ * the docs cannot drift from what the routes accept.
+ *
+ * Request bodies are strict (types, required fields, no other properties); nullable
+ * fields use JSON Schema's type arrays, hence OpenAPI 3.1.
+ */
+
+/** `{"error": "..."}`: every 4xx/5xx reply. */
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'string', description: 'what went wrong, in one line' } },
+} as const;
+
+/** Replies of a route that fails the usual ways, plus its own. */
+export function errorReplies(...codes: number[]): Record<number, typeof errorSchema> {
+  return Object.fromEntries(codes.map((code) => [code, { ...errorSchema, description: ERROR_MEANING[code] ?? 'error' }]));
+}
+
+const ERROR_MEANING: Record<number, string> = {
+  400: 'the request is malformed: its body or parameters do not match the schema',
+  401: 'the route needs `Authorization: Bearer <password>` (--admin-password, or --requirepass for data)',
+  404: 'no such key, node or route',
+  409: 'refused by the cluster as it is now (another change under way, the last master, ...): nothing was changed',
+  413: 'the body is larger than the limit',
+  415: 'the body is not JSON',
+  502: 'the cluster answered with an error',
+  503: 'the cluster cannot serve this now',
+};
+
+/** An address as `host:port`. */
+const address = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$', description: 'host:port, e.g. 127.0.0.1:7000' } as const;
+
+export const keyValueSchema = {
+  type: 'object',
+  required: ['key', 'value'],
+  additionalProperties: false,
+  properties: {
+    key: { type: 'string', minLength: 1, description: 'the key (any Redis key but the empty string)' },
+    value: { type: 'string', description: 'its string value' },
+  },
+} as const;
+
+/** Items per POST /hash/data: the body limit bounds the bytes, this the round trips. */
+export const MAX_DATA_ITEMS = 10_000;
+
+export const dataBodySchema = {
+  type: 'object',
+  required: ['data'],
+  additionalProperties: false,
+  properties: { data: { type: 'array', minItems: 1, maxItems: MAX_DATA_ITEMS, items: keyValueSchema } },
+} as const;
+
+export interface DataBody {
+  data: { key: string; value: string }[];
+}
+
+export const dataWrittenSchema = {
+  type: 'object',
+  required: ['written'],
+  properties: { written: { type: 'integer', description: 'keys set (SET, through the proxy like any client)' } },
+} as const;
+
+export const keyParamsSchema = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1 } },
+} as const;
+
+export const nodeParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, description: 'node id (m0, m0r1) or host:port' } },
+} as const;
+
+export const addClientSchema = {
+  type: 'object',
+  required: ['role'],
+  additionalProperties: false,
+  properties: {
+    address: { ...address, description: 'an existing redis-server (cluster-enabled, empty) to add; absent: the proxy starts a new node' },
+    role: { type: 'string', enum: ['master', 'slave', 'replica'], description: 'master, or slave/replica of master_address' },
+    master_address: { type: 'string', minLength: 1, description: 'the master of a new replica: its node id (m0) or host:port' },
+  },
+} as const;
+
+export interface AddClientBody {
+  address?: string;
+  role: 'master' | 'slave' | 'replica';
+  master_address?: string;
+}
+
+/** The reply of a change: ClusterAdmin's one-line report, as the RESP verb replies it. */
+export const changeResultSchema = {
+  type: 'object',
+  required: ['result'],
+  properties: { result: { type: 'string', description: 'what was done, in one line' } },
+} as const;
+
+export const nodeSchema = {
+  type: 'object',
+  required: ['id', 'address', 'role', 'masterId', 'state', 'slots', 'keys', 'offset', 'lagBytes'],
+  properties: {
+    id: { type: 'string' },
+    address: { type: 'string' },
+    role: { type: 'string', enum: ['master', 'replica', 'unknown'] },
+    masterId: { type: ['string', 'null'], description: "a replica's master (our id)" },
+    state: { type: 'string', enum: ['up', 'suspect', 'failed', 'recovering', 'unknown'] },
+    slots: {
+      type: 'array',
+      description: 'slot ranges served (masters), inclusive',
+      items: { type: 'array', items: { type: 'integer' }, minItems: 2, maxItems: 2 },
+    },
+    keys: { type: ['integer', 'null'], description: 'DBSIZE; null when the node did not answer' },
+    offset: { type: ['integer', 'null'], description: 'replication offset' },
+    lagBytes: { type: ['integer', 'null'], description: "replicas: bytes of the master's stream not received yet" },
+  },
+} as const;
+
+export const operationSchema = {
+  type: 'object',
+  required: ['kind', 'id', 'progress'],
+  properties: { kind: { type: 'string', description: 'migration, recovery, ...' }, id: { type: 'string' }, progress: { type: 'string' } },
+} as const;
+
+export const clientsSchema = {
+  type: 'object',
+  required: ['nodes', 'operations'],
+  properties: { nodes: { type: 'array', items: nodeSchema }, operations: { type: 'array', items: operationSchema } },
+} as const;
+
+export const clusterSchema = {
+  type: 'object',
+  required: ['nodes', 'operations', 'stats'],
+  properties: {
+    nodes: { type: 'array', items: nodeSchema },
+    operations: { type: 'array', items: operationSchema },
+    stats: {
+      type: 'object',
+      required: ['opsPerSec', 'totalCommands', 'connectedClients', 'failovers'],
+      properties: {
+        opsPerSec: { type: 'integer', description: 'instantaneous_ops_per_sec of INFO' },
+        totalCommands: { type: 'integer', description: 'commands the proxy processed since it started' },
+        connectedClients: { type: 'integer', description: 'RESP clients connected now' },
+        failovers: { type: 'integer', description: 'replicas this proxy process promoted' },
+      },
+    },
+  },
+} as const;
+
+export const healthSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'fail'] },
+    error: { type: 'string', description: 'why not ok' },
+  },
+} as const;
+
+/** Security requirement of the routes that need a bearer token. */
+export const bearer = [{ bearerAuth: [] }];
