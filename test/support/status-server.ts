@@ -3,6 +3,7 @@
  * (src/http/public/) and GET /api/v1/cluster built from a running proxy in this process —
  * ClusterAdmin.list() and the proxy server's own stats — in the JSON the HTTP API answers.
  * The one place the test gets its server from: the real HTTP server replaces it at merge.
+ * With --admin-password the cluster route wants it as a bearer token, as admin routes do.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +51,9 @@ export async function startStatusServer(proxy: RunningProxy): Promise<StatusServ
     };
     if (req.method !== 'GET') return reply(405, 'application/json', JSON.stringify({ error: `${req.method} is not allowed` }));
     if (path === '/api/v1/cluster') {
+      // As the HTTP API's admin routes: --admin-password as a bearer token.
+      const password = proxy.server.adminPassword;
+      if (password !== '' && req.headers.authorization !== `Bearer ${password}`) return reply(401, 'application/json', JSON.stringify({ error: 'the admin password is required (Authorization: Bearer)' }));
       clusterJson(proxy).then(
         // The contract has null where LIST has nothing (undefined would drop the field).
         (body) => reply(200, 'application/json', JSON.stringify(body, (_k, v: unknown) => (v === undefined ? null : v))),

@@ -13,6 +13,8 @@
   const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#393b79', '#637939', '#843c39'];
 
   const $ = (id) => document.getElementById(id);
+  // The admin password, when the API asks for one: kept for this tab only.
+  const TOKEN_KEY = 'ihs-admin-token';
 
   function colourFor(index) {
     if (index < PALETTE.length) return PALETTE[index];
@@ -213,7 +215,11 @@
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS);
     try {
-      const res = await fetch('api/v1/cluster', { cache: 'no-store', signal: abort.signal });
+      const token = sessionStorage.getItem(TOKEN_KEY);
+      const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+      const res = await fetch('api/v1/cluster', { cache: 'no-store', signal: abort.signal, headers });
+      $('auth').hidden = res.status !== 401;
+      if (res.status === 401) throw new Error(token === null ? 'the admin password is needed' : 'the admin password was refused');
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = await res.json();
       if (!isCluster(body)) throw new Error('unexpected reply');
@@ -244,8 +250,16 @@
     $('slot-hover').textContent = `slot ${slot}: ${o >= 0 ? current.masters[o].node.id : 'unassigned'}`;
   }
 
+  function onAuth(event) {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $('auth-token').value);
+    $('auth-token').value = '';
+    $('auth').hidden = true; // the next poll shows it again if the password is wrong
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
     $('slot-map').addEventListener('mousemove', onHover);
+    $('auth').addEventListener('submit', onAuth);
     poll();
   });
 })();
