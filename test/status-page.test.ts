@@ -9,7 +9,6 @@
  *     restarts the node itself: left to itself the proxy has a killed replica back in about
  *     200 ms (measured), well inside the page's 1 s refresh, so the page would rarely catch it;
  *   - the server gone: the page says disconnected;
- *   - with --admin-password, the page asks for it (a 401 shows a form) and then shows the cluster;
  *   - a screenshot of the page with the node down saved to test-output/status-page.png.
  * Skipped (with the reason) when /usr/bin/chromium is missing, except under
  * TEST_REQUIRE_BROWSER=1 (CI), where that fails.
@@ -22,7 +21,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
-import { startStatusServer, type StatusServer } from './support/status-server.js';
+import { freePort } from './support/redis-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.resolve('test-output', 'status-page.png');
@@ -50,14 +49,18 @@ async function until<T>(what: string, ms: number, read: () => Promise<T>, done: 
 describe('the status page in headless Chromium', { skip, timeout: 120_000 }, () => {
   let tp: TestProxy | undefined;
   let dataDir = '';
-  let status: StatusServer | undefined;
+  let status: { url: string; close(): Promise<void> } | undefined;
   let browser: Browser | undefined;
   let page: Page;
 
   before(async () => {
-    tp = await startTestProxy(['--masters', '3', '--replicas', '1', '--no-auto-failover']);
+    const httpPort = await freePort();
+    tp = await startTestProxy(['--masters', '3', '--replicas', '1', '--no-auto-failover', '--http-port', String(httpPort)]);
     dataDir = tp.dataDir;
-    status = await startStatusServer(tp.proxy);
+    // The proxy's own HTTP server: the page and GET /api/v1/cluster.
+    const http = tp.proxy.http;
+    assert.ok(http !== undefined, 'the HTTP server runs');
+    status = { url: `http://127.0.0.1:${httpPort}/`, close: () => http.close() };
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, deviceScaleFactor: 1 });
     await page.goto(status.url);
@@ -189,48 +192,5 @@ describe('the status page in headless Chromium', { skip, timeout: 120_000 }, () 
     assert.equal(await page.getAttribute('#master-count', 'data-master-count'), '3', 'the last figures stay');
     const shown = Date.parse((await page.getAttribute('#last-update', 'datetime')) ?? '');
     assert.ok(shown <= closedAt, 'the time shown is that of the last answer, before the server went');
-  });
-});
-
-describe('the status page of a proxy with --admin-password', { skip, timeout: 60_000 }, () => {
-  let tp: TestProxy | undefined;
-  let dataDir = '';
-  let status: StatusServer | undefined;
-  let browser: Browser | undefined;
-
-  before(async () => {
-    tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--admin-password', 'adm1n']);
-    dataDir = tp.dataDir;
-    status = await startStatusServer(tp.proxy);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await status?.close();
-    try {
-      await tp?.close();
-    } finally {
-      await killRedisServersUnder(dataDir).catch(() => {});
-    }
-  });
-
-  test('asks for the password, refuses a wrong one, shows the cluster with the right one', async () => {
-    assert.ok(browser && status);
-    const page = await browser.newPage();
-    await page.goto(status.url);
-    await page.waitForSelector('#auth:not([hidden])', { timeout: 10_000 });
-    assert.equal(await page.getAttribute('#connection', 'data-connection'), 'disconnected');
-    assert.match((await page.textContent('#connection-text')) ?? '', /admin password is needed/);
-    await page.fill('#auth-token', 'wrong');
-    await page.click('#auth button[type="submit"]');
-    await until('the wrong password refused', 10_000, async () => (await page.textContent('#connection-text')) ?? '', (t) => /refused/.test(t));
-    assert.equal(await page.isVisible('#auth'), true, 'the form is back');
-    await page.fill('#auth-token', 'adm1n');
-    await page.click('#auth button[type="submit"]');
-    await page.waitForSelector('#connection[data-connection="live"]', { timeout: 10_000 });
-    assert.equal(await page.isVisible('#auth'), false);
-    assert.equal(await page.getAttribute('#master-count', 'data-master-count'), '1');
-    assert.equal(await page.getAttribute('#slot-map', 'data-slots-covered'), String(SLOTS));
   });
 });

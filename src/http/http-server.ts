@@ -81,10 +81,15 @@ export class HttpServer {
     return new HttpServer(app, data, port);
   }
 
-  /** Stop listening; requests under way finish first. */
-  async close(): Promise<void> {
-    await this.app.close();
-    this.data.close();
+  private closing: Promise<void> | undefined;
+
+  /** Stop listening; requests under way finish first. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.app.close();
+      this.data.close();
+    })();
+    return this.closing;
   }
 }
 
