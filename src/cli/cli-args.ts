@@ -74,11 +74,11 @@ type Parsed = { _: (string | number)[] } & Record<string, unknown>;
 function commands<T>(y: Argv<T>): Argv<T> {
   return y
     .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false })
-    .command('get [key]', 'get a key', (c) => c.positional('key', { type: 'string' }).option('key', { alias: 'k', type: 'string' }))
-    .command('set [key] [value]', 'set a key', (c) =>
+    .command('get [keyArg]', 'get a key', (c) => c.positional('keyArg', { type: 'string' }).option('key', { alias: 'k', type: 'string' }))
+    .command('set [keyArg] [valueArg]', 'set a key', (c) =>
       c
-        .positional('key', { type: 'string' })
-        .positional('value', { type: 'string' })
+        .positional('keyArg', { type: 'string' })
+        .positional('valueArg', { type: 'string' })
         .option('key', { alias: 'k', type: 'string' })
         .option('value', { alias: 'v', type: 'string' }),
     )
@@ -104,9 +104,9 @@ function toCommand(a: Parsed): CliCommand {
   if (extra.length > 0) usage(`${name}: unexpected argument '${extra[0]}'`);
   switch (name) {
     case 'get':
-      return { kind: 'get', key: requiredKey(a.key, 'get') };
+      return { kind: 'get', key: requiredKey(flagOrWord(a, 'key', 'get'), 'get') };
     case 'set':
-      return { kind: 'set', key: requiredKey(a.key, 'set'), value: required(a.value, 'set', '-v VALUE') };
+      return { kind: 'set', key: requiredKey(flagOrWord(a, 'key', 'set'), 'set'), value: required(flagOrWord(a, 'value', 'set'), 'set', '-v VALUE') };
     case 'add': {
       const master = single(a.master, 'master');
       const slave = single(a.slave, 'slave');
@@ -131,6 +131,14 @@ function toCommand(a: Parsed): CliCommand {
     default:
       return usage(`unknown command '${name}' (try help)`);
   }
+}
+
+/** `-k KEY` or the word in its place (`get foo`), not both. */
+function flagOrWord(a: Parsed, name: 'key' | 'value', command: string): unknown {
+  const word = a[`${name}Arg`];
+  if (word === undefined) return a[name];
+  if (a[name] !== undefined) usage(`${command}: unexpected argument '${String(word)}' (the ${name} is given by --${name})`);
+  return word;
 }
 
 function newOrAddress(text: string | undefined): string | undefined {
