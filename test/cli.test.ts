@@ -186,7 +186,10 @@ describe('ihs-cli', { skip }, () => {
     // Nobody listening.
     const port = await freePort();
     assert.match(await fails(['--server', `127.0.0.1:${port}`, 'get', '-k', 'foo'], 1), new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
-    assert.match(await ok(['help']), /^Commands .*\n(.*\n)*\s+add -m MASTER -s \[SLAVE\]/);
+    const help = await ok(['help']);
+    assert.match(help, /^Commands .*\n(.*\n)*\s+add -m MASTER -s \[SLAVE\]/);
+    assert.equal(await ok(['--help']), help);
+    assert.equal(await ok(['-h']), help);
   });
 
   test('the default server is localhost:6380', async (t) => {

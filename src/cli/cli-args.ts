@@ -51,13 +51,13 @@ Options: --server host:port | redis://[user:password@]host:port (env CLUSTER_SER
 
 /** One-shot command line (process.argv without node and the script): connection options and the command, if any. */
 export function parseCommandLine(argv: string[]): CommandLine {
-  const a = commands(
-    yargs(argv)
-      .option('server', { type: 'string', describe: 'host:port or redis://[user:password@]host:port' })
-      .option('password', { type: 'string', describe: 'AUTH password' })
-      .option('user', { type: 'string', describe: 'AUTH user (admin with --admin-password)' })
-      .option('help', { alias: 'h', type: 'boolean' }),
-  ).parseSync();
+  // --help after commands(): its .help(false) turns yargs's own help option off.
+  const a = commands(yargs(argv))
+    .option('server', { type: 'string', describe: 'host:port or redis://[user:password@]host:port' })
+    .option('password', { type: 'string', describe: 'AUTH password' })
+    .option('user', { type: 'string', describe: 'AUTH user (admin with --admin-password)' })
+    .option('help', { alias: 'h', type: 'boolean' })
+    .parseSync();
   const target: TargetOptions = { server: single(a.server, 'server'), password: single(a.password, 'password'), user: single(a.user, 'user') };
   if (a.help === true) return { target, command: { kind: 'help' } };
   return { target, command: a._.length === 0 ? undefined : toCommand(a) };
