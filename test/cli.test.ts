@@ -179,6 +179,7 @@ describe('ihs-cli', { skip }, () => {
     assert.equal(await fails(['--server', server, 'get', '-x', 'a'], 2), 'Unknown argument: x');
     assert.equal(await fails(['--server', server, 'add', '-s', 'new'], 2), 'add -s: name the master with -m MASTER (an id like m0, or host:port)');
     assert.equal(await fails(['--server', server, 'remove'], 2), 'remove: missing NODE');
+    assert.equal(await fails(['--server', server, 'get', '-k', 'a', '-k', 'b'], 2), 'get: -k KEY given more than once');
     assert.match(await fails(['--server', 'no-port', 'ls'], 2), /^--server: 'no-port' is not an address/);
     // Refused by the proxy: its own words, as redis-cli shows them.
     assert.match(await fails(['--server', server, 'remove', 'nosuch'], 1), /^\(error\) ERR no node nosuch \(known: m0, /);
@@ -223,6 +224,7 @@ describe('ihs-cli', { skip }, () => {
     json = await listJson(server);
     assert.deepEqual(json.nodes.filter((n) => n.role === 'master').map((n) => n.id).sort(), ['m0', 'm1']);
     assert.ok(!json.nodes.some((n) => n.id.startsWith('m2')));
+    assert.equal(await ok(['--server', server, 'rebalance']), 'the slots were already even: nothing moved\n');
 
     // The study project's long form, SLAVE omitted: a replica the proxy starts.
     const replica = await ok(['--server', server, 'add', '--master', 'm0', '--slave', 'new']);

@@ -58,7 +58,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
     .option('user', { type: 'string', describe: 'AUTH user (admin with --admin-password)' })
     .option('help', { alias: 'h', type: 'boolean' })
     .parseSync();
-  const target: TargetOptions = { server: single(a.server, 'server'), password: single(a.password, 'password'), user: single(a.user, 'user') };
+  const target: TargetOptions = { server: single(a.server, '--server'), password: single(a.password, '--password'), user: single(a.user, '--user') };
   if (a.help === true) return { target, command: { kind: 'help' } };
   return { target, command: a._.length === 0 ? undefined : toCommand(a) };
 }
@@ -108,8 +108,8 @@ function toCommand(a: Parsed): CliCommand {
     case 'set':
       return { kind: 'set', key: requiredKey(flagOrWord(a, 'key', 'set'), 'set'), value: required(flagOrWord(a, 'value', 'set'), 'set', '-v VALUE') };
     case 'add': {
-      const master = single(a.master, 'master');
-      const slave = single(a.slave, 'slave');
+      const master = single(a.master, 'add: -m MASTER');
+      const slave = single(a.slave, 'add: -s SLAVE');
       if (slave === undefined) return { kind: 'add-master', address: newOrAddress(master) };
       if (master === undefined || NEW_NODE.has(master)) usage('add -s: name the master with -m MASTER (an id like m0, or host:port)');
       return { kind: 'add-replica', master, address: newOrAddress(slave) };
@@ -146,13 +146,14 @@ function newOrAddress(text: string | undefined): string | undefined {
 }
 
 /** An option given once; given twice is a mistake, not a list. */
-function single(v: unknown, name: string): string | undefined {
-  if (Array.isArray(v)) usage(`--${name} given more than once`);
+function single(v: unknown, what: string): string | undefined {
+  if (Array.isArray(v)) usage(`${what} given more than once`);
   return v === undefined ? undefined : String(v);
 }
 
+/** `what` as the help names it: `-k KEY`, `NODE`. */
 function required(v: unknown, command: string, what: string): string {
-  const s = single(v, what.replace(/^-\w /, '').toLowerCase());
+  const s = single(v, `${command}: ${what}`);
   if (s === undefined) usage(`${command}: missing ${what}`);
   return s;
 }
