@@ -14,13 +14,14 @@ ARGS ?=
 BUILD_STAMP := dist/.stamp
 BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d -o -path 'src/http/public/*') tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all deps system-deps test-deps build run test chaos typecheck bench bench-failover clean help docker-images docker-run docker-stop
+.PHONY: all deps system-deps test-deps build run cli test chaos typecheck bench bench-failover clean help docker-images docker-run docker-stop
 
 all: test
 
 help:
 	@echo "make build  - compile src/ to dist/ with tsc (make run/test/bench do it when src/ changed)"
 	@echo "make run    - start the proxy on 127.0.0.1:6380 over 3 masters + 1 replica each (ARGS='--help' for options)"
+	@echo "make cli    - the operator CLI against the proxy (ARGS='ls', ARGS='get -k foo'; none: the ihs prompt; ARGS='help')"
 	@echo "make test   - type-check and run every test suite against real redis-server processes"
 	@echo "make chaos  - long chaos runs: kill/stop nodes and the proxy under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
@@ -74,6 +75,10 @@ run: deps build
 	@img="$${IHS_REDIS_IMAGE:-$$(docker image inspect ihs-redis:local >/dev/null 2>&1 && echo ihs-redis:local)}"; \
 	if [ -n "$$img" ]; then export IHS_REDIS_IMAGE="$$img"; fi; \
 	set -x; node bin/interface-hash-server.js $(ARGS)
+
+# The CLI needs only dist/ (and a proxy to talk to: --server, CLUSTER_SERVER_URL, default localhost:6380).
+cli: build
+	@node bin/ihs-cli $(ARGS)
 
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit

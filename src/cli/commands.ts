@@ -1,0 +1,54 @@
+/**
+ * Each CLI command as the RESP the proxy understands (the verbs redis-cli can send too:
+ * GET, SET, ADD MASTER, ADD SLAVE, LIST, REMOVE, FAILOVER, REBALANCE), and its reply as text.
+ */
+import { HELP, type CliCommand } from './cli-args.js';
+import { CliError } from './cli-error.js';
+import { formatListing } from './list-table.js';
+import { listingJson, parseListing } from './listing.js';
+import type { ProxyConnection } from './proxy-connection.js';
+
+/** What to print for `command` (without a trailing newline); rejects with a CliError. */
+export async function runCommand(conn: ProxyConnection, command: CliCommand): Promise<string> {
+  switch (command.kind) {
+    case 'get': {
+      const value = await conn.call('GET', command.key);
+      return value === null ? '(nil)' : text(value, 'GET');
+    }
+    case 'set':
+      return text(await conn.call('SET', command.key, command.value), 'SET');
+    case 'add-master':
+      return text(await conn.call('ADD', 'MASTER', ...optional(command.address)), 'ADD MASTER');
+    case 'add-replica':
+      return text(await conn.call('ADD', 'SLAVE', command.master, ...optional(command.address)), 'ADD SLAVE');
+    case 'list': {
+      const reply = await conn.call('LIST');
+      if (!Array.isArray(reply) || !reply.every((l): l is string => typeof l === 'string')) throw unexpected('LIST', reply);
+      const listing = parseListing(reply);
+      return command.json ? listingJson(listing) : formatListing(listing);
+    }
+    case 'remove':
+      return text(await conn.call('REMOVE', command.node), 'REMOVE');
+    case 'failover':
+      return text(await conn.call('FAILOVER', command.master), 'FAILOVER');
+    case 'rebalance':
+      return text(await conn.call('REBALANCE'), 'REBALANCE');
+    case 'help':
+      return HELP;
+    case 'exit':
+      return '';
+  }
+}
+
+function optional(address: string | undefined): string[] {
+  return address === undefined ? [] : [address];
+}
+
+function text(reply: unknown, verb: string): string {
+  if (typeof reply === 'string') return reply;
+  throw unexpected(verb, reply);
+}
+
+function unexpected(verb: string, reply: unknown): CliError {
+  return new CliError(`unexpected reply to ${verb}: ${JSON.stringify(reply)}`);
+}

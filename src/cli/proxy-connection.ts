@@ -1,0 +1,84 @@
+/**
+ * The CLI's connection to the proxy (ioredis, RESP2): no retries, no offline queue, a short
+ * connect timeout, AUTH sent by us so a refused password is one clear error. No command
+ * timeout: an admin verb answers when its change is done (a REBALANCE may take minutes).
+ * A connection that dropped (a proxy restarted under the prompt) is opened again by the
+ * next command.
+ */
+import { Redis } from 'ioredis';
+import { CliError } from './cli-error.js';
+import { targetName, type ServerTarget } from './server-target.js';
+
+const CONNECT_TIMEOUT_MS = 3000;
+
+/** An error reply of the proxy (`-ERR ...`), its text as Redis gives it. */
+export class ServerReplyError extends CliError {
+  constructor(readonly reply: string) {
+    super(`(error) ${reply}`);
+  }
+}
+
+export class ProxyConnection {
+  private client: Redis | undefined;
+
+  constructor(readonly target: ServerTarget) {}
+
+  /** Send one command; resolves with its reply (RESP2: strings, arrays, null, numbers). */
+  async call(command: string, ...args: string[]): Promise<unknown> {
+    const client = await this.connected();
+    try {
+      return await client.call(command, ...args);
+    } catch (err) {
+      throw asCliError(err as Error);
+    }
+  }
+
+  close(): void {
+    this.client?.disconnect();
+    this.client = undefined;
+  }
+
+  private async connected(): Promise<Redis> {
+    if (this.client?.status === 'ready') return this.client;
+    this.close();
+    const client = new Redis({
+      host: this.target.host,
+      port: this.target.port,
+      protocol: 2,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy: () => null,
+      disableClientInfo: true,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+    });
+    let lastError: Error | undefined;
+    client.on('error', (err: Error) => {
+      lastError = err; // reported by the rejected connect or command
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      client.disconnect();
+      throw new CliError(`cannot connect to ${targetName(this.target)}: ${(lastError ?? (err as Error)).message}`);
+    }
+    const { username, password } = this.target;
+    if (password !== undefined) {
+      try {
+        await (username === undefined ? client.call('AUTH', password) : client.call('AUTH', username, password));
+      } catch (err) {
+        client.disconnect();
+        throw new CliError(`AUTH${username === undefined ? '' : ` ${username}`} refused by ${targetName(this.target)}: ${(err as Error).message}`);
+      }
+    }
+    this.client = client;
+    return client;
+  }
+}
+
+function asCliError(err: Error): CliError {
+  if (err.name === 'ReplyError') return new ServerReplyError(err.message);
+  return new CliError(`connection lost: ${err.message}`);
+}
