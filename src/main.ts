@@ -32,6 +32,7 @@ import { DockerRecoveryInstances } from './nodes/docker-recovery-instances.js';
 import { SlotMigrator } from './cluster/slot-migration.js';
 import { ScriptRegistry } from './proxy/script-registry.js';
 import type { SlotMap } from './cluster/slot-map.js';
+import { ProxyMetrics } from './ops/metrics.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -94,6 +95,10 @@ export interface RunningProxy {
   slotMaps: SlotMapSource;
   /** Moves slots with their keys (resharding, REBALANCE); resumes an interrupted migration at start. */
   migrator: SlotMigrator;
+  /** The proxy's Prometheus metrics (GET /metrics): render() and contentType. */
+  metrics: ProxyMetrics;
+  /** The failover monitor; undefined for a static cluster. */
+  failover: FailoverMonitor | undefined;
   stop(): Promise<void>;
   /**
    * Stop serving and acting, and let go of the data dir, but leave every node (and any
@@ -230,6 +235,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     await cluster.shutdown();
     throw err;
   }
+  const metrics = new ProxyMetrics({ server, failover, migrator, slotMap: () => server.router.slotMap });
   let stopping: Promise<void> | null = null;
   const quiesce = async (): Promise<void> => {
     migrator.close();
@@ -244,6 +250,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     cluster,
     slotMaps,
     migrator,
+    metrics,
+    failover,
     stop() {
       stopping ??= (async () => {
         await quiesce();

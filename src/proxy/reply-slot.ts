@@ -6,6 +6,7 @@
  * written out from the head while the head is filled.
  */
 import type { ReplySink } from '../backend/reply-sink.js';
+import type { CommandInfo } from '../commands/command-table.js';
 import { faultReply } from '../faults.js';
 
 export interface SlotOwner {
@@ -16,6 +17,10 @@ export class ReplySlot implements ReplySink {
   reply: Buffer | null = null;
   /** Not sent to the client (CLIENT REPLY OFF/SKIP): kept in its place only for the order. */
   silent = false;
+  /** The command whose request → reply time is recorded when the reply comes in (null: not timed). */
+  timed: CommandInfo | null = null;
+  /** When its request arrived (performance.now() ms). */
+  receivedAt = 0;
   constructor(private readonly owner: SlotOwner) {}
 
   /**
