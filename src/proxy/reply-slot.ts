@@ -9,6 +9,14 @@ import type { ReplySink } from '../backend/reply-sink.js';
 import type { CommandInfo } from '../commands/command-table.js';
 import { faultReply } from '../faults.js';
 
+/**
+ * When a batch of requests arrived (performance.now() ms), shared by their reply slots: a
+ * pointer per slot rather than a number each (a double field is a heap box per object).
+ */
+export interface RequestTime {
+  readonly at: number;
+}
+
 export interface SlotOwner {
   slotFilled(slot: ReplySlot): void;
 }
@@ -19,8 +27,8 @@ export class ReplySlot implements ReplySink {
   silent = false;
   /** The command whose request → reply time is recorded when the reply comes in (null: not timed). */
   timed: CommandInfo | null = null;
-  /** When its request arrived (performance.now() ms). */
-  receivedAt = 0;
+  /** When its request arrived. */
+  requestTime: RequestTime | null = null;
   constructor(private readonly owner: SlotOwner) {}
 
   /**
