@@ -230,3 +230,27 @@ describe('/metrics', () => {
     }
   });
 });
+
+describe('/metrics: failovers', () => {
+  test('a killed master: its replica promoted, ihs_failovers_total{kind="automatic"} counts it once', async (t) => {
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '1', '--node-timeout', '500']);
+    t.after(() => tp.close());
+    const before = parseExposition(await tp.proxy.metrics.render()).samples;
+    assert.equal(one(before, 'ihs_failovers_total', { kind: 'automatic' }), 0);
+    const master = tp.proxy.cluster.topology.nodes.find((n) => n.formedAsReplicaOf === undefined);
+    assert.ok(master !== undefined);
+    process.kill(Number(master.handle), 'SIGKILL');
+    await eventually(
+      'the replica promoted',
+      async () => (tp.proxy.failover?.failoverCount() === 1 ? true : `failovers: ${tp.proxy.failover?.failoverCount()}`),
+      30_000,
+    );
+    const after = parseExposition(await tp.proxy.metrics.render()).samples;
+    assert.equal(one(after, 'ihs_failovers_total', { kind: 'automatic' }), 1);
+    assert.equal(one(after, 'ihs_failovers_total', { kind: 'planned' }), 0);
+    // The promoted replica serves every slot now.
+    const promoted = tp.proxy.cluster.topology.nodes.find((n) => n.formedAsReplicaOf !== undefined);
+    assert.ok(promoted !== undefined);
+    assert.equal(one(after, 'ihs_slots', { node: promoted.id }), 16384);
+  });
+});

@@ -17,7 +17,7 @@ export const BUCKET_COUNT = LINEAR + (31 - 4) * (1 << SUB_BITS);
 /** The bucket of a time in µs. */
 export function bucketOf(us: number): number {
   if (!(us > 0)) return 0;
-  const v = us >= MAX_US ? MAX_US : Math.floor(us);
+  const v = us >= MAX_US ? MAX_US : us | 0; // below 2^31: | 0 truncates exactly
   if (v < LINEAR) return v;
   const e = 31 - Math.clz32(v);
   return LINEAR + ((e - 4) << SUB_BITS) + ((v >> (e - SUB_BITS)) & ((1 << SUB_BITS) - 1));
