@@ -33,6 +33,7 @@ import { SlotMigrator } from './cluster/slot-migration.js';
 import { ScriptRegistry } from './proxy/script-registry.js';
 import type { SlotMap } from './cluster/slot-map.js';
 import { HttpServer } from './http/http-server.js';
+import { ProxyMetrics } from './ops/metrics.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -97,6 +98,10 @@ export interface RunningProxy {
   migrator: SlotMigrator;
   /** The HTTP API, /healthz, /metrics and the status page; undefined with --http-port 0. */
   http: HttpServer | undefined;
+  /** The proxy's Prometheus metrics (GET /metrics): render() and contentType. */
+  metrics: ProxyMetrics;
+  /** The failover monitor; undefined for a static cluster. */
+  failover: FailoverMonitor | undefined;
   stop(): Promise<void>;
   /**
    * Stop serving and acting, and let go of the data dir, but leave every node (and any
@@ -222,6 +227,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       commandTimeoutMs: config.connectTimeout,
     },
   });
+  const metrics = new ProxyMetrics({ server, failover, migrator, slotMap: () => server.router.slotMap });
   let http: HttpServer | undefined;
   try {
     await server.listen();
@@ -237,6 +243,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         dataTimeoutMs: config.commandTimeout + config.failoverTimeout,
         version: VERSION,
         log,
+        metrics,
+        failovers: () => failover?.failoverCount() ?? 0,
       });
     }
   } catch (err) {
@@ -266,6 +274,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     slotMaps,
     migrator,
     http,
+    metrics,
+    failover,
     stop() {
       stopping ??= (async () => {
         await quiesce();

@@ -14,6 +14,7 @@ import { argString, type RequestFrame } from '../src/resp/frame.js';
 import { OK, PONG } from '../src/resp/encode.js';
 import { setFaultReporter, type FaultReporter } from '../src/faults.js';
 import { silentLogger } from '../src/log.js';
+import { CommandStats } from '../src/proxy/command-stats.js';
 import { RawClient } from './support/proxy.js';
 
 const faults: string[] = [];
@@ -123,6 +124,7 @@ describe('a handler that throws', () => {
     log: silentLogger(),
     countCommand() {},
     sessionClosed() {},
+    commandStats: new CommandStats(),
     dispatch(session: ClientSession, frame: RequestFrame) {
       const name = argString(frame, 0).toLowerCase();
       if (name === 'boom') throw new RangeError('handler bug');

@@ -291,7 +291,17 @@ describe('HTTP API v1, open (no passwords)', { skip }, () => {
     assert.match(page.text, /<html/);
     const again = await call(base, 'GET', '/index.html');
     assert.equal(again.text, page.text);
-    assert.equal((await call(base, 'GET', '/metrics')).status, 404, 'no metrics source given: no /metrics');
+    // /metrics: Prometheus text whose counters move with traffic (the metrics suite checks the figures).
+    const setCalls = async (): Promise<number> => {
+      const res = await call(base, 'GET', '/metrics');
+      assert.equal(res.status, 200);
+      assert.match(res.type, /^text\/plain; version=0\.0\.4/);
+      const line = res.text.split('\n').find((l) => l.startsWith('ihs_command_calls_total{cmd="set"}'));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const before = await setCalls();
+    assert.equal((await call(base, 'POST', '/api/v1/hash/data', { json: { data: [{ key: 'm1', value: 'a' }, { key: 'm2', value: 'b' }] } })).status, 200);
+    assert.equal(await setCalls(), before + 2, 'two SETs counted');
   });
 });
 

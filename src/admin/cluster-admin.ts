@@ -300,7 +300,7 @@ export class ClusterAdmin {
 }
 
 /** A static cluster's nodes, from its own map (the proxy does not watch them). */
-function staticStatuses(map: SlotMap): NodeStatus[] {
+export function staticStatuses(map: SlotMap): NodeStatus[] {
   const out: NodeStatus[] = [];
   for (const m of map.masters) {
     const masterId = m.nodeId.slice(0, 8) || m.address;

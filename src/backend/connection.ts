@@ -33,6 +33,7 @@ import type { ReplySink } from './reply-sink.js';
 import { AckBatch, DISCARD_REPLY, leaveBatch, type AckOwner, type AckPolicy } from './replica-ack.js';
 import { BLOCKING_WRITE, NOT_WRITE, writeKind } from '../commands/write-kind.js';
 import { dialAddress } from '../nodes/dial-map.js';
+import { beginRead, endRead } from '../net/read-clock.js';
 
 export interface BackendEndpoint {
   /** Node id, for messages and logs. */
@@ -92,7 +93,8 @@ export interface DrainListener {
   backendDrained(): void;
 }
 
-type State = 'connecting' | 'ready' | 'backoff' | 'closed';
+export type ConnectionState = 'connecting' | 'ready' | 'backoff' | 'closed';
+type State = ConnectionState;
 
 /**
  * Bytes queued + unflushed above which a connection is congested, and below which it is
@@ -144,6 +146,8 @@ export class BackendConnection implements Flushable, AckOwner {
   /** Senders stalled until this connection drains; empty unless it became congested. */
   private drainWaiters: DrainListener[] = [];
   private readonly onData = (chunk: Buffer): void => {
+    // Every reply in this read is stamped with one clock read (command latency, read-clock.ts).
+    beginRead();
     try {
       this.handleData(chunk);
     } catch (err) {
@@ -152,6 +156,8 @@ export class BackendConnection implements Flushable, AckOwner {
       reportFault(err, `reading replies from ${this.endpoint.id}`);
       this.lastError = 'internal error reading replies';
       this.socket?.destroy();
+    } finally {
+      endRead();
     }
   };
   private readonly onSocketDrain = () => this.checkDrained();
@@ -175,6 +181,11 @@ export class BackendConnection implements Flushable, AckOwner {
   /** The protocol the node answers in on this connection. */
   get protocol(): Protocol {
     return this.opts.protocol ?? 2;
+  }
+
+  /** Where it is in its life: connecting, ready, waiting to reconnect (backoff), closed. */
+  get connectionState(): ConnectionState {
+    return this.state;
   }
 
   get isReady(): boolean {

@@ -18,6 +18,9 @@
  */
 import type { Logger } from '../log.js';
 import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from './connection.js';
+
+/** The roles of a pool's connections, as /metrics labels them. */
+export type PoolConnectionKind = 'shared' | 'shared_resp3' | 'dedicated_idle' | 'control';
 import type { AckPolicy } from './replica-ack.js';
 import type { Protocol } from '../resp/encode.js';
 
@@ -120,6 +123,22 @@ export class BackendPool {
     for (const c of this.shared) n += c.pendingCount;
     if (this.shared3 !== null) for (const c of this.shared3) n += c.pendingCount;
     return n;
+  }
+
+  /**
+   * The connections it holds now with their kind (for /metrics). Dedicated connections in
+   * use are with their callers: only counted (dedicatedCount).
+   */
+  *connections(): Generator<[PoolConnectionKind, BackendConnection]> {
+    for (const c of this.shared) yield ['shared', c];
+    if (this.shared3 !== null) for (const c of this.shared3) yield ['shared_resp3', c];
+    for (const idle of this.idleDedicated) for (const c of idle) yield ['dedicated_idle', c];
+    if (this.control !== null) yield ['control', this.control];
+  }
+
+  /** Dedicated connections handed out and not released yet. */
+  get dedicatedCount(): number {
+    return this.dedicatedInUse;
   }
 
   get maxDedicated(): number {

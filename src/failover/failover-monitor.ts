@@ -97,6 +97,8 @@ export class FailoverMonitor {
   /** A node being replaced → its replacement, so a retry after a failed removal adds no second one. */
   private readonly replacements = new Map<string, string>();
   private readonly unsubscribe: () => void;
+  /** Replicas this process promoted: for a failed master (automatic) and by FAILOVER (planned). */
+  private readonly promotions = { automatic: 0, planned: 0 };
 
   constructor(private readonly o: FailoverOptions) {
     this.health = new HealthMonitor({
@@ -164,6 +166,16 @@ export class FailoverMonitor {
       if (m.failing) this.health.flaggedByCluster(m.host, m.port);
       for (const r of m.replicas) if (r.failing) this.health.flaggedByCluster(r.host, r.port);
     }
+  }
+
+  /** Promotions done by this process (both kinds): /metrics and the HTTP API's stats.failovers. */
+  failoverCount(): number {
+    return this.promotions.automatic + this.promotions.planned;
+  }
+
+  /** Promotions done by this process, by kind. */
+  failoverCounts(): Readonly<{ automatic: number; planned: number }> {
+    return this.promotions;
   }
 
   /** Every node with its role (from the cluster's map) and health. */
@@ -306,6 +318,7 @@ export class FailoverMonitor {
       const started = Date.now();
       await this.promote(best);
       await this.waitUntilServing(best);
+      this.promotions.automatic++;
       this.o.log.warn({ failed: master.id, promoted: best.id, ms: Date.now() - started }, 'master failed over to its replica');
       this.successorOf.set(master.id, best.id);
     } catch (err) {
@@ -347,6 +360,7 @@ export class FailoverMonitor {
         throw new Error(`${best.id} did not take over from ${master.id} (the replica may be too far behind); nothing changed`);
       }
       await this.waitUntilServing(best);
+      this.promotions.planned++;
       this.o.log.warn({ from: master.id, to: best.id, ms: Date.now() - started }, 'planned failover done');
       return best;
     } finally {

@@ -2,21 +2,47 @@
  * CommandStats: what INFO commandstats and errorstats report about the proxy's own traffic.
  *
  * The hot path pays one typed-array increment per request: calls are counted in an array
- * indexed by CommandEntry.index. Time per call is not measured (a clock read per request
- * would cost more than the counting itself), so `usec` stays 0. Rejected calls and error
- * kinds are those the proxy answers itself (unknown command, NOAUTH, refusals, arity);
- * errors a node returns pass through unread.
+ * indexed by CommandEntry.index. Each call's time from request to reply (as the proxy
+ * sees it: the node's round trip included, and a blocking command's wait) goes into the
+ * command's LatencyHistogram, the one source of `usec`, INFO latencystats and the
+ * /metrics histogram (the clock is read once per socket read, see net/read-clock.ts).
+ * Rejected calls and error kinds are those the proxy answers itself (unknown command,
+ * NOAUTH, refusals, arity); errors a node returns pass through unread.
  */
 import { commandByIndex, commandEntryCount, type CommandInfo } from '../commands/command-table.js';
+import { LatencyHistogram } from './latency-histogram.js';
+
+/** INFO latencystats percentiles (Redis's default latency-tracking-info-percentiles: 50 99 99.9). */
+const LATENCY_PERCENTILES: readonly [string, number][] = [
+  ['p50', 50],
+  ['p99', 99],
+  ['p99.9', 99.9],
+];
+
+/** One command's counters, for readers other than INFO (/metrics). */
+export interface CommandCounters {
+  name: string;
+  calls: number;
+  rejected: number;
+  /** Absent until a call of it was answered. */
+  latency: LatencyHistogram | undefined;
+}
 
 export class CommandStats {
   private readonly calls = new Float64Array(commandEntryCount());
   private readonly rejected = new Float64Array(commandEntryCount());
   /** Error prefix (ERR, NOAUTH, ...) → count, for errors the proxy answered. */
   private readonly errors = new Map<string, number>();
+  /** Made on a command's first timed call: most of the ~240 commands are never called. */
+  private readonly latency: (LatencyHistogram | undefined)[] = new Array<LatencyHistogram | undefined>(commandEntryCount());
 
   called(cmd: CommandInfo): void {
     this.calls[cmd.index]++;
+  }
+
+  /** A call of `cmd` was answered `elapsedMs` after its request arrived. */
+  timed(cmd: CommandInfo, elapsedMs: number): void {
+    (this.latency[cmd.index] ??= new LatencyHistogram()).record(elapsedMs * 1000);
   }
 
   /**
@@ -36,6 +62,7 @@ export class CommandStats {
     this.calls.fill(0);
     this.rejected.fill(0);
     this.errors.clear();
+    this.latency.fill(undefined);
   }
 
   /** `cmdstat_<name>` lines for every command called or rejected at least once, as Redis prints them. */
@@ -45,9 +72,38 @@ export class CommandStats {
       const calls = this.calls[i];
       const rejected = this.rejected[i];
       if (calls === 0 && rejected === 0) continue;
-      lines.push([`cmdstat_${commandByIndex(i).name}`, `calls=${calls},usec=0,usec_per_call=0.00,rejected_calls=${rejected},failed_calls=0`]);
+      const usec = Math.round(this.latency[i]?.sumUs ?? 0);
+      const perCall = calls === 0 ? 0 : usec / calls;
+      lines.push([`cmdstat_${commandByIndex(i).name}`, `calls=${calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${rejected},failed_calls=0`]);
     }
     return lines;
+  }
+
+  /** `latency_percentiles_usec_<name>:p50=..,p99=..,p99.9=..` for every command timed at least once, as Redis 7.0 prints them. */
+  latencyLines(): [string, string][] {
+    const lines: [string, string][] = [];
+    this.latency.forEach((h, i) => {
+      if (h === undefined || h.count === 0) return;
+      const values = LATENCY_PERCENTILES.map(([label, p]) => `${label}=${h.percentile(p).toFixed(3)}`);
+      lines.push([`latency_percentiles_usec_${commandByIndex(i).name}`, values.join(',')]);
+    });
+    return lines;
+  }
+
+  /** Every command called, rejected or timed at least once. */
+  counters(): CommandCounters[] {
+    const out: CommandCounters[] = [];
+    for (let i = 0; i < this.calls.length; i++) {
+      const latency = this.latency[i];
+      if (this.calls[i] === 0 && this.rejected[i] === 0 && latency === undefined) continue;
+      out.push({ name: commandByIndex(i).name, calls: this.calls[i], rejected: this.rejected[i], latency });
+    }
+    return out;
+  }
+
+  /** Errors the proxy answered, by prefix (ERR, NOAUTH, ...). */
+  errorCounts(): ReadonlyMap<string, number> {
+    return this.errors;
   }
 
   /** `errorstat_<PREFIX>:count=<n>` lines. */

@@ -72,7 +72,7 @@ export class Dispatcher implements QueuingCheck {
     const cmd = lookupCommand(frame);
     const stats = this.ctx.commandStats;
     if (session.tx !== null && session.tx.takes(cmd)) {
-      if (cmd !== undefined) stats.called(cmd);
+      if (cmd !== undefined) this.called(session, cmd);
       session.tx.handle(frame, cmd, this);
       return;
     }
@@ -108,7 +108,7 @@ export class Dispatcher implements QueuingCheck {
         session.reply(encodeError(arityError(cmd.name)));
         return;
       }
-      stats.called(cmd);
+      this.called(session, cmd);
       entry.handler(this.ctx, session, frame);
       return;
     }
@@ -125,7 +125,7 @@ export class Dispatcher implements QueuingCheck {
       session.reply(unknownSubcommandError(cmd, frame));
       return;
     }
-    stats.called(cmd);
+    this.called(session, cmd);
     if (cmd.hasKeys) {
       this.ctx.router.forward(session, frame, cmd);
       return;
@@ -135,7 +135,14 @@ export class Dispatcher implements QueuingCheck {
       return;
     }
     stats.rejectedCall(cmd, 'ERR', true);
+    session.calledCommand = undefined; // rejected after all: not a call, so not timed
     session.reply(encodeError(unsupportedMessage(cmd.name.replace('|', ' '), 'it has no key to route it by')));
+  }
+
+  /** Count a call of `cmd`, and have the session time it from request to reply. */
+  private called(session: ClientSession, cmd: CommandInfo): void {
+    this.ctx.commandStats.called(cmd);
+    session.calledCommand = cmd;
   }
 
   /**

@@ -383,7 +383,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     ['Modules', []],
     ['Commandstats', ctx.commandStats.commandLines()],
     ['Errorstats', errorSection(ctx, nodes)],
-    ['Latencystats', []],
+    ['Latencystats', ctx.commandStats.latencyLines()],
     [
       'Cluster',
       [

@@ -6,7 +6,16 @@
  * written out from the head while the head is filled.
  */
 import type { ReplySink } from '../backend/reply-sink.js';
+import type { CommandInfo } from '../commands/command-table.js';
 import { faultReply } from '../faults.js';
+
+/**
+ * When a batch of requests arrived (performance.now() ms), shared by their reply slots: a
+ * pointer per slot rather than a number each (a double field is a heap box per object).
+ */
+export interface RequestTime {
+  readonly at: number;
+}
 
 export interface SlotOwner {
   slotFilled(slot: ReplySlot): void;
@@ -16,6 +25,10 @@ export class ReplySlot implements ReplySink {
   reply: Buffer | null = null;
   /** Not sent to the client (CLIENT REPLY OFF/SKIP): kept in its place only for the order. */
   silent = false;
+  /** The command whose request → reply time is recorded when the reply comes in (null: not timed). */
+  timed: CommandInfo | null = null;
+  /** When its request arrived. */
+  requestTime: RequestTime | null = null;
   constructor(private readonly owner: SlotOwner) {}
 
   /**

@@ -177,6 +177,11 @@ export class Router implements ClusterErrorHandler {
     return this.map;
   }
 
+  /** Every node's pool (masters', and retiring ones' until closed), by host:port: for /metrics. */
+  get backendPools(): ReadonlyMap<string, BackendPool> {
+    return this.pools;
+  }
+
   /** Take a new map from the cluster: pools for new masters, retirement for unused ones. */
   setSlotMap(map: SlotMap): void {
     if (this.closed) return;

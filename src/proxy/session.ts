@@ -32,12 +32,14 @@ import { RequestScanner } from '../resp/request-scanner.js';
 import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError, type Protocol } from '../resp/encode.js';
 import { faultReply } from '../faults.js';
-import { ReplySlot, type SlotOwner } from './reply-slot.js';
+import { ReplySlot, type RequestTime, type SlotOwner } from './reply-slot.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
 import type { ClientSubscriptions } from './pubsub.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { CommandInfo } from '../commands/command-table.js';
 import type { Transaction } from './transaction.js';
+import type { CommandStats } from './command-stats.js';
+import { readTime } from '../net/read-clock.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -49,6 +51,8 @@ export interface SessionHost {
   dispatch(session: ClientSession, frame: RequestFrame): void;
   sessionClosed(session: ClientSession): void;
   countCommand(): void;
+  /** Where each call's request → reply time goes. */
+  readonly commandStats: CommandStats;
 }
 
 export interface ExclusiveOwner {
@@ -127,6 +131,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   noEvict = false;
   /** The master the client last wrote to (WAIT counts that master's replicas). */
   lastWritePool: BackendPool | undefined;
+  /** Set by the dispatcher when it counts a call of the request being dispatched: that call is timed. */
+  calledCommand: CommandInfo | undefined;
   private replyMode: ReplyMode = 'on';
   /** The replies of the request being dispatched are dropped (CLIENT REPLY OFF/SKIP). */
   private silent = false;
@@ -275,6 +281,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   }
 
   slotFilled(slot: ReplySlot): void {
+    // Timed even for a client gone meanwhile: the call ran all the same.
+    if (slot.timed !== null) this.host.commandStats.timed(slot.timed, readTime() - slot.requestTime!.at);
     const reply = slot.reply!;
     this.replyAvg += (reply.length - this.replyAvg) >> 3;
     if (this.released) return;
@@ -371,7 +379,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     if (frame === null || this.released) return;
     this.postponed = null;
     this.stall &= ~STALL_PAUSED;
-    this.dispatch(frame);
+    this.dispatch(frame, { at: readTime() });
     this.unstall(0);
   }
 
@@ -393,6 +401,9 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     // Re-entered when a dispatch answers synchronously and lifts a stall: the loop below goes on.
     if (this.processing) return;
     this.processing = true;
+    // One clock read for the frames taken now (see net/read-clock.ts): their request time.
+    // Frames a stalled session held back count from when it takes them again.
+    const received: RequestTime = { at: readTime() };
     try {
       while (this.stall === 0) {
         const frame = this.scanner.next();
@@ -403,7 +414,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
         }
         if (frame.argc === 0) continue;
         this.host.countCommand();
-        this.dispatch(frame);
+        this.dispatch(frame, received);
         const owed = this.slots.length;
         if (owed >= MIN_OWED && (owed >= MAX_OWED || owed * this.replyAvg >= OWED_BYTES_BUDGET)) this.stall |= STALL_OWED;
       }
@@ -416,16 +427,33 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   }
 
   /** One request; a handler that throws costs that request an -ERR, in its place in the order. */
-  private dispatch(frame: RequestFrame): void {
+  private dispatch(frame: RequestFrame, received: RequestTime): void {
     const before = this.replies;
     if (this.replyMode === 'skip') this.replyMode = 'on';
     else this.silent = this.replyMode === 'off';
+    this.calledCommand = undefined;
     try {
       this.host.dispatch(this, frame);
     } catch (err) {
       const reply = faultReply(err, `command '${argString(frame, 0).slice(0, 64)}'`);
       if (this.replies === before) this.reply(reply);
       else this.lastSlot?.deliver(reply); // a no-op if it was answered after all
+    }
+    const cmd = this.calledCommand;
+    if (cmd !== undefined) this.startTiming(cmd, before, received);
+  }
+
+  /**
+   * A call was counted for the request just dispatched: its reply slot, still waiting,
+   * records the time once filled; a request answered already (by the proxy) records it now.
+   */
+  private startTiming(cmd: CommandInfo, repliesBefore: number, received: RequestTime): void {
+    const slot = this.lastSlot;
+    if (this.replies !== repliesBefore && slot !== null && slot.reply === null) {
+      slot.timed = cmd;
+      slot.requestTime = received;
+    } else {
+      this.host.commandStats.timed(cmd, performance.now() - received.at);
     }
   }
 
