@@ -242,6 +242,7 @@ describe('HTTP API v1, open (no passwords)', { skip }, () => {
       'GET /api/v1/cluster',
       'GET /api/v1/hash/data/{key}',
       'GET /healthz',
+      'GET /metrics',
       'POST /api/v1/clients',
       'POST /api/v1/cluster/failover',
       'POST /api/v1/cluster/rebalance',
