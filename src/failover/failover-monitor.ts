@@ -354,9 +354,16 @@ export class FailoverMonitor {
       const best = await this.mostUpToDate(candidates);
       if (best === undefined) throw new Error(`no replica of ${master.id} answers`);
       const started = Date.now();
-      await this.control(best, (c) => c.call('CLUSTER', 'FAILOVER'));
-      // Redis gives a manual failover twice the node timeout before it gives up.
-      if (!(await this.becameMaster(best, 2 * this.o.clusterNodeTimeoutMs + 1_000))) {
+      // Redis gives a manual failover twice the node timeout before it gives up. A replica
+      // attached moments ago may see its first one abandoned (its master had not yet taken
+      // it in on the bus): asked once more; nothing changed either time.
+      let tookOver = false;
+      for (let attempt = 1; attempt <= 2 && !tookOver; attempt++) {
+        await this.control(best, (c) => c.call('CLUSTER', 'FAILOVER'));
+        tookOver = await this.becameMaster(best, 2 * this.o.clusterNodeTimeoutMs + 1_000);
+        if (!tookOver && attempt === 1) this.o.log.warn({ from: master.id, to: best.id }, 'planned failover abandoned by Redis; asking once more');
+      }
+      if (!tookOver) {
         throw new Error(`${best.id} did not take over from ${master.id} (the replica may be too far behind); nothing changed`);
       }
       await this.waitUntilServing(best);
