@@ -22,6 +22,7 @@ import { freePort } from './support/redis-server.js';
 import { splitWords } from '../src/cli/line-words.js';
 import { resolveTarget } from '../src/cli/server-target.js';
 import { CliError } from '../src/cli/cli-error.js';
+import type { NodeJson } from './support/admin-list.js';
 
 const skip = await skipWithoutRedis();
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -68,17 +69,7 @@ async function fails(args: string[], code: number, o: { env?: Record<string, str
   return r.stderr.trimEnd();
 }
 
-interface JsonNode {
-  id: string;
-  address: string;
-  role: string;
-  masterId: string | null;
-  state: string;
-  slots: [number, number][];
-  keys: number | null;
-  offset: number | null;
-  lagBytes: number | null;
-}
+type JsonNode = NodeJson;
 
 async function listJson(server: string): Promise<{ nodes: JsonNode[]; operations: unknown[] }> {
   return JSON.parse(await ok(['--server', server, 'ls', '--json'])) as { nodes: JsonNode[]; operations: unknown[] };

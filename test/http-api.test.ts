@@ -24,6 +24,7 @@ import { clusterHealth } from '../src/http/cluster-view.js';
 import { SlotMap, UNASSIGNED } from '../src/cluster/slot-map.js';
 import { SLOT_COUNT } from '../src/cluster/topology.js';
 import { parseConfig } from '../src/config.js';
+import type { NodeJson } from './support/admin-list.js';
 
 const skip = await skipWithoutRedis();
 
@@ -58,17 +59,6 @@ function errorOf(r: Reply): string {
   return body.error as string;
 }
 
-interface NodeJson {
-  id: string;
-  address: string;
-  role: string;
-  masterId: string | null;
-  state: string;
-  slots: [number, number][];
-  keys: number | null;
-  offset: number | null;
-  lagBytes: number | null;
-}
 
 async function nodesOf(base: string, path = '/api/v1/clients'): Promise<NodeJson[]> {
   const r = await call(base, 'GET', path);

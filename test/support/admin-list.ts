@@ -24,3 +24,16 @@ export function parseList(lines: string[]): ListedNode[] {
 export async function listNodes(r: Redis): Promise<ListedNode[]> {
   return parseList((await r.call('LIST')) as string[]);
 }
+
+/** One node as the JSON surfaces give it (`ihs-cli ls --json`, GET /api/v1/clients and /cluster). */
+export interface NodeJson {
+  id: string;
+  address: string;
+  role: string;
+  masterId: string | null;
+  state: string;
+  slots: [number, number][];
+  keys: number | null;
+  offset: number | null;
+  lagBytes: number | null;
+}
