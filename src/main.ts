@@ -217,6 +217,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     version: VERSION,
     log,
     nodeStatus: failover === undefined ? undefined : () => failover.status(),
+    failoverCounts: failover === undefined ? undefined : () => failover.failoverCounts(),
     recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
     migration: () => migrator.progress(),
     pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },

@@ -248,6 +248,15 @@ describe('/metrics: failovers', () => {
     const after = parseExposition(await tp.proxy.metrics.render()).samples;
     assert.equal(one(after, 'ihs_failovers_total', { kind: 'automatic' }), 1);
     assert.equal(one(after, 'ihs_failovers_total', { kind: 'planned' }), 0);
+    // INFO shows the same counts in Redis's style.
+    const info = await strictClient(tp.port);
+    try {
+      const nodes = String(await info.call('INFO', 'nodes'));
+      assert.match(nodes, /^failovers_automatic:1\r?$/m);
+      assert.match(nodes, /^failovers_planned:0\r?$/m);
+    } finally {
+      info.disconnect();
+    }
     // The promoted replica serves every slot now.
     const promoted = tp.proxy.cluster.topology.nodes.find((n) => n.formedAsReplicaOf !== undefined);
     assert.ok(promoted !== undefined);

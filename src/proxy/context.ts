@@ -42,6 +42,7 @@ export interface ProxyContext {
   readonly port: number;
   /** The nodes the proxy runs and their health; undefined when it does not watch them (static). */
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
+  readonly failoverCounts: (() => Readonly<{ automatic: number; planned: number }>) | undefined;
   /** Shard recoveries under way or done; undefined when the proxy does not run the nodes (static). */
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
   /** The slot migration under way, if any (INFO # Migration); undefined when the proxy cannot migrate. */

@@ -122,10 +122,14 @@ function replicationTail(nodes: NodeInfo[], replId: string): [string, string | n
 }
 
 /** One line per node the proxy runs: our id, address, role, health, master. */
-function nodesSection(nodes: readonly NodeStatus[]): [string, [string, string][]] {
+function nodesSection(nodes: readonly NodeStatus[], failovers: Readonly<{ automatic: number; planned: number }> | undefined): [string, [string, string | number][]] {
   return [
     'Nodes',
-    nodes.map((n, i): [string, string] => [`node${i}`, `id=${n.id},addr=${n.host}:${n.port},role=${n.role},state=${n.state},master=${n.masterId ?? '-'}`]),
+    [
+      // The promotions this proxy made: the same counts as /metrics ihs_failovers_total.
+      ...(failovers === undefined ? [] : ([['failovers_automatic', failovers.automatic], ['failovers_planned', failovers.planned]] as [string, number][])),
+      ...nodes.map((n, i): [string, string] => [`node${i}`, `id=${n.id},addr=${n.host}:${n.port},role=${n.role},state=${n.state},master=${n.masterId ?? '-'}`]),
+    ],
   ];
 }
 
@@ -393,7 +397,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ...down,
       ],
     ],
-    ...(ctx.nodeStatus === undefined ? [] : [nodesSection(ctx.nodeStatus())]),
+    ...(ctx.nodeStatus === undefined ? [] : [nodesSection(ctx.nodeStatus(), ctx.failoverCounts?.())]),
     ...(ctx.recoveries === undefined ? [] : [recoverySection(ctx.recoveries())]),
     ...(ctx.migration === undefined ? [] : [migrationSection(ctx.migration())]),
     [

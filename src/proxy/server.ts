@@ -35,6 +35,8 @@ export interface ProxyServerOptions {
   log: Logger;
   /** The nodes and their health (INFO); absent when the proxy does not watch them (static). */
   nodeStatus?: () => NodeStatus[];
+  /** Promotions this proxy made (INFO # Nodes, as /metrics ihs_failovers_total); absent for a static cluster. */
+  failoverCounts?: () => Readonly<{ automatic: number; planned: number }>;
   /** Shard recoveries (INFO # Recovery); absent for a static cluster. */
   recoveries?: () => RecoveryStatus[];
   /** The slot migration under way (INFO # Migration). */
@@ -65,6 +67,7 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
   readonly clusterNodeId: string;
   readonly version: string;
   readonly nodeStatus: (() => NodeStatus[]) | undefined;
+  readonly failoverCounts: (() => Readonly<{ automatic: number; planned: number }>) | undefined;
   readonly recoveries: (() => RecoveryStatus[]) | undefined;
   readonly migration: (() => MigrationProgress | undefined) | undefined;
   readonly nodes: NodeAccess;
@@ -94,6 +97,7 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
     this.clusterNodeId = opts.clusterNodeId;
     this.version = opts.version;
     this.nodeStatus = opts.nodeStatus;
+    this.failoverCounts = opts.failoverCounts;
     this.recoveries = opts.recoveries;
     this.migration = opts.migration;
     this.nodes = opts.nodes;

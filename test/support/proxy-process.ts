@@ -56,6 +56,7 @@ export async function infoNodes(c: Redis): Promise<InfoNode[] | string> {
   const nodes: InfoNode[] = [];
   for (const line of body) {
     if (line.trim() === '' || line.startsWith('#')) break;
+    if (/^failovers_(automatic|planned):\d+$/.test(line)) continue; // the section's counts, before the nodes
     const m = /^(node\d+):(.*)$/.exec(line);
     if (!m) return `unexpected line in # Nodes: ${line}`;
     const f = Object.fromEntries(m[2].split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
