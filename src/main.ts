@@ -200,6 +200,9 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     ],
     commandTimeoutMs: config.connectTimeout,
     log,
+    ackReplica: config.ack === 'replica',
+    // Read when a verb runs: the ports are known once listening (both may be 0 in the config).
+    proxyListeners: (): NodeAddress[] => [{ host: config.bind, port: server.port }, ...(http === undefined ? [] : [{ host: config.httpBind, port: http.port }])],
   });
   // An ADD MASTER or REMOVE the last run was killed in the middle of finishes while we serve.
   if (failover !== undefined && config.autoFailover) {
