@@ -81,6 +81,12 @@ export interface ConnectionOptions {
    * counted (pushFramesDropped()).
    */
   onPush?: (frame: Buffer) => void;
+  /**
+   * Told, before the connection is failed, of the request that outlived the command
+   * timeout (the oldest one in flight: the one the node is running), so that what it left
+   * running on the node can be stopped from another connection.
+   */
+  onCommandTimeout?: (raw: Buffer) => void;
 }
 
 /** Push frames dropped on connections without a taker, since the process started. */
@@ -465,6 +471,14 @@ export class BackendConnection implements Flushable, AckOwner {
     if (waited < this.opts.commandTimeoutMs) return;
     this.lastError = `no reply for ${waited} ms (command timeout ${this.opts.commandTimeoutMs} ms)`;
     this.opts.log.warn({ node: this.endpoint.id, err: this.lastError }, 'backend timed out');
+    const running = this.inflightRaw.peek();
+    if (running !== undefined && this.opts.onCommandTimeout !== undefined) {
+      try {
+        this.opts.onCommandTimeout(running);
+      } catch (err) {
+        reportFault(err, `after a command timeout on ${this.endpoint.id}`);
+      }
+    }
     this.socket?.destroy();
   }
 
