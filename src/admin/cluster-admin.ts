@@ -348,11 +348,14 @@ export function staticStatuses(map: SlotMap): NodeStatus[] {
   return out;
 }
 
-/** REMOVE of a master's last replica under --ack replica: every write to the master's slots would fail. */
+/**
+ * REMOVE of a master's last replica under --ack replica: every write to the master's slots
+ * would fail. Only replicas that answer count: one that is down acknowledges nothing.
+ */
 function refuseLastReplica(id: string, masterId: string, members: ReadonlyMap<string, Member>): void {
   const master = members.get(masterId);
   if (master === undefined || master.slots === 0) return;
-  const others = [...members.values()].filter((m) => m.role === 'replica' && m.masterId === masterId && m.id !== id);
+  const others = [...members.values()].filter((m) => m.role === 'replica' && m.masterId === masterId && m.id !== id && m.answering);
   if (others.length > 0) return;
   throw new AdminError(
     `${id} is the last replica of ${masterId}, and --ack replica needs one per master (each write would wait --ack-timeout and fail with NOREPLICAS): ADD SLAVE ${masterId} first, then REMOVE ${id}`,

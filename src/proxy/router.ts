@@ -249,15 +249,18 @@ export class Router implements ClusterErrorHandler {
   hold(host: string, port: number, maxWaitMs: number): void {
     const pool = this.pools.get(addressKey(host, port));
     if (pool === undefined || this.closed) return;
-    // Held already because its connection is down: the failover's hold takes over (and its bound).
-    if (pool.held && !this.downHolds.delete(pool)) return;
+    // Held already because its connection is down: it is the failover's hold now (released
+    // by it, not by a reconnection), with the bound its waiting requests already have.
+    if (pool.held) {
+      this.downHolds.delete(pool);
+      return;
+    }
     this.holdPool(pool, maxWaitMs);
   }
 
   private holdPool(pool: BackendPool, maxWaitMs: number): void {
     pool.held = true;
-    if (!this.parked.has(pool)) this.parked.set(pool, []);
-    clearTimeout(this.holdTimers.get(pool));
+    this.parked.set(pool, []);
     const timer = setTimeout(() => this.release(pool, true), maxWaitMs);
     timer.unref();
     this.holdTimers.set(pool, timer);
