@@ -203,8 +203,9 @@ export class ClusterManager {
    * its busy-reply-threshold has passed; then the SIGTERM acts and the AOF is flushed as
    * usual), and the provider's SIGTERM is bounded (a few seconds), then SIGKILL. SIGKILL
    * loses no acknowledged write: Redis writes the AOF before it answers (fsync is what
-   * everysec defers, and a process kill does not undo a write()); only the busy script's own
-   * effects, never acknowledged, are dropped.
+   * everysec defers, and a process kill does not undo a write()) — unless the disk is too
+   * slow for everysec, when Redis holds the write back up to 2 s, its documented window.
+   * The busy script's own effects, never acknowledged, are dropped.
    */
   async shutdown(): Promise<void> {
     if (this.closed) return;
