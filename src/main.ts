@@ -103,6 +103,8 @@ export interface RunningProxy {
   /** The failover monitor; undefined for a static cluster. */
   failover: FailoverMonitor | undefined;
   stop(): Promise<void>;
+  /** SIGKILL every node the proxy runs, now (a second Ctrl-C during stop()). */
+  killNodes(): Promise<void>;
   /**
    * Stop serving and acting, and let go of the data dir, but leave every node (and any
    * recovery instance) running: what a proxy killed with SIGKILL leaves behind. For tests
@@ -200,6 +202,9 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     ],
     commandTimeoutMs: config.connectTimeout,
     log,
+    ackReplica: config.ack === 'replica',
+    // Read when a verb runs: the ports are known once listening (both may be 0 in the config).
+    proxyListeners: (): NodeAddress[] => [{ host: config.bind, port: server.port }, ...(http === undefined ? [] : [{ host: config.httpBind, port: http.port }])],
   });
   // An ADD MASTER or REMOVE the last run was killed in the middle of finishes while we serve.
   if (failover !== undefined && config.autoFailover) {
@@ -284,6 +289,9 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       })();
       return stopping;
     },
+    killNodes() {
+      return cluster.killNodes();
+    },
     abandon() {
       stopping ??= (async () => {
         await quiesce();
@@ -331,23 +339,36 @@ export async function main(): Promise<void> {
   }
   log.info({ port: proxy.server.port, masters: proxy.server.router.servingMasters.length, epoch: proxy.server.router.slotMap.epoch }, 'ready');
   let firstSignalAt = 0;
+  /** A second signal took over: the first one's clean stop no longer decides how we exit. */
+  let killing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (firstSignalAt !== 0) {
       // The same Ctrl-C often arrives twice (to the process and to its group, e.g. via
-      // `timeout` or make); only a deliberate second one skips the clean stop. The nodes
-      // then keep running and the next start adopts them.
-      if (Date.now() - firstSignalAt < 1000) return;
-      log.warn({ signal }, 'second signal: exiting without a clean stop');
-      process.exit(130);
+      // `timeout` or make); only a deliberate second one skips the clean stop. It must not
+      // leave nodes running behind a proxy that is gone: they are SIGKILLed (their AOFs
+      // hold every acknowledged write; the next start runs them again from their dirs).
+      // Only a proxy killed with SIGKILL leaves its nodes running, for the next start to adopt.
+      if (Date.now() - firstSignalAt < 1000 || killing) return;
+      killing = true;
+      log.warn({ signal }, 'second signal: killing the nodes and exiting without a clean stop');
+      const exit = (): never => process.exit(130);
+      setTimeout(exit, 5_000).unref(); // a provider that does not answer (Docker) does not keep us
+      proxy.killNodes().then(exit, (err: Error) => {
+        log.error({ err: err.message }, 'killing the nodes failed');
+        exit();
+      });
+      return;
     }
     firstSignalAt = Date.now();
     log.info({ signal }, 'stopping');
     proxy.stop().then(
       () => {
+        if (killing) return;
         log.info('stopped');
         process.exit(0);
       },
       (err: Error) => {
+        if (killing) return;
         log.error({ err: err.message }, 'stop failed');
         process.exit(1);
       },

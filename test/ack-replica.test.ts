@@ -32,7 +32,7 @@ import { BLOCKING_WRITE, NOT_WRITE, WRITE, writeKind } from '../src/commands/wri
 import { encodeCommand } from '../src/resp/encode.js';
 import { silentLogger } from '../src/log.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
-import { startRedisServer } from './support/redis-server.js';
+import { freePort, startRedisServer } from './support/redis-server.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 
 const skip = await skipWithoutRedis();
@@ -169,6 +169,7 @@ describe('a backend connection with an AckPolicy (real redis-servers)', { skip }
         return true;
       },
       onConnectionLost() {},
+      onConnectionReady() {},
     };
     const connA = new BackendConnection(
       { id: 'a', host: '127.0.0.1', port: a.port, password: '' },
@@ -200,7 +201,7 @@ describe('a backend connection with an AckPolicy (real redis-servers)', { skip }
       const set = send(conn, ['SET', 'k', 'v']);
       await sleep(200); // SET answered, WAIT blocked (no replica)
       await admin.call('CLIENT', 'KILL', 'TYPE', 'normal'); // every client but this one
-      assert.match(await set, /^-ERR connection to backend n0 \(127\.0\.0\.1:\d+\) lost/);
+      assert.match(await set, /^-ERR connection to backend lost/);
     } finally {
       conn.close();
       admin.disconnect();
@@ -410,6 +411,43 @@ describe('--ack replica refuses to start without replicas', { skip }, () => {
       probe.disconnect();
     } finally {
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--ack replica and membership changes (issue 13 part 4)', { skip }, () => {
+  test('REMOVE of a master\'s last replica is refused (RESP and HTTP); with a second replica it goes; an external master is added empty until it has a replica', { timeout: 120_000 }, async () => {
+    const httpPort = await freePort();
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '1', '--ack', 'replica', '--http-port', String(httpPort)]);
+    const external = await startRedisServer(['--cluster-enabled', 'yes']);
+    const c = client(tp.port);
+    try {
+      await assert.rejects(
+        c.call('REMOVE', 'm0r0'),
+        /^ReplyError: ERR m0r0 is the last replica of m0, and --ack replica needs one per master .*: ADD SLAVE m0 first, then REMOVE m0r0$/,
+      );
+      const viaHttp = await fetch(`http://127.0.0.1:${httpPort}/api/v1/clients/m0r0`, { method: 'DELETE' });
+      assert.equal(viaHttp.status, 409);
+      assert.match(((await viaHttp.json()) as { error: string }).error, /m0r0 is the last replica of m0/);
+      assert.deepEqual(tp.proxy.cluster.topology.nodes.map((n) => n.id), ['m0', 'm0r0'], 'nothing changed');
+      assert.equal(await c.set('k', 'v'), 'OK', 'writes are still acknowledged by the replica');
+
+      assert.match(String(await c.call('ADD', 'SLAVE', 'm0')), /^m0r1 127\.0\.0\.1:\d+ is a replica of m0, in sync$/);
+      assert.match(String(await c.call('REMOVE', 'm0r0')), /^m0r0 removed/);
+      assert.equal(await c.set('k', 'v2'), 'OK', 'the other replica acknowledges');
+
+      // An external master comes without a replica: slots on it would fail every write.
+      const added = String(await c.call('ADD', 'MASTER', `127.0.0.1:${external.port}`));
+      assert.match(added, /^m1 127\.0\.0\.1:\d+ is a master with no slots yet: --ack replica needs a replica first \(ADD SLAVE m1 <host:port>\), then REBALANCE$/);
+      assert.equal(String(await c.call('REBALANCE')), 'the slots were already even: nothing moved', 'REBALANCE leaves it out');
+      const started = Date.now();
+      assert.equal(await c.set('k', 'v3'), 'OK');
+      assert.ok(Date.now() - started < 500, 'no write waits for a missing replica');
+      assert.deepEqual(tp.proxy.cluster.operations, []);
+    } finally {
+      c.disconnect();
+      await tp.close();
+      await external.stop();
     }
   });
 });

@@ -436,3 +436,39 @@ async function pollList(r: Redis, done: (nodes: ListedNode[]) => boolean): Promi
     await new Promise((res) => setTimeout(res, 200));
   }
 }
+
+describe('ADD of the proxy itself or of a node it has (issue 13 part 4)', { skip }, () => {
+  test('refused at once, with the reason, whatever name the address is given by; nothing changes', async () => {
+    const httpPort = await freePort();
+    const tp = await startTestProxy(['--masters', '2', '--replicas', '0', '--http-port', String(httpPort)]);
+    const c = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+    try {
+      const m0 = tp.proxy.cluster.topology.nodes.find((n) => n.id === 'm0')!;
+      const refusals: [string[], RegExp][] = [
+        [['ADD', 'MASTER', `127.0.0.1:${tp.port}`], /^ERR 127\.0\.0\.1:\d+ is this proxy \(it listens on 127\.0\.0\.1:\d+\), not a redis-server/],
+        [['ADD', 'MASTER', `localhost:${tp.port}`], /^ERR localhost:\d+ is this proxy/],
+        [['ADD', 'MASTER', `0.0.0.0:${tp.port}`], /^ERR 0\.0\.0\.0:\d+ is this proxy/],
+        [['ADD', 'MASTER', `127.0.0.1:${httpPort}`], /^ERR 127\.0\.0\.1:\d+ is this proxy \(it listens on 127\.0\.0\.1:\d+\)/],
+        [['ADD', 'SLAVE', 'm0', `localhost:${tp.port}`], /^ERR localhost:\d+ is this proxy/],
+        [['ADD', 'REPLICA', 'm0', `127.0.0.1:${tp.port}`], /^ERR 127\.0\.0\.1:\d+ is this proxy/],
+        [['ADD', 'MASTER', `localhost:${m0.port}`], /^ERR localhost:\d+ is m0 \(127\.0\.0\.1:\d+\) already, a node of this cluster/],
+        [['ADD', 'SLAVE', 'm1', `127.0.0.1:${m0.port}`], /^ERR 127\.0\.0\.1:\d+ is m0 \(127\.0\.0\.1:\d+\) already/],
+      ];
+      for (const [args, expected] of refusals) {
+        const started = Date.now();
+        const error = await c.call(args[0], ...args.slice(1)).then(
+          () => assert.fail(`${args.join(' ')} was accepted`),
+          (err: Error) => err.message,
+        );
+        assert.match(error, expected, args.join(' '));
+        assert.ok(Date.now() - started < 1000, `${args.join(' ')} refused at once (${Date.now() - started} ms)`);
+      }
+      assert.deepEqual((await list(c)).map((n) => n.id), ['m0', 'm1'], 'nothing changed');
+      assert.deepEqual(tp.proxy.cluster.operations, [], 'no operation left');
+      assert.equal(await c.set('still', 'serving'), 'OK');
+    } finally {
+      c.disconnect();
+      await tp.close();
+    }
+  });
+});

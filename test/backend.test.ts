@@ -35,11 +35,13 @@ test('a node that goes away fails the requests in flight; the connection comes b
     const behind = send(conn, ['GET', 'k']);
     await new Promise((r) => setTimeout(r, 100));
     await server.stop();
-    // Both were in flight on the connection that dropped: both fail, with a clear error.
-    assert.match(await blocked, /^-ERR connection to backend n0 \(127\.0\.0\.1:\d+\) lost/);
-    assert.match(await behind, /^-ERR connection to backend n0 \(127\.0\.0\.1:\d+\) lost/);
+    // Both were in flight on the connection that dropped: both fail, with a clear error that
+    // names no internal address (clients get it; the log has the address).
+    assert.match(await blocked, /^-ERR connection to backend lost: [^:]*\r\n$/);
+    assert.match(await behind, /^-ERR connection to backend lost: [^:]*\r\n$/);
     // While the node is down, requests fail fast instead of piling up.
-    assert.match(await send(conn, ['PING']), /^-ERR (backend n0 .* is unavailable|cannot connect to backend n0)/);
+    assert.ok(conn.isDown, 'the connection counts as down');
+    assert.match(await send(conn, ['PING']), /^-ERR (backend unavailable|cannot connect to backend): (ECONNREFUSED|connection closed)\r\n$/);
 
     const again = await startRedisServer([...DEBUG, '--port', String(server.port)]);
     try {
@@ -67,7 +69,7 @@ test('a request unanswered past the command timeout fails its connection, which 
     assert.equal(await send(conn, ['PING']), '+PONG\r\n');
     const slow = send(conn, ['DEBUG', 'SLEEP', '1.5']);
     const behind = send(conn, ['PING']);
-    assert.match(await slow, /^-ERR connection to backend n0 .* lost: no reply for \d+ ms \(command timeout 300 ms\)/);
+    assert.match(await slow, /^-ERR connection to backend lost: no reply for \d+ ms \(command timeout 300 ms\)/);
     assert.match(await behind, /command timeout/);
     await new Promise((r) => setTimeout(r, 1800)); // the node is busy until its sleep ends
     const deadline = Date.now() + 5000;

@@ -418,3 +418,52 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
     assert.equal(await ports.isFree(doc(tp, victim.master.id).port), false, 'the master listens');
   });
 });
+
+describe('requests for a lost shard before its recovery starts (issue 13 part 4)', { skip }, () => {
+  test('wait (bounded) and get CLUSTERDOWN, never the connection error with an internal address, then are served by the survivors', async (t) => {
+    const failoverTimeoutMs = 800;
+    const tp = await startTestProxy(['--masters', '3', '--replicas', '1', '--shard-recovery-timeout', '6000', '--failover-timeout', String(failoverTimeoutMs)]);
+    open.push(tp);
+    dataDirs.push(tp.dataDir);
+    const c = await proxyClient(tp);
+    const victim = await victimShard(tp);
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 20; i++) if (victim.slots[calculateSlot(`lost:${i}`)] === 1) keys.push(`lost:${i}`);
+    await killShard(victim);
+    // The hold the failing master got expires after --failover-timeout; the recovery starts
+    // after --shard-recovery-timeout: the window between the two is what this is about.
+    await sleep(failoverTimeoutMs + 1500);
+    const errors = new Map<string, number>();
+    const waits: number[] = [];
+    const until = performance.now() + 3000;
+    while (performance.now() < until) {
+      await Promise.all(
+        keys.map(async (k, i) => {
+          const started = performance.now();
+          try {
+            await (i % 2 === 0 ? c.get(k) : c.set(k, 'v'));
+            errors.set('(answered)', (errors.get('(answered)') ?? 0) + 1);
+          } catch (err) {
+            const message = (err as Error).message;
+            errors.set(message, (errors.get(message) ?? 0) + 1);
+            waits.push(performance.now() - started);
+          }
+        }),
+      );
+    }
+    t.diagnostic(`replies in the window: ${JSON.stringify(Object.fromEntries(errors))}; waited ${Math.min(...waits).toFixed(0)}..${Math.max(...waits).toFixed(0)} ms before the error`);
+    assert.ok(waits.length > 0, 'the recovery had not started: requests failed');
+    for (const message of errors.keys()) {
+      if (message === '(answered)') continue;
+      assert.match(message, /^CLUSTERDOWN The cluster is down$/, 'a retryable error in Redis Cluster\'s words');
+      assert.doesNotMatch(message, /127\.0\.0\.1|:\d{2,5}\b/, 'no internal address');
+    }
+    assert.ok(Math.max(...waits) >= failoverTimeoutMs / 2, 'requests waited for the master before the error');
+    assert.ok(Math.max(...waits) < failoverTimeoutMs + 1000, 'the wait is bounded by --failover-timeout');
+    // Once the shard is recovered onto the survivors, the same requests are served.
+    await pollUntil('the lost shard\'s keys to be served again', 60_000, async () => {
+      await c.set(keys[0], 'after');
+      return (await c.get(keys[0])) === 'after' ? true : 'not yet';
+    });
+  });
+});

@@ -17,6 +17,8 @@ import type { Logger } from '../log.js';
 import type { NodeRecord, OperationBase } from '../cluster/topology.js';
 import type { MigrationProgress, MigrationReport } from '../cluster/slot-migration.js';
 import { infoFields, parseAddress, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { reachesListener } from '../nodes/local-address.js';
+import type { Member } from '../cluster/membership.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
 export class AdminError extends Error {
@@ -65,6 +67,14 @@ export interface ClusterAdminOptions {
   progress: () => OperationListing[];
   commandTimeoutMs: number;
   log: Logger;
+  /**
+   * `--ack replica`: every master that serves slots needs a replica, else each write to its
+   * slots waits out --ack-timeout and fails (and the proxy refuses to start on such a
+   * cluster). Changes that would leave a serving master without one are refused.
+   */
+  ackReplica: boolean;
+  /** Where the proxy itself listens (RESP and HTTP ports): never a node to add. */
+  proxyListeners: () => NodeAddress[];
 }
 
 /** ADD MASTER or REMOVE <master> under way (the steps have their own operations; this is the verb's intent). */
@@ -126,6 +136,7 @@ export class ClusterAdmin {
   addMaster(address?: NodeAddress): Promise<string> {
     return this.exclusive('ADD MASTER', async () => {
       this.requireManaged('ADD MASTER');
+      if (address !== undefined) this.refuseProxyAddress(address);
       const members = [...(await this.o.cluster.membership()).values()];
       const withReplicas = members.some((m) => m.role === 'replica');
       // The whole verb is one persisted intent: a proxy killed at any point after this
@@ -144,6 +155,11 @@ export class ClusterAdmin {
       try {
         // An external master's replica is its owner's to add (ADD SLAVE m3 host:port).
         if (withReplicas && address === undefined) replica = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
+        if (this.o.ackReplica && replica === undefined) {
+          // Slots on it now would fail every write (NOREPLICAS): it stays empty until it has a replica.
+          await this.o.cluster.endOperation(op.id);
+          return `${master.id} ${master.host}:${master.port} is a master with no slots yet: --ack replica needs a replica first (ADD SLAVE ${master.id} <host:port>), then REBALANCE`;
+        }
         report = await this.migrate([]);
         await this.o.cluster.endOperation(op.id);
       } catch (err) {
@@ -162,6 +178,7 @@ export class ClusterAdmin {
   addReplica(masterName: string, address?: NodeAddress): Promise<string> {
     return this.exclusive(`ADD REPLICA ${masterName}`, async () => {
       this.requireManaged('ADD REPLICA');
+      if (address !== undefined) this.refuseProxyAddress(address);
       const master = this.node(masterName);
       const added = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id, address }));
       return `${added.id} ${added.host}:${added.port} is a replica of ${master.id}, in sync`;
@@ -178,6 +195,7 @@ export class ClusterAdmin {
       const node = this.node(name);
       const members = await this.o.cluster.membership();
       const member = members.get(node.id);
+      if (this.o.ackReplica && member?.role === 'replica' && member.masterId !== undefined) refuseLastReplica(node.id, member.masterId, members);
       let moved = '';
       let op: AdminChangeOperation | undefined;
       if (member?.role === 'master' && member.slots > 0) {
@@ -198,7 +216,7 @@ export class ClusterAdmin {
   private async migrate(exclude: string[]): Promise<MigrationReport> {
     let report: MigrationReport;
     try {
-      report = await this.o.rebalance(exclude);
+      report = await this.o.rebalance([...exclude, ...(await this.unreplicatedEmptyMasters())]);
     } catch (err) {
       throw new AdminError((err as Error).message.replace(/^ERR /, ''));
     }
@@ -228,6 +246,24 @@ export class ClusterAdmin {
     });
     this.resuming = work.catch(() => undefined);
     return work;
+  }
+
+  /**
+   * Under --ack replica, the masters that serve nothing and have no replica: a REBALANCE
+   * leaves them out (slots there would fail every write) until they have one.
+   */
+  private async unreplicatedEmptyMasters(): Promise<string[]> {
+    if (!this.o.ackReplica) return [];
+    const members = [...(await this.o.cluster.membership()).values()];
+    return members.filter((m) => m.role === 'master' && m.slots === 0 && !members.some((r) => r.role === 'replica' && r.masterId === m.id)).map((m) => m.id);
+  }
+
+  /** ADD of the proxy's own address (it would be taken for a node and fail after a long wait): refused at once. */
+  private refuseProxyAddress(address: NodeAddress): void {
+    const own = this.o.proxyListeners().find((l) => reachesListener(address, l));
+    if (own !== undefined) {
+      throw new AdminError(`${address.host}:${address.port} is this proxy (it listens on ${own.host}:${own.port}), not a redis-server: give the address of a node to add`);
+    }
   }
 
   /** A node by our id (m0, m0r1) or by host:port; AdminError when there is none. */
@@ -310,6 +346,20 @@ export function staticStatuses(map: SlotMap): NodeStatus[] {
     }
   }
   return out;
+}
+
+/**
+ * REMOVE of a master's last replica under --ack replica: every write to the master's slots
+ * would fail. Only replicas that answer count: one that is down acknowledges nothing.
+ */
+function refuseLastReplica(id: string, masterId: string, members: ReadonlyMap<string, Member>): void {
+  const master = members.get(masterId);
+  if (master === undefined || master.slots === 0) return;
+  const others = [...members.values()].filter((m) => m.role === 'replica' && m.masterId === masterId && m.id !== id && m.answering);
+  if (others.length > 0) return;
+  throw new AdminError(
+    `${id} is the last replica of ${masterId}, and --ack replica needs one per master (each write would wait --ack-timeout and fail with NOREPLICAS): ADD SLAVE ${masterId} first, then REMOVE ${id}`,
+  );
 }
 
 /** Run a node change; its refusals (NodeChangeError, in Redis's words) become AdminErrors. */

@@ -8,7 +8,8 @@
  * and flushed once per event-loop turn (FlushScheduler). When the socket drops or a
  * request outlives the command timeout, exactly the requests in flight on this
  * connection fail with an `-ERR`, and the connection reconnects with capped exponential
- * backoff plus jitter.
+ * backoff plus jitter. Those errors reach clients: they say what happened (an errno code,
+ * a timeout) but never where — the node's address goes to the log, not to the client.
  *
  * Writes toward a node that does not drain (stopped, overloaded) are bounded by bytes:
  * past HIGH_WATER bytes queued or unflushed, send() reports congestion and the senders
@@ -52,6 +53,8 @@ export interface ClusterErrorHandler {
   onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean;
   /** The connection dropped or could not connect: the node may be gone, the slot map stale. */
   onConnectionLost(from: BackendConnection): void;
+  /** The connection is ready again (requests held while it was down can go). */
+  onConnectionReady(from: BackendConnection): void;
 }
 
 export interface ConnectionOptions {
@@ -78,6 +81,12 @@ export interface ConnectionOptions {
    * counted (pushFramesDropped()).
    */
   onPush?: (frame: Buffer) => void;
+  /**
+   * Told, before the connection is failed, of the request that outlived the command
+   * timeout (the oldest one in flight: the one the node is running), so that what it left
+   * running on the node can be stopped from another connection.
+   */
+  onCommandTimeout?: (raw: Buffer) => void;
 }
 
 /** Push frames dropped on connections without a taker, since the process started. */
@@ -105,6 +114,7 @@ const LOW_WATER = 8 * 1024 * 1024;
 
 // Its errors for an unreachable node are worded so unreachable.ts recognises them.
 export { isUnreachableReply } from './unreachable.js';
+import { withoutAddress } from './unreachable.js';
 
 const HELLO_3 = encodeCommand(['HELLO', '3']);
 const PUSH = 0x3e; // '>'
@@ -139,7 +149,10 @@ export class BackendConnection implements Flushable, AckOwner {
    */
   private waitInFlight = false;
   private attempt = 0;
+  /** Why the node could not be reached or answered, in words fit for a client (no address). */
   private lastError = '';
+  /** The socket's own error message, which may name the address: for the log only. */
+  private lastSocketError = '';
   private lastProgressAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
@@ -190,6 +203,15 @@ export class BackendConnection implements Flushable, AckOwner {
 
   get isReady(): boolean {
     return this.state === 'ready';
+  }
+
+  /**
+   * Its node could not be reached and it has not reconnected since: a request sent now
+   * fails at once (or when the connect attempt under way fails). A new connection still
+   * making its first attempt is not down.
+   */
+  get isDown(): boolean {
+    return this.state === 'backoff' || (this.state === 'connecting' && this.attempt > 0);
   }
 
   /** Requests written or queued and not yet answered. */
@@ -315,8 +337,9 @@ export class BackendConnection implements Flushable, AckOwner {
       socket.setTimeout(0);
       this.onConnected(socket);
     });
-    socket.on('error', (err) => {
-      this.lastError = err.message;
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.lastSocketError = err.message;
+      this.lastError = err.code ?? withoutAddress(err.message);
     });
     socket.on('close', () => {
       if (this.socket === socket) this.onDropped();
@@ -324,13 +347,15 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   private onConnected(socket: net.Socket): void {
+    const wasDown = this.attempt > 0;
     this.state = 'ready';
     this.attempt = 0;
     // The handshake goes first (AUTH, then HELLO 3): queued requests follow it in the same write.
     if (this.opts.protocol === 3) this.queueHandshake(HELLO_3);
     if (this.endpoint.password !== '') this.queueHandshake(encodeCommand(['AUTH', this.endpoint.password]));
     this.lastProgressAt = Date.now();
-    this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port }, 'backend connected');
+    this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port, reconnected: wasDown }, 'backend connected');
+    this.lastError = this.lastSocketError = '';
     if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
     if (this.out.length > 0) {
       const bufs = this.out;
@@ -340,6 +365,7 @@ export class BackendConnection implements Flushable, AckOwner {
       writeBuffers(socket, bufs, bytes);
       this.checkDrained();
     }
+    this.opts.clusterErrors?.onConnectionReady(this);
   }
 
   /** Put a handshake command in front of everything queued (so the last one queued goes first). */
@@ -415,11 +441,14 @@ export class BackendConnection implements Flushable, AckOwner {
     this.socket = null;
     const why = this.lastError || 'connection closed';
     if (this.state === 'closed') return;
+    // The address is for operators: one line when a connection is lost or first cannot connect, not one per retry.
+    const detail = this.lastSocketError || why;
     if (this.state === 'ready') {
-      this.opts.log.warn({ node: this.endpoint.id, port: this.endpoint.port, err: why }, 'backend connection lost');
+      this.opts.log.warn({ node: this.endpoint.id, host: this.endpoint.host, port: this.endpoint.port, err: detail }, 'backend connection lost');
+    } else if (this.attempt === 0) {
+      this.opts.log.warn({ node: this.endpoint.id, host: this.endpoint.host, port: this.endpoint.port, err: detail }, 'cannot connect to backend');
     }
-    const where = `backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port})`;
-    this.failInflight(this.state === 'connecting' ? `cannot connect to ${where}: ${why}` : `connection to ${where} lost: ${why}`);
+    this.failInflight(this.state === 'connecting' ? `cannot connect to backend: ${why}` : `connection to backend lost: ${why}`);
     this.opts.clusterErrors?.onConnectionLost(this);
     if (!this.opts.reconnect) {
       this.state = 'closed';
@@ -442,6 +471,14 @@ export class BackendConnection implements Flushable, AckOwner {
     if (waited < this.opts.commandTimeoutMs) return;
     this.lastError = `no reply for ${waited} ms (command timeout ${this.opts.commandTimeoutMs} ms)`;
     this.opts.log.warn({ node: this.endpoint.id, err: this.lastError }, 'backend timed out');
+    const running = this.inflightRaw.peek();
+    if (running !== undefined && this.opts.onCommandTimeout !== undefined) {
+      try {
+        this.opts.onCommandTimeout(running);
+      } catch (err) {
+        reportFault(err, `after a command timeout on ${this.endpoint.id}`);
+      }
+    }
     this.socket?.destroy();
   }
 
@@ -476,8 +513,7 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   private unavailableError(): Buffer {
-    const why = this.lastError ? `: ${this.lastError}` : '';
-    return encodeError(`ERR backend ${this.endpoint.id} (${this.endpoint.host}:${this.endpoint.port}) is unavailable${why}`);
+    return encodeError(`ERR backend unavailable: ${this.lastError || 'connection closed'}`);
   }
 }
 

@@ -22,6 +22,7 @@ import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } fro
 /** The roles of a pool's connections, as /metrics labels them. */
 export type PoolConnectionKind = 'shared' | 'shared_resp3' | 'dedicated_idle' | 'control';
 import type { AckPolicy } from './replica-ack.js';
+import { killCommandFor } from '../commands/script-kill.js';
 import type { Protocol } from '../resp/encode.js';
 
 export interface PoolOptions {
@@ -90,6 +91,7 @@ export class BackendPool {
           index: i,
           ack: this.opts.ack,
           protocol,
+          onCommandTimeout: (raw) => this.killTimedOut(raw),
         }),
       );
     }
@@ -182,6 +184,27 @@ export class BackendPool {
       return;
     }
     idle.push(conn);
+  }
+
+  /**
+   * A request timed out on a shared connection. Closing that connection does not stop a
+   * script or function it started: the node would stay busy (answering BUSY to everyone)
+   * until it ends by itself, if ever. It is killed from the control connection, which the
+   * node reads while busy (once its busy-reply-threshold has passed).
+   */
+  private killTimedOut(raw: Buffer): void {
+    const kill = killCommandFor(raw);
+    if (kill === undefined || this.closed) return;
+    const log = this.opts.log;
+    const node = this.endpoint.id;
+    this.controlConnection().send(kill.raw, {
+      deliver(reply: Buffer) {
+        // NOTBUSY: it ended meanwhile; UNKILLABLE: it wrote (the failover side's to handle).
+        const said = reply.toString('latin1', 1, reply.length - 2);
+        if (reply[0] === 0x2b /* '+' */) log.warn({ node, command: kill.name }, 'killed the script a timed-out request left running');
+        else log.warn({ node, command: kill.name, reply: said }, 'could not kill the script a timed-out request left running');
+      },
+    });
   }
 
   /** The connection for commands a busy node still serves (SCRIPT KILL, FUNCTION KILL); made on first use. */

@@ -17,3 +17,12 @@ export function isUnreachableReply(reply: Buffer): boolean {
   }
   return false;
 }
+
+/**
+ * A message without the node address at its end ("connect ECONNREFUSED 127.0.0.1:7001" →
+ * "connect ECONNREFUSED", "MOVED 3999 127.0.0.1:7001" → "MOVED 3999"): clients are told
+ * what happened, never where inside the cluster; the address goes to the log.
+ */
+export function withoutAddress(text: string): string {
+  return text.replace(/ \S*:\d+$/, '');
+}

@@ -28,6 +28,9 @@ import { TopologyStore } from './topology-store.js';
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './node-preparation.js';
 import { withConfigPairs } from './node-config.js';
 
+/** Bound on asking a node its role while stopping (a busy node would make the stop wait). */
+const SHUTDOWN_PROBE_MS = 500;
+
 export interface ClusterManagerOptions {
   dataDir: string;
   /** Layout of a new cluster; an existing topology.json wins over these (with a warning). */
@@ -194,6 +197,15 @@ export class ClusterManager {
    * Stop every node this manager owns — masters first, so their replicas get the last
    * writes (a replica stopped first would make its master wait for it) — and release the
    * lock. Idempotent.
+   *
+   * A node busy in a script or function does not act on SIGTERM until the script ends (if
+   * ever): every node is sent SCRIPT KILL and FUNCTION KILL first (read by a busy node once
+   * its busy-reply-threshold has passed; then the SIGTERM acts and the AOF is flushed as
+   * usual), and the provider's SIGTERM is bounded (a few seconds), then SIGKILL. SIGKILL
+   * loses no acknowledged write: Redis writes the AOF before it answers (fsync is what
+   * everysec defers, and a process kill does not undo a write()) — unless the disk is too
+   * slow for everysec, when Redis holds the write back up to 2 s, its documented window.
+   * The busy script's own effects, never acknowledged, are dropped.
    */
   async shutdown(): Promise<void> {
     if (this.closed) return;
@@ -202,7 +214,10 @@ export class ClusterManager {
     await this.queue; // a restart under way finishes first, so its node is stopped too
     const failures: Error[] = [];
     if (this.provider.kind !== 'static') {
-      const roles = await Promise.all(this.doc.nodes.map((n) => this.roleOf(n)));
+      const kills = this.doc.nodes.map((n) => this.killRunningScripts(n));
+      // A busy node answers nothing for a while: its role is not worth waiting long for.
+      const roles = await Promise.all(this.doc.nodes.map((n) => this.roleOf(n, Math.min(this.commandTimeoutMs, SHUTDOWN_PROBE_MS))));
+      void Promise.all(kills);
       for (const wave of ['master', 'replica'] as const) {
         const ids = this.doc.nodes.filter((_, i) => (roles[i] === 'slave' ? 'replica' : 'master') === wave).map((n) => n.id);
         const results = await Promise.allSettled(ids.map((id) => this.provider.stop(id, true)));
@@ -461,10 +476,36 @@ export class ClusterManager {
   }
 
   /** The node's role right now ('master', 'slave'), or 'unknown' when it does not answer. */
-  private async roleOf(node: NodeAddress): Promise<string> {
+  /**
+   * SIGKILL every node at once (a second Ctrl-C while shutdown() waits): nothing left
+   * running. The lock stays until the process exits; the next start adopts nothing and
+   * starts the nodes from their dirs (their AOFs hold every acknowledged write).
+   */
+  async killNodes(): Promise<void> {
+    this.closed = true;
+    await this.provider.killAll?.();
+  }
+
+  /** SCRIPT KILL and FUNCTION KILL on a node (a busy one reads them once past busy-reply-threshold). Never throws. */
+  private async killRunningScripts(node: NodeRecord): Promise<void> {
+    if (node.port <= 0) return;
+    try {
+      await withControlClient(node, this.doc.nodePassword, this.commandTimeoutMs, async (c) => {
+        for (const container of ['SCRIPT', 'FUNCTION']) {
+          // NOTBUSY is the usual answer; UNKILLABLE (it wrote) leaves it to the SIGKILL.
+          const said = await c.call(container, 'KILL').then(String, (err: Error) => err.message);
+          if (said === 'OK') this.log.warn({ node: node.id, command: `${container} KILL` }, 'stopping: killed the script the node was running');
+        }
+      });
+    } catch {
+      // Down already, or still busy past the bound: the provider's SIGTERM/SIGKILL deals with it.
+    }
+  }
+
+  private async roleOf(node: NodeAddress, timeoutMs = this.commandTimeoutMs): Promise<string> {
     if (node.port <= 0) return 'unknown';
     try {
-      return await withControlClient(node, this.doc.nodePassword, this.commandTimeoutMs, async (c) => (await infoFields(c, 'replication')).get('role') ?? 'unknown');
+      return await withControlClient(node, this.doc.nodePassword, timeoutMs, async (c) => (await infoFields(c, 'replication')).get('role') ?? 'unknown');
     } catch {
       return 'unknown'; // down already: nothing to order
     }

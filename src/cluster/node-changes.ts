@@ -34,6 +34,7 @@ import { nodeSpec, type NodeRecord, type OperationBase, type RemovedNodeRecord, 
 import { NODES_DIR } from './topology-builder.js';
 import { NodeChangeError } from './node-change-error.js';
 import { prepareExternalNode, releaseExternalNode } from './external-node.js';
+import { reachesListener } from '../nodes/local-address.js';
 
 /** Directory (under the data dir) that removed nodes' dirs are moved to. */
 export const REMOVED_DIR = 'removed';
@@ -133,8 +134,8 @@ export class NodeChanges {
       let record: NodeRecord = { id, host: '127.0.0.1', port: 0, busPort: 0, dataDir: path.join(this.ctx.dataDir, NODES_DIR, id) };
       if (opts.address !== undefined) {
         const { host, port } = opts.address;
-        const known = doc.nodes.find((n) => n.host === host && n.port === port);
-        if (known !== undefined) throw new NodeChangeError(`ERR ${host}:${port} is ${known.id} already`);
+        const known = doc.nodes.find((n) => n.port > 0 && reachesListener(opts.address!, n));
+        if (known !== undefined) throw new NodeChangeError(`ERR ${host}:${port} is ${known.id} (${known.host}:${known.port}) already, a node of this cluster`);
         const { busPort } = await prepareExternalNode(opts.address, doc.nodePassword, this.ctx.commandTimeoutMs, this.ctx.log);
         record = { id, host, port, busPort, external: true };
       }

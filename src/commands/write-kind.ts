@@ -45,21 +45,30 @@ const WRITES: ReadonlySet<CommandInfo> = (() => {
  * RESP array of bulk strings count as a write: waiting for a replica is always safe.
  */
 export function writeKind(raw: Buffer): number {
-  if (raw.length < 4 || raw[0] !== 0x2a /* '*' */) return WRITE;
+  const cmd = requestCommand(raw);
+  if (cmd === null) return WRITE;
+  if (cmd === undefined) return NOT_WRITE; // Redis answers "unknown command" and writes nothing
+  if (!WRITES.has(cmd)) return NOT_WRITE;
+  return (cmd.flags & CMD_BLOCKING) !== 0 ? BLOCKING_WRITE : WRITE;
+}
+
+/**
+ * The command a request's RESP bytes name (its subcommand, for a container command):
+ * undefined when Redis does not know it, null when the bytes are not a RESP array of bulk
+ * strings (or its subcommand cannot be read).
+ */
+export function requestCommand(raw: Buffer): CommandInfo | undefined | null {
+  if (raw.length < 4 || raw[0] !== 0x2a /* '*' */) return null;
   let p = 1;
   let argc = 0;
   for (; p < raw.length && raw[p] !== 0x0d; p++) argc = argc * 10 + raw[p] - 0x30;
   const name = bulkAt(raw, p + 2);
-  if (name < 0) return WRITE;
-  let cmd = COMMANDS.find(raw, name, bulkEnd);
-  if (cmd === undefined) return NOT_WRITE; // Redis answers "unknown command" and writes nothing
-  if (cmd.subcommands !== null && argc >= 2) {
-    const sub = bulkAt(raw, bulkEnd + 2);
-    if (sub < 0) return WRITE;
-    cmd = cmd.subcommands.find(raw, sub, bulkEnd) ?? cmd;
-  }
-  if (!WRITES.has(cmd)) return NOT_WRITE;
-  return (cmd.flags & CMD_BLOCKING) !== 0 ? BLOCKING_WRITE : WRITE;
+  if (name < 0) return null;
+  const cmd = COMMANDS.find(raw, name, bulkEnd);
+  if (cmd === undefined || cmd.subcommands === null || argc < 2) return cmd;
+  const sub = bulkAt(raw, bulkEnd + 2);
+  if (sub < 0) return null;
+  return cmd.subcommands.find(raw, sub, bulkEnd) ?? cmd;
 }
 
 /** End of the bulk string found by the last bulkAt (one number, not an object per call). */

@@ -67,7 +67,7 @@ export interface DockerProviderOptions {
   access: NodeAccess;
   /** Bound on a node becoming ready. Default 30 s. */
   startTimeoutMs?: number;
-  /** Bound on a graceful stop (SIGTERM) before Docker sends SIGKILL. Default 15 s. */
+  /** Bound on a graceful stop (SIGTERM) before Docker sends SIGKILL. Default 3 s. */
   stopTimeoutMs?: number;
   commandTimeoutMs?: number;
   clusterNodeTimeoutMs?: number;
@@ -138,7 +138,7 @@ export class DockerProvider implements NodeProvider {
     this.docker = o.docker;
     this.log = o.log;
     this.startTimeoutMs = o.startTimeoutMs ?? 30_000;
-    this.stopTimeoutMs = o.stopTimeoutMs ?? 15_000;
+    this.stopTimeoutMs = o.stopTimeoutMs ?? 3_000; // as the process provider's: a busy node would hold up the stop
     this.commandTimeoutMs = o.commandTimeoutMs ?? 2_000;
     this.clusterNodeTimeoutMs = o.clusterNodeTimeoutMs ?? 5_000;
     this.events = new DockerEvents({
@@ -419,6 +419,21 @@ export class DockerProvider implements NodeProvider {
     const results = await Promise.allSettled([...this.nodes.keys()].map((id) => this.stop(id, true)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
     if (failures.length > 0) throw new AggregateError(failures, failures.map((e) => e.message).join('; '));
+  }
+
+  async killAll(): Promise<void> {
+    await Promise.all(
+      [...this.nodes.keys()].map(async (id) => {
+        const owned = this.nodes.get(id);
+        if (owned !== undefined) owned.stopping = true;
+        try {
+          await this.docker.getContainer(this.containerName(id)).kill();
+          this.log.warn({ node: id }, 'node container killed (SIGKILL)');
+        } catch (err) {
+          if (!isDockerNotModified(err) && !isDockerConflict(err)) this.log.error({ node: id, err: (err as Error).message }, 'could not kill the node container');
+        }
+      }),
+    );
   }
 
   async discard(id: string): Promise<void> {

@@ -64,6 +64,12 @@ export interface NodeProvider {
   stop(id: string, graceful: boolean): Promise<void>;
   /** Stop every node this provider started or adopted. */
   stopAll(): Promise<void>;
+  /**
+   * SIGKILL every node it started or adopted, at once, and wait (briefly) until they are
+   * gone: the proxy's second Ctrl-C, which must not leave nodes running. Absent when it
+   * runs none (static).
+   */
+  killAll?(): Promise<void>;
   /** Told when a node it runs exits without being asked to (a crash, kill -9). */
   onUnexpectedExit?: (id: string) => void;
   /** Told when the provider has a hint that a node may be unwell (Docker: oom, unhealthy): check it now. */

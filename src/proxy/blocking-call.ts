@@ -16,7 +16,7 @@ import type { ReplySink } from '../backend/reply-sink.js';
 import { encodeCommand, encodeError, type Protocol } from '../resp/encode.js';
 import { integerOf } from './reply-merge.js';
 import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
-import { sendFollowUp, type RedirectFollower } from './router.js';
+import { clientClusterError, sendFollowUp, type RedirectFollower } from './router.js';
 
 const tooMany = new Map<number, Buffer>();
 
@@ -108,7 +108,7 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
     if (this.attempts === 0) this.since = Date.now();
     const next = reply[0] === 0x2d /* '-' */ && isClusterError(reply) ? this.redirects.followUp(reply, conn.endpoint, ++this.attempts, this.since) : undefined;
     if (next === undefined) {
-      this.finish(reply);
+      this.finish(clientClusterError(reply));
       return;
     }
     // Not done yet: the command goes where the cluster says (the client stays blocked).

@@ -10,8 +10,9 @@
  */
 import type { ReplySink } from '../backend/reply-sink.js';
 import { isUnreachableReply } from '../backend/connection.js';
+import { withoutAddress } from '../backend/unreachable.js';
 import { encodeBulk, encodeError, encodeInteger, OK } from '../resp/encode.js';
-import { formatAddress, NodeConnectError, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { NodeConnectError, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import type { ClientSession } from './session.js';
 import type { ProxyContext } from './context.js';
 import { Gather } from './reply-slot.js';
@@ -43,10 +44,11 @@ export async function callOnNode(ctx: ProxyContext, node: NodeAddress, args: rea
     if (typeof value === 'string' || Buffer.isBuffer(value)) return encodeBulk(value);
     return OK;
   } catch (err) {
-    if (err instanceof NodeConnectError) return encodeError(`ERR cannot connect to backend ${formatAddress(node)}: ${err.reason}`);
+    // The client is told what failed, not which internal node (the health monitor logs that).
+    if (err instanceof NodeConnectError) return encodeError(`ERR cannot connect to backend: ${withoutAddress(err.reason)}`);
     const message = (err as Error).message;
     // A node's own error keeps its code (ERR, WRONGTYPE ...); a timeout is the proxy's.
-    return encodeError(/^[A-Z]+ /.test(message) ? message : `ERR backend ${formatAddress(node)}: ${message}`);
+    return encodeError(/^[A-Z]+ /.test(message) ? message : `ERR backend node: ${withoutAddress(message)}`);
   }
 }
 

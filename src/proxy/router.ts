@@ -14,8 +14,14 @@
  *   -TRYAGAIN, -CLUSTERDOWN → the same bytes again after a short, growing pause, for at
  *                           most the retry budget (--failover-timeout: a restarted master
  *                           answers CLUSTERDOWN for its first 2 s, a failover takes a moment)
- * redirects bounded (MAX_ATTEMPTS), retries by time; past that the client gets Redis's own error. A request sent
- * again keeps its connection index, so one client's requests to a node stay in order.
+ * redirects bounded (MAX_ATTEMPTS), retries by time; past that the client gets Redis's own error (a
+ * redirect's, which names an internal node, becomes a TRYAGAIN). A request sent again keeps its
+ * connection index, so one client's requests to a node stay in order.
+ *
+ * A master whose connection is down (it died, and no failover holds its slots: e.g. a whole
+ * shard lost, until its recovery starts) gets the same treatment as one being failed over:
+ * its requests wait (hold) until a connection to it is back or the map moves its slots, at
+ * most the retry budget, then get CLUSTERDOWN — never the connection's own error at once.
  */
 import { bytesEqualIgnoreCase, type CommandInfo } from '../commands/command-table.js';
 import { keyIndexes } from '../commands/key-extraction.js';
@@ -24,7 +30,7 @@ import { keySlot } from '../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
 import type { BackendPool } from '../backend/pool.js';
-import type { BackendConnection, BackendEndpoint, ClusterErrorHandler } from '../backend/connection.js';
+import { isClusterError, type BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import type { RequestFrame } from '../resp/frame.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
@@ -39,6 +45,8 @@ export const SLOT_NOT_SERVED = encodeError('CLUSTERDOWN Hash slot not served');
 const CLUSTER_DOWN = encodeError('CLUSTERDOWN The cluster is down');
 /** A slot whose master is being failed over or whose shard is being recovered, to a request that cannot wait for it. */
 const SLOT_IN_TRANSITION = encodeError("TRYAGAIN The slot's master is being failed over or its keys recovered, try again later");
+/** A redirect still followed past MAX_ATTEMPTS: the slot keeps moving. Redis's own reply would name an internal node. */
+const SLOT_MOVING = encodeError('TRYAGAIN The slot is moving between masters, try again later');
 const ASKING = encodeCommand(['ASKING']);
 
 /** keysSlot: the command has no keys (or none were found in its arguments). */
@@ -153,6 +161,8 @@ export class Router implements ClusterErrorHandler {
   /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
   private readonly parked = new Map<BackendPool, Parked[]>();
   private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
+  /** Held pools the router holds itself because their connection is down (not a failover's hold). */
+  private readonly downHolds = new Set<BackendPool>();
   /** slot → 1 while requests for it wait (holdSlots), and those waiting, by slot. */
   private readonly slotHeld = new Uint8Array(SLOT_COUNT);
   private readonly slotParked = new Map<number, ParkedForSlot[]>();
@@ -238,12 +248,33 @@ export class Router implements ClusterErrorHandler {
    */
   hold(host: string, port: number, maxWaitMs: number): void {
     const pool = this.pools.get(addressKey(host, port));
-    if (pool === undefined || pool.held || this.closed) return;
+    if (pool === undefined || this.closed) return;
+    // Held already because its connection is down: it is the failover's hold now (released
+    // by it, not by a reconnection), with the bound its waiting requests already have.
+    if (pool.held) {
+      this.downHolds.delete(pool);
+      return;
+    }
+    this.holdPool(pool, maxWaitMs);
+  }
+
+  private holdPool(pool: BackendPool, maxWaitMs: number): void {
     pool.held = true;
     this.parked.set(pool, []);
     const timer = setTimeout(() => this.release(pool, true), maxWaitMs);
     timer.unref();
     this.holdTimers.set(pool, timer);
+  }
+
+  /**
+   * The connection a request was to go on is down: the pool is held (as for a failover)
+   * until a connection to it is ready again, the map moves its slots away, or the retry
+   * budget has passed — then the waiting requests get CLUSTERDOWN.
+   */
+  private holdWhileDown(pool: BackendPool): void {
+    if (pool.held || this.closed) return;
+    this.downHolds.add(pool);
+    this.holdPool(pool, this.retryBudgetMs);
   }
 
   /**
@@ -256,6 +287,7 @@ export class Router implements ClusterErrorHandler {
     if (waiting === undefined) return;
     pool.held = false;
     this.parked.delete(pool);
+    this.downHolds.delete(pool);
     clearTimeout(this.holdTimers.get(pool));
     this.holdTimers.delete(pool);
     for (const p of waiting) {
@@ -416,12 +448,19 @@ export class Router implements ClusterErrorHandler {
       this.park(pool, slot, frame.raw, sink ?? session.openSlot(), session);
       return;
     }
+    const conn = pool.connectionFor(session.id, session.protocol);
     if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
-      runBlocking(session, pool, frame.raw, this);
+      // Its dedicated connection would fail to connect: the retryable error at once, as for a held slot.
+      if (conn.isDown) (sink ?? session.openSlot()).deliver(CLUSTER_DOWN);
+      else runBlocking(session, pool, frame.raw, this);
+      return;
+    }
+    if (conn.isDown && slot !== NO_KEYS) {
+      this.holdWhileDown(pool);
+      this.park(pool, slot, frame.raw, sink ?? session.openSlot(), session);
       return;
     }
     if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
-    const conn = pool.connectionFor(session.id, session.protocol);
     if (!conn.send(frame.raw, sink ?? session.openSlot())) session.waitForBackend(conn);
   }
 
@@ -434,6 +473,7 @@ export class Router implements ClusterErrorHandler {
     const pool = this.masterPool(session, slot);
     if (pool === undefined) return SLOT_NOT_SERVED;
     if (pool.held || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) return SLOT_IN_TRANSITION;
+    if (pool.connectionFor(session.id, session.protocol).isDown) return CLUSTER_DOWN;
     return pool;
   }
 
@@ -470,6 +510,11 @@ export class Router implements ClusterErrorHandler {
       return;
     }
     const conn = pool.connectionFor(session.id, session.protocol);
+    if (conn.isDown) {
+      this.holdWhileDown(pool);
+      this.park(pool, slot, raw, sink, session);
+      return;
+    }
     if (!conn.send(raw, sink)) session.waitForBackend(conn);
   }
 
@@ -478,7 +523,11 @@ export class Router implements ClusterErrorHandler {
   onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
     const request = sink instanceof Redirected ? sink : new Redirected(sink);
     const next = this.followUp(reply, from.endpoint, ++request.attempts, request.since);
-    if (next === undefined) return false; // the client gets Redis's error
+    if (next === undefined) {
+      if (!isRedirect(reply)) return false; // the client gets Redis's error
+      request.deliver(SLOT_MOVING);
+      return true;
+    }
     const index = from.index;
     const resend = (): void => sendFollowUp(next.pool.sharedConnection(index, from.protocol), next.asking, raw, request);
     if (next.delayMs === 0) resend();
@@ -521,6 +570,11 @@ export class Router implements ClusterErrorHandler {
     this.onBackendLost?.(from.endpoint.host, from.endpoint.port);
   }
 
+  onConnectionReady(from: BackendConnection): void {
+    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
+    if (pool !== undefined && this.downHolds.has(pool)) this.release(pool);
+  }
+
   close(): void {
     this.closed = true;
     for (const pool of [...this.parked.keys()]) this.release(pool);
@@ -532,6 +586,19 @@ export class Router implements ClusterErrorHandler {
     for (const p of this.pools.values()) p.close();
     this.pools.clear();
   }
+}
+
+/** -MOVED or -ASK: a reply that names a node of the cluster. */
+function isRedirect(reply: Buffer): boolean {
+  return reply[1] === 0x4d /* M */ || reply[1] === 0x41 /* A */;
+}
+
+/**
+ * What a client may be told of a cluster error: MOVED/ASK name an internal node, so the
+ * client gets the TRYAGAIN a slot still moving deserves; the others as Redis said them.
+ */
+export function clientClusterError(reply: Buffer): Buffer {
+  return reply[0] === 0x2d /* '-' */ && isClusterError(reply) && isRedirect(reply) ? SLOT_MOVING : reply;
 }
 
 /** "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" → slot and address. */

@@ -38,6 +38,7 @@ import type { RequestFrame } from '../resp/frame.js';
 import { encodeCommand, encodeError, OK, QUEUED } from '../resp/encode.js';
 import { arityOk, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import { isClusterError, isUnreachableReply, type BackendConnection } from '../backend/connection.js';
+import { withoutAddress } from '../backend/unreachable.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import { unpinned } from '../net/slab-reader.js';
@@ -94,7 +95,8 @@ function tooManyPinned(limit: number): Buffer {
 
 /** What a redirect on the pinned connection means to the client: its transaction is gone. */
 function clusterChanged(reply: Buffer, exec: boolean): Buffer {
-  const what = reply.toString('latin1', 1, reply.length - 2);
+  // MOVED/ASK name an internal node: the client is told the kind of change, not where.
+  const what = withoutAddress(reply.toString('latin1', 1, reply.length - 2));
   return encodeError(
     exec
       ? `EXECABORT Transaction discarded because the cluster changed meanwhile (${what}), try it again`

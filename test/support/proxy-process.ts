@@ -151,6 +151,29 @@ export class ProxyProcess {
     }
   }
 
+  /** Send the proxy a signal it is expected to exit on (SIGINT: a Ctrl-C), without waiting for the exit. */
+  signal(signal: NodeJS.Signals): void {
+    const child = this.child;
+    if (child === undefined || exitedAlready(child)) throw new Error('the proxy is not running');
+    this.exitExpected = true;
+    child.kill(signal);
+  }
+
+  /** The proxy's exit code once it has exited (null: ended by a signal); rejects if it runs on past timeoutMs. */
+  async exited(timeoutMs: number): Promise<number | null> {
+    const child = this.child;
+    if (child === undefined) throw new Error('the proxy was never started');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the proxy did not exit within ${timeoutMs} ms\n${this.logTail()}`)), timeoutMs);
+    });
+    try {
+      return (await Promise.race([exitOf(child), late])).code;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Stop whatever is left (proxy, nodes) and remove the temp dir. */
   async cleanup(): Promise<void> {
     const child = this.child;
