@@ -26,7 +26,8 @@ import { tailFile } from './log-tail.js';
 import { readOptional, realpathOrSelf } from './files.js';
 import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
 import { PortAllocator } from './ports.js';
-import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type RunningNode } from './provider.js';
+import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type ProcessProbe, type RunningNode } from './provider.js';
+import { probeRedisPid } from './process-probe.js';
 import { checkRedisServerVersion, findRedisServer } from './redis-binary.js';
 import { CONF_FILE, isClusterConf, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE, withPorts } from './redis-conf.js';
 import { sleep } from './wait.js';
@@ -185,6 +186,13 @@ export class ProcessProvider implements NodeProvider {
     const results = await Promise.allSettled([...this.nodes.keys()].map((id) => this.stop(id, true)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
     if (failures.length > 0) throw new AggregateError(failures, failures.map((e) => e.message).join('; '));
+  }
+
+  /** /proc/<pid>/stat of the node's redis-server: stopped (SIGSTOP), exited, or running with its CPU time. */
+  async probe(id: string): Promise<ProcessProbe> {
+    const node = this.nodes.get(id);
+    if (node === undefined) return { kind: 'unknown', reason: `node ${id} is not run by this provider now` };
+    return probeRedisPid(node.pid);
   }
 
   /** Pid of a node this provider owns (started or adopted), if any. */
