@@ -29,7 +29,10 @@ describe('HealthMonitor', { skip }, () => {
       log: silentLogger(),
       intervalMs,
       nodeTimeoutMs: 1_000,
+      busyTimeoutMs: 30_000,
       connectTimeoutMs: 500,
+      // Like the static provider: the processes cannot be seen, the cluster (none here) is asked.
+      probe: async () => ({ kind: 'unknown', reason: 'not seen by this test' }),
       onChange: (node, from: NodeHealth, to: NodeHealth) => changes.push(`${node.id} ${from}->${to}`),
     });
     const dead = await freePort();
@@ -41,7 +44,7 @@ describe('HealthMonitor', { skip }, () => {
     return { h, dead };
   }
 
-  test('a node that answers stays up; one that never answers fails after the node timeout', async () => {
+  test('a node that answers stays up; one whose port refuses connections fails after the node timeout', async () => {
     const changes: string[] = [];
     const { h } = await monitor(100, changes);
     try {
@@ -83,8 +86,8 @@ describe('HealthMonitor', { skip }, () => {
 
 /** Test-only: pretend the node's last good PING was `ms` ago (the interval is too long to wait for). */
 function ageLastGood(h: HealthMonitor, id: string, ms: number): void {
-  const watches = (h as unknown as { watches: Map<string, { lastGood: number }> }).watches;
+  const watches = (h as unknown as { watches: Map<string, { lastAnswer: number }> }).watches;
   const w = watches.get(id);
   if (w === undefined) throw new Error(`not watched: ${id}`);
-  w.lastGood = Date.now() - ms;
+  w.lastAnswer = Date.now() - ms;
 }
