@@ -53,11 +53,13 @@ async function allUp(c: Redis): Promise<true | string> {
   return notUp.length === 0 && nodes.length === 6 ? true : `not up: ${notUp.map((n) => `${n.id}=${n.state}`).join(' ')} (${nodes.length} nodes)`;
 }
 
-describe('a busy script: SCRIPT KILL by a client, default settings', { skip }, () => {
+describe('default settings: a client\'s SCRIPT KILL, a congested proxy', { skip }, () => {
   let tp: TestProxy;
+  let captured: ReturnType<typeof capturedLog>;
   const clients: Redis[] = [];
   before(async () => {
-    tp = await startTestProxy(['--masters', '3', '--replicas', '1']);
+    captured = capturedLog();
+    tp = await startTestProxy(['--masters', '3', '--replicas', '1'], undefined, { log: captured.log });
   });
   after(async () => {
     for (const c of clients) c.disconnect();
@@ -86,6 +88,62 @@ describe('a busy script: SCRIPT KILL by a client, default settings', { skip }, (
     assert.equal(tp.proxy.failover!.failoverCount(), failovers, 'no failover');
     assert.equal(masterOf(tp, key).id, master.id, 'the same master');
     await eventually('every node up', () => allUp(killer), 5_000);
+  });
+
+  test("the proxy's own event loop blocked for 2.5 s (2.5 x --node-timeout): every PONG late, no node failed, no failover", async (t) => {
+    const c = await strictClient(tp.port, 10_000);
+    clients.push(c);
+    await eventually('every node up', () => allUp(c), 5_000);
+    const failovers = tp.proxy.failover!.failoverCount();
+    const seenBefore = captured.states().length;
+    // The proxy runs in this process: a busy loop here is a proxy too busy to read its sockets.
+    const until = Date.now() + 2_500;
+    while (Date.now() < until) {
+      /* congested */
+    }
+    await sleep(2_500);
+    const changes = captured.states().slice(seenBefore);
+    t.diagnostic(`state changes after the stall: ${changes.map((s) => `${s.node}→${s.to}`).join(' ') || 'none'}`);
+    assert.ok(!changes.some((s) => s.to === 'failed' || s.to === 'stopped'), `no node failed: ${JSON.stringify(changes)}`);
+    assert.equal(tp.proxy.failover!.failoverCount(), failovers, 'no failover');
+    for (let m = 0; m < 3; m++) assert.equal(await c.set(keyOnShard(tp, m, 'after-stall'), 'v'), 'OK');
+    await eventually('every node up', () => allUp(c), 5_000);
+  });
+});
+
+describe('busy past --busy-timeout (2000 ms; busy-reply-threshold left at 5 s: the node is silent)', { skip }, () => {
+  let tp: TestProxy;
+  let captured: ReturnType<typeof capturedLog>;
+  const clients: Redis[] = [];
+  before(async () => {
+    captured = capturedLog();
+    tp = await startTestProxy(['--masters', '3', '--replicas', '1', '--busy-timeout', '2000'], undefined, { log: captured.log });
+  });
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    await tp?.close();
+  });
+
+  test('a script silent (CPU advancing) for longer than --busy-timeout: busy, then failed over; every node up again', async (t) => {
+    const looping = await strictClient(tp.port, 20_000);
+    const c = await strictClient(tp.port, 10_000);
+    clients.push(looping, c);
+    const key = keyOnShard(tp, 1, 'slow');
+    const master = masterOf(tp, key);
+    const failovers = tp.proxy.failover!.failoverCount();
+    const started = Date.now();
+    const script = looping.eval('while true do end', 1, key).catch((err: Error) => err.message);
+    const tookMs = await eventually(`${key} served by another master`, async () => (masterOf(tp, key).id !== master.id ? true : 'not yet'), 10_000);
+    t.diagnostic(`failed over ${tookMs} ms after the script started; the looping client got: ${String(await script)}`);
+    const seen = captured.states().filter((s) => s.node === master.id);
+    const busyAt = seen.findIndex((s) => s.to === 'busy');
+    const failedAt = seen.findIndex((s) => s.to === 'failed');
+    assert.ok(busyAt !== -1 && failedAt > busyAt, `busy, then failed: ${JSON.stringify(seen)}`);
+    assert.match(seen[failedAt].why, /busy-timeout/);
+    assert.ok(Date.now() - started >= 2_000, 'not before --busy-timeout');
+    assert.equal(tp.proxy.failover!.failoverCount(), failovers + 1);
+    assert.equal(await c.set(key, 'v'), 'OK');
+    await eventually('every node up', () => allUp(c), 20_000);
   });
 });
 

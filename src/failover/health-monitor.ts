@@ -249,7 +249,6 @@ export class HealthMonitor {
       this.set(w, 'useless', `LOADING for longer than --busy-timeout (${this.opts.busyTimeoutMs} ms)`);
       return;
     }
-    if (w.state === 'busy-script' || w.state === 'loading' || w.state === 'useless') return; // it answers
     const silent = now - w.lastAnswer;
     if (silent >= this.opts.nodeTimeoutMs) void this.investigate(w);
     else if (silent >= Math.max(3 * this.opts.intervalMs, 300) && w.state === 'up') this.set(w, 'suspect', `no answer for ${silent} ms`);
@@ -271,7 +270,8 @@ export class HealthMonitor {
         const working = this.cpuAdvancing(w, probe.cpuMs);
         if (working === undefined) return; // a second sample decides
         if (working) {
-          if (w.state !== 'busy') w.busySince = Date.now();
+          // Busy since it went silent (or since its first BUSY, when it answered that before).
+          if (w.state !== 'busy' && w.state !== 'busy-script') w.busySince = w.lastAnswer;
           return this.set(w, 'busy', 'silent, its process working: a long command');
         }
       }
