@@ -4,9 +4,11 @@
  * used only when our PINGs have not heard from the node lately.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HealthMonitor, type NodeHealth } from '../src/failover/health-monitor.js';
+import type { ProcessProbe } from '../src/nodes/provider.js';
 import { silentLogger } from '../src/log.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
@@ -64,7 +66,7 @@ describe('HealthMonitor', { skip }, () => {
     const { h, dead } = await monitor(10_000, changes);
     try {
       await sleep(100);
-      h.flaggedByCluster('127.0.0.1', dead); // lastGood is the watch's start: not quiet yet
+      h.flaggedByCluster('127.0.0.1', dead); // lastAnswer is the watch's start: not quiet yet
       assert.equal(h.stateOf('dead'), 'up', 'a node just watched is not made suspect by a flag');
       // Quiet: no good reply for 2 intervals would take 20 s; age their last good reply instead.
       for (const id of ['alive', 'dead']) ageLastGood(h, id, 25_000);
@@ -81,6 +83,78 @@ describe('HealthMonitor', { skip }, () => {
     } finally {
       h.close();
     }
+  });
+});
+
+describe('HealthMonitor: a silent node is judged by what its process does', () => {
+  /** A port that accepts connections and never answers: a node that says nothing. */
+  async function silentNode(): Promise<{ port: number; close: () => void }> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      close: () => {
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    };
+  }
+
+  /** Watch one silent node whose process `probe` describes; resolves with its state after `ms`. */
+  async function judged(probe: () => ProcessProbe, ms: number, busyTimeoutMs = 30_000): Promise<{ state: NodeHealth | undefined; changes: string[] }> {
+    const node = await silentNode();
+    const changes: string[] = [];
+    const h = new HealthMonitor({
+      password: '',
+      log: silentLogger(),
+      intervalMs: 50,
+      nodeTimeoutMs: 300,
+      busyTimeoutMs,
+      connectTimeoutMs: 500,
+      probe: async () => probe(),
+      onChange: (_node, from, to) => changes.push(`${from}->${to}`),
+    });
+    h.watch([{ id: 'n', host: '127.0.0.1', port: node.port }]);
+    h.start();
+    try {
+      await sleep(ms);
+      return { state: h.stateOf('n'), changes };
+    } finally {
+      h.close();
+      node.close();
+    }
+  }
+
+  test('process exited: failed', async () => {
+    assert.equal((await judged(() => ({ kind: 'exited' }), 800)).state, 'failed');
+  });
+
+  test('process stopped (SIGSTOP): stopped', async () => {
+    assert.equal((await judged(() => ({ kind: 'stopped' }), 800)).state, 'stopped');
+  });
+
+  test('process running with its CPU time advancing: busy, and failed once --busy-timeout has passed', async () => {
+    const started = Date.now();
+    const working = (): ProcessProbe => ({ kind: 'running', cpuMs: Date.now() - started }); // one full CPU
+    assert.equal((await judged(working, 1_200)).state, 'busy');
+    const { state, changes } = await judged(working, 1_800, 1_000);
+    assert.equal(state, 'failed', changes.join(' '));
+    assert.ok(changes.includes('busy->failed'), changes.join(' '));
+  });
+
+  test('process running idle, no cluster to ask: congested, never failed (the proxy reads late)', async () => {
+    const { state, changes } = await judged(() => ({ kind: 'running', cpuMs: 5 }), 1_500);
+    assert.equal(state, 'congested', changes.join(' '));
+    assert.ok(!changes.some((c) => c.endsWith('failed')));
+  });
+
+  test('process not visible, port open, no cluster to ask: suspect, never failed on silence alone', async () => {
+    const { state, changes } = await judged(() => ({ kind: 'unknown', reason: 'not visible' }), 1_500);
+    assert.equal(state, 'suspect', changes.join(' '));
   });
 });
 
