@@ -12,6 +12,8 @@ import type { ProcessProbe } from '../src/nodes/provider.js';
 import { silentLogger } from '../src/log.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
+import { eventually } from './support/cluster-manager.js';
+import { withControlClient } from '../src/nodes/control-client.js';
 
 const skip = await skipWithoutRedis();
 
@@ -155,6 +157,46 @@ describe('HealthMonitor: a silent node is judged by what its process does', () =
   test('process not visible, port open, no cluster to ask: suspect, never failed on silence alone', async () => {
     const { state, changes } = await judged(() => ({ kind: 'unknown', reason: 'not visible' }), 1_500);
     assert.equal(state, 'suspect', changes.join(' '));
+  });
+});
+
+describe("HealthMonitor: a node that answers but whose own cluster_state is fail (real cluster-enabled nodes)", { skip }, () => {
+  test('useless while another node says ok; up again once its cluster_state is ok', async () => {
+    // Two single-node clusters: `ok` serves every slot (cluster_state:ok), `lost` none (fail).
+    const ok = await startRedisServer(['--cluster-enabled', 'yes']);
+    const lost = await startRedisServer(['--cluster-enabled', 'yes']);
+    const changes: string[] = [];
+    const h = new HealthMonitor({
+      password: '',
+      log: silentLogger(),
+      intervalMs: 100,
+      nodeTimeoutMs: 500,
+      busyTimeoutMs: 30_000,
+      connectTimeoutMs: 500,
+      probe: async () => ({ kind: 'unknown', reason: 'not seen by this test' }),
+      onChange: (node, from, to) => changes.push(`${node.id} ${from}->${to}`),
+    });
+    try {
+      await withControlClient({ host: '127.0.0.1', port: ok.port }, '', 2_000, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'));
+      const okState = async (): Promise<true | string> =>
+        String(await withControlClient({ host: '127.0.0.1', port: ok.port }, '', 2_000, (c) => c.call('CLUSTER', 'INFO'))).includes('cluster_state:ok') ? true : 'not ok yet';
+      await eventually('the serving node says cluster_state:ok', okState, 10_000);
+      h.watch([
+        { id: 'ok', host: '127.0.0.1', port: ok.port },
+        { id: 'lost', host: '127.0.0.1', port: lost.port },
+      ]);
+      h.start();
+      await eventually('lost is useless', async () => (h.stateOf('lost') === 'useless' ? true : `${h.stateOf('lost')}`), 5_000);
+      assert.equal(h.stateOf('ok'), 'up');
+      await withControlClient({ host: '127.0.0.1', port: lost.port }, '', 2_000, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'));
+      await eventually('lost is up again', async () => (h.stateOf('lost') === 'up' ? true : `${h.stateOf('lost')}`), 10_000);
+      assert.ok(changes.includes('lost useless->up'), changes.join('; '));
+      assert.ok(!changes.some((c) => c.startsWith('ok ')), `no change for the serving node: ${changes.join('; ')}`);
+    } finally {
+      h.close();
+      await ok.stop();
+      await lost.stop();
+    }
   });
 });
 

@@ -7,7 +7,9 @@
  *   busy        silent, but its process runs and its CPU time advances: a long command
  *               (DEL of a huge key, FLUSHALL) that will answer when it is done
  *   loading     answers -LOADING (a restart or a replica's full sync)
- *   useless     answers, but cannot serve: -LOADING for longer than --busy-timeout
+ *   useless     answers, but cannot serve: -LOADING for longer than --busy-timeout, or its
+ *               own cluster_state is fail (it answers CLUSTERDOWN for its slots) for longer
+ *               than --node-timeout while another node says ok
  *   congested   silent past --node-timeout while its process runs idle and the cluster does
  *               not flag it: the proxy reads late (its own event loop or sockets are behind),
  *               the node is fine
@@ -65,6 +67,9 @@ export interface HealthMonitorOptions {
 }
 
 const PING = encodeCommand(['PING']);
+const CLUSTER_INFO = encodeCommand(['CLUSTER', 'INFO']);
+/** How often each node's own cluster_state is read (CLUSTER INFO, on the PING connection). */
+const CLUSTER_STATE_EVERY_MS = 1_000;
 const BUSY = Buffer.from('-BUSY ', 'latin1');
 const LOADING = Buffer.from('-LOADING ', 'latin1');
 /** Two CPU samples this far apart tell whether a silent node's process works. */
@@ -90,6 +95,13 @@ class Watch {
   pending = false;
   /** Its last connection attempt was refused: nothing listens on its port. */
   refused = false;
+  /** Since when its CLUSTER INFO says cluster_state:fail (0: ok, or not known). */
+  clusterFailSince = 0;
+  /** When its cluster_state was last read (0: never); a CLUSTER INFO is out. */
+  clusterStateAt = 0;
+  clusterStatePending = false;
+  /** Why it is useless: LOADING too long, or its own cluster_state is fail. */
+  uselessCause: 'loading' | 'cluster-state' | undefined;
   /** A provider probe or a cluster question is out. */
   asking = false;
   /** The cluster's last answer about this node, and when (asked at most once per node timeout). */
@@ -138,6 +150,8 @@ export class HealthMonitor {
         w.node = { ...node };
         w.conn = Watch.connect(w.node, this.opts);
         w.pending = false;
+        w.clusterStatePending = false;
+        w.clusterFailSince = 0;
       }
     }
   }
@@ -210,6 +224,7 @@ export class HealthMonitor {
     w.busySince = 0;
     w.loadingSince = 0;
     w.cpuSample = undefined;
+    w.clusterFailSince = 0;
     this.set(w, 'suspect', 'recovery over');
     this.ping(w);
   }
@@ -236,6 +251,7 @@ export class HealthMonitor {
     for (const w of this.watches.values()) {
       if (w.state !== 'recovering' && !isDown(w.state)) this.judge(w, now);
       this.ping(w);
+      if (now - w.clusterStateAt >= CLUSTER_STATE_EVERY_MS) this.readClusterState(w);
     }
   }
 
@@ -246,7 +262,13 @@ export class HealthMonitor {
       return;
     }
     if (w.state === 'loading' && now - w.loadingSince >= this.opts.busyTimeoutMs) {
+      w.uselessCause = 'loading';
       this.set(w, 'useless', `LOADING for longer than --busy-timeout (${this.opts.busyTimeoutMs} ms)`);
+      return;
+    }
+    if (w.state === 'up' && w.clusterFailSince > 0 && now - w.clusterFailSince >= this.opts.nodeTimeoutMs && this.anotherClusterOk(w)) {
+      w.uselessCause = 'cluster-state';
+      this.set(w, 'useless', 'answers, but its cluster_state is fail (CLUSTERDOWN for its slots) while another node says ok');
       return;
     }
     const silent = now - w.lastAnswer;
@@ -333,6 +355,33 @@ export class HealthMonitor {
     return undefined;
   }
 
+  /** Another node that is up says cluster_state:ok: a node that says fail is the odd one out, not the cluster. */
+  private anotherClusterOk(w: Watch): boolean {
+    for (const o of this.watches.values()) if (o !== w && o.state === 'up' && o.clusterStateAt > 0 && o.clusterFailSince === 0) return true;
+    return false;
+  }
+
+  /** CLUSTER INFO on the PING connection: the node's own cluster_state (errors — a node that is not a cluster node, BUSY — change nothing). */
+  private readClusterState(w: Watch): void {
+    if (w.clusterStatePending || this.closed) return;
+    w.clusterStatePending = true;
+    const conn = w.conn;
+    conn.send(CLUSTER_INFO, {
+      deliver: (reply: Buffer) => {
+        if (w.conn !== conn) return;
+        w.clusterStatePending = false;
+        w.clusterStateAt = Date.now();
+        if (reply[0] === 0x2d /* '-' */) return;
+        if (reply.includes('cluster_state:fail')) {
+          if (w.clusterFailSince === 0) w.clusterFailSince = w.clusterStateAt;
+          return;
+        }
+        w.clusterFailSince = 0;
+        if (w.state === 'useless' && w.uselessCause === 'cluster-state') this.set(w, 'up', 'its cluster_state is ok again');
+      },
+    });
+  }
+
   private ping(w: Watch): void {
     if (w.pending || this.closed) return;
     w.pending = true;
@@ -363,6 +412,7 @@ export class HealthMonitor {
           return;
         }
         w.loadingSince = 0;
+        if (w.state === 'useless' && w.uselessCause === 'cluster-state' && w.clusterFailSince > 0) return; // PONG, but still no use
         this.set(w, 'up', 'answers');
       },
     });
