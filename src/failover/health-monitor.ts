@@ -91,15 +91,14 @@ class Watch {
   busySince = 0;
   /** When it first answered LOADING in a row. */
   loadingSince = 0;
-  /** A PING is out and unanswered. */
-  pending = false;
+  /** Health commands out and unanswered (never two of a kind). */
+  readonly outstanding = new Set<'ping' | 'cluster-state'>();
   /** Its last connection attempt was refused: nothing listens on its port. */
   refused = false;
   /** Since when its CLUSTER INFO says cluster_state:fail (0: ok, or not known). */
   clusterFailSince = 0;
-  /** When its cluster_state was last read (0: never); a CLUSTER INFO is out. */
+  /** When its cluster_state was last read (0: never). */
   clusterStateAt = 0;
-  clusterStatePending = false;
   /** Why it is useless: LOADING too long, or its own cluster_state is fail. */
   uselessCause: 'loading' | 'cluster-state' | undefined;
   /** A provider probe or a cluster question is out. */
@@ -149,8 +148,7 @@ export class HealthMonitor {
         w.conn.close('node moved');
         w.node = { ...node };
         w.conn = Watch.connect(w.node, this.opts);
-        w.pending = false;
-        w.clusterStatePending = false;
+        w.outstanding.clear();
         w.clusterFailSince = 0;
       }
     }
@@ -363,33 +361,34 @@ export class HealthMonitor {
 
   /** CLUSTER INFO on the PING connection: the node's own cluster_state (errors — a node that is not a cluster node, BUSY — change nothing). */
   private readClusterState(w: Watch): void {
-    if (w.clusterStatePending || this.closed) return;
-    w.clusterStatePending = true;
+    this.sendOnce(w, 'cluster-state', CLUSTER_INFO, (reply) => {
+      w.clusterStateAt = Date.now();
+      if (reply[0] === 0x2d /* '-' */) return;
+      if (reply.includes('cluster_state:fail')) {
+        if (w.clusterFailSince === 0) w.clusterFailSince = w.clusterStateAt;
+        return;
+      }
+      w.clusterFailSince = 0;
+      if (w.state === 'useless' && w.uselessCause === 'cluster-state') this.set(w, 'up', 'its cluster_state is ok again');
+    });
+  }
+
+  /** One health command on the watch's connection, never two of a kind out; `onReply` is skipped when the node moved meanwhile. */
+  private sendOnce(w: Watch, kind: 'ping' | 'cluster-state', frame: Buffer, onReply: (reply: Buffer) => void): void {
+    if (w.outstanding.has(kind) || this.closed) return;
+    w.outstanding.add(kind);
     const conn = w.conn;
-    conn.send(CLUSTER_INFO, {
+    conn.send(frame, {
       deliver: (reply: Buffer) => {
-        if (w.conn !== conn) return;
-        w.clusterStatePending = false;
-        w.clusterStateAt = Date.now();
-        if (reply[0] === 0x2d /* '-' */) return;
-        if (reply.includes('cluster_state:fail')) {
-          if (w.clusterFailSince === 0) w.clusterFailSince = w.clusterStateAt;
-          return;
-        }
-        w.clusterFailSince = 0;
-        if (w.state === 'useless' && w.uselessCause === 'cluster-state') this.set(w, 'up', 'its cluster_state is ok again');
+        if (w.conn !== conn) return; // the node moved meanwhile
+        w.outstanding.delete(kind);
+        onReply(reply);
       },
     });
   }
 
   private ping(w: Watch): void {
-    if (w.pending || this.closed) return;
-    w.pending = true;
-    const conn = w.conn;
-    conn.send(PING, {
-      deliver: (reply: Buffer) => {
-        if (w.conn !== conn) return; // the node moved meanwhile
-        w.pending = false;
+    this.sendOnce(w, 'ping', PING, (reply) => {
         if (isUnreachableReply(reply)) {
           w.refused = reply.includes('ECONNREFUSED');
           if (w.state === 'up') this.set(w, 'suspect', 'its connection dropped');
@@ -414,7 +413,6 @@ export class HealthMonitor {
         w.loadingSince = 0;
         if (w.state === 'useless' && w.uselessCause === 'cluster-state' && w.clusterFailSince > 0) return; // PONG, but still no use
         this.set(w, 'up', 'answers');
-      },
     });
   }
 
