@@ -111,6 +111,41 @@ describe('default settings: a client\'s SCRIPT KILL, a congested proxy', { skip 
   });
 });
 
+describe('states visible: --no-auto-failover reports a busy script and does nothing about it', { skip }, () => {
+  let tp: TestProxy;
+  const clients: Redis[] = [];
+  before(async () => {
+    tp = await startTestProxy(['--masters', '3', '--replicas', '1', '--no-auto-failover']);
+  });
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    await tp?.close();
+  });
+
+  test('busy-script in LIST, INFO nodes and /metrics; not killed by the proxy; a client\'s SCRIPT KILL ends it', async () => {
+    const looping = await strictClient(tp.port, 20_000);
+    const c = await strictClient(tp.port, 20_000);
+    clients.push(looping, c);
+    assert.equal(await c.call('CONFIG', 'SET', 'lua-time-limit', '10'), 'OK');
+    const key = keyOnShard(tp, 0, 'seen');
+    const master = masterOf(tp, key);
+    const script = looping.eval('while true do end', 1, key).catch((err: Error) => err.message);
+    await eventually('LIST shows busy-script', async () => {
+      const node = (await listNodes(c)).find((n) => n.id === master.id);
+      return node?.state === 'busy-script' ? true : `${node?.state}`;
+    });
+    const info = String(await c.call('INFO', 'nodes'));
+    assert.match(info, new RegExp(`id=${master.id},[^\r\n]*state=busy-script`), info);
+    const metrics = await tp.proxy.metrics.render();
+    assert.match(metrics, new RegExp(`ihs_node_state\{node="${master.id}",[^}]*state="busy-script"\} 1`));
+    await sleep(2 * NODE_TIMEOUT); // past the grace the proxy would give it: nobody kills it
+    assert.equal(tp.proxy.failover!.health.stateOf(master.id), 'busy-script');
+    assert.equal(await c.call('SCRIPT', 'KILL'), 'OK');
+    assert.match(String(await script), /Script killed by user/);
+    await eventually('up again', async () => (tp.proxy.failover!.health.stateOf(master.id) === 'up' ? true : `${tp.proxy.failover!.health.stateOf(master.id)}`));
+  });
+});
+
 describe('busy past --busy-timeout (2000 ms; busy-reply-threshold left at 5 s: the node is silent)', { skip }, () => {
   let tp: TestProxy;
   let captured: ReturnType<typeof capturedLog>;
