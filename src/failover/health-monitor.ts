@@ -133,7 +133,7 @@ export class HealthMonitor {
   private lastTick = 0;
   /** The proxy's event loop lagged lately (a late tick): until then, silence says little. */
   private laggingUntil = 0;
-  /** Worst lag of a tick seen lately (ms), for the log. */
+  /** How late the last tick ran (ms): the proxy's event-loop lag as this monitor sees it, for the log. */
   private lastLagMs = 0;
 
   constructor(private readonly opts: HealthMonitorOptions) {}
@@ -225,11 +225,6 @@ export class HealthMonitor {
     w.clusterFailSince = 0;
     this.set(w, 'suspect', 'recovery over');
     this.ping(w);
-  }
-
-  /** How late the health timer ran lately (ms): the proxy's event-loop lag as this monitor sees it. */
-  eventLoopLagMs(): number {
-    return this.lastLagMs;
   }
 
   close(): void {
