@@ -133,8 +133,8 @@ export class HealthMonitor {
   private lastTick = 0;
   /** The proxy's event loop lagged lately (a late tick): until then, silence says little. */
   private laggingUntil = 0;
-  /** How late the last tick ran (ms): the proxy's event-loop lag as this monitor sees it, for the log. */
-  private lastLagMs = 0;
+  /** The worst lag (ms) of a tick within the current lagging window, for the log. */
+  private worstLagMs = 0;
 
   constructor(private readonly opts: HealthMonitorOptions) {}
 
@@ -239,8 +239,10 @@ export class HealthMonitor {
     const now = Date.now();
     const lag = now - this.lastTick - this.opts.intervalMs;
     this.lastTick = now;
-    this.lastLagMs = Math.max(0, lag);
-    if (lag > Math.max(LOOP_LAG_MS, this.opts.intervalMs)) this.laggingUntil = now + this.opts.nodeTimeoutMs;
+    if (lag > Math.max(LOOP_LAG_MS, this.opts.intervalMs)) {
+      this.worstLagMs = now < this.laggingUntil ? Math.max(this.worstLagMs, lag) : lag;
+      this.laggingUntil = now + this.opts.nodeTimeoutMs;
+    }
     for (const w of this.watches.values()) {
       if (w.state !== 'recovering' && !isDown(w.state)) this.judge(w, now);
       this.ping(w);
@@ -295,7 +297,7 @@ export class HealthMonitor {
       if (!this.stillSilent(w, conn)) return;
       if (flagged === true) return this.set(w, 'failed', 'silent, and the cluster flags it failing');
       if (probe.kind === 'running') {
-        const lag = Date.now() < this.laggingUntil ? `; the proxy's event loop lagged ${this.lastLagMs} ms` : '';
+        const lag = Date.now() < this.laggingUntil ? `; the proxy's event loop lagged ${this.worstLagMs} ms` : '';
         return this.set(w, 'congested', `silent, but its process runs idle and the cluster does not flag it: the proxy reads late${lag}`);
       }
       if (w.state === 'up') this.set(w, 'suspect', `silent; ${probe.reason}; the cluster ${flagged === false ? 'does not flag it' : 'cannot be asked'}`);
