@@ -29,6 +29,8 @@ export interface Config {
   commandTimeout: number;
   slotMapRefresh: number;
   nodeTimeout: number;
+  /** ms a node may stay busy (script, long command) before it is failed over. */
+  busyTimeout: number;
   failoverTimeout: number;
   autoFailover: boolean;
   shardRecoveryTimeout: number;
@@ -121,7 +123,13 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('connect-timeout', { type: 'number', default: 2000, describe: 'ms to wait for a backend connection' })
     .option('command-timeout', { type: 'number', default: 10000, describe: 'ms a backend may take to answer before its connection is failed (blocking commands excepted)' })
     .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
-    .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without a good PING reply before a node counts as failed (the proxy then restarts it or fails its master over)' })
+    .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without an answer to PING before the proxy asks what the node does: a process that exited or is stopped counts as failed at once (the proxy then restarts it or fails its master over); a busy one waits up to --busy-timeout' })
+    .option('busy-timeout', {
+      type: 'number',
+      default: 30000,
+      describe:
+        'ms a node may stay busy (a script or function past busy-reply-threshold, a long command) before it counts as failed and is failed over; a busy script is killed (SCRIPT/FUNCTION KILL) after --node-timeout, one that wrote (UNKILLABLE) is failed over at once',
+    })
     .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
     .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process/docker provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })
     .option('shard-recovery-timeout', {
@@ -165,6 +173,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (!Number.isInteger(a['max-blocking-clients']) || a['max-blocking-clients'] < 0) {
         throw new Error('--max-blocking-clients must be an integer >= 0');
       }
+      if (!Number.isInteger(a['busy-timeout']) || a['busy-timeout'] < 1) throw new Error('--busy-timeout must be a positive integer (ms)');
       if (!Number.isInteger(a['shard-recovery-timeout']) || a['shard-recovery-timeout'] < 0) throw new Error('--shard-recovery-timeout must be an integer >= 0 (ms)');
       if (!Number.isInteger(a['migration-batch']) || a['migration-batch'] < 1 || a['migration-batch'] > 100_000) throw new Error('--migration-batch must be 1..100000');
       if (!Number.isInteger(a['ack-timeout']) || a['ack-timeout'] < 1) throw new Error('--ack-timeout must be a positive integer (ms)');
@@ -211,6 +220,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     commandTimeout: parsed['command-timeout'],
     slotMapRefresh: parsed['slot-map-refresh'],
     nodeTimeout: parsed['node-timeout'],
+    busyTimeout: parsed['busy-timeout'],
     failoverTimeout: parsed['failover-timeout'],
     autoFailover: parsed['auto-failover'],
     shardRecoveryTimeout: parsed['shard-recovery-timeout'],

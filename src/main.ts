@@ -177,6 +177,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
           log,
           failoverTimeoutMs: config.failoverTimeout,
           nodeTimeoutMs: config.nodeTimeout,
+          busyTimeoutMs: config.busyTimeout,
           clusterNodeTimeoutMs: config.clusterNodeTimeout,
           healthIntervalMs: Math.max(50, Math.min(200, Math.floor(config.nodeTimeout / 5))),
           connectTimeoutMs: config.connectTimeout,

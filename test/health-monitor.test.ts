@@ -4,14 +4,35 @@
  * used only when our PINGs have not heard from the node lately.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HealthMonitor, type NodeHealth } from '../src/failover/health-monitor.js';
+import { HealthMonitor, type HealthMonitorOptions, type NodeHealth } from '../src/failover/health-monitor.js';
+import type { ProcessProbe } from '../src/nodes/provider.js';
 import { silentLogger } from '../src/log.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
+import { eventually } from './support/cluster-manager.js';
+import { withControlClient } from '../src/nodes/control-client.js';
 
 const skip = await skipWithoutRedis();
+
+/**
+ * A monitor's options for these tests: silent log, changes recorded as "<id> <from>-><to>",
+ * and by default a probe that cannot see the process (like the static provider's), so only
+ * the cluster — none here — could tell.
+ */
+function monitorOptions(o: Pick<HealthMonitorOptions, 'intervalMs' | 'nodeTimeoutMs'> & Partial<HealthMonitorOptions>, changes: string[]): HealthMonitorOptions {
+  return {
+    password: '',
+    log: silentLogger(),
+    busyTimeoutMs: 30_000,
+    connectTimeoutMs: 500,
+    probe: async () => ({ kind: 'unknown', reason: 'not seen by this test' }),
+    onChange: (node, from: NodeHealth, to: NodeHealth) => changes.push(`${node.id} ${from}->${to}`),
+    ...o,
+  };
+}
 
 describe('HealthMonitor', { skip }, () => {
   let redis: RedisServerHandle;
@@ -24,14 +45,7 @@ describe('HealthMonitor', { skip }, () => {
 
   /** A started monitor watching `alive` (the redis-server) and `dead` (a port nothing listens on). */
   async function monitor(intervalMs: number, changes: string[]): Promise<{ h: HealthMonitor; dead: number }> {
-    const h = new HealthMonitor({
-      password: '',
-      log: silentLogger(),
-      intervalMs,
-      nodeTimeoutMs: 1_000,
-      connectTimeoutMs: 500,
-      onChange: (node, from: NodeHealth, to: NodeHealth) => changes.push(`${node.id} ${from}->${to}`),
-    });
+    const h = new HealthMonitor(monitorOptions({ intervalMs, nodeTimeoutMs: 1_000 }, changes));
     const dead = await freePort();
     h.watch([
       { id: 'alive', host: '127.0.0.1', port: redis.port },
@@ -41,7 +55,7 @@ describe('HealthMonitor', { skip }, () => {
     return { h, dead };
   }
 
-  test('a node that answers stays up; one that never answers fails after the node timeout', async () => {
+  test('a node that answers stays up; one whose port refuses connections fails after the node timeout', async () => {
     const changes: string[] = [];
     const { h } = await monitor(100, changes);
     try {
@@ -61,7 +75,7 @@ describe('HealthMonitor', { skip }, () => {
     const { h, dead } = await monitor(10_000, changes);
     try {
       await sleep(100);
-      h.flaggedByCluster('127.0.0.1', dead); // lastGood is the watch's start: not quiet yet
+      h.flaggedByCluster('127.0.0.1', dead); // lastAnswer is the watch's start: not quiet yet
       assert.equal(h.stateOf('dead'), 'up', 'a node just watched is not made suspect by a flag');
       // Quiet: no good reply for 2 intervals would take 20 s; age their last good reply instead.
       for (const id of ['alive', 'dead']) ageLastGood(h, id, 25_000);
@@ -81,10 +95,104 @@ describe('HealthMonitor', { skip }, () => {
   });
 });
 
+describe('HealthMonitor: a silent node is judged by what its process does', () => {
+  /** A port that accepts connections and never answers: a node that says nothing. */
+  async function silentNode(): Promise<{ port: number; close: () => void }> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      close: () => {
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    };
+  }
+
+  /** Watch one silent node whose process `probe` describes; resolves with its state after `ms`. */
+  async function judged(probe: () => ProcessProbe, ms: number, busyTimeoutMs = 30_000): Promise<{ state: NodeHealth | undefined; changes: string[] }> {
+    const node = await silentNode();
+    const changes: string[] = [];
+    const h = new HealthMonitor(monitorOptions({ intervalMs: 50, nodeTimeoutMs: 300, busyTimeoutMs, probe: async () => probe() }, changes));
+    h.watch([{ id: 'n', host: '127.0.0.1', port: node.port }]);
+    h.start();
+    try {
+      await sleep(ms);
+      return { state: h.stateOf('n'), changes };
+    } finally {
+      h.close();
+      node.close();
+    }
+  }
+
+  test('process exited: failed', async () => {
+    assert.equal((await judged(() => ({ kind: 'exited' }), 800)).state, 'failed');
+  });
+
+  test('process stopped (SIGSTOP): stopped', async () => {
+    assert.equal((await judged(() => ({ kind: 'stopped' }), 800)).state, 'stopped');
+  });
+
+  test('process running with its CPU time advancing: busy, and failed once --busy-timeout has passed', async () => {
+    const started = Date.now();
+    const working = (): ProcessProbe => ({ kind: 'running', cpuMs: Date.now() - started }); // one full CPU
+    assert.equal((await judged(working, 1_200)).state, 'busy');
+    const { state, changes } = await judged(working, 1_800, 1_000);
+    assert.equal(state, 'failed', changes.join(' '));
+    assert.ok(changes.includes('n busy->failed'), changes.join(' '));
+  });
+
+  test('process running idle, no cluster to ask: congested, never failed (the proxy reads late)', async () => {
+    const { state, changes } = await judged(() => ({ kind: 'running', cpuMs: 5 }), 1_500);
+    assert.equal(state, 'congested', changes.join(' '));
+    assert.ok(!changes.some((c) => c.endsWith('failed')));
+  });
+
+  test('process not visible, port open, no cluster to ask: suspect, never failed on silence alone', async () => {
+    const { state, changes } = await judged(() => ({ kind: 'unknown', reason: 'not visible' }), 1_500);
+    assert.equal(state, 'suspect', changes.join(' '));
+  });
+});
+
+describe("HealthMonitor: a node that answers but whose own cluster_state is fail (real cluster-enabled nodes)", { skip }, () => {
+  test('useless while another node says ok; up again once its cluster_state is ok', async () => {
+    // Two single-node clusters: `ok` serves every slot (cluster_state:ok), `lost` none (fail).
+    const ok = await startRedisServer(['--cluster-enabled', 'yes']);
+    const lost = await startRedisServer(['--cluster-enabled', 'yes']);
+    const changes: string[] = [];
+    const h = new HealthMonitor(monitorOptions({ intervalMs: 100, nodeTimeoutMs: 500 }, changes));
+    try {
+      await withControlClient({ host: '127.0.0.1', port: ok.port }, '', 2_000, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'));
+      const okState = async (): Promise<true | string> =>
+        String(await withControlClient({ host: '127.0.0.1', port: ok.port }, '', 2_000, (c) => c.call('CLUSTER', 'INFO'))).includes('cluster_state:ok') ? true : 'not ok yet';
+      await eventually('the serving node says cluster_state:ok', okState, 10_000);
+      h.watch([
+        { id: 'ok', host: '127.0.0.1', port: ok.port },
+        { id: 'lost', host: '127.0.0.1', port: lost.port },
+      ]);
+      h.start();
+      await eventually('lost is useless', async () => (h.stateOf('lost') === 'useless' ? true : `${h.stateOf('lost')}`), 5_000);
+      assert.equal(h.stateOf('ok'), 'up');
+      await withControlClient({ host: '127.0.0.1', port: lost.port }, '', 2_000, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'));
+      await eventually('lost is up again', async () => (h.stateOf('lost') === 'up' ? true : `${h.stateOf('lost')}`), 10_000);
+      assert.ok(changes.includes('lost useless->up'), changes.join('; '));
+      assert.ok(!changes.some((c) => c.startsWith('ok ')), `no change for the serving node: ${changes.join('; ')}`);
+    } finally {
+      h.close();
+      await ok.stop();
+      await lost.stop();
+    }
+  });
+});
+
 /** Test-only: pretend the node's last good PING was `ms` ago (the interval is too long to wait for). */
 function ageLastGood(h: HealthMonitor, id: string, ms: number): void {
-  const watches = (h as unknown as { watches: Map<string, { lastGood: number }> }).watches;
+  const watches = (h as unknown as { watches: Map<string, { lastAnswer: number }> }).watches;
   const w = watches.get(id);
   if (w === undefined) throw new Error(`not watched: ${id}`);
-  w.lastGood = Date.now() - ms;
+  w.lastAnswer = Date.now() - ms;
 }

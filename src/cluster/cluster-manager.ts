@@ -16,7 +16,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
-import { NodeStartError, type NodeProvider } from '../nodes/provider.js';
+import { NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
@@ -240,6 +240,11 @@ export class ClusterManager {
   /** Told when the provider has a hint that a node may be unwell (Docker: oom, unhealthy). */
   set onSuspect(fn: (id: string) => void) {
     this.provider.onSuspect = fn;
+  }
+
+  /** What the node's process is doing, from its provider (unknown where the provider cannot see it). */
+  probeProcess(id: string): Promise<ProcessProbe> {
+    return this.provider.probe?.(id) ?? Promise.resolve({ kind: 'unknown', reason: `the ${this.provider.kind} provider cannot see a node's process` });
   }
 
   /**

@@ -33,7 +33,8 @@ import { NodeStartError } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
 import type { Router } from '../proxy/router.js';
 import type { RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
-import { HealthMonitor, type NodeHealth, type WatchedNode } from './health-monitor.js';
+import { HealthMonitor, isDown, type NodeHealth, type WatchedNode } from './health-monitor.js';
+import { ScriptKiller } from './script-killer.js';
 import { ShardRecoveries, type RecoveryStatus, type ShardRecoveryOperation } from './shard-recovery.js';
 
 export interface FailoverOptions {
@@ -44,6 +45,8 @@ export interface FailoverOptions {
   /** Requests for a failed master's slots wait at most this long. */
   failoverTimeoutMs: number;
   nodeTimeoutMs: number;
+  /** A node busy (a script, a long command) for longer than this is failed over; its script is killed before (--node-timeout after its first BUSY). */
+  busyTimeoutMs: number;
   /** The nodes' cluster-node-timeout (bounds a planned failover). */
   clusterNodeTimeoutMs: number;
   /** Between PINGs to a node. */
@@ -86,6 +89,7 @@ export const START_TRIES = 2;
 export class FailoverMonitor {
   readonly health: HealthMonitor;
   readonly recoveries: ShardRecoveries;
+  private readonly scripts: ScriptKiller;
   private readonly busy = new Set<string>();
   /** When each master that failed with no replica up was first seen failed. */
   private readonly downSince = new Map<string, number>();
@@ -106,8 +110,18 @@ export class FailoverMonitor {
       log: o.log,
       intervalMs: o.healthIntervalMs,
       nodeTimeoutMs: o.nodeTimeoutMs,
+      busyTimeoutMs: o.busyTimeoutMs,
       connectTimeoutMs: o.connectTimeoutMs,
+      probe: (id) => o.cluster.probeProcess(id),
       onChange: (node, from, to) => this.onChange(node, from, to),
+    });
+    this.scripts = new ScriptKiller({
+      password: o.cluster.nodePassword,
+      log: o.log,
+      graceMs: o.nodeTimeoutMs,
+      commandTimeoutMs: o.connectTimeoutMs,
+      stateOf: (id) => this.health.stateOf(id),
+      onUnkillable: (id) => this.health.markFailed(id, 'its script wrote and cannot be killed (UNKILLABLE)'),
     });
     this.recoveries = new ShardRecoveries({
       cluster: o.cluster,
@@ -138,6 +152,7 @@ export class FailoverMonitor {
   close(): void {
     this.closed = true;
     this.recoveries.close();
+    this.scripts.close();
     this.unsubscribe();
     this.health.close();
   }
@@ -192,24 +207,38 @@ export class FailoverMonitor {
   }
 
   /**
-   * A master that stops answering (its connection dropped, a PING went unanswered) has its
-   * requests held from that moment, not only once it counts as failed: they wait for it to
-   * answer again or for its replica to take over, instead of failing meanwhile.
+   * What the proxy does in each state (README: "What the proxy does in each node state"):
+   *   failed, stopped  fail over / restart (onFailed)
+   *   busy-script      its script is killed after --node-timeout (ScriptKiller); UNKILLABLE
+   *                    or still busy at --busy-timeout: failed
+   *   useless          a master with a replica up is failed over; else left as it is
+   *   suspect          a master's requests are held from that moment, not only once it is
+   *                    down: they wait for it to answer again or for its replica to take
+   *                    over, instead of failing meanwhile
+   *   up, busy, busy-script, loading, useless, congested
+   *                    a master's requests go to it again, as to a Redis met directly: it
+   *                    answers when its command is done, or BUSY / LOADING itself
    */
   private onChange(node: WatchedNode, from: NodeHealth, to: NodeHealth): void {
     if (!this.o.act) return;
     // Back after being unreachable (SIGCONT, a network cut healed): it may still list nodes
     // removed meanwhile, and would gossip them back to the others once their ban ends.
-    if (to === 'up' && from === 'failed') void this.o.cluster.forgetRemovedNodes();
-    if (to === 'failed') {
+    if (to === 'up' && isDown(from)) void this.o.cluster.forgetRemovedNodes();
+    if (isDown(to)) {
       void this.onFailed(node);
       return;
     }
+    if (to === 'busy-script') this.scripts.watch(node);
     const record = this.o.cluster.topology.nodes.find((n) => n.id === node.id);
     if (to === 'up') this.downSince.delete(node.id);
     if (record === undefined || roleOf(this.o.router.slotMap, record).role !== 'master') return;
+    if (to === 'useless') {
+      if (this.replicasUp(record).length > 0) void this.onFailed(node);
+      else this.o.log.warn({ node: node.id }, 'useless master left as it is: no replica up to take over');
+      return;
+    }
     if (to === 'suspect') this.o.router.hold(record.host, record.port, this.o.failoverTimeoutMs);
-    else if (to === 'up' && !this.busy.has(node.id)) this.o.router.releaseAddress(record.host, record.port);
+    else if (to !== 'recovering' && !this.busy.has(node.id)) this.o.router.releaseAddress(record.host, record.port);
   }
 
   private async onFailed(node: WatchedNode): Promise<void> {
@@ -226,7 +255,7 @@ export class FailoverMonitor {
     } finally {
       this.busy.delete(node.id);
       // Still failed (the action failed or the node did not come back): look again soon.
-      if (!this.closed && this.health.stateOf(node.id) === 'failed') setTimeout(() => void this.onFailed(node), 1_000).unref();
+      if (!this.closed && isDown(this.health.stateOf(node.id))) setTimeout(() => void this.onFailed(node), 1_000).unref();
     }
   }
 

@@ -4,6 +4,7 @@
  */
 import type { ClusterListing } from '../admin/cluster-admin.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
+import { isDown } from '../failover/health-monitor.js';
 import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SLOT_COUNT } from '../cluster/topology.js';
 
@@ -41,7 +42,7 @@ export type Health = { status: 'ok' } | { status: 'fail'; error: string };
  * runs) its health monitor's verdict, which comes sooner.
  */
 export function clusterHealth(map: SlotMap, statuses: NodeStatus[] | undefined): Health {
-  const failedAddresses = new Set((statuses ?? []).filter((s) => s.state === 'failed').map((s) => `${s.host}:${s.port}`));
+  const failedAddresses = new Set((statuses ?? []).filter((s) => isDown(s.state)).map((s) => `${s.host}:${s.port}`));
   const down = map.masters.map((m) => m.failing || failedAddresses.has(m.address));
   let unassigned = 0;
   let unreachable = 0;

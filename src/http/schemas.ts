@@ -6,6 +6,7 @@
  * Request bodies are strict (types, required fields, no other properties); nullable
  * fields use JSON Schema's type arrays, hence OpenAPI 3.1.
  */
+import { NODE_HEALTH_STATES } from '../failover/health-monitor.js';
 
 /** `{"error": "..."}`: every 4xx/5xx reply. */
 export const errorSchema = {
@@ -107,7 +108,7 @@ export const nodeSchema = {
     address: { type: 'string' },
     role: { type: 'string', enum: ['master', 'replica', 'unknown'] },
     masterId: { type: ['string', 'null'], description: "a replica's master (our id)" },
-    state: { type: 'string', enum: ['up', 'suspect', 'failed', 'recovering', 'unknown'] },
+    state: { type: 'string', enum: [...NODE_HEALTH_STATES, 'unknown'] },
     slots: {
       type: 'array',
       description: 'slot ranges served (masters), inclusive',

@@ -37,9 +37,9 @@ import { readOptional } from './files.js';
 import { tailFile } from './log-tail.js';
 import { PortAllocator } from './ports.js';
 import { writePrivateFile } from './process-provider.js';
-import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type RunningNode } from './provider.js';
+import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type ProcessProbe, type RunningNode } from './provider.js';
 import { CONF_FILE, isClusterConf, REDIS_LOG_FILE, renderRedisConf } from './redis-conf.js';
-import { sleep } from './wait.js';
+import { sleep, withTimeout } from './wait.js';
 
 /** Inside every node container: the client and bus ports, and where the volume is mounted. */
 export const CONTAINER_PORT = 6379;
@@ -72,6 +72,9 @@ export interface DockerProviderOptions {
   commandTimeoutMs?: number;
   clusterNodeTimeoutMs?: number;
 }
+
+/** Bound on one probe of a container (inspect + one stats sample). */
+const PROBE_TIMEOUT_MS = 1_000;
 
 interface OwnedNode {
   id: string;
@@ -413,6 +416,30 @@ export class DockerProvider implements NodeProvider {
     }
     this.nodes.delete(id);
     this.log.info({ node: id, container: info.Name, how }, 'node stopped');
+  }
+
+  /**
+   * The container's state (Paused: stopped; not running: exited) and, running, its
+   * cumulative CPU time from one stats sample (one-shot: no second sample to wait for).
+   * Bounded: an engine that does not answer in time gives unknown.
+   */
+  async probe(id: string): Promise<ProcessProbe> {
+    const owned = this.nodes.get(id);
+    if (owned === undefined) return { kind: 'unknown', reason: `node ${id} is not run by this provider now` };
+    try {
+      return await withTimeout(this.probeContainer(owned.containerId), PROBE_TIMEOUT_MS, `the Docker engine did not answer within ${PROBE_TIMEOUT_MS} ms`);
+    } catch (err) {
+      return { kind: 'unknown', reason: dockerMessage(err) };
+    }
+  }
+
+  private async probeContainer(containerId: string): Promise<ProcessProbe> {
+    const state = (await this.inspect(containerId))?.State;
+    if (state === undefined || !state.Running) return { kind: 'exited' };
+    if (state.Paused) return { kind: 'stopped' };
+    const stats = await this.docker.getContainer(containerId).stats({ stream: false, 'one-shot': true });
+    const ns = Number(stats.cpu_stats?.cpu_usage?.total_usage);
+    return Number.isFinite(ns) ? { kind: 'running', cpuMs: ns / 1e6 } : { kind: 'unknown', reason: 'no CPU usage in the container stats' };
   }
 
   async stopAll(): Promise<void> {

@@ -27,8 +27,44 @@ function isZombie(pid: number): boolean {
   } catch {
     return false; // no /proc, or the process is gone: kill(0) already answered
   }
-  // "pid (comm) S ...": the state follows the last ')' (comm may contain spaces and parens)
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  return parseProcStat(stat)?.state === 'Z';
+}
+
+/** The fields of /proc/<pid>/stat the health checks use. */
+export interface ProcStat {
+  /** R running, S sleeping, D disk wait, T/t stopped (SIGSTOP / traced), Z zombie, ... */
+  state: string;
+  /** utime + stime, in ms. */
+  cpuMs: number;
+}
+
+/**
+ * USER_HZ, the unit of utime/stime in /proc: 100 on every architecture Node supports on
+ * Linux (`getconf CLK_TCK`); fixed by the kernel ABI, not by the running kernel's HZ.
+ */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** "pid (comm) S ppid ... utime stime ...": undefined when the text is not one. */
+export function parseProcStat(text: string): ProcStat | undefined {
+  // comm may contain spaces and parens: the fields follow the last ')'
+  const close = text.lastIndexOf(')');
+  if (close === -1) return undefined;
+  const fields = text.slice(close + 2).split(' ');
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (fields[0] === undefined || fields[0] === '' || !Number.isFinite(ticks)) return undefined;
+  return { state: fields[0], cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_SECOND };
+}
+
+/** /proc/<pid>/stat parsed; undefined when the process is gone, 'unreadable' without /proc. */
+export async function readProcStat(pid: number): Promise<ProcStat | undefined | 'unreadable'> {
+  try {
+    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return hasProcFs() ? undefined : 'unreadable';
+    return 'unreadable';
+  }
 }
 
 /**

@@ -26,7 +26,8 @@ import { tailFile } from './log-tail.js';
 import { readOptional, realpathOrSelf } from './files.js';
 import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
 import { PortAllocator } from './ports.js';
-import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type RunningNode } from './provider.js';
+import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type ProcessProbe, type RunningNode } from './provider.js';
+import { probeRedisPid } from './process-probe.js';
 import { checkRedisServerVersion, findRedisServer } from './redis-binary.js';
 import { CONF_FILE, isClusterConf, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE, withPorts } from './redis-conf.js';
 import { sleep } from './wait.js';
@@ -202,6 +203,13 @@ export class ProcessProvider implements NodeProvider {
         this.log.warn({ node: node.id, pid: node.pid, port: node.port }, 'node killed (SIGKILL)');
       }),
     );
+  }
+
+  /** /proc/<pid>/stat of the node's redis-server: stopped (SIGSTOP), exited, or running with its CPU time. */
+  async probe(id: string): Promise<ProcessProbe> {
+    const node = this.nodes.get(id);
+    if (node === undefined) return { kind: 'unknown', reason: `node ${id} is not run by this provider now` };
+    return probeRedisPid(node.pid);
   }
 
   /** Pid of a node this provider owns (started or adopted), if any. */

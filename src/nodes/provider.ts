@@ -52,6 +52,21 @@ export class NodeStartError extends Error {
   override readonly name = 'NodeStartError';
 }
 
+/**
+ * What a node's process is doing, as its provider sees it (not through Redis): the health
+ * monitor's evidence for a node that does not answer.
+ *   exited   no process (or a zombie, a container not running)
+ *   stopped  SIGSTOP / `docker pause`: alive but not scheduled
+ *   running  scheduled; `cpuMs` is its cumulative CPU time, so two probes tell a node busy
+ *            in a long command (it advances) from one that is idle
+ *   unknown  the provider cannot see the process (static nodes; /proc unreadable)
+ */
+export type ProcessProbe =
+  | { kind: 'exited' }
+  | { kind: 'stopped' }
+  | { kind: 'running'; cpuMs: number }
+  | { kind: 'unknown'; reason: string };
+
 export interface NodeProvider {
   readonly kind: 'process' | 'docker' | 'static';
   /**
@@ -80,6 +95,8 @@ export interface NodeProvider {
    * Idempotent; absent when there is nothing to remove.
    */
   discard?(id: string): Promise<void>;
+  /** What the node's process is doing (bounded in time; never rejects). Absent: always unknown. */
+  probe?(id: string): Promise<ProcessProbe>;
   /** Stop watching (events, timers); the nodes keep running. */
   close?(): void;
 }

@@ -12,7 +12,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProxyServer } from '../proxy/server.js';
 import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
-import type { NodeHealth } from '../failover/health-monitor.js';
+import { NODE_HEALTH_STATES } from '../failover/health-monitor.js';
 import type { SlotMigrator } from '../cluster/slot-migration.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { ConnectionState } from '../backend/connection.js';
@@ -36,7 +36,6 @@ export interface MetricsSources {
  * bucket boundary, so the counts below each are exact, not interpolated.
  */
 const BOUNDS_US: readonly number[] = Array.from({ length: 19 }, (_, i) => 2 ** (i + 5));
-const HEALTH_STATES: readonly NodeHealth[] = ['up', 'suspect', 'failed', 'recovering'];
 const CONNECTION_STATES: readonly ConnectionState[] = ['connecting', 'ready', 'backoff'];
 
 for (const b of BOUNDS_US) if (!isBucketBoundary(b)) throw new Error(`metrics: ${b} µs is not a latency bucket boundary`);
@@ -207,7 +206,7 @@ export class ProxyMetrics {
     const nodes = (): NodeStatus[] => o.failover?.status() ?? staticStatuses(o.slotMap());
     new Gauge({
       name: 'ihs_node_up',
-      help: 'Whether a node is up (1) or not (0: suspect, failed, recovering), with its role',
+      help: 'Whether a node is up (1) or not (0: any other state of ihs_node_state), with its role',
       labelNames: ['node', 'address', 'role'],
       registers,
       collect() {
@@ -224,7 +223,7 @@ export class ProxyMetrics {
         this.reset();
         for (const n of nodes()) {
           const address = `${n.host}:${n.port}`;
-          for (const state of HEALTH_STATES) this.set({ node: n.id, address, state }, n.state === state ? 1 : 0);
+          for (const state of NODE_HEALTH_STATES) this.set({ node: n.id, address, state }, n.state === state ? 1 : 0);
         }
       },
     });
