@@ -71,7 +71,7 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
   const seen = new Set<string>();
   for (let i = 2; i < f.argc; i += 2) {
     const given = argString(f, i);
-    const verdict = configSetVerdict(given);
+    const verdict = configSetVerdict(given, argString(f, i + 1));
     if (verdict.kind === 'refused') return encodeError(refusedConfigError(given, verdict.reason));
     if (verdict.kind === 'other') return (await redisKnows(ctx, s, given)) ? encodeError(unlistedConfigError(given)) : encodeError(`ERR Unknown option or number of arguments for CONFIG SET - '${given}'`);
     if (seen.has(verdict.name)) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - duplicate parameter`);
