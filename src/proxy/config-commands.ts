@@ -8,7 +8,7 @@
  *   Anything else is refused, saying why; a name Redis does not know gets Redis's error.
  * - GET is answered by one master, without the nodes' secrets, paths and addresses; `port`
  *   is the proxy's (the one the client connected to).
- * - RESETSTAT on every node.
+ * - RESETSTAT on every node, and of the proxy's own command statistics.
  * - REWRITE is accepted and does nothing: what it promises — the values set survive a
  *   restart — the proxy's document already does (the nodes' redis.conf is the proxy's).
  */
@@ -30,6 +30,8 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'set':
       return configSet(ctx, s, f);
     case 'resetstat':
+      // The proxy's own commandstats/errorstats/latencystats too: INFO shows those.
+      ctx.commandStats.reset();
       return toEveryNode(ctx, s, f.raw, ['CONFIG', 'RESETSTAT'], mergeReachable(() => OK));
     case 'rewrite':
       return s.reply(OK);
