@@ -59,12 +59,15 @@ function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function configSet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc % 2 !== 0) return s.reply(encodeError(arityError('config|set'))); // pairs (the dispatcher checked at least one)
   const target = s.openSlot();
-  applyConfigSet(ctx, s, f).then(
-    (reply) => target.deliver(reply),
-    (err: Error) => target.deliver(encodeError(`ERR CONFIG SET failed: ${err.message}`)),
-  );
+  void configSetReply(ctx, s, f).then((reply) => target.deliver(reply));
+}
+
+/** CONFIG SET's reply, once applied (or refused); also run by a transaction at EXEC. `f` must outlive the read buffer. */
+export function configSetReply(ctx: ProxyContext, s: ClientSession, f: RequestFrame): Promise<Buffer> {
+  // Pairs (the dispatcher checked there is at least one).
+  if (f.argc % 2 !== 0) return Promise.resolve(encodeError(arityError('config|set')));
+  return applyConfigSet(ctx, s, f).catch((err: Error) => encodeError(`ERR CONFIG SET failed: ${err.message}`));
 }
 
 /** CONFIG SET as described above; resolves to the reply. */
