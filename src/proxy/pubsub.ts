@@ -192,7 +192,7 @@ export class PubSubHub implements SubscriberOwner {
     const key = name.toString('latin1');
     const set = client.sets[kind];
     if (set.has(key)) {
-      session.reply(confirmation(SUBSCRIBE_NAME[kind], name, client.count(kind), session.protocol));
+      session.push(confirmation(SUBSCRIBE_NAME[kind], name, client.count(kind), session.protocol));
       return;
     }
     set.add(key);
@@ -204,8 +204,8 @@ export class PubSubHub implements SubscriberOwner {
       this.topics[kind].set(key, topic);
     }
     topic.subscribers.add(client);
-    if (topic.active) session.reply(reply);
-    else topic.waiting.push({ slot: session.openSlot(), reply });
+    if (topic.active) session.push(reply);
+    else topic.waiting.push({ slot: session.openPushSlot(), reply });
     // Placed once the client waits on it: a topic that cannot be placed now releases its waiters.
     if (isNew) this.place(topic);
   }
@@ -214,7 +214,7 @@ export class PubSubHub implements SubscriberOwner {
   unsubscribe(client: ClientSubscriptions, kind: TopicKind, name: Buffer): void {
     const key = name.toString('latin1');
     if (client.sets[kind].delete(key)) this.leave(client, kind, key);
-    client.session.reply(confirmation(UNSUBSCRIBE_NAME[kind], name, client.count(kind), client.session.protocol));
+    client.session.push(confirmation(UNSUBSCRIBE_NAME[kind], name, client.count(kind), client.session.protocol));
   }
 
   /** The client no longer wants the topic; the last one out unsubscribes it on the node. */
@@ -512,8 +512,8 @@ export class PubSubHub implements SubscriberOwner {
     for (const client of topic.subscribers) {
       if (client.dropped) continue;
       const session = client.session;
-      if (session.protocol === 3) session.reply((resp3 ??= asPush(resp2)));
-      else session.reply(resp2);
+      if (session.protocol === 3) session.push((resp3 ??= asPush(resp2)));
+      else session.push(resp2);
       this.enforceLimit(client);
     }
   }
