@@ -304,8 +304,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   slotFilled(slot: ReplySlot): void {
     // Timed even for a client gone meanwhile: the call ran all the same.
-    if (slot.timed !== null) this.host.commandStats.timed(slot.timed, readTime() - slot.requestTime!.at);
     const reply = slot.reply!;
+    if (slot.timed !== null) this.host.commandStats.timed(slot.timed, readTime() - slot.requestTime!.at, reply[0] === 0x2d /* '-' */);
     this.replyAvg += (reply.length - this.replyAvg) >> 3;
     if (this.released) return;
     if (slot !== this.slots.peek()) {
