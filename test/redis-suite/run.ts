@@ -26,6 +26,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProxyProcess } from '../support/proxy-process.js';
 import { freePort } from '../support/redis-server.js';
+import { compare, parseExpectedFailures, parseUnitLog, type UnitResult } from './results.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const ARCHIVE = 'redis-7.0.15-tests.tgz';
@@ -38,61 +39,6 @@ const ALL_UNITS = [
 const TAGS = '-needs:debug -needs:repl -needs:save -needs:config-maxmemory -needs:latency -needs:reset -needs:pfdebug -needs:other-server -slow';
 /** Per unit, as run-suite.sh: a unit still running after this is a failure (a hang). */
 const UNIT_TIMEOUT_MS = 600_000;
-
-/** One test the suite is known to fail through the proxy, and why. */
-interface ExpectedFailure {
-  unit: string;
-  test: string;
-  reason: string;
-}
-
-/** What one unit's log says. */
-interface UnitResult {
-  unit: string;
-  /** Names of the tests that passed (a name run several times appears as often). */
-  passed: string[];
-  /** Names of the tests that failed ([err]). */
-  failed: string[];
-  /** [exception] and [TIMEOUT] lines, and why the unit did not finish: each fails the run. */
-  broken: string[];
-}
-
-/**
- * `unit | test name | reason` lines; '#' starts a comment line. A test name may itself hold
- * ' | '. A reason that starts with `sometimes:` marks a test whose outcome depends on where
- * the proxy runs a keyless script (per client connection): its passing is not reported.
- */
-function parseExpectedFailures(text: string): ExpectedFailure[] {
-  const out: ExpectedFailure[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const parts = line.split(' | ');
-    if (parts.length < 3) throw new Error(`${EXPECTED_FILE}:${i + 1}: want "unit | test name | reason", got: ${line}`);
-    out.push({ unit: parts[0], test: parts.slice(1, -1).join(' | '), reason: parts[parts.length - 1] });
-  });
-  return out;
-}
-
-// eslint-disable-next-line no-control-regex
-const COLOR = /\x1b\[[0-9;]*m/g;
-
-/** The results in a runtest log; `exit` is how runtest ended (null: killed by the timeout). */
-function parseUnitLog(unit: string, log: string, exit: number | null): UnitResult {
-  const result: UnitResult = { unit, passed: [], failed: [], broken: [] };
-  let finished = false;
-  for (const raw of log.split('\n')) {
-    const line = raw.replace(COLOR, '');
-    let m: RegExpExecArray | null;
-    if ((m = /^\[ok\]: (.*) \(\d+ ms\)$/.exec(line))) result.passed.push(m[1]);
-    else if ((m = /^\[err\]: (.*) in tests\/\S+\.tcl$/.exec(line))) result.failed.push(m[1]);
-    else if (/^\[(exception|TIMEOUT)\]:/.test(line)) result.broken.push(line);
-    else if (/^(\\o\/ )?All tests passed without errors!|^!!! WARNING The following tests failed:/.test(line)) finished = true;
-  }
-  if (exit === null) result.broken.push(`the unit did not finish within ${UNIT_TIMEOUT_MS / 1000} s`);
-  else if (!finished && result.broken.length === 0) result.broken.push(`runtest ended (exit ${exit}) before the end of the unit`);
-  return result;
-}
 
 /** Where the suite's archive is: REDIS_TESTS, else ../shared/redis-tests next to the repo. */
 function suiteArchive(): string {
@@ -133,32 +79,12 @@ async function runUnit(suiteDir: string, port: number, basePort: number, unit: s
   ];
   const { exit, output } = await run('./runtest', args, { cwd: suiteDir, timeoutMs: UNIT_TIMEOUT_MS });
   await writeFile(path.join(logs, `${unit.replace('/', '_')}.log`), output);
-  return parseUnitLog(unit, output, exit);
-}
-
-/** What the results mean against the list: the run fails on `unexpected` and `broken`. */
-interface Verdict {
-  unexpected: { unit: string; test: string }[];
-  nowPassing: ExpectedFailure[];
-  broken: string[];
-}
-
-function compare(results: UnitResult[], expected: ExpectedFailure[]): Verdict {
-  const verdict: Verdict = { unexpected: [], nowPassing: [], broken: [] };
-  for (const r of results) {
-    const listed = expected.filter((e) => e.unit === r.unit);
-    for (const test of new Set(r.failed)) if (!listed.some((e) => e.test === test)) verdict.unexpected.push({ unit: r.unit, test });
-    for (const e of listed) {
-      if (!e.reason.startsWith('sometimes:') && !r.failed.includes(e.test) && r.passed.includes(e.test)) verdict.nowPassing.push(e);
-    }
-    verdict.broken.push(...r.broken.map((b) => `${r.unit}: ${b}`));
-  }
-  return verdict;
+  return parseUnitLog(unit, output, exit, UNIT_TIMEOUT_MS);
 }
 
 async function main(): Promise<number> {
   const archive = suiteArchive();
-  const expected = parseExpectedFailures(readFileSync(EXPECTED_FILE, 'utf8'));
+  const expected = parseExpectedFailures(readFileSync(EXPECTED_FILE, 'utf8'), EXPECTED_FILE);
   const units = process.env.REDIS_SUITE_UNITS?.split(/\s+/).filter((u) => u !== '') ?? ALL_UNITS;
   const perUnit = process.env.REDIS_SUITE_ONE_PROXY !== '1';
   const tclsh = await run('sh', ['-c', 'command -v tclsh']);
