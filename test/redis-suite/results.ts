@@ -23,8 +23,8 @@ export interface UnitResult {
 
 /**
  * `unit | test name | reason` lines; '#' starts a comment line. A test name may itself hold
- * ' | '. A reason that starts with `sometimes:` marks a test whose outcome depends on where
- * the proxy runs a keyless script (per client connection): its passing is not reported.
+ * ' | '. A reason that starts with `sometimes:` marks a test whose outcome varies from run to
+ * run (where the proxy runs a keyless script, when it kills a script): its passing is not reported.
  */
 export function parseExpectedFailures(text: string, file: string): ExpectedFailure[] {
   const out: ExpectedFailure[] = [];
