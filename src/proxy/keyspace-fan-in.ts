@@ -23,7 +23,9 @@ import { arrayElements, bulkBody, bulkText } from '../resp/reply-value.js';
 export type FanInKind = 0 | 1;
 const SUBSCRIBE = ['subscribe', 'psubscribe'] as const;
 const UNSUBSCRIBE = ['unsubscribe', 'punsubscribe'] as const;
+/** Pause before connecting again after a loss; doubles per loss up to RECONNECT_CAP_MS, reset by a confirmation. */
 const RECONNECT_MS = 250;
+const RECONNECT_CAP_MS = 5000;
 
 /** Whether a channel name is one Redis publishes keyspace notifications on. */
 export function isKeyspaceChannel(channel: Buffer): boolean {
@@ -64,6 +66,8 @@ export class KeyspaceFanIn implements SubscriberOwner {
   /** Confirmations waiting for every link to confirm a topic. */
   private waiters = new Map<string, (() => void)[]>();
   private reconnect: NodeJS.Timeout | null = null;
+  /** Losses since a link last confirmed something (the pause, and one log line per outage). */
+  private losses = 0;
   private closed = false;
 
   constructor(
@@ -156,19 +160,21 @@ export class KeyspaceFanIn implements SubscriberOwner {
       return;
     }
     const id = link.sent.shift();
+    this.losses = 0;
     if (id != null) this.checkReady(id);
   }
 
   onLost(conn: SubscriberConnection, why: string): void {
     const link = this.byConn.get(conn);
     if (link === undefined) return;
-    this.opts.log.warn({ node: conn.endpoint.id, err: why }, 'keyspace notification connection to a node lost: connecting again');
+    if (this.losses === 0) this.opts.log.warn({ node: conn.endpoint.id, err: why }, 'keyspace notification connection to a node lost: connecting again');
     this.dropLink(link);
     if (this.reconnect === null && !this.closed) {
+      const delay = Math.min(RECONNECT_CAP_MS, RECONNECT_MS * 2 ** Math.min(this.losses++, 10));
       this.reconnect = setTimeout(() => {
         this.reconnect = null;
         this.reconcile();
-      }, RECONNECT_MS).unref();
+      }, delay).unref();
     }
   }
 
