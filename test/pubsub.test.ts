@@ -2,7 +2,9 @@
  * Pub/Sub through the proxy (issue 7, part 2), against a real 3-master cluster the proxy
  * runs, with stock clients (redis-cli, ioredis, node-redis, redis-py) and raw sockets:
  *   - PSUBSCRIBE ch:* gets all 20 of PUBLISH ch:1..20, whose slots are on every master;
+ *   - keyspace notifications of every master, each once;
  *   - SUBSCRIBE counts, UNSUBSCRIBE of everything back to normal mode, RESET;
+ *   - confirmations and messages under CLIENT REPLY OFF;
  *   - the subscribed-mode error and PING's array form, in Redis 7.0's words;
  *   - SSUBSCRIBE/SPUBLISH, and PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARDCHANNELS/SHARDNUMSUB;
  *   - a client that leaves leaves no subscription on any node;
@@ -106,6 +108,59 @@ describe('Pub/Sub through the proxy', { skip }, () => {
       for (let i = 1; i <= 20; i++) assert.ok(out.includes(`pmessage\nch:*\nch:${i}\nm${i}\n`), `ch:${i} arrived: ${out}`);
     } finally {
       cli.kill();
+    }
+  });
+
+  test('keyspace notifications of every master reach PSUBSCRIBE * and SUBSCRIBE __keyevent@0__:set, each once (a node publishes them to its own subscribers only)', async () => {
+    const keys = ['ks:a', 'ks:b', 'ks:c', 'ks:d', 'ks:e', 'ks:f', 'ks:g', 'ks:h'];
+    assert.equal(new Set(keys.map((k) => masterOf(k).port)).size, 3, 'the keys live on all three masters');
+    assert.equal(await c.config('SET', 'notify-keyspace-events', 'KE$'), 'OK');
+    const pat = await strictClient(tp.port);
+    const chan = await strictClient(tp.port);
+    try {
+      const byPattern: string[] = [];
+      const byChannel: string[] = [];
+      pat.on('pmessage', (_p: string, ch: string, msg: string) => byPattern.push(`${ch} ${msg}`));
+      chan.on('message', (ch: string, msg: string) => byChannel.push(`${ch} ${msg}`));
+      assert.equal(await pat.psubscribe('__key*'), 1);
+      assert.equal(await chan.subscribe('__keyevent@0__:set'), 1);
+      for (const k of keys) await c.set(k, 'v');
+      await until('16 keyspace/keyevent notifications', 5000, () => byPattern.length >= 16 && byChannel.length >= 8);
+      await sleep(200); // and no duplicate after them
+      for (const k of keys) {
+        assert.equal(byPattern.filter((m) => m === `__keyspace@0__:${k} set`).length, 1, `${k}: ${byPattern.join(', ')}`);
+        assert.equal(byPattern.filter((m) => m === `__keyevent@0__:set ${k}`).length, 1, k);
+        assert.equal(byChannel.filter((m) => m === `__keyevent@0__:set ${k}`).length, 1, k);
+      }
+      assert.equal(byPattern.length, 16);
+      assert.equal(byChannel.length, 8);
+      // An ordinary PUBLISH still reaches a pattern subscriber once (the cluster relays it to every node).
+      assert.equal(await c.publish('__key-not-an-event', 'x'), 1);
+      await until('the published message', 5000, () => byPattern.includes('__key-not-an-event x'));
+      await sleep(200);
+      assert.equal(byPattern.filter((m) => m === '__key-not-an-event x').length, 1);
+    } finally {
+      pat.disconnect();
+      chan.disconnect();
+      await c.config('SET', 'notify-keyspace-events', '');
+    }
+  });
+
+  test('CLIENT REPLY OFF: (un)subscribe confirmations and messages still come (push replies, as Redis 7.0), other replies do not', async () => {
+    const r = await RawClient.connect(tp.port);
+    try {
+      r.write('CLIENT REPLY OFF\r\n');
+      r.write('SUBSCRIBE quiet\r\n');
+      await r.waitFor((d) => d.toString('latin1').includes('subscribe\r\n$5\r\nquiet\r\n:1\r\n'));
+      assert.equal(await c.publish('quiet', 'hello'), 1);
+      await r.waitFor((d) => d.toString('latin1').includes('$7\r\nmessage\r\n$5\r\nquiet\r\n$5\r\nhello\r\n'));
+      r.write('UNSUBSCRIBE quiet\r\n');
+      r.write('PING\r\n');
+      await r.waitFor((d) => d.toString('latin1').includes('unsubscribe\r\n$5\r\nquiet\r\n:0\r\n'));
+      await sleep(100);
+      assert.doesNotMatch(r.received().toString('latin1'), /pong|\+OK/i, 'CLIENT REPLY OFF and PING got no reply');
+    } finally {
+      r.close();
     }
   });
 

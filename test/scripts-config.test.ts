@@ -91,12 +91,21 @@ describe('the script registry and the CONFIG SET lists (no Redis)', () => {
   });
 
   test('CONFIG SET names: allowed with aliases resolved, refused with a reason, others left to Redis', () => {
-    assert.deepEqual(configSetVerdict('HASH-MAX-ZIPLIST-ENTRIES'), { kind: 'allowed', name: 'hash-max-listpack-entries' });
-    assert.deepEqual(configSetVerdict('lua-time-limit'), { kind: 'allowed', name: 'busy-reply-threshold' });
-    for (const name of ['requirepass', 'masterauth', 'dir', 'dbfilename', 'port', 'bind', 'replicaof', 'cluster-enabled', 'appendonly', 'save', 'unixsocket', 'logfile', 'timeout', 'tls-port']) {
-      assert.equal(configSetVerdict(name).kind, 'refused', name);
+    assert.deepEqual(configSetVerdict('HASH-MAX-ZIPLIST-ENTRIES', '1'), { kind: 'allowed', name: 'hash-max-listpack-entries' });
+    assert.deepEqual(configSetVerdict('lua-time-limit', '1'), { kind: 'allowed', name: 'busy-reply-threshold' });
+    for (const name of ['requirepass', 'masterauth', 'dir', 'dbfilename', 'port', 'bind', 'replicaof', 'cluster-enabled', 'unixsocket', 'logfile', 'timeout', 'tls-port', 'rdb-key-save-delay', 'no-appendfsync-on-rewrite']) {
+      assert.equal(configSetVerdict(name, '1').kind, 'refused', name);
     }
-    assert.equal(configSetVerdict('nosuch').kind, 'other');
+    assert.equal(configSetVerdict('nosuch', '1').kind, 'other');
+  });
+
+  test('CONFIG SET persistence: what cannot lose an acknowledged write is allowed, by value where the value decides', () => {
+    assert.deepEqual(configSetVerdict('SAVE', ''), { kind: 'allowed', name: 'save' });
+    assert.deepEqual(configSetVerdict('stop-writes-on-bgsave-error', 'no'), { kind: 'allowed', name: 'stop-writes-on-bgsave-error' });
+    assert.deepEqual(configSetVerdict('appendonly', 'YES'), { kind: 'allowed', name: 'appendonly' });
+    assert.deepEqual(configSetVerdict('appendfsync', 'always'), { kind: 'allowed', name: 'appendfsync' });
+    assert.equal(configSetVerdict('appendonly', 'no').kind, 'refused');
+    assert.equal(configSetVerdict('appendfsync', 'no').kind, 'refused');
   });
 });
 
@@ -221,11 +230,24 @@ describe('scripts, functions and CONFIG on every node (3 masters, 1 replica each
     // A bad value after a good one: nothing changes anywhere (Redis's own check, on one master first).
     await assert.rejects(c.call('CONFIG', 'SET', 'slowlog-max-len', '5', 'zset-max-listpack-value', 'abc'), /ERR CONFIG SET failed \(possibly related to argument 'zset-max-listpack-value'\)/);
     // A refused name after an allowed one refuses the whole.
-    await assert.rejects(c.call('CONFIG', 'SET', 'slowlog-max-len', '5', 'save', ''), /'save' is not allowed/);
+    await assert.rejects(c.call('CONFIG', 'SET', 'slowlog-max-len', '5', 'appendfsync', 'no'), /'appendfsync' is not allowed/);
     for (const n of runningNodes(tp)) {
       assert.deepEqual(await onNode(tp, n, (nc) => nc.config('GET', 'slowlog-max-len')), ['slowlog-max-len', '77'], `${n.id} unchanged`);
     }
     assert.equal(tp.proxy.cluster.nodeConfig.find(([name]) => name === 'slowlog-max-len')?.[1], '77');
+  });
+
+  test('CONFIG SET save "" on every node (the AOF stays on, fsync every second); appendonly no and appendfsync no refused', async () => {
+    assert.equal(await c.call('CONFIG', 'SET', 'save', ''), 'OK');
+    await assert.rejects(c.call('CONFIG', 'SET', 'appendonly', 'no'), /ERR CONFIG SET 'appendonly' is not allowed through interface-hash-server: persistence is set by the proxy/);
+    await assert.rejects(c.call('CONFIG', 'SET', 'appendfsync', 'no'), /ERR CONFIG SET 'appendfsync' is not allowed/);
+    for (const n of runningNodes(tp)) {
+      const got = (await onNode(tp, n, (nc) => nc.config('GET', 'save'))) as string[];
+      assert.deepEqual(got, ['save', ''], n.id);
+      assert.deepEqual(await onNode(tp, n, (nc) => nc.config('GET', 'appendonly')), ['appendonly', 'yes'], n.id);
+      assert.deepEqual(await onNode(tp, n, (nc) => nc.config('GET', 'appendfsync')), ['appendfsync', 'everysec'], n.id);
+    }
+    assert.equal(tp.proxy.cluster.nodeConfig.find(([name]) => name === 'save')?.[1], '');
   });
 
   test('CONFIG GET hides secrets, paths and addresses and shows the proxy\'s port; RESETSTAT everywhere; REWRITE accepted', async () => {

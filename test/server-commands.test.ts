@@ -159,6 +159,19 @@ describe('INFO', () => {
     assert.ok(Number(/count=(\d+)/.exec(info.get('Errorstats')!.get('errorstat_ERR')!)![1]) >= 2);
   });
 
+  test('CONFIG RESETSTAT zeroes the proxy\'s commandstats; a call answered with an error counts in failed_calls', async () => {
+    await redis.get('rs:x');
+    assert.equal(await redis.call('CONFIG', 'RESETSTAT'), 'OK');
+    let stats = parseInfo((await redis.call('INFO', 'commandstats')) as string).get('Commandstats')!;
+    assert.equal(stats.get('cmdstat_get'), undefined, 'GET not counted since RESETSTAT');
+    await redis.set('rs:s', 'v');
+    await errorOf(redis, 'LPUSH', 'rs:s', 'x'); // WRONGTYPE from the node
+    await redis.lpush('rs:l', 'x');
+    stats = parseInfo((await redis.call('INFO', 'commandstats')) as string).get('Commandstats')!;
+    assert.match(stats.get('cmdstat_lpush')!, /^calls=2,.*,rejected_calls=0,failed_calls=1$/);
+    assert.match(stats.get('cmdstat_set')!, /^calls=1,.*,failed_calls=0$/);
+  });
+
   test('blocked_clients counts a BLPOP waiting through the proxy; CLIENT LIST shows it blocked', async () => {
     const blocker = await strictClient(tp.port, 20_000);
     try {

@@ -122,6 +122,39 @@ describe('transactions through the proxy', { skip }, () => {
     assert.match(data, /^\+OK\r\n\+QUEUED\r\n-ERR 'DBSIZE' inside MULTI is not supported by interface-hash-server[^\r]*\r\n-ERR 'INFO' inside MULTI[^\r]*\r\n-EXECABORT/);
   });
 
+  test('CONFIG SET inside MULTI is queued and applied on every master right after EXEC, its reply (or Redis\'s error) in its place; not applied when EXEC aborts', async () => {
+    await exchange(
+      tp.port,
+      ['MULTI', 'SET {c}k 1', 'CONFIG SET maxmemory bla', 'CONFIG SET slowlog-max-len 91', 'GET {c}k', 'EXEC'],
+      '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n+OK\r\n' +
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n+OK\r\n$1\r\n1\r\n",
+    );
+    const map = tp.proxy.server.router.slotMap;
+    for (const i of map.servingMasters()) {
+      const n = await strictClient(map.masters[i].port, 3000, tp.proxy.cluster.nodePassword);
+      try {
+        assert.deepEqual(await n.config('GET', 'slowlog-max-len'), ['slowlog-max-len', '91'], `master ${map.masters[i].port}`);
+      } finally {
+        n.disconnect();
+      }
+    }
+    // A watched key changed: EXEC answers a null array and the CONFIG SET is not run.
+    const other = await strictClient(tp.port);
+    const c = await RawClient.connect(tp.port);
+    try {
+      c.write(resp('WATCH {c}k', 'MULTI', 'CONFIG SET slowlog-max-len 92'));
+      await c.waitFor((d) => d.toString().split('\r\n').length >= 4);
+      await other.set('{c}k', '2');
+      c.write(resp('EXEC'));
+      const data = (await c.waitFor((d) => d.toString().endsWith('*-1\r\n'))).toString();
+      assert.equal(data, '+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n');
+      assert.deepEqual(await other.config('GET', 'slowlog-max-len'), ['slowlog-max-len', '91']);
+    } finally {
+      c.close();
+      other.disconnect();
+    }
+  });
+
   test('PUBLISH and SPUBLISH inside MULTI are published at EXEC and reach the proxy\'s subscribers', async () => {
     const sub = await RawClient.connect(tp.port);
     try {

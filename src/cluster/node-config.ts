@@ -64,6 +64,35 @@ const ALLOWED_CLASSES: readonly { why: string; names: readonly string[] }[] = [
 
 const ALLOWED = new Set(ALLOWED_CLASSES.flatMap((c) => c.names));
 
+const PERSISTENCE_REASON = 'persistence is set by the proxy so a restarted node loses nothing (AOF, appendfsync everysec)';
+
+/**
+ * Persistence parameters a client may set because no value of them can lose a write the
+ * node acknowledged: what the proxy promises rests on the AOF (appendonly yes, fsync every
+ * second), which Redis loads in preference to an RDB file. RDB snapshots (`save`, their
+ * format, `stop-writes-on-bgsave-error`, which only refuses writes) and when or how the AOF
+ * is rewritten are beside that promise. Left refused: `no-appendfsync-on-rewrite` (no fsync
+ * during a rewrite), `aof-load-truncated` (a node that cannot start), `rdb-key-save-delay`
+ * (a test knob that stalls every full sync of a replica).
+ */
+const PERSISTENCE_ALLOWED: readonly string[] = [
+  'save',
+  'rdbcompression',
+  'rdbchecksum',
+  'rdb-save-incremental-fsync',
+  'stop-writes-on-bgsave-error',
+  'auto-aof-rewrite-percentage',
+  'auto-aof-rewrite-min-size',
+  'aof-rewrite-incremental-fsync',
+  'aof-use-rdb-preamble',
+];
+
+/** Parameters where only some values keep the promise: those values (lower case). */
+const PERSISTENCE_ALLOWED_VALUES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['appendonly', ['yes']],
+  ['appendfsync', ['always', 'everysec']],
+]);
+
 /** Old names Redis 7.0 still accepts for allowed parameters → the name they are remembered under. */
 const ALIASES: ReadonlyMap<string, string> = new Map([
   ['hash-max-ziplist-entries', 'hash-max-listpack-entries'],
@@ -93,8 +122,8 @@ const REFUSED_CLASSES: readonly { reason: string; names: readonly string[] }[] =
     names: ['replicaof', 'slaveof', 'replica-*', 'slave-*', 'repl-*', 'min-replicas-*', 'min-slaves-*', 'masterauth', 'cluster-*'],
   },
   {
-    reason: 'persistence is set by the proxy so a restarted node loses nothing (AOF, appendfsync everysec)',
-    names: ['appendonly', 'appendfsync', 'save', 'no-appendfsync-on-rewrite', 'auto-aof-rewrite-*', 'aof-*', 'rdb*', 'stop-writes-on-bgsave-error'],
+    reason: PERSISTENCE_REASON,
+    names: ['appendonly', 'appendfsync', 'no-appendfsync-on-rewrite', 'auto-aof-rewrite-*', 'aof-*', 'rdb*'],
   },
   {
     reason: "the nodes' connections are the proxy's pooled connections: this limit is the proxy's own option (--maxclients, --proto-max-bulk-len, the client idle timeout)",
@@ -119,11 +148,15 @@ export type ConfigSetVerdict =
   /** Not one the proxy knows: refused if Redis knows it, Redis's unknown-option error if not. */
   | { kind: 'other' };
 
-/** What CONFIG SET of `name` (any case) may do through the proxy. */
-export function configSetVerdict(name: string): ConfigSetVerdict {
+/** What CONFIG SET of `name` (any case) to `value` may do through the proxy. */
+export function configSetVerdict(name: string, value: string): ConfigSetVerdict {
   const lower = name.toLowerCase();
   const canonical = ALIASES.get(lower) ?? lower;
-  if (ALLOWED.has(canonical)) return { kind: 'allowed', name: canonical };
+  if (ALLOWED.has(canonical) || PERSISTENCE_ALLOWED.includes(lower)) return { kind: 'allowed', name: canonical };
+  const keeping = PERSISTENCE_ALLOWED_VALUES.get(lower);
+  if (keeping !== undefined) {
+    return keeping.includes(value.toLowerCase()) ? { kind: 'allowed', name: lower } : { kind: 'refused', reason: PERSISTENCE_REASON };
+  }
   for (const c of REFUSED_CLASSES) if (c.names.some((p) => matches(p, lower))) return { kind: 'refused', reason: c.reason };
   return { kind: 'other' };
 }

@@ -7,7 +7,9 @@
  * command's LatencyHistogram, the one source of `usec`, INFO latencystats and the
  * /metrics histogram (the clock is read once per socket read, see net/read-clock.ts).
  * Rejected calls and error kinds are those the proxy answers itself (unknown command,
- * NOAUTH, refusals, arity); errors a node returns pass through unread.
+ * NOAUTH, refusals, arity); a call answered with an error otherwise (a node's, or the
+ * proxy's when the node could not be asked) is a failed call, told by the reply's first
+ * byte when its time is recorded. The nodes count their error kinds themselves.
  */
 import { commandByIndex, commandEntryCount, type CommandInfo } from '../commands/command-table.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -31,6 +33,7 @@ export interface CommandCounters {
 export class CommandStats {
   private readonly calls = new Float64Array(commandEntryCount());
   private readonly rejected = new Float64Array(commandEntryCount());
+  private readonly failed = new Float64Array(commandEntryCount());
   /** Error prefix (ERR, NOAUTH, ...) → count, for errors the proxy answered. */
   private readonly errors = new Map<string, number>();
   /** Made on a command's first timed call: most of the ~240 commands are never called. */
@@ -40,9 +43,10 @@ export class CommandStats {
     this.calls[cmd.index]++;
   }
 
-  /** A call of `cmd` was answered `elapsedMs` after its request arrived. */
-  timed(cmd: CommandInfo, elapsedMs: number): void {
+  /** A call of `cmd` was answered `elapsedMs` after its request arrived; `error`: with an error reply (Redis's failed_calls). */
+  timed(cmd: CommandInfo, elapsedMs: number, error = false): void {
     (this.latency[cmd.index] ??= new LatencyHistogram()).record(elapsedMs * 1000);
+    if (error) this.failed[cmd.index]++;
   }
 
   /**
@@ -61,6 +65,7 @@ export class CommandStats {
   reset(): void {
     this.calls.fill(0);
     this.rejected.fill(0);
+    this.failed.fill(0);
     this.errors.clear();
     this.latency.fill(undefined);
   }
@@ -74,7 +79,7 @@ export class CommandStats {
       if (calls === 0 && rejected === 0) continue;
       const usec = Math.round(this.latency[i]?.sumUs ?? 0);
       const perCall = calls === 0 ? 0 : usec / calls;
-      lines.push([`cmdstat_${commandByIndex(i).name}`, `calls=${calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${rejected},failed_calls=0`]);
+      lines.push([`cmdstat_${commandByIndex(i).name}`, `calls=${calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${rejected},failed_calls=${this.failed[i]}`]);
     }
     return lines;
   }

@@ -8,7 +8,7 @@
  *   Anything else is refused, saying why; a name Redis does not know gets Redis's error.
  * - GET is answered by one master, without the nodes' secrets, paths and addresses; `port`
  *   is the proxy's (the one the client connected to).
- * - RESETSTAT on every node.
+ * - RESETSTAT on every node, and of the proxy's own command statistics.
  * - REWRITE is accepted and does nothing: what it promises — the values set survive a
  *   restart — the proxy's document already does (the nodes' redis.conf is the proxy's).
  */
@@ -30,6 +30,8 @@ function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'set':
       return configSet(ctx, s, f);
     case 'resetstat':
+      // The proxy's own commandstats/errorstats/latencystats too: INFO shows those.
+      ctx.commandStats.reset();
       return toEveryNode(ctx, s, f.raw, ['CONFIG', 'RESETSTAT'], mergeReachable(() => OK));
     case 'rewrite':
       return s.reply(OK);
@@ -57,12 +59,15 @@ function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function configSet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  if (f.argc % 2 !== 0) return s.reply(encodeError(arityError('config|set'))); // pairs (the dispatcher checked at least one)
   const target = s.openSlot();
-  applyConfigSet(ctx, s, f).then(
-    (reply) => target.deliver(reply),
-    (err: Error) => target.deliver(encodeError(`ERR CONFIG SET failed: ${err.message}`)),
-  );
+  void configSetReply(ctx, s, f).then((reply) => target.deliver(reply));
+}
+
+/** CONFIG SET's reply, once applied (or refused); also run by a transaction at EXEC. `f` must outlive the read buffer. */
+export function configSetReply(ctx: ProxyContext, s: ClientSession, f: RequestFrame): Promise<Buffer> {
+  // Pairs (the dispatcher checked there is at least one).
+  if (f.argc % 2 !== 0) return Promise.resolve(encodeError(arityError('config|set')));
+  return applyConfigSet(ctx, s, f).catch((err: Error) => encodeError(`ERR CONFIG SET failed: ${err.message}`));
 }
 
 /** CONFIG SET as described above; resolves to the reply. */
@@ -71,7 +76,7 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
   const seen = new Set<string>();
   for (let i = 2; i < f.argc; i += 2) {
     const given = argString(f, i);
-    const verdict = configSetVerdict(given);
+    const verdict = configSetVerdict(given, argString(f, i + 1));
     if (verdict.kind === 'refused') return encodeError(refusedConfigError(given, verdict.reason));
     if (verdict.kind === 'other') return (await redisKnows(ctx, s, given)) ? encodeError(unlistedConfigError(given)) : encodeError(`ERR Unknown option or number of arguments for CONFIG SET - '${given}'`);
     if (seen.has(verdict.name)) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - duplicate parameter`);

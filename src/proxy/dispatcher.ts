@@ -30,7 +30,7 @@ import { scriptCommands } from './script-commands.js';
 import { configCommands } from './config-commands.js';
 import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
-import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, transactionCommands, type QueuingCheck } from './transaction.js';
+import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, RUN_AFTER_EXEC, transactionCommands, type QueuingCheck } from './transaction.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
 
@@ -156,7 +156,7 @@ export class Dispatcher implements QueuingCheck {
     if (!arityOk(cmd, frame.argc)) return encodeError(arityError(cmd.name));
     if ((cmd.flags & CMD_NO_MULTI) !== 0) return NOT_ALLOWED_IN_MULTI;
     const top = cmd.container ?? cmd;
-    if (QUEUED_ON_NODE.has(top.name)) return null;
+    if (QUEUED_ON_NODE.has(top.name) || RUN_AFTER_EXEC.has(cmd.name)) return null;
     const answered = this.handlers.has(top) || (this.refusals.has(top) && !(cmd !== top && cmd.hasKeys));
     if (answered || !(cmd.hasKeys || cmd.name.endsWith('|help'))) return notInTransaction(cmd.name);
     return null;

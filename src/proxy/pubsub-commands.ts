@@ -63,7 +63,7 @@ function unsubscribeCommand(kind: TopicKind) {
     }
     // No names: every one of this kind, or a confirmation with a nil name when there are none.
     const keys = [...client.sets[kind]];
-    if (keys.length === 0) return s.reply(confirmation(UNSUBSCRIBE_NAME[kind], null, client.count(kind), s.protocol));
+    if (keys.length === 0) return s.push(confirmation(UNSUBSCRIBE_NAME[kind], null, client.count(kind), s.protocol));
     for (const key of keys) ctx.pubsub.unsubscribe(client, kind, Buffer.from(key, 'latin1'));
   };
 }

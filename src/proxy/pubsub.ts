@@ -28,6 +28,10 @@
  * published after the client saw its confirmation reaches it. Replies and messages share
  * the session's ordered output (a message never overtakes an earlier confirmation).
  *
+ * - Keyspace notifications are not relayed between nodes: KeyspaceFanIn hears them from
+ *   every master for the patterns and `__keyspace@`/`__keyevent@` channels; the classic
+ *   connection's own copies are dropped.
+ *
  * Slow subscribers: the shared connections are never slowed down for one client. What a
  * client has not taken is bounded by --client-output-buffer-limit-pubsub, checked as each
  * message is added, as Redis does; past it the client is disconnected (one log line).
@@ -40,9 +44,11 @@ import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SubscriberConnection, type SubscriberOwner } from '../backend/subscriber-connection.js';
 import type { BackendEndpoint } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
-import { arrayElements } from '../resp/reply-value.js';
+import { arrayElements, bulkBody, bulkText } from '../resp/reply-value.js';
 import { encodeArray, encodeBulk, encodeInteger, NULL_BULK } from '../resp/encode.js';
 import { globMatch } from './glob-match.js';
+import { Gather } from './reply-slot.js';
+import { isKeyspaceChannel, KeyspaceFanIn, type FanInKind, type KeyspaceTarget } from './keyspace-fan-in.js';
 import type { ClientSession } from './session.js';
 import type { Router } from './router.js';
 
@@ -161,7 +167,7 @@ export interface PubSubOptions {
   log: Logger;
 }
 
-export class PubSubHub implements SubscriberOwner {
+export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
   private readonly topics: [Map<string, Topic>, Map<string, Topic>, Map<string, Topic>] = [new Map(), new Map(), new Map()];
   /** The connection channels and patterns are subscribed on; made on first use. */
   private classic: SubscriberConnection | null = null;
@@ -174,11 +180,19 @@ export class PubSubHub implements SubscriberOwner {
   /** The slot map placement was last checked against. */
   private checkedMap: SlotMap;
   private readonly placementTimer: NodeJS.Timeout;
+  private readonly keyspace: KeyspaceFanIn;
 
   constructor(
     private readonly router: Router,
     private readonly opts: PubSubOptions,
   ) {
+    this.keyspace = new KeyspaceFanIn(this, {
+      password: opts.password,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      silenceLimitMs: opts.silenceLimitMs,
+      log: opts.log,
+      servingMasters: () => router.servingMasters.map((i) => router.slotMap.masters[i]),
+    });
     this.checkedMap = router.slotMap;
     this.placementTimer = setInterval(() => this.checkPlacement(), PLACEMENT_CHECK_MS);
     this.placementTimer.unref();
@@ -192,7 +206,7 @@ export class PubSubHub implements SubscriberOwner {
     const key = name.toString('latin1');
     const set = client.sets[kind];
     if (set.has(key)) {
-      session.reply(confirmation(SUBSCRIBE_NAME[kind], name, client.count(kind), session.protocol));
+      session.push(confirmation(SUBSCRIBE_NAME[kind], name, client.count(kind), session.protocol));
       return;
     }
     set.add(key);
@@ -204,17 +218,31 @@ export class PubSubHub implements SubscriberOwner {
       this.topics[kind].set(key, topic);
     }
     topic.subscribers.add(client);
-    if (topic.active) session.reply(reply);
-    else topic.waiting.push({ slot: session.openSlot(), reply });
+    const fanIn = keyspaceKind(kind, name);
+    if (fanIn === null) {
+      if (topic.active) session.push(reply);
+      else topic.waiting.push({ slot: session.openPushSlot(), reply });
+    } else {
+      // Confirmed once both the classic connection and every master's keyspace link have it.
+      const both = new Gather(2, (parts) => parts[0], session.openPushSlot());
+      if (topic.active) both.part(0).deliver(reply);
+      else topic.waiting.push({ slot: both.part(0), reply });
+      if (isNew) this.keyspace.add(fanIn, key, topic.name);
+      this.keyspace.whenReady(fanIn, key, () => both.part(1).deliver(reply));
+    }
     // Placed once the client waits on it: a topic that cannot be placed now releases its waiters.
     if (isNew) this.place(topic);
+  }
+
+  deliverKeyspace(kind: FanInKind, key: string, frame: Buffer): void {
+    this.fanOut(this.topics[kind].get(key), frame);
   }
 
   /** The client unsubscribes from one channel/pattern/shard channel (subscribed or not: Redis confirms either way). */
   unsubscribe(client: ClientSubscriptions, kind: TopicKind, name: Buffer): void {
     const key = name.toString('latin1');
     if (client.sets[kind].delete(key)) this.leave(client, kind, key);
-    client.session.reply(confirmation(UNSUBSCRIBE_NAME[kind], name, client.count(kind), client.session.protocol));
+    client.session.push(confirmation(UNSUBSCRIBE_NAME[kind], name, client.count(kind), client.session.protocol));
   }
 
   /** The client no longer wants the topic; the last one out unsubscribes it on the node. */
@@ -222,6 +250,8 @@ export class PubSubHub implements SubscriberOwner {
     const topic = this.topics[kind].get(key);
     if (topic === undefined || !topic.subscribers.delete(client) || topic.subscribers.size > 0) return;
     this.topics[kind].delete(key);
+    const fanIn = keyspaceKind(kind, topic.name);
+    if (fanIn !== null) this.keyspace.remove(fanIn, key);
     this.releaseWaiting(topic);
     if (topic.retry !== null) clearTimeout(topic.retry);
     topic.retry = null;
@@ -272,6 +302,7 @@ export class PubSubHub implements SubscriberOwner {
   close(): void {
     this.closed = true;
     clearInterval(this.placementTimer);
+    this.keyspace.close();
     for (const map of this.topics) {
       for (const t of map.values()) if (t.retry !== null) clearTimeout(t.retry);
     }
@@ -296,8 +327,10 @@ export class PubSubHub implements SubscriberOwner {
     const kind = bulkText(parts[0]);
     switch (kind) {
       case 'message':
+        if (isKeyspaceChannel(bulkBody(parts[1]))) return; // KeyspaceFanIn's, from every master
         return this.fanOut(this.topics[CHANNEL].get(bulkText(parts[1])), frame);
       case 'pmessage':
+        if (isKeyspaceChannel(bulkBody(parts[2]))) return;
         return this.fanOut(this.topics[PATTERN].get(bulkText(parts[1])), frame);
       case 'smessage':
         return this.fanOut(this.topics[SHARD].get(bulkText(parts[1])), frame);
@@ -346,6 +379,7 @@ export class PubSubHub implements SubscriberOwner {
     const map = this.router.slotMap;
     if (map === this.checkedMap || this.closed) return;
     this.checkedMap = map;
+    this.keyspace.reconcile();
     const serving = new Set<string>();
     let anyHealthy = false;
     for (const i of this.router.servingMasters) {
@@ -512,8 +546,8 @@ export class PubSubHub implements SubscriberOwner {
     for (const client of topic.subscribers) {
       if (client.dropped) continue;
       const session = client.session;
-      if (session.protocol === 3) session.reply((resp3 ??= asPush(resp2)));
-      else session.reply(resp2);
+      if (session.protocol === 3) session.push((resp3 ??= asPush(resp2)));
+      else session.push(resp2);
       this.enforceLimit(client);
     }
   }
@@ -543,8 +577,9 @@ export class PubSubHub implements SubscriberOwner {
   }
 }
 
-/** The text of a bulk string frame (`$3\r\nabc\r\n` → 'abc'), latin1: the same key a topic is kept under. */
-function bulkText(bulk: Buffer): string {
-  const cr = bulk.indexOf(13);
-  return bulk.toString('latin1', cr + 2, bulk.length - 2);
+/** Whether KeyspaceFanIn must hear a topic too, and as what: every pattern, and channels named like a keyspace notification's. */
+function keyspaceKind(kind: TopicKind, name: Buffer): FanInKind | null {
+  if (kind === PATTERN) return PATTERN;
+  if (kind === CHANNEL && isKeyspaceChannel(name)) return CHANNEL;
+  return null;
 }

@@ -189,23 +189,45 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   /** A new reply slot at the tail of the queue, for a request about to be forwarded. */
   openSlot(): ReplySlot {
+    return this.openSlotSilent(this.silent);
+  }
+
+  /** A slot for a push reply (see push()): sent under CLIENT REPLY OFF too. */
+  openPushSlot(): ReplySlot {
+    return this.openSlotSilent(false);
+  }
+
+  /** Reply now, in order: straight to the output when nothing earlier is owed. */
+  reply(buf: Buffer): void {
+    this.enqueue(buf, this.silent);
+  }
+
+  /**
+   * A push reply (Pub/Sub messages, SUBSCRIBE/UNSUBSCRIBE confirmations): in order like a
+   * reply, but sent even under CLIENT REPLY OFF or SKIP, in RESP2 as in RESP3, as Redis
+   * sends what it writes with CLIENT_PUSHING set.
+   */
+  push(buf: Buffer): void {
+    this.enqueue(buf, false);
+  }
+
+  private openSlotSilent(silent: boolean): ReplySlot {
     const slot = new ReplySlot(this);
-    slot.silent = this.silent;
+    slot.silent = silent;
     this.slots.push(slot);
     this.replies++;
     this.lastSlot = slot;
     return slot;
   }
 
-  /** Reply now, in order: straight to the output when nothing earlier is owed. */
-  reply(buf: Buffer): void {
+  private enqueue(buf: Buffer, silent: boolean): void {
     this.replies++;
     if (this.slots.length === 0) {
       this.lastSlot = null;
-      if (!this.silent) this.queueOutput(buf);
+      if (!silent) this.queueOutput(buf);
     } else {
       const slot = new ReplySlot(this);
-      slot.silent = this.silent;
+      slot.silent = silent;
       slot.reply = buf;
       this.heldBytes += buf.length;
       this.slots.push(slot);
@@ -282,8 +304,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   slotFilled(slot: ReplySlot): void {
     // Timed even for a client gone meanwhile: the call ran all the same.
-    if (slot.timed !== null) this.host.commandStats.timed(slot.timed, readTime() - slot.requestTime!.at);
     const reply = slot.reply!;
+    if (slot.timed !== null) this.host.commandStats.timed(slot.timed, readTime() - slot.requestTime!.at, reply[0] === 0x2d /* '-' */);
     this.replyAvg += (reply.length - this.replyAvg) >> 3;
     if (this.released) return;
     if (slot !== this.slots.peek()) {

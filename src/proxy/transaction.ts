@@ -28,6 +28,11 @@
  * (its own write before a WATCH does not abort its EXEC), and with no later request taken
  * until they are answered, so what it sends after EXEC sees the transaction's effects.
  *
+ * CONFIG SET inside MULTI is queued (+QUEUED) and run by the proxy on every node right after
+ * the node's EXEC, its reply put at its place in EXEC's array (not if EXEC aborted): the node
+ * cannot run it for the whole cluster, and refusing it would leave the client in MULTI with
+ * a transaction it did not build. It is not atomic with the queued commands.
+ *
  * The pinned connection goes back to the pool only in a clean state: after EXEC's reply
  * (EXEC ends MULTI and drops the watches, whatever it answers), or after a DISCARD/UNWATCH
  * the proxy sends and sees +OK for. A client that leaves mid-transaction has its
@@ -35,7 +40,7 @@
  * whatever was still in flight on it, with nothing to wait for on behalf of nobody.
  */
 import type { RequestFrame } from '../resp/frame.js';
-import { encodeCommand, encodeError, OK, QUEUED } from '../resp/encode.js';
+import { encodeArray, encodeCommand, encodeError, OK, QUEUED } from '../resp/encode.js';
 import { arityOk, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import { isClusterError, isUnreachableReply, type BackendConnection } from '../backend/connection.js';
 import { withoutAddress } from '../backend/unreachable.js';
@@ -45,6 +50,8 @@ import { unpinned } from '../net/slab-reader.js';
 import type { ClientSession, ExclusiveCall, ExclusiveOwner } from './session.js';
 import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { CROSS_SLOTS, CROSSSLOT, NO_KEYS } from './router.js';
+import { configSetReply } from './config-commands.js';
+import { arrayElements } from '../resp/reply-value.js';
 
 const MULTI = encodeCommand(['MULTI']);
 const EXEC = encodeCommand(['EXEC']);
@@ -80,6 +87,11 @@ export const QUEUED_ON_NODE: ReadonlySet<string> = new Set([
   // the proxy's subscribers get it; EXEC's count is the node's (its subscriber is the proxy).
   'publish',
   'spublish',
+]);
+
+/** Commands the proxy answers itself that a transaction runs right after the node's EXEC (see the module comment). */
+export const RUN_AFTER_EXEC: ReadonlyMap<string, (ctx: ProxyContext, s: ClientSession, f: RequestFrame) => Promise<Buffer>> = new Map([
+  ['config|set', configSetReply],
 ]);
 
 /** A command the proxy answers itself, refused inside MULTI: run here, it would not be part of the transaction. */
@@ -155,6 +167,8 @@ export class Transaction {
    */
   private broken: Buffer | null = null;
   private ended = false;
+  /** RUN_AFTER_EXEC commands queued: their place in EXEC's reply, and a copy of the request. */
+  private afterExec: { at: number; frame: RequestFrame; run: (ctx: ProxyContext, s: ClientSession, f: RequestFrame) => Promise<Buffer> }[] = [];
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -263,6 +277,13 @@ export class Transaction {
       this.session.reply(CROSSSLOT);
       return;
     }
+    const run = RUN_AFTER_EXEC.get(cmd.name);
+    if (run !== undefined) {
+      const copy = { raw: Buffer.from(frame.raw), argc: frame.argc, offsets: Array.from(frame.offsets), inline: frame.inline };
+      this.afterExec.push({ at: this.queued++, frame: copy, run });
+      this.session.reply(QUEUED);
+      return;
+    }
     this.queued++;
     if (slot !== NO_KEYS && this.slot === NO_KEYS) this.slot = slot;
     else if (slot !== NO_KEYS && slot !== this.slot) {
@@ -369,6 +390,7 @@ export class Transaction {
     }
     const conn = this.conn!;
     const pool = this.pool!;
+    const afterExec = this.afterExec;
     this.conn = null;
     this.finish();
     conn.queuing = false; // EXEC runs the queued writes: it is the write --ack replica acknowledges
@@ -379,11 +401,22 @@ export class Transaction {
         if (reply[0] === 0x2d && isClusterError(reply)) {
           this.noteClusterError(reply);
           sink.deliver(clusterChanged(reply, true));
+        } else if (afterExec.length > 0) {
+          void this.withAfterExec(reply, afterExec).then((merged) => sink.deliver(merged));
         } else {
           sink.deliver(reply);
         }
       },
     });
+  }
+
+  /** EXEC's reply with the RUN_AFTER_EXEC commands run, one after the other, and their replies at their places. */
+  private async withAfterExec(reply: Buffer, afterExec: Transaction['afterExec']): Promise<Buffer> {
+    const elems = arrayElements(reply);
+    if (elems === null) return reply; // aborted (a watched key changed): nothing runs
+    const out = [...elems];
+    for (const { at, frame, run } of afterExec) out.splice(at, 0, await run(this.ctx, this.session, frame));
+    return encodeArray(out);
   }
 
   /** WATCH, once every earlier reply is in: on the pinned connection, pinned now if it is the first. */
@@ -457,6 +490,7 @@ export class Transaction {
     this.ended = true;
     this.inMulti = false;
     this.pending = [];
+    this.afterExec = [];
     if (this.session.tx === this) this.session.tx = null;
   }
 }

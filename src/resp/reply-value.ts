@@ -181,6 +181,17 @@ export function decodeReply(raw: Buffer): ReplyValue {
   }
 }
 
+/** The bytes of a bulk string frame (`$3\r\nfoo\r\n` → foo), a view of `raw`: an element from arrayElements, say. */
+export function bulkBody(raw: Buffer): Buffer {
+  const cr = raw.indexOf(13);
+  return raw.subarray(cr + 2, raw.length - 2);
+}
+
+/** A bulk string frame's bytes as latin1 text (a map key, a Pub/Sub frame's kind). */
+export function bulkText(raw: Buffer): string {
+  return bulkBody(raw).toString('latin1');
+}
+
 /**
  * Raw views of the top-level elements of an array (or set, or push) reply, e.g. to
  * reassemble a split MGET. null when the reply is not an aggregate of that kind
