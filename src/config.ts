@@ -128,7 +128,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       type: 'number',
       default: 30000,
       describe:
-        'ms a node may stay busy (a script or function past busy-reply-threshold, a long command) before it counts as failed and is failed over; a busy script is killed (SCRIPT/FUNCTION KILL) after --node-timeout, one that wrote (UNKILLABLE) is failed over at once',
+        'ms a node may stay busy (a script or function past busy-reply-threshold, a long command) before it counts as failed and is failed over; a busy script is killed (SCRIPT/FUNCTION KILL) at its first BUSY answer, one that wrote (UNKILLABLE) is failed over at once',
     })
     .option('failover-timeout', { type: 'number', default: 5000, describe: 'ms requests for a failed master\'s slots wait for the switch before they fail' })
     .option('auto-failover', { type: 'boolean', default: true, describe: 'restart failed nodes and fail masters over to their replicas (process/docker provider); --no-auto-failover only watches (INFO # Nodes), e.g. for maintenance' })

@@ -55,6 +55,11 @@ export interface ClusterErrorHandler {
   onConnectionLost(from: BackendConnection): void;
   /** The connection is ready again (requests held while it was down can go). */
   onConnectionReady(from: BackendConnection): void;
+  /**
+   * The node answered -BUSY (a script or function runs past its busy-reply-threshold; the
+   * request was refused, not run): returns true when it has taken charge of the sink's reply.
+   */
+  onBusy?(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean;
 }
 
 export interface ConnectionOptions {
@@ -409,11 +414,8 @@ export class BackendConnection implements Flushable, AckOwner {
         this.socket?.destroy();
         return;
       }
-      if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && isClusterError(frame)) {
-        // A held write the router sends elsewhere leaves this batch: where it is applied, it is acknowledged.
-        const target = this.opts.ack === undefined ? sink : leaveBatch(sink);
-        if (this.opts.clusterErrors.onClusterError(frame, raw, target, this)) continue;
-      }
+      // Errors only: a reply that is not one pays a single byte compare here.
+      if (frame[0] === 0x2d /* '-' */ && this.opts.clusterErrors !== undefined && this.handOver(frame, raw, sink, this.opts.clusterErrors)) continue;
       // The sink is the proxy's side (a client's slot, a merge): a bug there must not
       // leave this connection's FIFO out of step with the node's replies.
       try {
@@ -422,6 +424,18 @@ export class BackendConnection implements Flushable, AckOwner {
         reportFault(err, `delivering a reply from ${this.endpoint.id}`);
       }
     }
+  }
+
+  /**
+   * A cluster error (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) or a BUSY: the handler may take the
+   * request over (send it again, elsewhere or later). True when it did.
+   */
+  private handOver(frame: Buffer, raw: Buffer, sink: ReplySink, handler: ClusterErrorHandler): boolean {
+    const cluster = isClusterError(frame);
+    if (!cluster && (handler.onBusy === undefined || !isBusyReply(frame))) return false;
+    // A held write the router sends again leaves this batch: where it is applied, it is acknowledged.
+    const target = this.opts.ack === undefined ? sink : leaveBatch(sink);
+    return cluster ? handler.onClusterError(frame, raw, target, this) : handler.onBusy!(frame, raw, target, this);
   }
 
   private takePush(frame: Buffer): void {
@@ -531,4 +545,15 @@ export function isClusterError(frame: Buffer): boolean {
     default:
       return false;
   }
+}
+
+const BUSY = Buffer.from('-BUSY ', 'latin1');
+
+/**
+ * -BUSY ...: the node runs a script or function past its busy-reply-threshold and refused
+ * the request without running it (Redis's processCommand rejects it before call()). Not
+ * -BUSYKEY (RESTORE's "target key name is busy"), which is an answer.
+ */
+export function isBusyReply(frame: Buffer): boolean {
+  return frame.length > BUSY.length && frame.compare(BUSY, 0, BUSY.length, 0, BUSY.length) === 0;
 }

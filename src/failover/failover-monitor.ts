@@ -45,7 +45,7 @@ export interface FailoverOptions {
   /** Requests for a failed master's slots wait at most this long. */
   failoverTimeoutMs: number;
   nodeTimeoutMs: number;
-  /** A node busy (a script, a long command) for longer than this is failed over; its script is killed before (--node-timeout after its first BUSY). */
+  /** A node busy (a script, a long command) for longer than this is failed over; its script is killed before, at its first BUSY. */
   busyTimeoutMs: number;
   /** The nodes' cluster-node-timeout (bounds a planned failover). */
   clusterNodeTimeoutMs: number;
@@ -118,10 +118,11 @@ export class FailoverMonitor {
     this.scripts = new ScriptKiller({
       password: o.cluster.nodePassword,
       log: o.log,
-      graceMs: o.nodeTimeoutMs,
+      retryMs: o.nodeTimeoutMs,
       commandTimeoutMs: o.connectTimeoutMs,
       stateOf: (id) => this.health.stateOf(id),
       onUnkillable: (id) => this.health.markFailed(id, 'its script wrote and cannot be killed (UNKILLABLE)'),
+      onEnded: (id) => this.health.pingNow(id),
     });
     this.recoveries = new ShardRecoveries({
       cluster: o.cluster,
@@ -139,6 +140,7 @@ export class FailoverMonitor {
     o.cluster.onUnexpectedExit = (id) => this.health.markFailed(id);
     o.cluster.onSuspect = (id) => this.health.checkNow(id);
     o.router.onBackendLost = (host, port) => this.health.checkAddress(host, port);
+    o.router.onBackendBusy = (host, port) => this.answeredBusy(host, port);
     this.unsubscribe = o.cluster.onNodeChange((change) => this.onNodeChange(change));
   }
 
@@ -155,6 +157,21 @@ export class FailoverMonitor {
     this.scripts.close();
     this.unsubscribe();
     this.health.close();
+  }
+
+  /**
+   * A client's request met BUSY on the master at host:port: its script is killed now (via
+   * the busy-script state). True while the proxy is ending the busy spell — killing, or
+   * failing the master over (UNKILLABLE) — so the router sends the request again; false
+   * when it leaves the node alone (--no-auto-failover): the client gets the BUSY.
+   */
+  private answeredBusy(host: string, port: number): boolean {
+    const seen = this.health.answeredBusy(host, port);
+    if (seen === undefined || !this.o.act || this.closed) return false;
+    // Already busy-script (a new script right after one was killed, before a PONG said so):
+    // the killer is (re)started; it does nothing while one runs for this node.
+    if (seen.state === 'busy-script') this.scripts.watch(seen.node);
+    return seen.state === 'busy-script' || seen.state === 'failed' || seen.state === 'recovering';
   }
 
   /** Shard recoveries under way or done (INFO # Recovery). */
@@ -209,7 +226,7 @@ export class FailoverMonitor {
   /**
    * What the proxy does in each state (README: "What the proxy does in each node state"):
    *   failed, stopped  fail over / restart (onFailed)
-   *   busy-script      its script is killed after --node-timeout (ScriptKiller); UNKILLABLE
+   *   busy-script      its script is killed at its first BUSY (ScriptKiller); UNKILLABLE
    *                    or still busy at --busy-timeout: failed
    *   useless          a master with a replica up is failed over; else left as it is
    *   suspect          a master's requests are held from that moment, not only once it is

@@ -3,7 +3,8 @@
  * interval (never two outstanding), and a state per node:
  *   up          answers PING
  *   suspect     no answer for a little while (or its connection just dropped): looking
- *   busy-script answers -BUSY: a script or function runs past busy-reply-threshold
+ *   busy-script answers -BUSY (to a PING, or to a client's request: the router says so at
+ *               once): a script or function runs past busy-reply-threshold
  *   busy        silent, but its process runs and its CPU time advances: a long command
  *               (DEL of a huge key, FLUSHALL) that will answer when it is done
  *   loading     answers -LOADING (a restart or a replica's full sync)
@@ -187,6 +188,26 @@ export class HealthMonitor {
   /** By address, for callers that know only where a connection went (the router). */
   checkAddress(host: string, port: number): void {
     for (const w of this.watches.values()) if (w.node.host === host && w.node.port === port) this.checkNow(w.node.id);
+  }
+
+  /**
+   * A client's request to the node at host:port was answered BUSY (the data path says so at
+   * once, not at the next PING): it is busy-script from now. The node and its state
+   * afterwards (undefined: not watched).
+   */
+  answeredBusy(host: string, port: number): { node: WatchedNode; state: NodeHealth } | undefined {
+    for (const w of this.watches.values()) {
+      if (w.node.host !== host || w.node.port !== port) continue;
+      if (w.state === 'up' || w.state === 'suspect' || w.state === 'congested' || w.state === 'busy') this.markBusyScript(w, Date.now(), 'a request was answered BUSY: a script or function runs');
+      return { node: w.node, state: w.state };
+    }
+    return undefined;
+  }
+
+  /** PING the node now (a script was just killed: it answers PONG again, no need to wait for the next tick). */
+  pingNow(id: string): void {
+    const w = this.watches.get(id);
+    if (w !== undefined) this.ping(w);
   }
 
   /**
@@ -397,8 +418,7 @@ export class HealthMonitor {
         w.cpuSample = undefined;
         if (w.state === 'recovering') return;
         if (startsWith(reply, BUSY)) {
-          if (w.state !== 'busy' && w.state !== 'busy-script') w.busySince = now;
-          this.set(w, 'busy-script', 'answers BUSY: a script or function runs');
+          this.markBusyScript(w, now, 'answers BUSY: a script or function runs');
           return;
         }
         w.busySince = 0;
@@ -411,6 +431,12 @@ export class HealthMonitor {
         if (w.state === 'useless' && w.uselessCause === 'cluster-state' && w.clusterFailSince > 0) return; // PONG, but still no use
         this.set(w, 'up', 'answers');
     });
+  }
+
+  /** BUSY seen (by a PING or a client's request): busy-script, busy since the first BUSY (or since it went silent, busy). */
+  private markBusyScript(w: Watch, now: number, why: string): void {
+    if (w.state !== 'busy' && w.state !== 'busy-script') w.busySince = now;
+    this.set(w, 'busy-script', why);
   }
 
   private set(w: Watch, to: NodeHealth, why: string): void {

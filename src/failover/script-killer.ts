@@ -1,13 +1,13 @@
 /**
  * ScriptKiller: a node that answers BUSY runs a script or function past its
  * busy-reply-threshold. Left alone it would answer BUSY for ever (the nodes never fail
- * themselves over: cluster-replica-no-failover), so once it has been busy-script for a
- * grace period (--node-timeout from the first BUSY) the proxy sends SCRIPT KILL — or
- * FUNCTION KILL, which Redis names in its BUSY answer when a function runs — on a
- * connection of its own. A script that already wrote cannot be killed (UNKILLABLE): its
+ * themselves over: cluster-replica-no-failover), so at its first BUSY — the node answers BUSY
+ * only once busy-reply-threshold has passed, which is the script's grace — the proxy sends
+ * SCRIPT KILL, or FUNCTION KILL, which Redis names in its BUSY answer when a function runs, on
+ * a connection of its own. A script that already wrote cannot be killed (UNKILLABLE): its
  * writes reach replicas only when it ends, so the failover side fails the node over to a
  * replica that has none of them. Anything else (no answer, a refused connection) is tried
- * again after the grace period while the node stays busy-script; --busy-timeout bounds it.
+ * again after a pause while the node stays busy-script; --busy-timeout bounds it.
  */
 import type { Logger } from '../log.js';
 import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
@@ -17,13 +17,15 @@ import type { NodeHealth } from './health-monitor.js';
 export interface ScriptKillerOptions {
   password: string;
   log: Logger;
-  /** How long a node answers BUSY before its script is killed. */
-  graceMs: number;
+  /** Pause before a KILL that did not work (no answer, refused) is tried again. */
+  retryMs: number;
   /** Bound on each KILL (connect + command). */
   commandTimeoutMs: number;
   stateOf: (id: string) => NodeHealth | undefined;
   /** The script wrote (UNKILLABLE): the node must be failed over. */
   onUnkillable: (id: string) => void;
+  /** The script was killed (or ended meanwhile): the node serves again. */
+  onEnded: (id: string) => void;
 }
 
 export interface BusyNode extends NodeAddress {
@@ -38,7 +40,7 @@ export class ScriptKiller {
 
   constructor(private readonly o: ScriptKillerOptions) {}
 
-  /** The node answers BUSY: kill its script after the grace period, unless it ends first. */
+  /** The node answers BUSY: kill its script now. */
   watch(node: BusyNode): void {
     if (this.active.has(node.id) || this.closed) return;
     this.active.add(node.id);
@@ -54,16 +56,19 @@ export class ScriptKiller {
   }
 
   private async run(node: BusyNode): Promise<void> {
-    await sleep(this.o.graceMs);
     let command: KillCommand = 'SCRIPT';
     let switched = false;
     while (this.stillBusy(node.id)) {
       const answer = await this.kill(node, command);
       if (answer === 'OK') {
-        this.o.log.warn({ node: node.id, command: `${command} KILL`, graceMs: this.o.graceMs }, 'busy script killed by the proxy');
+        this.o.log.warn({ node: node.id, command: `${command} KILL` }, 'busy script killed by the proxy');
+        this.o.onEnded(node.id);
         return;
       }
-      if (answer.startsWith('NOTBUSY')) return; // it ended meanwhile
+      if (answer.startsWith('NOTBUSY')) {
+        this.o.onEnded(node.id); // it ended meanwhile
+        return;
+      }
       if (answer.startsWith('UNKILLABLE')) {
         this.o.log.warn({ node: node.id, command: `${command} KILL` }, 'busy script already wrote and cannot be killed (UNKILLABLE): failing the node over');
         this.o.onUnkillable(node.id);
@@ -78,7 +83,7 @@ export class ScriptKiller {
       }
       this.o.log.warn({ node: node.id, command: `${command} KILL`, answer }, 'could not kill the busy script; trying again');
       switched = false;
-      await sleep(this.o.graceMs);
+      await sleep(this.o.retryMs);
     }
   }
 

@@ -18,6 +18,15 @@
  * redirect's, which names an internal node, becomes a TRYAGAIN). A request sent again keeps its
  * connection index, so one client's requests to a node stay in order.
  *
+ * -BUSY (a master runs a script or function past its busy-reply-threshold): Redis refused the
+ * request without running it, and the failover side is told at once (it kills the script,
+ * or fails the master over when the script wrote). While it says it is ending the busy
+ * spell, the same bytes go again after a short, growing pause — to the slot's master of the
+ * moment, so after a failover to the new one — within the retry budget; past it, or when
+ * nobody will end it (--no-auto-failover), the client gets Redis's BUSY. Only shared
+ * connections carry this handler: a transaction's or a blocking command's connection, and the
+ * control connection (SCRIPT KILL, FUNCTION KILL), hand their BUSY to the client as Redis would.
+ *
  * A master whose connection is down (it died, and no failover holds its slots: e.g. a whole
  * shard lost, until its recovery starts) gets the same treatment as one being failed over:
  * its requests wait (hold) until a connection to it is back or the map moves its slots, at
@@ -32,7 +41,9 @@ import { SLOT_COUNT } from '../cluster/topology.js';
 import type { BackendPool } from '../backend/pool.js';
 import { isClusterError, type BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
-import type { RequestFrame } from '../resp/frame.js';
+import { ProtocolError, type RequestFrame } from '../resp/frame.js';
+import { RequestScanner } from '../resp/request-scanner.js';
+import { lookupCommand } from '../commands/command-table.js';
 import { encodeCommand, encodeError } from '../resp/encode.js';
 import type { ClientSession } from './session.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
@@ -105,6 +116,8 @@ export interface RedirectFollower {
 /** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
 class Redirected implements ReplySink {
   attempts = 0;
+  /** Times it was sent again after a BUSY (those are bounded by time only). */
+  busyRetries = 0;
   /** When the first cluster error came back: retries stop once the budget is spent. */
   readonly since = Date.now();
   constructor(readonly target: ReplySink) {}
@@ -170,6 +183,11 @@ export class Router implements ClusterErrorHandler {
   private slotHoldSweep: NodeJS.Timeout | null = null;
   /** Told when a backend connection drops (the health monitor looks at once). */
   onBackendLost: ((host: string, port: number) => void) | undefined;
+  /**
+   * Told when a master answers a request BUSY; true when the proxy is ending that busy
+   * spell (killing the script or failing the master over), so the request is worth sending again.
+   */
+  onBackendBusy: ((host: string, port: number) => boolean) | undefined;
   private closed = false;
 
   constructor(
@@ -535,6 +553,41 @@ export class Router implements ClusterErrorHandler {
     return true;
   }
 
+  onBusy(_reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
+    if (this.closed || this.onBackendBusy?.(from.endpoint.host, from.endpoint.port) !== true) return false;
+    const request = sink instanceof Redirected ? sink : new Redirected(sink);
+    return this.retryAfterBusy(raw, request, from);
+  }
+
+  /** Send a request refused with BUSY again a little later, unless its retry budget is spent (false: the client gets the BUSY). */
+  private retryAfterBusy(raw: Buffer, request: Redirected, from: BackendConnection): boolean {
+    const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** request.busyRetries++);
+    if (Date.now() - request.since + delayMs > this.retryBudgetMs) return false;
+    setTimeout(() => this.resendAfterBusy(raw, request, from), delayMs).unref();
+    return true;
+  }
+
+  /**
+   * A request that met BUSY goes to its slot's master of the moment (the same node unless it
+   * was failed over; a keyless one to the same node); while that master is held or its
+   * connection down (a failover under way), it waits on within its budget.
+   */
+  private resendAfterBusy(raw: Buffer, request: Redirected, from: BackendConnection): void {
+    if (this.closed) {
+      request.deliver(CLUSTER_DOWN);
+      return;
+    }
+    const slot = requestSlot(this, raw);
+    const master = slot === NO_KEYS ? this.map.indexOfAddress(addressKey(from.endpoint.host, from.endpoint.port)) : this.map.slotToMaster[slot];
+    const pool = master === UNASSIGNED || master === -1 ? undefined : this.poolOf[master];
+    const conn = pool?.sharedConnection(from.index, from.protocol);
+    if (pool === undefined || conn === undefined || pool.held || conn.isDown || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) {
+      if (!this.retryAfterBusy(raw, request, from)) request.deliver(CLUSTER_DOWN);
+      return;
+    }
+    conn.send(raw, request);
+  }
+
   /**
    * Where a request that got this cluster error (-MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN)
    * from `from` goes next, on its `attempt`-th try; undefined when the client should get
@@ -586,6 +639,22 @@ export class Router implements ClusterErrorHandler {
     for (const p of this.pools.values()) p.close();
     this.pools.clear();
   }
+}
+
+/**
+ * The slot of a request's keys from its RESP bytes (NO_KEYS when it has none, or they span
+ * slots: a split part never does). Parses the request again: only for the rare request sent
+ * again after a BUSY, never on the hot path.
+ */
+function requestSlot(router: Router, raw: Buffer): number {
+  const scanner = new RequestScanner();
+  scanner.feed(raw);
+  const frame = scanner.next();
+  if (frame === null || frame instanceof ProtocolError) return NO_KEYS;
+  const cmd = lookupCommand(frame);
+  if (cmd === undefined) return NO_KEYS;
+  const slot = router.keysSlot(cmd, frame);
+  return slot === CROSS_SLOTS ? NO_KEYS : slot;
 }
 
 /** -MOVED or -ASK: a reply that names a node of the cluster. */
