@@ -24,7 +24,7 @@ help:
 	@echo "make cli    - the operator CLI against the proxy (ARGS='ls', ARGS='get -k foo'; none: the ihs prompt; ARGS='help')"
 	@echo "make test   - type-check and run every test suite against real redis-server processes"
 	@echo "make chaos  - long chaos runs: kill/stop nodes and the proxy under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
-	@echo "make redis-suite - Redis 7.0.15's own test suite through a fresh proxy, against test/redis-suite/expected-failures.txt (REDIS_TESTS=dir)"
+	@echo "make redis-suite - Redis 7.0.15's own test suite straight through one fresh proxy, against test/redis-suite/expected-failures.txt (REDIS_TESTS=dir)"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
 	@echo "make bench-failover - kill -9 of a master under load -> first write on its slots, median over runs"
 	@echo "make docker-images - build ihs-redis:local, ihs-local/node:20 and the proxy image offline (docker/README.md)"
@@ -91,7 +91,8 @@ test: deps test-deps typecheck build
 chaos: deps test-deps build
 	$(NODE_TEST_RUN) --test-timeout=7200000 $(sort $(wildcard test/chaos/*.test.ts))
 
-# Redis's own test suite (runtest, Tcl) through a freshly started proxy: the archive comes from
+# Redis's own test suite (runtest, Tcl) straight through one freshly started proxy (REDIS_SUITE_FRESH_PROXY=1:
+# a fresh proxy for each unit): the archive comes from
 # ../shared/redis-tests or REDIS_TESTS=dir; a failure not in test/redis-suite/expected-failures.txt
 # fails the target (test/redis-suite/run.ts). Not in `make test`: about 6 minutes.
 redis-suite: deps build

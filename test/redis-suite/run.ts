@@ -1,7 +1,8 @@
 /**
  * `make redis-suite`: Redis 7.0.15's own test suite (its tests/ and runtest, from the archive
- * in ../shared/redis-tests or REDIS_TESTS) run through a freshly started proxy, its results
- * compared with test/redis-suite/expected-failures.txt.
+ * in ../shared/redis-tests or REDIS_TESTS) run straight through one freshly started proxy
+ * (3 masters, 1 replica each, default options: what `run-suite.sh` through `make run`'s
+ * proxy measures), its results compared with test/redis-suite/expected-failures.txt.
  *
  * Fails (exit 1) on a failure that is not listed, on an exception, a TIMEOUT or a unit that
  * did not run to its end; a listed test that passed now is reported, to be taken off the
@@ -13,9 +14,10 @@
  *
  * env: REDIS_TESTS     dir holding redis-7.0.15-tests.tgz (default ../shared/redis-tests)
  *      REDIS_SUITE_UNITS  units to run, space-separated (default: all of them)
- *      REDIS_SUITE_ONE_PROXY=1  one proxy for every unit, as `run-suite.sh` against `make run`
- *                               (default: a fresh proxy for each unit, so a unit that leaves a
- *                               node busy or a setting changed fails alone, not the ones after it)
+ *      REDIS_SUITE_FRESH_PROXY=1  a fresh proxy for each unit, so a unit that leaves a node
+ *                               busy or a setting changed fails alone, not the ones after it
+ *                               (default: one proxy for every unit, as `run-suite.sh` against
+ *                               `make run`)
  *      REDIS_SUITE_LOGS  where to keep the per-unit logs (default: a temp dir, printed)
  */
 import { spawn } from 'node:child_process';
@@ -86,7 +88,7 @@ async function main(): Promise<number> {
   const archive = suiteArchive();
   const expected = parseExpectedFailures(readFileSync(EXPECTED_FILE, 'utf8'), EXPECTED_FILE);
   const units = process.env.REDIS_SUITE_UNITS?.split(/\s+/).filter((u) => u !== '') ?? ALL_UNITS;
-  const perUnit = process.env.REDIS_SUITE_ONE_PROXY !== '1';
+  const perUnit = process.env.REDIS_SUITE_FRESH_PROXY === '1';
   const tclsh = await run('sh', ['-c', 'command -v tclsh']);
   if (tclsh.exit !== 0) throw new Error('tclsh not found: apt-get install -y tcl');
 
