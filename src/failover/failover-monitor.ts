@@ -122,7 +122,7 @@ export class FailoverMonitor {
       commandTimeoutMs: o.connectTimeoutMs,
       stateOf: (id) => this.health.stateOf(id),
       onUnkillable: (id) => this.health.markFailed(id, 'its script wrote and cannot be killed (UNKILLABLE)'),
-      onEnded: (id) => this.health.pingNow(id),
+      onEnded: (id) => this.health.scriptEnded(id),
     });
     this.recoveries = new ShardRecoveries({
       cluster: o.cluster,

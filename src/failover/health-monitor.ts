@@ -204,10 +204,18 @@ export class HealthMonitor {
     return undefined;
   }
 
-  /** PING the node now (a script was just killed: it answers PONG again, no need to wait for the next tick). */
-  pingNow(id: string): void {
+  /**
+   * Its busy script was killed (or ended): up again at once — the KILL's answer is the node's —
+   * so that a new script's first BUSY is a change of state again (and is killed in turn),
+   * even before the next PONG; a PING now confirms it.
+   */
+  scriptEnded(id: string): void {
     const w = this.watches.get(id);
-    if (w !== undefined) this.ping(w);
+    if (w === undefined || w.state !== 'busy-script') return;
+    w.busySince = 0;
+    w.lastAnswer = Date.now();
+    this.set(w, 'up', 'its script was killed');
+    this.ping(w);
   }
 
   /**
