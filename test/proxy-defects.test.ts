@@ -462,7 +462,9 @@ describe('SCRIPT KILL and FUNCTION KILL', () => {
   let nodes: Redis[];
 
   before(async () => {
-    tp = await startTestProxy(['--masters', '2', '--replicas', '0']);
+    // --no-auto-failover: the proxy's own kill (at a script's first BUSY) would end the
+    // scripts before these clients' SCRIPT KILL / FUNCTION KILL, which are what is tested here.
+    tp = await startTestProxy(['--masters', '2', '--replicas', '0', '--no-auto-failover']);
     const map = tp.proxy.server.router.slotMap;
     nodes = [0, 1].map((i) => masterClient(tp.proxy.cluster.topology, map, i));
     // A script counts as busy after this long (default 5 s).
@@ -528,8 +530,8 @@ describe('SCRIPT KILL and FUNCTION KILL', () => {
 
 describe('a script or function that outlives --command-timeout is killed (issue 13 part 2)', () => {
   test('EVAL, EVALSHA, FCALL and FCALL_RO: the client gets the timeout, the node gets SCRIPT/FUNCTION KILL and serves again; no failover', async () => {
-    // A long --node-timeout: the health monitor must not be what ends the script.
-    const tp = await startTestProxy(['--masters', '2', '--replicas', '0', '--command-timeout', '800', '--node-timeout', '60000']);
+    // --no-auto-failover: the health side, which kills a script at its first BUSY, must not be what ends it.
+    const tp = await startTestProxy(['--masters', '2', '--replicas', '0', '--command-timeout', '800', '--no-auto-failover']);
     const map = tp.proxy.server.router.slotMap;
     const node = masterClient(tp.proxy.cluster.topology, map, 0);
     const pid = masterPid(tp.proxy.cluster.topology, map, 0);
