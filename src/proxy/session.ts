@@ -371,6 +371,11 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     return this.heldBytes + this.socket.writableLength;
   }
 
+  /** Request bytes read and not yet taken as frames (CLIENT LIST qbuf). */
+  get queryBufferBytes(): number {
+    return this.scanner.bufferedBytes;
+  }
+
   /** Close now (server shutdown, CLIENT KILL). */
   destroy(): void {
     this.socket.destroy();
