@@ -12,22 +12,11 @@ import { parseClientMemoryCap, parseConfig } from '../src/config.js';
 import { ReplyScanner } from '../src/resp/reply-scanner.js';
 import { ProtocolError } from '../src/resp/frame.js';
 import { encodeCommand } from '../src/resp/encode.js';
-import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
+import { startTestProxy, strictClient, waitUntil, type TestProxy } from './support/proxy.js';
+import { sleep } from '../src/nodes/wait.js';
 
 const MB = 1024 * 1024;
 const VALUE_BYTES = 100 * 1024;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitUntil(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
-    await sleep(20);
-  }
-}
 
 async function infoField(c: Redis, section: string, field: string): Promise<string | undefined> {
   const text = String(await c.call('INFO', section));
