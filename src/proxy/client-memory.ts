@@ -11,7 +11,9 @@
  *
  * Bytes the clients let go of are garbage that V8 may not collect while the proxy is quiet
  * (see ops/full-gc.ts): checkRelease(), run every few seconds, asks for one full collection
- * after the total has fallen to a quarter of a peak of at least RELEASE_MIN.
+ * after the total has fallen to a quarter of a peak of at least RELEASE_MIN, or after
+ * evictions let go of RELEASE_MIN (clients that keep coming keep the total near the cap,
+ * while what the evicted ones held waits for a collection).
  */
 import type { Logger } from '../log.js';
 import type { ClientMemoryCap } from '../config.js';
@@ -41,6 +43,8 @@ export class ClientMemory {
   private cap: number;
   /** The highest total since the last collection asked for. */
   private peak = 0;
+  /** Bytes the clients evicted since the last collection held. */
+  private evictedBytes = 0;
   private checkQueued = false;
   private readonly checkBound = () => this.enforce();
 
@@ -80,9 +84,12 @@ export class ClientMemory {
 
   /** Clients let go of most of a large peak: have their bytes collected (and returned) now. */
   checkRelease(): void {
-    if (this.peak < RELEASE_MIN || this.total > this.peak / 4 || this.collect === null) return;
+    if (this.collect === null) return;
+    const fell = this.peak >= RELEASE_MIN && this.total <= this.peak / 4;
+    if (!fell && this.evictedBytes < RELEASE_MIN) return;
     const peak = this.peak;
     this.peak = this.total;
+    this.evictedBytes = 0;
     const started = performance.now();
     this.collect();
     this.log.debug({ peak, total: this.total, ms: Math.round(performance.now() - started) }, 'full collection after clients let go of their memory');
@@ -107,6 +114,7 @@ export class ClientMemory {
       this.evicted++;
       this.log.warn({ client: biggest.id, bytes: biggest.memoryBytes, total: this.total, cap: this.cap }, 'client evicted: clients hold more than --maxmemory-clients');
       const before = this.total;
+      this.evictedBytes += biggest.memoryBytes;
       biggest.evict();
       // A client that did not give its bytes back would be chosen again for ever.
       if (this.total >= before) return;
