@@ -44,6 +44,9 @@ RUN ["node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
 FROM ${NODE_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production
+# glibc maps blocks of 128 KB and more on their own (no rising mmap threshold): RSS falls
+# back after a burst of large replies (README, Memory held for clients).
+ENV MALLOC_MMAP_THRESHOLD_=131072
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 # bin/ loads dist/main.js (source maps on: stack traces name src/*.ts lines).

@@ -34,7 +34,7 @@ ln -s "$REPO/node_modules" "$TMP/a/node_modules"
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 start() { # name root
   port=$(free_port)
-  node "$2/bin/interface-hash-server.js" --port "$port" --data-dir "$TMP/data-$1" --masters 3 --replicas 0 --log-level warn >"$TMP/$1.log" 2>&1 &
+  node "$2/bin/interface-hash-server.js" --port "$port" --http-port 0 --data-dir "$TMP/data-$1" --masters 3 --replicas 0 --log-level warn >"$TMP/$1.log" 2>&1 &
   echo $! >>"$PIDFILE"
   for _ in $(seq 1 150); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.2; done
   echo "$port"

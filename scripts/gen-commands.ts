@@ -49,16 +49,25 @@ export function freePort(): Promise<number> {
  */
 export async function startRedisServer(extraArgs: readonly string[] = []): Promise<RedisServerHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'ihs-redis-'));
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    await waitReady(child);
-  } catch (err) {
-    child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-    throw err;
+  // A port free a moment ago may be taken before redis-server binds it (and a cluster node
+  // also binds port + 10000 for its bus): another pick is tried then.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitReady(child);
+      return serverHandle(port, child, dir);
+    } catch (err) {
+      child.kill('SIGKILL');
+      if (attempt < 5 && /Address already in use/.test((err as Error).message)) continue;
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
   }
+}
+
+function serverHandle(port: number, child: ChildProcess, dir: string): RedisServerHandle {
   return {
     port,
     async stop() {

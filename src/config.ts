@@ -4,6 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import os from 'node:os';
 
 export interface Config {
   port: number;
@@ -44,6 +45,42 @@ export interface Config {
   httpPort: number;
   httpBind: string;
   clientOutputBufferLimitPubsub: OutputBufferLimit;
+  maxmemoryClients: ClientMemoryCap;
+}
+
+/** --maxmemory-clients: what all clients together may hold in the proxy before the biggest is evicted. */
+export interface ClientMemoryCap {
+  /** 0: no cap. */
+  bytes: number;
+  /** Given as a percentage of the memory available (CONFIG GET answers it so), else null. */
+  percent: number | null;
+}
+
+/** Memory the process may use: its cgroup's limit when it has one, else the machine's. */
+export function availableMemory(): number {
+  const total = os.totalmem();
+  const limit = process.constrainedMemory();
+  // Without a limit Node reports 0 or a huge sentinel (2^64): the machine's memory then.
+  return limit > 0 && limit < total ? limit : total;
+}
+
+/**
+ * Redis's maxmemory-clients syntax: 0 (off), a size (64mb), or a percentage. Redis's
+ * percentage is of maxmemory, the budget of the process; the proxy's budget is the memory
+ * it may use at all, so here it is of that (availableMemory()).
+ */
+export function parseClientMemoryCap(text: string, available = availableMemory()): ClientMemoryCap {
+  const pct = /^\s*(\d{1,3})\s*%\s*$/.exec(text);
+  if (pct !== null) {
+    const percent = Number(pct[1]);
+    if (percent > 100) throw new Error(`--maxmemory-clients '${text}': a percentage must be 0..100`);
+    return { bytes: Math.floor((available * percent) / 100), percent };
+  }
+  try {
+    return { bytes: parseMemory(text), percent: null };
+  } catch {
+    throw new Error(`--maxmemory-clients '${text}': expected 0, a size (e.g. 256mb) or a percentage of the memory available (e.g. 5%)`);
+  }
 }
 
 /** Redis's client-output-buffer-limit for one class of clients; 0 turns a limit off. */
@@ -113,6 +150,12 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       type: 'string',
       default: '32mb 8mb 60',
       describe: 'a Pub/Sub client holding more unread output than <hard>, or more than <soft> for <seconds>, is disconnected (Redis\'s client-output-buffer-limit pubsub; 0 turns a limit off)',
+    })
+    .option('maxmemory-clients', {
+      type: 'string',
+      default: '256mb',
+      describe:
+        "what all clients together may hold in the proxy (replies not yet taken, requests buffered): above it the client holding most is disconnected (Redis's maxmemory-clients; CLIENT NO-EVICT on exempts a client); a size, a percentage of the memory available to the proxy (e.g. 5%), or 0 for no cap",
     })
     .option('pool-size', { type: 'number', default: 2, describe: 'shared pipelined connections per master' })
     .option('max-blocking-clients', {
@@ -186,6 +229,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       parseMemory(a['proto-max-bulk-len']);
       parseOutputBufferLimit(a['client-output-buffer-limit-pubsub']);
+      parseClientMemoryCap(a['maxmemory-clients']);
       return true;
     })
     .help()
@@ -230,6 +274,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     ackTimeout: parsed['ack-timeout'],
     logLevel: parsed['log-level'],
     clientOutputBufferLimitPubsub: parseOutputBufferLimit(parsed['client-output-buffer-limit-pubsub']),
+    maxmemoryClients: parseClientMemoryCap(parsed['maxmemory-clients']),
     logPretty: parsed['log-pretty'],
     httpPort: parsed['http-port'],
     httpBind: parsed['http-bind'],

@@ -219,6 +219,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     adminPassword: config.adminPassword,
     admin,
     maxBulkLen: config.protoMaxBulkLen,
+    maxmemoryClients: config.maxmemoryClients,
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
     version: VERSION,
     log,

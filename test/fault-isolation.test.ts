@@ -15,6 +15,7 @@ import { OK, PONG } from '../src/resp/encode.js';
 import { setFaultReporter, type FaultReporter } from '../src/faults.js';
 import { silentLogger } from '../src/log.js';
 import { CommandStats } from '../src/proxy/command-stats.js';
+import { ClientMemory } from '../src/proxy/client-memory.js';
 import { RawClient } from './support/proxy.js';
 
 const faults: string[] = [];
@@ -125,6 +126,7 @@ describe('a handler that throws', () => {
     countCommand() {},
     sessionClosed() {},
     commandStats: new CommandStats(),
+    clientMemory: new ClientMemory({ bytes: 0, percent: null }, () => sessions, silentLogger()),
     dispatch(session: ClientSession, frame: RequestFrame) {
       const name = argString(frame, 0).toLowerCase();
       if (name === 'boom') throw new RangeError('handler bug');

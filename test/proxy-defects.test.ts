@@ -17,22 +17,11 @@ import { SlotMap } from '../src/cluster/slot-map.js';
 import { parseClusterNodes } from '../src/cluster/cluster-nodes.js';
 import type { TopologyDoc } from '../src/cluster/topology.js';
 import { encodeCommand } from '../src/resp/encode.js';
-import { exited, RawClient, rssOf, startExecutable, startTestProxy, waitForPong, type TestProxy } from './support/proxy.js';
+import { exited, RawClient, rssOf, startExecutable, startTestProxy, waitForPong, waitUntil, type TestProxy } from './support/proxy.js';
+import { sleep } from '../src/nodes/wait.js';
 import { freePort } from './support/redis-server.js';
 
 const MB = 1024 * 1024;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitUntil(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
-    await sleep(20);
-  }
-}
 
 function cmd(...args: (string | Buffer)[]): Buffer {
   return encodeCommand(args);

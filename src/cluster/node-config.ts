@@ -176,12 +176,13 @@ export function unlistedConfigError(name: string): string {
 
 /**
  * What CONFIG GET shows of a node parameter: `hide` (a secret, or a path or address of
- * one node that means nothing to a client of the proxy), or `proxy` (the proxy's own
- * value is what a client expects: the port it connected to).
+ * one node that means nothing to a client of the proxy), or `proxy-*` (the proxy's own
+ * value is what a client expects: the port it connected to, the proxy's client memory cap).
  */
-export function configGetTreatment(name: string): 'show' | 'hide' | 'proxy-port' {
+export function configGetTreatment(name: string): 'show' | 'hide' | 'proxy-port' | 'proxy-maxmemory-clients' {
   const lower = name.toLowerCase();
   if (lower === 'port') return 'proxy-port';
+  if (lower === 'maxmemory-clients') return 'proxy-maxmemory-clients';
   if (HIDDEN.some((p) => matches(p, lower))) return 'hide';
   return 'show';
 }

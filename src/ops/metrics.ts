@@ -157,6 +157,9 @@ export class ProxyMetrics {
     });
     total('ihs_client_connections_received_total', 'Client connections accepted (INFO total_connections_received)', () => stats.totalConnections);
     total('ihs_client_connections_rejected_total', 'Client connections refused at maxclients (INFO rejected_connections)', () => stats.rejectedConnections);
+    total('ihs_clients_evicted_total', 'Clients disconnected because all clients together held more than --maxmemory-clients (INFO evicted_clients)', () => server.clientMemory.evicted);
+    gauge('ihs_clients_memory_bytes', 'Bytes held for all clients: replies not yet taken, requests buffered (INFO mem_clients_normal)', () => server.clientMemory.total);
+    gauge('ihs_clients_memory_cap_bytes', '--maxmemory-clients in bytes (0: no cap)', () => server.clientMemory.capBytes);
 
     // --- backend connections, per node
     new Gauge({

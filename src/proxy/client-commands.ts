@@ -129,7 +129,7 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
     `idle=${Math.floor((now - s.lastActiveAt) / 1000)}`,
     `flags=${flags === '' ? 'N' : flags}`,
     `db=0 sub=${subs?.sets[CHANNEL].size ?? 0} psub=${subs?.sets[PATTERN].size ?? 0} ssub=${subs?.sets[SHARD].size ?? 0} multi=${inMulti ? s.tx!.queued : -1}`,
-    'qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0',
+    `qbuf=${s.queryBufferBytes} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${s.retainedBytes} tot-mem=${s.memoryBytes}`,
     `events=r`,
     `cmd=${s.lastCommand?.name ?? 'NULL'}`,
     `user=${userOf(ctx, s)}`,

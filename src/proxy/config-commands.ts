@@ -8,6 +8,8 @@
  *   Anything else is refused, saying why; a name Redis does not know gets Redis's error.
  * - GET is answered by one master, without the nodes' secrets, paths and addresses; `port`
  *   is the proxy's (the one the client connected to).
+ * - maxmemory-clients is the proxy's own (its clients are the proxy's, not the nodes'):
+ *   GET shows and SET changes --maxmemory-clients; the nodes keep theirs.
  * - RESETSTAT on every node, and of the proxy's own command statistics.
  * - REWRITE is accepted and does nothing: what it promises — the values set survive a
  *   restart — the proxy's document already does (the nodes' redis.conf is the proxy's).
@@ -21,6 +23,7 @@ import { TransformSink } from './reply-slot.js';
 import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
 import { callOnNode, liveMasters, liveReplicas, mergeReachable, toEveryNode } from './every-node.js';
 import { toReachableMaster } from './server-commands.js';
+import { parseClientMemoryCap, type ClientMemoryCap } from '../config.js';
 
 function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sub = argString(f, 1).toLowerCase();
@@ -51,7 +54,9 @@ function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       const name = decodeReply(elems[i]);
       const treatment = Buffer.isBuffer(name) ? configGetTreatment(name.toString('latin1')) : 'show';
       if (treatment === 'hide') continue;
-      kept.push(elems[i], treatment === 'proxy-port' ? encodeBulk(String(ctx.port)) : elems[i + 1]);
+      if (treatment === 'proxy-port') kept.push(elems[i], encodeBulk(String(ctx.port)));
+      else if (treatment === 'proxy-maxmemory-clients') kept.push(elems[i], encodeBulk(ctx.clientMemory.configValue));
+      else kept.push(elems[i], elems[i + 1]);
     }
     return encodeMap(kept, s.protocol);
   };
@@ -74,14 +79,28 @@ export function configSetReply(ctx: ProxyContext, s: ClientSession, f: RequestFr
 async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): Promise<Buffer> {
   const pairs: [string, string][] = [];
   const seen = new Set<string>();
+  let clientCap: ClientMemoryCap | undefined;
   for (let i = 2; i < f.argc; i += 2) {
     const given = argString(f, i);
+    if (given.toLowerCase() === 'maxmemory-clients') {
+      if (clientCap !== undefined) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - duplicate parameter`);
+      try {
+        clientCap = parseClientMemoryCap(argString(f, i + 1));
+      } catch {
+        return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - argument must be a memory or percent value`);
+      }
+      continue;
+    }
     const verdict = configSetVerdict(given, argString(f, i + 1));
     if (verdict.kind === 'refused') return encodeError(refusedConfigError(given, verdict.reason));
     if (verdict.kind === 'other') return (await redisKnows(ctx, s, given)) ? encodeError(unlistedConfigError(given)) : encodeError(`ERR Unknown option or number of arguments for CONFIG SET - '${given}'`);
     if (seen.has(verdict.name)) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - duplicate parameter`);
     seen.add(verdict.name);
     pairs.push([verdict.name, argString(f, i + 1)]);
+  }
+  if (pairs.length === 0) {
+    if (clientCap !== undefined) ctx.clientMemory.setCap(clientCap);
+    return OK;
   }
   const masters = liveMasters(ctx);
   if (masters.length === 0) return encodeError('CLUSTERDOWN The cluster is down');
@@ -97,6 +116,8 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
     ...masters.slice(1).map((m) => sendToMaster(ctx, s, m, raw)),
     ...liveReplicas(ctx).map((r) => callOnNode(ctx, r, args)),
   ]);
+  // The nodes took theirs (all or none, on the first master): the proxy's goes with them.
+  if (clientCap !== undefined) ctx.clientMemory.setCap(clientCap);
   return mergeReachable(() => OK)([first, ...rest]);
 }
 

@@ -13,6 +13,7 @@ import type { PubSubHub } from './pubsub.js';
 import type { ClientPause, ClientRegistry } from './client-commands.js';
 import type { CommandStats, OpsMeter } from './command-stats.js';
 import type { ScriptRegistry } from './script-registry.js';
+import type { ClientMemory } from './client-memory.js';
 
 export interface ProxyStats {
   readonly startedAt: number;
@@ -57,6 +58,8 @@ export interface ProxyContext {
   readonly commandStats: CommandStats;
   /** Requests per second, sampled (INFO instantaneous_ops_per_sec). */
   readonly opsMeter: OpsMeter;
+  /** The bytes held for all clients, against --maxmemory-clients (INFO, CONFIG GET/SET maxmemory-clients). */
+  readonly clientMemory: ClientMemory;
   /** What the commands about every node (SCRIPT, FUNCTION, CONFIG) need besides the router. */
   readonly nodes: NodeAccess;
 }

@@ -227,9 +227,13 @@ function mergedSection(nodes: NodeInfo[], section: string, own: ReadonlyMap<stri
   return out;
 }
 
-/** Memory: the masters' summed, *_human and the ratios recomputed from the sums; the proxy's own RSS added. */
-function memorySection(nodes: NodeInfo[]): [string, string | number][] {
-  const fields = mergedSection(nodes, 'memory');
+/**
+ * Memory: the masters' summed, *_human and the ratios recomputed from the sums; the proxy's
+ * own RSS added. mem_clients_normal is the proxy's: what it holds for its clients (the
+ * nodes' clients are the proxy's own connections), the total --maxmemory-clients caps.
+ */
+function memorySection(ctx: ProxyContext, nodes: NodeInfo[]): [string, string | number][] {
+  const fields = mergedSection(nodes, 'memory', new Map([['mem_clients_normal', ctx.clientMemory.total]]));
   const values = new Map(fields.map(([k, v]) => [k, Number(v)]));
   const mem = process.memoryUsage();
   const out = fields.map(([k, v]): [string, string | number] => {
@@ -348,7 +352,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ['clients_in_timeout_table', 0],
       ],
     ],
-    ['Memory', memorySection(nodes)],
+    ['Memory', memorySection(ctx, nodes)],
     ['Persistence', mergedSection(nodes, 'persistence')],
     [
       'Stats',
@@ -362,6 +366,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
           ['total_net_input_bytes', netIn],
           ['total_net_output_bytes', netOut],
           ['rejected_connections', ctx.stats.rejectedConnections],
+          ['evicted_clients', ctx.clientMemory.evicted],
           ['total_error_replies', ctx.commandStats.totalErrors + sumField(nodes, 'stats', 'total_error_replies')],
           // The proxy's clients' subscriptions (the nodes see only the proxy's own connections).
           ['pubsub_channels', ctx.pubsub.activeNames(CHANNEL, null).length],

@@ -16,7 +16,9 @@ import type { MigrationProgress } from '../cluster/slot-migration.js';
 import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import { PubSubHub } from './pubsub.js';
-import type { OutputBufferLimit } from '../config.js';
+import type { ClientMemoryCap, OutputBufferLimit } from '../config.js';
+import { ClientMemory, RELEASE_CHECK_MS } from './client-memory.js';
+import { fullGc } from '../ops/full-gc.js';
 import { ClientPause, type ClientRegistry } from './client-commands.js';
 import { CommandStats, OPS_SAMPLE_MS, OpsMeter } from './command-stats.js';
 
@@ -30,6 +32,8 @@ export interface ProxyServerOptions {
   /** The admin verbs' operations; absent: the verbs answer that they are not available. */
   admin?: ClusterAdmin;
   maxBulkLen: number;
+  /** --maxmemory-clients; absent: no cap. */
+  maxmemoryClients?: ClientMemoryCap;
   clusterNodeId: string;
   version: string;
   log: Logger;
@@ -77,7 +81,9 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
   readonly clientPause = new ClientPause();
   readonly commandStats = new CommandStats();
   readonly opsMeter = new OpsMeter();
+  readonly clientMemory: ClientMemory;
   private readonly opsSampler: NodeJS.Timeout;
+  private readonly memoryChecker: NodeJS.Timeout;
   port: number;
 
   private readonly server: net.Server;
@@ -103,6 +109,7 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
     this.nodes = opts.nodes;
     this.port = opts.port;
     this.log = opts.log;
+    this.clientMemory = new ClientMemory(opts.maxmemoryClients ?? { bytes: 0, percent: null }, () => this.clientSessions, opts.log, fullGc());
     // Process-wide, like the flush scheduler that reports through it (the last server started wins).
     setFaultReporter(logFaults(opts.log));
     this.pubsub = new PubSubHub(router, {
@@ -115,6 +122,8 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
     this.dispatcher = new Dispatcher(this);
     this.opsSampler = setInterval(() => this.opsMeter.sample(this.stats.totalCommands), OPS_SAMPLE_MS);
     this.opsSampler.unref();
+    this.memoryChecker = setInterval(() => this.clientMemory.checkRelease(), RELEASE_CHECK_MS);
+    this.memoryChecker.unref();
     // pauseOnConnect: the session re-wraps the socket for slab reads before reading starts.
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
@@ -138,6 +147,7 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
     return new Promise((resolve) => {
       this.clientPause.close();
       clearInterval(this.opsSampler);
+      clearInterval(this.memoryChecker);
       this.server.close(() => resolve());
       for (const s of this.clientSessions) s.destroy();
       this.pubsub.close();

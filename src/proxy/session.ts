@@ -18,10 +18,15 @@
  * Memory bounds, all integer counters on the hot path:
  * - replies owed: the estimated bytes in flight (owed × moving average of reply sizes)
  *   stay under OWED_BYTES_BUDGET, so a pipeline of 200 000 GETs of 100 KB does not send
- *   200 000 requests' worth of replies the proxy would then have to hold;
+ *   200 000 requests' worth of replies the proxy would then have to hold. Before any reply
+ *   is seen the estimate is large (a new client gets a few dozen requests in flight, not
+ *   a thousand GETs of 100 KB); it falls to the real sizes within a few dozen replies;
  * - replies held for the client (slots + output + socket buffer) above RETAINED_HIGH stop
  *   reading until below half. Replies are delivered into the slots regardless, so a
- *   client that does not read never holds up the shared backend connection it uses.
+ *   client that does not read never holds up the shared backend connection it uses;
+ * - all clients together: each session reports what it holds (memoryBytes) to the
+ *   proxy's ClientMemory, which evicts the biggest client above --maxmemory-clients.
+ * A client that does not read thus costs at most about RETAINED_HIGH + OWED_BYTES_BUDGET.
  */
 import type net from 'node:net';
 import type { Logger } from '../log.js';
@@ -39,6 +44,7 @@ import type { BackendPool } from '../backend/pool.js';
 import type { CommandInfo } from '../commands/command-table.js';
 import type { Transaction } from './transaction.js';
 import type { CommandStats } from './command-stats.js';
+import type { ClientMemory, EvictableClient } from './client-memory.js';
 import { readTime } from '../net/read-clock.js';
 
 /** What a session needs from the proxy around it. */
@@ -53,6 +59,8 @@ export interface SessionHost {
   countCommand(): void;
   /** Where each call's request → reply time goes. */
   readonly commandStats: CommandStats;
+  /** The bytes held for all clients, against --maxmemory-clients. */
+  readonly clientMemory: ClientMemory;
 }
 
 export interface ExclusiveOwner {
@@ -90,14 +98,16 @@ const STALL_PAUSED = 64;
 
 const MB = 1024 * 1024;
 /** Owed replies × average reply size stays under this (the replies in flight for one client). */
-const OWED_BYTES_BUDGET = 16 * MB;
+const OWED_BYTES_BUDGET = 4 * MB;
 /** Whatever the sizes, at least MIN_OWED and at most MAX_OWED replies may be owed. */
 const MIN_OWED = 8;
 const MAX_OWED = 32 * 1024;
-/** Reply size assumed before any reply was seen: a new client may have ~1000 requests in flight. */
-const INITIAL_REPLY_ESTIMATE = 16 * 1024;
+/** Reply size assumed before any reply was seen: a new client may have 16 requests in flight. */
+const INITIAL_REPLY_ESTIMATE = 256 * 1024;
 /** Reply bytes held for the client above which it is not read any more (until below half). */
-const RETAINED_HIGH = 32 * MB;
+const RETAINED_HIGH = 4 * MB;
+/** What one owed request costs besides its reply (its slot and queue entry), for the account. */
+const SLOT_BYTES = 64;
 /** A client holding more than this is lagging: what is held for it is copied off large read slabs. */
 const LAGGING = MB;
 /** While stalled, a client is still read up to this many unprocessed bytes (to notice it leaving). */
@@ -105,7 +115,7 @@ const STALLED_READAHEAD = 128 * 1024;
 /** A closing session whose last bytes the client does not take is destroyed after this long. */
 const CLOSE_GRACE_MS = 5000;
 
-export class ClientSession implements SlotOwner, Flushable, DrainListener, ExclusiveOwner {
+export class ClientSession implements SlotOwner, Flushable, DrainListener, ExclusiveOwner, EvictableClient {
   flushQueued = false;
   name: Buffer | null = null;
   libName = '';
@@ -127,8 +137,10 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   /** The last command run (CLIENT LIST cmd=) and when the client last sent something (idle=). */
   lastCommand: CommandInfo | undefined;
   lastActiveAt = Date.now();
-  /** CLIENT NO-EVICT: recorded for CLIENT LIST (flags=e); the proxy evicts no client anyway. */
+  /** CLIENT NO-EVICT: never evicted for --maxmemory-clients (CLIENT LIST flags=e). */
   noEvict = false;
+  /** Bytes held for this client as last reported to the host's ClientMemory (CLIENT LIST tot-mem). */
+  memoryBytes = 0;
   /** The master the client last wrote to (WAIT counts that master's replicas). */
   lastWritePool: BackendPool | undefined;
   /** Set by the dispatcher when it counts a call of the request being dispatched: that call is timed. */
@@ -232,6 +244,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
       this.heldBytes += buf.length;
       this.slots.push(slot);
       this.lastSlot = slot;
+      this.account();
     }
   }
 
@@ -313,6 +326,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
       if (this.heldBytes + this.socket.writableLength > LAGGING) slot.reply = unpinned(reply);
       this.heldBytes += slot.reply!.length;
       if (this.heldBytes > RETAINED_HIGH) this.stall |= STALL_RETAINED;
+      this.account();
       return;
     }
     for (let head = this.slots.peek(); head !== undefined && head.reply !== null; head = this.slots.peek()) {
@@ -346,6 +360,27 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     if (retained > RETAINED_HIGH) this.stall |= STALL_RETAINED;
     else if ((this.stall & STALL_RETAINED) !== 0 && retained < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
     if ((this.stall & STALL_CLOSING) !== 0 && this.slots.length === 0) this.endAndRelease();
+    else this.account();
+  }
+
+  /**
+   * Report what is held for this client now to the account: replies held or not yet taken
+   * by the kernel, request bytes read and not yet taken, and its owed requests. A few adds;
+   * called where one of them grows (and on drain), not per byte.
+   */
+  private account(): void {
+    if (this.released) return;
+    const bytes = this.heldBytes + this.outBytes + this.socket.writableLength + this.scanner.bufferedBytes + this.slots.length * SLOT_BYTES;
+    const delta = bytes - this.memoryBytes;
+    if (delta === 0) return;
+    this.memoryBytes = bytes;
+    this.host.clientMemory.add(delta);
+  }
+
+  /** --maxmemory-clients: this client holds most; it goes now, and what is held for it with it. */
+  evict(): void {
+    this.socket.destroy();
+    this.release();
   }
 
   /**
@@ -356,6 +391,11 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    */
   get retainedBytes(): number {
     return this.heldBytes + this.socket.writableLength;
+  }
+
+  /** Request bytes read and not yet taken as frames (CLIENT LIST qbuf). */
+  get queryBufferBytes(): number {
+    return this.scanner.bufferedBytes;
   }
 
   /** Close now (server shutdown, CLIENT KILL). */
@@ -416,7 +456,10 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     this.lastActiveAt = Date.now(); // per read, as Redis's lastinteraction: not per request
     this.scanner.feed(chunk);
     if (this.stall === 0) this.processFrames();
-    else if (this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
+    else {
+      if (this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
+      this.account();
+    }
   }
 
   private processFrames(): void {
@@ -446,6 +489,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     }
     this.processing = false;
     if (this.stall !== 0 && this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
+    this.account();
   }
 
   /** One request; a handler that throws costs that request an -ERR, in its place in the order. */
@@ -480,6 +524,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   }
 
   private onSocketDrain(): void {
+    this.account();
     if ((this.stall & STALL_RETAINED) !== 0 && this.heldBytes + this.outBytes < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
   }
 
@@ -536,6 +581,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     this.out = [];
     this.outBytes = 0;
     this.heldBytes = 0;
+    this.host.clientMemory.add(-this.memoryBytes);
+    this.memoryBytes = 0;
     this.pubsub?.leaveAll();
     this.host.sessionClosed(this);
   }

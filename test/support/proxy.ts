@@ -13,6 +13,7 @@ import calculateSlot from 'cluster-key-slot';
 import { parseConfig, type Config } from '../../src/config.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { startProxy, type ProxyHooks, type RunningProxy } from '../../src/main.js';
+import { sleep } from '../../src/nodes/wait.js';
 
 const execFileP = promisify(execFile);
 
@@ -144,6 +145,15 @@ export function startExecutable(dataDir: string, port: number, flags: string[] =
     ['bin/interface-hash-server.js', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+}
+
+/** Poll `check` every 20 ms until it holds; fail after `ms`, saying what was awaited. */
+export async function waitUntil(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await sleep(20);
+  }
 }
 
 export async function waitForPong(port: number, ms = 30_000): Promise<void> {
