@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BackendPool } from '../src/backend/pool.js';
-import type { BackendConnection } from '../src/backend/connection.js';
+import { isUnreachableReply, type BackendConnection } from '../src/backend/connection.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { silentLogger } from '../src/log.js';
 import { startRedisServer } from './support/redis-server.js';
@@ -37,11 +37,15 @@ test('a node that goes away fails the requests in flight; the connection comes b
     await server.stop();
     // Both were in flight on the connection that dropped: both fail, with a clear error that
     // names no internal address (clients get it; the log has the address).
-    assert.match(await blocked, /^-ERR connection to backend lost: [^:]*\r\n$/);
-    assert.match(await behind, /^-ERR connection to backend lost: [^:]*\r\n$/);
+    const lost = [await blocked, await behind];
+    for (const reply of lost) assert.match(reply, /^-ERR connection to backend lost: [^:]*\r\n$/);
     // While the node is down, requests fail fast instead of piling up.
     assert.ok(conn.isDown, 'the connection counts as down');
-    assert.match(await send(conn, ['PING']), /^-ERR (backend unavailable|cannot connect to backend): (ECONNREFUSED|connection closed)\r\n$/);
+    const whileDown = await send(conn, ['PING']);
+    assert.match(whileDown, /^-ERR (backend unavailable|cannot connect to backend): (ECONNREFUSED|connection closed)\r\n$/);
+    // The health monitor, fan-outs and transactions tell these from a node's own answers.
+    for (const reply of [...lost, whileDown, '-ERR cannot connect to backend: connect ETIMEDOUT\r\n']) assert.ok(isUnreachableReply(Buffer.from(reply)), reply);
+    assert.ok(!isUnreachableReply(Buffer.from('-ERR backend said no\r\n')), "a node's own error is not one");
 
     const again = await startRedisServer([...DEBUG, '--port', String(server.port)]);
     try {

@@ -119,7 +119,7 @@ const LOW_WATER = 8 * 1024 * 1024;
 
 // Its errors for an unreachable node are worded so unreachable.ts recognises them.
 export { isUnreachableReply } from './unreachable.js';
-import { withoutAddress } from './unreachable.js';
+import { unreachableMessage, withoutAddress } from './unreachable.js';
 
 const HELLO_3 = encodeCommand(['HELLO', '3']);
 const PUSH = 0x3e; // '>'
@@ -324,7 +324,7 @@ export class BackendConnection implements Flushable, AckOwner {
     if (this.watchdog) clearInterval(this.watchdog);
     this.retryTimer = this.watchdog = null;
     this.dropSocket();
-    this.failInflight(reason);
+    this.failInflight(`ERR ${reason}`);
   }
 
   private connect(): void {
@@ -462,7 +462,7 @@ export class BackendConnection implements Flushable, AckOwner {
     } else if (this.attempt === 0) {
       this.opts.log.warn({ node: this.endpoint.id, host: this.endpoint.host, port: this.endpoint.port, err: detail }, 'cannot connect to backend');
     }
-    this.failInflight(this.state === 'connecting' ? `cannot connect to backend: ${why}` : `connection to backend lost: ${why}`);
+    this.failInflight(unreachableMessage(this.state === 'connecting' ? 'cannot connect to backend' : 'connection to backend lost', why));
     this.opts.clusterErrors?.onConnectionLost(this);
     if (!this.opts.reconnect) {
       this.state = 'closed';
@@ -505,7 +505,7 @@ export class BackendConnection implements Flushable, AckOwner {
     }
   }
 
-  private failInflight(reason: string): void {
+  private failInflight(message: string): void {
     this.out = [];
     this.outBytes = 0;
     this.handshakeReplies = 0;
@@ -513,7 +513,7 @@ export class BackendConnection implements Flushable, AckOwner {
     this.waitInFlight = false;
     this.inflightRaw.clear();
     if (this.inflight.length > 0) {
-      const err = encodeError(`ERR ${reason}`);
+      const err = encodeError(message);
       for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) {
         try {
           sink.deliver(err);
@@ -527,7 +527,7 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   private unavailableError(): Buffer {
-    return encodeError(`ERR backend unavailable: ${this.lastError || 'connection closed'}`);
+    return encodeError(unreachableMessage('backend unavailable', this.lastError || 'connection closed'));
   }
 }
 

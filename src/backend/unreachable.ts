@@ -2,12 +2,20 @@
  * The errors a backend connection makes up when its node could not be reached — as
  * opposed to the node's own answers. Callers that can ask another node, do without this
  * one, or must report an unknown outcome as it is (an acknowledged write whose WAIT was
- * lost) tell them apart with isUnreachableReply. connection.ts words them; keep the two
- * in step.
+ * lost) tell them apart with isUnreachableReply; every such error is worded by
+ * unreachableMessage, so the two cannot drift apart.
  */
-const UNREACHABLE_PREFIXES = ['-ERR connection to backend ', '-ERR cannot connect to backend ', '-ERR backend '].map((p) =>
-  Buffer.from(p, 'latin1'),
-);
+/** What went wrong, in the words the client gets after `ERR ` (and before `: <why>`). */
+export type Unreachable = 'cannot connect to backend' | 'connection to backend lost' | 'backend unavailable';
+
+const UNREACHABLE: readonly Unreachable[] = ['cannot connect to backend', 'connection to backend lost', 'backend unavailable'];
+
+/** The error text for an unreachable node: `ERR <what>: <why>` (why names no address). */
+export function unreachableMessage(what: Unreachable, why: string): string {
+  return `ERR ${what}: ${why}`;
+}
+
+const UNREACHABLE_PREFIXES = UNREACHABLE.map((what) => Buffer.from(`-${unreachableMessage(what, '')}`, 'latin1'));
 
 /** Whether a reply is one of the errors connection.ts makes up when the node could not be reached. */
 export function isUnreachableReply(reply: Buffer): boolean {

@@ -227,14 +227,16 @@ export class FailoverMonitor {
    * What the proxy does in each state (README: "What the proxy does in each node state"):
    *   failed, stopped  fail over / restart (onFailed)
    *   busy-script      its script is killed at its first BUSY (ScriptKiller); UNKILLABLE
-   *                    or still busy at --busy-timeout: failed
+   *                    or still busy at --busy-timeout: failed. A master's requests are
+   *                    held meanwhile (at most --failover-timeout), then go to it or to
+   *                    the replica that took over
    *   useless          a master with a replica up is failed over; else left as it is
    *   suspect          a master's requests are held from that moment, not only once it is
    *                    down: they wait for it to answer again or for its replica to take
    *                    over, instead of failing meanwhile
-   *   up, busy, busy-script, loading, useless, congested
+   *   up, busy, loading, congested
    *                    a master's requests go to it again, as to a Redis met directly: it
-   *                    answers when its command is done, or BUSY / LOADING itself
+   *                    answers when its command is done, or LOADING itself
    */
   private onChange(node: WatchedNode, from: NodeHealth, to: NodeHealth): void {
     if (!this.o.act) return;
@@ -254,7 +256,9 @@ export class FailoverMonitor {
       else this.o.log.warn({ node: node.id }, 'useless master left as it is: no replica up to take over');
       return;
     }
-    if (to === 'suspect') this.o.router.hold(record.host, record.port, this.o.failoverTimeoutMs);
+    // A script being killed (or failed over when it wrote): new requests wait for the outcome
+    // instead of meeting BUSY, as for a master that went quiet.
+    if (to === 'suspect' || to === 'busy-script') this.o.router.hold(record.host, record.port, this.o.failoverTimeoutMs);
     else if (to !== 'recovering' && !this.busy.has(node.id)) this.o.router.releaseAddress(record.host, record.port);
   }
 

@@ -10,7 +10,7 @@
  */
 import type { ReplySink } from '../backend/reply-sink.js';
 import { isUnreachableReply } from '../backend/connection.js';
-import { withoutAddress } from '../backend/unreachable.js';
+import { unreachableMessage, withoutAddress } from '../backend/unreachable.js';
 import { encodeBulk, encodeError, encodeInteger, OK } from '../resp/encode.js';
 import { NodeConnectError, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import type { ClientSession } from './session.js';
@@ -45,7 +45,7 @@ export async function callOnNode(ctx: ProxyContext, node: NodeAddress, args: rea
     return OK;
   } catch (err) {
     // The client is told what failed, not which internal node (the health monitor logs that).
-    if (err instanceof NodeConnectError) return encodeError(`ERR cannot connect to backend: ${withoutAddress(err.reason)}`);
+    if (err instanceof NodeConnectError) return encodeError(unreachableMessage('cannot connect to backend', withoutAddress(err.reason)));
     const message = (err as Error).message;
     // A node's own error keeps its code (ERR, WRONGTYPE ...); a timeout is the proxy's.
     return encodeError(/^[A-Z]+ /.test(message) ? message : `ERR backend node: ${withoutAddress(message)}`);

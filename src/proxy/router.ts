@@ -21,9 +21,12 @@
  * -BUSY (a master runs a script or function past its busy-reply-threshold): Redis refused the
  * request without running it, and the failover side is told at once (it kills the script,
  * or fails the master over when the script wrote). While it says it is ending the busy
- * spell, the same bytes go again after a short, growing pause — to the slot's master of the
- * moment, so after a failover to the new one — within the retry budget; past it, or when
- * nobody will end it (--no-auto-failover), the client gets Redis's BUSY. Only shared
+ * spell, the master is held (new requests wait, as for a failover) and the refused request
+ * waits at the head of the held ones; when the hold ends, the same bytes go again — to the
+ * slot's master of the moment, so after a failover to the new one. Only a request with
+ * nothing behind it on its connection is sent again: one with more of a pipeline behind it
+ * could be overtaken by a request that ran after the kill, so it gets Redis's BUSY, as do
+ * requests when nobody will end the spell (--no-auto-failover). Only shared
  * connections carry this handler: a transaction's or a blocking command's connection, and the
  * control connection (SCRIPT KILL, FUNCTION KILL), hand their BUSY to the client as Redis would.
  *
@@ -116,8 +119,6 @@ export interface RedirectFollower {
 /** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
 class Redirected implements ReplySink {
   attempts = 0;
-  /** Times it was sent again after a BUSY (those are bounded by time only). */
-  busyRetries = 0;
   /** When the first cluster error came back: retries stop once the budget is spent. */
   readonly since = Date.now();
   constructor(readonly target: ReplySink) {}
@@ -134,6 +135,15 @@ interface Parked {
   session: ClientSession;
   /** When it was parked: its wait is bounded from then on, also if it waits on for its slot. */
   since: number;
+}
+
+/** A request a busy master refused (BUSY), waiting for the hold to end to be sent again. */
+interface RefusedWhileBusy {
+  raw: Buffer;
+  sink: ReplySink;
+  since: number;
+  /** The connection that got the BUSY: the request goes again on its index, to its slot's master of the moment. */
+  busyFrom: BackendConnection;
 }
 
 /** A request parked while its slot is held (a shard's keys being recovered). */
@@ -172,7 +182,7 @@ export class Router implements ClusterErrorHandler {
   /** Masters serving slots, in the order of their lowest slot (fan-out commands, SCAN). */
   private serving: number[] = [];
   /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
-  private readonly parked = new Map<BackendPool, Parked[]>();
+  private readonly parked = new Map<BackendPool, (Parked | RefusedWhileBusy)[]>();
   private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
   /** Held pools the router holds itself because their connection is down (not a failover's hold). */
   private readonly downHolds = new Set<BackendPool>();
@@ -311,6 +321,10 @@ export class Router implements ClusterErrorHandler {
     for (const p of waiting) {
       if (timedOut) {
         p.sink.deliver(CLUSTER_DOWN);
+        continue;
+      }
+      if ('busyFrom' in p) {
+        this.resendAfterBusy(p.raw, p.sink, p.busyFrom, p.since);
         continue;
       }
       // The slot may be held now (its shard's keys being recovered): it waits on for it,
@@ -555,37 +569,32 @@ export class Router implements ClusterErrorHandler {
 
   onBusy(_reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
     if (this.closed || this.onBackendBusy?.(from.endpoint.host, from.endpoint.port) !== true) return false;
-    const request = sink instanceof Redirected ? sink : new Redirected(sink);
-    return this.retryAfterBusy(raw, request, from);
-  }
-
-  /** Send a request refused with BUSY again a little later, unless its retry budget is spent (false: the client gets the BUSY). */
-  private retryAfterBusy(raw: Buffer, request: Redirected, from: BackendConnection): boolean {
-    const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** request.busyRetries++);
-    if (Date.now() - request.since + delayMs > this.retryBudgetMs) return false;
-    setTimeout(() => this.resendAfterBusy(raw, request, from), delayMs).unref();
+    // Requests behind it on this connection may run after the kill, before it would go again.
+    if (from.pendingCount > 0) return false;
+    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
+    if (pool === undefined) return false;
+    if (!pool.held) this.holdPool(pool, this.retryBudgetMs);
+    // Ahead of every parked request: those came after it was sent.
+    this.parked.get(pool)?.unshift({ raw, sink, since: Date.now(), busyFrom: from });
     return true;
   }
 
   /**
-   * A request that met BUSY goes to its slot's master of the moment (the same node unless it
-   * was failed over; a keyless one to the same node); while that master is held or its
-   * connection down (a failover under way), it waits on within its budget.
+   * A request that met BUSY, its master's hold over: to its slot's master of the moment (the
+   * same node unless it was failed over; a keyless one to the same node), on the connection
+   * index it had. Held again meanwhile (the next spell, a failover): it waits at the head again.
    */
-  private resendAfterBusy(raw: Buffer, request: Redirected, from: BackendConnection): void {
-    if (this.closed) {
-      request.deliver(CLUSTER_DOWN);
-      return;
-    }
+  private resendAfterBusy(raw: Buffer, sink: ReplySink, from: BackendConnection, since: number): void {
     const slot = requestSlot(this, raw);
     const master = slot === NO_KEYS ? this.map.indexOfAddress(addressKey(from.endpoint.host, from.endpoint.port)) : this.map.slotToMaster[slot];
     const pool = master === UNASSIGNED || master === -1 ? undefined : this.poolOf[master];
     const conn = pool?.sharedConnection(from.index, from.protocol);
-    if (pool === undefined || conn === undefined || pool.held || conn.isDown || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) {
-      if (!this.retryAfterBusy(raw, request, from)) request.deliver(CLUSTER_DOWN);
+    if (this.closed || pool === undefined || conn === undefined || Date.now() - since > this.retryBudgetMs) {
+      sink.deliver(CLUSTER_DOWN);
       return;
     }
-    conn.send(raw, request);
+    if (pool.held) this.parked.get(pool)?.unshift({ raw, sink, since, busyFrom: from });
+    else conn.send(raw, sink);
   }
 
   /**
