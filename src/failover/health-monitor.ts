@@ -10,7 +10,7 @@
  *   loading     answers -LOADING (a restart or a replica's full sync)
  *   useless     answers, but cannot serve: -LOADING for longer than --busy-timeout, or its
  *               own cluster_state is fail (it answers CLUSTERDOWN for its slots) for longer
- *               than --node-timeout while another node says ok
+ *               than max(--node-timeout, 5 s) while another node says ok
  *   congested   silent past --node-timeout while its process runs idle and the cluster does
  *               not flag it: the proxy reads late (its own event loop or sockets are behind),
  *               the node is fine
@@ -69,6 +69,12 @@ export interface HealthMonitorOptions {
 
 const PING = encodeCommand(['PING']);
 const CLUSTER_INFO = encodeCommand(['CLUSTER', 'INFO']);
+/**
+ * A node's own cluster_state:fail counts (useless) only past this: a master that has just
+ * (re)started says fail for 2 s by design (Redis's CLUSTER_WRITABLE_DELAY), and failing it
+ * over then could promote a replica that has not caught up with it yet.
+ */
+const CLUSTER_FAIL_GRACE_MS = 5_000;
 /** How often each node's own cluster_state is read (CLUSTER INFO, on the PING connection). */
 const CLUSTER_STATE_EVERY_MS = 1_000;
 const BUSY = Buffer.from('-BUSY ', 'latin1');
@@ -290,7 +296,7 @@ export class HealthMonitor {
       this.set(w, 'useless', `LOADING for longer than --busy-timeout (${this.opts.busyTimeoutMs} ms)`);
       return;
     }
-    if (w.state === 'up' && w.clusterFailSince > 0 && now - w.clusterFailSince >= this.opts.nodeTimeoutMs && this.anotherClusterOk(w)) {
+    if (w.state === 'up' && w.clusterFailSince > 0 && now - w.clusterFailSince >= Math.max(this.opts.nodeTimeoutMs, CLUSTER_FAIL_GRACE_MS) && this.anotherClusterOk(w)) {
       w.uselessCause = 'cluster-state';
       this.set(w, 'useless', 'answers, but its cluster_state is fail (CLUSTERDOWN for its slots) while another node says ok');
       return;

@@ -31,6 +31,8 @@ export interface EvictableClient {
 
 /** A peak below this leaves too little garbage to be worth a full collection. */
 const RELEASE_MIN = 32 * 1024 * 1024;
+/** The least time between two full collections asked for by checkRelease(). */
+const MIN_COLLECT_INTERVAL_MS = 30_000;
 /** How often the server calls checkRelease(). */
 export const RELEASE_CHECK_MS = 2000;
 
@@ -46,6 +48,8 @@ export class ClientMemory {
   /** Bytes the clients evicted since the last collection held. */
   private evictedBytes = 0;
   private checkQueued = false;
+  /** When checkRelease() last asked for a collection (performance.now(); never: long ago). */
+  private lastCollect = -MIN_COLLECT_INTERVAL_MS;
   private readonly checkBound = () => this.enforce();
 
   /**
@@ -87,6 +91,9 @@ export class ClientMemory {
     if (this.collect === null) return;
     const fell = this.peak >= RELEASE_MIN && this.total <= this.peak / 4;
     if (!fell && this.evictedBytes < RELEASE_MIN) return;
+    // A full collection stops every client for its length: not more often than this.
+    if (performance.now() - this.lastCollect < MIN_COLLECT_INTERVAL_MS) return;
+    this.lastCollect = performance.now();
     const peak = this.peak;
     this.peak = this.total;
     this.evictedBytes = 0;
@@ -99,7 +106,11 @@ export class ClientMemory {
   setCap(setting: ClientMemoryCap): void {
     this.setting = setting;
     this.cap = setting.bytes;
-    if (this.cap > 0 && this.total > this.cap) this.enforce();
+    // Not now: the client that sent CONFIG SET is inside its own dispatch, and may be the one to go.
+    if (this.cap > 0 && this.total > this.cap && !this.checkQueued) {
+      this.checkQueued = true;
+      queueMicrotask(this.checkBound);
+    }
   }
 
   /** Evict the biggest clients until the total is within the cap, or none may be evicted. */

@@ -52,6 +52,7 @@ import { arityError, type HandlerEntry, type ProxyContext } from './context.js';
 import { CROSS_SLOTS, CROSSSLOT, NO_KEYS } from './router.js';
 import { configSetReply } from './config-commands.js';
 import { arrayElements } from '../resp/reply-value.js';
+import { faultReply } from '../faults.js';
 
 const MULTI = encodeCommand(['MULTI']);
 const EXEC = encodeCommand(['EXEC']);
@@ -402,7 +403,11 @@ export class Transaction {
           this.noteClusterError(reply);
           sink.deliver(clusterChanged(reply, true));
         } else if (afterExec.length > 0) {
-          void this.withAfterExec(reply, afterExec).then((merged) => sink.deliver(merged));
+          // EXEC is an exclusive step: its slot must be filled whatever happens, or the session waits for ever.
+          void this.withAfterExec(reply, afterExec).then(
+            (merged) => sink.deliver(merged),
+            (err: unknown) => sink.deliver(faultReply(err, 'running CONFIG SET after EXEC')),
+          );
         } else {
           sink.deliver(reply);
         }

@@ -52,20 +52,37 @@ function suiteArchive(): string {
   return archive;
 }
 
+/** Process groups of the runs under way (runtest and its Tcl clients), ended with the runner. */
+const running = new Set<number>();
+
+function killGroups(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
 function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; logFile?: string } = {}): Promise<{ exit: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own: runtest starts Tcl test clients, which must go with it on a
+    // timeout (they would keep talking to the proxy, and hold the pipes open).
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    if (child.pid !== undefined) running.add(child.pid);
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
     let timedOut = false;
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroups();
     }, opts.timeoutMs);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
+      if (child.pid !== undefined) running.delete(child.pid);
       resolve({ exit: timedOut ? null : code, output: Buffer.concat(chunks).toString('utf8') });
     });
   });
@@ -107,6 +124,7 @@ async function main(): Promise<number> {
   // Ctrl-C or a CI timeout: the proxy and its nodes go too.
   const onSignal = (sig: NodeJS.Signals): void => {
     console.error(`redis-suite: ${sig}, stopping the proxy and its nodes`);
+    killGroups();
     void stopProxy().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
