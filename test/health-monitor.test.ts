@@ -175,7 +175,8 @@ describe("HealthMonitor: a node that answers but whose own cluster_state is fail
         { id: 'lost', host: '127.0.0.1', port: lost.port },
       ]);
       h.start();
-      await eventually('lost is useless', async () => (h.stateOf('lost') === 'useless' ? true : `${h.stateOf('lost')}`), 5_000);
+      // max(--node-timeout, 5 s) of cluster_state:fail, read once a second.
+      await eventually('lost is useless', async () => (h.stateOf('lost') === 'useless' ? true : `${h.stateOf('lost')}`), 10_000);
       assert.equal(h.stateOf('ok'), 'up');
       await withControlClient({ host: '127.0.0.1', port: lost.port }, '', 2_000, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'));
       await eventually('lost is up again', async () => (h.stateOf('lost') === 'up' ? true : `${h.stateOf('lost')}`), 10_000);
