@@ -418,8 +418,12 @@ describe('--ack replica refuses to start without replicas', { skip }, () => {
 describe('--ack replica and membership changes (issue 13 part 4)', { skip }, () => {
   test('REMOVE of a master\'s last replica is refused (RESP and HTTP); with a second replica it goes; an external master is added empty until it has a replica', { timeout: 120_000 }, async () => {
     const httpPort = await freePort();
-    const tp = await startTestProxy(['--masters', '1', '--replicas', '1', '--ack', 'replica', '--http-port', String(httpPort)]);
+    // Started first: a proxy started before a throw here would be left running.
     const external = await startRedisServer(['--cluster-enabled', 'yes']);
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '1', '--ack', 'replica', '--http-port', String(httpPort)]).catch(async (err: unknown) => {
+      await external.stop();
+      throw err;
+    });
     const c = client(tp.port);
     try {
       await assert.rejects(

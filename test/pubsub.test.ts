@@ -23,6 +23,7 @@ import { createClient } from 'redis';
 import { keySlot } from '../src/cluster/key-slot.js';
 import { globMatch } from '../src/proxy/glob-match.js';
 import { asPush, confirmation } from '../src/proxy/pubsub.js';
+import { patternMayMatchKeyspace } from '../src/proxy/keyspace-fan-in.js';
 import { RawClient, startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 
@@ -545,4 +546,11 @@ process.stdin.on('data', async (d) => {
       sub.disconnect();
     }
   });
+});
+
+test('only patterns that may match a keyspace notification are heard from every master', () => {
+  for (const p of ['*', '_*', '__key*', '__keyspace@*', '__keyevent@0__:*', '__keyspace@0__:user:*', '?_keyspace@*', '[_]_keyspace*']) {
+    assert.ok(patternMayMatchKeyspace(Buffer.from(p)), p);
+  }
+  for (const p of ['ch:*', 'news.*', '__other*', '__keyspaces*', 'x?']) assert.ok(!patternMayMatchKeyspace(Buffer.from(p)), p);
 });

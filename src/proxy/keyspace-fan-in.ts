@@ -34,6 +34,21 @@ export function isKeyspaceChannel(channel: Buffer): boolean {
   return word === 'keyspace@' || word === 'keyevent@';
 }
 
+const KEYSPACE_PREFIXES = ['__keyspace@', '__keyevent@'];
+
+/**
+ * Whether a glob pattern may match a keyspace notification's channel: its literal start
+ * (up to its first `*`, `?`, `[` or `\\`) agrees with `__keyspace@` or `__keyevent@`. Only
+ * those patterns are heard from every master: any other would bring each message published
+ * in the cluster once per master, to be dropped.
+ */
+export function patternMayMatchKeyspace(pattern: Buffer): boolean {
+  let end = 0;
+  while (end < pattern.length && pattern[end] !== 0x2a && pattern[end] !== 0x3f && pattern[end] !== 0x5b && pattern[end] !== 0x5c) end++;
+  const literal = pattern.toString('latin1', 0, end);
+  return KEYSPACE_PREFIXES.some((p) => p.startsWith(literal) || literal.startsWith(p));
+}
+
 export interface KeyspaceTarget {
   /** A keyspace notification for the hub's topic `key` of `kind` (the node's frame, RESP2). */
   deliverKeyspace(kind: FanInKind, key: string, frame: Buffer): void;

@@ -48,7 +48,7 @@ import { arrayElements, bulkBody, bulkText } from '../resp/reply-value.js';
 import { encodeArray, encodeBulk, encodeInteger, NULL_BULK } from '../resp/encode.js';
 import { globMatch } from './glob-match.js';
 import { Gather } from './reply-slot.js';
-import { isKeyspaceChannel, KeyspaceFanIn, type FanInKind, type KeyspaceTarget } from './keyspace-fan-in.js';
+import { isKeyspaceChannel, KeyspaceFanIn, patternMayMatchKeyspace, type FanInKind, type KeyspaceTarget } from './keyspace-fan-in.js';
 import type { ClientSession } from './session.js';
 import type { Router } from './router.js';
 
@@ -577,9 +577,9 @@ export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
   }
 }
 
-/** Whether KeyspaceFanIn must hear a topic too, and as what: every pattern, and channels named like a keyspace notification's. */
+/** Whether KeyspaceFanIn must hear a topic too, and as what: patterns and channels that may name a keyspace notification's channel. */
 function keyspaceKind(kind: TopicKind, name: Buffer): FanInKind | null {
-  if (kind === PATTERN) return PATTERN;
+  if (kind === PATTERN) return patternMayMatchKeyspace(name) ? PATTERN : null;
   if (kind === CHANNEL && isKeyspaceChannel(name)) return CHANNEL;
   return null;
 }
