@@ -159,8 +159,10 @@ export class KeyspaceFanIn implements SubscriberOwner {
     const link = this.byConn.get(conn);
     if (link === undefined) return;
     if (frame[0] === 0x2d /* '-' */) {
-      const id = link.sent.shift();
-      if (id != null) this.checkReady(id);
+      // A (P)SUBSCRIBE the node refused (BUSY, LOADING): not in effect, so this link is made
+      // again, with every topic, as after a lost connection.
+      link.conn.close();
+      this.onLost(conn, `subscription refused: ${frame.toString('latin1', 1, Math.min(frame.length - 2, 200))}`);
       return;
     }
     const parts = arrayElements(frame);
