@@ -433,6 +433,19 @@ describe('one dead master', () => {
       assert.deepEqual(await fresh.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction']);
       assert.ok((await fresh.call('COMMAND', 'COUNT')) as number > 100);
       assert.ok([k1, k2].includes(String(await fresh.randomkey())));
+      // Keyless requests go to a master that is up, whichever master a client's are spread to.
+      const keyless = await Promise.all(
+        [0, 1, 2, 3, 4, 5].map(async () => {
+          const c = new Redis({ port: tp.port, maxRetriesPerRequest: 0 });
+          c.on('error', () => {});
+          try {
+            return await c.eval('return 1', 0);
+          } finally {
+            c.disconnect();
+          }
+        }),
+      );
+      assert.deepEqual(keyless, [1, 1, 1, 1, 1, 1]);
       // Answers that would be wrong without the dead master fail with its error — which says
       // what failed, never which internal node (no address, no node id).
       const dbsizeError = await fresh.dbsize().then(() => assert.fail('DBSIZE answered without a master'), (err: Error) => err.message);

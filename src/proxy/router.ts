@@ -425,10 +425,22 @@ export class Router implements ClusterErrorHandler {
     return this.poolOf[master];
   }
 
-  /** The master a keyless request goes to: spread by session, stable for one client. */
+  /**
+   * The master a keyless request goes to: spread by session, stable for one client — but
+   * while that one is held (being failed over) or the session's connection to it is down,
+   * the next serving master that is not: any master answers a keyless request, so it need
+   * not wait for, or fail with, one that is gone.
+   */
   anyMaster(session: ClientSession): number {
     const n = this.serving.length;
-    return n === 0 ? 0 : this.serving[session.id % n];
+    if (n === 0) return 0;
+    const first = session.id % n;
+    for (let i = 0; i < n; i++) {
+      const master = this.serving[(first + i) % n];
+      const pool = this.poolOf[master];
+      if (pool !== undefined && !pool.held && !pool.connectionFor(session.id, session.protocol).isDown) return master;
+    }
+    return this.serving[first];
   }
 
   // --- keyed commands --------------------------------------------------------------------
