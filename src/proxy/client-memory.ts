@@ -31,6 +31,8 @@ export interface EvictableClient {
 
 /** A peak below this leaves too little garbage to be worth a full collection. */
 const RELEASE_MIN = 32 * 1024 * 1024;
+/** How long crossing the cap goes unexamined after a scan found no client to evict. */
+const NOTHING_EVICTABLE_PAUSE_MS = 100;
 /** The least time between two full collections asked for by checkRelease(). */
 const MIN_COLLECT_INTERVAL_MS = 30_000;
 /** How often the server calls checkRelease(). */
@@ -48,6 +50,8 @@ export class ClientMemory {
   /** Bytes the clients evicted since the last collection held. */
   private evictedBytes = 0;
   private checkQueued = false;
+  /** Until then (performance.now()), crossing the cap is not looked at: nobody could be evicted last time. */
+  private quietUntil = 0;
   /** When checkRelease() last asked for a collection (performance.now(); never: long ago). */
   private lastCollect = -MIN_COLLECT_INTERVAL_MS;
   private readonly checkBound = () => this.enforce();
@@ -80,7 +84,7 @@ export class ClientMemory {
     this.total += delta;
     if (delta <= 0) return;
     if (this.total > this.peak) this.peak = this.total;
-    if (this.total > this.cap && this.cap > 0 && !this.checkQueued) {
+    if (this.total > this.cap && this.cap > 0 && !this.checkQueued && performance.now() >= this.quietUntil) {
       this.checkQueued = true;
       queueMicrotask(this.checkBound);
     }
@@ -121,7 +125,12 @@ export class ClientMemory {
       for (const c of this.clients()) {
         if (!c.noEvict && c.memoryBytes > 0 && (biggest === null || c.memoryBytes > biggest.memoryBytes)) biggest = c;
       }
-      if (biggest === null) return;
+      if (biggest === null) {
+        // Over the cap with nobody to evict (all CLIENT NO-EVICT): not one scan of every
+        // client per read or flush from now on; looked at again a little later.
+        this.quietUntil = performance.now() + NOTHING_EVICTABLE_PAUSE_MS;
+        return;
+      }
       this.evicted++;
       this.log.warn({ client: biggest.id, bytes: biggest.memoryBytes, total: this.total, cap: this.cap }, 'client evicted: clients hold more than --maxmemory-clients');
       const before = this.total;
