@@ -292,7 +292,14 @@ describe('a busy script or function left running, --ack replica, lua-time-limit 
       const { servedMs, errors, before, after } = await abandonAndWait(key, args);
       t.diagnostic(`${kind}: ${key} served by ${after} (was ${before}) ${servedMs} ms after the script started`);
       assert.ok(servedMs <= BOUND_MS, `served again within ${BOUND_MS} ms: ${servedMs} ms`);
-      assert.deepEqual(errors, [], 'the request that met BUSY waited for the failover, not answered BUSY');
+      // A GET that went to the node before the proxy saw it busy, and was still unanswered when
+      // the failed-over master was SIGKILLed, gets the lost connection's error (its outcome as
+      // for any request in flight on a node that dies; seen once under CI load). Never BUSY.
+      assert.deepEqual(
+        errors.filter((e) => !e.startsWith('ERR connection to backend lost')),
+        [],
+        'the request that met BUSY waited for the failover, not answered BUSY',
+      );
       assert.notEqual(after, before, 'its replica took over');
       assert.equal(tp.proxy.failover!.failoverCount(), failovers + 1, 'one failover');
       assert.equal(await admin.get(key), null, "the script's unfinished write is not on the new master");
