@@ -14,7 +14,7 @@ ARGS ?=
 BUILD_STAMP := dist/.stamp
 BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d -o -path 'src/http/public/*') tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all deps system-deps test-deps build run cli test chaos redis-suite typecheck bench bench-failover clean help docker-images docker-run docker-stop
+.PHONY: all deps system-deps test-deps build run cli test chaos redis-suite typecheck lint bench bench-failover clean help docker-images docker-run docker-stop
 
 all: test
 
@@ -22,7 +22,8 @@ help:
 	@echo "make build  - compile src/ to dist/ with tsc (make run/test/bench do it when src/ changed)"
 	@echo "make run    - start the proxy on 127.0.0.1:6380 over 3 masters + 1 replica each (ARGS='--help' for options)"
 	@echo "make cli    - the operator CLI against the proxy (ARGS='ls', ARGS='get -k foo'; none: the ihs prompt; ARGS='help')"
-	@echo "make test   - type-check and run every test suite against real redis-server processes"
+	@echo "make lint   - dependency-cruiser (layers, no cycles) and ESLint"
+	@echo "make test   - type-check, lint and run every test suite against real redis-server processes"
 	@echo "make chaos  - long chaos runs: kill/stop nodes and the proxy under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
 	@echo "make redis-suite - Redis 7.0.15's own test suite straight through one fresh proxy, against test/redis-suite/expected-failures.txt (REDIS_TESTS=dir)"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
@@ -87,7 +88,13 @@ cli: build
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit
 
-test: deps test-deps typecheck build
+# The architecture's layer rules and "no cycles" (.dependency-cruiser.cjs, docs/architecture.md)
+# and ESLint with typescript-eslint's recommended rules (eslint.config.js).
+lint: node_modules/.package-lock.json
+	node_modules/.bin/depcruise src --config .dependency-cruiser.cjs
+	node_modules/.bin/eslint src test scripts bench bin
+
+test: deps test-deps typecheck lint build
 	$(NODE_TEST) $(UNIT_TESTS)
 
 # Not in `make test` (minutes, not seconds): test/chaos/ is outside the test/*.test.ts wildcard.

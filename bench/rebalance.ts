@@ -20,8 +20,8 @@ import { Redis } from 'ioredis';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startProxy } from '../src/main.js';
-import { rebalanceCluster } from '../src/cluster/rebalance.js';
-import type { MigrationReport } from '../src/cluster/slot-migration.js';
+import { rebalanceCluster } from '../src/cluster/operations/rebalance.js';
+import type { MigrationReport } from '../src/cluster/operations/slot-migration.js';
 
 const { values } = parseArgs({
   options: {

@@ -12,28 +12,28 @@ import Docker from 'dockerode';
 import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
-import { ProcessProvider } from './nodes/process-provider.js';
+import { ProcessProvider } from './nodes/process/process-provider.js';
 import { parseAddress, type NodeAddress } from './nodes/control-client.js';
 import { StaticProvider } from './nodes/static-provider.js';
 import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
 import type { ClusterErrorHandler } from './backend/connection.js';
 import { AckPolicy } from './backend/replica-ack.js';
-import { Router } from './proxy/router.js';
+import { Router } from './proxy/datapath/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
 import { ClusterAdmin, migrationListing, recoveryListing } from './admin/cluster-admin.js';
-import { rebalanceCluster } from './cluster/rebalance.js';
+import { rebalanceCluster } from './cluster/operations/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances, type RecoveryInstanceRunner } from './nodes/recovery-instance.js';
-import { detectNodeAccess, dockerClusterId, DockerProvider } from './nodes/docker-provider.js';
-import { DockerRecoveryInstances } from './nodes/docker-recovery-instances.js';
-import { SlotMigrator } from './cluster/slot-migration.js';
-import { ScriptRegistry } from './proxy/script-registry.js';
+import { detectNodeAccess, dockerClusterId, DockerProvider } from './nodes/docker/docker-provider.js';
+import { DockerRecoveryInstances } from './nodes/docker/docker-recovery-instances.js';
+import { SlotMigrator } from './cluster/operations/slot-migration.js';
+import { ScriptRegistry } from './proxy/datapath/script-registry.js';
 import type { SlotMap } from './cluster/slot-map.js';
 import { HttpServer } from './http/http-server.js';
-import { ProxyMetrics } from './ops/metrics.js';
+import { ProxyMetrics } from './http/metrics.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }

@@ -13,12 +13,12 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { parseClusterNodes, isFailing, isMaster, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
 import { DataDirLock, DataDirLockedError, LOCK_FILE } from '../src/cluster/data-dir-lock.js';
 import { SlotMap, UNASSIGNED } from '../src/cluster/slot-map.js';
-import { evenSlotRanges, formationMasters, SLOT_COUNT, TOPOLOGY_FORMAT, type TopologyDoc } from '../src/cluster/topology.js';
-import { buildManagedTopology, buildStaticTopology, generateNodePassword } from '../src/cluster/topology-builder.js';
-import { TOPOLOGY_FILE, TopologyLoadError, TopologyStore } from '../src/cluster/topology-store.js';
-import { validateTopology } from '../src/cluster/topology-validate.js';
+import { evenSlotRanges, formationMasters, SLOT_COUNT, TOPOLOGY_FORMAT, type TopologyDoc } from '../src/cluster/topology/topology.js';
+import { buildManagedTopology, buildStaticTopology, generateNodePassword } from '../src/cluster/topology/topology-builder.js';
+import { TOPOLOGY_FILE, TopologyLoadError, TopologyStore } from '../src/cluster/topology/topology-store.js';
+import { validateTopology } from '../src/cluster/topology/topology-validate.js';
 import { silentLogger } from '../src/log.js';
-import { isPidAlive } from '../src/nodes/pid.js';
+import { isPidAlive } from '../src/nodes/process/pid.js';
 
 const log = silentLogger();
 let dir = '';

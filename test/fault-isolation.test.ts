@@ -7,14 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { FlushScheduler, type Flushable } from '../src/net/flush-scheduler.js';
-import { Gather, ReplySlot, TransformSink } from '../src/proxy/reply-slot.js';
-import { concatArrays, integerOf, sumIntegers } from '../src/proxy/reply-merge.js';
+import { Gather, ReplySlot, TransformSink } from '../src/proxy/datapath/reply-slot.js';
+import { concatArrays, integerOf, sumIntegers } from '../src/proxy/datapath/reply-merge.js';
 import { ClientSession, type SessionHost } from '../src/proxy/session.js';
 import { argString, type RequestFrame } from '../src/resp/frame.js';
 import { OK, PONG } from '../src/resp/encode.js';
 import { setFaultReporter, type FaultReporter } from '../src/faults.js';
 import { silentLogger } from '../src/log.js';
-import { CommandStats } from '../src/proxy/command-stats.js';
+import { CommandStats } from '../src/ops/command-stats.js';
 import { ClientMemory } from '../src/proxy/client-memory.js';
 import { RawClient } from './support/proxy.js';
 

@@ -22,7 +22,7 @@ import { listNodes } from './support/admin-list.js';
 import { eventually } from './support/cluster-manager.js';
 import { clusterHealth } from '../src/http/cluster-view.js';
 import { SlotMap, UNASSIGNED } from '../src/cluster/slot-map.js';
-import { SLOT_COUNT } from '../src/cluster/topology.js';
+import { SLOT_COUNT } from '../src/cluster/topology/topology.js';
 import { parseConfig } from '../src/config.js';
 import type { NodeJson } from './support/admin-list.js';
 

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { eventually } from './support/cluster-manager.js';
 import { listNodes } from './support/admin-list.js';
-import { bucketEnd, bucketOf, LatencyHistogram } from '../src/proxy/latency-histogram.js';
+import { bucketEnd, bucketOf, LatencyHistogram } from '../src/ops/latency-histogram.js';
 
 /** One sample of the exposition format: name{labels} value. */
 interface Sample {

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { ClusterManager } from '../src/cluster/cluster-manager.js';
 import { silentLogger } from '../src/log.js';
 import { probeNode, withControlClient } from '../src/nodes/control-client.js';
-import { ProcessProvider } from '../src/nodes/process-provider.js';
+import { ProcessProvider } from '../src/nodes/process/process-provider.js';
 import { exited, RawClient, redisCli, startExecutable, startTestProxy, waitForPong } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
 

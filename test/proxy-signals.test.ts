@@ -10,7 +10,7 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { isPidAlive } from '../src/nodes/pid.js';
+import { isPidAlive } from '../src/nodes/process/pid.js';
 import { sleep } from '../src/nodes/wait.js';
 import { ProxyProcess } from './support/proxy-process.js';
 import { skipWithoutRedis } from './support/redis-binary.js';

@@ -21,9 +21,9 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { keySlot } from '../src/cluster/key-slot.js';
-import { globMatch } from '../src/proxy/glob-match.js';
-import { asPush, confirmation } from '../src/proxy/pubsub.js';
-import { patternMayMatchKeyspace } from '../src/proxy/keyspace-fan-in.js';
+import { globMatch } from '../src/proxy/modes/glob-match.js';
+import { asPush, confirmation } from '../src/proxy/modes/pubsub.js';
+import { patternMayMatchKeyspace } from '../src/proxy/modes/keyspace-fan-in.js';
 import { RawClient, startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 

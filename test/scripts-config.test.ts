@@ -14,9 +14,9 @@ import { Redis } from 'ioredis';
 import { startTestProxy, redisCli, strictClient, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 import { keySlot } from '../src/cluster/key-slot.js';
-import type { NodeRecord } from '../src/cluster/topology.js';
+import type { NodeRecord } from '../src/cluster/topology/topology.js';
 import { startRedisCluster } from './support/redis-cluster.js';
-import { ScriptRegistry } from '../src/proxy/script-registry.js';
+import { ScriptRegistry } from '../src/proxy/datapath/script-registry.js';
 import { configSetVerdict } from '../src/cluster/node-config.js';
 
 const skip = await skipWithoutRedis();

@@ -9,13 +9,13 @@
  * which), not queued — an operator who typed REMOVE twice should not remove two nodes.
  */
 import type { ClusterManager } from '../cluster/cluster-manager.js';
-import { NodeChangeError } from '../cluster/node-changes.js';
+import { NodeChangeError } from '../cluster/operations/node-changes.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { Logger } from '../log.js';
-import type { NodeRecord, OperationBase } from '../cluster/topology.js';
-import type { MigrationProgress, MigrationReport } from '../cluster/slot-migration.js';
+import type { NodeRecord, OperationBase } from '../cluster/topology/topology.js';
+import type { MigrationProgress, MigrationReport } from '../cluster/operations/slot-migration.js';
 import { infoFields, parseAddress, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { reachesListener } from '../nodes/local-address.js';
 import type { Member } from '../cluster/membership.js';

@@ -1,6 +1,6 @@
 /**
  * SubscriberConnection: one connection to a Redis node in Pub/Sub mode, owned by the
- * Pub/Sub hub (src/proxy/pubsub.ts).
+ * Pub/Sub hub (src/proxy/modes/pubsub.ts).
  *
  * Unlike a BackendConnection it is not request/reply: the node pushes messages whenever
  * they are published, and confirmations of (un)subscriptions arrive among them. So every

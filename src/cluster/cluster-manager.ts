@@ -17,15 +17,15 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/provider.js';
-import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './cluster-formation.js';
+import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './operations/cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
-import { dropFromDocument, NodeChanges, nodesUnderChange, type NodeChange } from './node-changes.js';
-import { convertStandaloneLayout } from './standalone-layout.js';
-import { nodeSpec, type NodeRecord, type Operation, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology.js';
-import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology-builder.js';
-import { TopologyStore } from './topology-store.js';
-import { NodePreparer, type PrepareRequest, type ScriptSource } from './node-preparation.js';
+import { dropFromDocument, NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
+import { convertStandaloneLayout } from './topology/standalone-layout.js';
+import { nodeSpec, type NodeRecord, type Operation, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology/topology.js';
+import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology/topology-builder.js';
+import { TopologyStore } from './topology/topology-store.js';
+import { NodePreparer, type PrepareRequest, type ScriptSource } from './operations/node-preparation.js';
 import { withConfigPairs } from './node-config.js';
 
 /** Bound on asking a node its role while stopping (a busy node would make the stop wait). */

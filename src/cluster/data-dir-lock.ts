@@ -18,7 +18,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { link, open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { isPidAlive } from '../nodes/pid.js';
+import { isPidAlive } from '../nodes/process/pid.js';
 
 export const LOCK_FILE = 'proxy.lock';
 

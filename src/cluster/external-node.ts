@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../log.js';
 import { configGet, formatAddress, infoFields, parseInfo, probeNode, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
-import { NodeChangeError } from './node-change-error.js';
+import { NodeChangeError } from './operations/node-change-error.js';
 
 export interface ExternalNodeCheck {
   /** Its cluster bus port (cluster-port, or port + 10000). */

@@ -14,7 +14,7 @@ import { readOptional } from '../nodes/files.js';
 import { CLUSTER_CONFIG_FILE } from '../nodes/redis-conf.js';
 import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
 import { SlotMap } from './slot-map.js';
-import type { NodeRecord } from './topology.js';
+import type { NodeRecord } from './topology/topology.js';
 
 export interface Member {
   /** Our id (m0, m0r1, ...). */

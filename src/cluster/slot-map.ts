@@ -10,7 +10,7 @@
  * what a better-informed node reported.
  */
 import { isFailing, isMaster, type ClusterNodeLine } from './cluster-nodes.js';
-import { SLOT_COUNT } from './topology.js';
+import { SLOT_COUNT } from './topology/topology.js';
 
 /** A slot no master serves. */
 export const UNASSIGNED = 0xffff;

@@ -33,12 +33,12 @@ import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.j
 import { parseClusterNodes } from '../cluster/cluster-nodes.js';
 import { keySlot } from '../cluster/key-slot.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
-import type { OperationBase, SlotRange, TopologyDoc } from '../cluster/topology.js';
+import type { OperationBase, SlotRange, TopologyDoc } from '../cluster/topology/topology.js';
 import { openControlClient, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { AOF_DIR } from '../nodes/redis-conf.js';
 import { sleep } from '../nodes/wait.js';
-import type { Router } from '../proxy/router.js';
+import type { Router } from '../proxy/datapath/router.js';
 
 export type RecoveryPhase = 'load' | 'reassign' | 'migrate' | 'forget';
 

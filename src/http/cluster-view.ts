@@ -6,7 +6,7 @@ import type { ClusterListing } from '../admin/cluster-admin.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import { isDown } from '../failover/health-monitor.js';
 import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
-import { SLOT_COUNT } from '../cluster/topology.js';
+import { SLOT_COUNT } from '../cluster/topology/topology.js';
 
 export interface ClusterStats {
   opsPerSec: number;

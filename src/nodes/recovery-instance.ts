@@ -13,10 +13,10 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { configGet, formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from './control-client.js';
 import { tailFile } from './log-tail.js';
-import { isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
+import { isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './process/pid.js';
 import { PortAllocator } from './ports.js';
 import { readOptional, realpathOrSelf } from './files.js';
-import { spawnRedisDetached, writePrivateFile, type RedisServerBinary } from './process-provider.js';
+import { spawnRedisDetached, writePrivateFile, type RedisServerBinary } from './process/process-provider.js';
 import { baseConfLines, PID_FILE, portFromConf, REDIS_LOG_FILE } from './redis-conf.js';
 import { sleep } from './wait.js';
 

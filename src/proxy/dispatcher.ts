@@ -13,24 +13,24 @@
  *   anything else keyless      → refused: there is nothing to route it by
  *
  * A client in a transaction (MULTI, WATCH) has its requests decided by it first:
- * src/proxy/transaction.ts.
+ * src/proxy/modes/transaction.ts.
  */
 import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { arityOk, CMD_NO_MULTI, commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
 import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
-import { connectionCommands } from './connection-commands.js';
-import { clientCommands } from './client-commands.js';
-import { nodeCommands } from './node-commands.js';
-import { serverCommands } from './server-commands.js';
-import { clusterCommands } from './cluster-commands.js';
-import { pubsubCommands, subscribedModeReply } from './pubsub-commands.js';
-import { scriptCommands } from './script-commands.js';
-import { configCommands } from './config-commands.js';
+import { connectionCommands } from './commands/connection-commands.js';
+import { clientCommands } from './commands/client-commands.js';
+import { nodeCommands } from './commands/node-commands.js';
+import { serverCommands } from './commands/server-commands.js';
+import { clusterCommands } from './commands/cluster-commands.js';
+import { pubsubCommands, subscribedModeReply } from './commands/pubsub-commands.js';
+import { scriptCommands } from './commands/script-commands.js';
+import { configCommands } from './commands/config-commands.js';
 import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
-import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './unsupported.js';
-import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, RUN_AFTER_EXEC, transactionCommands, type QueuingCheck } from './transaction.js';
+import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './commands/unsupported.js';
+import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, RUN_AFTER_EXEC, transactionCommands, type QueuingCheck } from './modes/transaction.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
 

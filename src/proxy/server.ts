@@ -8,19 +8,19 @@ import type { RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { ClientSession, type SessionHost } from './session.js';
 import { Dispatcher } from './dispatcher.js';
-import type { Router } from './router.js';
+import type { Router } from './datapath/router.js';
 import type { NodeAccess, ProxyContext, ProxyStats } from './context.js';
 import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { RecoveryStatus } from '../failover/shard-recovery.js';
-import type { MigrationProgress } from '../cluster/slot-migration.js';
+import type { MigrationProgress } from '../cluster/operations/slot-migration.js';
 import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
-import { PubSubHub } from './pubsub.js';
+import { PubSubHub } from './modes/pubsub.js';
 import type { ClientMemoryCap, OutputBufferLimit } from '../config.js';
 import { ClientMemory, RELEASE_CHECK_MS } from './client-memory.js';
 import { fullGc } from '../ops/full-gc.js';
-import { ClientPause, type ClientRegistry } from './client-commands.js';
-import { CommandStats, OPS_SAMPLE_MS, OpsMeter } from './command-stats.js';
+import { ClientPause, type ClientRegistry } from './commands/client-commands.js';
+import { CommandStats, OPS_SAMPLE_MS, OpsMeter } from '../ops/command-stats.js';
 
 export interface ProxyServerOptions {
   host: string;

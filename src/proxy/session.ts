@@ -37,13 +37,13 @@ import { RequestScanner } from '../resp/request-scanner.js';
 import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError, type Protocol } from '../resp/encode.js';
 import { faultReply } from '../faults.js';
-import { ReplySlot, type RequestTime, type SlotOwner } from './reply-slot.js';
+import { ReplySlot, type RequestTime, type SlotOwner } from './datapath/reply-slot.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
-import type { ClientSubscriptions } from './pubsub.js';
+import type { ClientSubscriptions } from './modes/pubsub.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { CommandInfo } from '../commands/command-table.js';
-import type { Transaction } from './transaction.js';
-import type { CommandStats } from './command-stats.js';
+import type { Transaction } from './modes/transaction.js';
+import type { CommandStats } from '../ops/command-stats.js';
 import type { ClientMemory, EvictableClient } from './client-memory.js';
 import { readTime } from '../net/read-clock.js';
 

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { LOCK_FILE } from '../../src/cluster/data-dir-lock.js';
 import type { Logger } from '../../src/log.js';
-import { isPidAlive } from '../../src/nodes/pid.js';
-import { ProcessProvider } from '../../src/nodes/process-provider.js';
+import { isPidAlive } from '../../src/nodes/process/pid.js';
+import { ProcessProvider } from '../../src/nodes/process/process-provider.js';
 import { sleep } from '../../src/nodes/wait.js';
 import { killRedisServersUnder } from './redis-binary.js';
 

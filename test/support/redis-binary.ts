@@ -6,7 +6,7 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { findRedisServer } from '../../src/nodes/redis-binary.js';
-import { hasProcFs, isPidAlive, waitForPidExit } from '../../src/nodes/pid.js';
+import { hasProcFs, isPidAlive, waitForPidExit } from '../../src/nodes/process/pid.js';
 
 /**
  * A reason to skip real-redis tests, or false when redis-server is available. Under CI

@@ -1,0 +1,281 @@
+/**
+ * ProxyMetrics: the proxy's state in the Prometheus text format (GET /metrics).
+ *
+ * Nothing here is counted on the hot path: every metric is read on scrape (prom-client
+ * `collect()`) from the state INFO reads — CommandStats (commandstats, errorstats and the
+ * latency histograms behind latencystats), the server's connection counters, the router's
+ * backend pools, the failover monitor's node health and promotions, shard recoveries, the
+ * slot migrator and the slot map. So /metrics and INFO show the same figures, and a scrape
+ * costs one pass over that state. The registry is this object's own (not prom-client's
+ * global one): two proxies in one process (tests) do not mix.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProxyServer } from '../proxy/server.js';
+import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
+import { NODE_HEALTH_STATES } from '../failover/health-monitor.js';
+import type { SlotMigrator } from '../cluster/operations/slot-migration.js';
+import type { SlotMap } from '../cluster/slot-map.js';
+import type { ConnectionState } from '../backend/connection.js';
+import { staticStatuses } from '../admin/cluster-admin.js';
+import type { CommandCounters } from '../ops/command-stats.js';
+import { isBucketBoundary } from '../ops/latency-histogram.js';
+
+export interface MetricsSources {
+  /** Client connections, command counters and latency, the router and its backend pools. */
+  server: ProxyServer;
+  /** Node health, promotions and shard recoveries; undefined for a static cluster (its nodes come from the slot map). */
+  failover: FailoverMonitor | undefined;
+  /** The slot migration under way. */
+  migrator: SlotMigrator;
+  /** The slot map routed by (slots per master). */
+  slotMap: () => SlotMap;
+}
+
+/**
+ * Histogram bounds, µs: powers of two from 32 µs to ~8.4 s. Each is a LatencyHistogram
+ * bucket boundary, so the counts below each are exact, not interpolated.
+ */
+const BOUNDS_US: readonly number[] = Array.from({ length: 19 }, (_, i) => 2 ** (i + 5));
+const CONNECTION_STATES: readonly ConnectionState[] = ['connecting', 'ready', 'backoff'];
+
+for (const b of BOUNDS_US) if (!isBucketBoundary(b)) throw new Error(`metrics: ${b} µs is not a latency bucket boundary`);
+
+type HistogramData = Awaited<ReturnType<Histogram<'cmd' | 'le'>['get']>>;
+
+/**
+ * The command latency histogram, read from CommandStats' LatencyHistograms on scrape: a
+ * prom-client Histogram in name and format, whose values come from there instead of observe().
+ */
+class CommandLatencyMetric extends Histogram<'cmd' | 'le'> {
+  /** An unregistered twin: the metric's shape (name, help, type, aggregator) as prom-client builds it. */
+  private readonly shape: Histogram<'cmd' | 'le'>;
+
+  constructor(
+    registry: Registry,
+    private readonly commands: () => CommandCounters[],
+  ) {
+    const config = {
+      name: 'ihs_command_duration_seconds',
+      help: 'Time from a request to its reply, by command (INFO commandstats usec and latencystats read the same histogram)',
+      labelNames: ['cmd'] as ('cmd' | 'le')[],
+      buckets: BOUNDS_US.map((us) => us / 1e6),
+    };
+    super({ ...config, registers: [registry] });
+    this.shape = new Histogram({ ...config, registers: [] });
+  }
+
+  override async get(): Promise<HistogramData> {
+    const base = await this.shape.get();
+    const values: HistogramData['values'] = [];
+    for (const c of this.commands()) {
+      const h = c.latency;
+      if (h === undefined) continue;
+      const below = h.cumulative(BOUNDS_US);
+      BOUNDS_US.forEach((us, i) => values.push({ metricName: `${base.name}_bucket`, labels: { cmd: c.name, le: us / 1e6 }, value: below[i] }));
+      values.push({ metricName: `${base.name}_bucket`, labels: { cmd: c.name, le: '+Inf' }, value: h.count });
+      values.push({ metricName: `${base.name}_sum`, labels: { cmd: c.name }, value: h.sumUs / 1e6 });
+      values.push({ metricName: `${base.name}_count`, labels: { cmd: c.name }, value: h.count });
+    }
+    return { ...base, values };
+  }
+
+  /** What the registry calls to render (prom-client prefers it to get()). */
+  readonly getForPromString = (): Promise<HistogramData> => this.get();
+}
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+
+  constructor(o: MetricsSources) {
+    const registers = [this.registry];
+    const server = o.server;
+    const stats = server.stats;
+    // process_* and nodejs_* (CPU, memory, event loop lag, GC): read on scrape, but for GC
+    // and event-loop-delay observers Node runs anyway.
+    collectDefaultMetrics({ register: this.registry, prefix: 'ihs_' });
+
+    // --- commands (INFO stats / commandstats / errorstats)
+    const total = (name: string, help: string, read: () => number): Counter =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const gauge = (name: string, help: string, read: () => number): Gauge =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    total('ihs_commands_processed_total', 'Requests read from clients (INFO total_commands_processed)', () => stats.totalCommands);
+    gauge('ihs_instantaneous_ops_per_sec', 'Requests per second over the last ~1.6 s (INFO instantaneous_ops_per_sec)', () => server.opsMeter.perSecond);
+    new Counter({
+      name: 'ihs_command_calls_total',
+      help: 'Calls by command (INFO commandstats calls)',
+      labelNames: ['cmd'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of server.commandStats.counters()) if (c.calls > 0) this.inc({ cmd: c.name }, c.calls);
+      },
+    });
+    new Counter({
+      name: 'ihs_command_rejected_calls_total',
+      help: 'Calls the proxy refused before running them, by command (INFO commandstats rejected_calls)',
+      labelNames: ['cmd'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of server.commandStats.counters()) if (c.rejected > 0) this.inc({ cmd: c.name }, c.rejected);
+      },
+    });
+    new Counter({
+      name: 'ihs_errors_total',
+      help: 'Error replies the proxy answered itself, by error prefix (INFO errorstats; errors the nodes answer pass through uncounted)',
+      labelNames: ['prefix'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [prefix, count] of server.commandStats.errorCounts()) this.inc({ prefix }, count);
+      },
+    });
+    new CommandLatencyMetric(this.registry, () => server.commandStats.counters());
+
+    // --- client connections (INFO clients / stats)
+    gauge('ihs_connected_clients', 'Client connections open now (INFO connected_clients)', () => stats.connectedClients);
+    gauge('ihs_blocked_clients', 'Clients waiting on a blocking command or CLIENT PAUSE (INFO blocked_clients)', () => {
+      let n = 0;
+      for (const s of server.sessions()) if (s.blocked) n++;
+      return n;
+    });
+    total('ihs_client_connections_received_total', 'Client connections accepted (INFO total_connections_received)', () => stats.totalConnections);
+    total('ihs_client_connections_rejected_total', 'Client connections refused at maxclients (INFO rejected_connections)', () => stats.rejectedConnections);
+    total('ihs_clients_evicted_total', 'Clients disconnected because all clients together held more than --maxmemory-clients (INFO evicted_clients)', () => server.clientMemory.evicted);
+    gauge('ihs_clients_memory_bytes', 'Bytes held for all clients: replies not yet taken, requests buffered (INFO mem_clients_normal)', () => server.clientMemory.total);
+    gauge('ihs_clients_memory_cap_bytes', '--maxmemory-clients in bytes (0: no cap)', () => server.clientMemory.capBytes);
+
+    // --- backend connections, per node
+    new Gauge({
+      name: 'ihs_backend_connections',
+      help: "Connections to a node held by the proxy, by kind and state (dedicated ones in use are in ihs_backend_dedicated_connections_in_use)",
+      labelNames: ['address', 'kind', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [address, pool] of server.router.backendPools) {
+          const counts = new Map<string, number>();
+          for (const [kind, conn] of pool.connections()) {
+            const key = `${kind} ${conn.connectionState}`;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          }
+          // Every state of the shared connections is present, 0 or not, so a dashboard sees it change.
+          for (const state of CONNECTION_STATES) this.set({ address, kind: 'shared', state }, counts.get(`shared ${state}`) ?? 0);
+          for (const [key, n] of counts) {
+            const [kind, state] = key.split(' ');
+            if (kind !== 'shared') this.set({ address, kind, state }, n);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'ihs_backend_dedicated_connections_in_use',
+      help: 'Dedicated connections (blocking commands, transactions) in use, per node',
+      labelNames: ['address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [address, pool] of server.router.backendPools) this.set({ address }, pool.dedicatedCount);
+      },
+    });
+    new Gauge({
+      name: 'ihs_backend_pending_requests',
+      help: 'Requests sent to a node on the shared connections and not answered yet',
+      labelNames: ['address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [address, pool] of server.router.backendPools) this.set({ address }, pool.pendingCount);
+      },
+    });
+
+    // --- nodes (INFO # Nodes; LIST)
+    const nodes = (): NodeStatus[] => o.failover?.status() ?? staticStatuses(o.slotMap());
+    new Gauge({
+      name: 'ihs_node_up',
+      help: 'Whether a node is up (1) or not (0: any other state of ihs_node_state), with its role',
+      labelNames: ['node', 'address', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) this.set({ node: n.id, address: `${n.host}:${n.port}`, role: n.role }, n.state === 'up' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ihs_node_state',
+      help: "A node's health: 1 for its current state, 0 for the others",
+      labelNames: ['node', 'address', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) {
+          const address = `${n.host}:${n.port}`;
+          for (const state of NODE_HEALTH_STATES) this.set({ node: n.id, address, state }, n.state === state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'ihs_slots',
+      help: 'Hash slots served by each master (the slot map the proxy routes by)',
+      labelNames: ['node', 'address'],
+      registers,
+      collect() {
+        this.reset();
+        const map = o.slotMap();
+        const counts = new Uint32Array(map.masters.length);
+        for (const m of map.slotToMaster) if (m < counts.length) counts[m]++;
+        const idOf = new Map(nodes().map((n) => [`${n.host}:${n.port}`, n.id]));
+        map.masters.forEach((m, i) => {
+          if (counts[i] > 0) this.set({ node: idOf.get(m.address) ?? m.address, address: m.address }, counts[i]);
+        });
+      },
+    });
+
+    // --- failovers and shard recoveries (INFO # Recovery)
+    new Counter({
+      name: 'ihs_failovers_total',
+      help: 'Replicas promoted by this proxy process: for a failed master (automatic) or by FAILOVER (planned)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = o.failover?.failoverCounts() ?? { automatic: 0, planned: 0 };
+        this.inc({ kind: 'automatic' }, counts.automatic);
+        this.inc({ kind: 'planned' }, counts.planned);
+      },
+    });
+    total('ihs_shard_recoveries_total', 'Shard recoveries (a master lost with every replica) run by this process, done or under way', () => o.failover?.recoveryStatus().length ?? 0);
+    gauge('ihs_shard_recoveries_in_progress', 'Shard recoveries under way (INFO recoveries_in_progress)', () => o.failover?.recoveryStatus().filter((r) => r.phase !== 'done').length ?? 0);
+
+    // --- slot migration (INFO # Migration)
+    gauge('ihs_migration_in_progress', 'Whether a slot migration (ADD MASTER, REMOVE, REBALANCE) is under way', () => (o.migrator.progress() === undefined ? 0 : 1));
+    gauge('ihs_migration_slots_done', 'Slots moved so far by the migration under way (0 when none)', () => o.migrator.progress()?.slotsDone ?? 0);
+    gauge('ihs_migration_slots_total', 'Slots the migration under way moves (0 when none)', () => o.migrator.progress()?.slotsTotal ?? 0);
+    gauge('ihs_migration_keys_moved', 'Keys moved so far by the migration under way (0 when none)', () => o.migrator.progress()?.keysMoved ?? 0);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text, every metric read now. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,703 @@
+/**
+ * Router: slot → master → backend connection, for commands that carry keys; and the
+ * cluster's redirects, followed so that no client ever sees one.
+ *
+ * The hot path: find the key positions, hash each key's bytes in place, check they share
+ * a slot, and forward the request's original bytes to the slot master's connection for
+ * this client. Only the multi-key commands Redis Cluster clients expect a proxy to split
+ * (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) are re-encoded, one part per slot.
+ *
+ * The slot map is the cluster's (SlotMapSource reads it from the nodes); the router only
+ * patches a slot when a node answers MOVED, and asks for a refresh. Redirects:
+ *   -MOVED slot host:port → that slot now goes there; the same bytes are sent again
+ *   -ASK slot host:port   → ASKING + the same bytes on that node, this once
+ *   -TRYAGAIN, -CLUSTERDOWN → the same bytes again after a short, growing pause, for at
+ *                           most the retry budget (--failover-timeout: a restarted master
+ *                           answers CLUSTERDOWN for its first 2 s, a failover takes a moment)
+ * redirects bounded (MAX_ATTEMPTS), retries by time; past that the client gets Redis's own error (a
+ * redirect's, which names an internal node, becomes a TRYAGAIN). A request sent again keeps its
+ * connection index, so one client's requests to a node stay in order.
+ *
+ * -BUSY (a master runs a script or function past its busy-reply-threshold): Redis refused the
+ * request without running it, and the failover side is told at once (it kills the script,
+ * or fails the master over when the script wrote). While it says it is ending the busy
+ * spell, the master is held (new requests wait, as for a failover) and the refused request
+ * waits at the head of the held ones; when the hold ends, the same bytes go again — to the
+ * slot's master of the moment, so after a failover to the new one. Only a request with
+ * nothing behind it on its connection is sent again: one with more of a pipeline behind it
+ * could be overtaken by a request that ran after the kill, so it gets Redis's BUSY, as do
+ * requests when nobody will end the spell (--no-auto-failover). Only shared
+ * connections carry this handler: a transaction's or a blocking command's connection, and the
+ * control connection (SCRIPT KILL, FUNCTION KILL), hand their BUSY to the client as Redis would.
+ *
+ * A master whose connection is down (it died, and no failover holds its slots: e.g. a whole
+ * shard lost, until its recovery starts) gets the same treatment as one being failed over:
+ * its requests wait (hold) until a connection to it is back or the map moves its slots, at
+ * most the retry budget, then get CLUSTERDOWN — never the connection's own error at once.
+ */
+import { bytesEqualIgnoreCase, type CommandInfo } from '../../commands/command-table.js';
+import { keyIndexes } from '../../commands/key-extraction.js';
+import { CMD_BLOCKING, CMD_WRITE } from '../../commands/command-flags.js';
+import { keySlot } from '../../cluster/key-slot.js';
+import { addressKey, UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
+import { SLOT_COUNT } from '../../cluster/topology/topology.js';
+import type { BackendPool } from '../../backend/pool.js';
+import { isClusterError, type BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from '../../backend/connection.js';
+import type { ReplySink } from '../../backend/reply-sink.js';
+import { ProtocolError, type RequestFrame } from '../../resp/frame.js';
+import { RequestScanner } from '../../resp/request-scanner.js';
+import { lookupCommand } from '../../commands/command-table.js';
+import { encodeCommand, encodeError } from '../../resp/encode.js';
+import type { ClientSession } from '../session.js';
+import { splitterFor, splitBySlot } from './multi-key.js';
+import { runBlocking } from '../modes/blocking-call.js';
+
+export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
+/** Redis Cluster's answer for a slot no master serves. */
+export const SLOT_NOT_SERVED = encodeError('CLUSTERDOWN Hash slot not served');
+/** Redis Cluster's answer when no master serves anything. */
+const CLUSTER_DOWN = encodeError('CLUSTERDOWN The cluster is down');
+/** A slot whose master is being failed over or whose shard is being recovered, to a request that cannot wait for it. */
+const SLOT_IN_TRANSITION = encodeError("TRYAGAIN The slot's master is being failed over or its keys recovered, try again later");
+/** A redirect still followed past MAX_ATTEMPTS: the slot keeps moving. Redis's own reply would name an internal node. */
+const SLOT_MOVING = encodeError('TRYAGAIN The slot is moving between masters, try again later');
+const ASKING = encodeCommand(['ASKING']);
+
+/** keysSlot: the command has no keys (or none were found in its arguments). */
+export const NO_KEYS = -1;
+/** keysSlot: the command's keys hash to different slots. */
+export const CROSS_SLOTS = -2;
+
+/** Redirects and retries one request may take before the client gets the error. */
+const MAX_ATTEMPTS = 16;
+/** First pause before retrying a TRYAGAIN/CLUSTERDOWN; doubles each time up to RETRY_CAP_MS. */
+const RETRY_BASE_MS = 10;
+const RETRY_CAP_MS = 250;
+/** A pool no master uses any more is closed this long after the map stopped naming it. */
+const RETIRE_AFTER_MS = 30_000;
+
+const BLOCK = Buffer.from('block');
+const STREAMS = Buffer.from('streams');
+
+/**
+ * Whether a command flagged blocking will block this time. XREAD/XREADGROUP block only
+ * with a BLOCK option (before STREAMS); without one they are ordinary reads and stay on
+ * the shared pipeline. Every other blocking command (BLPOP, BLMOVE, ...) always may.
+ */
+function mayBlock(cmd: CommandInfo, frame: RequestFrame): boolean {
+  if (cmd.name !== 'xread' && cmd.name !== 'xreadgroup') return true;
+  const o = frame.offsets;
+  for (let i = 1; i < frame.argc; i++) {
+    if (bytesEqualIgnoreCase(frame.raw, o[2 * i], o[2 * i + 1], BLOCK)) return true;
+    if (bytesEqualIgnoreCase(frame.raw, o[2 * i], o[2 * i + 1], STREAMS)) return false; // keys and ids follow
+  }
+  return false;
+}
+
+/** Makes the pool for one node (the router owns and closes it). */
+export type PoolFactory = (host: string, port: number, clusterErrors: ClusterErrorHandler) => BackendPool;
+
+/** Who refreshes the slot map when the router sees it is stale. */
+export interface RefreshRequester {
+  requestRefresh(): void;
+}
+
+/** Where a request goes after a cluster error, and how. */
+export interface FollowUp {
+  pool: BackendPool;
+  /** Send ASKING first (an -ASK redirect: this once). */
+  asking: boolean;
+  /** Wait this long first (TRYAGAIN, CLUSTERDOWN). */
+  delayMs: number;
+}
+
+/** What a blocking call needs to follow the cluster's redirects on its own connection. */
+export interface RedirectFollower {
+  followUp(reply: Buffer, from: BackendEndpoint, attempt: number, since: number): FollowUp | undefined;
+}
+
+/** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
+class Redirected implements ReplySink {
+  attempts = 0;
+  /** When the first cluster error came back: retries stop once the budget is spent. */
+  readonly since = Date.now();
+  constructor(readonly target: ReplySink) {}
+  deliver(reply: Buffer): void {
+    this.target.deliver(reply);
+  }
+}
+
+/** A request parked while its slot's master is failed over. */
+interface Parked {
+  slot: number;
+  raw: Buffer;
+  sink: ReplySink;
+  session: ClientSession;
+  /** When it was parked: its wait is bounded from then on, also if it waits on for its slot. */
+  since: number;
+}
+
+/** A request a busy master refused (BUSY), waiting for the hold to end to be sent again. */
+interface RefusedWhileBusy {
+  raw: Buffer;
+  sink: ReplySink;
+  since: number;
+  /** The connection that got the BUSY: the request goes again on its index, to its slot's master of the moment. */
+  busyFrom: BackendConnection;
+}
+
+/** A request parked while its slot is held (a shard's keys being recovered). */
+interface ParkedForSlot {
+  session: ClientSession;
+  raw: Buffer;
+  sink: ReplySink;
+  /** Past this (Date.now()), it stops waiting and gets CLUSTERDOWN. */
+  until: number;
+}
+
+/** How often parked requests for held slots are checked against their deadline. */
+const SLOT_HOLD_SWEEP_MS = 100;
+
+/** Where the reply to an ASKING goes: nowhere (an error there shows up on the request after it). */
+const DISCARD: ReplySink = { deliver() {} };
+
+/**
+ * Send a request where a FollowUp says, with ASKING first when it is an -ASK redirect: the
+ * two go out in the same write, so nothing can come between them.
+ */
+export function sendFollowUp(conn: BackendConnection, asking: boolean, raw: Buffer, sink: ReplySink): void {
+  if (asking) conn.send(ASKING, DISCARD);
+  conn.send(raw, sink);
+}
+
+export class Router implements ClusterErrorHandler {
+  /** Reused scratch space for key positions: the hot path allocates no array per request. */
+  private readonly keyPositions: number[] = [];
+  private map: SlotMap;
+  /** Pool of each master of `map`, by master index. */
+  private poolOf: BackendPool[] = [];
+  /** Every pool, by host:port. */
+  private readonly pools = new Map<string, BackendPool>();
+  private readonly retiring = new Map<string, NodeJS.Timeout>();
+  /** Masters serving slots, in the order of their lowest slot (fan-out commands, SCAN). */
+  private serving: number[] = [];
+  /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
+  private readonly parked = new Map<BackendPool, (Parked | RefusedWhileBusy)[]>();
+  private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
+  /** Held pools the router holds itself because their connection is down (not a failover's hold). */
+  private readonly downHolds = new Set<BackendPool>();
+  /** slot → 1 while requests for it wait (holdSlots), and those waiting, by slot. */
+  private readonly slotHeld = new Uint8Array(SLOT_COUNT);
+  private readonly slotParked = new Map<number, ParkedForSlot[]>();
+  private slotHoldMaxWaitMs = 0;
+  private slotHoldSweep: NodeJS.Timeout | null = null;
+  /** Told when a backend connection drops (the health monitor looks at once). */
+  onBackendLost: ((host: string, port: number) => void) | undefined;
+  /**
+   * Told when a master answers a request BUSY; true when the proxy is ending that busy
+   * spell (killing the script or failing the master over), so the request is worth sending again.
+   */
+  onBackendBusy: ((host: string, port: number) => boolean) | undefined;
+  private closed = false;
+
+  constructor(
+    map: SlotMap,
+    private readonly makePool: PoolFactory,
+    private readonly refresher: RefreshRequester,
+    /** How long TRYAGAIN/CLUSTERDOWN are retried before the client gets them. */
+    private readonly retryBudgetMs = 5_000,
+  ) {
+    this.map = map;
+    this.setSlotMap(map);
+  }
+
+  get slotMap(): SlotMap {
+    return this.map;
+  }
+
+  /** Every node's pool (masters', and retiring ones' until closed), by host:port: for /metrics. */
+  get backendPools(): ReadonlyMap<string, BackendPool> {
+    return this.pools;
+  }
+
+  /** Take a new map from the cluster: pools for new masters, retirement for unused ones. */
+  setSlotMap(map: SlotMap): void {
+    if (this.closed) return;
+    this.map = map;
+    this.poolOf = map.masters.map((m) => this.poolAt(m.host, m.port));
+    this.serving = map.servingMasters();
+    // A held master whose slots now belong to others: its parked requests go there.
+    for (const pool of this.parked.keys()) {
+      if (!this.serving.some((i) => this.poolOf[i] === pool)) this.release(pool);
+    }
+    const used = new Set(map.masters.map((m) => m.address));
+    for (const [address, pool] of this.pools) {
+      if (used.has(address) || this.retiring.has(address)) continue;
+      const timer = setTimeout(() => {
+        this.retiring.delete(address);
+        if (this.map.indexOfAddress(address) !== -1 || this.pools.get(address) !== pool) return;
+        this.pools.delete(address);
+        pool.close();
+      }, RETIRE_AFTER_MS);
+      timer.unref();
+      this.retiring.set(address, timer);
+    }
+  }
+
+  /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */
+  sendToControl(master: number, raw: Buffer, sink: ReplySink): void {
+    const pool = this.poolOf[master];
+    if (pool === undefined) sink.deliver(CLUSTER_DOWN);
+    else pool.controlConnection().send(raw, sink);
+  }
+
+  /** The pool for a node, made on first use. */
+  private poolAt(host: string, port: number): BackendPool {
+    const address = addressKey(host, port);
+    let pool = this.pools.get(address);
+    if (pool === undefined) {
+      pool = this.makePool(host, port, this);
+      this.pools.set(address, pool);
+    }
+    const timer = this.retiring.get(address);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.retiring.delete(address);
+    }
+    return pool;
+  }
+
+  // --- failover: requests wait for the new master -----------------------------------------
+
+  /**
+   * The master at host:port is failing and being replaced: requests for its slots wait
+   * (at most `maxWaitMs`) instead of failing, and go to whoever serves the slot once the
+   * map says so. Requests already sent to it are not touched (their outcome is unknown).
+   */
+  hold(host: string, port: number, maxWaitMs: number): void {
+    const pool = this.pools.get(addressKey(host, port));
+    if (pool === undefined || this.closed) return;
+    // Held already because its connection is down: it is the failover's hold now (released
+    // by it, not by a reconnection), with the bound its waiting requests already have.
+    if (pool.held) {
+      this.downHolds.delete(pool);
+      return;
+    }
+    this.holdPool(pool, maxWaitMs);
+  }
+
+  private holdPool(pool: BackendPool, maxWaitMs: number): void {
+    pool.held = true;
+    this.parked.set(pool, []);
+    const timer = setTimeout(() => this.release(pool, true), maxWaitMs);
+    timer.unref();
+    this.holdTimers.set(pool, timer);
+  }
+
+  /**
+   * The connection a request was to go on is down: the pool is held (as for a failover)
+   * until a connection to it is ready again, the map moves its slots away, or the retry
+   * budget has passed — then the waiting requests get CLUSTERDOWN.
+   */
+  private holdWhileDown(pool: BackendPool): void {
+    if (pool.held || this.closed) return;
+    this.downHolds.add(pool);
+    this.holdPool(pool, this.retryBudgetMs);
+  }
+
+  /**
+   * Stop holding: the switch is done (or the master answers again), and parked requests go
+   * where the map says now; or the wait timed out, and they get Redis Cluster's CLUSTERDOWN
+   * (a retryable error) instead of waiting on for a master that is not back.
+   */
+  release(pool: BackendPool, timedOut = false): void {
+    const waiting = this.parked.get(pool);
+    if (waiting === undefined) return;
+    pool.held = false;
+    this.parked.delete(pool);
+    this.downHolds.delete(pool);
+    clearTimeout(this.holdTimers.get(pool));
+    this.holdTimers.delete(pool);
+    for (const p of waiting) {
+      if (timedOut) {
+        p.sink.deliver(CLUSTER_DOWN);
+        continue;
+      }
+      if ('busyFrom' in p) {
+        this.resendAfterBusy(p.raw, p.sink, p.busyFrom, p.since);
+        continue;
+      }
+      // The slot may be held now (its shard's keys being recovered): it waits on for it,
+      // within the bound it has had since it was first parked.
+      if (this.slotHeld[p.slot] === 1) this.parkForSlot(p.session, p.slot, p.raw, p.sink, p.since);
+      else this.sendToSlot(p.session, p.slot, p.raw, p.sink);
+    }
+  }
+
+  /** Release the master at host:port, if held. */
+  releaseAddress(host: string, port: number): void {
+    const pool = this.pools.get(addressKey(host, port));
+    if (pool !== undefined) this.release(pool);
+  }
+
+  /**
+   * Requests for these slots wait — whichever master serves them — until releaseSlots: a
+   * shard is being recovered and its keys are not all on their new owners yet, so a read
+   * would miss them and a write could be undone by the recovered value. Each request waits
+   * at most `maxWaitMs`, then gets CLUSTERDOWN (retryable) while the slot stays held.
+   */
+  holdSlots(slots: Iterable<number>, maxWaitMs: number): void {
+    if (this.closed) return;
+    this.slotHoldMaxWaitMs = maxWaitMs;
+    for (const slot of slots) this.slotHeld[slot] = 1;
+    if (this.slotHoldSweep === null) {
+      this.slotHoldSweep = setInterval(() => this.expireSlotWaits(Date.now()), SLOT_HOLD_SWEEP_MS);
+      this.slotHoldSweep.unref();
+    }
+  }
+
+  /** These slots' requests go where the map says now (it must name their new owners). */
+  releaseSlots(slots: Iterable<number>): void {
+    for (const slot of slots) {
+      this.slotHeld[slot] = 0;
+      const waiting = this.slotParked.get(slot);
+      if (waiting === undefined) continue;
+      this.slotParked.delete(slot);
+      for (const p of waiting) {
+        this.sendToSlot(p.session, slot, p.raw, p.sink);
+      }
+    }
+    if (this.slotHeld.indexOf(1) === -1 && this.slotHoldSweep !== null) {
+      clearInterval(this.slotHoldSweep);
+      this.slotHoldSweep = null;
+    }
+  }
+
+  /** Whether requests for this slot wait (holdSlots). */
+  isSlotHeld(slot: number): boolean {
+    return this.slotHeld[slot] === 1;
+  }
+
+  private parkForSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink, since = Date.now()): void {
+    let waiting = this.slotParked.get(slot);
+    if (waiting === undefined) this.slotParked.set(slot, (waiting = []));
+    waiting.push({ session, raw, sink, until: since + this.slotHoldMaxWaitMs });
+  }
+
+  /** Requests that waited their bound get Redis Cluster's CLUSTERDOWN (retryable); the slots stay held. */
+  private expireSlotWaits(now: number): void {
+    for (const [slot, waiting] of this.slotParked) {
+      let kept = 0;
+      for (const p of waiting) {
+        if (p.until <= now || this.closed) p.sink.deliver(CLUSTER_DOWN);
+        else waiting[kept++] = p;
+      }
+      waiting.length = kept;
+      if (kept === 0) this.slotParked.delete(slot);
+    }
+  }
+
+  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientSession): void {
+    this.parked.get(pool)?.push({ slot, raw, sink, session, since: Date.now() });
+  }
+
+  // --- keyless and fan-out work ----------------------------------------------------------
+
+  /** Masters that serve slots, in the order of their lowest slot. */
+  get servingMasters(): readonly number[] {
+    return this.serving;
+  }
+
+  /** Send raw bytes to one master on this session's connection. */
+  sendToMaster(session: ClientSession, master: number, raw: Buffer, sink: ReplySink): void {
+    const pool = this.poolOf[master];
+    if (pool === undefined) {
+      this.refresher.requestRefresh();
+      sink.deliver(CLUSTER_DOWN);
+      return;
+    }
+    const conn = pool.connectionFor(session.id, session.protocol);
+    if (!conn.send(raw, sink)) session.waitForBackend(conn);
+  }
+
+  /** The pool of one master of the current map (undefined when there is no such master). */
+  poolOfMaster(master: number): BackendPool | undefined {
+    return this.poolOf[master];
+  }
+
+  /**
+   * The master a keyless request goes to: spread by session, stable for one client — but
+   * while that one is held (being failed over) or the session's connection to it is down,
+   * the next serving master that is not: any master answers a keyless request, so it need
+   * not wait for, or fail with, one that is gone.
+   */
+  anyMaster(session: ClientSession): number {
+    const n = this.serving.length;
+    if (n === 0) return 0;
+    const first = session.id % n;
+    for (let i = 0; i < n; i++) {
+      const master = this.serving[(first + i) % n];
+      const pool = this.poolOf[master];
+      if (pool !== undefined && !pool.held && !pool.connectionFor(session.id, session.protocol).isDown) return master;
+    }
+    return this.serving[first];
+  }
+
+  // --- keyed commands --------------------------------------------------------------------
+
+  /** The slot of a command's keys: NO_KEYS when none are found, CROSS_SLOTS when they hash to different slots. */
+  keysSlot(cmd: CommandInfo, frame: RequestFrame): number {
+    const keys = this.keyPositions;
+    const n = keyIndexes(cmd, frame, keys);
+    if (n === 0) return NO_KEYS;
+    const offsets = frame.offsets;
+    const raw = frame.raw;
+    let i = keys[0];
+    const slot = keySlot(raw, offsets[2 * i], offsets[2 * i + 1]);
+    for (let k = 1; k < n; k++) {
+      i = keys[k];
+      if (keySlot(raw, offsets[2 * i], offsets[2 * i + 1]) !== slot) return CROSS_SLOTS;
+    }
+    return slot;
+  }
+
+  /**
+   * Route a command by its keys. Its reply goes to `sink` when given (a handler that looks
+   * at the reply first: EVALSHA's NOSCRIPT retry), else to a new slot of the session.
+   * (`sink ?? session.openSlot()` at each exit, not a closure: this runs for every request.)
+   */
+  forward(session: ClientSession, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
+    const slot = this.keysSlot(cmd, frame);
+    if (slot === CROSS_SLOTS) {
+      const splitter = splitterFor(cmd.name);
+      if (splitter === undefined) (sink ?? session.openSlot()).deliver(CROSSSLOT);
+      else splitBySlot(this, session, frame, splitter, sink ?? session.openSlot());
+      return;
+    }
+    if (slot !== NO_KEYS && this.slotHeld[slot] === 1) {
+      // A blocking command would wait on the shared pipeline once released: it gets the
+      // retryable error at once instead.
+      if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) (sink ?? session.openSlot()).deliver(CLUSTER_DOWN);
+      else this.parkForSlot(session, slot, frame.raw, sink ?? session.openSlot());
+      return;
+    }
+    // No keys found (NO_KEYS): a keyless form (EVAL with numkeys 0) or arguments Redis will reject
+    // (bad numkeys, wrong arity). Any master gives the answer, in Redis's own words.
+    const pool = this.masterPool(session, slot);
+    if (pool === undefined) {
+      (sink ?? session.openSlot()).deliver(SLOT_NOT_SERVED);
+      return;
+    }
+    if (pool.held && slot !== NO_KEYS) {
+      this.park(pool, slot, frame.raw, sink ?? session.openSlot(), session);
+      return;
+    }
+    const conn = pool.connectionFor(session.id, session.protocol);
+    if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) {
+      // Its dedicated connection would fail to connect: the retryable error at once, as for a held slot.
+      if (conn.isDown) (sink ?? session.openSlot()).deliver(CLUSTER_DOWN);
+      else runBlocking(session, pool, frame.raw, this);
+      return;
+    }
+    if (conn.isDown && slot !== NO_KEYS) {
+      this.holdWhileDown(pool);
+      this.park(pool, slot, frame.raw, sink ?? session.openSlot(), session);
+      return;
+    }
+    if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
+    if (!conn.send(frame.raw, sink ?? session.openSlot())) session.waitForBackend(conn);
+  }
+
+  /**
+   * The pool of the master serving `slot` (NO_KEYS: the session's keyless master), for a
+   * connection of its own (a transaction); or the error a request for the slot gets now,
+   * when no master serves it or its master is being failed over or its shard recovered.
+   */
+  poolForSlot(session: ClientSession, slot: number): BackendPool | Buffer {
+    const pool = this.masterPool(session, slot);
+    if (pool === undefined) return SLOT_NOT_SERVED;
+    if (pool.held || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) return SLOT_IN_TRANSITION;
+    if (pool.connectionFor(session.id, session.protocol).isDown) return CLUSTER_DOWN;
+    return pool;
+  }
+
+  /**
+   * The pool of the master serving `slot` (NO_KEYS: the session's keyless master);
+   * undefined, with a map refresh asked for, when no master serves it.
+   */
+  private masterPool(session: ClientSession, slot: number): BackendPool | undefined {
+    const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
+    if (master !== UNASSIGNED && master < this.poolOf.length) return this.poolOf[master];
+    this.refresher.requestRefresh();
+    return undefined;
+  }
+
+  /** Slot of one key given as an argument index of a frame. */
+  slotOfArg(frame: RequestFrame, argIndex: number): number {
+    const o = frame.offsets;
+    return keySlot(frame.raw, o[2 * argIndex], o[2 * argIndex + 1]);
+  }
+
+  /** Send raw bytes to the master serving `slot`, on this session's connection. */
+  sendToSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void {
+    if (this.slotHeld[slot] === 1) {
+      this.parkForSlot(session, slot, raw, sink);
+      return;
+    }
+    const pool = this.masterPool(session, slot);
+    if (pool === undefined) {
+      sink.deliver(SLOT_NOT_SERVED);
+      return;
+    }
+    if (pool.held) {
+      this.park(pool, slot, raw, sink, session);
+      return;
+    }
+    const conn = pool.connectionFor(session.id, session.protocol);
+    if (conn.isDown) {
+      this.holdWhileDown(pool);
+      this.park(pool, slot, raw, sink, session);
+      return;
+    }
+    if (!conn.send(raw, sink)) session.waitForBackend(conn);
+  }
+
+  // --- the cluster's redirects -----------------------------------------------------------
+
+  onClusterError(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
+    const request = sink instanceof Redirected ? sink : new Redirected(sink);
+    const next = this.followUp(reply, from.endpoint, ++request.attempts, request.since);
+    if (next === undefined) {
+      if (!isRedirect(reply)) return false; // the client gets Redis's error
+      request.deliver(SLOT_MOVING);
+      return true;
+    }
+    const index = from.index;
+    const resend = (): void => sendFollowUp(next.pool.sharedConnection(index, from.protocol), next.asking, raw, request);
+    if (next.delayMs === 0) resend();
+    else setTimeout(resend, next.delayMs).unref();
+    return true;
+  }
+
+  onBusy(_reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
+    if (this.closed || this.onBackendBusy?.(from.endpoint.host, from.endpoint.port) !== true) return false;
+    // Requests behind it on this connection may run after the kill, before it would go again.
+    if (from.pendingCount > 0) return false;
+    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
+    if (pool === undefined) return false;
+    if (!pool.held) this.holdPool(pool, this.retryBudgetMs);
+    // Ahead of every parked request: those came after it was sent.
+    this.parked.get(pool)?.unshift({ raw, sink, since: Date.now(), busyFrom: from });
+    return true;
+  }
+
+  /**
+   * A request that met BUSY, its master's hold over: to its slot's master of the moment (the
+   * same node unless it was failed over; a keyless one to the same node), on the connection
+   * index it had. Held again meanwhile (the next spell, a failover): it waits at the head again.
+   */
+  private resendAfterBusy(raw: Buffer, sink: ReplySink, from: BackendConnection, since: number): void {
+    const slot = requestSlot(this, raw);
+    const master = slot === NO_KEYS ? this.map.indexOfAddress(addressKey(from.endpoint.host, from.endpoint.port)) : this.map.slotToMaster[slot];
+    const pool = master === UNASSIGNED || master === -1 ? undefined : this.poolOf[master];
+    const conn = pool?.sharedConnection(from.index, from.protocol);
+    if (this.closed || pool === undefined || conn === undefined || Date.now() - since > this.retryBudgetMs) {
+      sink.deliver(CLUSTER_DOWN);
+      return;
+    }
+    if (pool.held) this.parked.get(pool)?.unshift({ raw, sink, since, busyFrom: from });
+    else conn.send(raw, sink);
+  }
+
+  /**
+   * Where a request that got this cluster error (-MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN)
+   * from `from` goes next, on its `attempt`-th try; undefined when the client should get
+   * the error (too many attempts, an unreadable redirect, the router closed). A MOVED
+   * updates the slot's entry and asks for a fresh map.
+   */
+  followUp(reply: Buffer, from: BackendEndpoint, attempt: number, since: number): FollowUp | undefined {
+    if (this.closed || attempt > MAX_ATTEMPTS) return undefined;
+    const text = reply.toString('latin1', 1, reply.length - 2);
+    if (text.startsWith('MOVED ') || text.startsWith('ASK ')) {
+      const target = parseRedirect(text);
+      if (target === undefined) return undefined;
+      // A node that does not know its own address answers "MOVED slot :port".
+      const host = target.host === '' ? from.host : target.host;
+      const pool = this.poolAt(host, target.port);
+      if (text[0] === 'A') return { pool, asking: true, delayMs: 0 };
+      const master = this.map.moveSlot(target.slot, host, target.port);
+      if (master >= this.poolOf.length) this.poolOf[master] = pool;
+      this.refresher.requestRefresh();
+      return { pool, asking: false, delayMs: 0 };
+    }
+    // TRYAGAIN (a multi-key request during a slot migration) or CLUSTERDOWN (a failover
+    // under way): the same node, a little later.
+    if (text.startsWith('CLUSTERDOWN')) this.refresher.requestRefresh();
+    const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
+    if (Date.now() - since + delayMs > this.retryBudgetMs) return undefined;
+    return { pool: this.poolAt(from.host, from.port), asking: false, delayMs };
+  }
+
+  onConnectionLost(from: BackendConnection): void {
+    if (this.closed) return;
+    this.refresher.requestRefresh();
+    this.onBackendLost?.(from.endpoint.host, from.endpoint.port);
+  }
+
+  onConnectionReady(from: BackendConnection): void {
+    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
+    if (pool !== undefined && this.downHolds.has(pool)) this.release(pool);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const pool of [...this.parked.keys()]) this.release(pool);
+    this.expireSlotWaits(Infinity);
+    if (this.slotHoldSweep !== null) clearInterval(this.slotHoldSweep);
+    this.slotHoldSweep = null;
+    for (const t of this.retiring.values()) clearTimeout(t);
+    this.retiring.clear();
+    for (const p of this.pools.values()) p.close();
+    this.pools.clear();
+  }
+}
+
+/**
+ * The slot of a request's keys from its RESP bytes (NO_KEYS when it has none, or they span
+ * slots: a split part never does). Parses the request again: only for the rare request sent
+ * again after a BUSY, never on the hot path.
+ */
+function requestSlot(router: Router, raw: Buffer): number {
+  const scanner = new RequestScanner();
+  scanner.feed(raw);
+  const frame = scanner.next();
+  if (frame === null || frame instanceof ProtocolError) return NO_KEYS;
+  const cmd = lookupCommand(frame);
+  if (cmd === undefined) return NO_KEYS;
+  const slot = router.keysSlot(cmd, frame);
+  return slot === CROSS_SLOTS ? NO_KEYS : slot;
+}
+
+/** -MOVED or -ASK: a reply that names a node of the cluster. */
+function isRedirect(reply: Buffer): boolean {
+  return reply[1] === 0x4d /* M */ || reply[1] === 0x41 /* A */;
+}
+
+/**
+ * What a client may be told of a cluster error: MOVED/ASK name an internal node, so the
+ * client gets the TRYAGAIN a slot still moving deserves; the others as Redis said them.
+ */
+export function clientClusterError(reply: Buffer): Buffer {
+  return reply[0] === 0x2d /* '-' */ && isClusterError(reply) && isRedirect(reply) ? SLOT_MOVING : reply;
+}
+
+/** "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" → slot and address. */
+function parseRedirect(text: string): { slot: number; host: string; port: number } | undefined {
+  const parts = text.split(' ');
+  if (parts.length < 3) return undefined;
+  const slot = Number(parts[1]);
+  const at = parts[2].lastIndexOf(':');
+  const port = Number(parts[2].slice(at + 1));
+  if (!Number.isInteger(slot) || at < 0 || !Number.isInteger(port)) return undefined;
+  return { slot, host: parts[2].slice(0, at), port };
+}
