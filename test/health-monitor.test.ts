@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HealthMonitor, type HealthMonitorOptions, type NodeHealth } from '../src/failover/health-monitor.js';
+import { HealthMonitor, type HealthMonitorOptions } from '../src/failover/health-monitor.js';
 import type { ProcessProbe } from '../src/nodes/provider.js';
 import { silentLogger } from '../src/log.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 import { eventually } from './support/cluster-manager.js';
 import { withControlClient } from '../src/nodes/control-client.js';
+import type { NodeHealth } from '../src/status/node-status.js';
 
 const skip = await skipWithoutRedis();
 

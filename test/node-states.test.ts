@@ -15,13 +15,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../src/log.js';
-import type { NodeHealth } from '../src/failover/health-monitor.js';
 import { keySlot } from '../src/cluster/key-slot.js';
 import { keyOnShard, startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { listNodes } from './support/admin-list.js';
 import { eventually } from './support/cluster-manager.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 import { WriteLedger } from './support/write-ledger.js';
+import type { NodeHealth } from '../src/status/node-status.js';
 
 const skip = await skipWithoutRedis();
 const NODE_TIMEOUT = 1_000; // the default

@@ -11,14 +11,15 @@
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import { NodeChangeError } from '../cluster/operations/node-changes.js';
 import type { SlotMap } from '../cluster/slot-map.js';
-import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
-import type { RecoveryStatus } from '../failover/shard-recovery.js';
+import type { FailoverMonitor } from '../failover/failover-monitor.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord, OperationBase } from '../cluster/topology/topology.js';
 import type { MigrationProgress, MigrationReport } from '../cluster/operations/slot-migration.js';
 import { infoFields, parseAddress, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { reachesListener } from '../nodes/local-address.js';
 import type { Member } from '../cluster/membership.js';
+import type { NodeStatus } from '../status/node-status.js';
+import type { RecoveryStatus } from '../status/recovery-status.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
 export class AdminError extends Error {

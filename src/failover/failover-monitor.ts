@@ -33,9 +33,11 @@ import { NodeStartError } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
 import type { Router } from '../proxy/datapath/router.js';
 import type { RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
-import { HealthMonitor, isDown, type NodeHealth, type WatchedNode } from './health-monitor.js';
+import { HealthMonitor, type WatchedNode } from './health-monitor.js';
 import { ScriptKiller } from './script-killer.js';
-import { ShardRecoveries, type RecoveryStatus, type ShardRecoveryOperation } from './shard-recovery.js';
+import { ShardRecoveries, type ShardRecoveryOperation } from './shard-recovery.js';
+import { isDown, type NodeHealth, type NodeStatus } from '../status/node-status.js';
+import type { RecoveryStatus } from '../status/recovery-status.js';
 
 export interface FailoverOptions {
   cluster: ClusterManager;
@@ -61,17 +63,6 @@ export interface FailoverOptions {
   recoveryInstances: RecoveryInstanceRunner | undefined;
   /** Tests: called with each persisted step of a shard recovery. */
   onRecoveryStep?: (op: ShardRecoveryOperation) => Promise<void> | void;
-}
-
-/** A node as the cluster sees it now, for INFO and LIST. */
-export interface NodeStatus {
-  id: string;
-  host: string;
-  port: number;
-  role: 'master' | 'replica' | 'unknown';
-  /** Our id of its master (replicas). */
-  masterId: string | undefined;
-  state: NodeHealth;
 }
 
 /** How long a promoted replica may take to report itself master before TAKEOVER is tried. */

@@ -33,16 +33,8 @@ import { encodeCommand } from '../resp/encode.js';
 import { isFailing, parseClusterNodes } from '../cluster/cluster-nodes.js';
 import { withControlClient } from '../nodes/control-client.js';
 import type { ProcessProbe } from '../nodes/provider.js';
-
-export type NodeHealth = 'up' | 'suspect' | 'busy-script' | 'busy' | 'loading' | 'useless' | 'congested' | 'stopped' | 'failed' | 'recovering';
-
-/** Every state, in the order they are documented (metrics list each one). */
-export const NODE_HEALTH_STATES: readonly NodeHealth[] = ['up', 'suspect', 'busy-script', 'busy', 'loading', 'useless', 'congested', 'stopped', 'failed', 'recovering'];
-
-/** States in which the failover side takes the node over: down for certain. */
-export function isDown(state: NodeHealth | undefined): boolean {
-  return state === 'failed' || state === 'stopped';
-}
+import type { NodeHealth } from '../status/node-status.js';
+import { isDown } from '../status/node-status.js';
 
 export interface WatchedNode {
   /** Our id (m0, m0r0, ...). */

@@ -12,7 +12,7 @@
 import type { Logger } from '../log.js';
 import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { sleep } from '../nodes/wait.js';
-import type { NodeHealth } from './health-monitor.js';
+import type { NodeHealth } from '../status/node-status.js';
 
 export interface ScriptKillerOptions {
   password: string;

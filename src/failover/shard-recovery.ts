@@ -39,8 +39,7 @@ import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner }
 import { AOF_DIR } from '../nodes/redis-conf.js';
 import { sleep } from '../nodes/wait.js';
 import type { Router } from '../proxy/datapath/router.js';
-
-export type RecoveryPhase = 'load' | 'reassign' | 'migrate' | 'forget';
+import type { KeyCounts, RecoveryPhase, RecoveryStatus } from '../status/recovery-status.js';
 
 /** The persisted operation (TopologyDoc.operations). retiringNodes: the dead master and its replicas. */
 export interface ShardRecoveryOperation extends OperationBase {
@@ -68,31 +67,6 @@ export interface ShardRecoveryOperation extends OperationBase {
   keys: KeyCounts;
   /** Set when no key can be recovered (no AOF could be loaded); the slots are reassigned anyway. */
   unrecoverable?: string;
-}
-
-export interface KeyCounts {
-  /** Moved to their new owner. */
-  recovered: number;
-  /** Not moved: the new owner had a newer value (written after the reassignment). */
-  skipped: number;
-  /** Could not be moved (kept in the recovery instance's AOF, see report.json). */
-  failed: number;
-  /** In the AOF but not in the dead master's slots (not its to restore): left alone. */
-  foreign: number;
-}
-
-/** A recovery as INFO and LIST show it. */
-export interface RecoveryStatus {
-  id: string;
-  master: string;
-  phase: RecoveryPhase | 'done';
-  slots: number;
-  source: string | undefined;
-  keys: KeyCounts;
-  unrecoverable: string | undefined;
-  startedAt: string;
-  /** How long it took, once done. */
-  ms: number | undefined;
 }
 
 /** What the failover side knows of a dead shard and the survivors. */

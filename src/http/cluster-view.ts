@@ -3,10 +3,9 @@
  * INFO: ClusterAdmin's listing, the proxy's own counters, and the router's slot map.
  */
 import type { ClusterListing } from '../admin/cluster-admin.js';
-import type { NodeStatus } from '../failover/failover-monitor.js';
-import { isDown } from '../failover/health-monitor.js';
 import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SLOT_COUNT } from '../cluster/topology/topology.js';
+import { isDown, type NodeStatus } from '../status/node-status.js';
 
 export interface ClusterStats {
   opsPerSec: number;

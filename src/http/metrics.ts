@@ -11,14 +11,14 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProxyServer } from '../proxy/server.js';
-import type { FailoverMonitor, NodeStatus } from '../failover/failover-monitor.js';
-import { NODE_HEALTH_STATES } from '../failover/health-monitor.js';
+import type { FailoverMonitor } from '../failover/failover-monitor.js';
 import type { SlotMigrator } from '../cluster/operations/slot-migration.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { ConnectionState } from '../backend/connection.js';
 import { staticStatuses } from '../admin/cluster-admin.js';
 import type { CommandCounters } from '../ops/command-stats.js';
 import { isBucketBoundary } from '../ops/latency-histogram.js';
+import { NODE_HEALTH_STATES, type NodeStatus } from '../status/node-status.js';
 
 export interface MetricsSources {
   /** Client connections, command counters and latency, the router and its backend pools. */

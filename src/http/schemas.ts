@@ -6,7 +6,7 @@
  * Request bodies are strict (types, required fields, no other properties); nullable
  * fields use JSON Schema's type arrays, hence OpenAPI 3.1.
  */
-import { NODE_HEALTH_STATES } from '../failover/health-monitor.js';
+import { NODE_HEALTH_STATES } from '../status/node-status.js';
 
 /** `{"error": "..."}`: every 4xx/5xx reply. */
 export const errorSchema = {

@@ -5,15 +5,15 @@
 import type { RequestFrame } from '../resp/frame.js';
 import type { Router } from './datapath/router.js';
 import type { ClientSession } from './session.js';
-import type { NodeStatus } from '../failover/failover-monitor.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
-import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/operations/slot-migration.js';
 import type { PubSubHub } from './modes/pubsub.js';
 import type { ClientPause, ClientRegistry } from './commands/client-commands.js';
 import type { CommandStats, OpsMeter } from '../ops/command-stats.js';
 import type { ScriptRegistry } from './datapath/script-registry.js';
 import type { ClientMemory } from './client-memory.js';
+import type { NodeStatus } from '../status/node-status.js';
+import type { RecoveryStatus } from '../status/recovery-status.js';
 
 export interface ProxyStats {
   readonly startedAt: number;

@@ -10,8 +10,6 @@ import { ClientSession, type SessionHost } from './session.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Router } from './datapath/router.js';
 import type { NodeAccess, ProxyContext, ProxyStats } from './context.js';
-import type { NodeStatus } from '../failover/failover-monitor.js';
-import type { RecoveryStatus } from '../failover/shard-recovery.js';
 import type { MigrationProgress } from '../cluster/operations/slot-migration.js';
 import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
@@ -21,6 +19,8 @@ import { ClientMemory, RELEASE_CHECK_MS } from './client-memory.js';
 import { fullGc } from '../ops/full-gc.js';
 import { ClientPause, type ClientRegistry } from './commands/client-commands.js';
 import { CommandStats, OPS_SAMPLE_MS, OpsMeter } from '../ops/command-stats.js';
+import type { NodeStatus } from '../status/node-status.js';
+import type { RecoveryStatus } from '../status/recovery-status.js';
 
 export interface ProxyServerOptions {
   host: string;

@@ -18,9 +18,9 @@ import type { ProxyContext } from '../context.js';
 import { pushFramesDropped } from '../../backend/connection.js';
 import type { ClientSession } from '../session.js';
 import { CHANNEL, SHARD } from '../modes/pubsub.js';
-import type { NodeStatus } from '../../failover/failover-monitor.js';
-import type { RecoveryStatus } from '../../failover/shard-recovery.js';
 import type { MigrationProgress } from '../../cluster/operations/slot-migration.js';
+import type { NodeStatus } from '../../status/node-status.js';
+import type { RecoveryStatus } from '../../status/recovery-status.js';
 
 /** One node's INFO: section (lowercase) → field → value, fields in the node's order. */
 type NodeInfo = Map<string, Map<string, string>>;
