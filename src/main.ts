@@ -13,7 +13,8 @@ import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
 import { ProcessProvider } from './nodes/process/process-provider.js';
-import { parseAddress, type NodeAddress } from './nodes/control-client.js';
+import { parseAddress, setControlDialMap, type NodeAddress } from './nodes/control-client.js';
+import { DialMap } from './net/dial-map.js';
 import { StaticProvider } from './nodes/static-provider.js';
 import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
@@ -51,13 +52,13 @@ interface Providers {
   recoveryInstances: RecoveryInstanceRunner | undefined;
 }
 
-async function makeProviders(config: Config, log: Logger): Promise<Providers> {
+async function makeProviders(config: Config, log: Logger, dial: DialMap): Promise<Providers> {
   if (config.provider === 'static') return { provider: new StaticProvider({ log }), recoveryInstances: undefined };
   if (config.provider === 'docker') {
     const docker = new Docker(); // the local socket, or DOCKER_HOST
     const clusterId = dockerClusterId(config.dataDir);
     const access = config.dockerNodeAccess === 'auto' ? await detectNodeAccess(docker) : config.dockerNodeAccess;
-    const common = { docker, image: config.redisImage, clusterId, access, log } as const;
+    const common = { docker, image: config.redisImage, clusterId, access, dial, log } as const;
     const provider = await DockerProvider.create({
       ...common,
       network: config.dockerNetwork === '' ? `ihs-${clusterId}` : config.dockerNetwork,
@@ -72,7 +73,7 @@ async function makeProviders(config: Config, log: Logger): Promise<Providers> {
 }
 
 
-function poolFactory(password: string, config: Config, log: Logger) {
+function poolFactory(password: string, config: Config, log: Logger, dial: DialMap) {
   const ack = config.ack === 'replica' ? new AckPolicy(config.ackTimeout) : undefined;
   return (host: string, port: number, clusterErrors: ClusterErrorHandler): BackendPool =>
     new BackendPool(
@@ -85,6 +86,7 @@ function poolFactory(password: string, config: Config, log: Logger) {
         log,
         clusterErrors,
         ack,
+        dial,
       },
     );
 }
@@ -120,7 +122,10 @@ export interface ProxyHooks {
 }
 
 export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}): Promise<RunningProxy> {
-  const { provider, recoveryInstances } = await makeProviders(config, log);
+  // Every socket this proxy opens to a node dials through it (the Docker provider's published ports).
+  const dial = new DialMap();
+  setControlDialMap(dial);
+  const { provider, recoveryInstances } = await makeProviders(config, log, dial);
   const scripts = new ScriptRegistry();
   const cluster = await ClusterManager.open({
     scripts,
@@ -164,7 +169,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     throw new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`);
   }
   await prepareEveryNode(cluster, firstMap, log);
-  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log), slotMaps, config.failoverTimeout);
+  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log, dial), slotMaps, config.failoverTimeout);
   slotMaps.start();
   // The proxy heals the clusters it runs; a static cluster's owner heals their own.
   const failover =
@@ -227,7 +232,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     failoverCounts: failover === undefined ? undefined : () => failover.failoverCounts(),
     recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
     migration: () => migrator.progress(),
-    pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
+    pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub, dial },
     nodes: {
       scripts,
       rememberConfig: (pairs) => cluster.rememberConfig(pairs),

@@ -24,7 +24,7 @@ import { TOPOLOGY_FILE } from '../src/cluster/topology/topology-store.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger, silentLogger, type Logger } from '../src/log.js';
 import { startProxy } from '../src/main.js';
-import { infoFields, parseInfo, probeNode, withControlClient, type NodeAddress } from '../src/nodes/control-client.js';
+import { infoFields, parseInfo, probeNode, withControlClient, type ControlClient, type NodeAddress } from '../src/nodes/control-client.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/process/pid.js';
 import { ProcessProvider } from '../src/nodes/process/process-provider.js';
 import { findRedisServer } from '../src/nodes/redis-binary.js';
@@ -71,7 +71,7 @@ function pidsOf(doc: TopologyDoc): Record<string, string | undefined> {
   return Object.fromEntries(doc.nodes.map((n) => [n.id, n.handle]));
 }
 
-function call<T>(node: NodeAddress, password: string, fn: (c: Redis) => Promise<T>): Promise<T> {
+function call<T>(node: NodeAddress, password: string, fn: (c: ControlClient) => Promise<T>): Promise<T> {
   return withControlClient(node, password, 2_000, fn);
 }
 
@@ -184,7 +184,7 @@ async function writeKeys(doc: TopologyDoc, tag: string, count = 20): Promise<Map
   const byId = new Map(doc.nodes.map((n) => [n.id, n]));
   for (const [masterId, keys] of written) {
     await call(addr(byId.get(masterId)!), doc.nodePassword, async (c) => {
-      for (const k of keys) assert.equal(await c.set(k, `value-of-${k}`), 'OK');
+      for (const k of keys) assert.equal(await c.call('SET', k, `value-of-${k}`), 'OK');
       const replicas = doc.nodes.filter((n) => n.formedAsReplicaOf === masterId).length;
       if (replicas > 0) assert.equal(await c.call('WAIT', String(replicas), '5000'), replicas, `${masterId}: replicas acknowledged`);
     });
@@ -198,13 +198,13 @@ async function assertKeys(doc: TopologyDoc, written: Map<string, string[]>): Pro
   for (const [masterId, keys] of written) {
     const master = byId.get(masterId);
     assert.ok(master);
-    const values = await call(addr(master), doc.nodePassword, (c) => Promise.all(keys.map((k) => c.get(k))));
+    const values = await call(addr(master), doc.nodePassword, (c) => Promise.all(keys.map((k) => c.call('GET', k))));
     assert.deepEqual(values, keys.map((k) => `value-of-${k}`), `keys of ${masterId}`);
     for (const replica of doc.nodes.filter((n) => n.formedAsReplicaOf === masterId)) {
       await eventually(`${replica.id} has the keys of ${masterId}`, () =>
         call(addr(replica), doc.nodePassword, async (c) => {
           await c.call('READONLY');
-          const got = await Promise.all(keys.map((k) => c.get(k)));
+          const got = await Promise.all(keys.map((k) => c.call('GET', k)));
           return got.every((v, i) => v === `value-of-${keys[i]}`) ? true : `${got.filter((v) => v === null).length} keys missing`;
         }),
       );
@@ -792,13 +792,13 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
         const master = nodes.find((n) => n.id === masterId)!;
         await call({ host: '127.0.0.1', port: master.port }, password, async (c) => {
           assert.equal((await infoFields(c, 'cluster')).get('cluster_enabled'), '0', 'a standalone node');
-          for (const k of keys) assert.equal(await c.set(k, `value-of-${k}`), 'OK');
+          for (const k of keys) assert.equal(await c.call('SET', k, `value-of-${k}`), 'OK');
         });
       }
       for (const n of nodes.filter((x) => x.role === 'replica')) {
         await eventually(`old replica ${n.id} has its master's keys`, () =>
           call({ host: '127.0.0.1', port: n.port }, password, async (c) => {
-            const size = await c.dbsize();
+            const size = Number(await c.call('DBSIZE'));
             return size === 25 ? true : `dbsize ${size}`;
           }),
         );
@@ -863,7 +863,7 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
       await assertClusterFormed(doc, old.slots);
       for (const [masterId, keys] of old.written) {
         const master = doc.nodes.find((n) => n.id === masterId)!;
-        assert.equal(await call(addr(master), doc.nodePassword, (c) => c.dbsize()), keys.length, `${masterId} holds exactly its keys`);
+        assert.equal(await call(addr(master), doc.nodePassword, async (c) => Number(await c.call('DBSIZE'))), keys.length, `${masterId} holds exactly its keys`);
       }
       await assertKeys(doc, old.written);
 
@@ -898,9 +898,9 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
       // SHUTDOWN meanwhile ("Writing initial AOF, can't exit"); the conversion must wait it out.
       const busy = old.nodes.find((n) => n.id === 'm0r0')!;
       await call({ host: '127.0.0.1', port: busy.port }, old.password, async (c) => {
-        await c.config('SET', 'rdb-key-save-delay', '100000'); // 0.1 s per key: 25 keys, 2.5 s
-        await c.config('SET', 'appendonly', 'no');
-        await c.config('SET', 'appendonly', 'yes');
+        await c.call('CONFIG', 'SET', 'rdb-key-save-delay', '100000'); // 0.1 s per key: 25 keys, 2.5 s
+        await c.call('CONFIG', 'SET', 'appendonly', 'no');
+        await c.call('CONFIG', 'SET', 'appendonly', 'yes');
         assert.equal((await infoFields(c, 'persistence')).get('aof_rewrite_in_progress'), '1');
         assert.match(String(await c.call('SHUTDOWN').catch((err: Error) => err.message)), /Errors trying to SHUTDOWN/, 'refused for now');
       });

@@ -28,7 +28,7 @@ import type { NodeRecord, SlotRange, TopologyDoc } from '../src/cluster/topology
 import { NODES_DIR } from '../src/cluster/topology/topology-builder.js';
 import { START_TRIES } from '../src/failover/failover-monitor.js';
 import { createLogger, silentLogger, type Logger } from '../src/log.js';
-import { parseInfo, withControlClient, type NodeAddress } from '../src/nodes/control-client.js';
+import { parseInfo, withControlClient, type ControlClient, type NodeAddress } from '../src/nodes/control-client.js';
 import { exists } from '../src/nodes/files.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/process/pid.js';
 import { CONF_FILE } from '../src/nodes/redis-conf.js';
@@ -54,7 +54,7 @@ function node(doc: TopologyDoc, id: string): NodeRecord {
   return n;
 }
 
-function call<T>(addr: NodeAddress, password: string, fn: (c: Redis) => Promise<T>): Promise<T> {
+function call<T>(addr: NodeAddress, password: string, fn: (c: ControlClient) => Promise<T>): Promise<T> {
   return withControlClient(addr, password, 2_000, fn);
 }
 
@@ -67,7 +67,7 @@ async function myId(addr: NodeAddress, password: string): Promise<string> {
 }
 
 async function info(addr: NodeAddress, password: string, section: string): Promise<Map<string, string>> {
-  return parseInfo(String(await call(addr, password, (c) => (section === 'cluster' ? c.call('CLUSTER', 'INFO') : c.info(section)))));
+  return parseInfo(String(await call(addr, password, (c) => (section === 'cluster' ? c.call('CLUSTER', 'INFO') : c.call('INFO', section)))));
 }
 
 /** No node of the document lists `redisId`; every node knows exactly the document's nodes. */
@@ -105,7 +105,7 @@ async function writeKeysTo(doc: TopologyDoc, masterId: string, tag: string, coun
     if (ranges.some(([first, last]) => slot >= first && slot <= last)) keys.push(key);
   }
   await call(node(doc, masterId), doc.nodePassword, async (c) => {
-    for (const k of keys) assert.equal(await c.set(k, `value-of-${k}`), 'OK');
+    for (const k of keys) assert.equal(await c.call('SET', k, `value-of-${k}`), 'OK');
   });
   return keys;
 }
@@ -114,7 +114,7 @@ async function writeKeysTo(doc: TopologyDoc, masterId: string, tag: string, coun
 async function replicaHas(doc: TopologyDoc, id: string, keys: readonly string[]): Promise<string | true> {
   const got = await call(node(doc, id), doc.nodePassword, async (c) => {
     await c.call('READONLY');
-    return Promise.all(keys.map((k) => c.get(k)));
+    return Promise.all(keys.map((k) => c.call('GET', k)));
   });
   const missing = got.filter((v, i) => v !== `value-of-${keys[i]}`).length;
   return missing === 0 ? true : `${id} lacks ${missing} of ${keys.length} keys`;
@@ -161,7 +161,7 @@ describe('adding and removing nodes (ClusterManager, local redis-server processe
     assert.equal(await myId(again, cluster.nodePassword), redisId, 'the same node, from its own dir');
     await eventually('every node (m1r0 too) knows m2 after the restart', () => knownByAll(cluster.topology, 'm2', 'master'));
     assert.deepEqual(
-      await call(node(cluster.topology, 'm0'), cluster.nodePassword, (c) => Promise.all(keys.map((k) => c.get(k)))),
+      await call(node(cluster.topology, 'm0'), cluster.nodePassword, (c) => Promise.all(keys.map((k) => c.call('GET', k)))),
       keys.map((k) => `value-of-${k}`),
       'the keys are where they were',
     );
@@ -438,7 +438,7 @@ describe('a node that cannot start is replaced (running proxy, FailoverMonitor)'
     const mine = await call(node(doc, masterId), doc.nodePassword, async (c) => {
       const out: string[] = [];
       // a key of another master's slots answers MOVED here
-      for (const k of keys) if ((await c.exists(k).catch(() => 0)) === 1) out.push(k);
+      for (const k of keys) if ((await c.call('EXISTS', k).catch(() => 0)) === 1) out.push(k);
       return out;
     });
     if (mine.length === 0) return `${masterId} holds none of the keys`;

@@ -227,9 +227,7 @@ async function checkOnOwners(tp: TestProxy, expected: Map<string, string>): Prom
     await withControlClient(m, tp.proxy.cluster.nodePassword, 10_000, async (c) => {
       for (let i = 0; i < keys.length; i += 1000) {
         const chunk = keys.slice(i, i + 1000);
-        const p = c.pipeline();
-        for (const k of chunk) p.get(k);
-        const replies = (await p.exec()) ?? [];
+        const replies = await c.batch(chunk.map((k) => ['GET', k]));
         replies.forEach(([err, v], j) => {
           if (err !== null || v !== expected.get(chunk[j])) wrong.push(`${chunk[j]}: ${err?.message ?? String(v)} (want ${expected.get(chunk[j])})`);
         });
@@ -431,18 +429,14 @@ describe('SlotMigrator', { skip, timeout: 300_000 }, () => {
       // source still serves.
       await withControlClient(target, password, 2_000, async (c) => {
         await c.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
-        const p = c.pipeline();
-        p.call('ASKING');
-        p.set('{busy}differs', 'stale copy');
-        p.call('ASKING');
-        p.set('{busy}same', 'source:{busy}same');
-        for (const [err] of (await p.exec()) ?? []) if (err !== null) throw err;
+        const replies = await c.batch([['ASKING'], ['SET', '{busy}differs', 'stale copy'], ['ASKING'], ['SET', '{busy}same', 'source:{busy}same']]);
+        for (const [err] of replies) if (err !== null) throw err;
       });
       const report = await tp.proxy.migrator.migrate([{ first: slot, last: slot, to: target.id }], 'test: busykey');
       assert.equal(report.keysReplaced, 1, 'one key differed');
       for (const k of keys) {
         assert.equal(await client.get(k), `source:${k}`, `${k} through the proxy`);
-        const onTarget = await withControlClient(target, password, 2_000, (c) => c.get(k));
+        const onTarget = await withControlClient(target, password, 2_000, (c) => c.call('GET', k));
         assert.equal(onTarget, `source:${k}`, `${k} on the new owner`);
       }
       assert.equal(await withControlClient(source, password, 2_000, (c) => c.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))), 0, 'nothing left on the source');

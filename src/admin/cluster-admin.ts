@@ -323,7 +323,7 @@ export class ClusterAdmin {
     if (s.port <= 0) return listing;
     try {
       await withControlClient(s, this.o.cluster.nodePassword, this.o.commandTimeoutMs, async (c) => {
-        listing.keys = await c.dbsize();
+        listing.keys = Number(await c.call('DBSIZE'));
         const info = await infoFields(c, 'replication');
         const offset = Number(info.get(s.role === 'replica' ? 'slave_repl_offset' : 'master_repl_offset'));
         listing.offset = Number.isFinite(offset) ? offset : undefined;

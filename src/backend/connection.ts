@@ -33,7 +33,7 @@ import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
 import { AckBatch, DISCARD_REPLY, leaveBatch, type AckOwner, type AckPolicy } from './replica-ack.js';
 import { BLOCKING_WRITE, NOT_WRITE, writeKind } from '../commands/write-kind.js';
-import { dialAddress } from '../nodes/dial-map.js';
+import { dialTarget, type DialMap } from '../net/dial-map.js';
 import { beginRead, endRead } from '../net/read-clock.js';
 
 export interface BackendEndpoint {
@@ -92,6 +92,8 @@ export interface ConnectionOptions {
    * running on the node can be stopped from another connection.
    */
   onCommandTimeout?: (raw: Buffer) => void;
+  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
+  dial?: DialMap;
 }
 
 /** Push frames dropped on connections without a taker, since the process started. */
@@ -219,6 +221,11 @@ export class BackendConnection implements Flushable, AckOwner {
     return this.state === 'backoff' || (this.state === 'connecting' && this.attempt > 0);
   }
 
+  /** Why the node could not be reached or refused us, for operators (may name the address); '' when nothing failed. */
+  get failure(): string {
+    return this.lastSocketError || this.lastError;
+  }
+
   /** Requests written or queued and not yet answered. */
   get pendingCount(): number {
     return this.inflight.length;
@@ -330,7 +337,7 @@ export class BackendConnection implements Flushable, AckOwner {
   private connect(): void {
     this.state = 'connecting';
     this.scanner = new ReplyScanner();
-    const socket = net.connect({ ...dialAddress(this.endpoint.host, this.endpoint.port), onread: slabReads(this.onData) });
+    const socket = net.connect({ ...dialTarget(this.opts.dial, this.endpoint.host, this.endpoint.port), onread: slabReads(this.onData) });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);

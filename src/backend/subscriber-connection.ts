@@ -22,7 +22,7 @@ import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand } from '../resp/encode.js';
 import { reportFault } from '../faults.js';
 import type { BackendEndpoint } from './connection.js';
-import { dialAddress } from '../nodes/dial-map.js';
+import { dialTarget, type DialMap } from '../net/dial-map.js';
 
 export interface SubscriberOwner {
   /** One frame from the node: a message, a confirmation, or the error of a command. */
@@ -36,6 +36,8 @@ export interface SubscriberOptions {
   /** Nothing received for this long (PINGs unanswered included): the node is gone. 0: never. */
   silenceLimitMs: number;
   log: Logger;
+  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
+  dial?: DialMap;
 }
 
 const PING = encodeCommand(['PING']);
@@ -55,7 +57,7 @@ export class SubscriberConnection {
     private readonly owner: SubscriberOwner,
     private readonly opts: SubscriberOptions,
   ) {
-    const socket = net.connect(dialAddress(endpoint.host, endpoint.port));
+    const socket = net.connect(dialTarget(opts.dial, endpoint.host, endpoint.port));
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);

@@ -568,7 +568,7 @@ async function startNodes(
       try {
         if (node.external === true) {
           // Its owner runs it: is it there?
-          await withControlClient(node, next.nodePassword, 2_000, (c) => c.ping());
+          await withControlClient(node, next.nodePassword, 2_000, (c) => c.call('PING'));
           return;
         }
         const running = await provider.start(spec, previous);

@@ -31,7 +31,7 @@ export async function prepareExternalNode(addr: NodeAddress, password: string, t
   const auth = probe.state === 'auth-refused' ? '' : password;
   return withControlClient(addr, auth, timeoutMs, async (c) => {
     try {
-      await c.ping();
+      await c.call('PING');
     } catch (err) {
       throw new NodeChangeError(
         `ERR ${where} requires a password other than the cluster's (${(err as Error).message}): start it without requirepass (the proxy sets the cluster's) or with the cluster's`,
@@ -42,7 +42,7 @@ export async function prepareExternalNode(addr: NodeAddress, password: string, t
     }
     const known = Number(parseInfo(String(await c.call('CLUSTER', 'INFO'))).get('cluster_known_nodes'));
     if (known > 1) throw new NodeChangeError(`ERR ${where} already knows ${known - 1} other node(s): it belongs to another cluster (CLUSTER RESET HARD it first)`);
-    const keys = await c.dbsize();
+    const keys = Number(await c.call('DBSIZE'));
     if (keys > 0) throw new NodeChangeError(`ERR ${where} holds ${keys} keys: a node added to the cluster must be empty`);
     if ((await infoFields(c, 'replication')).get('role') !== 'master') throw new NodeChangeError(`ERR ${where} replicates another node: it must be a master`);
     const busPort = Number(await configGet(c, 'cluster-port'));
@@ -76,7 +76,7 @@ async function adoptPassword(c: ControlClient, password: string, where: string, 
 export async function releaseExternalNode(addr: NodeAddress, password: string, timeoutMs: number, log: Logger): Promise<boolean> {
   try {
     await withControlClient(addr, password, timeoutMs, async (c) => {
-      if ((await infoFields(c, 'replication')).get('role') === 'master' && (await c.dbsize()) > 0) {
+      if ((await infoFields(c, 'replication')).get('role') === 'master' && Number(await c.call('DBSIZE')) > 0) {
         throw new Error('it still holds keys');
       }
       await c.call('CLUSTER', 'RESET', 'HARD');

@@ -10,10 +10,10 @@
  * of proxies reading the same nodes route the same way.
  */
 import type { Logger } from '../log.js';
-import { BackendConnection } from '../backend/connection.js';
 import { encodeCommand } from '../resp/encode.js';
 import { decodeReply } from '../resp/reply-value.js';
-import type { NodeAddress } from '../nodes/control-client.js';
+import { replyError } from '../nodes/node-client.js';
+import { openNodeChannel, type NodeAddress, type NodeClient } from '../nodes/control-client.js';
 import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
 import { addressKey, SlotMap } from './slot-map.js';
 
@@ -41,7 +41,7 @@ const MIN_GAP_MS = 50;
 const VIEW_GRACE_MS = 300;
 
 export class SlotMapSource {
-  private readonly conns = new Map<string, BackendConnection>();
+  private readonly conns = new Map<string, NodeClient>();
   private current: SlotMap | undefined;
   private running: Promise<SlotMap> | undefined;
   private again = false;
@@ -133,33 +133,29 @@ export class SlotMapSource {
   private viewOf(key: string, addr: NodeAddress): Promise<ClusterNodeLine[] | string> {
     let conn = this.conns.get(key);
     if (conn === undefined) {
-      conn = new BackendConnection(
-        { id: `control ${key}`, host: addr.host, port: addr.port, password: this.opts.password },
-        { connectTimeoutMs: this.opts.connectTimeoutMs, commandTimeoutMs: this.opts.commandTimeoutMs, reconnect: true, log: this.opts.log },
-      );
+      conn = openNodeChannel(addr, {
+        id: `control ${key}`,
+        password: this.opts.password,
+        timeoutMs: this.opts.connectTimeoutMs,
+        commandTimeoutMs: this.opts.commandTimeoutMs,
+        log: this.opts.log,
+      });
       this.conns.set(key, conn);
     }
-    return new Promise((resolve) => {
-      conn.send(CLUSTER_NODES, {
-        deliver: (reply: Buffer) => {
-          if (reply[0] === 0x2d /* '-' */) {
-            const message = reply.toString('latin1', 1, reply.length - 2);
-            resolve(/cluster support disabled/i.test(message) ? `${key} is not a Redis Cluster node (${message})` : `${key}: ${message}`);
-            return;
-          }
-          const text = decodeReply(reply);
-          if (!Buffer.isBuffer(text)) return resolve(`${key}: unexpected CLUSTER NODES reply`);
-          try {
-            const lines = parseClusterNodes(text.toString('latin1'));
-            // A node that has never met another does not know its own address (":port" in
-            // its own line, e.g. a one-master cluster): it is where we just reached it.
-            for (const line of lines) if (line.flags.has('myself') && line.host === '') line.host = addr.host;
-            resolve(lines);
-          } catch (err) {
-            resolve(`${key}: ${(err as Error).message}`);
-          }
-        },
-      });
+    return conn.send(CLUSTER_NODES).then((reply) => {
+      const message = replyError(reply);
+      if (message !== undefined) return /cluster support disabled/i.test(message) ? `${key} is not a Redis Cluster node (${message})` : `${key}: ${message}`;
+      const text = decodeReply(reply);
+      if (!Buffer.isBuffer(text)) return `${key}: unexpected CLUSTER NODES reply`;
+      try {
+        const lines = parseClusterNodes(text.toString('latin1'));
+        // A node that has never met another does not know its own address (":port" in
+        // its own line, e.g. a one-master cluster): it is where we just reached it.
+        for (const line of lines) if (line.flags.has('myself') && line.host === '') line.host = addr.host;
+        return lines;
+      } catch (err) {
+        return `${key}: ${(err as Error).message}`;
+      }
     });
   }
 }

@@ -28,10 +28,10 @@
  * One log line per change of state; the failover side subscribes to the changes.
  */
 import type { Logger } from '../log.js';
-import { BackendConnection, isUnreachableReply } from '../backend/connection.js';
+import { isUnreachableReply } from '../backend/connection.js';
 import { encodeCommand } from '../resp/encode.js';
 import { isFailing, parseClusterNodes } from '../cluster/cluster-nodes.js';
-import { withControlClient } from '../nodes/control-client.js';
+import { openNodeChannel, withControlClient, type NodeClient } from '../nodes/control-client.js';
 import type { ProcessProbe } from '../nodes/provider.js';
 import type { NodeHealth } from '../status/node-status.js';
 import { isDown } from '../status/node-status.js';
@@ -106,7 +106,7 @@ class Watch {
   clusterOpinion: { at: number; flagged: boolean | undefined } | undefined;
   /** The first CPU sample of the current silence. */
   cpuSample: { at: number; cpuMs: number } | undefined;
-  conn: BackendConnection;
+  conn: NodeClient;
 
   constructor(
     public node: WatchedNode,
@@ -115,13 +115,16 @@ class Watch {
     this.conn = Watch.connect(node, opts);
   }
 
-  static connect(node: WatchedNode, opts: HealthMonitorOptions): BackendConnection {
-    return new BackendConnection(
-      { id: `health ${node.id}`, host: node.host, port: node.port, password: opts.password },
+  static connect(node: WatchedNode, opts: HealthMonitorOptions): NodeClient {
+    return openNodeChannel(node, {
+      id: `health ${node.id}`,
+      password: opts.password,
+      timeoutMs: opts.connectTimeoutMs,
       // The connection's own watchdog drops a socket whose PING never comes back, so a
       // node that resumes (SIGCONT) or comes back on the same port is reached again.
-      { connectTimeoutMs: opts.connectTimeoutMs, commandTimeoutMs: Math.max(opts.nodeTimeoutMs, 200), reconnect: true, log: opts.log },
-    );
+      commandTimeoutMs: Math.max(opts.nodeTimeoutMs, 200),
+      log: opts.log,
+    });
   }
 }
 
@@ -333,7 +336,7 @@ export class HealthMonitor {
     }
   }
 
-  private stillSilent(w: Watch, conn: BackendConnection): boolean {
+  private stillSilent(w: Watch, conn: NodeClient): boolean {
     return !this.closed && w.conn === conn && this.watches.get(w.node.id) === w && w.state !== 'recovering' && !isDown(w.state) && Date.now() - w.lastAnswer >= this.opts.nodeTimeoutMs;
   }
 
@@ -402,7 +405,7 @@ export class HealthMonitor {
     if (w.outstanding.has(kind) || this.closed) return;
     w.outstanding.add(kind);
     const conn = w.conn;
-    conn.send(frame, {
+    conn.sendTo(frame, {
       deliver: (reply: Buffer) => {
         if (w.conn !== conn) return; // the node moved meanwhile
         w.outstanding.delete(kind);

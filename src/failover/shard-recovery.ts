@@ -265,9 +265,9 @@ export class ShardRecoveries {
       if (owner === undefined) throw new Error(`survivor ${ourId} is not in the document`);
       const mine = op.assignment.filter(([, , id]) => id === ourId);
       await withControlClient(owner, password, this.o.commandTimeoutMs, async (c) => {
-        const pipe = c.pipeline();
-        for (const [first, last] of mine) for (let s = first; s <= last; s++) pipe.call('CLUSTER', 'SETSLOT', String(s), 'NODE', redisId);
-        checkPipeline(await pipe.exec(), `SETSLOT on ${ourId}`);
+        const setslots: string[][] = [];
+        for (const [first, last] of mine) for (let s = first; s <= last; s++) setslots.push(['CLUSTER', 'SETSLOT', String(s), 'NODE', redisId]);
+        checkPipeline(await c.batch(setslots), `SETSLOT on ${ourId}`);
         // A config epoch newer than every other (the dead master's included): the claim wins everywhere.
         await c.call('CLUSTER', 'BUMPEPOCH');
       });
@@ -278,9 +278,9 @@ export class ShardRecoveries {
         if (op.owners[n.id] !== undefined) return;
         try {
           await withControlClient(n, password, this.o.commandTimeoutMs, async (c) => {
-            const pipe = c.pipeline();
-            for (let s = 0; s < ownerOf.length; s++) if (ownerOf[s] !== undefined) pipe.call('CLUSTER', 'SETSLOT', String(s), 'NODE', op.owners[ownerOf[s]!]);
-            await pipe.exec(); // a replica's "only with masters" errors are expected
+            const setslots: string[][] = [];
+            for (let s = 0; s < ownerOf.length; s++) if (ownerOf[s] !== undefined) setslots.push(['CLUSTER', 'SETSLOT', String(s), 'NODE', op.owners[ownerOf[s]!]]);
+            await c.batch(setslots); // a replica's "only with masters" errors are expected
           });
         } catch (err) {
           this.o.log.debug({ node: n.id, err: (err as Error).message }, 'SETSLOT on a bystander failed; it learns from gossip');
@@ -374,7 +374,7 @@ export class ShardRecoveries {
         }
       }
     } finally {
-      src.disconnect();
+      src.close();
     }
     const moved = op.keys.recovered + op.keys.skipped - before;
     const ms = Date.now() - started;
@@ -427,7 +427,7 @@ export class ShardRecoveries {
     } catch (err) {
       this.o.log.debug({ op: op.id, err: (err as Error).message }, 'MIGRATE batch reported an error; moving its keys one by one');
     }
-    const left = (await src.pipeline(keys.map((k) => ['exists', k])).exec()) ?? [];
+    const left = await src.batch(keys.map((k) => ['exists', k]));
     for (let i = 0; i < keys.length; i++) {
       if (left[i]?.[1] !== 1) {
         op.keys.recovered++;

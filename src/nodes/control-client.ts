@@ -1,22 +1,15 @@
 /**
- * Control-plane connections to Redis nodes (ioredis): short-lived, no retries, no offline
- * queue, every step bounded. Used to probe, adopt and configure nodes — never for user
- * traffic (that goes through src/backend).
+ * Control-plane connections to Redis nodes: short-lived NodeClients, no retries, every
+ * step bounded. Used to probe, adopt and configure nodes — never for user traffic (that
+ * goes through src/backend).
  */
-import { Redis } from 'ioredis';
-import { dialAddress } from './dial-map.js';
+import { formatAddress, NodeClient, NodeConnectError, type NodeAddress } from './node-client.js';
 import { withTimeout } from './wait.js';
+import type { DialMap } from '../net/dial-map.js';
+import type { Logger } from '../log.js';
 
-export interface NodeAddress {
-  host: string;
-  port: number;
-}
+export { formatAddress, NodeConnectError, type NodeAddress, type NodeClient } from './node-client.js';
 
-export function formatAddress(addr: NodeAddress): string {
-  return `${addr.host}:${addr.port}`;
-}
-
-/** Could not connect, or the node refused our password. */
 /** "host:port" → the address; undefined when it is not one (no host, a port that is not 1..65535 in digits). */
 export function parseAddress(text: string): NodeAddress | undefined {
   const at = text.lastIndexOf(':');
@@ -26,47 +19,33 @@ export function parseAddress(text: string): NodeAddress | undefined {
   return { host: text.slice(0, at), port };
 }
 
-export class NodeConnectError extends Error {
-  override readonly name = 'NodeConnectError';
-  constructor(
-    readonly address: NodeAddress,
-    readonly reason: string,
-  ) {
-    super(`cannot reach redis at ${formatAddress(address)}: ${reason}`);
-  }
+export type ControlClient = NodeClient;
+
+/** Where control clients dial nodes; set by main() for the Docker provider's published ports. */
+let controlDial: DialMap | undefined;
+
+export function setControlDialMap(dial: DialMap | undefined): void {
+  controlDial = dial;
 }
 
-export type ControlClient = Redis;
+/** A control client, connected (and authenticated unless `password` is empty); rejects with a NodeConnectError. */
+async function connectControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
+  const client = new NodeClient(addr, { password, timeoutMs, dial: controlDial });
+  try {
+    await client.connect();
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
+}
 
-/** A control client, not connected yet; `connect` rejects with a NodeConnectError. */
-function createControlClient(addr: NodeAddress, password: string, timeoutMs: number): { client: ControlClient; connect(): Promise<void> } {
-  const client = new Redis({
-    ...dialAddress(addr.host, addr.port),
-    password: password === '' ? undefined : password,
-    protocol: 2,
-    lazyConnect: true,
-    enableReadyCheck: false, // we want to see LOADING ourselves
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    disableClientInfo: true,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-  });
-  let lastError: Error | undefined;
-  client.on('error', (err: Error) => {
-    lastError = err; // reported through the rejected connect/command below
-  });
-  return {
-    client,
-    async connect() {
-      try {
-        await client.connect();
-      } catch (err) {
-        throw new NodeConnectError(addr, (lastError ?? (err as Error)).message);
-      }
-    },
-  };
+/**
+ * A reconnecting client for a long job that judges raw frames (slot migration, health
+ * probes, slot maps): it re-authenticates on every reconnect, and never rejects.
+ */
+export function openNodeChannel(addr: NodeAddress, opts: { password: string; timeoutMs: number; commandTimeoutMs?: number; log: Logger; id?: string }): NodeClient {
+  return new NodeClient(addr, { ...opts, reconnect: true, dial: controlDial });
 }
 
 /**
@@ -79,31 +58,24 @@ export async function withControlClient<T>(
   timeoutMs: number,
   fn: (client: ControlClient) => Promise<T>,
 ): Promise<T> {
-  const { client, connect } = createControlClient(addr, password, timeoutMs);
+  let client: ControlClient | undefined;
   const run = async (): Promise<T> => {
-    await connect();
+    client = await connectControlClient(addr, password, timeoutMs);
     return fn(client);
   };
   try {
     return await withTimeout(run(), timeoutMs * 2, `redis at ${formatAddress(addr)} did not answer within ${timeoutMs * 2} ms`);
   } finally {
-    client.disconnect();
+    client?.close();
   }
 }
 
 /**
  * A connected control client for a long job (many commands, each bounded by `timeoutMs`,
- * the whole not bounded); the caller disconnects it.
+ * the whole not bounded); the caller closes it.
  */
-export async function openControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
-  const { client, connect } = createControlClient(addr, password, timeoutMs);
-  try {
-    await connect();
-  } catch (err) {
-    client.disconnect();
-    throw err;
-  }
-  return client;
+export function openControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
+  return connectControlClient(addr, password, timeoutMs);
 }
 
 /** What a node looks like from the control plane right now. */
@@ -123,7 +95,7 @@ export function classifyAuthError(message: string): boolean {
 /** PING the node with the password; never throws. */
 export async function probeNode(addr: NodeAddress, password: string, timeoutMs: number): Promise<NodeProbe> {
   try {
-    await withControlClient(addr, password, timeoutMs, (c) => c.ping());
+    await withControlClient(addr, password, timeoutMs, (c) => c.call('PING'));
     return { state: 'ready' };
   } catch (err) {
     const reason = err instanceof NodeConnectError ? err.reason : (err as Error).message;
@@ -136,7 +108,7 @@ export async function probeNode(addr: NodeAddress, password: string, timeoutMs: 
 
 /** `INFO <section>` as field → value. */
 export async function infoFields(client: ControlClient, section: string): Promise<Map<string, string>> {
-  return parseInfo(await client.info(section));
+  return parseInfo(String(await client.call('INFO', section)));
 }
 
 export function parseInfo(text: string): Map<string, string> {
@@ -151,6 +123,6 @@ export function parseInfo(text: string): Map<string, string> {
 
 /** `CONFIG GET <name>` → the value, or undefined when the parameter is unknown. */
 export async function configGet(client: ControlClient, name: string): Promise<string | undefined> {
-  const reply = (await client.config('GET', name)) as string[];
+  const reply = (await client.call('CONFIG', 'GET', name)) as string[];
   return reply.length >= 2 ? reply[1] : undefined;
 }

@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
+import type { DialMap } from '../net/dial-map.js';
 import type { RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { ClientSession, type SessionHost } from './session.js';
@@ -46,7 +47,7 @@ export interface ProxyServerOptions {
   /** The slot migration under way (INFO # Migration). */
   migration?: () => MigrationProgress | undefined;
   /** Pub/Sub: the nodes' password, and the output buffer limit of subscribed clients. */
-  pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit };
+  pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit; dial?: DialMap };
   /** Scripts, remembered CONFIG and the nodes' password (SCRIPT, FUNCTION, CONFIG). */
   nodes: NodeAccess;
 }
@@ -117,6 +118,7 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
       connectTimeoutMs: opts.pubsub.connectTimeoutMs,
       silenceLimitMs: opts.pubsub.commandTimeoutMs,
       outputLimit: opts.pubsub.outputLimit,
+      dial: opts.pubsub.dial,
       log: opts.log,
     });
     this.dispatcher = new Dispatcher(this);

@@ -236,7 +236,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     let lastError: Error | undefined;
     for (const address of candidates) {
       try {
-        return parseClusterNodes(await control(address, (c) => c.cluster('NODES') as Promise<string>));
+        return parseClusterNodes(await control(address, (c) => c.call('CLUSTER', 'NODES') as Promise<string>));
       } catch (err) {
         lastError = err as Error;
       }
@@ -260,8 +260,8 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     for (const n of nodes) {
       if (n.exited !== undefined) return `node ${n.address} ${n.exited}`;
       const r = await control(n.address, async (c) => ({
-        info: parseFields((await c.cluster('INFO')) as string),
-        nodes: (await c.cluster('NODES')) as string,
+        info: parseFields((await c.call('CLUSTER', 'INFO')) as string),
+        nodes: (await c.call('CLUSTER', 'NODES')) as string,
         repl: await infoFields(c, 'replication'),
       })).catch((err: Error) => err);
       if (r instanceof Error) return `${n.address}: ${r.message}`;
@@ -309,7 +309,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     if (me?.role !== 'replica') throw new Error(`${replicaAddress} is not a replica (${me?.flags.join(',')})`);
     const oldMaster = all.find((x) => x.id === me.masterId);
     if (!oldMaster) throw new Error(`${replicaAddress}: its master ${me.masterId} is not in CLUSTER NODES`);
-    const reply = await control(replicaAddress, (c) => c.cluster('FAILOVER') as Promise<string>);
+    const reply = await control(replicaAddress, (c) => c.call('CLUSTER', 'FAILOVER') as Promise<string>);
     if (reply !== 'OK') throw new Error(`CLUSTER FAILOVER on ${replicaAddress}: ${reply}`);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -409,7 +409,7 @@ async function startNode(binary: string, dir: string, password: string, nodeTime
     const deadline = Date.now() + startTimeoutMs;
     for (;;) {
       if (node.exited !== undefined) break;
-      const ready = await withControlClient({ host: HOST, port }, password, COMMAND_TIMEOUT_MS, (c) => c.ping()).then(
+      const ready = await withControlClient({ host: HOST, port }, password, COMMAND_TIMEOUT_MS, (c) => c.call('PING')).then(
         () => true,
         () => false,
       );

@@ -117,7 +117,7 @@ export async function attachReplica(replica: PlacedNode, masterRedisId: string, 
  */
 export async function waitReplicaInSync(replica: PlacedNode, o: FormationOptions, timeoutMs: number): Promise<void> {
   await until(`${replica.id} in sync with its master (master_link_status:up)`, { ...o, settleTimeoutMs: timeoutMs }, async () => {
-    const info = parseInfo(String(await call(replica, o, (c) => c.info('replication'))));
+    const info = parseInfo(String(await call(replica, o, (c) => c.call('INFO', 'replication'))));
     if (info.get('role') !== 'slave') return `${replica.id} is ${info.get('role')}`;
     const link = info.get('master_link_status');
     return link === 'up' ? true : `master_link_status:${link}${info.get('master_sync_in_progress') === '1' ? ' (sync in progress)' : ''}`;

@@ -39,7 +39,7 @@
  * target): each step is sent for the whole group at once — one write, one round trip —
  * every MIGRATE goes out together with the slot's next GETKEYSINSLOT, several groups are
  * in flight (GROUPS_IN_FLIGHT), taken from the sources in turn so every source works at
- * once, and keys go from the GETKEYSINSLOT reply into MIGRATE as raw RESP (NodeChannel).
+ * once, and keys go from the GETKEYSINSLOT reply into MIGRATE as raw RESP (NodeClient).
  * A slot that fails a step leaves its group; the failed slots of a group are retried
  * together.
  *
@@ -55,13 +55,13 @@
  * in the document for resume().
  */
 import type { Logger } from '../../log.js';
-import { formatAddress, type NodeAddress } from '../../nodes/control-client.js';
+import { formatAddress, openNodeChannel, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
 import { encodeCommand } from '../../resp/encode.js';
 import { decodeReply } from '../../resp/reply-value.js';
 import type { ClusterManager } from '../cluster-manager.js';
 import { parseClusterNodes } from '../cluster-nodes.js';
-import { NodeChannel, expectOk, replyError } from '../node-channel.js';
+import { expectOk, replyError, type NodeClient } from '../../nodes/node-client.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../slot-map.js';
 import type { SlotMapSource } from '../slot-map-source.js';
 import { SLOT_COUNT, type Operation, type OperationBase } from '../topology/topology.js';
@@ -193,7 +193,7 @@ export class SlotMigrator {
   /** Set synchronously by migrate()/resume() so a second caller sees the first at once. */
   private busy: Promise<MigrationReport> | undefined;
   private closed = false;
-  private readonly channels = new Map<string, NodeChannel>();
+  private readonly channels = new Map<string, NodeClient>();
   private targets = new Map<string, Promise<ClusterNode>>();
   private map: SlotMap | undefined;
 
@@ -373,7 +373,7 @@ export class SlotMigrator {
       return report;
     } finally {
       if (this.run === run) this.run = undefined;
-      for (const c of this.channels.values()) c.close();
+      for (const c of this.channels.values()) c.close('migration over');
       this.channels.clear();
       this.targets = new Map();
     }
@@ -536,13 +536,13 @@ export class SlotMigrator {
   private async step(
     run: Run,
     slots: number[],
-    node: NodeChannel,
+    node: NodeClient,
     command: (slot: string) => string[],
     what: string,
     failures: Failures,
     tolerate?: (i: number, err: string) => boolean,
   ): Promise<number[]> {
-    const replies = await Promise.all(slots.map((i) => node.call(command(String(run.slots[i])))));
+    const replies = await Promise.all(slots.map((i) => node.callRaw(command(String(run.slots[i])))));
     return slots.filter((i, k) => {
       const err = replyError(replies[k]);
       if (err === undefined || tolerate?.(i, err) === true) return true;
@@ -556,9 +556,9 @@ export class SlotMigrator {
    * each slot's MIGRATE goes out with its next GETKEYSINSLOT, every slot's in one write.
    * Returns the slots drained; a slot whose MIGRATE failed goes to `failures`.
    */
-  private async drain(run: Run, slots: number[], s: NodeChannel, target: ClusterNode, failures: Failures): Promise<number[]> {
+  private async drain(run: Run, slots: number[], s: NodeClient, target: ClusterNode, failures: Failures): Promise<number[]> {
     const batch = String(this.o.batchSize);
-    const getKeys = (i: number) => s.call(['CLUSTER', 'GETKEYSINSLOT', String(run.slots[i]), batch]);
+    const getKeys = (i: number) => s.callRaw(['CLUSTER', 'GETKEYSINSLOT', String(run.slots[i]), batch]);
     const keysOf = new Map<number, KeyBatch>();
     const first = await Promise.all(slots.map(getKeys));
     slots.forEach((i, k) => this.takeKeys(keysOf, i, first[k], failures));
@@ -619,14 +619,14 @@ export class SlotMigrator {
    * module comment): find them, log those whose values differ, and send the source's copies
    * again with REPLACE. Returns how many differed.
    */
-  private async replaceBusyKeys(slot: number, s: NodeChannel, target: ClusterNode, keys: Buffer[]): Promise<number> {
+  private async replaceBusyKeys(slot: number, s: NodeClient, target: ClusterNode, keys: Buffer[]): Promise<number> {
     const t = this.channel(target);
-    const onSource = await Promise.all(keys.map((k) => s.call(['DUMP', k])));
+    const onSource = await Promise.all(keys.map((k) => s.callRaw(['DUMP', k])));
     // ASKING first: the slot is still the source's, the target only importing it.
     const onTarget = await Promise.all(
       keys.map((k) => {
-        void t.call(['ASKING']);
-        return t.call(['DUMP', k]);
+        void t.callRaw(['ASKING']);
+        return t.callRaw(['DUMP', k]);
       }),
     );
     const busy: Buffer[] = [];
@@ -639,7 +639,7 @@ export class SlotMigrator {
       if (!a.equals(b)) differing.push(key.toString('latin1'));
     });
     if (busy.length === 0) return 0;
-    const reply = expectOk(await s.call([...this.migrateArgs(target, true), ...busy]), `MIGRATE REPLACE from ${formatAddress(s.address)}`);
+    const reply = expectOk(await s.callRaw([...this.migrateArgs(target, true), ...busy]), `MIGRATE REPLACE from ${formatAddress(s.address)}`);
     this.o.log.warn(
       { slot, target: target.address, keys: busy.length, differing: differing.length, examples: differing.slice(0, LOGGED_KEYS), reply: reply.toString('latin1', 1, reply.length - 2) },
       "target already had keys the source still served: the source's copies (the ones clients read) replaced them",
@@ -692,7 +692,7 @@ export class SlotMigrator {
 
   private async lookUpTarget(to: string): Promise<ClusterNode> {
     const addr = addressOfId(this.o.cluster, to);
-    const reply = decodeReply(expectOk(await this.channel(addr).call(['CLUSTER', 'NODES']), `CLUSTER NODES on ${formatAddress(addr)}`));
+    const reply = decodeReply(expectOk(await this.channel(addr).callRaw(['CLUSTER', 'NODES']), `CLUSTER NODES on ${formatAddress(addr)}`));
     if (!Buffer.isBuffer(reply)) throw new Error(`${to}: unexpected CLUSTER NODES reply`);
     const view = parseClusterNodes(reply.toString('latin1'));
     const me = view.find((l) => l.flags.has('myself'));
@@ -710,11 +710,11 @@ export class SlotMigrator {
   }
 
   /** The pipelined connection to a node for this run, opened on first use (it reconnects by itself). */
-  private channel(addr: NodeAddress): NodeChannel {
+  private channel(addr: NodeAddress): NodeClient {
     const key = addressKey(addr.host, addr.port);
     let c = this.channels.get(key);
     if (c === undefined) {
-      c = new NodeChannel({ host: addr.host, port: addr.port }, this.o.cluster.nodePassword, this.o.log, this.o.commandTimeoutMs * 3);
+      c = openNodeChannel({ host: addr.host, port: addr.port }, { password: this.o.cluster.nodePassword, timeoutMs: this.o.commandTimeoutMs * 3, log: this.o.log });
       this.channels.set(key, c);
     }
     return c;

@@ -29,7 +29,7 @@ import type Docker from 'dockerode';
 import type { Logger } from '../../log.js';
 import { redisIdFromDir } from '../../cluster/membership.js';
 import { formatAddress, probeNode, withControlClient, type NodeProbe } from '../control-client.js';
-import { deleteDialRoute, setDialRoute } from '../dial-map.js';
+import type { DialMap } from '../../net/dial-map.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { DockerEvents } from './docker-events.js';
 import { ensureNetwork, isStaticAddress, LABEL_CLUSTER, LABEL_NODE, LABEL_ROLE, pickStaticAddress, type NetworkInfo } from './docker-network.js';
@@ -65,6 +65,8 @@ export interface DockerProviderOptions {
   /** The cluster's bridge network (created when missing). */
   network: string;
   access: NodeAccess;
+  /** Where the proxy's sockets learn the route to each node's published port (access `published`). */
+  dial: DialMap;
   /** Bound on a node becoming ready. Default 30 s. */
   startTimeoutMs?: number;
   /** Bound on a graceful stop (SIGTERM) before Docker sends SIGKILL. Default 3 s. */
@@ -98,6 +100,24 @@ export async function detectNodeAccess(docker: Docker): Promise<NodeAccess> {
   }
 }
 
+/**
+ * The container's address on `network`; for a host-run proxy (access `published`), also the
+ * route to its client port published on 127.0.0.1, recorded in `dial` and claimed in
+ * `ports`. A problem instead when it has no address, or publishes no port where it must.
+ */
+export function routeTo(info: Docker.ContainerInspectInfo, network: string, access: NodeAccess, dial: DialMap, ports: PortAllocator): string | { problem: string } {
+  const endpoint = info.NetworkSettings.Networks[network];
+  const ip = endpoint?.IPAMConfig?.IPv4Address || endpoint?.IPAddress;
+  if (!ip) return { problem: `container ${info.Name} has no address on network ${network}` };
+  if (access === 'published') {
+    const port = publishedPort(info);
+    if (port === undefined) return { problem: `container ${info.Name} publishes no port on 127.0.0.1 (created for a proxy in a container? use --docker-node-access network)` };
+    ports.claim(port);
+    dial.set(ip, CONTAINER_PORT, { host: '127.0.0.1', port });
+  }
+  return ip;
+}
+
 export class DockerProvider implements NodeProvider {
   readonly kind = 'docker' as const;
   onUnexpectedExit?: (id: string) => void;
@@ -105,10 +125,7 @@ export class DockerProvider implements NodeProvider {
   private readonly nodes = new Map<string, OwnedNode>();
   private readonly docker: Docker;
   private readonly log: Logger;
-  private readonly startTimeoutMs: number;
-  private readonly stopTimeoutMs: number;
-  private readonly commandTimeoutMs: number;
-  private readonly clusterNodeTimeoutMs: number;
+  private readonly timeouts: { startMs: number; stopMs: number; commandMs: number; clusterNodeMs: number };
   private readonly ports = new PortAllocator('127.0.0.1');
   /** Addresses handed out but maybe not on a container yet (parallel starts). */
   private readonly claimedIps = new Set<string>();
@@ -140,10 +157,12 @@ export class DockerProvider implements NodeProvider {
   constructor(private readonly o: DockerProviderOptions) {
     this.docker = o.docker;
     this.log = o.log;
-    this.startTimeoutMs = o.startTimeoutMs ?? 30_000;
-    this.stopTimeoutMs = o.stopTimeoutMs ?? 3_000; // as the process provider's: a busy node would hold up the stop
-    this.commandTimeoutMs = o.commandTimeoutMs ?? 2_000;
-    this.clusterNodeTimeoutMs = o.clusterNodeTimeoutMs ?? 5_000;
+    this.timeouts = {
+      startMs: o.startTimeoutMs ?? 30_000,
+      stopMs: o.stopTimeoutMs ?? 3_000, // as the process provider's: a busy node would hold up the stop
+      commandMs: o.commandTimeoutMs ?? 2_000,
+      clusterNodeMs: o.clusterNodeTimeoutMs ?? 5_000,
+    };
     this.events = new DockerEvents({
       docker: o.docker,
       log: o.log,
@@ -222,13 +241,13 @@ export class DockerProvider implements NodeProvider {
     if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
     const ip = this.routeTo(info, net);
     const addr = { host: ip, port: CONTAINER_PORT };
-    const probe = await probeNode(addr, spec.password, this.commandTimeoutMs);
+    const probe = await probeNode(addr, spec.password, this.timeouts.commandMs);
     if (probe.state !== 'ready' && probe.state !== 'loading') {
       this.log.warn({ node: spec.id, container: info.Name, probe: probe.state }, 'node container runs but does not answer; restarting it');
       await this.kill(info.Id);
       return undefined;
     }
-    const theirs = probe.state === 'ready' ? String(await withControlClient(addr, spec.password, this.commandTimeoutMs, (c) => c.call('CLUSTER', 'MYID'))) : undefined;
+    const theirs = probe.state === 'ready' ? String(await withControlClient(addr, spec.password, this.timeouts.commandMs, (c) => c.call('CLUSTER', 'MYID'))) : undefined;
     const ours = await redisIdFromDir(nodeDir);
     if (theirs !== undefined && theirs !== ours) {
       throw new NodeStartError(
@@ -279,7 +298,7 @@ export class DockerProvider implements NodeProvider {
             busPort: CONTAINER_BUS_PORT,
             nodeDir: CONTAINER_DATA_DIR,
             password: spec.password,
-            clusterNodeTimeoutMs: this.clusterNodeTimeoutMs,
+            clusterNodeTimeoutMs: this.timeouts.clusterNodeMs,
             bind: '0.0.0.0',
             announceIp: ip,
           }),
@@ -297,7 +316,7 @@ export class DockerProvider implements NodeProvider {
           User: ownerIds(),
           Labels: labels,
           ExposedPorts: { [PORT_KEY]: {} },
-          StopTimeout: Math.ceil(this.stopTimeoutMs / 1000),
+          StopTimeout: Math.ceil(this.timeouts.stopMs / 1000),
           HostConfig: {
             Binds: [`${volume}:${CONTAINER_DATA_DIR}`],
             NetworkMode: net.name,
@@ -355,10 +374,10 @@ export class DockerProvider implements NodeProvider {
   private async waitReady(spec: NodeSpec, info: Docker.ContainerInspectInfo, net: NetworkInfo): Promise<RunningNode> {
     const ip = this.routeTo(info, net);
     const addr = { host: ip, port: CONTAINER_PORT };
-    const deadline = Date.now() + this.startTimeoutMs;
+    const deadline = Date.now() + this.timeouts.startMs;
     let probe: NodeProbe | undefined;
     for (;;) {
-      probe = await probeNode(addr, spec.password, this.commandTimeoutMs);
+      probe = await probeNode(addr, spec.password, this.timeouts.commandMs);
       if (probe.state === 'ready') break;
       const state = (await this.inspect(info.Id))?.State;
       if (state === undefined || !state.Running) {
@@ -368,7 +387,7 @@ export class DockerProvider implements NodeProvider {
       }
       if (Date.now() >= deadline) {
         await this.kill(info.Id);
-        throw new NodeStartError(`node ${spec.id}: container ${info.Name} did not answer PING on ${formatAddress(addr)} within ${this.startTimeoutMs} ms (last probe: ${probe.state}); killed it`);
+        throw new NodeStartError(`node ${spec.id}: container ${info.Name} did not answer PING on ${formatAddress(addr)} within ${this.timeouts.startMs} ms (last probe: ${probe.state}); killed it`);
       }
       await sleep(POLL_MS);
     }
@@ -377,18 +396,10 @@ export class DockerProvider implements NodeProvider {
     return { id: spec.id, host: ip, port: CONTAINER_PORT, busPort: CONTAINER_BUS_PORT, handle: info.Id };
   }
 
-  /** The container's address on the cluster network; for a host-run proxy, the route to its published port. */
   private routeTo(info: Docker.ContainerInspectInfo, net: NetworkInfo): string {
-    const endpoint = info.NetworkSettings.Networks[net.name];
-    const ip = endpoint?.IPAMConfig?.IPv4Address || endpoint?.IPAddress;
-    if (!ip) throw new NodeStartError(`container ${info.Name} has no address on network ${net.name}`);
-    if (this.o.access === 'published') {
-      const port = publishedPort(info);
-      if (port === undefined) throw new NodeStartError(`container ${info.Name} publishes no port on 127.0.0.1 (created for a proxy in a container? use --docker-node-access network)`);
-      this.ports.claim(port);
-      setDialRoute(ip, CONTAINER_PORT, { host: '127.0.0.1', port });
-    }
-    return ip;
+    const route = routeTo(info, net.name, this.o.access, this.o.dial, this.ports);
+    if (typeof route !== 'string') throw new NodeStartError(route.problem);
+    return route;
   }
 
   async stop(id: string, graceful: boolean): Promise<void> {
@@ -407,7 +418,7 @@ export class DockerProvider implements NodeProvider {
       if (info.State.Paused && graceful) await container.unpause();
       how = graceful ? 'SIGTERM' : 'SIGKILL';
       try {
-        if (graceful) await container.stop({ t: Math.ceil(this.stopTimeoutMs / 1000) });
+        if (graceful) await container.stop({ t: Math.ceil(this.timeouts.stopMs / 1000) });
         else await container.kill();
         await container.wait({ condition: 'not-running' });
       } catch (err) {
@@ -469,7 +480,7 @@ export class DockerProvider implements NodeProvider {
     if (info !== undefined && info.Config.Labels?.[LABEL_CLUSTER] === this.o.clusterId) {
       const endpoint = info.NetworkSettings.Networks[this.o.network];
       const ip = endpoint?.IPAMConfig?.IPv4Address || endpoint?.IPAddress;
-      if (ip) deleteDialRoute(ip, CONTAINER_PORT);
+      if (ip) this.o.dial.delete(ip, CONTAINER_PORT);
       const port = publishedPort(info);
       if (port !== undefined) this.ports.release(port);
       await this.docker.getContainer(info.Id).remove({ force: true });

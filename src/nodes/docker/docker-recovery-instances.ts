@@ -11,10 +11,10 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log.js';
 import { probeNode } from '../control-client.js';
-import { deleteDialRoute, setDialRoute } from '../dial-map.js';
 import { dockerMessage } from './docker-errors.js';
 import { LABEL_CLUSTER, LABEL_ROLE } from './docker-network.js';
-import { CONTAINER_DATA_DIR, CONTAINER_PORT, inspectContainer, ownerIds, publishedPort, type DockerProvider, type NodeAccess } from './docker-provider.js';
+import { CONTAINER_DATA_DIR, CONTAINER_PORT, inspectContainer, ownerIds, publishedPort, routeTo, type DockerProvider, type NodeAccess } from './docker-provider.js';
+import type { DialMap } from '../../net/dial-map.js';
 import { tailFile } from '../log-tail.js';
 import { PortAllocator } from '../ports.js';
 import { writePrivateFile } from '../process/process-provider.js';
@@ -31,6 +31,8 @@ export interface DockerRecoveryInstancesOptions {
   image: string;
   clusterId: string;
   access: NodeAccess;
+  /** Where the proxy's sockets learn the route to an instance's published port (access `published`). */
+  dial: DialMap;
   log: Logger;
   /** Bound on loading the AOF. Default 120 s. */
   startTimeoutMs?: number;
@@ -98,7 +100,7 @@ export class DockerRecoveryInstances implements RecoveryInstanceRunner {
     const container = this.docker.getContainer(info.Id);
     if (info.State.Running) await container.stop({ t: 15 }); // SIGTERM: the AOF keeps exactly what was not migrated
     await container.remove({ force: true });
-    deleteDialRoute(instance.host, instance.port);
+    this.o.dial.delete(instance.host, instance.port);
     const port = publishedPort(info);
     if (port !== undefined) this.ports.release(port);
     this.o.log.info({ dir, container: info.Name }, 'recovery instance stopped');
@@ -129,14 +131,9 @@ export class DockerRecoveryInstances implements RecoveryInstanceRunner {
   }
 
   private routeTo(info: Docker.ContainerInspectInfo, network: string): string {
-    const ip = info.NetworkSettings.Networks[network]?.IPAddress;
-    if (!ip) throw new RecoveryLoadError(`recovery container ${info.Name} has no address on network ${network}`);
-    const port = publishedPort(info);
-    if (this.o.access === 'published' && port !== undefined) {
-      this.ports.claim(port);
-      setDialRoute(ip, CONTAINER_PORT, { host: '127.0.0.1', port });
-    }
-    return ip;
+    const route = routeTo(info, network, this.o.access, this.o.dial, this.ports);
+    if (typeof route !== 'string') throw new RecoveryLoadError(`recovery ${route.problem}`);
+    return route;
   }
 
   private inspect(nameOrId: string): Promise<Docker.ContainerInspectInfo | undefined> {

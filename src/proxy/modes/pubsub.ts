@@ -37,6 +37,7 @@
  * message is added, as Redis does; past it the client is disconnected (one log line).
  */
 import type { Logger } from '../../log.js';
+import type { DialMap } from '../../net/dial-map.js';
 import type { OutputBufferLimit } from '../../config.js';
 import { Fifo } from '../../net/fifo.js';
 import { keySlot } from '../../cluster/key-slot.js';
@@ -165,6 +166,8 @@ export interface PubSubOptions {
   silenceLimitMs: number;
   outputLimit: OutputBufferLimit;
   log: Logger;
+  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
+  dial?: DialMap;
 }
 
 export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
@@ -191,6 +194,7 @@ export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
       connectTimeoutMs: opts.connectTimeoutMs,
       silenceLimitMs: opts.silenceLimitMs,
       log: opts.log,
+      dial: opts.dial,
       servingMasters: () => router.servingMasters.map((i) => router.slotMap.masters[i]),
     });
     this.checkedMap = router.slotMap;
@@ -531,7 +535,7 @@ export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
 
   private connect(host: string, port: number): SubscriberConnection {
     const endpoint: BackendEndpoint = { id: `${host}:${port}`, host, port, password: this.opts.password };
-    const conn = new SubscriberConnection(endpoint, this, { connectTimeoutMs: this.opts.connectTimeoutMs, silenceLimitMs: this.opts.silenceLimitMs, log: this.opts.log });
+    const conn = new SubscriberConnection(endpoint, this, { connectTimeoutMs: this.opts.connectTimeoutMs, silenceLimitMs: this.opts.silenceLimitMs, log: this.opts.log, dial: this.opts.dial });
     this.links.set(conn, new Link());
     return conn;
   }
