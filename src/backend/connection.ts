@@ -126,6 +126,32 @@ import { unreachableMessage, withoutAddress } from './unreachable.js';
 const HELLO_3 = encodeCommand(['HELLO', '3']);
 const PUSH = 0x3e; // '>'
 
+/** Whether writes' replies wait for a WAIT, and which. */
+interface AckState {
+  /** The writes queued since the last flush, whose WAIT the next flush sends. */
+  batch: AckBatch | null;
+  /**
+   * A WAIT is in flight. Redis runs a connection's WAITs one after another, each up to the
+   * ack timeout: one per flush while a replica is missing would queue up timeout after
+   * timeout. One at a time, a write waits at most two.
+   */
+  waitInFlight: boolean;
+}
+
+/** The connection's life around its requests: failures, reconnecting, the command watchdog. */
+interface LinkState {
+  /** Connect attempts since it was last ready (the backoff's exponent). */
+  attempt: number;
+  /** Why the node could not be reached or answered, in words fit for a client (no address). */
+  lastError: string;
+  /** The socket's own error message, which may name the address: for the log only. */
+  lastSocketError: string;
+  /** When the node last answered (or an idle connection was given a request): the watchdog's clock. */
+  lastProgressAt: number;
+  retryTimer: NodeJS.Timeout | null;
+  watchdog: NodeJS.Timeout | null;
+}
+
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 2000;
 
@@ -147,40 +173,11 @@ export class BackendConnection implements Flushable, AckOwner {
   private outBytes = 0;
   /** Replies still owed to our own handshake commands (AUTH, HELLO 3), which precede `inflight`. */
   private handshakeReplies = 0;
-  /** With an AckPolicy: the writes queued since the last flush, whose WAIT the next flush sends. */
-  private ackBatch: AckBatch | null = null;
-  /**
-   * A WAIT is in flight. Redis runs a connection's WAITs one after another, each up to the
-   * ack timeout: one per flush while a replica is missing would queue up timeout after
-   * timeout. One at a time, a write waits at most two.
-   */
-  private waitInFlight = false;
-  private attempt = 0;
-  /** Why the node could not be reached or answered, in words fit for a client (no address). */
-  private lastError = '';
-  /** The socket's own error message, which may name the address: for the log only. */
-  private lastSocketError = '';
-  private lastProgressAt = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private watchdog: NodeJS.Timeout | null = null;
+  /** With an AckPolicy (`--ack replica`) only. */
+  private readonly acking: AckState = { batch: null, waitInFlight: false };
+  private readonly link: LinkState = { attempt: 0, lastError: '', lastSocketError: '', lastProgressAt: 0, retryTimer: null, watchdog: null };
   /** Senders stalled until this connection drains; empty unless it became congested. */
   private drainWaiters: DrainListener[] = [];
-  private readonly onData = (chunk: Buffer): void => {
-    // Every reply in this read is stamped with one clock read (command latency, read-clock.ts).
-    beginRead();
-    try {
-      this.handleData(chunk);
-    } catch (err) {
-      // A bug in reading replies: which reply is whose is unknown now, so the connection
-      // goes (its requests fail, it reconnects); the process and the other connections stay.
-      reportFault(err, `reading replies from ${this.endpoint.id}`);
-      this.lastError = 'internal error reading replies';
-      this.socket?.destroy();
-    } finally {
-      endRead();
-    }
-  };
-  private readonly onSocketDrain = () => this.checkDrained();
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -188,8 +185,8 @@ export class BackendConnection implements Flushable, AckOwner {
   ) {
     this.connect();
     if (opts.commandTimeoutMs > 0) {
-      this.watchdog = setInterval(() => this.checkTimeout(), Math.max(50, opts.commandTimeoutMs / 4));
-      this.watchdog.unref();
+      this.link.watchdog = setInterval(() => this.checkTimeout(), Math.max(50, opts.commandTimeoutMs / 4));
+      this.link.watchdog.unref();
     }
   }
 
@@ -218,12 +215,12 @@ export class BackendConnection implements Flushable, AckOwner {
    * making its first attempt is not down.
    */
   get isDown(): boolean {
-    return this.state === 'backoff' || (this.state === 'connecting' && this.attempt > 0);
+    return this.state === 'backoff' || (this.state === 'connecting' && this.link.attempt > 0);
   }
 
   /** Why the node could not be reached or refused us, for operators (may name the address); '' when nothing failed. */
   get failure(): string {
-    return this.lastSocketError || this.lastError;
+    return this.link.lastSocketError || this.link.lastError;
   }
 
   /** Requests written or queued and not yet answered. */
@@ -247,7 +244,7 @@ export class BackendConnection implements Flushable, AckOwner {
       sink.deliver(this.unavailableError());
       return true;
     }
-    if (this.inflight.length === 0) this.lastProgressAt = Date.now();
+    if (this.inflight.length === 0) this.link.lastProgressAt = Date.now();
     if (this.opts.ack !== undefined && !this.queuing) sink = this.holdIfWrite(raw, sink, this.opts.ack);
     this.inflight.push(sink);
     this.inflightRaw.push(raw);
@@ -261,26 +258,26 @@ export class BackendConnection implements Flushable, AckOwner {
   private holdIfWrite(raw: Buffer, sink: ReplySink, ack: AckPolicy): ReplySink {
     const kind = writeKind(raw);
     if (kind === NOT_WRITE) return sink;
-    const batch = (this.ackBatch ??= new AckBatch(ack, this));
+    const batch = (this.acking.batch ??= new AckBatch(ack, this));
     if (kind === BLOCKING_WRITE) batch.blocking = true;
     return batch.hold(sink);
   }
 
   /** Queue the open batch's WAIT (and PING) behind its writes: they go out in the same write. */
   private closeAckBatch(): void {
-    const batch = this.ackBatch;
+    const batch = this.acking.batch;
     if (batch === null) return;
-    this.ackBatch = null;
+    this.acking.batch = null;
     const ack = this.opts.ack!;
     if (batch.blocking) this.queueInternal(ack.ping, DISCARD_REPLY);
     this.queueInternal(ack.wait, batch);
-    this.waitInFlight = true;
+    this.acking.waitInFlight = true;
   }
 
   /** The WAIT in flight answered (or failed): the writes sent since get theirs. */
   waitAnswered(): void {
-    this.waitInFlight = false;
-    if (this.ackBatch === null || this.state !== 'ready') return;
+    this.acking.waitInFlight = false;
+    if (this.acking.batch === null || this.state !== 'ready') return;
     this.closeAckBatch();
     flushScheduler.schedule(this);
   }
@@ -306,7 +303,7 @@ export class BackendConnection implements Flushable, AckOwner {
 
   flush(): void {
     if (this.state !== 'ready' || this.out.length === 0 || this.socket === null) return;
-    if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
+    if (this.acking.batch !== null && !this.acking.waitInFlight) this.closeAckBatch();
     const bufs = this.out;
     const bytes = this.outBytes;
     this.out = [];
@@ -327,9 +324,10 @@ export class BackendConnection implements Flushable, AckOwner {
   close(reason = 'connection closed by the proxy'): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.retryTimer = this.watchdog = null;
+    if (this.link.retryTimer) clearTimeout(this.link.retryTimer);
+    if (this.link.watchdog) clearInterval(this.link.watchdog);
+    this.link.retryTimer = null;
+    this.link.watchdog = null;
     this.dropSocket();
     this.failInflight(`ERR ${reason}`);
   }
@@ -337,11 +335,11 @@ export class BackendConnection implements Flushable, AckOwner {
   private connect(): void {
     this.state = 'connecting';
     this.scanner = new ReplyScanner();
-    const socket = net.connect({ ...dialTarget(this.opts.dial, this.endpoint.host, this.endpoint.port), onread: slabReads(this.onData) });
+    const socket = net.connect({ ...dialTarget(this.opts.dial, this.endpoint.host, this.endpoint.port), onread: slabReads((chunk) => this.onData(chunk)) });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    socket.on('drain', this.onSocketDrain);
+    socket.on('drain', () => this.checkDrained());
     socket.setTimeout(this.opts.connectTimeoutMs, () => {
       socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs} ms`));
     });
@@ -350,8 +348,8 @@ export class BackendConnection implements Flushable, AckOwner {
       this.onConnected(socket);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      this.lastSocketError = err.message;
-      this.lastError = err.code ?? withoutAddress(err.message);
+      this.link.lastSocketError = err.message;
+      this.link.lastError = err.code ?? withoutAddress(err.message);
     });
     socket.on('close', () => {
       if (this.socket === socket) this.onDropped();
@@ -359,16 +357,16 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   private onConnected(socket: net.Socket): void {
-    const wasDown = this.attempt > 0;
+    const wasDown = this.link.attempt > 0;
     this.state = 'ready';
-    this.attempt = 0;
+    this.link.attempt = 0;
     // The handshake goes first (AUTH, then HELLO 3): queued requests follow it in the same write.
     if (this.opts.protocol === 3) this.queueHandshake(HELLO_3);
     if (this.endpoint.password !== '') this.queueHandshake(encodeCommand(['AUTH', this.endpoint.password]));
-    this.lastProgressAt = Date.now();
+    this.link.lastProgressAt = Date.now();
     this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port, reconnected: wasDown }, 'backend connected');
-    this.lastError = this.lastSocketError = '';
-    if (this.ackBatch !== null && !this.waitInFlight) this.closeAckBatch();
+    this.link.lastError = this.link.lastSocketError = '';
+    if (this.acking.batch !== null && !this.acking.waitInFlight) this.closeAckBatch();
     if (this.out.length > 0) {
       const bufs = this.out;
       const bytes = this.outBytes;
@@ -387,14 +385,30 @@ export class BackendConnection implements Flushable, AckOwner {
     this.handshakeReplies++;
   }
 
+  private onData(chunk: Buffer): void {
+    // Every reply in this read is stamped with one clock read (command latency, read-clock.ts).
+    beginRead();
+    try {
+      this.handleData(chunk);
+    } catch (err) {
+      // A bug in reading replies: which reply is whose is unknown now, so the connection
+      // goes (its requests fail, it reconnects); the process and the other connections stay.
+      reportFault(err, `reading replies from ${this.endpoint.id}`);
+      this.link.lastError = 'internal error reading replies';
+      this.socket?.destroy();
+    } finally {
+      endRead();
+    }
+  }
+
   private handleData(chunk: Buffer): void {
     this.scanner.feed(chunk);
-    this.lastProgressAt = Date.now();
+    this.link.lastProgressAt = Date.now();
     for (;;) {
       const frame = this.scanner.next();
       if (frame === null) return;
       if (frame instanceof ProtocolError) {
-        this.lastError = `bad reply from node: ${frame.message}`;
+        this.link.lastError = `bad reply from node: ${frame.message}`;
         this.opts.log.error({ node: this.endpoint.id, err: frame.message }, 'backend sent a malformed reply');
         this.socket?.destroy();
         return;
@@ -406,8 +420,8 @@ export class BackendConnection implements Flushable, AckOwner {
       if (this.handshakeReplies > 0) {
         this.handshakeReplies--;
         if (frame[0] === 0x2d /* '-' */) {
-          this.lastError = `handshake refused: ${frame.toString('latin1', 1, frame.length - 2)}`;
-          this.opts.log.error({ node: this.endpoint.id, err: this.lastError }, 'backend refused the proxy');
+          this.link.lastError = `handshake refused: ${frame.toString('latin1', 1, frame.length - 2)}`;
+          this.opts.log.error({ node: this.endpoint.id, err: this.link.lastError }, 'backend refused the proxy');
           this.socket?.destroy();
           return;
         }
@@ -416,7 +430,7 @@ export class BackendConnection implements Flushable, AckOwner {
       const sink = this.inflight.shift();
       const raw = this.inflightRaw.shift();
       if (sink === undefined || raw === undefined) {
-        this.lastError = 'reply without a request';
+        this.link.lastError = 'reply without a request';
         this.opts.log.error({ node: this.endpoint.id }, 'backend sent a reply nobody asked for');
         this.socket?.destroy();
         return;
@@ -460,38 +474,38 @@ export class BackendConnection implements Flushable, AckOwner {
 
   private onDropped(): void {
     this.socket = null;
-    const why = this.lastError || 'connection closed';
+    const why = this.link.lastError || 'connection closed';
     if (this.state === 'closed') return;
     // The address is for operators: one line when a connection is lost or first cannot connect, not one per retry.
-    const detail = this.lastSocketError || why;
+    const detail = this.link.lastSocketError || why;
     if (this.state === 'ready') {
       this.opts.log.warn({ node: this.endpoint.id, host: this.endpoint.host, port: this.endpoint.port, err: detail }, 'backend connection lost');
-    } else if (this.attempt === 0) {
+    } else if (this.link.attempt === 0) {
       this.opts.log.warn({ node: this.endpoint.id, host: this.endpoint.host, port: this.endpoint.port, err: detail }, 'cannot connect to backend');
     }
     this.failInflight(unreachableMessage(this.state === 'connecting' ? 'cannot connect to backend' : 'connection to backend lost', why));
     this.opts.clusterErrors?.onConnectionLost(this);
     if (!this.opts.reconnect) {
       this.state = 'closed';
-      if (this.watchdog) clearInterval(this.watchdog);
+      if (this.link.watchdog) clearInterval(this.link.watchdog);
       return;
     }
     this.state = 'backoff';
-    const delay = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt) * (0.5 + Math.random() / 2);
-    this.attempt = Math.min(this.attempt + 1, 16);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
+    const delay = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.link.attempt) * (0.5 + Math.random() / 2);
+    this.link.attempt = Math.min(this.link.attempt + 1, 16);
+    this.link.retryTimer = setTimeout(() => {
+      this.link.retryTimer = null;
       if (this.state === 'backoff') this.connect();
     }, delay);
-    this.retryTimer.unref();
+    this.link.retryTimer.unref();
   }
 
   private checkTimeout(): void {
     if (this.state !== 'ready' || this.inflight.length === 0) return;
-    const waited = Date.now() - this.lastProgressAt;
+    const waited = Date.now() - this.link.lastProgressAt;
     if (waited < this.opts.commandTimeoutMs) return;
-    this.lastError = `no reply for ${waited} ms (command timeout ${this.opts.commandTimeoutMs} ms)`;
-    this.opts.log.warn({ node: this.endpoint.id, err: this.lastError }, 'backend timed out');
+    this.link.lastError = `no reply for ${waited} ms (command timeout ${this.opts.commandTimeoutMs} ms)`;
+    this.opts.log.warn({ node: this.endpoint.id, err: this.link.lastError }, 'backend timed out');
     const running = this.inflightRaw.peek();
     if (running !== undefined && this.opts.onCommandTimeout !== undefined) {
       try {
@@ -516,8 +530,8 @@ export class BackendConnection implements Flushable, AckOwner {
     this.out = [];
     this.outBytes = 0;
     this.handshakeReplies = 0;
-    this.ackBatch = null; // its writes are in `inflight`, failed below
-    this.waitInFlight = false;
+    this.acking.batch = null; // its writes are in `inflight`, failed below
+    this.acking.waitInFlight = false;
     this.inflightRaw.clear();
     if (this.inflight.length > 0) {
       const err = encodeError(message);
@@ -534,7 +548,7 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   private unavailableError(): Buffer {
-    return encodeError(unreachableMessage('backend unavailable', this.lastError || 'connection closed'));
+    return encodeError(unreachableMessage('backend unavailable', this.link.lastError || 'connection closed'));
   }
 }
 
