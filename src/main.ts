@@ -13,8 +13,9 @@ import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
 import { ProcessProvider } from './nodes/process/process-provider.js';
-import { parseAddress, setControlDialMap, type NodeAddress } from './nodes/control-client.js';
-import { DialMap } from './net/dial-map.js';
+import { parseAddress, setControlRuntime, type NodeAddress } from './nodes/control-client.js';
+import { createRuntime, type Runtime } from './net/runtime.js';
+import type { DialMap } from './net/dial-map.js';
 import { StaticProvider } from './nodes/static-provider.js';
 import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
@@ -73,7 +74,7 @@ async function makeProviders(config: Config, log: Logger, dial: DialMap): Promis
 }
 
 
-function poolFactory(password: string, config: Config, log: Logger, dial: DialMap) {
+function poolFactory(password: string, config: Config, log: Logger, runtime: Runtime) {
   const ack = config.ack === 'replica' ? new AckPolicy(config.ackTimeout) : undefined;
   return (host: string, port: number, clusterErrors: ClusterErrorHandler): BackendPool =>
     new BackendPool(
@@ -86,7 +87,7 @@ function poolFactory(password: string, config: Config, log: Logger, dial: DialMa
         log,
         clusterErrors,
         ack,
-        dial,
+        runtime,
       },
     );
 }
@@ -122,10 +123,10 @@ export interface ProxyHooks {
 }
 
 export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}): Promise<RunningProxy> {
-  // Every socket this proxy opens to a node dials through it (the Docker provider's published ports).
-  const dial = new DialMap();
-  setControlDialMap(dial);
-  const { provider, recoveryInstances } = await makeProviders(config, log, dial);
+  // This proxy's own: one flush per turn, faults to its log, and the routes every socket to a node dials through.
+  const runtime = createRuntime({ log });
+  setControlRuntime(runtime);
+  const { provider, recoveryInstances } = await makeProviders(config, log, runtime.dial);
   const scripts = new ScriptRegistry();
   const cluster = await ClusterManager.open({
     scripts,
@@ -169,7 +170,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     throw new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`);
   }
   await prepareEveryNode(cluster, firstMap, log);
-  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log, dial), slotMaps, config.failoverTimeout);
+  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout);
   slotMaps.start();
   // The proxy heals the clusters it runs; a static cluster's owner heals their own.
   const failover =
@@ -221,6 +222,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     port: config.port,
     maxClients: config.maxclients,
     requirePass: config.requirepass,
+    runtime,
     adminPassword: config.adminPassword,
     admin,
     maxBulkLen: config.protoMaxBulkLen,
@@ -232,7 +234,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     failoverCounts: failover === undefined ? undefined : () => failover.failoverCounts(),
     recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
     migration: () => migrator.progress(),
-    pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub, dial },
+    pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
     nodes: {
       scripts,
       rememberConfig: (pairs) => cluster.rememberConfig(pairs),

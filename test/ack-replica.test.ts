@@ -31,6 +31,7 @@ import { AckPolicy } from '../src/backend/replica-ack.js';
 import { BLOCKING_WRITE, NOT_WRITE, WRITE, writeKind } from '../src/commands/write-kind.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { silentLogger } from '../src/log.js';
+import { createRuntime } from '../src/net/runtime.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { freePort, startRedisServer } from './support/redis-server.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
@@ -95,7 +96,7 @@ describe('a backend connection with an AckPolicy (real redis-servers)', { skip }
   function connect(port: number, ackTimeoutMs: number): BackendConnection {
     return new BackendConnection(
       { id: 'n0', host: '127.0.0.1', port, password: '' },
-      { connectTimeoutMs: 1000, commandTimeoutMs: 10_000, reconnect: false, log: silentLogger(), ack: new AckPolicy(ackTimeoutMs) },
+      { connectTimeoutMs: 1000, commandTimeoutMs: 10_000, reconnect: false, log: silentLogger(), runtime: createRuntime(), ack: new AckPolicy(ackTimeoutMs) },
     );
   }
 
@@ -173,7 +174,7 @@ describe('a backend connection with an AckPolicy (real redis-servers)', { skip }
     };
     const connA = new BackendConnection(
       { id: 'a', host: '127.0.0.1', port: a.port, password: '' },
-      { connectTimeoutMs: 1000, commandTimeoutMs: 10_000, reconnect: false, log: silentLogger(), ack: new AckPolicy(1000), clusterErrors: toB },
+      { connectTimeoutMs: 1000, commandTimeoutMs: 10_000, reconnect: false, log: silentLogger(), runtime: createRuntime(), ack: new AckPolicy(1000), clusterErrors: toB },
     );
     try {
       await replicaOfB.replicaof('127.0.0.1', String(b.port));

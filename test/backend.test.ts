@@ -9,6 +9,7 @@ import { BackendPool } from '../src/backend/pool.js';
 import { isUnreachableReply, type BackendConnection } from '../src/backend/connection.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { silentLogger } from '../src/log.js';
+import { createRuntime } from '../src/net/runtime.js';
 import { startRedisServer } from './support/redis-server.js';
 
 /** DEBUG SLEEP keeps a request in flight on purpose. */
@@ -21,7 +22,7 @@ function send(conn: BackendConnection, args: string[]): Promise<string> {
 function pool(port: number, commandTimeoutMs = 5000): BackendPool {
   return new BackendPool(
     { id: 'n0', host: '127.0.0.1', port, password: '' },
-    { size: 1, connectTimeoutMs: 1000, commandTimeoutMs, maxDedicated: 2, log: silentLogger() },
+    { size: 1, connectTimeoutMs: 1000, commandTimeoutMs, maxDedicated: 2, log: silentLogger(), runtime: createRuntime() },
   );
 }
 

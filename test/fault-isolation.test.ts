@@ -12,21 +12,23 @@ import { concatArrays, integerOf, sumIntegers } from '../src/proxy/datapath/repl
 import { ClientSession, type SessionHost } from '../src/proxy/session.js';
 import { argString, type RequestFrame } from '../src/resp/frame.js';
 import { OK, PONG } from '../src/resp/encode.js';
-import { setFaultReporter, type FaultReporter } from '../src/faults.js';
+import type { FaultReporter } from '../src/faults.js';
+import { createRuntime } from '../src/net/runtime.js';
 import { silentLogger } from '../src/log.js';
 import { CommandStats } from '../src/ops/command-stats.js';
 import { ClientMemory } from '../src/proxy/client-memory.js';
 import { RawClient } from './support/proxy.js';
 
 const faults: string[] = [];
+const runtime = createRuntime();
 let previousReporter: FaultReporter;
 
 before(() => {
-  previousReporter = setFaultReporter((err, where) => faults.push(`${where}: ${err.message}`));
+  previousReporter = runtime.faults.setReporter((err, where) => faults.push(`${where}: ${err.message}`));
 });
 
 after(() => {
-  setFaultReporter(previousReporter);
+  runtime.faults.setReporter(previousReporter);
 });
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -56,6 +58,7 @@ describe('reply merges', () => {
         throw new TypeError('merge bug');
       },
       sink,
+      runtime.faults,
     );
     gather.part(0).deliver(OK);
     gather.part(1).deliver(OK);
@@ -67,7 +70,7 @@ describe('reply merges', () => {
     const { sink, got } = collect();
     new TransformSink(() => {
       throw new SyntaxError('Cannot convert x to a BigInt');
-    }, sink).deliver(b('*2\r\n$1\r\nx\r\n*0\r\n'));
+    }, sink, runtime.faults).deliver(b('*2\r\n$1\r\nx\r\n*0\r\n'));
     assert.match(got[0], /^-ERR internal error in interface-hash-server \(rewriting a reply\): Cannot convert x to a BigInt\r\n$/);
   });
 
@@ -123,6 +126,7 @@ describe('a handler that throws', () => {
     requirePass: '',
     adminPassword: '',
     log: silentLogger(),
+    runtime,
     countCommand() {},
     sessionClosed() {},
     commandStats: new CommandStats(),

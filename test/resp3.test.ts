@@ -24,7 +24,6 @@ import {
   encodeSet,
   encodeVerbatim,
 } from '../src/resp/encode.js';
-import { pushFramesDropped } from '../src/backend/connection.js';
 
 let tp: TestProxy;
 let redis: Redis;
@@ -468,7 +467,7 @@ describe('push frames', () => {
     try {
       await c.call(['HELLO', '3']);
       await c.call(['SET', 'push:k', '1']); // opens the RESP3 connection to push:k's node
-      const before = pushFramesDropped();
+      const before = tp.proxy.server.runtime.pushes.dropped;
       const node = await nodeClientFor('push:k');
       try {
         const [list] = await node.call(['CLIENT', 'LIST']);
@@ -483,10 +482,10 @@ describe('push frames', () => {
         const replies = await c.call(['SET', 'push:k', '2'], ['GET', 'push:k'], ['INCR', 'push:k'], ['GET', 'push:k']);
         assert.deepEqual(replies, ['+OK\r\n', '$1\r\n2\r\n', ':3\r\n', '$1\r\n3\r\n']);
         const deadline = Date.now() + 5000;
-        while (pushFramesDropped() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        assert.ok(pushFramesDropped() > before, 'the invalidation push was seen and dropped');
+        while (tp.proxy.server.runtime.pushes.dropped === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(tp.proxy.server.runtime.pushes.dropped > before, 'the invalidation push was seen and dropped');
         const stats = await redis.info('stats');
-        assert.match(stats, new RegExp(`\\r\\nproxy_dropped_push_frames:${pushFramesDropped()}\\r\\n`));
+        assert.match(stats, new RegExp(`\\r\\nproxy_dropped_push_frames:${tp.proxy.server.runtime.pushes.dropped}\\r\\n`));
       } finally {
         node.close();
       }

@@ -24,16 +24,16 @@
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { Fifo } from '../net/fifo.js';
-import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
+import { writeBuffers, type Flushable, type FlushScheduler } from '../net/flush-scheduler.js';
+import type { Runtime } from '../net/runtime.js';
+import type { Faults } from '../faults.js';
 import { slabReads } from '../net/slab-reader.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError, type Protocol } from '../resp/encode.js';
-import { reportFault } from '../faults.js';
 import type { ReplySink } from './reply-sink.js';
 import { AckBatch, DISCARD_REPLY, leaveBatch, type AckOwner, type AckPolicy } from './replica-ack.js';
 import { BLOCKING_WRITE, NOT_WRITE, writeKind } from '../commands/write-kind.js';
-import { dialTarget, type DialMap } from '../net/dial-map.js';
 import { beginRead, endRead } from '../net/read-clock.js';
 
 export interface BackendEndpoint {
@@ -69,6 +69,8 @@ export interface ConnectionOptions {
   /** Reconnect by itself after a drop (pool connections); dedicated ones do not. */
   reconnect: boolean;
   log: Logger;
+  /** The proxy's flush scheduler, fault reporter, dropped-push count and dial routes. */
+  runtime: Runtime;
   /** Who handles MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies; without one they reach the sink. */
   clusterErrors?: ClusterErrorHandler;
   /** Index among its pool's shared connections (-1: not a shared one). */
@@ -83,7 +85,7 @@ export interface ConnectionOptions {
   /**
    * Who takes the push frames (`>`, RESP3 only) the node sends on this connection. A push
    * is not a reply: it never completes a request. Without a taker it is dropped and
-   * counted (pushFramesDropped()).
+   * counted (runtime.pushes).
    */
   onPush?: (frame: Buffer) => void;
   /**
@@ -92,16 +94,6 @@ export interface ConnectionOptions {
    * running on the node can be stopped from another connection.
    */
   onCommandTimeout?: (raw: Buffer) => void;
-  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
-  dial?: DialMap;
-}
-
-/** Push frames dropped on connections without a taker, since the process started. */
-let droppedPushes = 0;
-
-/** How many push frames (RESP3 `>`) arrived on connections that had no use for them. */
-export function pushFramesDropped(): number {
-  return droppedPushes;
 }
 
 /** Told when a congested connection has drained (or failed, which empties it too). */
@@ -138,7 +130,7 @@ interface AckState {
   waitInFlight: boolean;
 }
 
-/** The connection's life around its requests: failures, reconnecting, the command watchdog. */
+/** The connection's life around its requests: failures, reconnecting, the command watchdog, congestion. */
 interface LinkState {
   /** Connect attempts since it was last ready (the backoff's exponent). */
   attempt: number;
@@ -150,6 +142,8 @@ interface LinkState {
   lastProgressAt: number;
   retryTimer: NodeJS.Timeout | null;
   watchdog: NodeJS.Timeout | null;
+  /** Senders stalled until this connection drains; empty unless it became congested. */
+  drainWaiters: DrainListener[];
 }
 
 const BACKOFF_BASE_MS = 50;
@@ -175,19 +169,25 @@ export class BackendConnection implements Flushable, AckOwner {
   private handshakeReplies = 0;
   /** With an AckPolicy (`--ack replica`) only. */
   private readonly acking: AckState = { batch: null, waitInFlight: false };
-  private readonly link: LinkState = { attempt: 0, lastError: '', lastSocketError: '', lastProgressAt: 0, retryTimer: null, watchdog: null };
-  /** Senders stalled until this connection drains; empty unless it became congested. */
-  private drainWaiters: DrainListener[] = [];
+  private readonly link: LinkState = { attempt: 0, lastError: '', lastSocketError: '', lastProgressAt: 0, retryTimer: null, watchdog: null, drainWaiters: [] };
+  /** The proxy's (runtime.flush), held directly: every send schedules a flush. */
+  private readonly flusher: FlushScheduler;
 
   constructor(
     readonly endpoint: BackendEndpoint,
     private readonly opts: ConnectionOptions,
   ) {
+    this.flusher = opts.runtime.flush;
     this.connect();
     if (opts.commandTimeoutMs > 0) {
       this.link.watchdog = setInterval(() => this.checkTimeout(), Math.max(50, opts.commandTimeoutMs / 4));
       this.link.watchdog.unref();
     }
+  }
+
+  /** Where its own faults and its acknowledged writes' go. */
+  get faults(): Faults {
+    return this.opts.runtime.faults;
   }
 
   /** Index among its pool's shared connections (-1: not a shared one). */
@@ -250,7 +250,7 @@ export class BackendConnection implements Flushable, AckOwner {
     this.inflightRaw.push(raw);
     this.out.push(raw);
     this.outBytes += raw.length;
-    if (this.state === 'ready') flushScheduler.schedule(this);
+    if (this.state === 'ready') this.flusher.schedule(this);
     return this.queuedBytes <= HIGH_WATER;
   }
 
@@ -279,7 +279,7 @@ export class BackendConnection implements Flushable, AckOwner {
     this.acking.waitInFlight = false;
     if (this.acking.batch === null || this.state !== 'ready') return;
     this.closeAckBatch();
-    flushScheduler.schedule(this);
+    this.flusher.schedule(this);
   }
 
   private queueInternal(raw: Buffer, sink: ReplySink): void {
@@ -291,14 +291,14 @@ export class BackendConnection implements Flushable, AckOwner {
 
   /** Call `listener.backendDrained()` once this connection is below LOW_WATER again. */
   waitDrain(listener: DrainListener): void {
-    this.drainWaiters.push(listener);
+    this.link.drainWaiters.push(listener);
     this.checkDrained();
   }
 
   /** Forget a waiter that went away (a client that disconnected while stalled). */
   cancelDrainWait(listener: DrainListener): void {
-    const i = this.drainWaiters.indexOf(listener);
-    if (i >= 0) this.drainWaiters.splice(i, 1);
+    const i = this.link.drainWaiters.indexOf(listener);
+    if (i >= 0) this.link.drainWaiters.splice(i, 1);
   }
 
   flush(): void {
@@ -309,14 +309,14 @@ export class BackendConnection implements Flushable, AckOwner {
     this.out = [];
     this.outBytes = 0;
     writeBuffers(this.socket, bufs, bytes);
-    if (this.drainWaiters.length > 0) this.checkDrained();
+    if (this.link.drainWaiters.length > 0) this.checkDrained();
   }
 
   private checkDrained(): void {
-    if (this.drainWaiters.length === 0 || this.queuedBytes >= LOW_WATER) return;
+    if (this.link.drainWaiters.length === 0 || this.queuedBytes >= LOW_WATER) return;
     // Swap first: a resumed sender may send again, congest again and wait again.
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
+    const waiters = this.link.drainWaiters;
+    this.link.drainWaiters = [];
     for (const w of waiters) w.backendDrained();
   }
 
@@ -335,7 +335,7 @@ export class BackendConnection implements Flushable, AckOwner {
   private connect(): void {
     this.state = 'connecting';
     this.scanner = new ReplyScanner();
-    const socket = net.connect({ ...dialTarget(this.opts.dial, this.endpoint.host, this.endpoint.port), onread: slabReads((chunk) => this.onData(chunk)) });
+    const socket = net.connect({ ...this.opts.runtime.dial.resolve(this.endpoint.host, this.endpoint.port), onread: slabReads((chunk) => this.onData(chunk)) });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
@@ -393,7 +393,7 @@ export class BackendConnection implements Flushable, AckOwner {
     } catch (err) {
       // A bug in reading replies: which reply is whose is unknown now, so the connection
       // goes (its requests fail, it reconnects); the process and the other connections stay.
-      reportFault(err, `reading replies from ${this.endpoint.id}`);
+      this.opts.runtime.faults.report(err, `reading replies from ${this.endpoint.id}`);
       this.link.lastError = 'internal error reading replies';
       this.socket?.destroy();
     } finally {
@@ -442,7 +442,7 @@ export class BackendConnection implements Flushable, AckOwner {
       try {
         sink.deliver(frame);
       } catch (err) {
-        reportFault(err, `delivering a reply from ${this.endpoint.id}`);
+        this.opts.runtime.faults.report(err, `delivering a reply from ${this.endpoint.id}`);
       }
     }
   }
@@ -462,13 +462,13 @@ export class BackendConnection implements Flushable, AckOwner {
   private takePush(frame: Buffer): void {
     const taker = this.opts.onPush;
     if (taker === undefined) {
-      droppedPushes++;
+      this.opts.runtime.pushes.dropped++;
       return;
     }
     try {
       taker(frame);
     } catch (err) {
-      reportFault(err, `taking a push frame from ${this.endpoint.id}`);
+      this.opts.runtime.faults.report(err, `taking a push frame from ${this.endpoint.id}`);
     }
   }
 
@@ -511,7 +511,7 @@ export class BackendConnection implements Flushable, AckOwner {
       try {
         this.opts.onCommandTimeout(running);
       } catch (err) {
-        reportFault(err, `after a command timeout on ${this.endpoint.id}`);
+        this.opts.runtime.faults.report(err, `after a command timeout on ${this.endpoint.id}`);
       }
     }
     this.socket?.destroy();
@@ -539,7 +539,7 @@ export class BackendConnection implements Flushable, AckOwner {
         try {
           sink.deliver(err);
         } catch (e) {
-          reportFault(e, `failing a request to ${this.endpoint.id}`);
+          this.opts.runtime.faults.report(e, `failing a request to ${this.endpoint.id}`);
         }
       }
     }

@@ -24,7 +24,7 @@ export type PoolConnectionKind = 'shared' | 'shared_resp3' | 'dedicated_idle' | 
 import type { AckPolicy } from './replica-ack.js';
 import { killCommandFor } from '../commands/script-kill.js';
 import type { Protocol } from '../resp/encode.js';
-import type { DialMap } from '../net/dial-map.js';
+import type { Runtime } from '../net/runtime.js';
 
 export interface PoolOptions {
   /** Shared pipelined connections per master. */
@@ -41,8 +41,8 @@ export interface PoolOptions {
    * replica has them. (Not on the control connection: SCRIPT KILL and FUNCTION KILL write nothing.)
    */
   ack?: AckPolicy;
-  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
-  dial?: DialMap;
+  /** The proxy's flush scheduler, fault reporter, dropped-push count and dial routes. */
+  runtime: Runtime;
 }
 
 /**
@@ -95,7 +95,7 @@ export class BackendPool {
           ack: this.opts.ack,
           protocol,
           onCommandTimeout: (raw) => this.killTimedOut(raw),
-          dial: this.opts.dial,
+          runtime: this.opts.runtime,
         }),
       );
     }
@@ -172,7 +172,7 @@ export class BackendPool {
       log: this.opts.log,
       ack: this.opts.ack,
       protocol,
-      dial: this.opts.dial,
+      runtime: this.opts.runtime,
     });
   }
 
@@ -219,7 +219,7 @@ export class BackendPool {
       commandTimeoutMs: this.opts.commandTimeoutMs,
       reconnect: true,
       log: this.opts.log,
-      dial: this.opts.dial,
+      runtime: this.opts.runtime,
     });
     return this.control;
   }

@@ -30,7 +30,7 @@
  * node that redirected it may be a replica now, or have none) has no say over it.
  */
 import { encodeCommand, encodeError } from '../resp/encode.js';
-import { reportFault } from '../faults.js';
+import type { Faults } from '../faults.js';
 import { isUnreachableReply } from './unreachable.js';
 import type { ReplySink } from './reply-sink.js';
 
@@ -63,6 +63,8 @@ export const DISCARD_REPLY: ReplySink = { deliver() {} };
 /** The connection a batch belongs to: told when the batch's WAIT has answered. */
 export interface AckOwner {
   waitAnswered(): void;
+  /** Where a held write's sink that throws is reported. */
+  readonly faults: Faults;
 }
 
 /** The writes of one flushed batch; the sink of the WAIT that follows them. */
@@ -90,7 +92,7 @@ export class AckBatch implements ReplySink {
       try {
         h.settle(outcome);
       } catch (err) {
-        reportFault(err, 'delivering an acknowledged write');
+        this.owner.faults.report(err, 'delivering an acknowledged write');
       }
     }
     this.owner.waitAnswered();

@@ -20,9 +20,8 @@ import type { Logger } from '../log.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand } from '../resp/encode.js';
-import { reportFault } from '../faults.js';
 import type { BackendEndpoint } from './connection.js';
-import { dialTarget, type DialMap } from '../net/dial-map.js';
+import type { Runtime } from '../net/runtime.js';
 
 export interface SubscriberOwner {
   /** One frame from the node: a message, a confirmation, or the error of a command. */
@@ -36,8 +35,8 @@ export interface SubscriberOptions {
   /** Nothing received for this long (PINGs unanswered included): the node is gone. 0: never. */
   silenceLimitMs: number;
   log: Logger;
-  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
-  dial?: DialMap;
+  /** The proxy's fault reporter and dial routes. */
+  runtime: Runtime;
 }
 
 const PING = encodeCommand(['PING']);
@@ -57,7 +56,7 @@ export class SubscriberConnection {
     private readonly owner: SubscriberOwner,
     private readonly opts: SubscriberOptions,
   ) {
-    const socket = net.connect(dialTarget(opts.dial, endpoint.host, endpoint.port));
+    const socket = net.connect(opts.runtime.dial.resolve(endpoint.host, endpoint.port));
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
@@ -134,7 +133,7 @@ export class SubscriberConnection {
     } catch (err) {
       // A bug on the proxy's side: which frame is whose is unknown now, so the connection goes
       // (the owner re-subscribes elsewhere); the process and the other clients stay.
-      reportFault(err, `reading Pub/Sub frames from ${this.endpoint.id}`);
+      this.opts.runtime.faults.report(err, `reading Pub/Sub frames from ${this.endpoint.id}`);
       this.fail('internal error reading Pub/Sub frames');
     }
   }

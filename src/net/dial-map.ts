@@ -5,9 +5,9 @@
  * INFO replication), and those must work between the nodes. Docker nodes announce their
  * address on the cluster's bridge network; a proxy running on the host reaches them only
  * through the client port each container publishes on 127.0.0.1. The Docker provider
- * records that route in the server's DialMap, and every socket the proxy opens to a node
- * (backend pools, subscriber connections, control clients) is given the same map and
- * dials through `resolve`. Everything above the socket keeps the cluster's names, so
+ * records that route in the proxy's DialMap (net/runtime.ts), and every socket the proxy
+ * opens to a node (backend pools, subscriber connections, control clients) dials through
+ * its `resolve`. Everything above the socket keeps the cluster's names, so
  * routing, redirects and MIGRATE targets agree with Redis. Empty for the process and
  * static providers (nodes are dialled as announced).
  */
@@ -40,7 +40,3 @@ export class DialMap {
   }
 }
 
-/** Where a socket to the node announced as host:port goes, with or without a map. */
-export function dialTarget(dial: DialMap | undefined, host: string, port: number): DialAddress {
-  return dial === undefined ? { host, port } : dial.resolve(host, port);
-}

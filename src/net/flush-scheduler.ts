@@ -5,15 +5,13 @@
  * is queued on its connections; one setImmediate callback, in the following check phase,
  * then flushes every dirty connection once. With 50 pipelining clients this turns 50
  * small backend writes into one, which is most of the proxy's throughput (see design.md,
- * "Performance notes"). One scheduler serves the whole process so there is one
- * setImmediate per turn, not one per connection.
+ * "Performance notes"). One scheduler serves all of a proxy's connections (net/runtime.ts)
+ * so there is one setImmediate per turn, not one per connection.
  *
  * One item that throws must not strand the rest of its batch (they are marked queued, so
  * they would never be scheduled again and their connections would go silent): each flush
  * runs under its own try/catch and a failure is handed to `onError`.
  */
-import { reportFault } from '../faults.js';
-
 export interface Flushable {
   /** Set by the scheduler while the object is queued; lets schedule() be idempotent. */
   flushQueued: boolean;
@@ -26,8 +24,8 @@ export class FlushScheduler {
   private armed = false;
   private readonly runBound = () => this.run();
 
-  /** @param onError where a throwing flush is reported (default: the process fault reporter) */
-  constructor(private readonly onError: (err: unknown) => void = (err) => reportFault(err, 'flush')) {}
+  /** @param onError where a throwing flush is reported (the proxy's faults) */
+  constructor(private readonly onError: (err: unknown) => void) {}
 
   schedule(f: Flushable): void {
     if (f.flushQueued) return;
@@ -58,9 +56,6 @@ export class FlushScheduler {
     this.spare = batch;
   }
 }
-
-/** The process-wide scheduler. */
-export const flushScheduler = new FlushScheduler();
 
 /**
  * Write a list of buffers as few syscalls as is sensible: small batches are joined into

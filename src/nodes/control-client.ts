@@ -5,7 +5,7 @@
  */
 import { formatAddress, NodeClient, NodeConnectError, type NodeAddress } from './node-client.js';
 import { withTimeout } from './wait.js';
-import type { DialMap } from '../net/dial-map.js';
+import type { Runtime } from '../net/runtime.js';
 import type { Logger } from '../log.js';
 
 export { formatAddress, NodeConnectError, type NodeAddress, type NodeClient } from './node-client.js';
@@ -21,16 +21,20 @@ export function parseAddress(text: string): NodeAddress | undefined {
 
 export type ControlClient = NodeClient;
 
-/** Where control clients dial nodes; set by main() for the Docker provider's published ports. */
-let controlDial: DialMap | undefined;
+/**
+ * The proxy's runtime, for control clients: they dial through its routes (the Docker
+ * provider's published ports) and report faults to its log. Set by main(); undefined:
+ * each client has a runtime of its own (nodes dialled as announced).
+ */
+let controlRuntime: Runtime | undefined;
 
-export function setControlDialMap(dial: DialMap | undefined): void {
-  controlDial = dial;
+export function setControlRuntime(runtime: Runtime | undefined): void {
+  controlRuntime = runtime;
 }
 
 /** A control client, connected (and authenticated unless `password` is empty); rejects with a NodeConnectError. */
 async function connectControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
-  const client = new NodeClient(addr, { password, timeoutMs, dial: controlDial });
+  const client = new NodeClient(addr, { password, timeoutMs, runtime: controlRuntime });
   try {
     await client.connect();
   } catch (err) {
@@ -45,7 +49,7 @@ async function connectControlClient(addr: NodeAddress, password: string, timeout
  * probes, slot maps): it re-authenticates on every reconnect, and never rejects.
  */
 export function openNodeChannel(addr: NodeAddress, opts: { password: string; timeoutMs: number; commandTimeoutMs?: number; log: Logger; id?: string }): NodeClient {
-  return new NodeClient(addr, { ...opts, reconnect: true, dial: controlDial });
+  return new NodeClient(addr, { ...opts, reconnect: true, runtime: controlRuntime });
 }
 
 /**

@@ -21,7 +21,7 @@ import { BackendConnection, isUnreachableReply, type ClusterErrorHandler } from 
 import type { ReplySink } from '../backend/reply-sink.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { DialMap } from '../net/dial-map.js';
+import { createRuntime, type Runtime } from '../net/runtime.js';
 import { encodeCommand } from '../resp/encode.js';
 import { decodeReply, ReplyErrorValue, ReplyMapValue, type ReplyValue } from '../resp/reply-value.js';
 
@@ -68,8 +68,8 @@ export interface NodeClientOptions {
   reconnect?: boolean;
   /** Where the connection's own events go (lost, refused); default: nowhere. */
   log?: Logger;
-  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
-  dial?: DialMap;
+  /** The proxy's flush scheduler, fault reporter and dial routes; default: a runtime of its own (nodes dialled as announced). */
+  runtime?: Runtime;
   /** How the connection names itself in logs. */
   id?: string;
 }
@@ -99,7 +99,14 @@ export class NodeClient {
     this.conn = new BackendConnection(
       // A one-shot client sends its AUTH itself (connect()) to see the refusal; a reconnecting one re-sends it on every connect.
       { id: opts.id ?? `control ${formatAddress(address)}`, host: address.host, port: address.port, password: reconnect ? opts.password : '' },
-      { connectTimeoutMs: opts.timeoutMs, commandTimeoutMs: opts.commandTimeoutMs ?? opts.timeoutMs, reconnect, log: opts.log ?? QUIET, clusterErrors: events, dial: opts.dial },
+      {
+        connectTimeoutMs: opts.timeoutMs,
+        commandTimeoutMs: opts.commandTimeoutMs ?? opts.timeoutMs,
+        reconnect,
+        log: opts.log ?? QUIET,
+        clusterErrors: events,
+        runtime: opts.runtime ?? createRuntime({ log: opts.log }),
+      },
     );
   }
 

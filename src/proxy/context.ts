@@ -4,6 +4,7 @@
  */
 import type { RequestFrame } from '../resp/frame.js';
 import type { Router } from './datapath/router.js';
+import type { Runtime } from '../net/runtime.js';
 import type { ClientSession } from './session.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import type { MigrationProgress } from '../cluster/operations/slot-migration.js';
@@ -28,6 +29,8 @@ export interface ProxyStats {
 
 export interface ProxyContext {
   readonly router: Router;
+  /** The proxy's flush scheduler, fault reporter, dropped-push count and dial routes. */
+  readonly runtime: Runtime;
   readonly stats: ProxyStats;
   readonly requirePass: string;
   /** Password of the `admin` user ('' : every client may run the admin verbs). */

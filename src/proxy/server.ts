@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
-import type { DialMap } from '../net/dial-map.js';
+import type { Runtime } from '../net/runtime.js';
 import type { RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { ClientSession, type SessionHost } from './session.js';
@@ -12,7 +12,6 @@ import { Dispatcher } from './dispatcher.js';
 import type { Router } from './datapath/router.js';
 import type { NodeAccess, ProxyContext, ProxyStats } from './context.js';
 import type { MigrationProgress } from '../cluster/operations/slot-migration.js';
-import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import { PubSubHub } from './modes/pubsub.js';
 import type { ClientMemoryCap, OutputBufferLimit } from '../config.js';
@@ -28,6 +27,8 @@ export interface ProxyServerOptions {
   port: number;
   maxClients: number;
   requirePass: string;
+  /** The flush scheduler, fault reporter (its log), dropped-push count and dial routes it shares with its node connections. */
+  runtime: Runtime;
   /** Password of the `admin` user, required for the admin verbs; '' lets every client run them. */
   adminPassword?: string;
   /** The admin verbs' operations; absent: the verbs answer that they are not available. */
@@ -47,7 +48,7 @@ export interface ProxyServerOptions {
   /** The slot migration under way (INFO # Migration). */
   migration?: () => MigrationProgress | undefined;
   /** Pub/Sub: the nodes' password, and the output buffer limit of subscribed clients. */
-  pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit; dial?: DialMap };
+  pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit };
   /** Scripts, remembered CONFIG and the nodes' password (SCRIPT, FUNCTION, CONFIG). */
   nodes: NodeAccess;
 }
@@ -92,6 +93,10 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
   private readonly dispatcher: Dispatcher;
   private nextId = 1;
 
+  get runtime(): Runtime {
+    return this.opts.runtime;
+  }
+
   constructor(
     readonly router: Router,
     private readonly opts: ProxyServerOptions,
@@ -111,14 +116,12 @@ export class ProxyServer implements SessionHost, ProxyContext, ClientRegistry {
     this.port = opts.port;
     this.log = opts.log;
     this.clientMemory = new ClientMemory(opts.maxmemoryClients ?? { bytes: 0, percent: null }, () => this.clientSessions, opts.log, fullGc());
-    // Process-wide, like the flush scheduler that reports through it (the last server started wins).
-    setFaultReporter(logFaults(opts.log));
     this.pubsub = new PubSubHub(router, {
       password: opts.pubsub.nodePassword,
       connectTimeoutMs: opts.pubsub.connectTimeoutMs,
       silenceLimitMs: opts.pubsub.commandTimeoutMs,
       outputLimit: opts.pubsub.outputLimit,
-      dial: opts.pubsub.dial,
+      runtime: opts.runtime,
       log: opts.log,
     });
     this.dispatcher = new Dispatcher(this);

@@ -32,11 +32,11 @@ import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { Fifo } from '../net/fifo.js';
 import { unpinned, withSlabReads } from '../net/slab-reader.js';
-import { flushScheduler, writeBuffers, type Flushable } from '../net/flush-scheduler.js';
+import { writeBuffers, type Flushable } from '../net/flush-scheduler.js';
+import type { Runtime } from '../net/runtime.js';
 import { RequestScanner } from '../resp/request-scanner.js';
 import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError, type Protocol } from '../resp/encode.js';
-import { faultReply } from '../faults.js';
 import { ReplySlot, type RequestTime, type SlotOwner } from './datapath/reply-slot.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
 import type { ClientSubscriptions } from './modes/pubsub.js';
@@ -54,6 +54,8 @@ export interface SessionHost {
   /** '' when every client may run the admin verbs. */
   readonly adminPassword: string;
   readonly log: Logger;
+  /** The proxy's flush scheduler and fault reporter. */
+  readonly runtime: Runtime;
   dispatch(session: ClientSession, frame: RequestFrame): void;
   sessionClosed(session: ClientSession): void;
   countCommand(): void;
@@ -191,6 +193,11 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     socket.on('close', () => this.release());
   }
 
+  /** The proxy's flush scheduler, fault reporter and dial routes. */
+  get runtime(): Runtime {
+    return this.host.runtime;
+  }
+
   get authenticated(): boolean {
     return !this.scanner.authRequired;
   }
@@ -252,7 +259,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   replyAndClose(buf: Buffer): void {
     this.reply(buf);
     this.stall |= STALL_CLOSING;
-    if (this.slots.length === 0) flushScheduler.schedule(this);
+    if (this.slots.length === 0) this.host.runtime.flush.schedule(this);
   }
 
   /**
@@ -448,7 +455,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   private queueOutput(buf: Buffer): void {
     this.out.push(buf);
     this.outBytes += buf.length;
-    flushScheduler.schedule(this);
+    this.host.runtime.flush.schedule(this);
   }
 
   private onData(chunk: Buffer): void {
@@ -485,7 +492,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
       }
     } catch (err) {
       // Not a handler (dispatch catches those): the scanner, whose state is unknown now.
-      this.replyAndClose(faultReply(err, 'reading a request'));
+      this.replyAndClose(this.host.runtime.faults.reply(err, 'reading a request'));
     }
     this.processing = false;
     if (this.stall !== 0 && this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
@@ -501,7 +508,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     try {
       this.host.dispatch(this, frame);
     } catch (err) {
-      const reply = faultReply(err, `command '${argString(frame, 0).slice(0, 64)}'`);
+      const reply = this.host.runtime.faults.reply(err, `command '${argString(frame, 0).slice(0, 64)}'`);
       if (this.replies === before) this.reply(reply);
       else this.lastSlot?.deliver(reply); // a no-op if it was answered after all
     }

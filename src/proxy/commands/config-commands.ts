@@ -60,7 +60,7 @@ function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     }
     return encodeMap(kept, s.protocol);
   };
-  toReachableMaster(ctx, s, f.raw, new TransformSink(filter, s.openSlot()));
+  toReachableMaster(ctx, s, f.raw, new TransformSink(filter, s.openSlot(), ctx.runtime.faults));
 }
 
 function configSet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {

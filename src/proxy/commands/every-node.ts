@@ -67,7 +67,7 @@ export function toEveryNode(
 ): void {
   const masters = liveMasters(ctx);
   const replicas = liveReplicas(ctx);
-  const gather = new Gather(masters.length + replicas.length, merge, target);
+  const gather = new Gather(masters.length + replicas.length, merge, target, ctx.runtime.faults);
   masters.forEach((m, i) => ctx.router.sendToMaster(s, m, raw, gather.part(i)));
   replicas.forEach((r, i) => {
     const part = gather.part(masters.length + i);
@@ -84,7 +84,7 @@ export function toMasters(
   merge: (parts: Buffer[]) => Buffer,
   target: ReplySink = s.openSlot(),
 ): void {
-  const gather = new Gather(masters.length, merge, target);
+  const gather = new Gather(masters.length, merge, target, ctx.runtime.faults);
   for (let i = 0; i < masters.length; i++) ctx.router.sendToMaster(s, masters[i], raw, gather.part(i));
 }
 

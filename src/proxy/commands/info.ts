@@ -15,7 +15,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ProxyContext } from '../context.js';
-import { pushFramesDropped } from '../../backend/connection.js';
 import type { ClientSession } from '../session.js';
 import { CHANNEL, SHARD } from '../modes/pubsub.js';
 import type { MigrationProgress } from '../../cluster/operations/slot-migration.js';
@@ -373,7 +372,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
           ['pubsub_patterns', ctx.pubsub.patternCount],
           ['pubsubshard_channels', ctx.pubsub.activeNames(SHARD, null).length],
           // RESP3 pushes no request of the proxy's asked for (see BackendConnection.takePush).
-          ['proxy_dropped_push_frames', pushFramesDropped()],
+          ['proxy_dropped_push_frames', ctx.runtime.pushes.dropped],
         ]),
       ),
     ],

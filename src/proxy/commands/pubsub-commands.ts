@@ -70,7 +70,7 @@ function unsubscribeCommand(kind: TopicKind) {
 
 /** Reply with the number of the proxy's subscriptions reached, once the node has taken the message. */
 function countedBy(ctx: ProxyContext, kind: typeof CHANNEL | typeof SHARD, channel: Buffer, s: ClientSession): TransformSink {
-  return new TransformSink((reply) => (reply[0] === 0x3a /* ':' */ ? encodeInteger(ctx.pubsub.receivers(kind, channel)) : reply), s.openSlot());
+  return new TransformSink((reply) => (reply[0] === 0x3a /* ':' */ ? encodeInteger(ctx.pubsub.receivers(kind, channel)) : reply), s.openSlot(), ctx.runtime.faults);
 }
 
 function publish(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {

@@ -98,7 +98,7 @@ function frameArgs(f: RequestFrame): Buffer[] {
  */
 function killScripts(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const masters = ctx.router.servingMasters;
-  const gather = new Gather(masters.length, mergeKill, s.openSlot());
+  const gather = new Gather(masters.length, mergeKill, s.openSlot(), ctx.runtime.faults);
   for (let i = 0; i < masters.length; i++) ctx.router.sendToControl(masters[i], f.raw, gather.part(i));
 }
 

@@ -142,7 +142,7 @@ function scan(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     // Cursor 0 means "done": a next master whose lowest slot is 0 cannot happen (it would be first).
     return encodeArray([encodeBulk(String(proxyNext)), elems[1]]);
   };
-  ctx.router.sendToMaster(s, master, encodeCommand(args), new TransformSink(rewrite, s.openSlot()));
+  ctx.router.sendToMaster(s, master, encodeCommand(args), new TransformSink(rewrite, s.openSlot(), ctx.runtime.faults));
 }
 
 /**

@@ -102,7 +102,7 @@ export function splitBySlot(router: SlotSender, session: ClientSession, frame: R
     order[2 * j + 1] = partKeys[part].length;
     partKeys[part].push(argIndex);
   }
-  const gather = new Gather(partSlots.length, (parts) => splitter.merge(parts, order), sink);
+  const gather = new Gather(partSlots.length, (parts) => splitter.merge(parts, order), sink, session.runtime.faults);
   for (let p = 0; p < partSlots.length; p++) {
     router.sendToSlot(session, partSlots[p], encodePart(frame, partKeys[p], step), gather.part(p));
   }

@@ -7,7 +7,7 @@
  */
 import type { ReplySink } from '../../backend/reply-sink.js';
 import type { CommandInfo } from '../../commands/command-table.js';
-import { faultReply } from '../../faults.js';
+import type { Faults } from '../../faults.js';
 
 /**
  * When a batch of requests arrived (performance.now() ms), shared by their reply slots: a
@@ -55,6 +55,7 @@ export class Gather {
     count: number,
     private readonly merge: (parts: Buffer[]) => Buffer,
     private readonly target: ReplySink,
+    private readonly faults: Faults,
   ) {
     this.parts = new Array(count);
     this.remaining = count;
@@ -76,7 +77,7 @@ export class Gather {
     try {
       return this.merge(this.parts);
     } catch (err) {
-      return faultReply(err, 'merging replies');
+      return this.faults.reply(err, 'merging replies');
     }
   }
 }
@@ -96,13 +97,14 @@ export class TransformSink implements ReplySink {
   constructor(
     private readonly transform: (reply: Buffer) => Buffer,
     private readonly target: ReplySink,
+    private readonly faults: Faults,
   ) {}
   deliver(reply: Buffer): void {
     let out: Buffer;
     try {
       out = this.transform(reply);
     } catch (err) {
-      out = faultReply(err, 'rewriting a reply');
+      out = this.faults.reply(err, 'rewriting a reply');
     }
     this.target.deliver(out);
   }

@@ -16,7 +16,7 @@
  * pause; events meanwhile are lost, as messages are when no node connection listens.
  */
 import type { Logger } from '../../log.js';
-import type { DialMap } from '../../net/dial-map.js';
+import type { Runtime } from '../../net/runtime.js';
 import { SubscriberConnection, type SubscriberOwner } from '../../backend/subscriber-connection.js';
 import { arrayElements, bulkBody, bulkText } from '../../resp/reply-value.js';
 
@@ -60,8 +60,8 @@ export interface FanInOptions {
   connectTimeoutMs: number;
   silenceLimitMs: number;
   log: Logger;
-  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
-  dial?: DialMap;
+  /** The proxy's fault reporter and dial routes. */
+  runtime: Runtime;
   /** host:port of the masters serving slots now. */
   servingMasters(): { host: string; port: number }[];
 }
@@ -143,7 +143,7 @@ export class KeyspaceFanIn implements SubscriberOwner {
         connectTimeoutMs: this.opts.connectTimeoutMs,
         silenceLimitMs: this.opts.silenceLimitMs,
         log: this.opts.log,
-        dial: this.opts.dial,
+        runtime: this.opts.runtime,
       });
       const link = new FanInLink(conn);
       this.links.set(address, link);

@@ -37,7 +37,7 @@
  * message is added, as Redis does; past it the client is disconnected (one log line).
  */
 import type { Logger } from '../../log.js';
-import type { DialMap } from '../../net/dial-map.js';
+import type { Runtime } from '../../net/runtime.js';
 import type { OutputBufferLimit } from '../../config.js';
 import { Fifo } from '../../net/fifo.js';
 import { keySlot } from '../../cluster/key-slot.js';
@@ -166,8 +166,8 @@ export interface PubSubOptions {
   silenceLimitMs: number;
   outputLimit: OutputBufferLimit;
   log: Logger;
-  /** Routes to nodes not reachable at their announced address; absent: dialled as announced. */
-  dial?: DialMap;
+  /** The proxy's fault reporter and dial routes. */
+  runtime: Runtime;
 }
 
 export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
@@ -194,7 +194,7 @@ export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
       connectTimeoutMs: opts.connectTimeoutMs,
       silenceLimitMs: opts.silenceLimitMs,
       log: opts.log,
-      dial: opts.dial,
+      runtime: opts.runtime,
       servingMasters: () => router.servingMasters.map((i) => router.slotMap.masters[i]),
     });
     this.checkedMap = router.slotMap;
@@ -228,7 +228,7 @@ export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
       else topic.waiting.push({ slot: session.openPushSlot(), reply });
     } else {
       // Confirmed once both the classic connection and every master's keyspace link have it.
-      const both = new Gather(2, (parts) => parts[0], session.openPushSlot());
+      const both = new Gather(2, (parts) => parts[0], session.openPushSlot(), this.opts.runtime.faults);
       if (topic.active) both.part(0).deliver(reply);
       else topic.waiting.push({ slot: both.part(0), reply });
       if (isNew) this.keyspace.add(fanIn, key, topic.name);
@@ -535,7 +535,7 @@ export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
 
   private connect(host: string, port: number): SubscriberConnection {
     const endpoint: BackendEndpoint = { id: `${host}:${port}`, host, port, password: this.opts.password };
-    const conn = new SubscriberConnection(endpoint, this, { connectTimeoutMs: this.opts.connectTimeoutMs, silenceLimitMs: this.opts.silenceLimitMs, log: this.opts.log, dial: this.opts.dial });
+    const conn = new SubscriberConnection(endpoint, this, { connectTimeoutMs: this.opts.connectTimeoutMs, silenceLimitMs: this.opts.silenceLimitMs, log: this.opts.log, runtime: this.opts.runtime });
     this.links.set(conn, new Link());
     return conn;
   }

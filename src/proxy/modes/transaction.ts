@@ -52,7 +52,6 @@ import { arityError, type HandlerEntry, type ProxyContext } from '../context.js'
 import { CROSS_SLOTS, CROSSSLOT, NO_KEYS } from '../datapath/router.js';
 import { configSetReply } from '../commands/config-commands.js';
 import { arrayElements } from '../../resp/reply-value.js';
-import { faultReply } from '../../faults.js';
 
 const MULTI = encodeCommand(['MULTI']);
 const EXEC = encodeCommand(['EXEC']);
@@ -406,7 +405,7 @@ export class Transaction {
           // EXEC is an exclusive step: its slot must be filled whatever happens, or the session waits for ever.
           void this.withAfterExec(reply, afterExec).then(
             (merged) => sink.deliver(merged),
-            (err: unknown) => sink.deliver(faultReply(err, 'running CONFIG SET after EXEC')),
+            (err: unknown) => sink.deliver(this.session.runtime.faults.reply(err, 'running CONFIG SET after EXEC')),
           );
         } else {
           sink.deliver(reply);
