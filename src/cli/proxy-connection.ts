@@ -1,11 +1,11 @@
 /**
- * The CLI's connection to the proxy (ioredis, RESP2): no retries, no offline queue, a short
+ * The CLI's connection to the proxy (a one-shot NodeClient, RESP2): no retries, a short
  * connect timeout, AUTH sent by us so a refused password is one clear error. No command
  * timeout: an admin verb answers when its change is done (a REBALANCE may take minutes).
  * A connection that dropped (a proxy restarted under the prompt) is opened again by the
  * next command.
  */
-import { Redis } from 'ioredis';
+import { NodeClient, NodeConnectError } from '../nodes/node-client.js';
 import { CliError } from './cli-error.js';
 import { targetName, type ServerTarget } from './server-target.js';
 
@@ -19,7 +19,7 @@ export class ServerReplyError extends CliError {
 }
 
 export class ProxyConnection {
-  private client: Redis | undefined;
+  private client: NodeClient | undefined;
 
   constructor(readonly target: ServerTarget) {}
 
@@ -34,42 +34,29 @@ export class ProxyConnection {
   }
 
   close(): void {
-    this.client?.disconnect();
+    this.client?.close();
     this.client = undefined;
   }
 
-  private async connected(): Promise<Redis> {
-    if (this.client?.status === 'ready') return this.client;
+  private async connected(): Promise<NodeClient> {
+    if (this.client?.isReady === true) return this.client;
     this.close();
-    const client = new Redis({
-      host: this.target.host,
-      port: this.target.port,
-      protocol: 2,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      retryStrategy: () => null,
-      disableClientInfo: true,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-    });
-    let lastError: Error | undefined;
-    client.on('error', (err: Error) => {
-      lastError = err; // reported by the rejected connect or command
-    });
+    const client = new NodeClient(
+      { host: this.target.host, port: this.target.port },
+      { id: 'cli', password: '', timeoutMs: CONNECT_TIMEOUT_MS, commandTimeoutMs: 0 },
+    );
     try {
       await client.connect();
     } catch (err) {
-      client.disconnect();
-      throw new CliError(`cannot connect to ${targetName(this.target)}: ${(lastError ?? (err as Error)).message}`);
+      client.close();
+      throw new CliError(`cannot connect to ${targetName(this.target)}: ${err instanceof NodeConnectError ? err.reason : (err as Error).message}`);
     }
     const { username, password } = this.target;
     if (password !== undefined) {
       try {
         await (username === undefined ? client.call('AUTH', password) : client.call('AUTH', username, password));
       } catch (err) {
-        client.disconnect();
+        client.close();
         throw new CliError(`AUTH${username === undefined ? '' : ` ${username}`} refused by ${targetName(this.target)}: ${(err as Error).message}`);
       }
     }

@@ -5,7 +5,7 @@
  * to a redis-cli one, with no second entry into the router to keep in step with it. The
  * cost, a loopback hop per request, does not matter for an admin-scale API.
  */
-import { Redis } from 'ioredis';
+import { NodeClient } from '../nodes/node-client.js';
 
 export interface DataClientOptions {
   /** Where the proxy listens (a wildcard bind is reached on the loopback). */
@@ -33,34 +33,25 @@ export class DataUnreachableError extends Error {
 }
 
 export class DataClient {
-  private readonly redis: Redis;
+  private readonly client: NodeClient;
 
   constructor(o: DataClientOptions) {
-    this.redis = new Redis({
-      host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host,
-      port: o.port,
-      password: o.password === '' ? undefined : o.password,
-      lazyConnect: true,
-      commandTimeout: o.commandTimeoutMs,
-      maxRetriesPerRequest: 1,
-      // The proxy is in this process: a lost connection is its restart or shutdown; retry soon.
-      retryStrategy: (times) => Math.min(times * 100, 1000),
-    });
-    // Connection errors reach the callers as rejected commands; the event would only repeat them.
-    this.redis.on('error', () => {});
+    // The proxy is in this process: a lost connection is its restart or shutdown; it reconnects by itself.
+    this.client = new NodeClient(
+      { host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host, port: o.port },
+      { id: 'http data', password: o.password, timeoutMs: o.commandTimeoutMs, reconnect: true },
+    );
   }
 
   /** GET; undefined when the key does not exist. */
   async get(key: string): Promise<string | undefined> {
-    const value = await replyErrors(this.redis.get(key));
+    const value = (await replyErrors(this.client.call('GET', key))) as string | null;
     return value ?? undefined;
   }
 
   /** SET each pair, pipelined; rejects with the first failure (the pairs before it may be set). */
   async setAll(pairs: { key: string; value: string }[]): Promise<number> {
-    const pipeline = this.redis.pipeline();
-    for (const { key, value } of pairs) pipeline.set(key, value);
-    const results = (await pipeline.exec()) ?? [];
+    const results = await this.client.batch(pairs.map(({ key, value }) => ['SET', key, value]));
     for (let i = 0; i < results.length; i++) {
       const [err] = results[i];
       if (err !== null) throw asDataError(err, `SET ${pairs[i].key}`);
@@ -69,7 +60,7 @@ export class DataClient {
   }
 
   close(): void {
-    this.redis.disconnect();
+    this.client.close();
   }
 }
 
@@ -81,7 +72,7 @@ async function replyErrors<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-/** ioredis marks the cluster's own error replies as ReplyError; everything else is a transport failure. */
+/** NodeClient marks the cluster's own error replies as ReplyError; everything else is a transport failure. */
 function asDataError(err: Error, context?: string): Error {
   const message = context === undefined ? err.message : `${context}: ${err.message}`;
   return err.name === 'ReplyError' ? new DataReplyError(message) : new DataUnreachableError(`the proxy did not answer: ${message}`);

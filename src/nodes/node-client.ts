@@ -110,6 +110,11 @@ export class NodeClient {
     );
   }
 
+  /** Connected now (a one-shot client whose connection dropped stays closed: make another). */
+  get isReady(): boolean {
+    return this.conn.isReady;
+  }
+
   /** Wait until connected (and, for a one-shot client, authenticated); rejects with a NodeConnectError. */
   async connect(): Promise<void> {
     if (!(await this.firstAttempt)) throw new NodeConnectError(this.address, this.conn.failure);
