@@ -167,10 +167,10 @@ export class BackendConnection implements Flushable, AckOwner {
   private outBytes = 0;
   /** Replies still owed to our own handshake commands (AUTH, HELLO 3), which precede `inflight`. */
   private handshakeReplies = 0;
-  /** With an AckPolicy (`--ack replica`) only. */
+  /** The `--ack replica` batch; untouched without an AckPolicy. */
   private readonly acking: AckState = { batch: null, waitInFlight: false };
   private readonly link: LinkState = { attempt: 0, lastError: '', lastSocketError: '', lastProgressAt: 0, retryTimer: null, watchdog: null, drainWaiters: [] };
-  /** The proxy's (runtime.flush), held directly: every send schedules a flush. */
+  /** runtime.flush, held directly: every send schedules a flush. */
   private readonly flusher: FlushScheduler;
 
   constructor(
@@ -185,7 +185,7 @@ export class BackendConnection implements Flushable, AckOwner {
     }
   }
 
-  /** Where its own faults and its acknowledged writes' go. */
+  /** Where faults on this connection are reported (also a held write's sink that throws, see AckBatch). */
   get faults(): Faults {
     return this.opts.runtime.faults;
   }

@@ -32,16 +32,9 @@ export function setControlRuntime(runtime: Runtime | undefined): void {
   controlRuntime = runtime;
 }
 
-/** A control client, connected (and authenticated unless `password` is empty); rejects with a NodeConnectError. */
-async function connectControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
-  const client = new NodeClient(addr, { password, timeoutMs, runtime: controlRuntime });
-  try {
-    await client.connect();
-  } catch (err) {
-    client.close();
-    throw err;
-  }
-  return client;
+/** A one-shot control client, connecting now; its connect() rejects with a NodeConnectError. */
+function controlClient(addr: NodeAddress, password: string, timeoutMs: number): ControlClient {
+  return new NodeClient(addr, { password, timeoutMs, runtime: controlRuntime });
 }
 
 /**
@@ -62,15 +55,15 @@ export async function withControlClient<T>(
   timeoutMs: number,
   fn: (client: ControlClient) => Promise<T>,
 ): Promise<T> {
-  let client: ControlClient | undefined;
+  const client = controlClient(addr, password, timeoutMs);
   const run = async (): Promise<T> => {
-    client = await connectControlClient(addr, password, timeoutMs);
+    await client.connect();
     return fn(client);
   };
   try {
     return await withTimeout(run(), timeoutMs * 2, `redis at ${formatAddress(addr)} did not answer within ${timeoutMs * 2} ms`);
   } finally {
-    client?.close();
+    client.close();
   }
 }
 
@@ -78,8 +71,15 @@ export async function withControlClient<T>(
  * A connected control client for a long job (many commands, each bounded by `timeoutMs`,
  * the whole not bounded); the caller closes it.
  */
-export function openControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
-  return connectControlClient(addr, password, timeoutMs);
+export async function openControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
+  const client = controlClient(addr, password, timeoutMs);
+  try {
+    await client.connect();
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
 }
 
 /** What a node looks like from the control plane right now. */
