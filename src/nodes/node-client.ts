@@ -1,6 +1,7 @@
 /**
- * NodeClient: the control plane's one connection type to a Redis node, on a pipelined
- * BackendConnection (requests queued in one event-loop turn go out in one write).
+ * NodeClient: the one client the proxy uses outside its data path — the control plane's to
+ * the nodes, and the CLI's and the HTTP data routes' to the proxy's own port — on a
+ * pipelined BackendConnection (requests queued in one event-loop turn go out in one write).
  *
  * Two ways to use the replies:
  *  - raw frames (`send`, `callRaw`): never rejected; an error is a `-…` frame, the node's
