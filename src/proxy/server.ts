@@ -14,7 +14,7 @@ import type { MigrationProgress } from '../cluster/operations/slot-migration.js'
 import { logFaults, setFaultReporter } from '../faults.js';
 import type { ClusterAdmin } from '../admin/cluster-admin.js';
 import { PubSubHub } from './modes/pubsub.js';
-import type { ClientMemoryCap, OutputBufferLimit } from '../config.js';
+import type { ClientMemoryCap, OutputBufferLimit } from './limits.js';
 import { ClientMemory, RELEASE_CHECK_MS } from './client-memory.js';
 import { fullGc } from '../ops/full-gc.js';
 import { ClientPause, type ClientRegistry } from './commands/client-commands.js';

@@ -23,7 +23,7 @@ import { TransformSink } from '../datapath/reply-slot.js';
 import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
 import { callOnNode, liveMasters, liveReplicas, mergeReachable, toEveryNode } from './every-node.js';
 import { toReachableMaster } from './server-commands.js';
-import { parseClientMemoryCap, type ClientMemoryCap } from '../../config.js';
+import { parseClientMemoryCap, type ClientMemoryCap } from '../limits.js';
 
 function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sub = argString(f, 1).toLowerCase();

@@ -37,7 +37,7 @@
  * message is added, as Redis does; past it the client is disconnected (one log line).
  */
 import type { Logger } from '../../log.js';
-import type { OutputBufferLimit } from '../../config.js';
+import type { OutputBufferLimit } from '../limits.js';
 import { Fifo } from '../../net/fifo.js';
 import { keySlot } from '../../cluster/key-slot.js';
 import { UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
