@@ -11,15 +11,9 @@
 import { argBuffer, argString, type RequestFrame } from '../../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeNull, encodeVerbatim, OK } from '../../resp/encode.js';
 import { CHANNEL, PATTERN, SHARD } from '../modes/pubsub.js';
-import { CMD_MAY_REPLICATE, CMD_WRITE, type CommandInfo } from '../../commands/command-table.js';
 import type { ClientSession } from '../session.js';
 import { arityError, parseInteger, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
 import { unsupportedMessage } from './unsupported.js';
-
-/** The proxy's client sessions, as the server keeps them. */
-export interface ClientRegistry {
-  sessions(): Iterable<ClientSession>;
-}
 
 const SYNTAX_ERROR = encodeError('ERR syntax error');
 const BAD_NAME = encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
@@ -37,56 +31,6 @@ export function setClientName(s: ClientSession, name: Buffer): Buffer {
   return OK;
 }
 
-/**
- * CLIENT PAUSE: while active, the commands it covers (all, or those that write) wait in
- * their session, which takes no later request meanwhile, as redis-server postpones them.
- */
-export class ClientPause {
-  private mode: 'write' | 'all' | undefined;
-  private until = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly waiting = new Set<ClientSession>();
-
-  pause(ms: number, mode: 'write' | 'all'): void {
-    // A second pause extends, never shortens, and ALL wins over WRITE (as Redis merges them).
-    const until = Date.now() + ms;
-    this.mode = this.mode === 'all' ? 'all' : mode;
-    if (until <= this.until && this.timer !== undefined) return;
-    this.until = until;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.unpause(), ms);
-    this.timer.unref();
-  }
-
-  unpause(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.mode = undefined;
-    this.until = 0;
-    const sessions = [...this.waiting];
-    this.waiting.clear();
-    for (const s of sessions) s.resume();
-  }
-
-  /** Whether `cmd` must wait now; if so, the session holds `frame` until the pause ends. */
-  holds(session: ClientSession, cmd: CommandInfo, frame: RequestFrame): boolean {
-    if (this.mode === undefined) return false;
-    if (this.mode === 'write' && (cmd.flags & (CMD_WRITE | CMD_MAY_REPLICATE)) === 0) return false;
-    session.postpone(frame);
-    this.waiting.add(session);
-    return true;
-  }
-
-  forget(session: ClientSession): void {
-    this.waiting.delete(session);
-  }
-
-  close(): void {
-    clearTimeout(this.timer);
-    this.waiting.clear();
-  }
-}
-
 /** A client's address (or the proxy's, `local`) as Redis prints it: ip:port, IPv4 without its IPv6 mapping. */
 function addressOf(s: ClientSession, local: boolean): string {
   const ip = (local ? s.socket.localAddress : s.socket.remoteAddress) ?? '';
@@ -96,7 +40,7 @@ function addressOf(s: ClientSession, local: boolean): string {
 
 /** The proxy's user a client is authenticated as: `admin` only where there is such a user. */
 export function userOf(ctx: ProxyContext, s: ClientSession): string {
-  return s.admin && s.authenticated && ctx.adminPassword !== '' ? 'admin' : 'default';
+  return s.admin && s.authenticated && ctx.settings.adminPassword !== '' ? 'admin' : 'default';
 }
 
 /** Redis counts a client as 'pubsub' while it is subscribed to anything. */
@@ -196,7 +140,7 @@ function kill(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
         tests.push((c) => addressOf(c, true) === value);
         break;
       case 'user': {
-        if (value !== 'default' && !(value === 'admin' && ctx.adminPassword !== '')) return s.reply(encodeError(`ERR No such user '${value}'`));
+        if (value !== 'default' && !(value === 'admin' && ctx.settings.adminPassword !== '')) return s.reply(encodeError(`ERR No such user '${value}'`));
         tests.push((c) => userOf(ctx, c) === value);
         break;
       }
@@ -247,7 +191,7 @@ function pause(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   } else if (f.argc > 4) {
     return s.reply(SYNTAX_ERROR);
   }
-  ctx.clientPause.pause(ms, mode);
+  ctx.clients.pause.pause(ms, mode);
   s.reply(OK);
 }
 
@@ -318,7 +262,7 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'pause':
       return pause(ctx, s, f);
     case 'unpause':
-      ctx.clientPause.unpause();
+      ctx.clients.pause.unpause();
       return s.reply(OK);
     case 'unblock':
       return unblock(ctx, s, f);

@@ -36,13 +36,13 @@ function sameSecret(want: string, given: Buffer): boolean {
  * commands; `admin` (--admin-password) runs everything, the admin verbs included.
  */
 function authenticate(ctx: ProxyContext, session: ClientSession, user: string, pass: Buffer): Buffer {
-  if (user === 'admin' && ctx.adminPassword !== '') {
-    if (!sameSecret(ctx.adminPassword, pass)) return WRONGPASS;
+  if (user === 'admin' && ctx.settings.adminPassword !== '') {
+    if (!sameSecret(ctx.settings.adminPassword, pass)) return WRONGPASS;
     session.authenticated = true;
     session.admin = true;
     return OK;
   }
-  if (ctx.requirePass === '') {
+  if (ctx.settings.requirePass === '') {
     if (user === 'default') {
       return encodeError(
         'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
@@ -50,9 +50,9 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
     }
     return WRONGPASS;
   }
-  if (user !== 'default' || !sameSecret(ctx.requirePass, pass)) return WRONGPASS;
+  if (user !== 'default' || !sameSecret(ctx.settings.requirePass, pass)) return WRONGPASS;
   session.authenticated = true;
-  session.admin = ctx.adminPassword === '';
+  session.admin = ctx.settings.adminPassword === '';
   return OK;
 }
 
@@ -129,7 +129,7 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
         encodeBulk('server'),
         encodeBulk('redis'),
         encodeBulk('version'),
-        encodeBulk(ctx.version),
+        encodeBulk(ctx.settings.version),
         encodeBulk('proto'),
         encodeInteger(protocol),
         encodeBulk('id'),
@@ -154,8 +154,8 @@ function reset(ctx: ProxyContext, s: ClientSession): void {
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
   s.setReplyMode('on');
   s.noEvict = false;
-  s.authenticated = ctx.requirePass === '';
-  s.admin = ctx.adminPassword === '';
+  s.authenticated = ctx.settings.requirePass === '';
+  s.admin = ctx.settings.adminPassword === '';
   s.changeProtocol(2, RESET);
 }
 

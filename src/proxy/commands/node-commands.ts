@@ -249,7 +249,7 @@ function acl(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'whoami':
       return s.reply(encodeBulk(userOf(ctx, s)));
     case 'users':
-      return s.reply(encodeArray((ctx.adminPassword === '' ? ['default'] : ['admin', 'default']).map((u) => encodeBulk(u))));
+      return s.reply(encodeArray((ctx.settings.adminPassword === '' ? ['default'] : ['admin', 'default']).map((u) => encodeBulk(u))));
     case 'cat':
     case 'genpass':
     case 'help':
