@@ -19,7 +19,8 @@ import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { arityOk, CMD_NO_MULTI, commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
+import type { HandlerEntry, ProxyContext } from './context.js';
+import { arityError, unknownSubcommand } from './request-checks.js';
 import { connectionCommands } from './commands/connection-commands.js';
 import { clientCommands } from './commands/client-commands.js';
 import { nodeCommands } from './commands/node-commands.js';
@@ -31,7 +32,8 @@ import { configCommands } from './commands/config-commands.js';
 import type { ClientPause } from './client-pause.js';
 import type { AdminVerbHandler, AdminVerbTable } from '../commands/admin-verb-table.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './commands/unsupported.js';
-import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, RUN_AFTER_EXEC, transactionCommands, type QueuingCheck } from './modes/transaction.js';
+import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, type QueuingCheck } from './modes/transaction.js';
+import { RUN_AFTER_EXEC, transactionCommands } from './commands/transaction-commands.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
 

@@ -46,6 +46,9 @@ import type { Transaction } from './modes/transaction.js';
 import type { CommandStats } from '../ops/command-stats.js';
 import type { ClientMemory, EvictableClient } from './client-memory.js';
 import { readTime } from '../net/read-clock.js';
+import type { ClientLink, ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
+
+export type { ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -61,27 +64,6 @@ export interface SessionHost {
   readonly commandStats: CommandStats;
   /** The bytes held for all clients, against --maxmemory-clients. */
   readonly clientMemory: ClientMemory;
-}
-
-export interface ExclusiveOwner {
-  /** The call's reply is in its slot: take frames again. */
-  exclusiveDone(): void;
-}
-
-/**
- * A request that runs alone, as a blocking command does in redis-server: only after every
- * earlier reply of the client has arrived, and with no later request taken until it ends.
- */
-export interface ExclusiveCall {
-  /** Every earlier reply is in: run now, and call `owner.exclusiveDone()` once answered. */
-  start(owner: ExclusiveOwner): void;
-  /** The client left: stop, whether started or not (nothing may run on its behalf now). */
-  cancel(): void;
-  /**
-   * CLIENT UNBLOCK: end the wait as if timed out, or with -UNBLOCKED; resolves whether it
-   * was blocked. Absent for exclusive calls that do not block in Redis's sense.
-   */
-  unblock?(withError: boolean): Promise<boolean>;
 }
 
 /** CLIENT REPLY: on, off, or skip the next command's reply. */
@@ -115,7 +97,7 @@ const STALLED_READAHEAD = 128 * 1024;
 /** A closing session whose last bytes the client does not take is destroyed after this long. */
 const CLOSE_GRACE_MS = 5000;
 
-export class ClientSession implements SlotOwner, Flushable, DrainListener, ExclusiveOwner, EvictableClient {
+export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainListener, ExclusiveOwner, EvictableClient {
   flushQueued = false;
   name: Buffer | null = null;
   libName = '';

@@ -12,7 +12,8 @@ import { argBuffer, argString, type RequestFrame } from '../../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeNull, encodeVerbatim, OK } from '../../resp/encode.js';
 import { CHANNEL, PATTERN, SHARD } from '../modes/pubsub.js';
 import type { ClientSession } from '../session.js';
-import { arityError, parseInteger, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError, parseInteger, unknownSubcommand } from '../request-checks.js';
 import { unsupportedMessage } from './unsupported.js';
 
 const SYNTAX_ERROR = encodeError('ERR syntax error');

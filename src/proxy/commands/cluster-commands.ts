@@ -9,7 +9,8 @@ import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeV
 import { keySlot } from '../../cluster/key-slot.js';
 import { SLOT_COUNT } from '../../cluster/topology/topology.js';
 import type { ClientSession } from '../session.js';
-import { unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { unknownSubcommand } from '../request-checks.js';
 import { commandByName } from '../../commands/command-table.js';
 import { unsupportedMessage } from './unsupported.js';
 

@@ -20,7 +20,8 @@ import { encodeBulk, encodeCommand, encodeError, encodeMap, OK } from '../../res
 import { configGetTreatment, configSetVerdict, refusedConfigError, unlistedConfigError } from '../../cluster/node-config.js';
 import type { ClientSession } from '../session.js';
 import { TransformSink } from '../datapath/reply-slot.js';
-import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError, unknownSubcommand } from '../request-checks.js';
 import { callOnNode, liveMasters, liveReplicas, mergeReachable, toEveryNode } from './every-node.js';
 import { toReachableMaster } from './server-commands.js';
 import { parseClientMemoryCap, type ClientMemoryCap } from '../limits.js';

@@ -17,7 +17,8 @@ import {
   type Protocol,
 } from '../../resp/encode.js';
 import type { ClientSession } from '../session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError } from '../request-checks.js';
 import { setClientName } from './client-commands.js';
 
 const NOAUTH_HELLO = encodeError(

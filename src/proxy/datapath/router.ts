@@ -42,13 +42,14 @@ import { keySlot } from '../../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
 import { SLOT_COUNT } from '../../cluster/topology/topology.js';
 import type { BackendPool } from '../../backend/pool.js';
-import { isClusterError, type BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from '../../backend/connection.js';
+import type { BackendConnection, BackendEndpoint, ClusterErrorHandler } from '../../backend/connection.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
 import { ProtocolError, type RequestFrame } from '../../resp/frame.js';
 import { RequestScanner } from '../../resp/request-scanner.js';
 import { lookupCommand } from '../../commands/command-table.js';
-import { encodeCommand, encodeError } from '../../resp/encode.js';
-import type { ClientSession } from '../session.js';
+import { encodeError } from '../../resp/encode.js';
+import type { ClientLink } from './client-link.js';
+import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
 
@@ -59,9 +60,6 @@ export const SLOT_NOT_SERVED = encodeError('CLUSTERDOWN Hash slot not served');
 const CLUSTER_DOWN = encodeError('CLUSTERDOWN The cluster is down');
 /** A slot whose master is being failed over or whose shard is being recovered, to a request that cannot wait for it. */
 const SLOT_IN_TRANSITION = encodeError("TRYAGAIN The slot's master is being failed over or its keys recovered, try again later");
-/** A redirect still followed past MAX_ATTEMPTS: the slot keeps moving. Redis's own reply would name an internal node. */
-const SLOT_MOVING = encodeError('TRYAGAIN The slot is moving between masters, try again later');
-const ASKING = encodeCommand(['ASKING']);
 
 /** keysSlot: the command has no keys (or none were found in its arguments). */
 export const NO_KEYS = -1;
@@ -102,37 +100,12 @@ export interface RefreshRequester {
   requestRefresh(): void;
 }
 
-/** Where a request goes after a cluster error, and how. */
-export interface FollowUp {
-  pool: BackendPool;
-  /** Send ASKING first (an -ASK redirect: this once). */
-  asking: boolean;
-  /** Wait this long first (TRYAGAIN, CLUSTERDOWN). */
-  delayMs: number;
-}
-
-/** What a blocking call needs to follow the cluster's redirects on its own connection. */
-export interface RedirectFollower {
-  followUp(reply: Buffer, from: BackendEndpoint, attempt: number, since: number): FollowUp | undefined;
-}
-
-/** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
-class Redirected implements ReplySink {
-  attempts = 0;
-  /** When the first cluster error came back: retries stop once the budget is spent. */
-  readonly since = Date.now();
-  constructor(readonly target: ReplySink) {}
-  deliver(reply: Buffer): void {
-    this.target.deliver(reply);
-  }
-}
-
 /** A request parked while its slot's master is failed over. */
 interface Parked {
   slot: number;
   raw: Buffer;
   sink: ReplySink;
-  session: ClientSession;
+  session: ClientLink;
   /** When it was parked: its wait is bounded from then on, also if it waits on for its slot. */
   since: number;
 }
@@ -148,7 +121,7 @@ interface RefusedWhileBusy {
 
 /** A request parked while its slot is held (a shard's keys being recovered). */
 interface ParkedForSlot {
-  session: ClientSession;
+  session: ClientLink;
   raw: Buffer;
   sink: ReplySink;
   /** Past this (Date.now()), it stops waiting and gets CLUSTERDOWN. */
@@ -157,18 +130,6 @@ interface ParkedForSlot {
 
 /** How often parked requests for held slots are checked against their deadline. */
 const SLOT_HOLD_SWEEP_MS = 100;
-
-/** Where the reply to an ASKING goes: nowhere (an error there shows up on the request after it). */
-const DISCARD: ReplySink = { deliver() {} };
-
-/**
- * Send a request where a FollowUp says, with ASKING first when it is an -ASK redirect: the
- * two go out in the same write, so nothing can come between them.
- */
-export function sendFollowUp(conn: BackendConnection, asking: boolean, raw: Buffer, sink: ReplySink): void {
-  if (asking) conn.send(ASKING, DISCARD);
-  conn.send(raw, sink);
-}
 
 export class Router implements ClusterErrorHandler {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
@@ -378,7 +339,7 @@ export class Router implements ClusterErrorHandler {
     return this.slotHeld[slot] === 1;
   }
 
-  private parkForSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink, since = Date.now()): void {
+  private parkForSlot(session: ClientLink, slot: number, raw: Buffer, sink: ReplySink, since = Date.now()): void {
     let waiting = this.slotParked.get(slot);
     if (waiting === undefined) this.slotParked.set(slot, (waiting = []));
     waiting.push({ session, raw, sink, until: since + this.slotHoldMaxWaitMs });
@@ -397,7 +358,7 @@ export class Router implements ClusterErrorHandler {
     }
   }
 
-  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientSession): void {
+  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientLink): void {
     this.parked.get(pool)?.push({ slot, raw, sink, session, since: Date.now() });
   }
 
@@ -409,7 +370,7 @@ export class Router implements ClusterErrorHandler {
   }
 
   /** Send raw bytes to one master on this session's connection. */
-  sendToMaster(session: ClientSession, master: number, raw: Buffer, sink: ReplySink): void {
+  sendToMaster(session: ClientLink, master: number, raw: Buffer, sink: ReplySink): void {
     const pool = this.poolOf[master];
     if (pool === undefined) {
       this.refresher.requestRefresh();
@@ -431,7 +392,7 @@ export class Router implements ClusterErrorHandler {
    * the next serving master that is not: any master answers a keyless request, so it need
    * not wait for, or fail with, one that is gone.
    */
-  anyMaster(session: ClientSession): number {
+  anyMaster(session: ClientLink): number {
     const n = this.serving.length;
     if (n === 0) return 0;
     const first = session.id % n;
@@ -466,7 +427,7 @@ export class Router implements ClusterErrorHandler {
    * at the reply first: EVALSHA's NOSCRIPT retry), else to a new slot of the session.
    * (`sink ?? session.openSlot()` at each exit, not a closure: this runs for every request.)
    */
-  forward(session: ClientSession, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
+  forward(session: ClientLink, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
     const slot = this.keysSlot(cmd, frame);
     if (slot === CROSS_SLOTS) {
       const splitter = splitterFor(cmd.name);
@@ -513,7 +474,7 @@ export class Router implements ClusterErrorHandler {
    * connection of its own (a transaction); or the error a request for the slot gets now,
    * when no master serves it or its master is being failed over or its shard recovered.
    */
-  poolForSlot(session: ClientSession, slot: number): BackendPool | Buffer {
+  poolForSlot(session: ClientLink, slot: number): BackendPool | Buffer {
     const pool = this.masterPool(session, slot);
     if (pool === undefined) return SLOT_NOT_SERVED;
     if (pool.held || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) return SLOT_IN_TRANSITION;
@@ -525,7 +486,7 @@ export class Router implements ClusterErrorHandler {
    * The pool of the master serving `slot` (NO_KEYS: the session's keyless master);
    * undefined, with a map refresh asked for, when no master serves it.
    */
-  private masterPool(session: ClientSession, slot: number): BackendPool | undefined {
+  private masterPool(session: ClientLink, slot: number): BackendPool | undefined {
     const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
     if (master !== UNASSIGNED && master < this.poolOf.length) return this.poolOf[master];
     this.refresher.requestRefresh();
@@ -539,7 +500,7 @@ export class Router implements ClusterErrorHandler {
   }
 
   /** Send raw bytes to the master serving `slot`, on this session's connection. */
-  sendToSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void {
+  sendToSlot(session: ClientLink, slot: number, raw: Buffer, sink: ReplySink): void {
     if (this.slotHeld[slot] === 1) {
       this.parkForSlot(session, slot, raw, sink);
       return;
@@ -676,28 +637,4 @@ function requestSlot(router: Router, raw: Buffer): number {
   if (cmd === undefined) return NO_KEYS;
   const slot = router.keysSlot(cmd, frame);
   return slot === CROSS_SLOTS ? NO_KEYS : slot;
-}
-
-/** -MOVED or -ASK: a reply that names a node of the cluster. */
-function isRedirect(reply: Buffer): boolean {
-  return reply[1] === 0x4d /* M */ || reply[1] === 0x41 /* A */;
-}
-
-/**
- * What a client may be told of a cluster error: MOVED/ASK name an internal node, so the
- * client gets the TRYAGAIN a slot still moving deserves; the others as Redis said them.
- */
-export function clientClusterError(reply: Buffer): Buffer {
-  return reply[0] === 0x2d /* '-' */ && isClusterError(reply) && isRedirect(reply) ? SLOT_MOVING : reply;
-}
-
-/** "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" → slot and address. */
-function parseRedirect(text: string): { slot: number; host: string; port: number } | undefined {
-  const parts = text.split(' ');
-  if (parts.length < 3) return undefined;
-  const slot = Number(parts[1]);
-  const at = parts[2].lastIndexOf(':');
-  const port = Number(parts[2].slice(at + 1));
-  if (!Number.isInteger(slot) || at < 0 || !Number.isInteger(port)) return undefined;
-  return { slot, host: parts[2].slice(0, at), port };
 }
