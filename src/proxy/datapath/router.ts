@@ -40,7 +40,6 @@ import { keyIndexes } from '../../commands/key-extraction.js';
 import { CMD_BLOCKING, CMD_WRITE } from '../../commands/command-flags.js';
 import { keySlot } from '../../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
-import { SLOT_COUNT } from '../../cluster/topology/topology.js';
 import type { BackendPool } from '../../backend/pool.js';
 import type { BackendConnection, BackendEndpoint, ClusterErrorHandler } from '../../backend/connection.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
@@ -49,6 +48,8 @@ import { RequestScanner } from '../../resp/request-scanner.js';
 import { lookupCommand } from '../../commands/command-table.js';
 import { encodeError } from '../../resp/encode.js';
 import type { ClientLink } from './client-link.js';
+import { PoolRegistry, type PoolFactory } from './pool-registry.js';
+import { SlotHolds } from './slot-holds.js';
 import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
@@ -71,8 +72,6 @@ const MAX_ATTEMPTS = 16;
 /** First pause before retrying a TRYAGAIN/CLUSTERDOWN; doubles each time up to RETRY_CAP_MS. */
 const RETRY_BASE_MS = 10;
 const RETRY_CAP_MS = 250;
-/** A pool no master uses any more is closed this long after the map stopped naming it. */
-const RETIRE_AFTER_MS = 30_000;
 
 const BLOCK = Buffer.from('block');
 const STREAMS = Buffer.from('streams');
@@ -91,9 +90,6 @@ function mayBlock(cmd: CommandInfo, frame: RequestFrame): boolean {
   }
   return false;
 }
-
-/** Makes the pool for one node (the router owns and closes it). */
-export type PoolFactory = (host: string, port: number, clusterErrors: ClusterErrorHandler) => BackendPool;
 
 /** Who refreshes the slot map when the router sees it is stale. */
 export interface RefreshRequester {
@@ -119,27 +115,13 @@ interface RefusedWhileBusy {
   busyFrom: BackendConnection;
 }
 
-/** A request parked while its slot is held (a shard's keys being recovered). */
-interface ParkedForSlot {
-  session: ClientLink;
-  raw: Buffer;
-  sink: ReplySink;
-  /** Past this (Date.now()), it stops waiting and gets CLUSTERDOWN. */
-  until: number;
-}
-
-/** How often parked requests for held slots are checked against their deadline. */
-const SLOT_HOLD_SWEEP_MS = 100;
-
 export class Router implements ClusterErrorHandler {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
   private readonly keyPositions: number[] = [];
   private map: SlotMap;
   /** Pool of each master of `map`, by master index. */
   private poolOf: BackendPool[] = [];
-  /** Every pool, by host:port. */
-  private readonly pools = new Map<string, BackendPool>();
-  private readonly retiring = new Map<string, NodeJS.Timeout>();
+  private readonly pools: PoolRegistry;
   /** Masters serving slots, in the order of their lowest slot (fan-out commands, SCAN). */
   private serving: number[] = [];
   /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
@@ -147,11 +129,10 @@ export class Router implements ClusterErrorHandler {
   private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
   /** Held pools the router holds itself because their connection is down (not a failover's hold). */
   private readonly downHolds = new Set<BackendPool>();
-  /** slot → 1 while requests for it wait (holdSlots), and those waiting, by slot. */
-  private readonly slotHeld = new Uint8Array(SLOT_COUNT);
-  private readonly slotParked = new Map<number, ParkedForSlot[]>();
-  private slotHoldMaxWaitMs = 0;
-  private slotHoldSweep: NodeJS.Timeout | null = null;
+  /** Slots whose requests wait (holdSlots), and those waiting. */
+  private readonly slotHolds = new SlotHolds(CLUSTER_DOWN);
+  /** slotHolds.held, at hand for every request. */
+  private readonly slotHeld = this.slotHolds.held;
   /** Told when a backend connection drops (the health monitor looks at once). */
   onBackendLost: ((host: string, port: number) => void) | undefined;
   /**
@@ -163,12 +144,13 @@ export class Router implements ClusterErrorHandler {
 
   constructor(
     map: SlotMap,
-    private readonly makePool: PoolFactory,
+    makePool: PoolFactory,
     private readonly refresher: RefreshRequester,
     /** How long TRYAGAIN/CLUSTERDOWN are retried before the client gets them. */
     private readonly retryBudgetMs = 5_000,
   ) {
     this.map = map;
+    this.pools = new PoolRegistry(makePool, this, (address) => this.map.indexOfAddress(address) !== -1);
     this.setSlotMap(map);
   }
 
@@ -178,31 +160,20 @@ export class Router implements ClusterErrorHandler {
 
   /** Every node's pool (masters', and retiring ones' until closed), by host:port: for /metrics. */
   get backendPools(): ReadonlyMap<string, BackendPool> {
-    return this.pools;
+    return this.pools.all;
   }
 
   /** Take a new map from the cluster: pools for new masters, retirement for unused ones. */
   setSlotMap(map: SlotMap): void {
     if (this.closed) return;
     this.map = map;
-    this.poolOf = map.masters.map((m) => this.poolAt(m.host, m.port));
+    this.poolOf = map.masters.map((m) => this.pools.at(m.host, m.port));
     this.serving = map.servingMasters();
     // A held master whose slots now belong to others: its parked requests go there.
     for (const pool of this.parked.keys()) {
       if (!this.serving.some((i) => this.poolOf[i] === pool)) this.release(pool);
     }
-    const used = new Set(map.masters.map((m) => m.address));
-    for (const [address, pool] of this.pools) {
-      if (used.has(address) || this.retiring.has(address)) continue;
-      const timer = setTimeout(() => {
-        this.retiring.delete(address);
-        if (this.map.indexOfAddress(address) !== -1 || this.pools.get(address) !== pool) return;
-        this.pools.delete(address);
-        pool.close();
-      }, RETIRE_AFTER_MS);
-      timer.unref();
-      this.retiring.set(address, timer);
-    }
+    this.pools.retireUnused(new Set(map.masters.map((m) => m.address)));
   }
 
   /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */
@@ -210,22 +181,6 @@ export class Router implements ClusterErrorHandler {
     const pool = this.poolOf[master];
     if (pool === undefined) sink.deliver(CLUSTER_DOWN);
     else pool.controlConnection().send(raw, sink);
-  }
-
-  /** The pool for a node, made on first use. */
-  private poolAt(host: string, port: number): BackendPool {
-    const address = addressKey(host, port);
-    let pool = this.pools.get(address);
-    if (pool === undefined) {
-      pool = this.makePool(host, port, this);
-      this.pools.set(address, pool);
-    }
-    const timer = this.retiring.get(address);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.retiring.delete(address);
-    }
-    return pool;
   }
 
   // --- failover: requests wait for the new master -----------------------------------------
@@ -236,7 +191,7 @@ export class Router implements ClusterErrorHandler {
    * map says so. Requests already sent to it are not touched (their outcome is unknown).
    */
   hold(host: string, port: number, maxWaitMs: number): void {
-    const pool = this.pools.get(addressKey(host, port));
+    const pool = this.pools.find(host, port);
     if (pool === undefined || this.closed) return;
     // Held already because its connection is down: it is the failover's hold now (released
     // by it, not by a reconnection), with the bound its waiting requests already have.
@@ -290,14 +245,14 @@ export class Router implements ClusterErrorHandler {
       }
       // The slot may be held now (its shard's keys being recovered): it waits on for it,
       // within the bound it has had since it was first parked.
-      if (this.slotHeld[p.slot] === 1) this.parkForSlot(p.session, p.slot, p.raw, p.sink, p.since);
+      if (this.slotHeld[p.slot] === 1) this.slotHolds.park(p.session, p.slot, p.raw, p.sink, p.since);
       else this.sendToSlot(p.session, p.slot, p.raw, p.sink);
     }
   }
 
   /** Release the master at host:port, if held. */
   releaseAddress(host: string, port: number): void {
-    const pool = this.pools.get(addressKey(host, port));
+    const pool = this.pools.find(host, port);
     if (pool !== undefined) this.release(pool);
   }
 
@@ -309,53 +264,17 @@ export class Router implements ClusterErrorHandler {
    */
   holdSlots(slots: Iterable<number>, maxWaitMs: number): void {
     if (this.closed) return;
-    this.slotHoldMaxWaitMs = maxWaitMs;
-    for (const slot of slots) this.slotHeld[slot] = 1;
-    if (this.slotHoldSweep === null) {
-      this.slotHoldSweep = setInterval(() => this.expireSlotWaits(Date.now()), SLOT_HOLD_SWEEP_MS);
-      this.slotHoldSweep.unref();
-    }
+    this.slotHolds.hold(slots, maxWaitMs);
   }
 
   /** These slots' requests go where the map says now (it must name their new owners). */
   releaseSlots(slots: Iterable<number>): void {
-    for (const slot of slots) {
-      this.slotHeld[slot] = 0;
-      const waiting = this.slotParked.get(slot);
-      if (waiting === undefined) continue;
-      this.slotParked.delete(slot);
-      for (const p of waiting) {
-        this.sendToSlot(p.session, slot, p.raw, p.sink);
-      }
-    }
-    if (this.slotHeld.indexOf(1) === -1 && this.slotHoldSweep !== null) {
-      clearInterval(this.slotHoldSweep);
-      this.slotHoldSweep = null;
-    }
+    this.slotHolds.release(slots, (p, slot) => this.sendToSlot(p.session, slot, p.raw, p.sink));
   }
 
   /** Whether requests for this slot wait (holdSlots). */
   isSlotHeld(slot: number): boolean {
     return this.slotHeld[slot] === 1;
-  }
-
-  private parkForSlot(session: ClientLink, slot: number, raw: Buffer, sink: ReplySink, since = Date.now()): void {
-    let waiting = this.slotParked.get(slot);
-    if (waiting === undefined) this.slotParked.set(slot, (waiting = []));
-    waiting.push({ session, raw, sink, until: since + this.slotHoldMaxWaitMs });
-  }
-
-  /** Requests that waited their bound get Redis Cluster's CLUSTERDOWN (retryable); the slots stay held. */
-  private expireSlotWaits(now: number): void {
-    for (const [slot, waiting] of this.slotParked) {
-      let kept = 0;
-      for (const p of waiting) {
-        if (p.until <= now || this.closed) p.sink.deliver(CLUSTER_DOWN);
-        else waiting[kept++] = p;
-      }
-      waiting.length = kept;
-      if (kept === 0) this.slotParked.delete(slot);
-    }
   }
 
   private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientLink): void {
@@ -439,7 +358,7 @@ export class Router implements ClusterErrorHandler {
       // A blocking command would wait on the shared pipeline once released: it gets the
       // retryable error at once instead.
       if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) (sink ?? session.openSlot()).deliver(CLUSTER_DOWN);
-      else this.parkForSlot(session, slot, frame.raw, sink ?? session.openSlot());
+      else this.slotHolds.park(session, slot, frame.raw, sink ?? session.openSlot());
       return;
     }
     // No keys found (NO_KEYS): a keyless form (EVAL with numkeys 0) or arguments Redis will reject
@@ -502,7 +421,7 @@ export class Router implements ClusterErrorHandler {
   /** Send raw bytes to the master serving `slot`, on this session's connection. */
   sendToSlot(session: ClientLink, slot: number, raw: Buffer, sink: ReplySink): void {
     if (this.slotHeld[slot] === 1) {
-      this.parkForSlot(session, slot, raw, sink);
+      this.slotHolds.park(session, slot, raw, sink);
       return;
     }
     const pool = this.masterPool(session, slot);
@@ -544,7 +463,7 @@ export class Router implements ClusterErrorHandler {
     if (this.closed || this.onBackendBusy?.(from.endpoint.host, from.endpoint.port) !== true) return false;
     // Requests behind it on this connection may run after the kill, before it would go again.
     if (from.pendingCount > 0) return false;
-    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
+    const pool = this.pools.find(from.endpoint.host, from.endpoint.port);
     if (pool === undefined) return false;
     if (!pool.held) this.holdPool(pool, this.retryBudgetMs);
     // Ahead of every parked request: those came after it was sent.
@@ -584,7 +503,7 @@ export class Router implements ClusterErrorHandler {
       if (target === undefined) return undefined;
       // A node that does not know its own address answers "MOVED slot :port".
       const host = target.host === '' ? from.host : target.host;
-      const pool = this.poolAt(host, target.port);
+      const pool = this.pools.at(host, target.port);
       if (text[0] === 'A') return { pool, asking: true, delayMs: 0 };
       const master = this.map.moveSlot(target.slot, host, target.port);
       if (master >= this.poolOf.length) this.poolOf[master] = pool;
@@ -596,7 +515,7 @@ export class Router implements ClusterErrorHandler {
     if (text.startsWith('CLUSTERDOWN')) this.refresher.requestRefresh();
     const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
     if (Date.now() - since + delayMs > this.retryBudgetMs) return undefined;
-    return { pool: this.poolAt(from.host, from.port), asking: false, delayMs };
+    return { pool: this.pools.at(from.host, from.port), asking: false, delayMs };
   }
 
   onConnectionLost(from: BackendConnection): void {
@@ -606,20 +525,15 @@ export class Router implements ClusterErrorHandler {
   }
 
   onConnectionReady(from: BackendConnection): void {
-    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
+    const pool = this.pools.find(from.endpoint.host, from.endpoint.port);
     if (pool !== undefined && this.downHolds.has(pool)) this.release(pool);
   }
 
   close(): void {
     this.closed = true;
     for (const pool of [...this.parked.keys()]) this.release(pool);
-    this.expireSlotWaits(Infinity);
-    if (this.slotHoldSweep !== null) clearInterval(this.slotHoldSweep);
-    this.slotHoldSweep = null;
-    for (const t of this.retiring.values()) clearTimeout(t);
-    this.retiring.clear();
-    for (const p of this.pools.values()) p.close();
-    this.pools.clear();
+    this.slotHolds.close();
+    this.pools.close();
   }
 }
 
