@@ -113,7 +113,7 @@ export class Dispatcher implements QueuingCheck {
       }
     }
     if (this.pause.holds(session, cmd, frame)) return;
-    session.lastCommand = cmd;
+    session.info.lastCommand = cmd;
     if (entry !== undefined) {
       // Redis checks the arity of every command (`client|kill`...) before running it; so do
       // the proxy's handlers, here once for all of them.

@@ -28,7 +28,7 @@ export function validClientName(name: Buffer): boolean {
 
 export function setClientName(s: ClientSession, name: Buffer): Buffer {
   if (!validClientName(name)) return BAD_NAME;
-  s.name = name.length === 0 ? null : Buffer.from(name);
+  s.info.name = name.length === 0 ? null : Buffer.from(name);
   return OK;
 }
 
@@ -41,7 +41,7 @@ function addressOf(s: ClientSession, local: boolean): string {
 
 /** The proxy's user a client is authenticated as: `admin` only where there is such a user. */
 export function userOf(ctx: ProxyContext, s: ClientSession): string {
-  return s.admin && s.authenticated && ctx.settings.adminPassword !== '' ? 'admin' : 'default';
+  return s.info.admin && s.authenticated && ctx.settings.adminPassword !== '' ? 'admin' : 'default';
 }
 
 /** Redis counts a client as 'pubsub' while it is subscribed to anything. */
@@ -62,25 +62,25 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   if (subs?.active === true) flags += 'P';
   if (inMulti) flags += 'x';
   if (s.blocked) flags += 'b';
-  if (s.noEvict) flags += 'e';
-  const name = s.name?.toString('latin1') ?? '';
+  if (s.info.noEvict) flags += 'e';
+  const name = s.info.name?.toString('latin1') ?? '';
   return [
     `id=${s.id}`,
     `addr=${addressOf(s, false)}`,
     `laddr=${addressOf(s, true)}`,
     `fd=${fd}`,
     `name=${name}`,
-    `age=${Math.floor((now - s.createdAt) / 1000)}`,
-    `idle=${Math.floor((now - s.lastActiveAt) / 1000)}`,
+    `age=${Math.floor((now - s.info.createdAt) / 1000)}`,
+    `idle=${Math.floor((now - s.info.lastActiveAt) / 1000)}`,
     `flags=${flags === '' ? 'N' : flags}`,
     `db=0 sub=${subs?.sets[CHANNEL].size ?? 0} psub=${subs?.sets[PATTERN].size ?? 0} ssub=${subs?.sets[SHARD].size ?? 0} multi=${inMulti ? s.tx!.queued : -1}`,
     `qbuf=${s.queryBufferBytes} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${s.retainedBytes} tot-mem=${s.memoryBytes}`,
     `events=r`,
-    `cmd=${s.lastCommand?.name ?? 'NULL'}`,
+    `cmd=${s.info.lastCommand?.name ?? 'NULL'}`,
     `user=${userOf(ctx, s)}`,
     `redir=-1 resp=${s.protocol}`,
-    `lib-name=${s.libName}`,
-    `lib-ver=${s.libVersion}`,
+    `lib-name=${s.info.libName}`,
+    `lib-ver=${s.info.libVersion}`,
   ].join(' ');
 }
 
@@ -235,7 +235,7 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'setname':
       return s.reply(setClientName(s, argBuffer(f, 2)));
     case 'getname':
-      return s.reply(s.name === null ? encodeNull(s.protocol) : encodeBulk(s.name));
+      return s.reply(s.info.name === null ? encodeNull(s.protocol) : encodeBulk(s.info.name));
     case 'id':
       return s.reply(encodeInteger(s.id));
     case 'setinfo': {
@@ -246,8 +246,8 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       if (/[^\x21-\x7e]/.test(value)) {
         return s.reply(encodeError(`ERR ${attr}: cannot contain spaces, newlines or special characters.`));
       }
-      if (attr === 'lib-name') s.libName = value;
-      else if (attr === 'lib-ver') s.libVersion = value;
+      if (attr === 'lib-name') s.info.libName = value;
+      else if (attr === 'lib-ver') s.info.libVersion = value;
       else return s.reply(encodeError(`ERR Unrecognized option '${argString(f, 2)}'`));
       return s.reply(OK);
     }
@@ -275,7 +275,7 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return;
     }
     case 'no-evict':
-      return onOff(s, f, (on) => (s.noEvict = on));
+      return onOff(s, f, (on) => (s.info.noEvict = on));
     case 'getredir':
       return s.reply(encodeInteger(-1));
     case 'trackinginfo':

@@ -40,7 +40,7 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
   if (user === 'admin' && ctx.settings.adminPassword !== '') {
     if (!sameSecret(ctx.settings.adminPassword, pass)) return WRONGPASS;
     session.authenticated = true;
-    session.admin = true;
+    session.info.admin = true;
     return OK;
   }
   if (ctx.settings.requirePass === '') {
@@ -53,7 +53,7 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
   }
   if (user !== 'default' || !sameSecret(ctx.settings.requirePass, pass)) return WRONGPASS;
   session.authenticated = true;
-  session.admin = ctx.settings.adminPassword === '';
+  session.info.admin = ctx.settings.adminPassword === '';
   return OK;
 }
 
@@ -150,13 +150,13 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 function reset(ctx: ProxyContext, s: ClientSession): void {
   s.pubsub?.leaveAll();
   s.tx?.end(); // RESET discards MULTI and unwatches, as in Redis
-  s.name = null;
-  s.libName = s.libVersion = '';
+  s.info.name = null;
+  s.info.libName = s.info.libVersion = '';
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
   s.setReplyMode('on');
-  s.noEvict = false;
+  s.info.noEvict = false;
   s.authenticated = ctx.settings.requirePass === '';
-  s.admin = ctx.settings.adminPassword === '';
+  s.info.admin = ctx.settings.adminPassword === '';
   s.changeProtocol(2, RESET);
 }
 
