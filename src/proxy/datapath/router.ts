@@ -50,6 +50,7 @@ import { encodeError } from '../../resp/encode.js';
 import type { ClientLink } from './client-link.js';
 import { PoolRegistry, type PoolFactory } from './pool-registry.js';
 import { SlotHolds } from './slot-holds.js';
+import { MasterHolds, type HeldRequest } from './master-holds.js';
 import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
@@ -96,25 +97,6 @@ export interface RefreshRequester {
   requestRefresh(): void;
 }
 
-/** A request parked while its slot's master is failed over. */
-interface Parked {
-  slot: number;
-  raw: Buffer;
-  sink: ReplySink;
-  session: ClientLink;
-  /** When it was parked: its wait is bounded from then on, also if it waits on for its slot. */
-  since: number;
-}
-
-/** A request a busy master refused (BUSY), waiting for the hold to end to be sent again. */
-interface RefusedWhileBusy {
-  raw: Buffer;
-  sink: ReplySink;
-  since: number;
-  /** The connection that got the BUSY: the request goes again on its index, to its slot's master of the moment. */
-  busyFrom: BackendConnection;
-}
-
 export class Router implements ClusterErrorHandler {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
   private readonly keyPositions: number[] = [];
@@ -124,11 +106,8 @@ export class Router implements ClusterErrorHandler {
   private readonly pools: PoolRegistry;
   /** Masters serving slots, in the order of their lowest slot (fan-out commands, SCAN). */
   private serving: number[] = [];
-  /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
-  private readonly parked = new Map<BackendPool, (Parked | RefusedWhileBusy)[]>();
-  private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
-  /** Held pools the router holds itself because their connection is down (not a failover's hold). */
-  private readonly downHolds = new Set<BackendPool>();
+  /** Masters whose requests wait (failover, BUSY, connection down), and those waiting. */
+  private readonly masterHolds = new MasterHolds((p) => this.resume(p), CLUSTER_DOWN);
   /** Slots whose requests wait (holdSlots), and those waiting. */
   private readonly slotHolds = new SlotHolds(CLUSTER_DOWN);
   /** slotHolds.held, at hand for every request. */
@@ -170,8 +149,8 @@ export class Router implements ClusterErrorHandler {
     this.poolOf = map.masters.map((m) => this.pools.at(m.host, m.port));
     this.serving = map.servingMasters();
     // A held master whose slots now belong to others: its parked requests go there.
-    for (const pool of this.parked.keys()) {
-      if (!this.serving.some((i) => this.poolOf[i] === pool)) this.release(pool);
+    for (const pool of this.masterHolds.pools()) {
+      if (!this.serving.some((i) => this.poolOf[i] === pool)) this.masterHolds.release(pool);
     }
     this.pools.retireUnused(new Set(map.masters.map((m) => m.address)));
   }
@@ -196,18 +175,10 @@ export class Router implements ClusterErrorHandler {
     // Held already because its connection is down: it is the failover's hold now (released
     // by it, not by a reconnection), with the bound its waiting requests already have.
     if (pool.held) {
-      this.downHolds.delete(pool);
+      this.masterHolds.adopt(pool);
       return;
     }
-    this.holdPool(pool, maxWaitMs);
-  }
-
-  private holdPool(pool: BackendPool, maxWaitMs: number): void {
-    pool.held = true;
-    this.parked.set(pool, []);
-    const timer = setTimeout(() => this.release(pool, true), maxWaitMs);
-    timer.unref();
-    this.holdTimers.set(pool, timer);
+    this.masterHolds.hold(pool, maxWaitMs);
   }
 
   /**
@@ -217,43 +188,25 @@ export class Router implements ClusterErrorHandler {
    */
   private holdWhileDown(pool: BackendPool): void {
     if (pool.held || this.closed) return;
-    this.downHolds.add(pool);
-    this.holdPool(pool, this.retryBudgetMs);
+    this.masterHolds.hold(pool, this.retryBudgetMs, true);
   }
 
-  /**
-   * Stop holding: the switch is done (or the master answers again), and parked requests go
-   * where the map says now; or the wait timed out, and they get Redis Cluster's CLUSTERDOWN
-   * (a retryable error) instead of waiting on for a master that is not back.
-   */
-  release(pool: BackendPool, timedOut = false): void {
-    const waiting = this.parked.get(pool);
-    if (waiting === undefined) return;
-    pool.held = false;
-    this.parked.delete(pool);
-    this.downHolds.delete(pool);
-    clearTimeout(this.holdTimers.get(pool));
-    this.holdTimers.delete(pool);
-    for (const p of waiting) {
-      if (timedOut) {
-        p.sink.deliver(CLUSTER_DOWN);
-        continue;
-      }
-      if ('busyFrom' in p) {
-        this.resendAfterBusy(p.raw, p.sink, p.busyFrom, p.since);
-        continue;
-      }
-      // The slot may be held now (its shard's keys being recovered): it waits on for it,
-      // within the bound it has had since it was first parked.
-      if (this.slotHeld[p.slot] === 1) this.slotHolds.park(p.session, p.slot, p.raw, p.sink, p.since);
-      else this.sendToSlot(p.session, p.slot, p.raw, p.sink);
+  /** A held master's request, its hold released: where the map says now. */
+  private resume(p: HeldRequest): void {
+    if ('busyFrom' in p) {
+      this.resendAfterBusy(p.raw, p.sink, p.busyFrom, p.since);
+      return;
     }
+    // The slot may be held now (its shard's keys being recovered): it waits on for it,
+    // within the bound it has had since it was first parked.
+    if (this.slotHeld[p.slot] === 1) this.slotHolds.park(p.session, p.slot, p.raw, p.sink, p.since);
+    else this.sendToSlot(p.session, p.slot, p.raw, p.sink);
   }
 
-  /** Release the master at host:port, if held. */
+  /** Release the master at host:port, if held: the switch is done, or the master answers again. */
   releaseAddress(host: string, port: number): void {
     const pool = this.pools.find(host, port);
-    if (pool !== undefined) this.release(pool);
+    if (pool !== undefined) this.masterHolds.release(pool);
   }
 
   /**
@@ -278,7 +231,7 @@ export class Router implements ClusterErrorHandler {
   }
 
   private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientLink): void {
-    this.parked.get(pool)?.push({ slot, raw, sink, session, since: Date.now() });
+    this.masterHolds.park(pool, { slot, raw, sink, session, since: Date.now() });
   }
 
   // --- keyless and fan-out work ----------------------------------------------------------
@@ -465,9 +418,9 @@ export class Router implements ClusterErrorHandler {
     if (from.pendingCount > 0) return false;
     const pool = this.pools.find(from.endpoint.host, from.endpoint.port);
     if (pool === undefined) return false;
-    if (!pool.held) this.holdPool(pool, this.retryBudgetMs);
+    if (!pool.held) this.masterHolds.hold(pool, this.retryBudgetMs);
     // Ahead of every parked request: those came after it was sent.
-    this.parked.get(pool)?.unshift({ raw, sink, since: Date.now(), busyFrom: from });
+    this.masterHolds.parkFirst(pool, { raw, sink, since: Date.now(), busyFrom: from });
     return true;
   }
 
@@ -485,7 +438,7 @@ export class Router implements ClusterErrorHandler {
       sink.deliver(CLUSTER_DOWN);
       return;
     }
-    if (pool.held) this.parked.get(pool)?.unshift({ raw, sink, since, busyFrom: from });
+    if (pool.held) this.masterHolds.parkFirst(pool, { raw, sink, since, busyFrom: from });
     else conn.send(raw, sink);
   }
 
@@ -526,12 +479,12 @@ export class Router implements ClusterErrorHandler {
 
   onConnectionReady(from: BackendConnection): void {
     const pool = this.pools.find(from.endpoint.host, from.endpoint.port);
-    if (pool !== undefined && this.downHolds.has(pool)) this.release(pool);
+    if (pool !== undefined && this.masterHolds.heldWhileDown(pool)) this.masterHolds.release(pool);
   }
 
   close(): void {
     this.closed = true;
-    for (const pool of [...this.parked.keys()]) this.release(pool);
+    for (const pool of [...this.masterHolds.pools()]) this.masterHolds.release(pool);
     this.slotHolds.close();
     this.pools.close();
   }
