@@ -7,7 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { parseMemory } from './ops/memory-size.js';
 import { parseClientMemoryCap, parseOutputBufferLimit, type ClientMemoryCap, type OutputBufferLimit } from './proxy/limits.js';
 
-// Parsers the tests and callers have always found here.
+// Re-exported: the option parsers are read from the configuration's module (config and client-memory tests).
 export { parseClientMemoryCap, parseMemory };
 
 export interface Config {

@@ -84,7 +84,7 @@ class ProxySessionHost implements SessionHost {
 }
 
 export class ProxyServer {
-  readonly context: ProxyContext;
+  private readonly context: ProxyContext;
   private readonly settings: { -readonly [K in keyof ProxySettings]: ProxySettings[K] };
   private readonly clients: ClientRegistry;
   private readonly sessionHost: ProxySessionHost;
