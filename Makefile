@@ -89,10 +89,12 @@ typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit
 
 # The architecture's layer rules and "no cycles" (.dependency-cruiser.cjs, docs/architecture.md)
-# and ESLint with typescript-eslint's recommended rules (eslint.config.js).
+# ESLint with typescript-eslint's recommended rules (eslint.config.js), and no class with more
+# than 15 fields (scripts/class-fields.ts).
 lint: node_modules/.package-lock.json
 	node_modules/.bin/depcruise src --config .dependency-cruiser.cjs
 	node_modules/.bin/eslint src test scripts bench bin
+	node --import tsx scripts/class-fields.ts --max 15
 
 test: deps test-deps typecheck lint build
 	$(NODE_TEST) $(UNIT_TESTS)

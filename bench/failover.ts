@@ -123,7 +123,7 @@ async function main(): Promise<number> {
   let reshards: { keysInCluster: number; runs: ReshardRun[] } = { keysInCluster: 0, runs: [] };
   const proxy = await ProxyProcess.start({ masters: 3, replicas: 1 });
   let failure: Error | undefined;
-  let exitCode: number | null = null;
+  let exitCode: number | null;
   try {
     for (let i = 1; i <= opts.runs; i++) {
       for (const fault of FAULTS) {

@@ -93,4 +93,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main(); console.error(JSON.stringify((globalThis as any).LAPS));
+await main();

@@ -588,7 +588,7 @@ class Bench {
 // ---------------------------------------------------------------- report
 
 function benchMachineInfo(): Record<string, string | number> {
-  let nutcracker = '';
+  let nutcracker: string;
   try {
     // nutcracker -V prints to stderr and exits 0.
     const r = execFileSync('sh', ['-c', 'nutcracker -V 2>&1'], { encoding: 'utf8', timeout: 5_000 });

@@ -38,7 +38,9 @@ for (const file of sourceFiles('src')) {
   });
 }
 rows.sort((a, b) => b[0] - a[0]);
-for (const [n, what] of rows) if (n > 8) console.log(String(n).padStart(3), what);
+// With --max only the classes over it are listed; without, every class above 8 fields.
+const shown = Number.isFinite(max) ? max : 8;
+for (const [n, what] of rows) if (n > shown) console.log(String(n).padStart(3), what);
 const over = rows.filter(([n]) => n > max);
 if (over.length > 0) {
   console.error(`${over.length} class(es) have more than ${max} fields`);

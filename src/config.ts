@@ -4,7 +4,11 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import os from 'node:os';
+import { parseMemory } from './ops/memory-size.js';
+import { parseClientMemoryCap, parseOutputBufferLimit, type ClientMemoryCap, type OutputBufferLimit } from './proxy/limits.js';
+
+// Re-exported: the option parsers are read from the configuration's module (config and client-memory tests).
+export { parseClientMemoryCap, parseMemory };
 
 export interface Config {
   port: number;
@@ -46,68 +50,6 @@ export interface Config {
   httpBind: string;
   clientOutputBufferLimitPubsub: OutputBufferLimit;
   maxmemoryClients: ClientMemoryCap;
-}
-
-/** --maxmemory-clients: what all clients together may hold in the proxy before the biggest is evicted. */
-export interface ClientMemoryCap {
-  /** 0: no cap. */
-  bytes: number;
-  /** Given as a percentage of the memory available (CONFIG GET answers it so), else null. */
-  percent: number | null;
-}
-
-/** Memory the process may use: its cgroup's limit when it has one, else the machine's. */
-export function availableMemory(): number {
-  const total = os.totalmem();
-  const limit = process.constrainedMemory();
-  // Without a limit Node reports 0 or a huge sentinel (2^64): the machine's memory then.
-  return limit > 0 && limit < total ? limit : total;
-}
-
-/**
- * Redis's maxmemory-clients syntax: 0 (off), a size (64mb), or a percentage. Redis's
- * percentage is of maxmemory, the budget of the process; the proxy's budget is the memory
- * it may use at all, so here it is of that (availableMemory()).
- */
-export function parseClientMemoryCap(text: string, available = availableMemory()): ClientMemoryCap {
-  const pct = /^\s*(\d{1,3})\s*%\s*$/.exec(text);
-  if (pct !== null) {
-    const percent = Number(pct[1]);
-    if (percent > 100) throw new Error(`--maxmemory-clients '${text}': a percentage must be 0..100`);
-    return { bytes: Math.floor((available * percent) / 100), percent };
-  }
-  try {
-    return { bytes: parseMemory(text), percent: null };
-  } catch {
-    throw new Error(`--maxmemory-clients '${text}': expected 0, a size (e.g. 256mb) or a percentage of the memory available (e.g. 5%)`);
-  }
-}
-
-/** Redis's client-output-buffer-limit for one class of clients; 0 turns a limit off. */
-export interface OutputBufferLimit {
-  hardBytes: number;
-  softBytes: number;
-  softSeconds: number;
-}
-
-/** "<hard> <soft> <soft seconds>" as in redis.conf, e.g. "32mb 8mb 60". */
-export function parseOutputBufferLimit(text: string): OutputBufferLimit {
-  const parts = text.trim().split(/\s+/);
-  if (parts.length !== 3 || !/^\d+$/.test(parts[2])) {
-    throw new Error(`--client-output-buffer-limit-pubsub '${text}': expected "<hard> <soft> <soft seconds>", e.g. "32mb 8mb 60"`);
-  }
-  return { hardBytes: parseMemory(parts[0]), softBytes: parseMemory(parts[1]), softSeconds: Number(parts[2]) };
-}
-
-/** Parse Redis-style memory sizes: 512mb, 1gb, 100k, 1024. */
-export function parseMemory(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const m = /^\s*(\d+)\s*(b|k|kb|m|mb|g|gb)?\s*$/i.exec(value);
-  if (!m) throw new Error(`not a size: '${value}' (use e.g. 512mb, 64kb, 1048576)`);
-  const n = Number(m[1]);
-  const unit = (m[2] ?? 'b').toLowerCase();
-  const mult: Record<string, number> = { b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
-  return n * mult[unit];
 }
 
 export function parseConfig(argv: string[] = hideBin(process.argv)): Config {

@@ -26,6 +26,7 @@ import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
 import { ClusterAdmin, migrationListing, recoveryListing } from './admin/cluster-admin.js';
+import { adminVerbTable } from './admin/admin-verbs.js';
 import { rebalanceCluster } from './cluster/operations/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances, type RecoveryInstanceRunner } from './nodes/recovery-instance.js';
@@ -224,16 +225,18 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     requirePass: config.requirepass,
     runtime,
     adminPassword: config.adminPassword,
-    admin,
+    adminVerbs: adminVerbTable(admin),
     maxBulkLen: config.protoMaxBulkLen,
     maxmemoryClients: config.maxmemoryClients,
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
     version: VERSION,
     log,
-    nodeStatus: failover === undefined ? undefined : () => failover.status(),
-    failoverCounts: failover === undefined ? undefined : () => failover.failoverCounts(),
-    recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
-    migration: () => migrator.progress(),
+    control: {
+      nodeStatus: failover === undefined ? undefined : () => failover.status(),
+      failoverCounts: failover === undefined ? undefined : () => failover.failoverCounts(),
+      recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
+      migration: () => migrator.progress(),
+    },
     pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
     nodes: {
       scripts,

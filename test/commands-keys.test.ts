@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { arityOk, CMD_NO_MANDATORY_KEYS, COMMANDS, lookupCommand, type CommandInfo } from '../src/commands/command-table.js';
 import { keyIndexes, KEYS_INVALID } from '../src/commands/key-extraction.js';
-import { buildRequest } from '../src/commands/request.js';
+import { buildRequest } from './support/build-request.js';
 import { startRedisServer, type RedisServerHandle } from '../scripts/gen-commands.js';
 
 const INVALID = 'invalid';

@@ -24,7 +24,7 @@ import {
   REDIS_VERSION,
   type CommandInfo,
 } from '../src/commands/command-table.js';
-import { buildRequest } from '../src/commands/request.js';
+import { buildRequest } from './support/build-request.js';
 
 const lookup = (...args: string[]): CommandInfo | undefined => lookupCommand(buildRequest(args));
 

@@ -49,7 +49,7 @@ function now(): number {
  */
 async function pollUntil(what: string, ms: number, check: () => Promise<true | string>, everyMs = 50): Promise<number> {
   const start = now();
-  let last = 'never checked';
+  let last: string;
   for (;;) {
     try {
       const r = await check();

@@ -138,7 +138,7 @@ describe('states visible: --no-auto-failover reports a busy script and does noth
     const info = String(await c.call('INFO', 'nodes'));
     assert.match(info, new RegExp(`id=${master.id},[^\r\n]*state=busy-script`), info);
     const metrics = await tp.proxy.metrics.render();
-    assert.match(metrics, new RegExp(`ihs_node_state\{node="${master.id}",[^}]*state="busy-script"\} 1`));
+    assert.match(metrics, new RegExp(`ihs_node_state{node="${master.id}",[^}]*state="busy-script"} 1`));
     await sleep(2 * NODE_TIMEOUT); // with auto-failover it would have been killed at its first BUSY: nobody kills it
     assert.equal(tp.proxy.failover!.health.stateOf(master.id), 'busy-script');
     // Nobody ends the busy spell: a request gets the node's BUSY at once, not a retry.
@@ -238,7 +238,7 @@ describe('a busy script or function left running, --ack replica, lua-time-limit 
     const started = Date.now();
     const outcome = quitter.call(String(args[0]), ...args.slice(1)).catch((err: Error) => err.message);
     const errors: string[] = [];
-    let servedMs = 0;
+    let servedMs: number;
     try {
       await sleep(50);
       for (;;) {

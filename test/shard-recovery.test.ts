@@ -49,7 +49,7 @@ function sleep(ms: number): Promise<void> {
 
 async function pollUntil(what: string, ms: number, check: () => Promise<true | string>, everyMs = 100): Promise<number> {
   const start = performance.now();
-  let last = 'never checked';
+  let last: string;
   for (;;) {
     try {
       const r = await check();

@@ -8,8 +8,7 @@
  */
 import { argString, type RequestFrame } from '../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeSimple } from '../resp/encode.js';
-import type { ClientSession } from '../proxy/session.js';
-import type { HandlerEntry, ProxyContext } from '../proxy/context.js';
+import type { AdminVerbClient, AdminVerbHandler, AdminVerbTable } from '../commands/admin-verb-table.js';
 import { AdminError, parseNodeAddress, type ClusterAdmin, type ClusterListing, type NodeListing } from './cluster-admin.js';
 
 type Verb = (admin: ClusterAdmin, args: string[]) => Promise<Buffer>;
@@ -62,31 +61,32 @@ const VERBS = new Map<string, Verb>([
   ['REBALANCE', rebalance],
 ]);
 
-/** Run an admin verb for this session: permission, then the verb; the reply arrives in order. */
-function run(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+/** Run an admin verb for this client: permission, then the verb; the reply arrives in order. */
+function run(admin: ClusterAdmin | undefined, s: AdminVerbClient, f: RequestFrame): void {
   const name = argString(f, 0).toUpperCase();
   const verb = VERBS.get(name);
   if (verb === undefined) return s.reply(encodeError(`ERR unknown admin verb '${name}'`));
   if (!s.admin) return s.reply(encodeError(`NOPERM this user has no permissions to run the '${name.toLowerCase()}' command`));
-  if (ctx.admin === undefined) return s.reply(encodeError(`ERR ${name} is not available: this proxy runs without a cluster to manage`));
+  if (admin === undefined) return s.reply(encodeError(`ERR ${name} is not available: this proxy runs without a cluster to manage`));
   const args: string[] = [];
   for (let i = 1; i < f.argc; i++) args.push(argString(f, i));
   const slot = s.openSlot();
-  verb(ctx.admin, args).then(
+  verb(admin, args).then(
     (reply) => slot.deliver(reply),
     (err: Error) => slot.deliver(encodeError(err instanceof AdminError ? `ERR ${err.message}` : `ERR ${name} failed: ${err.message}`)),
   );
 }
 
-const entry: HandlerEntry = { handler: run };
-
-/** Admin verbs Redis also has a command of that name for (FAILOVER): routed by the command table. */
-export const adminCommandOverrides: ReadonlyMap<string, HandlerEntry> = new Map([['failover', entry]]);
-
-/** An admin verb that is not a Redis command (ADD, LIST, ...), by the request's first word; undefined otherwise. */
-export function adminVerb(frame: RequestFrame): HandlerEntry | undefined {
-  const name = argString(frame, 0);
-  return name.length <= 9 && VERBS.has(name.toUpperCase()) ? entry : undefined;
+/** The verbs for the proxy's dispatcher, run against `admin` (undefined: each answers that it is not available). */
+export function adminVerbTable(admin: ClusterAdmin | undefined): AdminVerbTable {
+  const handler: AdminVerbHandler = (client, frame) => run(admin, client, frame);
+  return {
+    overrides: new Map([['failover', handler]]),
+    verb(frame) {
+      const name = argString(frame, 0);
+      return name.length <= 9 && VERBS.has(name.toUpperCase()) ? handler : undefined;
+    },
+  };
 }
 
 // --- LIST's reply -----------------------------------------------------------------------

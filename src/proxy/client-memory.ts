@@ -16,7 +16,7 @@
  * while what the evicted ones held waits for a collection).
  */
 import type { Logger } from '../log.js';
-import type { ClientMemoryCap } from '../config.js';
+import type { ClientMemoryCap } from './limits.js';
 
 /** A client as eviction sees it. */
 export interface EvictableClient {

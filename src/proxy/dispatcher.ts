@@ -1,7 +1,7 @@
 /**
  * Dispatcher: what happens to each request.
  *
- *   admin verb (ADD, LIST, ...) → src/admin/admin-verbs.ts
+ *   admin verb (ADD, LIST, ...) → the table main.ts gives (src/admin/admin-verbs.ts)
  *   unknown command            → Redis's "unknown command" error
  *   not authenticated          → NOAUTH (except AUTH, HELLO, QUIT, RESET)
  *   CLIENT PAUSE covers it     → held in its session until the pause ends
@@ -19,7 +19,8 @@ import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { encodeError } from '../resp/encode.js';
 import { arityOk, CMD_NO_MULTI, commandByName, lookupCommand, type CommandInfo } from '../commands/command-table.js';
 import type { ClientSession } from './session.js';
-import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from './context.js';
+import type { HandlerEntry, ProxyContext } from './context.js';
+import { arityError, unknownSubcommand } from './request-checks.js';
 import { connectionCommands } from './commands/connection-commands.js';
 import { clientCommands } from './commands/client-commands.js';
 import { nodeCommands } from './commands/node-commands.js';
@@ -28,9 +29,11 @@ import { clusterCommands } from './commands/cluster-commands.js';
 import { pubsubCommands, subscribedModeReply } from './commands/pubsub-commands.js';
 import { scriptCommands } from './commands/script-commands.js';
 import { configCommands } from './commands/config-commands.js';
-import { adminCommandOverrides, adminVerb } from '../admin/admin-verbs.js';
+import type { ClientPause } from './client-pause.js';
+import type { AdminVerbHandler, AdminVerbTable } from '../commands/admin-verb-table.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './commands/unsupported.js';
-import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, RUN_AFTER_EXEC, transactionCommands, type QueuingCheck } from './modes/transaction.js';
+import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, type QueuingCheck } from './modes/transaction.js';
+import { RUN_AFTER_EXEC, transactionCommands } from './commands/transaction-commands.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
 
@@ -51,11 +54,22 @@ export class Dispatcher implements QueuingCheck {
   /** Handlers by top-level command (the container for a subcommand). */
   private readonly handlers = new Map<CommandInfo, HandlerEntry>();
   private readonly refusals = new Map<CommandInfo, Buffer>();
+  /** Admin verbs that are not Redis commands (ADD, LIST, ...), by the request's first word. */
+  private readonly adminVerb: (frame: RequestFrame) => AdminVerbHandler | undefined;
+  /** The registry's, kept here: consulted for every request. */
+  private readonly pause: ClientPause;
 
-  constructor(private readonly ctx: ProxyContext) {
-    for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, scriptCommands, configCommands, clusterCommands, pubsubCommands, transactionCommands, adminCommandOverrides]) {
+  /** @param adminVerbs absent: the admin verbs are unknown commands */
+  constructor(
+    private readonly ctx: ProxyContext,
+    adminVerbs: AdminVerbTable | undefined,
+  ) {
+    for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, scriptCommands, configCommands, clusterCommands, pubsubCommands, transactionCommands]) {
       for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
     }
+    for (const [name, handler] of adminVerbs?.overrides ?? []) this.handlers.set(this.known(name), { handler: (_ctx, session, frame) => handler(session, frame) });
+    this.pause = ctx.clients.pause;
+    this.adminVerb = adminVerbs === undefined ? () => undefined : (frame) => adminVerbs.verb(frame);
     for (const [name, reason] of UNSUPPORTED) {
       const message = CLUSTER_MODE_ERRORS.get(name) ?? unsupportedMessage(name, reason);
       this.refusals.set(this.known(name), encodeError(message));
@@ -77,8 +91,8 @@ export class Dispatcher implements QueuingCheck {
       return;
     }
     if (cmd === undefined) {
-      const admin = session.authenticated ? adminVerb(frame) : undefined;
-      if (admin !== undefined) return admin.handler(this.ctx, session, frame);
+      const admin = session.authenticated ? this.adminVerb(frame) : undefined;
+      if (admin !== undefined) return admin(session, frame);
       stats.rejectedCall(undefined, session.authenticated ? 'ERR' : 'NOAUTH');
       session.reply(session.authenticated ? unknownCommandError(frame) : NOAUTH);
       return;
@@ -98,8 +112,8 @@ export class Dispatcher implements QueuingCheck {
         return;
       }
     }
-    if (this.ctx.clientPause.holds(session, cmd, frame)) return;
-    session.lastCommand = cmd;
+    if (this.pause.holds(session, cmd, frame)) return;
+    session.info.lastCommand = cmd;
     if (entry !== undefined) {
       // Redis checks the arity of every command (`client|kill`...) before running it; so do
       // the proxy's handlers, here once for all of them.
@@ -151,7 +165,7 @@ export class Dispatcher implements QueuingCheck {
    * itself is refused: answered here, it would not be part of the transaction.
    */
   queuingError(frame: RequestFrame, cmd: CommandInfo | undefined): Buffer | null {
-    if (cmd === undefined) return adminVerb(frame) === undefined ? unknownCommandError(frame) : notInTransaction(argBuffer(frame, 0).toString('latin1'));
+    if (cmd === undefined) return this.adminVerb(frame) === undefined ? unknownCommandError(frame) : notInTransaction(argBuffer(frame, 0).toString('latin1'));
     if (cmd.subcommands !== null) return unknownSubcommandError(cmd, frame);
     if (!arityOk(cmd, frame.argc)) return encodeError(arityError(cmd.name));
     if ((cmd.flags & CMD_NO_MULTI) !== 0) return NOT_ALLOWED_IN_MULTI;

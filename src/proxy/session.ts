@@ -2,9 +2,9 @@
  * ClientSession: one client connection.
  *
  * Reads RESP frames, hands each to the dispatcher, and writes replies back in request
- * order: every request takes a ReplySlot at the tail of `slots`; replies are moved to the
- * output buffer from the head as the head fills, and the output is written once per
- * event-loop turn.
+ * order: every request takes a ReplySlot at the tail of its ReplyOrder; replies are moved
+ * to the output buffer from the head as the head fills, and the output is written once per
+ * event-loop turn. What CLIENT LIST shows of it besides is its ClientInfo.
  *
  * The session *stalls* (takes no further frames) for any of a few reasons, kept as bits:
  * a blocking command is waiting or running, too many reply bytes are owed or held for a
@@ -18,26 +18,28 @@
  * Memory bounds, all integer counters on the hot path:
  * - replies owed: the estimated bytes in flight (owed × moving average of reply sizes)
  *   stay under OWED_BYTES_BUDGET, so a pipeline of 200 000 GETs of 100 KB does not send
- *   200 000 requests' worth of replies the proxy would then have to hold. Before any reply
- *   is seen the estimate is large (a new client gets a few dozen requests in flight, not
- *   a thousand GETs of 100 KB); it falls to the real sizes within a few dozen replies;
+ *   200 000 requests' worth of replies the proxy would then have to hold (ReplyOrder keeps
+ *   the bound). Before any reply is seen the estimate is large (a new client gets a few
+ *   dozen requests in flight, not a thousand GETs of 100 KB); it falls to the real sizes
+ *   within a few dozen replies;
  * - replies held for the client (slots + output + socket buffer) above RETAINED_HIGH stop
  *   reading until below half. Replies are delivered into the slots regardless, so a
  *   client that does not read never holds up the shared backend connection it uses;
- * - all clients together: each session reports what it holds (memoryBytes) to the
+ * - all clients together: each session reports what it holds (info.memoryBytes) to the
  *   proxy's ClientMemory, which evicts the biggest client above --maxmemory-clients.
  * A client that does not read thus costs at most about RETAINED_HIGH + OWED_BYTES_BUDGET.
  */
 import type net from 'node:net';
 import type { Logger } from '../log.js';
-import { Fifo } from '../net/fifo.js';
-import { unpinned, withSlabReads } from '../net/slab-reader.js';
-import { writeBuffers, type Flushable } from '../net/flush-scheduler.js';
+import { withSlabReads } from '../net/slab-reader.js';
+import type { Flushable } from '../net/flush-scheduler.js';
 import type { Runtime } from '../net/runtime.js';
 import { RequestScanner } from '../resp/request-scanner.js';
 import { argString, ProtocolError, type RequestFrame } from '../resp/frame.js';
 import { encodeError, type Protocol } from '../resp/encode.js';
-import { ReplySlot, type RequestTime, type SlotOwner } from './datapath/reply-slot.js';
+import type { ReplySlot, RequestTime, SlotOwner } from './datapath/reply-slot.js';
+import { ReplyOrder, type ReplyMode } from './datapath/reply-order.js';
+import { ClientInfo } from './client-info.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
 import type { ClientSubscriptions } from './modes/pubsub.js';
 import type { BackendPool } from '../backend/pool.js';
@@ -46,6 +48,10 @@ import type { Transaction } from './modes/transaction.js';
 import type { CommandStats } from '../ops/command-stats.js';
 import type { ClientMemory, EvictableClient } from './client-memory.js';
 import { readTime } from '../net/read-clock.js';
+import type { ClientLink, ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
+
+export type { ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
+export type { ReplyMode } from './datapath/reply-order.js';
 
 /** What a session needs from the proxy around it. */
 export interface SessionHost {
@@ -65,63 +71,41 @@ export interface SessionHost {
   readonly clientMemory: ClientMemory;
 }
 
-export interface ExclusiveOwner {
-  /** The call's reply is in its slot: take frames again. */
-  exclusiveDone(): void;
-}
-
-/**
- * A request that runs alone, as a blocking command does in redis-server: only after every
- * earlier reply of the client has arrived, and with no later request taken until it ends.
- */
-export interface ExclusiveCall {
-  /** Every earlier reply is in: run now, and call `owner.exclusiveDone()` once answered. */
-  start(owner: ExclusiveOwner): void;
-  /** The client left: stop, whether started or not (nothing may run on its behalf now). */
-  cancel(): void;
-  /**
-   * CLIENT UNBLOCK: end the wait as if timed out, or with -UNBLOCKED; resolves whether it
-   * was blocked. Absent for exclusive calls that do not block in Redis's sense.
-   */
-  unblock?(withError: boolean): Promise<boolean>;
-}
-
-/** CLIENT REPLY: on, off, or skip the next command's reply. */
-export type ReplyMode = 'on' | 'off' | 'skip';
-
 const STALL_EXCLUSIVE = 1;
 const STALL_OWED = 2;
 const STALL_RETAINED = 4;
 const STALL_BACKEND = 8;
 const STALL_CLOSING = 16;
+/** The client is gone or done: set once, never cleared (what `released` would say). */
 const STALL_RELEASED = 32;
 /** A request waits for CLIENT PAUSE to end. */
 const STALL_PAUSED = 64;
 
+/** `flow` bits: the socket is being read; processFrames() is running (it is re-entered when a dispatch lifts a stall). */
+const FLOW_READING = 1;
+const FLOW_PROCESSING = 2;
+
 const MB = 1024 * 1024;
-/** Owed replies × average reply size stays under this (the replies in flight for one client). */
-const OWED_BYTES_BUDGET = 4 * MB;
-/** Whatever the sizes, at least MIN_OWED and at most MAX_OWED replies may be owed. */
-const MIN_OWED = 8;
-const MAX_OWED = 32 * 1024;
-/** Reply size assumed before any reply was seen: a new client may have 16 requests in flight. */
-const INITIAL_REPLY_ESTIMATE = 256 * 1024;
 /** Reply bytes held for the client above which it is not read any more (until below half). */
 const RETAINED_HIGH = 4 * MB;
-/** What one owed request costs besides its reply (its slot and queue entry), for the account. */
-const SLOT_BYTES = 64;
-/** A client holding more than this is lagging: what is held for it is copied off large read slabs. */
-const LAGGING = MB;
 /** While stalled, a client is still read up to this many unprocessed bytes (to notice it leaving). */
 const STALLED_READAHEAD = 128 * 1024;
 /** A closing session whose last bytes the client does not take is destroyed after this long. */
 const CLOSE_GRACE_MS = 5000;
 
-export class ClientSession implements SlotOwner, Flushable, DrainListener, ExclusiveOwner, EvictableClient {
+/** What a stalled session waits on besides its own bounds: a call that runs alone, CLIENT PAUSE, a congested node. */
+class StallCauses {
+  /** The blocking command waiting for earlier replies or running, cancelled if the client leaves. */
+  exclusive: ExclusiveCall | null = null;
+  exclusiveStarted = false;
+  /** A request waiting for CLIENT PAUSE to end (a copy: the read buffer moves on). */
+  postponed: RequestFrame | null = null;
+  /** The backend connection it waits to drain. */
+  congestedOn: BackendConnection | null = null;
+}
+
+export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainListener, ExclusiveOwner, EvictableClient {
   flushQueued = false;
-  name: Buffer | null = null;
-  libName = '';
-  libVersion = '';
   /**
    * RESP2, or RESP3 after HELLO 3: its requests go on backend connections of the same
    * protocol, and the proxy's own replies take its shapes (Pub/Sub messages are pushes, `>`).
@@ -130,49 +114,23 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   protocol: Protocol = 2;
   /** The transaction under way (MULTI or WATCH to EXEC, DISCARD, UNWATCH, RESET); null for almost every client. */
   tx: Transaction | null = null;
-  /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
-  admin: boolean;
-  readonly createdAt = Date.now();
   /** Its channels and patterns, once it used a Pub/Sub command (null: never did, the common case). */
   pubsub: ClientSubscriptions | null = null;
   readonly socket: net.Socket;
-  /** The last command run (CLIENT LIST cmd=) and when the client last sent something (idle=). */
-  lastCommand: CommandInfo | undefined;
-  lastActiveAt = Date.now();
-  /** CLIENT NO-EVICT: never evicted for --maxmemory-clients (CLIENT LIST flags=e). */
-  noEvict = false;
-  /** Bytes held for this client as last reported to the host's ClientMemory (CLIENT LIST tot-mem). */
-  memoryBytes = 0;
+  /** Name, library, permissions and activity, as CLIENT LIST shows them. */
+  readonly info: ClientInfo;
   /** The master the client last wrote to (WAIT counts that master's replicas). */
   lastWritePool: BackendPool | undefined;
   /** Set by the dispatcher when it counts a call of the request being dispatched: that call is timed. */
   calledCommand: CommandInfo | undefined;
-  private replyMode: ReplyMode = 'on';
-  /** The replies of the request being dispatched are dropped (CLIENT REPLY OFF/SKIP). */
-  private silent = false;
-  /** A request waiting for CLIENT PAUSE to end (a copy: the read buffer moves on). */
-  private postponed: RequestFrame | null = null;
 
   private readonly scanner: RequestScanner;
-  private readonly slots = new Fifo<ReplySlot>(64);
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  /** Bytes of filled slots waiting for an earlier reply (not yet in `out`). */
-  private heldBytes = 0;
-  /** Moving average of reply sizes (weight 1/8, integer), for the owed-replies bound. */
-  private replyAvg = INITIAL_REPLY_ESTIMATE;
+  private readonly order: ReplyOrder;
   /** STALL_* bits; frames are taken only while 0. */
   private stall = 0;
-  private reading = true;
-  private processing = false;
-  /** The blocking command waiting for earlier replies or running, cancelled if the client leaves. */
-  private exclusive: ExclusiveCall | null = null;
-  private exclusiveStarted = false;
-  private congestedOn: BackendConnection | null = null;
-  /** Replies produced (slots opened + direct replies): whether a handler that threw had answered. */
-  private replies = 0;
-  private lastSlot: ReplySlot | null = null;
-  private released = false;
+  /** FLOW_* bits. */
+  private flow = FLOW_READING;
+  private readonly waits = new StallCauses();
 
   /** @param accepted a socket from a server with pauseOnConnect (not reading yet) */
   constructor(
@@ -180,7 +138,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     accepted: net.Socket,
     private readonly host: SessionHost,
   ) {
-    this.admin = host.adminPassword === '';
+    this.info = new ClientInfo(host.adminPassword === '');
+    this.order = new ReplyOrder(this);
     // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
     this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
     const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);
@@ -206,19 +165,38 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     this.scanner.authRequired = !value;
   }
 
+  /** May run the admin verbs (see ClientInfo.admin). */
+  get admin(): boolean {
+    return this.info.admin;
+  }
+
+  /** CLIENT NO-EVICT, as eviction reads it. */
+  get noEvict(): boolean {
+    return this.info.noEvict;
+  }
+
+  /** Bytes held for this client as last reported to the account, as eviction reads it. */
+  get memoryBytes(): number {
+    return this.info.memoryBytes;
+  }
+
+  private get released(): boolean {
+    return (this.stall & STALL_RELEASED) !== 0;
+  }
+
   /** A new reply slot at the tail of the queue, for a request about to be forwarded. */
   openSlot(): ReplySlot {
-    return this.openSlotSilent(this.silent);
+    return this.order.open(false);
   }
 
   /** A slot for a push reply (see push()): sent under CLIENT REPLY OFF too. */
   openPushSlot(): ReplySlot {
-    return this.openSlotSilent(false);
+    return this.order.open(true);
   }
 
   /** Reply now, in order: straight to the output when nothing earlier is owed. */
   reply(buf: Buffer): void {
-    this.enqueue(buf, this.silent);
+    if (this.order.add(buf, false)) this.account();
   }
 
   /**
@@ -227,39 +205,14 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    * sends what it writes with CLIENT_PUSHING set.
    */
   push(buf: Buffer): void {
-    this.enqueue(buf, false);
-  }
-
-  private openSlotSilent(silent: boolean): ReplySlot {
-    const slot = new ReplySlot(this);
-    slot.silent = silent;
-    this.slots.push(slot);
-    this.replies++;
-    this.lastSlot = slot;
-    return slot;
-  }
-
-  private enqueue(buf: Buffer, silent: boolean): void {
-    this.replies++;
-    if (this.slots.length === 0) {
-      this.lastSlot = null;
-      if (!silent) this.queueOutput(buf);
-    } else {
-      const slot = new ReplySlot(this);
-      slot.silent = silent;
-      slot.reply = buf;
-      this.heldBytes += buf.length;
-      this.slots.push(slot);
-      this.lastSlot = slot;
-      this.account();
-    }
+    if (this.order.add(buf, true)) this.account();
   }
 
   /** Reply, then close the connection once everything owed is written (QUIT, protocol errors). */
   replyAndClose(buf: Buffer): void {
     this.reply(buf);
     this.stall |= STALL_CLOSING;
-    if (this.slots.length === 0) this.host.runtime.flush.schedule(this);
+    if (this.order.owed === 0) this.host.runtime.flush.schedule(this);
   }
 
   /**
@@ -268,11 +221,12 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    * redis-server would. Its slot must be the last one opened.
    */
   runExclusive(call: ExclusiveCall): void {
-    this.exclusive = call;
-    this.exclusiveStarted = false;
+    const waits = this.waits;
+    waits.exclusive = call;
+    waits.exclusiveStarted = false;
     this.stall |= STALL_EXCLUSIVE;
-    if (this.slots.length === 1) {
-      this.exclusiveStarted = true;
+    if (this.order.owed === 1) {
+      waits.exclusiveStarted = true;
       call.start(this);
     }
   }
@@ -286,7 +240,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   changeProtocol(protocol: Protocol, reply: Buffer): void {
     const changed = protocol !== this.protocol;
     this.protocol = protocol;
-    if (!changed || this.slots.length === 0) {
+    if (!changed || this.order.owed === 0) {
       this.reply(reply);
       return;
     }
@@ -301,8 +255,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   }
 
   exclusiveDone(): void {
-    this.exclusive = null;
-    this.exclusiveStarted = false;
+    this.waits.exclusive = null;
+    this.waits.exclusiveStarted = false;
     this.unstall(STALL_EXCLUSIVE);
   }
 
@@ -311,14 +265,14 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    * what is sent): take no further frames until it drains.
    */
   waitForBackend(conn: BackendConnection): void {
-    if (this.congestedOn !== null || this.released) return;
-    this.congestedOn = conn;
+    if (this.waits.congestedOn !== null || this.released) return;
+    this.waits.congestedOn = conn;
     this.stall |= STALL_BACKEND;
     conn.waitDrain(this);
   }
 
   backendDrained(): void {
-    this.congestedOn = null;
+    this.waits.congestedOn = null;
     this.unstall(STALL_BACKEND);
   }
 
@@ -326,47 +280,31 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
     // Timed even for a client gone meanwhile: the call ran all the same.
     const reply = slot.reply!;
     if (slot.timed !== null) this.host.commandStats.timed(slot.timed, readTime() - slot.requestTime!.at, reply[0] === 0x2d /* '-' */);
-    this.replyAvg += (reply.length - this.replyAvg) >> 3;
+    const order = this.order;
+    order.measure(reply.length);
     if (this.released) return;
-    if (slot !== this.slots.peek()) {
+    if (!order.filled(slot, this.socket.writableLength)) {
       // Held until the replies before it are in.
-      if (this.heldBytes + this.socket.writableLength > LAGGING) slot.reply = unpinned(reply);
-      this.heldBytes += slot.reply!.length;
-      if (this.heldBytes > RETAINED_HIGH) this.stall |= STALL_RETAINED;
+      if (order.held > RETAINED_HIGH) this.stall |= STALL_RETAINED;
       this.account();
       return;
     }
-    for (let head = this.slots.peek(); head !== undefined && head.reply !== null; head = this.slots.peek()) {
-      this.slots.shift();
-      if (head !== slot) this.heldBytes -= head.reply.length;
-      if (!head.silent) this.queueOutput(head.reply);
+    // (STALL_EXCLUSIVE is set exactly while an exclusive call is registered.)
+    if ((this.stall & STALL_EXCLUSIVE) !== 0 && !this.waits.exclusiveStarted && order.owed === 1) {
+      this.waits.exclusiveStarted = true;
+      this.waits.exclusive!.start(this);
     }
-    if (this.exclusive !== null && !this.exclusiveStarted && this.slots.length === 1) {
-      this.exclusiveStarted = true;
-      this.exclusive.start(this);
-    }
-    if ((this.stall & STALL_OWED) !== 0) {
-      const owed = this.slots.length;
-      if (owed < MIN_OWED || (owed < MAX_OWED / 2 && owed * this.replyAvg < OWED_BYTES_BUDGET / 2)) this.unstall(STALL_OWED);
-    }
+    if ((this.stall & STALL_OWED) !== 0 && order.underHalfBudget()) this.unstall(STALL_OWED);
   }
 
   flush(): void {
     if (this.released) return;
     const socket = this.socket;
-    if (this.out.length > 0) {
-      const bufs = this.out;
-      const bytes = this.outBytes;
-      this.out = [];
-      this.outBytes = 0;
-      // Bytes the socket cannot take now stay in its buffer: not with whole read slabs behind them.
-      if (socket.writableLength > 0) for (let i = 0; i < bufs.length; i++) bufs[i] = unpinned(bufs[i]);
-      writeBuffers(socket, bufs, bytes);
-    }
-    const retained = this.heldBytes + socket.writableLength;
+    this.order.writeTo(socket);
+    const retained = this.order.held + socket.writableLength;
     if (retained > RETAINED_HIGH) this.stall |= STALL_RETAINED;
     else if ((this.stall & STALL_RETAINED) !== 0 && retained < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
-    if ((this.stall & STALL_CLOSING) !== 0 && this.slots.length === 0) this.endAndRelease();
+    if ((this.stall & STALL_CLOSING) !== 0 && this.order.owed === 0) this.endAndRelease();
     else this.account();
   }
 
@@ -377,10 +315,11 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    */
   private account(): void {
     if (this.released) return;
-    const bytes = this.heldBytes + this.outBytes + this.socket.writableLength + this.scanner.bufferedBytes + this.slots.length * SLOT_BYTES;
-    const delta = bytes - this.memoryBytes;
+    const bytes = this.order.accountBytes + this.socket.writableLength + this.scanner.bufferedBytes;
+    const info = this.info;
+    const delta = bytes - info.memoryBytes;
     if (delta === 0) return;
-    this.memoryBytes = bytes;
+    info.memoryBytes = bytes;
     this.host.clientMemory.add(delta);
   }
 
@@ -397,7 +336,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    * node in one turn (up to a few MB) is not a slow client.
    */
   get retainedBytes(): number {
-    return this.heldBytes + this.socket.writableLength;
+    return this.order.held + this.socket.writableLength;
   }
 
   /** Request bytes read and not yet taken as frames (CLIENT LIST qbuf). */
@@ -412,19 +351,19 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   /** CLIENT REPLY: OFF and SKIP take effect from this very command (its own reply is not sent). */
   setReplyMode(mode: ReplyMode): void {
-    this.replyMode = mode;
-    this.silent = mode !== 'on';
+    this.order.setMode(mode);
   }
 
   /** Whether the client waits: on a blocking command (BLPOP ...) or for CLIENT PAUSE to end. */
   get blocked(): boolean {
-    return this.postponed !== null || (this.exclusiveStarted && this.exclusive?.unblock !== undefined);
+    const waits = this.waits;
+    return waits.postponed !== null || (waits.exclusiveStarted && waits.exclusive?.unblock !== undefined);
   }
 
   /** CLIENT UNBLOCK on this client: whether it was blocked on a command that can be unblocked. */
   unblock(withError: boolean): Promise<boolean> {
-    const call = this.exclusive;
-    if (!this.exclusiveStarted || call?.unblock === undefined) return Promise.resolve(false);
+    const call = this.waits.exclusive;
+    if (!this.waits.exclusiveStarted || call?.unblock === undefined) return Promise.resolve(false);
     return call.unblock(withError);
   }
 
@@ -433,7 +372,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    * meanwhile, as redis-server postpones a paused client's command.
    */
   postpone(frame: RequestFrame): void {
-    this.postponed = {
+    this.waits.postponed = {
       raw: Buffer.from(frame.raw),
       argc: frame.argc,
       offsets: Array.from(frame.offsets),
@@ -444,23 +383,17 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   /** The pause is over: run the held request, then take frames again. */
   resume(): void {
-    const frame = this.postponed;
+    const frame = this.waits.postponed;
     if (frame === null || this.released) return;
-    this.postponed = null;
+    this.waits.postponed = null;
     this.stall &= ~STALL_PAUSED;
     this.dispatch(frame, { at: readTime() });
     this.unstall(0);
   }
 
-  private queueOutput(buf: Buffer): void {
-    this.out.push(buf);
-    this.outBytes += buf.length;
-    this.host.runtime.flush.schedule(this);
-  }
-
   private onData(chunk: Buffer): void {
     if (this.released) return; // closing: what it still sends is not read, only drained
-    this.lastActiveAt = Date.now(); // per read, as Redis's lastinteraction: not per request
+    this.info.lastActiveAt = Date.now(); // per read, as Redis's lastinteraction: not per request
     this.scanner.feed(chunk);
     if (this.stall === 0) this.processFrames();
     else {
@@ -471,14 +404,16 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   private processFrames(): void {
     // Re-entered when a dispatch answers synchronously and lifts a stall: the loop below goes on.
-    if (this.processing) return;
-    this.processing = true;
+    if ((this.flow & FLOW_PROCESSING) !== 0) return;
+    this.flow |= FLOW_PROCESSING;
     // One clock read for the frames taken now (see net/read-clock.ts): their request time.
     // Frames a stalled session held back count from when it takes them again.
     const received: RequestTime = { at: readTime() };
+    const scanner = this.scanner;
+    const order = this.order;
     try {
       while (this.stall === 0) {
-        const frame = this.scanner.next();
+        const frame = scanner.next();
         if (frame === null) break;
         if (frame instanceof ProtocolError) {
           this.replyAndClose(encodeError(`ERR ${frame.message}`));
@@ -487,30 +422,29 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
         if (frame.argc === 0) continue;
         this.host.countCommand();
         this.dispatch(frame, received);
-        const owed = this.slots.length;
-        if (owed >= MIN_OWED && (owed >= MAX_OWED || owed * this.replyAvg >= OWED_BYTES_BUDGET)) this.stall |= STALL_OWED;
+        if (order.overBudget()) this.stall |= STALL_OWED;
       }
     } catch (err) {
       // Not a handler (dispatch catches those): the scanner, whose state is unknown now.
       this.replyAndClose(this.host.runtime.faults.reply(err, 'reading a request'));
     }
-    this.processing = false;
-    if (this.stall !== 0 && this.scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
+    this.flow &= ~FLOW_PROCESSING;
+    if (this.stall !== 0 && scanner.bufferedBytes >= STALLED_READAHEAD) this.stopReading();
     this.account();
   }
 
   /** One request; a handler that throws costs that request an -ERR, in its place in the order. */
   private dispatch(frame: RequestFrame, received: RequestTime): void {
-    const before = this.replies;
-    if (this.replyMode === 'skip') this.replyMode = 'on';
-    else this.silent = this.replyMode === 'off';
+    const order = this.order;
+    const before = order.produced;
+    order.beginRequest();
     this.calledCommand = undefined;
     try {
       this.host.dispatch(this, frame);
     } catch (err) {
       const reply = this.host.runtime.faults.reply(err, `command '${argString(frame, 0).slice(0, 64)}'`);
-      if (this.replies === before) this.reply(reply);
-      else this.lastSlot?.deliver(reply); // a no-op if it was answered after all
+      if (order.produced === before) this.reply(reply);
+      else order.lastSlot?.deliver(reply); // a no-op if it was answered after all
     }
     const cmd = this.calledCommand;
     if (cmd !== undefined) this.startTiming(cmd, before, received);
@@ -521,8 +455,8 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
    * records the time once filled; a request answered already (by the proxy) records it now.
    */
   private startTiming(cmd: CommandInfo, repliesBefore: number, received: RequestTime): void {
-    const slot = this.lastSlot;
-    if (this.replies !== repliesBefore && slot !== null && slot.reply === null) {
+    const slot = this.order.lastSlot;
+    if (this.order.produced !== repliesBefore && slot !== null && slot.reply === null) {
       slot.timed = cmd;
       slot.requestTime = received;
     } else {
@@ -532,7 +466,7 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
 
   private onSocketDrain(): void {
     this.account();
-    if ((this.stall & STALL_RETAINED) !== 0 && this.heldBytes + this.outBytes < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
+    if ((this.stall & STALL_RETAINED) !== 0 && this.order.unwritten < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
   }
 
   private unstall(bit: number): void {
@@ -543,14 +477,14 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   }
 
   private stopReading(): void {
-    if (!this.reading) return;
-    this.reading = false;
+    if ((this.flow & FLOW_READING) === 0) return;
+    this.flow &= ~FLOW_READING;
     this.socket.pause();
   }
 
   private startReading(): void {
-    if (this.reading || this.released) return;
-    this.reading = true;
+    if ((this.flow & FLOW_READING) !== 0 || this.released) return;
+    this.flow |= FLOW_READING;
     this.socket.resume();
   }
 
@@ -573,23 +507,20 @@ export class ClientSession implements SlotOwner, Flushable, DrainListener, Exclu
   /** The client is gone or done: cancel what runs on its behalf, drop what is held for it, free its place. */
   private release(): void {
     if (this.released) return;
-    this.released = true;
     this.stall |= STALL_RELEASED;
-    this.postponed = null;
-    const call = this.exclusive;
-    this.exclusive = null;
+    const waits = this.waits;
+    waits.postponed = null;
+    const call = waits.exclusive;
+    waits.exclusive = null;
     call?.cancel();
     this.tx?.abandon();
-    if (this.congestedOn !== null) {
-      this.congestedOn.cancelDrainWait(this);
-      this.congestedOn = null;
+    if (waits.congestedOn !== null) {
+      waits.congestedOn.cancelDrainWait(this);
+      waits.congestedOn = null;
     }
-    while (this.slots.shift() !== undefined);
-    this.out = [];
-    this.outBytes = 0;
-    this.heldBytes = 0;
-    this.host.clientMemory.add(-this.memoryBytes);
-    this.memoryBytes = 0;
+    this.order.clear();
+    this.host.clientMemory.add(-this.info.memoryBytes);
+    this.info.memoryBytes = 0;
     this.pubsub?.leaveAll();
     this.host.sessionClosed(this);
   }

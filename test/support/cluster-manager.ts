@@ -49,7 +49,7 @@ export function testProvider(log: Logger): ProcessProvider {
 /** Poll `check` (which returns a complaint, or true) until it holds; fail with the last complaint. Resolves to the ms waited. */
 export async function eventually(what: string, check: () => Promise<string | true>, timeoutMs = 15_000): Promise<number> {
   const start = Date.now();
-  let last = '';
+  let last: string;
   for (;;) {
     try {
       const r = await check();

@@ -229,7 +229,7 @@ export class ProxyProcess {
    */
   async waitHealthy(timeoutMs = 20_000, also?: () => Promise<string | undefined>): Promise<InfoNode[]> {
     const deadline = Date.now() + timeoutMs;
-    let last = 'never asked';
+    let last: string;
     for (;;) {
       this.assertRunning();
       try {

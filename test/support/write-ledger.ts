@@ -302,7 +302,7 @@ async function readAll(port: number, keys: string[]): Promise<Map<string, string
           batch.forEach((k, j) => out.set(k, values[j] ?? null));
           break;
         } catch (err) {
-          if (WriteLedger.now() > deadline) throw new Error(`verify: reading the acknowledged keys back failed for ${VERIFY_DEADLINE_MS} ms: ${(err as Error).message}`);
+          if (WriteLedger.now() > deadline) throw new Error(`verify: reading the acknowledged keys back failed for ${VERIFY_DEADLINE_MS} ms: ${(err as Error).message}`, { cause: err });
           if (c !== undefined && c.status !== 'ready') {
             c.disconnect();
             c = undefined;

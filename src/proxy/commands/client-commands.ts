@@ -11,15 +11,10 @@
 import { argBuffer, argString, type RequestFrame } from '../../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeNull, encodeVerbatim, OK } from '../../resp/encode.js';
 import { CHANNEL, PATTERN, SHARD } from '../modes/pubsub.js';
-import { CMD_MAY_REPLICATE, CMD_WRITE, type CommandInfo } from '../../commands/command-table.js';
 import type { ClientSession } from '../session.js';
-import { arityError, parseInteger, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError, parseInteger, unknownSubcommand } from '../request-checks.js';
 import { unsupportedMessage } from './unsupported.js';
-
-/** The proxy's client sessions, as the server keeps them. */
-export interface ClientRegistry {
-  sessions(): Iterable<ClientSession>;
-}
 
 const SYNTAX_ERROR = encodeError('ERR syntax error');
 const BAD_NAME = encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
@@ -33,58 +28,8 @@ export function validClientName(name: Buffer): boolean {
 
 export function setClientName(s: ClientSession, name: Buffer): Buffer {
   if (!validClientName(name)) return BAD_NAME;
-  s.name = name.length === 0 ? null : Buffer.from(name);
+  s.info.name = name.length === 0 ? null : Buffer.from(name);
   return OK;
-}
-
-/**
- * CLIENT PAUSE: while active, the commands it covers (all, or those that write) wait in
- * their session, which takes no later request meanwhile, as redis-server postpones them.
- */
-export class ClientPause {
-  private mode: 'write' | 'all' | undefined;
-  private until = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly waiting = new Set<ClientSession>();
-
-  pause(ms: number, mode: 'write' | 'all'): void {
-    // A second pause extends, never shortens, and ALL wins over WRITE (as Redis merges them).
-    const until = Date.now() + ms;
-    this.mode = this.mode === 'all' ? 'all' : mode;
-    if (until <= this.until && this.timer !== undefined) return;
-    this.until = until;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.unpause(), ms);
-    this.timer.unref();
-  }
-
-  unpause(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.mode = undefined;
-    this.until = 0;
-    const sessions = [...this.waiting];
-    this.waiting.clear();
-    for (const s of sessions) s.resume();
-  }
-
-  /** Whether `cmd` must wait now; if so, the session holds `frame` until the pause ends. */
-  holds(session: ClientSession, cmd: CommandInfo, frame: RequestFrame): boolean {
-    if (this.mode === undefined) return false;
-    if (this.mode === 'write' && (cmd.flags & (CMD_WRITE | CMD_MAY_REPLICATE)) === 0) return false;
-    session.postpone(frame);
-    this.waiting.add(session);
-    return true;
-  }
-
-  forget(session: ClientSession): void {
-    this.waiting.delete(session);
-  }
-
-  close(): void {
-    clearTimeout(this.timer);
-    this.waiting.clear();
-  }
 }
 
 /** A client's address (or the proxy's, `local`) as Redis prints it: ip:port, IPv4 without its IPv6 mapping. */
@@ -96,7 +41,7 @@ function addressOf(s: ClientSession, local: boolean): string {
 
 /** The proxy's user a client is authenticated as: `admin` only where there is such a user. */
 export function userOf(ctx: ProxyContext, s: ClientSession): string {
-  return s.admin && s.authenticated && ctx.adminPassword !== '' ? 'admin' : 'default';
+  return s.info.admin && s.authenticated && ctx.settings.adminPassword !== '' ? 'admin' : 'default';
 }
 
 /** Redis counts a client as 'pubsub' while it is subscribed to anything. */
@@ -117,25 +62,25 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   if (subs?.active === true) flags += 'P';
   if (inMulti) flags += 'x';
   if (s.blocked) flags += 'b';
-  if (s.noEvict) flags += 'e';
-  const name = s.name?.toString('latin1') ?? '';
+  if (s.info.noEvict) flags += 'e';
+  const name = s.info.name?.toString('latin1') ?? '';
   return [
     `id=${s.id}`,
     `addr=${addressOf(s, false)}`,
     `laddr=${addressOf(s, true)}`,
     `fd=${fd}`,
     `name=${name}`,
-    `age=${Math.floor((now - s.createdAt) / 1000)}`,
-    `idle=${Math.floor((now - s.lastActiveAt) / 1000)}`,
+    `age=${Math.floor((now - s.info.createdAt) / 1000)}`,
+    `idle=${Math.floor((now - s.info.lastActiveAt) / 1000)}`,
     `flags=${flags === '' ? 'N' : flags}`,
     `db=0 sub=${subs?.sets[CHANNEL].size ?? 0} psub=${subs?.sets[PATTERN].size ?? 0} ssub=${subs?.sets[SHARD].size ?? 0} multi=${inMulti ? s.tx!.queued : -1}`,
     `qbuf=${s.queryBufferBytes} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${s.retainedBytes} tot-mem=${s.memoryBytes}`,
     `events=r`,
-    `cmd=${s.lastCommand?.name ?? 'NULL'}`,
+    `cmd=${s.info.lastCommand?.name ?? 'NULL'}`,
     `user=${userOf(ctx, s)}`,
     `redir=-1 resp=${s.protocol}`,
-    `lib-name=${s.libName}`,
-    `lib-ver=${s.libVersion}`,
+    `lib-name=${s.info.libName}`,
+    `lib-ver=${s.info.libVersion}`,
   ].join(' ');
 }
 
@@ -196,7 +141,7 @@ function kill(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
         tests.push((c) => addressOf(c, true) === value);
         break;
       case 'user': {
-        if (value !== 'default' && !(value === 'admin' && ctx.adminPassword !== '')) return s.reply(encodeError(`ERR No such user '${value}'`));
+        if (value !== 'default' && !(value === 'admin' && ctx.settings.adminPassword !== '')) return s.reply(encodeError(`ERR No such user '${value}'`));
         tests.push((c) => userOf(ctx, c) === value);
         break;
       }
@@ -247,7 +192,7 @@ function pause(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   } else if (f.argc > 4) {
     return s.reply(SYNTAX_ERROR);
   }
-  ctx.clientPause.pause(ms, mode);
+  ctx.clients.pause.pause(ms, mode);
   s.reply(OK);
 }
 
@@ -290,7 +235,7 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'setname':
       return s.reply(setClientName(s, argBuffer(f, 2)));
     case 'getname':
-      return s.reply(s.name === null ? encodeNull(s.protocol) : encodeBulk(s.name));
+      return s.reply(s.info.name === null ? encodeNull(s.protocol) : encodeBulk(s.info.name));
     case 'id':
       return s.reply(encodeInteger(s.id));
     case 'setinfo': {
@@ -301,8 +246,8 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       if (/[^\x21-\x7e]/.test(value)) {
         return s.reply(encodeError(`ERR ${attr}: cannot contain spaces, newlines or special characters.`));
       }
-      if (attr === 'lib-name') s.libName = value;
-      else if (attr === 'lib-ver') s.libVersion = value;
+      if (attr === 'lib-name') s.info.libName = value;
+      else if (attr === 'lib-ver') s.info.libVersion = value;
       else return s.reply(encodeError(`ERR Unrecognized option '${argString(f, 2)}'`));
       return s.reply(OK);
     }
@@ -318,7 +263,7 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'pause':
       return pause(ctx, s, f);
     case 'unpause':
-      ctx.clientPause.unpause();
+      ctx.clients.pause.unpause();
       return s.reply(OK);
     case 'unblock':
       return unblock(ctx, s, f);
@@ -330,7 +275,7 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       return;
     }
     case 'no-evict':
-      return onOff(s, f, (on) => (s.noEvict = on));
+      return onOff(s, f, (on) => (s.info.noEvict = on));
     case 'getredir':
       return s.reply(encodeInteger(-1));
     case 'trackinginfo':

@@ -9,7 +9,8 @@ import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeV
 import { keySlot } from '../../cluster/key-slot.js';
 import { SLOT_COUNT } from '../../cluster/topology/topology.js';
 import type { ClientSession } from '../session.js';
-import { unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { unknownSubcommand } from '../request-checks.js';
 import { commandByName } from '../../commands/command-table.js';
 import { unsupportedMessage } from './unsupported.js';
 
@@ -17,7 +18,7 @@ import { unsupportedMessage } from './unsupported.js';
 function announcedAddress(s: ClientSession, ctx: ProxyContext): { ip: string; port: number } {
   let ip = s.socket.localAddress ?? '127.0.0.1';
   if (ip.startsWith('::ffff:')) ip = ip.slice(7);
-  return { ip, port: s.socket.localPort ?? ctx.port };
+  return { ip, port: s.socket.localPort ?? ctx.settings.port };
 }
 
 function clusterInfo(ctx: ProxyContext): string {
@@ -54,7 +55,7 @@ function clusterRefusal(sub: string): string {
 function cluster(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sub = argString(f, 1).toLowerCase();
   const { ip, port } = announcedAddress(s, ctx);
-  const id = ctx.clusterNodeId;
+  const id = ctx.settings.clusterNodeId;
   const proto = s.protocol;
   switch (sub) {
     case 'info':

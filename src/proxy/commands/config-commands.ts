@@ -20,10 +20,11 @@ import { encodeBulk, encodeCommand, encodeError, encodeMap, OK } from '../../res
 import { configGetTreatment, configSetVerdict, refusedConfigError, unlistedConfigError } from '../../cluster/node-config.js';
 import type { ClientSession } from '../session.js';
 import { TransformSink } from '../datapath/reply-slot.js';
-import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError, unknownSubcommand } from '../request-checks.js';
 import { callOnNode, liveMasters, liveReplicas, mergeReachable, toEveryNode } from './every-node.js';
 import { toReachableMaster } from './server-commands.js';
-import { parseClientMemoryCap, type ClientMemoryCap } from '../../config.js';
+import { parseClientMemoryCap, type ClientMemoryCap } from '../limits.js';
 
 function config(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   const sub = argString(f, 1).toLowerCase();
@@ -54,8 +55,8 @@ function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       const name = decodeReply(elems[i]);
       const treatment = Buffer.isBuffer(name) ? configGetTreatment(name.toString('latin1')) : 'show';
       if (treatment === 'hide') continue;
-      if (treatment === 'proxy-port') kept.push(elems[i], encodeBulk(String(ctx.port)));
-      else if (treatment === 'proxy-maxmemory-clients') kept.push(elems[i], encodeBulk(ctx.clientMemory.configValue));
+      if (treatment === 'proxy-port') kept.push(elems[i], encodeBulk(String(ctx.settings.port)));
+      else if (treatment === 'proxy-maxmemory-clients') kept.push(elems[i], encodeBulk(ctx.clients.memory.configValue));
       else kept.push(elems[i], elems[i + 1]);
     }
     return encodeMap(kept, s.protocol);
@@ -99,7 +100,7 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
     pairs.push([verdict.name, argString(f, i + 1)]);
   }
   if (pairs.length === 0) {
-    if (clientCap !== undefined) ctx.clientMemory.setCap(clientCap);
+    if (clientCap !== undefined) ctx.clients.memory.setCap(clientCap);
     return OK;
   }
   const masters = liveMasters(ctx);
@@ -117,7 +118,7 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
     ...liveReplicas(ctx).map((r) => callOnNode(ctx, r, args)),
   ]);
   // The nodes took theirs (all or none, on the first master): the proxy's goes with them.
-  if (clientCap !== undefined) ctx.clientMemory.setCap(clientCap);
+  if (clientCap !== undefined) ctx.clients.memory.setCap(clientCap);
   return mergeReachable(() => OK)([first, ...rest]);
 }
 

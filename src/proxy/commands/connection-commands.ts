@@ -17,7 +17,8 @@ import {
   type Protocol,
 } from '../../resp/encode.js';
 import type { ClientSession } from '../session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError } from '../request-checks.js';
 import { setClientName } from './client-commands.js';
 
 const NOAUTH_HELLO = encodeError(
@@ -36,13 +37,13 @@ function sameSecret(want: string, given: Buffer): boolean {
  * commands; `admin` (--admin-password) runs everything, the admin verbs included.
  */
 function authenticate(ctx: ProxyContext, session: ClientSession, user: string, pass: Buffer): Buffer {
-  if (user === 'admin' && ctx.adminPassword !== '') {
-    if (!sameSecret(ctx.adminPassword, pass)) return WRONGPASS;
+  if (user === 'admin' && ctx.settings.adminPassword !== '') {
+    if (!sameSecret(ctx.settings.adminPassword, pass)) return WRONGPASS;
     session.authenticated = true;
-    session.admin = true;
+    session.info.admin = true;
     return OK;
   }
-  if (ctx.requirePass === '') {
+  if (ctx.settings.requirePass === '') {
     if (user === 'default') {
       return encodeError(
         'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
@@ -50,9 +51,9 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
     }
     return WRONGPASS;
   }
-  if (user !== 'default' || !sameSecret(ctx.requirePass, pass)) return WRONGPASS;
+  if (user !== 'default' || !sameSecret(ctx.settings.requirePass, pass)) return WRONGPASS;
   session.authenticated = true;
-  session.admin = ctx.adminPassword === '';
+  session.info.admin = ctx.settings.adminPassword === '';
   return OK;
 }
 
@@ -129,7 +130,7 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
         encodeBulk('server'),
         encodeBulk('redis'),
         encodeBulk('version'),
-        encodeBulk(ctx.version),
+        encodeBulk(ctx.settings.version),
         encodeBulk('proto'),
         encodeInteger(protocol),
         encodeBulk('id'),
@@ -149,13 +150,13 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 function reset(ctx: ProxyContext, s: ClientSession): void {
   s.pubsub?.leaveAll();
   s.tx?.end(); // RESET discards MULTI and unwatches, as in Redis
-  s.name = null;
-  s.libName = s.libVersion = '';
+  s.info.name = null;
+  s.info.libName = s.info.libVersion = '';
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
   s.setReplyMode('on');
-  s.noEvict = false;
-  s.authenticated = ctx.requirePass === '';
-  s.admin = ctx.adminPassword === '';
+  s.info.noEvict = false;
+  s.authenticated = ctx.settings.requirePass === '';
+  s.info.admin = ctx.settings.adminPassword === '';
   s.changeProtocol(2, RESET);
 }
 

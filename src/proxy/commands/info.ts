@@ -91,8 +91,8 @@ function maxField(nodes: NodeInfo[], section: string, field: string): number {
  */
 function replication(ctx: ProxyContext): [string, string | number][] {
   const replicas: { host: string; port: number; up: boolean }[] = [];
-  if (ctx.nodeStatus !== undefined) {
-    for (const n of ctx.nodeStatus()) if (n.role === 'replica') replicas.push({ host: n.host, port: n.port, up: n.state === 'up' });
+  if (ctx.control.nodeStatus !== undefined) {
+    for (const n of ctx.control.nodeStatus()) if (n.role === 'replica') replicas.push({ host: n.host, port: n.port, up: n.state === 'up' });
   } else {
     const map = ctx.router.slotMap;
     for (const i of ctx.router.servingMasters) for (const r of map.masters[i].replicas) replicas.push({ host: r.host, port: r.port, up: !r.failing });
@@ -232,7 +232,7 @@ function mergedSection(nodes: NodeInfo[], section: string, own: ReadonlyMap<stri
  * nodes' clients are the proxy's own connections), the total --maxmemory-clients caps.
  */
 function memorySection(ctx: ProxyContext, nodes: NodeInfo[]): [string, string | number][] {
-  const fields = mergedSection(nodes, 'memory', new Map([['mem_clients_normal', ctx.clientMemory.total]]));
+  const fields = mergedSection(nodes, 'memory', new Map([['mem_clients_normal', ctx.clients.memory.total]]));
   const values = new Map(fields.map(([k, v]) => [k, Number(v)]));
   const mem = process.memoryUsage();
   const out = fields.map(([k, v]): [string, string | number] => {
@@ -294,11 +294,11 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
   });
   const first = nodes[0]?.get('server');
   const now = Date.now();
-  const uptime = Math.floor((now - ctx.stats.startedAt) / 1000);
+  const uptime = Math.floor((now - ctx.clients.stats.startedAt) / 1000);
   const cpu = process.cpuUsage();
   const sessions = [...ctx.clients.sessions()];
-  let netIn = ctx.stats.closedNetInputBytes;
-  let netOut = ctx.stats.closedNetOutputBytes;
+  let netIn = ctx.clients.stats.closedNetInputBytes;
+  let netOut = ctx.clients.stats.closedNetOutputBytes;
   for (const c of sessions) {
     netIn += c.socket.bytesRead;
     netOut += c.socket.bytesWritten;
@@ -323,7 +323,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ['process_id', process.pid],
         ['process_supervised', 'no'],
         ['run_id', RUN_ID],
-        ['tcp_port', ctx.port],
+        ['tcp_port', ctx.settings.port],
         ['server_time_usec', Math.floor((performance.timeOrigin + performance.now()) * 1000)],
         ['uptime_in_seconds', uptime],
         ['uptime_in_days', Math.floor(uptime / 86400)],
@@ -334,16 +334,16 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ['config_file', ''],
         ['io_threads_active', 0],
         ['proxy', 'interface-hash-server'],
-        ['proxy_version', ctx.version],
+        ['proxy_version', ctx.settings.version],
         ['masters', serving.length],
       ],
     ],
     [
       'Clients',
       [
-        ['connected_clients', ctx.stats.connectedClients],
+        ['connected_clients', ctx.clients.stats.connectedClients],
         ['cluster_connections', 0],
-        ['maxclients', ctx.maxClients],
+        ['maxclients', ctx.settings.maxClients],
         ['client_recent_max_input_buffer', 0],
         ['client_recent_max_output_buffer', 0],
         ['blocked_clients', sessions.filter((c: ClientSession) => c.blocked).length],
@@ -359,13 +359,13 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         nodes,
         'stats',
         new Map<string, string | number>([
-          ['total_connections_received', ctx.stats.totalConnections],
-          ['total_commands_processed', ctx.stats.totalCommands],
+          ['total_connections_received', ctx.clients.stats.totalConnections],
+          ['total_commands_processed', ctx.clients.stats.totalCommands],
           ['instantaneous_ops_per_sec', ctx.opsMeter.perSecond],
           ['total_net_input_bytes', netIn],
           ['total_net_output_bytes', netOut],
-          ['rejected_connections', ctx.stats.rejectedConnections],
-          ['evicted_clients', ctx.clientMemory.evicted],
+          ['rejected_connections', ctx.clients.stats.rejectedConnections],
+          ['evicted_clients', ctx.clients.memory.evicted],
           ['total_error_replies', ctx.commandStats.totalErrors + sumField(nodes, 'stats', 'total_error_replies')],
           // The proxy's clients' subscriptions (the nodes see only the proxy's own connections).
           ['pubsub_channels', ctx.pubsub.activeNames(CHANNEL, null).length],
@@ -376,7 +376,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ]),
       ),
     ],
-    ['Replication', [...replication(ctx), ...replicationTail(nodes, ctx.clusterNodeId)]],
+    ['Replication', [...replication(ctx), ...replicationTail(nodes, ctx.settings.clusterNodeId)]],
     [
       'CPU',
       [
@@ -401,9 +401,9 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ...down,
       ],
     ],
-    ...(ctx.nodeStatus === undefined ? [] : [nodesSection(ctx.nodeStatus(), ctx.failoverCounts?.())]),
-    ...(ctx.recoveries === undefined ? [] : [recoverySection(ctx.recoveries())]),
-    ...(ctx.migration === undefined ? [] : [migrationSection(ctx.migration())]),
+    ...(ctx.control.nodeStatus === undefined ? [] : [nodesSection(ctx.control.nodeStatus(), ctx.control.failoverCounts?.())]),
+    ...(ctx.control.recoveries === undefined ? [] : [recoverySection(ctx.control.recoveries())]),
+    ...(ctx.control.migration === undefined ? [] : [migrationSection(ctx.control.migration())]),
     [
       'Keyspace',
       [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [

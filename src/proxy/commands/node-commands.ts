@@ -18,7 +18,8 @@ import { arrayElements, decodeReply, mapElements } from '../../resp/reply-value.
 import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeVerbatim, OK, type Protocol } from '../../resp/encode.js';
 import { commandByName } from '../../commands/command-table.js';
 import type { ClientSession } from '../session.js';
-import { arityError, parseInteger, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError, parseInteger, unknownSubcommand } from '../request-checks.js';
 import { fanout, fanoutParts, toReachableMaster } from './server-commands.js';
 import { mergeReachable } from './every-node.js';
 import { integerOf, sumIntegers, UNEXPECTED_REPLY } from '../datapath/reply-merge.js';
@@ -249,7 +250,7 @@ function acl(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     case 'whoami':
       return s.reply(encodeBulk(userOf(ctx, s)));
     case 'users':
-      return s.reply(encodeArray((ctx.adminPassword === '' ? ['default'] : ['admin', 'default']).map((u) => encodeBulk(u))));
+      return s.reply(encodeArray((ctx.settings.adminPassword === '' ? ['default'] : ['admin', 'default']).map((u) => encodeBulk(u))));
     case 'cat':
     case 'genpass':
     case 'help':

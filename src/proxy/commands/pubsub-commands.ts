@@ -15,7 +15,8 @@ import { TransformSink } from '../datapath/reply-slot.js';
 import { CROSSSLOT } from '../datapath/router.js';
 import { CHANNEL, ClientSubscriptions, confirmation, PATTERN, SHARD, UNSUBSCRIBE_NAME, type TopicKind } from '../modes/pubsub.js';
 import type { ClientSession } from '../session.js';
-import { arityError, unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { arityError, unknownSubcommand } from '../request-checks.js';
 
 /** What Redis 7.0 still runs for a RESP2 client in subscribed mode. */
 const ALLOWED_WHEN_SUBSCRIBED = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);

@@ -20,7 +20,8 @@ import { commandByName, type CommandInfo } from '../../commands/command-table.js
 import type { ReplySink } from '../../backend/reply-sink.js';
 import type { ClientSession } from '../session.js';
 import { Gather } from '../datapath/reply-slot.js';
-import { unknownSubcommand, type HandlerEntry, type ProxyContext } from '../context.js';
+import type { HandlerEntry, ProxyContext } from '../context.js';
+import { unknownSubcommand } from '../request-checks.js';
 import { integerOf, UNEXPECTED_REPLY } from '../datapath/reply-merge.js';
 import { mergeReachable, toEveryMaster, toEveryNode } from './every-node.js';
 import { toReachableMaster } from './server-commands.js';

@@ -12,7 +12,7 @@ import type { RequestFrame } from '../../resp/frame.js';
 import { arrayElements } from '../../resp/reply-value.js';
 import { decimalLength, encodeArray, OK, writeDecimal } from '../../resp/encode.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
-import type { ClientSession } from '../session.js';
+import type { ClientLink } from './client-link.js';
 import { Gather } from './reply-slot.js';
 import { firstError, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
 
@@ -70,12 +70,12 @@ export function splitterFor(commandName: string): Splitter | undefined {
 /** What splitBySlot needs from the router. */
 export interface SlotSender {
   slotOfArg(frame: RequestFrame, argIndex: number): number;
-  sendToSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void;
-  anyMaster(session: ClientSession): number;
-  sendToMaster(session: ClientSession, master: number, raw: Buffer, sink: ReplySink): void;
+  sendToSlot(session: ClientLink, slot: number, raw: Buffer, sink: ReplySink): void;
+  anyMaster(session: ClientLink): number;
+  sendToMaster(session: ClientLink, master: number, raw: Buffer, sink: ReplySink): void;
 }
 
-export function splitBySlot(router: SlotSender, session: ClientSession, frame: RequestFrame, splitter: Splitter, sink: ReplySink): void {
+export function splitBySlot(router: SlotSender, session: ClientLink, frame: RequestFrame, splitter: Splitter, sink: ReplySink): void {
   const step = splitter.step;
   const keyCount = (frame.argc - 1) / step;
   if (!Number.isInteger(keyCount) || keyCount < 1) {

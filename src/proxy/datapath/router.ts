@@ -40,15 +40,18 @@ import { keyIndexes } from '../../commands/key-extraction.js';
 import { CMD_BLOCKING, CMD_WRITE } from '../../commands/command-flags.js';
 import { keySlot } from '../../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
-import { SLOT_COUNT } from '../../cluster/topology/topology.js';
 import type { BackendPool } from '../../backend/pool.js';
-import { isClusterError, type BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from '../../backend/connection.js';
+import type { BackendConnection, BackendEndpoint, ClusterErrorHandler } from '../../backend/connection.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
 import { ProtocolError, type RequestFrame } from '../../resp/frame.js';
 import { RequestScanner } from '../../resp/request-scanner.js';
 import { lookupCommand } from '../../commands/command-table.js';
-import { encodeCommand, encodeError } from '../../resp/encode.js';
-import type { ClientSession } from '../session.js';
+import { encodeError } from '../../resp/encode.js';
+import type { ClientLink } from './client-link.js';
+import { PoolRegistry, type PoolFactory } from './pool-registry.js';
+import { SlotHolds } from './slot-holds.js';
+import { MasterHolds, type HeldRequest } from './master-holds.js';
+import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
 
@@ -59,9 +62,6 @@ export const SLOT_NOT_SERVED = encodeError('CLUSTERDOWN Hash slot not served');
 const CLUSTER_DOWN = encodeError('CLUSTERDOWN The cluster is down');
 /** A slot whose master is being failed over or whose shard is being recovered, to a request that cannot wait for it. */
 const SLOT_IN_TRANSITION = encodeError("TRYAGAIN The slot's master is being failed over or its keys recovered, try again later");
-/** A redirect still followed past MAX_ATTEMPTS: the slot keeps moving. Redis's own reply would name an internal node. */
-const SLOT_MOVING = encodeError('TRYAGAIN The slot is moving between masters, try again later');
-const ASKING = encodeCommand(['ASKING']);
 
 /** keysSlot: the command has no keys (or none were found in its arguments). */
 export const NO_KEYS = -1;
@@ -73,8 +73,6 @@ const MAX_ATTEMPTS = 16;
 /** First pause before retrying a TRYAGAIN/CLUSTERDOWN; doubles each time up to RETRY_CAP_MS. */
 const RETRY_BASE_MS = 10;
 const RETRY_CAP_MS = 250;
-/** A pool no master uses any more is closed this long after the map stopped naming it. */
-const RETIRE_AFTER_MS = 30_000;
 
 const BLOCK = Buffer.from('block');
 const STREAMS = Buffer.from('streams');
@@ -94,80 +92,9 @@ function mayBlock(cmd: CommandInfo, frame: RequestFrame): boolean {
   return false;
 }
 
-/** Makes the pool for one node (the router owns and closes it). */
-export type PoolFactory = (host: string, port: number, clusterErrors: ClusterErrorHandler) => BackendPool;
-
 /** Who refreshes the slot map when the router sees it is stale. */
 export interface RefreshRequester {
   requestRefresh(): void;
-}
-
-/** Where a request goes after a cluster error, and how. */
-export interface FollowUp {
-  pool: BackendPool;
-  /** Send ASKING first (an -ASK redirect: this once). */
-  asking: boolean;
-  /** Wait this long first (TRYAGAIN, CLUSTERDOWN). */
-  delayMs: number;
-}
-
-/** What a blocking call needs to follow the cluster's redirects on its own connection. */
-export interface RedirectFollower {
-  followUp(reply: Buffer, from: BackendEndpoint, attempt: number, since: number): FollowUp | undefined;
-}
-
-/** A request the cluster redirected at least once: counts its attempts, passes the final reply on. */
-class Redirected implements ReplySink {
-  attempts = 0;
-  /** When the first cluster error came back: retries stop once the budget is spent. */
-  readonly since = Date.now();
-  constructor(readonly target: ReplySink) {}
-  deliver(reply: Buffer): void {
-    this.target.deliver(reply);
-  }
-}
-
-/** A request parked while its slot's master is failed over. */
-interface Parked {
-  slot: number;
-  raw: Buffer;
-  sink: ReplySink;
-  session: ClientSession;
-  /** When it was parked: its wait is bounded from then on, also if it waits on for its slot. */
-  since: number;
-}
-
-/** A request a busy master refused (BUSY), waiting for the hold to end to be sent again. */
-interface RefusedWhileBusy {
-  raw: Buffer;
-  sink: ReplySink;
-  since: number;
-  /** The connection that got the BUSY: the request goes again on its index, to its slot's master of the moment. */
-  busyFrom: BackendConnection;
-}
-
-/** A request parked while its slot is held (a shard's keys being recovered). */
-interface ParkedForSlot {
-  session: ClientSession;
-  raw: Buffer;
-  sink: ReplySink;
-  /** Past this (Date.now()), it stops waiting and gets CLUSTERDOWN. */
-  until: number;
-}
-
-/** How often parked requests for held slots are checked against their deadline. */
-const SLOT_HOLD_SWEEP_MS = 100;
-
-/** Where the reply to an ASKING goes: nowhere (an error there shows up on the request after it). */
-const DISCARD: ReplySink = { deliver() {} };
-
-/**
- * Send a request where a FollowUp says, with ASKING first when it is an -ASK redirect: the
- * two go out in the same write, so nothing can come between them.
- */
-export function sendFollowUp(conn: BackendConnection, asking: boolean, raw: Buffer, sink: ReplySink): void {
-  if (asking) conn.send(ASKING, DISCARD);
-  conn.send(raw, sink);
 }
 
 export class Router implements ClusterErrorHandler {
@@ -176,21 +103,15 @@ export class Router implements ClusterErrorHandler {
   private map: SlotMap;
   /** Pool of each master of `map`, by master index. */
   private poolOf: BackendPool[] = [];
-  /** Every pool, by host:port. */
-  private readonly pools = new Map<string, BackendPool>();
-  private readonly retiring = new Map<string, NodeJS.Timeout>();
+  private readonly pools: PoolRegistry;
   /** Masters serving slots, in the order of their lowest slot (fan-out commands, SCAN). */
   private serving: number[] = [];
-  /** Requests waiting for a master under failover, by its pool; and when they stop waiting. */
-  private readonly parked = new Map<BackendPool, (Parked | RefusedWhileBusy)[]>();
-  private readonly holdTimers = new Map<BackendPool, NodeJS.Timeout>();
-  /** Held pools the router holds itself because their connection is down (not a failover's hold). */
-  private readonly downHolds = new Set<BackendPool>();
-  /** slot → 1 while requests for it wait (holdSlots), and those waiting, by slot. */
-  private readonly slotHeld = new Uint8Array(SLOT_COUNT);
-  private readonly slotParked = new Map<number, ParkedForSlot[]>();
-  private slotHoldMaxWaitMs = 0;
-  private slotHoldSweep: NodeJS.Timeout | null = null;
+  /** Masters whose requests wait (failover, BUSY, connection down), and those waiting. */
+  private readonly masterHolds = new MasterHolds((p) => this.resume(p), CLUSTER_DOWN);
+  /** Slots whose requests wait (holdSlots), and those waiting. */
+  private readonly slotHolds = new SlotHolds(CLUSTER_DOWN);
+  /** slotHolds.held, at hand for every request. */
+  private readonly slotHeld = this.slotHolds.held;
   /** Told when a backend connection drops (the health monitor looks at once). */
   onBackendLost: ((host: string, port: number) => void) | undefined;
   /**
@@ -202,12 +123,13 @@ export class Router implements ClusterErrorHandler {
 
   constructor(
     map: SlotMap,
-    private readonly makePool: PoolFactory,
+    makePool: PoolFactory,
     private readonly refresher: RefreshRequester,
     /** How long TRYAGAIN/CLUSTERDOWN are retried before the client gets them. */
     private readonly retryBudgetMs = 5_000,
   ) {
     this.map = map;
+    this.pools = new PoolRegistry(makePool, this, (address) => this.map.indexOfAddress(address) !== -1);
     this.setSlotMap(map);
   }
 
@@ -217,31 +139,20 @@ export class Router implements ClusterErrorHandler {
 
   /** Every node's pool (masters', and retiring ones' until closed), by host:port: for /metrics. */
   get backendPools(): ReadonlyMap<string, BackendPool> {
-    return this.pools;
+    return this.pools.all;
   }
 
   /** Take a new map from the cluster: pools for new masters, retirement for unused ones. */
   setSlotMap(map: SlotMap): void {
     if (this.closed) return;
     this.map = map;
-    this.poolOf = map.masters.map((m) => this.poolAt(m.host, m.port));
+    this.poolOf = map.masters.map((m) => this.pools.at(m.host, m.port));
     this.serving = map.servingMasters();
     // A held master whose slots now belong to others: its parked requests go there.
-    for (const pool of this.parked.keys()) {
-      if (!this.serving.some((i) => this.poolOf[i] === pool)) this.release(pool);
+    for (const pool of this.masterHolds.pools()) {
+      if (!this.serving.some((i) => this.poolOf[i] === pool)) this.masterHolds.release(pool);
     }
-    const used = new Set(map.masters.map((m) => m.address));
-    for (const [address, pool] of this.pools) {
-      if (used.has(address) || this.retiring.has(address)) continue;
-      const timer = setTimeout(() => {
-        this.retiring.delete(address);
-        if (this.map.indexOfAddress(address) !== -1 || this.pools.get(address) !== pool) return;
-        this.pools.delete(address);
-        pool.close();
-      }, RETIRE_AFTER_MS);
-      timer.unref();
-      this.retiring.set(address, timer);
-    }
+    this.pools.retireUnused(new Set(map.masters.map((m) => m.address)));
   }
 
   /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */
@@ -249,22 +160,6 @@ export class Router implements ClusterErrorHandler {
     const pool = this.poolOf[master];
     if (pool === undefined) sink.deliver(CLUSTER_DOWN);
     else pool.controlConnection().send(raw, sink);
-  }
-
-  /** The pool for a node, made on first use. */
-  private poolAt(host: string, port: number): BackendPool {
-    const address = addressKey(host, port);
-    let pool = this.pools.get(address);
-    if (pool === undefined) {
-      pool = this.makePool(host, port, this);
-      this.pools.set(address, pool);
-    }
-    const timer = this.retiring.get(address);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.retiring.delete(address);
-    }
-    return pool;
   }
 
   // --- failover: requests wait for the new master -----------------------------------------
@@ -275,23 +170,15 @@ export class Router implements ClusterErrorHandler {
    * map says so. Requests already sent to it are not touched (their outcome is unknown).
    */
   hold(host: string, port: number, maxWaitMs: number): void {
-    const pool = this.pools.get(addressKey(host, port));
+    const pool = this.pools.find(host, port);
     if (pool === undefined || this.closed) return;
     // Held already because its connection is down: it is the failover's hold now (released
     // by it, not by a reconnection), with the bound its waiting requests already have.
     if (pool.held) {
-      this.downHolds.delete(pool);
+      this.masterHolds.adopt(pool);
       return;
     }
-    this.holdPool(pool, maxWaitMs);
-  }
-
-  private holdPool(pool: BackendPool, maxWaitMs: number): void {
-    pool.held = true;
-    this.parked.set(pool, []);
-    const timer = setTimeout(() => this.release(pool, true), maxWaitMs);
-    timer.unref();
-    this.holdTimers.set(pool, timer);
+    this.masterHolds.hold(pool, maxWaitMs);
   }
 
   /**
@@ -301,43 +188,25 @@ export class Router implements ClusterErrorHandler {
    */
   private holdWhileDown(pool: BackendPool): void {
     if (pool.held || this.closed) return;
-    this.downHolds.add(pool);
-    this.holdPool(pool, this.retryBudgetMs);
+    this.masterHolds.hold(pool, this.retryBudgetMs, true);
   }
 
-  /**
-   * Stop holding: the switch is done (or the master answers again), and parked requests go
-   * where the map says now; or the wait timed out, and they get Redis Cluster's CLUSTERDOWN
-   * (a retryable error) instead of waiting on for a master that is not back.
-   */
-  release(pool: BackendPool, timedOut = false): void {
-    const waiting = this.parked.get(pool);
-    if (waiting === undefined) return;
-    pool.held = false;
-    this.parked.delete(pool);
-    this.downHolds.delete(pool);
-    clearTimeout(this.holdTimers.get(pool));
-    this.holdTimers.delete(pool);
-    for (const p of waiting) {
-      if (timedOut) {
-        p.sink.deliver(CLUSTER_DOWN);
-        continue;
-      }
-      if ('busyFrom' in p) {
-        this.resendAfterBusy(p.raw, p.sink, p.busyFrom, p.since);
-        continue;
-      }
-      // The slot may be held now (its shard's keys being recovered): it waits on for it,
-      // within the bound it has had since it was first parked.
-      if (this.slotHeld[p.slot] === 1) this.parkForSlot(p.session, p.slot, p.raw, p.sink, p.since);
-      else this.sendToSlot(p.session, p.slot, p.raw, p.sink);
+  /** A held master's request, its hold released: where the map says now. */
+  private resume(p: HeldRequest): void {
+    if ('busyFrom' in p) {
+      this.resendAfterBusy(p.raw, p.sink, p.busyFrom, p.since);
+      return;
     }
+    // The slot may be held now (its shard's keys being recovered): it waits on for it,
+    // within the bound it has had since it was first parked.
+    if (this.slotHeld[p.slot] === 1) this.slotHolds.park(p.session, p.slot, p.raw, p.sink, p.since);
+    else this.sendToSlot(p.session, p.slot, p.raw, p.sink);
   }
 
-  /** Release the master at host:port, if held. */
+  /** Release the master at host:port, if held: the switch is done, or the master answers again. */
   releaseAddress(host: string, port: number): void {
-    const pool = this.pools.get(addressKey(host, port));
-    if (pool !== undefined) this.release(pool);
+    const pool = this.pools.find(host, port);
+    if (pool !== undefined) this.masterHolds.release(pool);
   }
 
   /**
@@ -348,29 +217,12 @@ export class Router implements ClusterErrorHandler {
    */
   holdSlots(slots: Iterable<number>, maxWaitMs: number): void {
     if (this.closed) return;
-    this.slotHoldMaxWaitMs = maxWaitMs;
-    for (const slot of slots) this.slotHeld[slot] = 1;
-    if (this.slotHoldSweep === null) {
-      this.slotHoldSweep = setInterval(() => this.expireSlotWaits(Date.now()), SLOT_HOLD_SWEEP_MS);
-      this.slotHoldSweep.unref();
-    }
+    this.slotHolds.hold(slots, maxWaitMs);
   }
 
   /** These slots' requests go where the map says now (it must name their new owners). */
   releaseSlots(slots: Iterable<number>): void {
-    for (const slot of slots) {
-      this.slotHeld[slot] = 0;
-      const waiting = this.slotParked.get(slot);
-      if (waiting === undefined) continue;
-      this.slotParked.delete(slot);
-      for (const p of waiting) {
-        this.sendToSlot(p.session, slot, p.raw, p.sink);
-      }
-    }
-    if (this.slotHeld.indexOf(1) === -1 && this.slotHoldSweep !== null) {
-      clearInterval(this.slotHoldSweep);
-      this.slotHoldSweep = null;
-    }
+    this.slotHolds.release(slots, (p, slot) => this.sendToSlot(p.session, slot, p.raw, p.sink));
   }
 
   /** Whether requests for this slot wait (holdSlots). */
@@ -378,27 +230,8 @@ export class Router implements ClusterErrorHandler {
     return this.slotHeld[slot] === 1;
   }
 
-  private parkForSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink, since = Date.now()): void {
-    let waiting = this.slotParked.get(slot);
-    if (waiting === undefined) this.slotParked.set(slot, (waiting = []));
-    waiting.push({ session, raw, sink, until: since + this.slotHoldMaxWaitMs });
-  }
-
-  /** Requests that waited their bound get Redis Cluster's CLUSTERDOWN (retryable); the slots stay held. */
-  private expireSlotWaits(now: number): void {
-    for (const [slot, waiting] of this.slotParked) {
-      let kept = 0;
-      for (const p of waiting) {
-        if (p.until <= now || this.closed) p.sink.deliver(CLUSTER_DOWN);
-        else waiting[kept++] = p;
-      }
-      waiting.length = kept;
-      if (kept === 0) this.slotParked.delete(slot);
-    }
-  }
-
-  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientSession): void {
-    this.parked.get(pool)?.push({ slot, raw, sink, session, since: Date.now() });
+  private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientLink): void {
+    this.masterHolds.park(pool, { slot, raw, sink, session, since: Date.now() });
   }
 
   // --- keyless and fan-out work ----------------------------------------------------------
@@ -409,7 +242,7 @@ export class Router implements ClusterErrorHandler {
   }
 
   /** Send raw bytes to one master on this session's connection. */
-  sendToMaster(session: ClientSession, master: number, raw: Buffer, sink: ReplySink): void {
+  sendToMaster(session: ClientLink, master: number, raw: Buffer, sink: ReplySink): void {
     const pool = this.poolOf[master];
     if (pool === undefined) {
       this.refresher.requestRefresh();
@@ -431,7 +264,7 @@ export class Router implements ClusterErrorHandler {
    * the next serving master that is not: any master answers a keyless request, so it need
    * not wait for, or fail with, one that is gone.
    */
-  anyMaster(session: ClientSession): number {
+  anyMaster(session: ClientLink): number {
     const n = this.serving.length;
     if (n === 0) return 0;
     const first = session.id % n;
@@ -466,7 +299,7 @@ export class Router implements ClusterErrorHandler {
    * at the reply first: EVALSHA's NOSCRIPT retry), else to a new slot of the session.
    * (`sink ?? session.openSlot()` at each exit, not a closure: this runs for every request.)
    */
-  forward(session: ClientSession, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
+  forward(session: ClientLink, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
     const slot = this.keysSlot(cmd, frame);
     if (slot === CROSS_SLOTS) {
       const splitter = splitterFor(cmd.name);
@@ -478,7 +311,7 @@ export class Router implements ClusterErrorHandler {
       // A blocking command would wait on the shared pipeline once released: it gets the
       // retryable error at once instead.
       if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) (sink ?? session.openSlot()).deliver(CLUSTER_DOWN);
-      else this.parkForSlot(session, slot, frame.raw, sink ?? session.openSlot());
+      else this.slotHolds.park(session, slot, frame.raw, sink ?? session.openSlot());
       return;
     }
     // No keys found (NO_KEYS): a keyless form (EVAL with numkeys 0) or arguments Redis will reject
@@ -513,7 +346,7 @@ export class Router implements ClusterErrorHandler {
    * connection of its own (a transaction); or the error a request for the slot gets now,
    * when no master serves it or its master is being failed over or its shard recovered.
    */
-  poolForSlot(session: ClientSession, slot: number): BackendPool | Buffer {
+  poolForSlot(session: ClientLink, slot: number): BackendPool | Buffer {
     const pool = this.masterPool(session, slot);
     if (pool === undefined) return SLOT_NOT_SERVED;
     if (pool.held || (slot !== NO_KEYS && this.slotHeld[slot] === 1)) return SLOT_IN_TRANSITION;
@@ -525,7 +358,7 @@ export class Router implements ClusterErrorHandler {
    * The pool of the master serving `slot` (NO_KEYS: the session's keyless master);
    * undefined, with a map refresh asked for, when no master serves it.
    */
-  private masterPool(session: ClientSession, slot: number): BackendPool | undefined {
+  private masterPool(session: ClientLink, slot: number): BackendPool | undefined {
     const master = slot === NO_KEYS ? this.anyMaster(session) : this.map.slotToMaster[slot];
     if (master !== UNASSIGNED && master < this.poolOf.length) return this.poolOf[master];
     this.refresher.requestRefresh();
@@ -539,9 +372,9 @@ export class Router implements ClusterErrorHandler {
   }
 
   /** Send raw bytes to the master serving `slot`, on this session's connection. */
-  sendToSlot(session: ClientSession, slot: number, raw: Buffer, sink: ReplySink): void {
+  sendToSlot(session: ClientLink, slot: number, raw: Buffer, sink: ReplySink): void {
     if (this.slotHeld[slot] === 1) {
-      this.parkForSlot(session, slot, raw, sink);
+      this.slotHolds.park(session, slot, raw, sink);
       return;
     }
     const pool = this.masterPool(session, slot);
@@ -583,11 +416,11 @@ export class Router implements ClusterErrorHandler {
     if (this.closed || this.onBackendBusy?.(from.endpoint.host, from.endpoint.port) !== true) return false;
     // Requests behind it on this connection may run after the kill, before it would go again.
     if (from.pendingCount > 0) return false;
-    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
+    const pool = this.pools.find(from.endpoint.host, from.endpoint.port);
     if (pool === undefined) return false;
-    if (!pool.held) this.holdPool(pool, this.retryBudgetMs);
+    if (!pool.held) this.masterHolds.hold(pool, this.retryBudgetMs);
     // Ahead of every parked request: those came after it was sent.
-    this.parked.get(pool)?.unshift({ raw, sink, since: Date.now(), busyFrom: from });
+    this.masterHolds.parkFirst(pool, { raw, sink, since: Date.now(), busyFrom: from });
     return true;
   }
 
@@ -605,7 +438,7 @@ export class Router implements ClusterErrorHandler {
       sink.deliver(CLUSTER_DOWN);
       return;
     }
-    if (pool.held) this.parked.get(pool)?.unshift({ raw, sink, since, busyFrom: from });
+    if (pool.held) this.masterHolds.parkFirst(pool, { raw, sink, since, busyFrom: from });
     else conn.send(raw, sink);
   }
 
@@ -623,7 +456,7 @@ export class Router implements ClusterErrorHandler {
       if (target === undefined) return undefined;
       // A node that does not know its own address answers "MOVED slot :port".
       const host = target.host === '' ? from.host : target.host;
-      const pool = this.poolAt(host, target.port);
+      const pool = this.pools.at(host, target.port);
       if (text[0] === 'A') return { pool, asking: true, delayMs: 0 };
       const master = this.map.moveSlot(target.slot, host, target.port);
       if (master >= this.poolOf.length) this.poolOf[master] = pool;
@@ -635,7 +468,7 @@ export class Router implements ClusterErrorHandler {
     if (text.startsWith('CLUSTERDOWN')) this.refresher.requestRefresh();
     const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
     if (Date.now() - since + delayMs > this.retryBudgetMs) return undefined;
-    return { pool: this.poolAt(from.host, from.port), asking: false, delayMs };
+    return { pool: this.pools.at(from.host, from.port), asking: false, delayMs };
   }
 
   onConnectionLost(from: BackendConnection): void {
@@ -645,20 +478,15 @@ export class Router implements ClusterErrorHandler {
   }
 
   onConnectionReady(from: BackendConnection): void {
-    const pool = this.pools.get(addressKey(from.endpoint.host, from.endpoint.port));
-    if (pool !== undefined && this.downHolds.has(pool)) this.release(pool);
+    const pool = this.pools.find(from.endpoint.host, from.endpoint.port);
+    if (pool !== undefined && this.masterHolds.heldWhileDown(pool)) this.masterHolds.release(pool);
   }
 
   close(): void {
     this.closed = true;
-    for (const pool of [...this.parked.keys()]) this.release(pool);
-    this.expireSlotWaits(Infinity);
-    if (this.slotHoldSweep !== null) clearInterval(this.slotHoldSweep);
-    this.slotHoldSweep = null;
-    for (const t of this.retiring.values()) clearTimeout(t);
-    this.retiring.clear();
-    for (const p of this.pools.values()) p.close();
-    this.pools.clear();
+    for (const pool of [...this.masterHolds.pools()]) this.masterHolds.release(pool);
+    this.slotHolds.close();
+    this.pools.close();
   }
 }
 
@@ -676,28 +504,4 @@ function requestSlot(router: Router, raw: Buffer): number {
   if (cmd === undefined) return NO_KEYS;
   const slot = router.keysSlot(cmd, frame);
   return slot === CROSS_SLOTS ? NO_KEYS : slot;
-}
-
-/** -MOVED or -ASK: a reply that names a node of the cluster. */
-function isRedirect(reply: Buffer): boolean {
-  return reply[1] === 0x4d /* M */ || reply[1] === 0x41 /* A */;
-}
-
-/**
- * What a client may be told of a cluster error: MOVED/ASK name an internal node, so the
- * client gets the TRYAGAIN a slot still moving deserves; the others as Redis said them.
- */
-export function clientClusterError(reply: Buffer): Buffer {
-  return reply[0] === 0x2d /* '-' */ && isClusterError(reply) && isRedirect(reply) ? SLOT_MOVING : reply;
-}
-
-/** "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" → slot and address. */
-function parseRedirect(text: string): { slot: number; host: string; port: number } | undefined {
-  const parts = text.split(' ');
-  if (parts.length < 3) return undefined;
-  const slot = Number(parts[1]);
-  const at = parts[2].lastIndexOf(':');
-  const port = Number(parts[2].slice(at + 1));
-  if (!Number.isInteger(slot) || at < 0 || !Number.isInteger(port)) return undefined;
-  return { slot, host: parts[2].slice(0, at), port };
 }

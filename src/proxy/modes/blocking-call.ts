@@ -15,8 +15,8 @@ import type { BackendPool } from '../../backend/pool.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
 import { encodeCommand, encodeError, type Protocol } from '../../resp/encode.js';
 import { integerOf } from '../datapath/reply-merge.js';
-import type { ClientSession, ExclusiveCall, ExclusiveOwner } from '../session.js';
-import { clientClusterError, sendFollowUp, type RedirectFollower } from '../datapath/router.js';
+import type { ClientLink, ExclusiveCall, ExclusiveOwner } from '../datapath/client-link.js';
+import { clientClusterError, sendFollowUp, type RedirectFollower } from '../datapath/redirects.js';
 
 const tooMany = new Map<number, Buffer>();
 
@@ -143,6 +143,6 @@ export class BlockingCall implements ExclusiveCall, ReplySink {
 }
 
 /** Run a blocking command for `session` on a dedicated connection to `pool`'s master. */
-export function runBlocking(session: ClientSession, pool: BackendPool, raw: Buffer, redirects: RedirectFollower): void {
+export function runBlocking(session: ClientLink, pool: BackendPool, raw: Buffer, redirects: RedirectFollower): void {
   session.runExclusive(new BlockingCall(pool, raw, session.openSlot(), redirects, session.protocol));
 }

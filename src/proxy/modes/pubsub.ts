@@ -38,7 +38,7 @@
  */
 import type { Logger } from '../../log.js';
 import type { Runtime } from '../../net/runtime.js';
-import type { OutputBufferLimit } from '../../config.js';
+import type { OutputBufferLimit } from '../limits.js';
 import { Fifo } from '../../net/fifo.js';
 import { keySlot } from '../../cluster/key-slot.js';
 import { UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
@@ -50,7 +50,7 @@ import { encodeArray, encodeBulk, encodeInteger, NULL_BULK } from '../../resp/en
 import { globMatch } from './glob-match.js';
 import { Gather } from '../datapath/reply-slot.js';
 import { isKeyspaceChannel, KeyspaceFanIn, patternMayMatchKeyspace, type FanInKind, type KeyspaceTarget } from './keyspace-fan-in.js';
-import type { ClientSession } from '../session.js';
+import type { ClientLink } from '../datapath/client-link.js';
 import type { Router } from '../datapath/router.js';
 
 /** What a topic is: a channel (SUBSCRIBE), a pattern (PSUBSCRIBE) or a shard channel (SSUBSCRIBE). */
@@ -135,7 +135,7 @@ export class ClientSubscriptions {
   dropped = false;
 
   constructor(
-    readonly session: ClientSession,
+    readonly session: ClientLink,
     private readonly hub: PubSubHub,
   ) {}
 

@@ -41,16 +41,15 @@
  */
 import type { RequestFrame } from '../../resp/frame.js';
 import { encodeArray, encodeCommand, encodeError, OK, QUEUED } from '../../resp/encode.js';
-import { arityOk, lookupCommand, type CommandInfo } from '../../commands/command-table.js';
+import { arityOk, type CommandInfo } from '../../commands/command-table.js';
 import { isClusterError, isUnreachableReply, type BackendConnection } from '../../backend/connection.js';
 import { withoutAddress } from '../../backend/unreachable.js';
 import type { BackendPool } from '../../backend/pool.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
 import { unpinned } from '../../net/slab-reader.js';
-import type { ClientSession, ExclusiveCall, ExclusiveOwner } from '../session.js';
-import { arityError, type HandlerEntry, type ProxyContext } from '../context.js';
-import { CROSS_SLOTS, CROSSSLOT, NO_KEYS } from '../datapath/router.js';
-import { configSetReply } from '../commands/config-commands.js';
+import type { ClientLink, ExclusiveCall, ExclusiveOwner } from '../datapath/client-link.js';
+import { arityError } from '../request-checks.js';
+import { CROSS_SLOTS, CROSSSLOT, NO_KEYS, type Router } from '../datapath/router.js';
 import { arrayElements } from '../../resp/reply-value.js';
 
 const MULTI = encodeCommand(['MULTI']);
@@ -59,8 +58,8 @@ const DISCARD = encodeCommand(['DISCARD']);
 const UNWATCH = encodeCommand(['UNWATCH']);
 
 const NESTED = encodeError('ERR MULTI calls can not be nested');
-const EXEC_WITHOUT_MULTI = encodeError('ERR EXEC without MULTI');
-const DISCARD_WITHOUT_MULTI = encodeError('ERR DISCARD without MULTI');
+export const EXEC_WITHOUT_MULTI = encodeError('ERR EXEC without MULTI');
+export const DISCARD_WITHOUT_MULTI = encodeError('ERR DISCARD without MULTI');
 const WATCH_INSIDE_MULTI = encodeError('ERR WATCH inside MULTI is not allowed');
 const EXECABORT = encodeError('EXECABORT Transaction discarded because of previous errors.');
 /** Redis's refusal of a `no-multi` command (SAVE, SHUTDOWN, ...) inside MULTI. */
@@ -89,10 +88,21 @@ export const QUEUED_ON_NODE: ReadonlySet<string> = new Set([
   'spublish',
 ]);
 
-/** Commands the proxy answers itself that a transaction runs right after the node's EXEC (see the module comment). */
-export const RUN_AFTER_EXEC: ReadonlyMap<string, (ctx: ProxyContext, s: ClientSession, f: RequestFrame) => Promise<Buffer>> = new Map([
-  ['config|set', configSetReply],
-]);
+/** A command the proxy answers itself that a transaction runs right after the node's EXEC (see the module comment). */
+export type AfterExecCommand = (frame: RequestFrame) => Promise<Buffer>;
+
+/** What a transaction needs of the proxy around it. */
+export interface TransactionScope {
+  readonly router: Router;
+  /** The command run after EXEC by this name (CONFIG SET), bound to the client; undefined for the node's commands. */
+  afterExec(name: string): AfterExecCommand | undefined;
+}
+
+/** The client a transaction is of. */
+export interface TransactionClient extends ClientLink {
+  /** Its transaction under way: this one until it ends. */
+  tx: Transaction | null;
+}
 
 /** A command the proxy answers itself, refused inside MULTI: run here, it would not be part of the transaction. */
 export function notInTransaction(name: string): Buffer {
@@ -168,11 +178,11 @@ export class Transaction {
   private broken: Buffer | null = null;
   private ended = false;
   /** RUN_AFTER_EXEC commands queued: their place in EXEC's reply, and a copy of the request. */
-  private afterExec: { at: number; frame: RequestFrame; run: (ctx: ProxyContext, s: ClientSession, f: RequestFrame) => Promise<Buffer> }[] = [];
+  private afterExec: { at: number; frame: RequestFrame; run: AfterExecCommand }[] = [];
 
   constructor(
-    private readonly ctx: ProxyContext,
-    private readonly session: ClientSession,
+    private readonly scope: TransactionScope,
+    private readonly session: TransactionClient,
   ) {}
 
   /** Whether this request is the transaction's; if not, the dispatcher handles it as usual. */
@@ -249,7 +259,7 @@ export class Transaction {
       this.session.reply(WATCH_INSIDE_MULTI);
       return;
     }
-    const slot = this.ctx.router.keysSlot(cmd, frame);
+    const slot = this.scope.router.keysSlot(cmd, frame);
     if (slot === CROSS_SLOTS || (this.slot !== NO_KEYS && slot !== this.slot)) {
       this.session.reply(CROSSSLOT);
       if (this.slot === NO_KEYS) this.end(); // a first WATCH refused: no transaction
@@ -263,21 +273,21 @@ export class Transaction {
   /** Watching, not in MULTI: the watched slot's commands go to its connection (in order with WATCH and EXEC), the rest as usual. */
   private whileWatching(frame: RequestFrame, cmd: CommandInfo): void {
     const conn = this.conn;
-    if (conn !== null && this.broken === null && this.ctx.router.keysSlot(cmd, frame) === this.slot) {
+    if (conn !== null && this.broken === null && this.scope.router.keysSlot(cmd, frame) === this.slot) {
       if (!conn.send(frame.raw, new PinnedReply(this, DIRECT, this.session.openSlot()))) this.session.waitForBackend(conn);
     } else {
-      this.ctx.router.forward(this.session, frame, cmd);
+      this.scope.router.forward(this.session, frame, cmd);
     }
   }
 
   private queue(frame: RequestFrame, cmd: CommandInfo): void {
-    const slot = cmd.hasKeys ? this.ctx.router.keysSlot(cmd, frame) : NO_KEYS;
+    const slot = cmd.hasKeys ? this.scope.router.keysSlot(cmd, frame) : NO_KEYS;
     if (slot === CROSS_SLOTS) {
       this.dirty = true;
       this.session.reply(CROSSSLOT);
       return;
     }
-    const run = RUN_AFTER_EXEC.get(cmd.name);
+    const run = this.scope.afterExec(cmd.name);
     if (run !== undefined) {
       const copy = { raw: Buffer.from(frame.raw), argc: frame.argc, offsets: Array.from(frame.offsets), inline: frame.inline };
       this.afterExec.push({ at: this.queued++, frame: copy, run });
@@ -319,7 +329,7 @@ export class Transaction {
    * can be had (it is then broken).
    */
   pin(): Buffer | null {
-    const target = this.ctx.router.poolForSlot(this.session, this.slot);
+    const target = this.scope.router.poolForSlot(this.session, this.slot);
     if (Buffer.isBuffer(target)) {
       this.broken = target;
       return target;
@@ -370,7 +380,7 @@ export class Transaction {
 
   /** A redirect tells the router the slot map moved (a MOVED updates it); the transaction itself does not follow it. */
   private noteClusterError(reply: Buffer): void {
-    if (this.pool !== null) this.ctx.router.followUp(reply, this.pool.endpoint, 1, Date.now());
+    if (this.pool !== null) this.scope.router.followUp(reply, this.pool.endpoint, 1, Date.now());
   }
 
   /** EXEC, once every earlier reply is in: what the client gets, and whether it is sent at all. */
@@ -419,7 +429,7 @@ export class Transaction {
     const elems = arrayElements(reply);
     if (elems === null) return reply; // aborted (a watched key changed): nothing runs
     const out = [...elems];
-    for (const { at, frame, run } of afterExec) out.splice(at, 0, await run(this.ctx, this.session, frame));
+    for (const { at, frame, run } of afterExec) out.splice(at, 0, await run(frame));
     return encodeArray(out);
   }
 
@@ -529,35 +539,5 @@ class ExclusiveStep implements ExclusiveCall, ReplySink {
   }
 }
 
-const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch']);
-
-/** MULTI and WATCH start a transaction; EXEC, DISCARD and UNWATCH without one answer as Redis does. */
-function noTransaction(ctx: ProxyContext, session: ClientSession, frame: RequestFrame): void {
-  const cmd = lookupCommand(frame)!;
-  if (!arityOk(cmd, frame.argc)) {
-    session.reply(encodeError(arityError(cmd.name)));
-    return;
-  }
-  switch (cmd.name) {
-    case 'multi':
-    case 'watch': {
-      const tx = new Transaction(ctx, session);
-      session.tx = tx;
-      if (cmd.name === 'multi') tx.multi();
-      else tx.watch(frame, cmd);
-      return;
-    }
-    case 'exec':
-      session.reply(EXEC_WITHOUT_MULTI);
-      return;
-    case 'discard':
-      session.reply(DISCARD_WITHOUT_MULTI);
-      return;
-    default:
-      session.reply(OK); // UNWATCH: nothing is watched
-  }
-}
-
-export const transactionCommands: ReadonlyMap<string, HandlerEntry> = new Map<string, HandlerEntry>(
-  [...TRANSACTION_COMMANDS].map((name) => [name, { handler: noTransaction }]),
-);
+/** The commands that start, end or run a transaction (commands/transaction-commands.ts answers them outside one). */
+export const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch']);

@@ -24,7 +24,7 @@ import { decodeReply } from '../../resp/reply-value.js';
 import type { BackendConnection } from '../../backend/connection.js';
 import type { BackendPool } from '../../backend/pool.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
-import type { ClientSession, ExclusiveCall, ExclusiveOwner } from '../session.js';
+import type { ClientLink, ExclusiveCall, ExclusiveOwner } from '../datapath/client-link.js';
 import type { ProxyContext } from '../context.js';
 
 const INFO_REPLICATION = encodeCommand(['INFO', 'replication']);
@@ -70,7 +70,7 @@ class WaitCall implements ExclusiveCall {
   private owner: ExclusiveOwner | null = null;
 
   constructor(
-    private readonly session: ClientSession,
+    private readonly session: ClientLink,
     private readonly pool: BackendPool,
     /** Whether the client wrote: otherwise the target offset is 0. */
     private readonly wrote: boolean,
@@ -136,7 +136,7 @@ class WaitCall implements ExclusiveCall {
 }
 
 /** WAIT for `s`: see the module comment. */
-export function waitForReplicas(ctx: ProxyContext, s: ClientSession, wanted: number, timeoutMs: number): void {
+export function waitForReplicas(ctx: ProxyContext, s: ClientLink, wanted: number, timeoutMs: number): void {
   const pool = s.lastWritePool ?? ctx.router.poolOfMaster(ctx.router.anyMaster(s));
   if (pool === undefined) return s.reply(NO_MASTER);
   s.runExclusive(new WaitCall(s, pool, s.lastWritePool !== undefined, wanted, timeoutMs, s.openSlot()));

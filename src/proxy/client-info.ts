@@ -1,0 +1,28 @@
+/**
+ * What CLIENT LIST and CLIENT INFO show of a client besides its connection and its replies:
+ * set by AUTH, CLIENT SETNAME, SETINFO and NO-EVICT, and by its activity. None of it is
+ * read on the way of a request to its node.
+ */
+import type { CommandInfo } from '../commands/command-table.js';
+
+export class ClientInfo {
+  /** CLIENT SETNAME; null: none. */
+  name: Buffer | null = null;
+  /** CLIENT SETINFO lib-name and lib-ver. */
+  libName = '';
+  libVersion = '';
+  readonly createdAt = Date.now();
+  /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
+  admin: boolean;
+  /** CLIENT NO-EVICT: never evicted for --maxmemory-clients (CLIENT LIST flags=e). */
+  noEvict = false;
+  /** The last command run (CLIENT LIST cmd=) and when the client last sent something (idle=). */
+  lastCommand: CommandInfo | undefined;
+  lastActiveAt = Date.now();
+  /** Bytes held for this client as last reported to the host's ClientMemory (CLIENT LIST tot-mem). */
+  memoryBytes = 0;
+
+  constructor(admin: boolean) {
+    this.admin = admin;
+  }
+}
