@@ -191,13 +191,19 @@ function utf8(args: readonly NodeArg[]): NodeArg[] {
 }
 
 function toNodeReply(v: ReplyValue, buffers: boolean): NodeBufferReply {
-  if (v === null || typeof v === 'string' || typeof v === 'number') return v;
+  if (v === null || typeof v === 'number') return v;
+  // decodeReply reads status and error lines as latin1 (byte-exact); ioredis gave them as utf8.
+  if (typeof v === 'string') return utf8Text(v);
   if (Buffer.isBuffer(v)) return buffers ? v : v.toString('utf8');
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'boolean') return v ? 1 : 0;
-  if (v instanceof ReplyErrorValue) return new ReplyError(v.message);
+  if (v instanceof ReplyErrorValue) return new ReplyError(utf8Text(v.message));
   if (v instanceof ReplyMapValue) return v.entries.flatMap(([k, val]) => [toNodeReply(k, buffers), toNodeReply(val, buffers)]);
   return v.map((item) => toNodeReply(item, buffers));
+}
+
+function utf8Text(latin1: string): string {
+  return Buffer.from(latin1, 'latin1').toString('utf8');
 }
 
 /** The message of an error reply ("ERR …", "BUSYKEY …"), or undefined for any other reply. */

@@ -139,7 +139,7 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
     private readonly host: SessionHost,
   ) {
     this.info = new ClientInfo(host.adminPassword === '');
-    this.order = new ReplyOrder(this);
+    this.order = new ReplyOrder(this, host.runtime.flush);
     // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
     this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
     const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);

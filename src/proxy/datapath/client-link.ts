@@ -8,12 +8,15 @@ import type { Protocol } from '../../resp/encode.js';
 import type { BackendConnection } from '../../backend/connection.js';
 import type { BackendPool } from '../../backend/pool.js';
 import type { ReplySlot } from './reply-slot.js';
+import type { Runtime } from '../../net/runtime.js';
 
 export interface ClientLink {
   readonly id: number;
   /** RESP2 or RESP3: the protocol of the backend connections its requests go on, and of the proxy's own replies. */
   readonly protocol: Protocol;
   readonly socket: net.Socket;
+  /** The proxy's flush scheduler and fault reporter (a reply merge or a step after EXEC that throws). */
+  readonly runtime: Runtime;
   /** The master the client last wrote to (WAIT counts that master's replicas). */
   lastWritePool: BackendPool | undefined;
   /** Reply bytes offered to the client and not taken, or held behind an earlier reply. */

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import { Fifo } from '../../net/fifo.js';
 import { unpinned } from '../../net/slab-reader.js';
-import { flushScheduler, writeBuffers, type Flushable } from '../../net/flush-scheduler.js';
+import { writeBuffers, type Flushable, type FlushScheduler } from '../../net/flush-scheduler.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
 
 /** CLIENT REPLY: on, off, or skip the next command's reply. */
@@ -44,7 +44,11 @@ export class ReplyOrder {
   /** The replies of the request being dispatched are dropped (CLIENT REPLY OFF/SKIP). */
   private silent = false;
 
-  constructor(private readonly owner: SlotOwner & Flushable) {}
+  constructor(
+    private readonly owner: SlotOwner & Flushable,
+    /** The proxy's: the output is written once per event-loop turn, with every other connection's. */
+    private readonly flush: FlushScheduler,
+  ) {}
 
   /** Replies owed: slots not yet written. */
   get owed(): number {
@@ -169,6 +173,6 @@ export class ReplyOrder {
   private queue(buf: Buffer): void {
     this.out.push(buf);
     this.outBytes += buf.length;
-    flushScheduler.schedule(this.owner);
+    this.flush.schedule(this.owner);
   }
 }
