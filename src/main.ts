@@ -172,7 +172,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       ? undefined
       : new FailoverMonitor({
           cluster,
-          router,
+          gate: router,
           slotMaps,
           log,
           failoverTimeoutMs: config.failoverTimeout,

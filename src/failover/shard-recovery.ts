@@ -15,7 +15,7 @@
  *   forget    the instance stopped; CLUSTER FORGET of the dead nodes on every live node;
  *             the dead nodes leave the document (with the operation, in one write), their
  *             dirs moved under the recovery dir (never deleted)
- * Requests for the dead slots wait the whole time (Router.holdSlots, each at most the hold
+ * Requests for the dead slots wait the whole time (RequestGate.holdSlots, each at most the hold
  * bound, then CLUSTERDOWN); a slot's requests go on as soon as its keys are on their owner.
  *
  * The operation ('recover-shard') is persisted before each phase and after each chunk of
@@ -32,13 +32,13 @@ import type { Logger } from '../log.js';
 import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.js';
 import { parseClusterNodes } from '../cluster/cluster-nodes.js';
 import { keySlot } from '../cluster/key-slot.js';
+import type { RequestGate } from '../cluster/request-gate.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
 import type { OperationBase, SlotRange, TopologyDoc } from '../cluster/topology/topology.js';
 import { openControlClient, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { AOF_DIR } from '../nodes/redis-conf.js';
 import { sleep } from '../nodes/wait.js';
-import type { Router } from '../proxy/datapath/router.js';
 import type { KeyCounts, RecoveryPhase, RecoveryStatus } from '../status/recovery-status.js';
 
 /** The persisted operation (TopologyDoc.operations). retiringNodes: the dead master and its replicas. */
@@ -79,7 +79,7 @@ export interface DeadShard {
 
 export interface ShardRecoveryOptions {
   cluster: ClusterManager;
-  router: Router;
+  gate: RequestGate;
   slotMaps: SlotMapSource;
   log: Logger;
   /** How the provider runs recovery instances; undefined: it cannot, keys are unrecoverable. */
@@ -175,7 +175,7 @@ export class ShardRecoveries {
   private async run(op: ShardRecoveryOperation): Promise<void> {
     const started = Date.now();
     // Until its keys are on their new owner, nothing may read or write a dead slot.
-    if (op.phase !== 'forget') this.o.router.holdSlots(slotsOf(op.slots), this.o.holdMs);
+    if (op.phase !== 'forget') this.o.gate.holdSlots(slotsOf(op.slots), this.o.holdMs);
     while (!this.closed) {
       try {
         switch (op.phase) {
@@ -347,7 +347,7 @@ export class ShardRecoveries {
   private async migrate(op: ShardRecoveryOperation): Promise<void> {
     const instance = op.instance;
     if (instance === undefined) {
-      this.o.router.releaseSlots(slotsOf(op.slots));
+      this.o.gate.releaseSlots(slotsOf(op.slots));
       op.phase = 'forget';
       await this.save(op);
       return;
@@ -369,7 +369,7 @@ export class ShardRecoveries {
           const keys: Buffer[] = [];
           for (let s = from; s <= to; s++) keys.push(...(bySlot.get(s) ?? []));
           for (let i = 0; i < keys.length; i += MIGRATE_BATCH) await this.migrateBatch(op, src, owner, keys.slice(i, i + MIGRATE_BATCH));
-          this.o.router.releaseSlots(range(from, to));
+          this.o.gate.releaseSlots(range(from, to));
           await this.save(op);
         }
       }

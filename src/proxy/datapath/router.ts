@@ -40,6 +40,7 @@ import { keyIndexes } from '../../commands/key-extraction.js';
 import { CMD_BLOCKING, CMD_WRITE } from '../../commands/command-flags.js';
 import { keySlot } from '../../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
+import type { BackendWatcher, RequestGate } from '../../cluster/request-gate.js';
 import { SLOT_COUNT } from '../../cluster/topology/topology.js';
 import type { BackendPool } from '../../backend/pool.js';
 import { isClusterError, type BackendConnection, type BackendEndpoint, type ClusterErrorHandler } from '../../backend/connection.js';
@@ -170,7 +171,7 @@ export function sendFollowUp(conn: BackendConnection, asking: boolean, raw: Buff
   conn.send(raw, sink);
 }
 
-export class Router implements ClusterErrorHandler {
+export class Router implements ClusterErrorHandler, RequestGate {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
   private readonly keyPositions: number[] = [];
   private map: SlotMap;
@@ -209,6 +210,11 @@ export class Router implements ClusterErrorHandler {
   ) {
     this.map = map;
     this.setSlotMap(map);
+  }
+
+  watchBackends(watcher: BackendWatcher): void {
+    this.onBackendLost = (host, port) => watcher.backendLost(host, port);
+    this.onBackendBusy = (host, port) => watcher.backendBusy(host, port);
   }
 
   get slotMap(): SlotMap {
