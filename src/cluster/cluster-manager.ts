@@ -22,7 +22,7 @@ import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
 import { dropFromDocument, NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
 import { convertStandaloneLayout } from './topology/standalone-layout.js';
-import { nodeSpec, type NodeRecord, type Operation, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology/topology.js';
+import { nodeSpec, retiringNodes, type NodeRecord, type Operation, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology/topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology/topology-builder.js';
 import { TopologyStore } from './topology/topology-store.js';
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './operations/node-preparation.js';
@@ -625,11 +625,6 @@ async function stopAfterFailedOpen(provider: NodeProvider, ids: string[], log: L
   results.forEach((r, i) => {
     if (r.status === 'rejected') log.error({ node: ids[i], err: r.reason as Error }, 'could not stop node after a failed open');
   });
-}
-
-/** Ids of the nodes that operations under way take out of the cluster (see OperationBase.retiringNodes). */
-export function retiringNodes(doc: TopologyDoc): Set<string> {
-  return new Set((doc.operations ?? []).flatMap((op) => op.retiringNodes ?? []));
 }
 
 function deepFreeze<T>(value: T): T {

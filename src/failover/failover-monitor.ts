@@ -23,10 +23,10 @@
  * again on the next check while the node is still failed.
  */
 import type { Logger } from '../log.js';
-import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.js';
+import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
 import type { SlotMap } from '../cluster/slot-map.js';
-import type { NodeRecord } from '../cluster/topology/topology.js';
+import { retiringNodes, type NodeRecord } from '../cluster/topology/topology.js';
 import type { NodeChange } from '../cluster/operations/node-changes.js';
 import type { RequestGate } from '../cluster/request-gate.js';
 import { withControlClient, infoFields, type NodeAddress } from '../nodes/control-client.js';

@@ -29,12 +29,12 @@ import { exists } from '../nodes/files.js';
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.js';
 import { parseClusterNodes } from '../cluster/cluster-nodes.js';
 import { keySlot } from '../cluster/key-slot.js';
+import type { OperationLedger } from '../cluster/operation-ledger.js';
 import type { RequestGate } from '../cluster/request-gate.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
-import type { OperationBase, SlotRange, TopologyDoc } from '../cluster/topology/topology.js';
+import { retiringNodes, type OperationBase, type SlotRange, type TopologyDoc } from '../cluster/topology/topology.js';
 import { openControlClient, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { AOF_DIR } from '../nodes/redis-conf.js';
@@ -77,8 +77,18 @@ export interface DeadShard {
   survivors: { id: string; redisId: string }[];
 }
 
+/** What a shard recovery needs of the cluster (ClusterManager provides it). */
+export interface RecoveryCluster extends OperationLedger {
+  /** Absolute data dir (the recovery dir goes under it). */
+  readonly dataDir: string;
+  /** Stop a node for good (no-op when it is not running). */
+  stopNode(id: string): Promise<void>;
+  /** Take nodes out of the document for good, their dirs moved under asideDir (ClusterManager.dropNodes). */
+  dropNodes(ids: readonly string[], asideDir: string, change?: (doc: TopologyDoc) => void): Promise<TopologyDoc>;
+}
+
 export interface ShardRecoveryOptions {
-  cluster: ClusterManager;
+  cluster: RecoveryCluster;
   gate: RequestGate;
   slotMaps: SlotMapSource;
   log: Logger;

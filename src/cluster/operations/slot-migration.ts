@@ -59,9 +59,9 @@ import { formatAddress, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
 import { encodeCommand } from '../../resp/encode.js';
 import { decodeReply } from '../../resp/reply-value.js';
-import type { ClusterManager } from '../cluster-manager.js';
 import { parseClusterNodes } from '../cluster-nodes.js';
 import { NodeChannel, expectOk, replyError } from '../node-channel.js';
+import type { OperationLedger } from '../operation-ledger.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../slot-map.js';
 import type { SlotMapSource } from '../slot-map-source.js';
 import { SLOT_COUNT, type Operation, type OperationBase } from '../topology/topology.js';
@@ -118,7 +118,7 @@ export function isMigrateSlots(op: Operation): op is MigrateSlotsOperation {
 }
 
 export interface SlotMigratorOptions {
-  cluster: ClusterManager;
+  cluster: OperationLedger;
   slotMaps: SlotMapSource;
   log: Logger;
   /** Keys per MIGRATE (--migration-batch). */
@@ -747,7 +747,7 @@ function dumpValue(reply: Buffer): Buffer | undefined {
 }
 
 /** Where a plan's `to` is: the document's node of that id, or a host:port. */
-function addressOfId(cluster: ClusterManager, to: string): NodeAddress {
+function addressOfId(cluster: OperationLedger, to: string): NodeAddress {
   const node = cluster.topology.nodes.find((n) => n.id === to);
   if (node !== undefined) {
     if (node.port <= 0) throw new MigrationPlanError(`ERR node ${to} has no address yet`);
