@@ -373,11 +373,15 @@ async function refusals<T>(change: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A node address from "host:port"; AdminError for anything else. */
-export function parseNodeAddress(text: string): NodeAddress {
+/** A node address from "host:port"; for anything else, the error `refuse` makes (by default an AdminError). */
+export function parseNodeAddress(text: string, refuse: (text: string) => Error = notAnAddress): NodeAddress {
   const address = parseAddress(text);
-  if (address === undefined) throw new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
+  if (address === undefined) throw refuse(text);
   return address;
+}
+
+function notAnAddress(text: string): AdminError {
+  return new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
 }
 
 /** A shard recovery in LIST (finished ones too, while this process runs: what was lost must stay visible). */

@@ -34,7 +34,7 @@ import { keySlot } from '../cluster/key-slot.js';
 import type { OperationLedger } from '../cluster/operation-ledger.js';
 import type { RequestGate } from '../cluster/request-gate.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
-import { retiringNodes, type OperationBase, type SlotRange, type TopologyDoc } from '../cluster/topology/topology.js';
+import { countSlots, retiringNodes, type OperationBase, type SlotRange, type TopologyDoc } from '../cluster/topology/topology.js';
 import { openControlClient, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { AOF_DIR } from '../nodes/redis-conf.js';
@@ -578,10 +578,6 @@ function range(first: number, last: number): number[] {
 
 function slotsOf(ranges: readonly [number, number][]): number[] {
   return ranges.flatMap(([a, b]) => range(a, b));
-}
-
-function countSlots(ranges: readonly [number, number][]): number {
-  return ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
 }
 
 function checkPipeline(results: [Error | null, unknown][] | null, what: string): void {

@@ -19,7 +19,7 @@ import type { Logger } from '../../log.js';
 import { formatAddress, withControlClient } from '../../nodes/control-client.js';
 import { isFailing, isMaster, parseClusterNodes } from '../cluster-nodes.js';
 import type { Member } from '../membership.js';
-import { countSlots, type MigrationReport, type SlotMigrator, type SlotMove } from './slot-migration.js';
+import { planSlots, type MigrationReport, type SlotMigrator, type SlotMove } from './slot-migration.js';
 import type { SlotMapSource } from '../slot-map-source.js';
 import { SLOT_COUNT, type SlotRange, type TopologyDoc } from '../topology/topology.js';
 
@@ -157,6 +157,6 @@ export async function rebalanceCluster(
   if (masterIds.length === 0) throw new Error('ERR cannot drain every master: no master would be left to serve the slots');
   const ownership: SlotRange[] = holdings.flatMap((h) => h.ranges.map(([first, last]): SlotRange => [first, last, h.id]));
   const moves = planRebalance(ownership, masterIds);
-  opts.log?.info({ masters: masterIds, exclude: [...exclude], ranges: moves.length, slots: countSlots(moves) }, 'rebalance planned');
+  opts.log?.info({ masters: masterIds, exclude: [...exclude], ranges: moves.length, slots: planSlots(moves) }, 'rebalance planned');
   return migrator.migrate(moves, opts.reason ?? (exclude.size > 0 ? `drain ${[...exclude].join(', ')}` : 'rebalance'));
 }

@@ -64,7 +64,7 @@ import { NodeChannel, expectOk, replyError } from '../node-channel.js';
 import type { OperationLedger } from '../operation-ledger.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../slot-map.js';
 import type { SlotMapSource } from '../slot-map-source.js';
-import { SLOT_COUNT, type Operation, type OperationBase } from '../topology/topology.js';
+import { countSlots, SLOT_COUNT, type Operation, type OperationBase } from '../topology/topology.js';
 
 /** Slots first..last (inclusive) go to the master `to` (our node id, e.g. "m3"; or host:port for a node the document does not know). */
 export interface SlotMove {
@@ -224,7 +224,7 @@ export class SlotMigrator {
         reason,
         moves: plan,
         remaining: plan,
-        slotsTotal: countSlots(plan),
+        slotsTotal: planSlots(plan),
         slotsDone: 0,
         keysMoved: 0,
       });
@@ -776,12 +776,12 @@ function validatePlan(moves: readonly SlotMove[]): SlotMove[] {
 }
 
 /** How many slots a plan moves. */
-export function countSlots(moves: readonly SlotMove[]): number {
-  return moves.reduce((n, m) => n + m.last - m.first + 1, 0);
+export function planSlots(moves: readonly SlotMove[]): number {
+  return countSlots(moves.map((m) => [m.first, m.last] as const));
 }
 
 function flatten(moves: readonly SlotMove[]): { slots: Int32Array; tos: string[] } {
-  const slots = new Int32Array(countSlots(moves));
+  const slots = new Int32Array(planSlots(moves));
   const tos: string[] = new Array(slots.length);
   let i = 0;
   for (const m of moves) {

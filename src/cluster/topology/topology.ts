@@ -118,6 +118,13 @@ export function retiringNodes(doc: TopologyDoc): Set<string> {
   return new Set((doc.operations ?? []).flatMap((op) => op.retiringNodes ?? []));
 }
 
+/** How many slots the inclusive [first, last] ranges cover. */
+export function countSlots(ranges: Iterable<readonly [first: number, last: number, ...rest: unknown[]]>): number {
+  let n = 0;
+  for (const [first, last] of ranges) n += last - first + 1;
+  return n;
+}
+
 /** Split 0..16383 evenly over the given masters, in order (Redis's own even split). */
 export function evenSlotRanges(masterIds: readonly string[]): SlotRange[] {
   const ranges: SlotRange[] = [];
