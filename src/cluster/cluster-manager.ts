@@ -11,8 +11,7 @@
  *
  * Slots and roles are not kept here: they are the cluster's, read by the router's SlotMapSource.
  */
-import { exists } from '../nodes/files.js';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
@@ -20,9 +19,10 @@ import { NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/p
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './operations/cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
-import { dropFromDocument, NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
+import { NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
+import { dropFromDocument, moveNodeDirs } from './operations/node-retirement.js';
 import { convertStandaloneLayout } from './topology/standalone-layout.js';
-import { nodeSpec, retiringNodes, type NodeRecord, type Operation, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology/topology.js';
+import { nodeSpec, retiringNodes, type NodeRecord, type Operation, type OperationBase, type TopologyDoc } from './topology/topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology/topology-builder.js';
 import { TopologyStore } from './topology/topology-store.js';
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './operations/node-preparation.js';
@@ -422,18 +422,8 @@ export class ClusterManager {
         await this.provider.stop(n.id, false);
         await this.provider.discard?.(n.id);
       }
-      await mkdir(asideDir, { recursive: true, mode: 0o700 });
-      const removed: RemovedNodeRecord[] = [];
-      for (const n of dropped) {
-        const record: RemovedNodeRecord = { id: n.id, redisId: await redisIdFromDir(n.dataDir), removedAt: new Date().toISOString() };
-        removed.push(record);
-        if (n.dataDir === undefined || !(await exists(n.dataDir))) continue;
-        const target = path.join(asideDir, n.id);
-        if (await exists(target)) throw new Error(`cannot move ${n.dataDir} aside: ${target} exists`);
-        await rename(n.dataDir, target);
-        record.movedTo = target;
-        this.log.info({ node: n.id, from: n.dataDir, to: target }, 'node dir moved aside');
-      }
+      const leaving = await Promise.all(dropped.map(async (n) => ({ id: n.id, redisId: await redisIdFromDir(n.dataDir), dataDir: n.dataDir, movedTo: path.join(asideDir, n.id) })));
+      const removed = await moveNodeDirs(leaving, this.log);
       const next = structuredClone(this.doc) as TopologyDoc;
       // Like a removal: the ids are never given again, and formation-only references go.
       dropFromDocument(next, new Set(ids), removed);

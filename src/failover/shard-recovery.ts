@@ -30,6 +30,7 @@ import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { parseClusterNodes } from '../cluster/cluster-nodes.js';
+import { forgetNodes } from '../cluster/operations/forget-nodes.js';
 import { keySlot } from '../cluster/key-slot.js';
 import type { OperationLedger } from '../cluster/operation-ledger.js';
 import type { RequestGate } from '../cluster/request-gate.js';
@@ -462,27 +463,15 @@ export class ShardRecoveries {
   private async forget(op: ShardRecoveryOperation, ranMs: number): Promise<void> {
     const dir = op.source === undefined ? undefined : path.join(op.recoveryDir, op.source);
     if (op.instance !== undefined && dir !== undefined) await this.o.instances?.stop(dir, op.instance);
-    const nodes = this.liveNodes();
-    const password = this.o.cluster.nodePassword;
-    // Every live node, at once: within CLUSTER FORGET's 60 s ban none can re-learn them from another.
-    await Promise.all(
-      nodes.map((n) =>
-        withControlClient(n, password, this.o.commandTimeoutMs, async (c) => {
-          for (const id of op.redisIds) {
-            try {
-              await c.call('CLUSTER', 'FORGET', id);
-            } catch (err) {
-              if (!/Unknown node/i.test((err as Error).message)) throw err; // forgotten already
-            }
-          }
-        }),
-      ),
-    );
-    for (const n of nodes) {
-      const text = String(await withControlClient(n, password, this.o.commandTimeoutMs, (c) => c.call('CLUSTER', 'NODES')));
-      const still = parseClusterNodes(text).filter((l) => op.redisIds.includes(l.id));
-      if (still.length > 0) throw new Error(`${n.id} still knows the dead node ${still[0].id}`);
-    }
+    // Every live node, each round at once (forget-nodes.ts); one that does not answer fails the step, tried again.
+    await forgetNodes(this.liveNodes(), op.redisIds, {
+      password: this.o.cluster.nodePassword,
+      commandTimeoutMs: this.o.commandTimeoutMs,
+      settleTimeoutMs: this.o.settleTimeoutMs,
+      log: this.o.log,
+      quietRounds: 1,
+      unanswering: 'fail',
+    });
     const status = this.track(op);
     status.phase = 'done';
     status.ms = ranMs;
