@@ -27,6 +27,7 @@ import { buildManagedTopology, buildStaticTopology, generateNodePassword } from 
 import { TopologyStore } from './topology/topology-store.js';
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './operations/node-preparation.js';
 import { withConfigPairs } from './node-config.js';
+import { FUNCTION_KILL, SCRIPT_KILL, sendKill, type KillSender } from '../commands/script-kill.js';
 
 /** Bound on asking a node its role while stopping (a busy node would make the stop wait). */
 const SHUTDOWN_PROBE_MS = 500;
@@ -486,10 +487,11 @@ export class ClusterManager {
     if (node.port <= 0) return;
     try {
       await withControlClient(node, this.doc.nodePassword, this.commandTimeoutMs, async (c) => {
-        for (const container of ['SCRIPT', 'FUNCTION']) {
+        const send: KillSender = (kill) => c.call(...kill.args).then(String, (err: Error) => err.message);
+        for (const kill of [SCRIPT_KILL, FUNCTION_KILL]) {
           // NOTBUSY is the usual answer; UNKILLABLE (it wrote) leaves it to the SIGKILL.
-          const said = await c.call(container, 'KILL').then(String, (err: Error) => err.message);
-          if (said === 'OK') this.log.warn({ node: node.id, command: `${container} KILL` }, 'stopping: killed the script the node was running');
+          const { outcome } = await sendKill(send, kill);
+          if (outcome === 'killed') this.log.warn({ node: node.id, command: kill.name }, 'stopping: killed the script the node was running');
         }
       });
     } catch {

@@ -49,7 +49,7 @@ export async function forgetNodes(on: readonly (NodeAddress & { id: string })[],
           });
         } catch (err) {
           const message = (err as Error).message;
-          if (/can't forget my master/i.test(message)) throw new Error(`${n.id} replicates a node being removed: ${message}`);
+          if (/can't forget my master/i.test(message)) throw new Error(`${n.id} replicates a node being removed: ${message}`, { cause: err });
           if ((err as Error).name === 'ReplyError') {
             o.log.warn({ node: n.id, err: message }, 'cluster forget refused; trying again');
             return 1; // still listed
