@@ -31,12 +31,15 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { parseClusterNodes } from '../cluster/cluster-nodes.js';
 import { forgetNodes } from '../cluster/operations/forget-nodes.js';
+import { KeyMover, type KeyTarget } from '../cluster/operations/key-mover.js';
+import { expectOk, NodeChannel, replyError } from '../cluster/node-channel.js';
+import { decodeReply } from '../resp/reply-value.js';
 import { keySlot } from '../cluster/key-slot.js';
 import type { OperationLedger } from '../cluster/operation-ledger.js';
 import type { RequestGate } from '../cluster/request-gate.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
 import { countSlots, retiringNodes, type OperationBase, type SlotRange, type TopologyDoc } from '../cluster/topology/topology.js';
-import { openControlClient, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { AOF_DIR } from '../nodes/redis-conf.js';
 import { sleep } from '../nodes/wait.js';
@@ -126,8 +129,11 @@ export class ShardRecoveries {
   /** Keys that failed to migrate, by operation (a sample, for report.json). */
   private readonly failedKeys = new Map<string, string[]>();
   private closed = false;
+  private readonly mover: KeyMover;
 
-  constructor(private readonly o: ShardRecoveryOptions) {}
+  constructor(private readonly o: ShardRecoveryOptions) {
+    this.mover = new KeyMover({ password: o.cluster.nodePassword, timeoutMs: MIGRATE_TIMEOUT_MS, log: o.log });
+  }
 
   /** Recoveries of this process and those resumed by it, newest last. */
   status(): RecoveryStatus[] {
@@ -363,8 +369,7 @@ export class ShardRecoveries {
       await this.save(op);
       return;
     }
-    const password = this.o.cluster.nodePassword;
-    const src = await openControlClient(instance, password, MIGRATE_TIMEOUT_MS);
+    const src = new NodeChannel(instance, this.o.cluster.nodePassword, this.o.log, MIGRATE_TIMEOUT_MS * 3);
     const started = Date.now();
     const before = op.keys.recovered + op.keys.skipped;
     try {
@@ -379,13 +384,13 @@ export class ShardRecoveries {
           const to = Math.min(last, from + CHUNK_SLOTS - 1);
           const keys: Buffer[] = [];
           for (let s = from; s <= to; s++) keys.push(...(bySlot.get(s) ?? []));
-          for (let i = 0; i < keys.length; i += MIGRATE_BATCH) await this.migrateBatch(op, src, owner, keys.slice(i, i + MIGRATE_BATCH));
+          for (let i = 0; i < keys.length; i += MIGRATE_BATCH) await this.migrateBatch(op, src, { ...owner, address: `${owner.host}:${owner.port}` }, keys.slice(i, i + MIGRATE_BATCH));
           this.o.gate.releaseSlots(range(from, to));
           await this.save(op);
         }
       }
     } finally {
-      src.disconnect();
+      src.close();
     }
     const moved = op.keys.recovered + op.keys.skipped - before;
     const ms = Date.now() - started;
@@ -399,12 +404,12 @@ export class ShardRecoveries {
   }
 
   /** Every key left in the instance, by slot; keys outside the dead master's slots are counted and left alone. */
-  private async keysBySlot(op: ShardRecoveryOperation, src: ControlClient, ownerOf: (string | undefined)[]): Promise<Map<number, Buffer[]>> {
+  private async keysBySlot(op: ShardRecoveryOperation, src: NodeChannel, ownerOf: (string | undefined)[]): Promise<Map<number, Buffer[]>> {
     const bySlot = new Map<number, Buffer[]>();
     let foreign = 0;
     let cursor = '0';
     do {
-      const [next, keys] = (await src.callBuffer('SCAN', cursor, 'COUNT', String(SCAN_COUNT))) as [Buffer, Buffer[]];
+      const [next, keys] = scanReply(await src.call(['SCAN', cursor, 'COUNT', String(SCAN_COUNT)]));
       cursor = next.toString('latin1');
       for (const key of keys) {
         const slot = keySlot(key);
@@ -423,32 +428,30 @@ export class ShardRecoveries {
   }
 
   /**
-   * MIGRATE … KEYS without REPLACE. MIGRATE deletes each key it moved from the instance; on
-   * an error it names only the first, so the keys still there are then tried one by one:
-   * BUSYKEY = the owner has a newer value (skipped, and dropped from the instance so a
-   * resumed recovery does not count it again); anything else, after retries, failed.
+   * MIGRATE … KEYS without REPLACE (KeyMover). MIGRATE deletes each key it moved from the
+   * instance; on an error it names only the first, so the keys still there are then tried
+   * one by one: BUSYKEY = the owner has a newer value (skipped, and dropped from the
+   * instance so a resumed recovery does not count it again); anything else, after retries,
+   * failed.
    */
-  private async migrateBatch(op: ShardRecoveryOperation, src: ControlClient, owner: LiveNode, keys: Buffer[]): Promise<void> {
-    const password = this.o.cluster.nodePassword;
-    const args = [owner.host, String(owner.port), '', '0', String(MIGRATE_TIMEOUT_MS), 'AUTH', password];
-    try {
-      await src.callBuffer('MIGRATE', ...args, 'KEYS', ...keys);
+  private async migrateBatch(op: ShardRecoveryOperation, src: NodeChannel, owner: KeyTarget, keys: Buffer[]): Promise<void> {
+    const err = replyError(await this.mover.send(src, owner, keys));
+    if (err === undefined) {
       op.keys.recovered += keys.length; // NOKEY (all expired meanwhile) is not an error either
       return;
-    } catch (err) {
-      this.o.log.debug({ op: op.id, err: (err as Error).message }, 'MIGRATE batch reported an error; moving its keys one by one');
     }
-    const left = (await src.pipeline(keys.map((k) => ['exists', k])).exec()) ?? [];
+    this.o.log.debug({ op: op.id, err }, 'MIGRATE batch reported an error; moving its keys one by one');
+    const left = await Promise.all(keys.map(async (k) => expectOk(await src.call(['EXISTS', k]), 'EXISTS on the recovery instance')));
     for (let i = 0; i < keys.length; i++) {
-      if (left[i]?.[1] !== 1) {
+      if (decodeReply(left[i]) !== 1) {
         op.keys.recovered++;
         continue;
       }
-      const outcome = await migrateOne(src, args, keys[i]);
+      const outcome = await this.mover.moveOne(src, owner, keys[i]);
       if (outcome === 'moved') op.keys.recovered++;
       else if (outcome === 'busy') {
         op.keys.skipped++;
-        await src.callBuffer('DEL', keys[i]);
+        expectOk(await src.call(['DEL', keys[i]]), 'DEL on the recovery instance');
       } else {
         op.keys.failed++;
         const sample = this.failedKeys.get(op.id) ?? [];
@@ -523,20 +526,11 @@ interface LiveNode extends NodeAddress {
   id: string;
 }
 
-/** One key's MIGRATE (retried a few times unless BUSYKEY): moved, busy, or the error. */
-async function migrateOne(src: ControlClient, args: string[], key: Buffer): Promise<'moved' | 'busy' | string> {
-  let last = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await src.callBuffer('MIGRATE', args[0], args[1], key, ...args.slice(3));
-      return 'moved';
-    } catch (err) {
-      last = (err as Error).message;
-      if (/BUSYKEY/.test(last)) return 'busy';
-    }
-    await sleep(100 * (attempt + 1));
-  }
-  return last;
+/** A SCAN reply: the next cursor and the keys. */
+function scanReply(frame: Buffer): [Buffer, Buffer[]] {
+  const reply = decodeReply(expectOk(frame, 'SCAN on the recovery instance'));
+  if (!Array.isArray(reply) || !Buffer.isBuffer(reply[0]) || !Array.isArray(reply[1]) || !reply[1].every(Buffer.isBuffer)) throw new Error('SCAN: unexpected reply');
+  return [reply[0], reply[1] as Buffer[]];
 }
 
 /** Split the slots into contiguous shares of (nearly) equal size, one per owner, in order. */
