@@ -53,8 +53,6 @@ export interface ClusterManagerOptions {
   scripts?: ScriptSource;
 }
 
-let operationCounter = 0;
-
 export class ClusterManager {
   private doc: TopologyDoc;
   private closed = false;
@@ -64,6 +62,8 @@ export class ClusterManager {
   private readonly changes: NodeChanges;
   /** Gets a node ready before it serves: remembered CONFIG, scripts, functions. */
   private readonly preparer: NodePreparer;
+  /** Operations begun by this manager: with the time, what keeps their ids apart. */
+  private operationsBegun = 0;
 
   private constructor(
     /** Absolute data dir. */
@@ -376,7 +376,7 @@ export class ClusterManager {
 
   /** Record an operation before its first step (with `change` to the document in the same save); returns it with its id. */
   async beginOperation<T extends OperationBase>(op: Omit<T, 'id' | 'startedAt'>, change?: (doc: TopologyDoc) => void): Promise<T> {
-    const full = { ...op, id: `op-${Date.now()}-${++operationCounter}`, startedAt: new Date().toISOString() } as T;
+    const full = { ...op, id: `op-${Date.now()}-${++this.operationsBegun}`, startedAt: new Date().toISOString() } as T;
     await this.update((doc) => {
       (doc.operations ??= []).push(full);
       change?.(doc);
