@@ -475,13 +475,13 @@ export class ShardRecoveries {
       quietRounds: 1,
       unanswering: 'fail',
     });
-    const status = this.track(op);
-    status.phase = 'done';
-    status.ms = ranMs;
-    await writeFile(path.join(op.recoveryDir, 'report.json'), `${JSON.stringify({ ...status, loadErrors: op.loadErrors, failedKeys: this.failedKeys.get(op.id) ?? [] }, null, 2)}\n`);
+    const done: RecoveryStatus = { ...this.track(op), phase: 'done', ms: ranMs };
+    // The report first (ending the operation below is the last step), the status once it is true: the dead nodes are gone.
+    await writeFile(path.join(op.recoveryDir, 'report.json'), `${JSON.stringify({ ...done, loadErrors: op.loadErrors, failedKeys: this.failedKeys.get(op.id) ?? [] }, null, 2)}\n`);
     await this.o.cluster.dropNodes(op.retiringNodes ?? [], path.join(op.recoveryDir, 'nodes'), (doc: TopologyDoc) => {
       doc.operations = (doc.operations ?? []).filter((o) => o.id !== op.id);
     });
+    this.statuses.set(op.id, done);
     this.o.onDone?.(op);
     const level = op.unrecoverable !== undefined || op.keys.failed > 0 ? 'error' : 'warn';
     this.o.log[level](
