@@ -212,6 +212,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
     this.setSlotMap(map);
   }
 
+  /** RequestGate: the watcher is told through onBackendLost and onBackendBusy. */
   watchBackends(watcher: BackendWatcher): void {
     this.onBackendLost = (host, port) => watcher.backendLost(host, port);
     this.onBackendBusy = (host, port) => watcher.backendBusy(host, port);
