@@ -13,7 +13,7 @@ import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
 import { ProcessProvider } from './nodes/process/process-provider.js';
-import { parseAddress, type NodeAddress } from './nodes/control-client.js';
+import type { NodeAddress } from './nodes/control-client.js';
 import { StaticProvider } from './nodes/static-provider.js';
 import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
@@ -23,7 +23,7 @@ import { Router } from './proxy/datapath/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
-import { ClusterAdmin, migrationListing, recoveryListing } from './admin/cluster-admin.js';
+import { ClusterAdmin, migrationListing, parseNodeAddress, recoveryListing } from './admin/cluster-admin.js';
 import { adminVerbTable } from './admin/admin-verbs.js';
 import { rebalanceCluster } from './cluster/operations/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
@@ -39,12 +39,6 @@ import { ProxyMetrics } from './http/metrics.js';
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
-
-function parseNodeAddress(text: string): NodeAddress {
-  const address = parseAddress(text);
-  if (address === undefined) throw new Error(`--node '${text}': expected host:port`);
-  return address;
-}
 
 interface Providers {
   provider: NodeProvider;
@@ -129,7 +123,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     masters: config.masters,
     replicas: config.replicas,
     provider,
-    staticNodes: config.provider === 'static' ? config.node.map(parseNodeAddress) : undefined,
+    staticNodes: config.provider === 'static' ? config.node.map((text) => parseNodeAddress(text, () => new Error(`--node '${text}': expected host:port`))) : undefined,
     staticPassword: config.nodePassword,
     log,
   });
@@ -173,7 +167,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       ? undefined
       : new FailoverMonitor({
           cluster,
-          router,
+          gate: router,
           slotMaps,
           log,
           failoverTimeoutMs: config.failoverTimeout,
