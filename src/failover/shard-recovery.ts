@@ -313,7 +313,7 @@ export class ShardRecoveries {
   /** Every live node names the new owner of every dead slot, with an epoch above the dead master's. */
   private async waitAgreed(op: ShardRecoveryOperation, nodes: readonly LiveNode[], ownerOf: (string | undefined)[]): Promise<void> {
     const deadline = Date.now() + this.o.settleTimeoutMs;
-    let last = '';
+    let last: string;
     for (;;) {
       last = await this.disagreement(op, nodes, ownerOf).catch((err: Error) => err.message);
       if (last === '') return;
