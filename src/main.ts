@@ -13,7 +13,7 @@ import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
 import { ProcessProvider } from './nodes/process/process-provider.js';
-import { parseAddress, setControlRuntime, type NodeAddress } from './nodes/control-client.js';
+import { setControlRuntime, type NodeAddress } from './nodes/control-client.js';
 import { createRuntime, type Runtime } from './net/runtime.js';
 import type { DialMap } from './net/dial-map.js';
 import { StaticProvider } from './nodes/static-provider.js';
@@ -25,7 +25,7 @@ import { Router } from './proxy/datapath/router.js';
 import { ProxyServer } from './proxy/server.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
-import { ClusterAdmin, migrationListing, recoveryListing } from './admin/cluster-admin.js';
+import { ClusterAdmin, migrationListing, parseNodeAddress, recoveryListing } from './admin/cluster-admin.js';
 import { adminVerbTable } from './admin/admin-verbs.js';
 import { rebalanceCluster } from './cluster/operations/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
@@ -41,12 +41,6 @@ import { ProxyMetrics } from './http/metrics.js';
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
-
-function parseNodeAddress(text: string): NodeAddress {
-  const address = parseAddress(text);
-  if (address === undefined) throw new Error(`--node '${text}': expected host:port`);
-  return address;
-}
 
 interface Providers {
   provider: NodeProvider;
@@ -135,7 +129,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     masters: config.masters,
     replicas: config.replicas,
     provider,
-    staticNodes: config.provider === 'static' ? config.node.map(parseNodeAddress) : undefined,
+    staticNodes: config.provider === 'static' ? config.node.map((text) => parseNodeAddress(text, () => new Error(`--node '${text}': expected host:port`))) : undefined,
     staticPassword: config.nodePassword,
     log,
   });
@@ -179,7 +173,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       ? undefined
       : new FailoverMonitor({
           cluster,
-          router,
+          gate: router,
           slotMaps,
           log,
           failoverTimeoutMs: config.failoverTimeout,

@@ -22,6 +22,7 @@ import { freePort } from './support/redis-server.js';
 import { splitWords } from '../src/cli/line-words.js';
 import { resolveTarget } from '../src/cli/server-target.js';
 import { CliError } from '../src/cli/cli-error.js';
+import { parseListing } from '../src/status/list-format.js';
 import type { NodeJson } from './support/admin-list.js';
 
 const skip = await skipWithoutRedis();
@@ -141,7 +142,7 @@ describe('ihs-cli', { skip }, () => {
     }
     assert.deepEqual(
       json.nodes.map((n) => `${n.id} ${n.address} ${n.role} ${n.masterId ?? '-'}`),
-      lines.map((l) => l.split(' ').slice(0, 4).join(' ')),
+      parseListing(lines).nodes.map((n) => `${n.id} ${n.address} ${n.role} ${n.masterId ?? '-'}`),
     );
 
     for (const verb of ['list', 'ls']) {

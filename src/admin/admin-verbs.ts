@@ -9,7 +9,8 @@
 import { argString, type RequestFrame } from '../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeSimple } from '../resp/encode.js';
 import type { AdminVerbClient, AdminVerbHandler, AdminVerbTable } from '../commands/admin-verb-table.js';
-import { AdminError, parseNodeAddress, type ClusterAdmin, type ClusterListing, type NodeListing } from './cluster-admin.js';
+import { AdminError, parseNodeAddress, type ClusterAdmin } from './cluster-admin.js';
+import { listLines, type ClusterListing } from '../status/list-format.js';
 
 type Verb = (admin: ClusterAdmin, args: string[]) => Promise<Buffer>;
 
@@ -91,27 +92,7 @@ export function adminVerbTable(admin: ClusterAdmin | undefined): AdminVerbTable 
 
 // --- LIST's reply -----------------------------------------------------------------------
 
-/** One line per node, then one per operation under way: readable in redis-cli, split-able by scripts. */
+/** LIST's lines (status/list-format.ts), one bulk string each. */
 function encodeListing(listing: ClusterListing): Buffer {
-  const lines = listing.nodes.map(nodeLine);
-  for (const op of listing.operations) lines.push(`${op.kind} ${op.id} ${op.progress}`);
-  return encodeArray(lines.map((l) => encodeBulk(l)));
-}
-
-function nodeLine(n: NodeListing): string {
-  const slots = n.slots.length === 0 ? '-' : n.slots.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
-  const count = n.slots.reduce((sum, [a, b]) => sum + b - a + 1, 0);
-  const show = (v: number | undefined) => (v === undefined ? '?' : String(v));
-  return [
-    n.id,
-    n.address,
-    n.role,
-    n.masterId ?? '-',
-    n.state,
-    `slots=${slots}`,
-    `slot_count=${count}`,
-    `keys=${show(n.keys)}`,
-    `offset=${show(n.offset)}`,
-    `lag=${n.role === 'replica' ? show(n.lagBytes) : '-'}`,
-  ].join(' ');
+  return encodeArray(listLines(listing).map((l) => encodeBulk(l)));
 }

@@ -20,40 +20,11 @@ import { reachesListener } from '../nodes/local-address.js';
 import type { Member } from '../cluster/membership.js';
 import type { NodeStatus } from '../status/node-status.js';
 import type { RecoveryStatus } from '../status/recovery-status.js';
+import type { ClusterListing, NodeListing, OperationListing } from '../status/list-format.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
 export class AdminError extends Error {
   override readonly name = 'AdminError';
-}
-
-/** One node in LIST. */
-export interface NodeListing {
-  id: string;
-  address: string;
-  role: NodeStatus['role'];
-  /** Our id of its master (replicas). */
-  masterId: string | undefined;
-  state: NodeStatus['state'] | 'unknown';
-  /** Slot ranges it serves (masters). */
-  slots: [number, number][];
-  /** DBSIZE; undefined when it did not answer. */
-  keys: number | undefined;
-  /** Its replication offset (master_repl_offset, or slave_repl_offset for a replica). */
-  offset: number | undefined;
-  /** Replicas: bytes of the master's stream it has not got yet. */
-  lagBytes: number | undefined;
-}
-
-/** An operation under way, for LIST: kind, id and a one-line progress. */
-export interface OperationListing {
-  kind: string;
-  id: string;
-  progress: string;
-}
-
-export interface ClusterListing {
-  nodes: NodeListing[];
-  operations: OperationListing[];
 }
 
 export interface ClusterAdminOptions {
@@ -373,11 +344,15 @@ async function refusals<T>(change: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A node address from "host:port"; AdminError for anything else. */
-export function parseNodeAddress(text: string): NodeAddress {
+/** A node address from "host:port"; for anything else, the error `refuse` makes (by default an AdminError). */
+export function parseNodeAddress(text: string, refuse: (text: string) => Error = notAnAddress): NodeAddress {
   const address = parseAddress(text);
-  if (address === undefined) throw new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
+  if (address === undefined) throw refuse(text);
   return address;
+}
+
+function notAnAddress(text: string): AdminError {
+  return new AdminError(`'${text}' is not an address: expected host:port, e.g. 127.0.0.1:7000`);
 }
 
 /** A shard recovery in LIST (finished ones too, while this process runs: what was lost must stay visible). */

@@ -22,7 +22,7 @@ import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } fro
 /** The roles of a pool's connections, as /metrics labels them. */
 export type PoolConnectionKind = 'shared' | 'shared_resp3' | 'dedicated_idle' | 'control';
 import type { AckPolicy } from './replica-ack.js';
-import { killCommandFor } from '../commands/script-kill.js';
+import { killCommandFor, replyText, sendKill, type KillSender } from '../commands/script-kill.js';
 import type { Protocol } from '../resp/encode.js';
 import type { Runtime } from '../net/runtime.js';
 
@@ -202,13 +202,11 @@ export class BackendPool {
     if (kill === undefined || this.closed) return;
     const log = this.opts.log;
     const node = this.endpoint.id;
-    this.controlConnection().send(kill.raw, {
-      deliver(reply: Buffer) {
-        // NOTBUSY: it ended meanwhile; UNKILLABLE: it wrote (the failover side's to handle).
-        const said = reply.toString('latin1', 1, reply.length - 2);
-        if (reply[0] === 0x2b /* '+' */) log.warn({ node, command: kill.name }, 'killed the script a timed-out request left running');
-        else log.warn({ node, command: kill.name, reply: said }, 'could not kill the script a timed-out request left running');
-      },
+    const send: KillSender = (k) => new Promise((resolve) => this.controlConnection().send(k.raw, { deliver: (reply) => resolve(replyText(reply)) }));
+    void sendKill(send, kill).then(({ outcome, said }) => {
+      // NOTBUSY: it ended meanwhile; UNKILLABLE: it wrote (the failover side's to handle).
+      if (outcome === 'killed') log.warn({ node, command: kill.name }, 'killed the script a timed-out request left running');
+      else log.warn({ node, command: kill.name, reply: said }, 'could not kill the script a timed-out request left running');
     });
   }
 

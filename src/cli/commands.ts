@@ -5,7 +5,8 @@
 import { HELP, type CliCommand } from './cli-args.js';
 import { CliError } from './cli-error.js';
 import { formatListing } from './list-table.js';
-import { listingJson, parseListing } from './listing.js';
+import { parseListing } from '../status/list-format.js';
+import { listingJson } from './listing.js';
 import type { ProxyConnection } from './proxy-connection.js';
 
 /** What to print for `command` (without a trailing newline); rejects with a CliError. */

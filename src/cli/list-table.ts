@@ -2,7 +2,7 @@
  * LIST as a table for people: each master followed by its replicas, then nodes whose master
  * is not listed and nodes of unknown role; then the operations under way and a summary.
  */
-import type { ClusterListing, NodeListing } from '../admin/cluster-admin.js';
+import type { ClusterListing, NodeListing } from '../status/list-format.js';
 
 /** Slot ranges shown per node; the rest are counted (`--json` has them all). */
 const MAX_RANGES = 4;

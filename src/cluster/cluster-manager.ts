@@ -11,8 +11,7 @@
  *
  * Slots and roles are not kept here: they are the cluster's, read by the router's SlotMapSource.
  */
-import { exists } from '../nodes/files.js';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
@@ -20,13 +19,15 @@ import { NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/p
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './operations/cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, redisIdFromDir, type Member } from './membership.js';
-import { dropFromDocument, NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
+import { NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
+import { dropFromDocument, moveNodeDirs } from './operations/node-retirement.js';
 import { convertStandaloneLayout } from './topology/standalone-layout.js';
-import { nodeSpec, type NodeRecord, type Operation, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from './topology/topology.js';
+import { nodeSpec, retiringNodes, type NodeRecord, type Operation, type OperationBase, type TopologyDoc } from './topology/topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology/topology-builder.js';
 import { TopologyStore } from './topology/topology-store.js';
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './operations/node-preparation.js';
 import { withConfigPairs } from './node-config.js';
+import { FUNCTION_KILL, SCRIPT_KILL, sendKill, type KillSender } from '../commands/script-kill.js';
 
 /** Bound on asking a node its role while stopping (a busy node would make the stop wait). */
 const SHUTDOWN_PROBE_MS = 500;
@@ -52,8 +53,6 @@ export interface ClusterManagerOptions {
   scripts?: ScriptSource;
 }
 
-let operationCounter = 0;
-
 export class ClusterManager {
   private doc: TopologyDoc;
   private closed = false;
@@ -63,6 +62,8 @@ export class ClusterManager {
   private readonly changes: NodeChanges;
   /** Gets a node ready before it serves: remembered CONFIG, scripts, functions. */
   private readonly preparer: NodePreparer;
+  /** Operations begun by this manager: with the time, what keeps their ids apart. */
+  private operationsBegun = 0;
 
   private constructor(
     /** Absolute data dir. */
@@ -375,7 +376,7 @@ export class ClusterManager {
 
   /** Record an operation before its first step (with `change` to the document in the same save); returns it with its id. */
   async beginOperation<T extends OperationBase>(op: Omit<T, 'id' | 'startedAt'>, change?: (doc: TopologyDoc) => void): Promise<T> {
-    const full = { ...op, id: `op-${Date.now()}-${++operationCounter}`, startedAt: new Date().toISOString() } as T;
+    const full = { ...op, id: `op-${Date.now()}-${++this.operationsBegun}`, startedAt: new Date().toISOString() } as T;
     await this.update((doc) => {
       (doc.operations ??= []).push(full);
       change?.(doc);
@@ -422,18 +423,8 @@ export class ClusterManager {
         await this.provider.stop(n.id, false);
         await this.provider.discard?.(n.id);
       }
-      await mkdir(asideDir, { recursive: true, mode: 0o700 });
-      const removed: RemovedNodeRecord[] = [];
-      for (const n of dropped) {
-        const record: RemovedNodeRecord = { id: n.id, redisId: await redisIdFromDir(n.dataDir), removedAt: new Date().toISOString() };
-        removed.push(record);
-        if (n.dataDir === undefined || !(await exists(n.dataDir))) continue;
-        const target = path.join(asideDir, n.id);
-        if (await exists(target)) throw new Error(`cannot move ${n.dataDir} aside: ${target} exists`);
-        await rename(n.dataDir, target);
-        record.movedTo = target;
-        this.log.info({ node: n.id, from: n.dataDir, to: target }, 'node dir moved aside');
-      }
+      const leaving = await Promise.all(dropped.map(async (n) => ({ id: n.id, redisId: await redisIdFromDir(n.dataDir), dataDir: n.dataDir, movedTo: path.join(asideDir, n.id) })));
+      const removed = await moveNodeDirs(leaving, this.log);
       const next = structuredClone(this.doc) as TopologyDoc;
       // Like a removal: the ids are never given again, and formation-only references go.
       dropFromDocument(next, new Set(ids), removed);
@@ -496,10 +487,11 @@ export class ClusterManager {
     if (node.port <= 0) return;
     try {
       await withControlClient(node, this.doc.nodePassword, this.commandTimeoutMs, async (c) => {
-        for (const container of ['SCRIPT', 'FUNCTION']) {
+        const send: KillSender = (kill) => c.call(...kill.args).then(String, (err: Error) => err.message);
+        for (const kill of [SCRIPT_KILL, FUNCTION_KILL]) {
           // NOTBUSY is the usual answer; UNKILLABLE (it wrote) leaves it to the SIGKILL.
-          const said = await c.call(container, 'KILL').then(String, (err: Error) => err.message);
-          if (said === 'OK') this.log.warn({ node: node.id, command: `${container} KILL` }, 'stopping: killed the script the node was running');
+          const { outcome } = await sendKill(send, kill);
+          if (outcome === 'killed') this.log.warn({ node: node.id, command: kill.name }, 'stopping: killed the script the node was running');
         }
       });
     } catch {
@@ -625,11 +617,6 @@ async function stopAfterFailedOpen(provider: NodeProvider, ids: string[], log: L
   results.forEach((r, i) => {
     if (r.status === 'rejected') log.error({ node: ids[i], err: r.reason as Error }, 'could not stop node after a failed open');
   });
-}
-
-/** Ids of the nodes that operations under way take out of the cluster (see OperationBase.retiringNodes). */
-export function retiringNodes(doc: TopologyDoc): Set<string> {
-  return new Set((doc.operations ?? []).flatMap((op) => op.retiringNodes ?? []));
 }
 
 function deepFreeze<T>(value: T): T {

@@ -94,7 +94,7 @@ function keysFromSpecs(cmd: CommandInfo, frame: RequestFrame, out: number[], inc
     const spec = specs[j];
     if ((spec.flags & KEY_NOT_KEY) !== 0 && !includeNotKeys) continue;
 
-    let first = 0;
+    let first: number;
     if (spec.bsType === BS_INDEX) {
       first = spec.bsIndex;
     } else if (spec.bsType === BS_KEYWORD) {
@@ -182,7 +182,7 @@ function parseStrictInt(frame: RequestFrame, i: number): number {
     if (d < 0 || d > 9) return NaN;
     v = v * 10 + d;
   }
-  if (v > 9223372036854775807) return NaN; // does not fit a long long (approximately: a double)
+  if (v > 2 ** 63) return NaN; // does not fit a long long (2^63 - 1 is not a double: the nearest one)
   return negative ? -v : v;
 }
 

@@ -3,7 +3,7 @@
  *   a replica failed          → the provider starts it again from its own dir (nodes.conf
  *                               brings it back as a replica of its master)
  *   a master failed, with a replica up
- *                             → requests for its slots wait (Router.hold); its most
+ *                             → requests for its slots wait (RequestGate.hold); its most
  *                               up-to-date replica takes over with CLUSTER FAILOVER FORCE
  *                               (TAKEOVER when no majority answers in time); the slot map is
  *                               read again, the waiting requests go to the new master; then
@@ -23,15 +23,15 @@
  * again on the next check while the node is still failed.
  */
 import type { Logger } from '../log.js';
-import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.js';
+import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
 import type { SlotMap } from '../cluster/slot-map.js';
-import type { NodeRecord } from '../cluster/topology/topology.js';
+import { retiringNodes, type NodeRecord } from '../cluster/topology/topology.js';
 import type { NodeChange } from '../cluster/operations/node-changes.js';
+import type { RequestGate } from '../cluster/request-gate.js';
 import { withControlClient, infoFields, type NodeAddress } from '../nodes/control-client.js';
 import { NodeStartError } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
-import type { Router } from '../proxy/datapath/router.js';
 import type { RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { HealthMonitor, type WatchedNode } from './health-monitor.js';
 import { ScriptKiller } from './script-killer.js';
@@ -41,7 +41,8 @@ import type { RecoveryStatus } from '../status/recovery-status.js';
 
 export interface FailoverOptions {
   cluster: ClusterManager;
-  router: Router;
+  /** Where client requests are held and released while a master or a shard is replaced. */
+  gate: RequestGate;
   slotMaps: SlotMapSource;
   log: Logger;
   /** Requests for a failed master's slots wait at most this long. */
@@ -117,7 +118,7 @@ export class FailoverMonitor {
     });
     this.recoveries = new ShardRecoveries({
       cluster: o.cluster,
-      router: o.router,
+      gate: o.gate,
       slotMaps: o.slotMaps,
       log: o.log,
       instances: o.recoveryInstances,
@@ -130,8 +131,10 @@ export class FailoverMonitor {
     });
     o.cluster.onUnexpectedExit = (id) => this.health.markFailed(id);
     o.cluster.onSuspect = (id) => this.health.checkNow(id);
-    o.router.onBackendLost = (host, port) => this.health.checkAddress(host, port);
-    o.router.onBackendBusy = (host, port) => this.answeredBusy(host, port);
+    o.gate.watchBackends({
+      backendLost: (host, port) => this.health.checkAddress(host, port),
+      backendBusy: (host, port) => this.answeredBusy(host, port),
+    });
     this.unsubscribe = o.cluster.onNodeChange((change) => this.onNodeChange(change));
   }
 
@@ -203,7 +206,7 @@ export class FailoverMonitor {
 
   /** Every node with its role (from the cluster's map) and health. */
   status(): NodeStatus[] {
-    const map = this.o.router.slotMap;
+    const map = this.o.gate.slotMap;
     const nodes = this.o.cluster.topology.nodes;
     const retiring = retiringNodes(this.o.cluster.topology);
     return nodes.map((n) => {
@@ -241,7 +244,7 @@ export class FailoverMonitor {
     if (to === 'busy-script') this.scripts.watch(node);
     const record = this.o.cluster.topology.nodes.find((n) => n.id === node.id);
     if (to === 'up') this.downSince.delete(node.id);
-    if (record === undefined || roleOf(this.o.router.slotMap, record).role !== 'master') return;
+    if (record === undefined || roleOf(this.o.gate.slotMap, record).role !== 'master') return;
     if (to === 'useless') {
       if (this.replicasUp(record).length > 0) void this.onFailed(node);
       else this.o.log.warn({ node: node.id }, 'useless master left as it is: no replica up to take over');
@@ -249,8 +252,8 @@ export class FailoverMonitor {
     }
     // A script being killed (or failed over when it wrote): new requests wait for the outcome
     // instead of meeting BUSY, as for a master that went quiet.
-    if (to === 'suspect' || to === 'busy-script') this.o.router.hold(record.host, record.port, this.o.failoverTimeoutMs);
-    else if (to !== 'recovering' && !this.busy.has(node.id)) this.o.router.releaseAddress(record.host, record.port);
+    if (to === 'suspect' || to === 'busy-script') this.o.gate.hold(record.host, record.port, this.o.failoverTimeoutMs);
+    else if (to !== 'recovering' && !this.busy.has(node.id)) this.o.gate.releaseAddress(record.host, record.port);
   }
 
   private async onFailed(node: WatchedNode): Promise<void> {
@@ -259,7 +262,7 @@ export class FailoverMonitor {
     try {
       const record = this.o.cluster.topology.nodes.find((n) => n.id === node.id);
       if (record === undefined) return;
-      const { role } = roleOf(this.o.router.slotMap, record);
+      const { role } = roleOf(this.o.gate.slotMap, record);
       if (role === 'master') await this.replaceMaster(record);
       else await this.restart(record);
     } catch (err) {
@@ -353,7 +356,7 @@ export class FailoverMonitor {
       await this.restartOrRecover(master);
       return;
     }
-    this.o.router.hold(master.host, master.port, this.o.failoverTimeoutMs);
+    this.o.gate.hold(master.host, master.port, this.o.failoverTimeoutMs);
     this.health.markRecovering(master.id);
     try {
       const started = Date.now();
@@ -367,7 +370,7 @@ export class FailoverMonitor {
       this.health.endRecovery(master.id);
       throw err;
     } finally {
-      this.o.router.releaseAddress(master.host, master.port);
+      this.o.gate.releaseAddress(master.host, master.port);
     }
     // The old master comes back as a replica of the new one (Redis sees the newer epoch).
     // One that cannot start is tried again once it counts as failed, then replaced.
@@ -423,7 +426,7 @@ export class FailoverMonitor {
    */
   private async restartOrRecover(master: NodeRecord): Promise<void> {
     // Its slots and replicas as the map says now (one map: an index is only good in its own map).
-    const map = this.o.router.slotMap;
+    const map = this.o.gate.slotMap;
     const index = map.indexOfAddress(`${master.host}:${master.port}`);
     const since = this.downSince.get(master.id) ?? Date.now();
     this.downSince.set(master.id, since);
@@ -453,7 +456,7 @@ export class FailoverMonitor {
 
   /** The master's replicas (by the slot map) that the health monitor sees up. */
   private replicasUp(master: NodeRecord): NodeRecord[] {
-    const map = this.o.router.slotMap;
+    const map = this.o.gate.slotMap;
     const index = map.indexOfAddress(`${master.host}:${master.port}`);
     return (index === -1 ? [] : map.masters[index].replicas)
       .map((r) => this.o.cluster.topology.nodes.find((n) => n.host === r.host && n.port === r.port))

@@ -28,7 +28,7 @@
  * One log line per change of state; the failover side subscribes to the changes.
  */
 import type { Logger } from '../log.js';
-import { isUnreachableReply } from '../backend/connection.js';
+import { isBusyReply, isUnreachableReply } from '../backend/connection.js';
 import { encodeCommand } from '../resp/encode.js';
 import { isFailing, parseClusterNodes } from '../cluster/cluster-nodes.js';
 import { openNodeChannel, withControlClient, type NodeClient } from '../nodes/control-client.js';
@@ -69,7 +69,6 @@ const CLUSTER_INFO = encodeCommand(['CLUSTER', 'INFO']);
 const CLUSTER_FAIL_GRACE_MS = 5_000;
 /** How often each node's own cluster_state is read (CLUSTER INFO, on the PING connection). */
 const CLUSTER_STATE_EVERY_MS = 1_000;
-const BUSY = Buffer.from('-BUSY ', 'latin1');
 const LOADING = Buffer.from('-LOADING ', 'latin1');
 /** Two CPU samples this far apart tell whether a silent node's process works. */
 const CPU_WINDOW_MS = 250;
@@ -426,7 +425,7 @@ export class HealthMonitor {
         w.refused = false;
         w.cpuSample = undefined;
         if (w.state === 'recovering') return;
-        if (startsWith(reply, BUSY)) {
+        if (isBusyReply(reply)) {
           this.markBusyScript(w, now, 'answers BUSY: a script or function runs');
           return;
         }

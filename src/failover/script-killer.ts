@@ -12,6 +12,7 @@
 import type { Logger } from '../log.js';
 import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { sleep } from '../nodes/wait.js';
+import { SCRIPT_KILL, sendKill, type KillCommand } from '../commands/script-kill.js';
 import type { NodeHealth } from '../status/node-status.js';
 
 export interface ScriptKillerOptions {
@@ -31,8 +32,6 @@ export interface ScriptKillerOptions {
 export interface BusyNode extends NodeAddress {
   id: string;
 }
-
-type KillCommand = 'SCRIPT' | 'FUNCTION';
 
 export class ScriptKiller {
   private readonly active = new Set<string>();
@@ -56,41 +55,39 @@ export class ScriptKiller {
   }
 
   private async run(node: BusyNode): Promise<void> {
-    let command: KillCommand = 'SCRIPT';
+    let kill = SCRIPT_KILL;
     let switched = false;
     while (this.stillBusy(node.id)) {
-      const answer = await this.kill(node, command);
-      if (answer === 'OK') {
-        this.o.log.warn({ node: node.id, command: `${command} KILL` }, 'busy script killed by the proxy');
-        this.o.onEnded(node.id);
-        return;
+      const answer = await sendKill((k) => this.sendOnNewConnection(node, k), kill);
+      switch (answer.outcome) {
+        case 'killed':
+          this.o.log.warn({ node: node.id, command: kill.name }, 'busy script killed by the proxy');
+          this.o.onEnded(node.id);
+          return;
+        case 'not-busy':
+          this.o.onEnded(node.id); // it ended meanwhile
+          return;
+        case 'unkillable':
+          this.o.log.warn({ node: node.id, command: kill.name }, 'busy script already wrote and cannot be killed (UNKILLABLE): failing the node over');
+          this.o.onUnkillable(node.id);
+          return;
+        case 'other-kind':
+          if (!switched && answer.named !== undefined) {
+            kill = answer.named;
+            switched = true;
+            continue;
+          }
       }
-      if (answer.startsWith('NOTBUSY')) {
-        this.o.onEnded(node.id); // it ended meanwhile
-        return;
-      }
-      if (answer.startsWith('UNKILLABLE')) {
-        this.o.log.warn({ node: node.id, command: `${command} KILL` }, 'busy script already wrote and cannot be killed (UNKILLABLE): failing the node over');
-        this.o.onUnkillable(node.id);
-        return;
-      }
-      // "BUSY ... You can only call FUNCTION KILL ...": the other kind runs.
-      const named: KillCommand | undefined = /\bFUNCTION KILL\b/.test(answer) ? 'FUNCTION' : /\bSCRIPT KILL\b/.test(answer) ? 'SCRIPT' : undefined;
-      if (answer.startsWith('BUSY') && named !== undefined && named !== command && !switched) {
-        command = named;
-        switched = true;
-        continue;
-      }
-      this.o.log.warn({ node: node.id, command: `${command} KILL`, answer }, 'could not kill the busy script; trying again');
+      this.o.log.warn({ node: node.id, command: kill.name, answer: answer.said }, 'could not kill the busy script; trying again');
       switched = false;
       await sleep(this.o.retryMs);
     }
   }
 
-  /** `<command> KILL` on a new connection: 'OK' or the error's text (Redis's or the connection's). */
-  private async kill(node: BusyNode, command: KillCommand): Promise<string> {
+  /** The kill on a new connection: 'OK' or the error's text (Redis's or the connection's). */
+  private async sendOnNewConnection(node: BusyNode, kill: KillCommand): Promise<string> {
     try {
-      return String(await withControlClient(node, this.o.password, this.o.commandTimeoutMs, (c) => c.call(command, 'KILL')));
+      return String(await withControlClient(node, this.o.password, this.o.commandTimeoutMs, (c) => c.call(...kill.args)));
     } catch (err) {
       return (err as Error).message;
     }

@@ -15,7 +15,7 @@
  *   forget    the instance stopped; CLUSTER FORGET of the dead nodes on every live node;
  *             the dead nodes leave the document (with the operation, in one write), their
  *             dirs moved under the recovery dir (never deleted)
- * Requests for the dead slots wait the whole time (Router.holdSlots, each at most the hold
+ * Requests for the dead slots wait the whole time (RequestGate.holdSlots, each at most the hold
  * bound, then CLUSTERDOWN); a slot's requests go on as soon as its keys are on their owner.
  *
  * The operation ('recover-shard') is persisted before each phase and after each chunk of
@@ -29,16 +29,20 @@ import { exists } from '../nodes/files.js';
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { retiringNodes, type ClusterManager } from '../cluster/cluster-manager.js';
 import { parseClusterNodes } from '../cluster/cluster-nodes.js';
+import { forgetNodes } from '../cluster/operations/forget-nodes.js';
+import { KeyMover, type KeyTarget } from '../cluster/operations/key-mover.js';
+import { expectOk, replyError, type NodeClient } from '../nodes/node-client.js';
+import { decodeReply } from '../resp/reply-value.js';
 import { keySlot } from '../cluster/key-slot.js';
+import type { OperationLedger } from '../cluster/operation-ledger.js';
+import type { RequestGate } from '../cluster/request-gate.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
-import type { OperationBase, SlotRange, TopologyDoc } from '../cluster/topology/topology.js';
-import { openControlClient, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { countSlots, retiringNodes, type OperationBase, type SlotRange, type TopologyDoc } from '../cluster/topology/topology.js';
+import { openNodeChannel, withControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { AOF_DIR } from '../nodes/redis-conf.js';
 import { sleep } from '../nodes/wait.js';
-import type { Router } from '../proxy/datapath/router.js';
 import type { KeyCounts, RecoveryPhase, RecoveryStatus } from '../status/recovery-status.js';
 
 /** The persisted operation (TopologyDoc.operations). retiringNodes: the dead master and its replicas. */
@@ -77,9 +81,19 @@ export interface DeadShard {
   survivors: { id: string; redisId: string }[];
 }
 
+/** What a shard recovery needs of the cluster (ClusterManager provides it). */
+export interface RecoveryCluster extends OperationLedger {
+  /** Absolute data dir (the recovery dir goes under it). */
+  readonly dataDir: string;
+  /** Stop a node for good (no-op when it is not running). */
+  stopNode(id: string): Promise<void>;
+  /** Take nodes out of the document for good, their dirs moved under asideDir (ClusterManager.dropNodes). */
+  dropNodes(ids: readonly string[], asideDir: string, change?: (doc: TopologyDoc) => void): Promise<TopologyDoc>;
+}
+
 export interface ShardRecoveryOptions {
-  cluster: ClusterManager;
-  router: Router;
+  cluster: RecoveryCluster;
+  gate: RequestGate;
   slotMaps: SlotMapSource;
   log: Logger;
   /** How the provider runs recovery instances; undefined: it cannot, keys are unrecoverable. */
@@ -115,8 +129,11 @@ export class ShardRecoveries {
   /** Keys that failed to migrate, by operation (a sample, for report.json). */
   private readonly failedKeys = new Map<string, string[]>();
   private closed = false;
+  private readonly mover: KeyMover;
 
-  constructor(private readonly o: ShardRecoveryOptions) {}
+  constructor(private readonly o: ShardRecoveryOptions) {
+    this.mover = new KeyMover({ password: o.cluster.nodePassword, timeoutMs: MIGRATE_TIMEOUT_MS, log: o.log });
+  }
 
   /** Recoveries of this process and those resumed by it, newest last. */
   status(): RecoveryStatus[] {
@@ -175,7 +192,7 @@ export class ShardRecoveries {
   private async run(op: ShardRecoveryOperation): Promise<void> {
     const started = Date.now();
     // Until its keys are on their new owner, nothing may read or write a dead slot.
-    if (op.phase !== 'forget') this.o.router.holdSlots(slotsOf(op.slots), this.o.holdMs);
+    if (op.phase !== 'forget') this.o.gate.holdSlots(slotsOf(op.slots), this.o.holdMs);
     while (!this.closed) {
       try {
         switch (op.phase) {
@@ -296,7 +313,7 @@ export class ShardRecoveries {
   /** Every live node names the new owner of every dead slot, with an epoch above the dead master's. */
   private async waitAgreed(op: ShardRecoveryOperation, nodes: readonly LiveNode[], ownerOf: (string | undefined)[]): Promise<void> {
     const deadline = Date.now() + this.o.settleTimeoutMs;
-    let last = '';
+    let last: string;
     for (;;) {
       last = await this.disagreement(op, nodes, ownerOf).catch((err: Error) => err.message);
       if (last === '') return;
@@ -347,13 +364,12 @@ export class ShardRecoveries {
   private async migrate(op: ShardRecoveryOperation): Promise<void> {
     const instance = op.instance;
     if (instance === undefined) {
-      this.o.router.releaseSlots(slotsOf(op.slots));
+      this.o.gate.releaseSlots(slotsOf(op.slots));
       op.phase = 'forget';
       await this.save(op);
       return;
     }
-    const password = this.o.cluster.nodePassword;
-    const src = await openControlClient(instance, password, MIGRATE_TIMEOUT_MS);
+    const src = openNodeChannel(instance, { password: this.o.cluster.nodePassword, timeoutMs: MIGRATE_TIMEOUT_MS * 3, log: this.o.log });
     const started = Date.now();
     const before = op.keys.recovered + op.keys.skipped;
     try {
@@ -368,13 +384,13 @@ export class ShardRecoveries {
           const to = Math.min(last, from + CHUNK_SLOTS - 1);
           const keys: Buffer[] = [];
           for (let s = from; s <= to; s++) keys.push(...(bySlot.get(s) ?? []));
-          for (let i = 0; i < keys.length; i += MIGRATE_BATCH) await this.migrateBatch(op, src, owner, keys.slice(i, i + MIGRATE_BATCH));
-          this.o.router.releaseSlots(range(from, to));
+          for (let i = 0; i < keys.length; i += MIGRATE_BATCH) await this.migrateBatch(op, src, { ...owner, address: `${owner.host}:${owner.port}` }, keys.slice(i, i + MIGRATE_BATCH));
+          this.o.gate.releaseSlots(range(from, to));
           await this.save(op);
         }
       }
     } finally {
-      src.close();
+      src.close('migration over');
     }
     const moved = op.keys.recovered + op.keys.skipped - before;
     const ms = Date.now() - started;
@@ -388,12 +404,12 @@ export class ShardRecoveries {
   }
 
   /** Every key left in the instance, by slot; keys outside the dead master's slots are counted and left alone. */
-  private async keysBySlot(op: ShardRecoveryOperation, src: ControlClient, ownerOf: (string | undefined)[]): Promise<Map<number, Buffer[]>> {
+  private async keysBySlot(op: ShardRecoveryOperation, src: NodeClient, ownerOf: (string | undefined)[]): Promise<Map<number, Buffer[]>> {
     const bySlot = new Map<number, Buffer[]>();
     let foreign = 0;
     let cursor = '0';
     do {
-      const [next, keys] = (await src.callBuffer('SCAN', cursor, 'COUNT', String(SCAN_COUNT))) as [Buffer, Buffer[]];
+      const [next, keys] = scanReply(await src.callRaw(['SCAN', cursor, 'COUNT', String(SCAN_COUNT)]));
       cursor = next.toString('latin1');
       for (const key of keys) {
         const slot = keySlot(key);
@@ -412,32 +428,30 @@ export class ShardRecoveries {
   }
 
   /**
-   * MIGRATE … KEYS without REPLACE. MIGRATE deletes each key it moved from the instance; on
-   * an error it names only the first, so the keys still there are then tried one by one:
-   * BUSYKEY = the owner has a newer value (skipped, and dropped from the instance so a
-   * resumed recovery does not count it again); anything else, after retries, failed.
+   * MIGRATE … KEYS without REPLACE (KeyMover). MIGRATE deletes each key it moved from the
+   * instance; on an error it names only the first, so the keys still there are then tried
+   * one by one: BUSYKEY = the owner has a newer value (skipped, and dropped from the
+   * instance so a resumed recovery does not count it again); anything else, after retries,
+   * failed.
    */
-  private async migrateBatch(op: ShardRecoveryOperation, src: ControlClient, owner: LiveNode, keys: Buffer[]): Promise<void> {
-    const password = this.o.cluster.nodePassword;
-    const args = [owner.host, String(owner.port), '', '0', String(MIGRATE_TIMEOUT_MS), 'AUTH', password];
-    try {
-      await src.callBuffer('MIGRATE', ...args, 'KEYS', ...keys);
+  private async migrateBatch(op: ShardRecoveryOperation, src: NodeClient, owner: KeyTarget, keys: Buffer[]): Promise<void> {
+    const err = replyError(await this.mover.send(src, owner, keys));
+    if (err === undefined) {
       op.keys.recovered += keys.length; // NOKEY (all expired meanwhile) is not an error either
       return;
-    } catch (err) {
-      this.o.log.debug({ op: op.id, err: (err as Error).message }, 'MIGRATE batch reported an error; moving its keys one by one');
     }
-    const left = await src.batch(keys.map((k) => ['exists', k]));
+    this.o.log.debug({ op: op.id, err }, 'MIGRATE batch reported an error; moving its keys one by one');
+    const left = await Promise.all(keys.map(async (k) => expectOk(await src.callRaw(['EXISTS', k]), 'EXISTS on the recovery instance')));
     for (let i = 0; i < keys.length; i++) {
-      if (left[i]?.[1] !== 1) {
+      if (decodeReply(left[i]) !== 1) {
         op.keys.recovered++;
         continue;
       }
-      const outcome = await migrateOne(src, args, keys[i]);
+      const outcome = await this.mover.moveOne(src, owner, keys[i]);
       if (outcome === 'moved') op.keys.recovered++;
       else if (outcome === 'busy') {
         op.keys.skipped++;
-        await src.callBuffer('DEL', keys[i]);
+        expectOk(await src.callRaw(['DEL', keys[i]]), 'DEL on the recovery instance');
       } else {
         op.keys.failed++;
         const sample = this.failedKeys.get(op.id) ?? [];
@@ -452,34 +466,22 @@ export class ShardRecoveries {
   private async forget(op: ShardRecoveryOperation, ranMs: number): Promise<void> {
     const dir = op.source === undefined ? undefined : path.join(op.recoveryDir, op.source);
     if (op.instance !== undefined && dir !== undefined) await this.o.instances?.stop(dir, op.instance);
-    const nodes = this.liveNodes();
-    const password = this.o.cluster.nodePassword;
-    // Every live node, at once: within CLUSTER FORGET's 60 s ban none can re-learn them from another.
-    await Promise.all(
-      nodes.map((n) =>
-        withControlClient(n, password, this.o.commandTimeoutMs, async (c) => {
-          for (const id of op.redisIds) {
-            try {
-              await c.call('CLUSTER', 'FORGET', id);
-            } catch (err) {
-              if (!/Unknown node/i.test((err as Error).message)) throw err; // forgotten already
-            }
-          }
-        }),
-      ),
-    );
-    for (const n of nodes) {
-      const text = String(await withControlClient(n, password, this.o.commandTimeoutMs, (c) => c.call('CLUSTER', 'NODES')));
-      const still = parseClusterNodes(text).filter((l) => op.redisIds.includes(l.id));
-      if (still.length > 0) throw new Error(`${n.id} still knows the dead node ${still[0].id}`);
-    }
-    const status = this.track(op);
-    status.phase = 'done';
-    status.ms = ranMs;
-    await writeFile(path.join(op.recoveryDir, 'report.json'), `${JSON.stringify({ ...status, loadErrors: op.loadErrors, failedKeys: this.failedKeys.get(op.id) ?? [] }, null, 2)}\n`);
+    // Every live node, each round at once (forget-nodes.ts); one that does not answer fails the step, tried again.
+    await forgetNodes(this.liveNodes(), op.redisIds, {
+      password: this.o.cluster.nodePassword,
+      commandTimeoutMs: this.o.commandTimeoutMs,
+      settleTimeoutMs: this.o.settleTimeoutMs,
+      log: this.o.log,
+      quietRounds: 1,
+      unanswering: 'fail',
+    });
+    const done: RecoveryStatus = { ...this.track(op), phase: 'done', ms: ranMs };
+    // The report first (ending the operation below is the last step), the status once it is true: the dead nodes are gone.
+    await writeFile(path.join(op.recoveryDir, 'report.json'), `${JSON.stringify({ ...done, loadErrors: op.loadErrors, failedKeys: this.failedKeys.get(op.id) ?? [] }, null, 2)}\n`);
     await this.o.cluster.dropNodes(op.retiringNodes ?? [], path.join(op.recoveryDir, 'nodes'), (doc: TopologyDoc) => {
       doc.operations = (doc.operations ?? []).filter((o) => o.id !== op.id);
     });
+    this.statuses.set(op.id, done);
     this.o.onDone?.(op);
     const level = op.unrecoverable !== undefined || op.keys.failed > 0 ? 'error' : 'warn';
     this.o.log[level](
@@ -524,20 +526,11 @@ interface LiveNode extends NodeAddress {
   id: string;
 }
 
-/** One key's MIGRATE (retried a few times unless BUSYKEY): moved, busy, or the error. */
-async function migrateOne(src: ControlClient, args: string[], key: Buffer): Promise<'moved' | 'busy' | string> {
-  let last = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await src.callBuffer('MIGRATE', args[0], args[1], key, ...args.slice(3));
-      return 'moved';
-    } catch (err) {
-      last = (err as Error).message;
-      if (/BUSYKEY/.test(last)) return 'busy';
-    }
-    await sleep(100 * (attempt + 1));
-  }
-  return last;
+/** A SCAN reply: the next cursor and the keys. */
+function scanReply(frame: Buffer): [Buffer, Buffer[]] {
+  const reply = decodeReply(expectOk(frame, 'SCAN on the recovery instance'));
+  if (!Array.isArray(reply) || !Buffer.isBuffer(reply[0]) || !Array.isArray(reply[1]) || !reply[1].every(Buffer.isBuffer)) throw new Error('SCAN: unexpected reply');
+  return [reply[0], reply[1] as Buffer[]];
 }
 
 /** Split the slots into contiguous shares of (nearly) equal size, one per owner, in order. */
@@ -568,10 +561,6 @@ function range(first: number, last: number): number[] {
 
 function slotsOf(ranges: readonly [number, number][]): number[] {
   return ranges.flatMap(([a, b]) => range(a, b));
-}
-
-function countSlots(ranges: readonly [number, number][]): number {
-  return ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
 }
 
 function checkPipeline(results: [Error | null, unknown][] | null, what: string): void {

@@ -2,7 +2,7 @@
  * What GET /api/v1/cluster and GET /healthz say, built from the same sources as LIST and
  * INFO: ClusterAdmin's listing, the proxy's own counters, and the router's slot map.
  */
-import type { ClusterListing } from '../admin/cluster-admin.js';
+import type { ClusterListing } from '../status/list-format.js';
 import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SLOT_COUNT } from '../cluster/topology/topology.js';
 import { isDown, type NodeStatus } from '../status/node-status.js';

@@ -1,24 +1,12 @@
 /** The admin LIST verb's reply, parsed: one line per node (`id addr role master state key=value...`). */
 import type { Redis } from 'ioredis';
+import { splitNodeLine, type NodeLine } from '../../src/status/list-format.js';
 
-export interface ListedNode {
-  id: string;
-  address: string;
-  role: string;
-  /** The master's id for a replica, '-' for a master. */
-  master: string;
-  state: string;
-  fields: Map<string, string>;
-}
+export type ListedNode = NodeLine;
 
 /** Node lines only (operation lines — migrations, recoveries — are left out). */
 export function parseList(lines: string[]): ListedNode[] {
-  return lines
-    .filter((l) => /^\S+ \S+:\d+ /.test(l))
-    .map((l) => {
-      const [id, address, role, master, state, ...rest] = l.split(' ');
-      return { id, address, role, master, state, fields: new Map(rest.map((kv) => kv.split('=') as [string, string])) };
-    });
+  return lines.map(splitNodeLine).filter((n): n is NodeLine => n !== undefined);
 }
 
 export async function listNodes(r: Redis): Promise<ListedNode[]> {

@@ -41,7 +41,7 @@ async function clusterNodes(addr: NodeAddress, o: FormationOptions): Promise<Clu
 
 async function until(what: string, o: FormationOptions, check: () => Promise<string | true>): Promise<void> {
   const deadline = Date.now() + o.settleTimeoutMs;
-  let last = '';
+  let last: string;
   for (;;) {
     try {
       const result = await check();

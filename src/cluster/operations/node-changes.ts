@@ -20,17 +20,16 @@
  * to the others after that. `forgetRemoved` tells such nodes to forget it too; the manager
  * calls it after a restart and on open.
  */
-import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../log.js';
 import { configGet, parseInfo, withControlClient, type NodeAddress } from '../../nodes/control-client.js';
-import { exists, listDir, realpathOrSelf } from '../../nodes/files.js';
+import { listDir, realpathOrSelf } from '../../nodes/files.js';
 import type { NodeProvider } from '../../nodes/provider.js';
-import { sleep } from '../../nodes/wait.js';
-import { parseClusterNodes } from '../cluster-nodes.js';
 import { attachReplica, meetNodes, waitClusterOk, waitReplicaInSync, type FormationOptions, type PlacedNode } from './cluster-formation.js';
 import { readMembership, redisIdFromDir, type Member } from '../membership.js';
-import { nodeSpec, type NodeRecord, type OperationBase, type RemovedNodeRecord, type TopologyDoc } from '../topology/topology.js';
+import { nodeSpec, type NodeRecord, type OperationBase, type TopologyDoc } from '../topology/topology.js';
+import { dropFromDocument, moveNodeDirs } from './node-retirement.js';
+import { forgetNodes } from './forget-nodes.js';
 import { NODES_DIR } from '../topology/topology-builder.js';
 import { NodeChangeError } from './node-change-error.js';
 import { prepareExternalNode, releaseExternalNode } from '../external-node.js';
@@ -79,8 +78,6 @@ export interface NodeChangeContext {
   /** Get a node ready before it serves (remembered CONFIG, scripts, functions); rejects when it cannot be. */
   prepare(node: NodeRecord, why: string): Promise<void>;
 }
-
-const POLL_MS = 100;
 
 /** Ids of the nodes an unfinished add-node or remove-node operation is about (open leaves them to `resume`). */
 export function nodesUnderChange(doc: TopologyDoc): Set<string> {
@@ -350,17 +347,11 @@ export class NodeChanges {
     await this.forgetOn(this.reachableCandidates(this.ctx.topology(), ids), redisIds, 2);
     op.step = 'move-dirs';
     await this.ctx.saveOperation(op);
-    const removed: RemovedNodeRecord[] = [];
-    for (const n of op.nodes) {
-      const dir = this.ctx.topology().nodes.find((r) => r.id === n.id)?.dataDir;
-      let movedTo: string | undefined;
-      if (dir !== undefined && dir !== '' && (await exists(dir))) {
-        await mkdir(path.dirname(n.movedTo), { recursive: true, mode: 0o700 });
-        await rename(dir, n.movedTo);
-      }
-      if (await exists(n.movedTo)) movedTo = n.movedTo;
-      removed.push({ id: n.id, ...(n.redisId === undefined ? {} : { redisId: n.redisId }), removedAt: new Date().toISOString(), ...(movedTo === undefined ? {} : { movedTo }) });
-    }
+    const doc = this.ctx.topology();
+    const removed = await moveNodeDirs(
+      op.nodes.map((n) => ({ ...n, dataDir: doc.nodes.find((r) => r.id === n.id)?.dataDir })),
+      this.ctx.log,
+    );
     await this.ctx.endOperation(op.id, (d) => dropFromDocument(d, ids, removed));
     for (const r of removed) {
       this.leaving.delete(r.id);
@@ -401,47 +392,10 @@ export class NodeChanges {
     return doc.nodes.filter((n) => n.port > 0 && !leaving.has(n.id) && !this.leaving.has(n.id));
   }
 
-  /**
-   * CLUSTER FORGET each of `redisIds` on every node of `on` that lists it, round after
-   * round until a round finds none listing any (then `quietRounds` - 1 more rounds after a
-   * short pause, so an id gossiped back meanwhile is caught). Nodes that do not answer are
-   * skipped: forgetRemoved catches them when they are back.
-   */
-  private async forgetOn(on: readonly NodeRecord[], redisIds: readonly string[], quietRounds: number): Promise<void> {
-    if (redisIds.length === 0 || on.length === 0) return;
-    const password = this.ctx.topology().nodePassword;
-    const deadline = Date.now() + this.ctx.settleTimeoutMs;
-    let quiet = 0;
-    while (quiet < quietRounds) {
-      const listed = await Promise.all(
-        on.map(async (n) => {
-          try {
-            return await withControlClient(n, password, this.ctx.commandTimeoutMs, async (c) => {
-              const known = new Set(parseClusterNodes(String(await c.call('CLUSTER', 'NODES'))).map((l) => l.id));
-              const stale = redisIds.filter((id) => known.has(id));
-              for (const id of stale) {
-                await c.call('CLUSTER', 'FORGET', id);
-                this.ctx.log.info({ on: n.id, forgot: id }, 'cluster forget');
-              }
-              return stale.length;
-            });
-          } catch (err) {
-            const message = (err as Error).message;
-            if (/can't forget my master/i.test(message)) throw new Error(`${n.id} replicates a node being removed: ${message}`);
-            if ((err as Error).name === 'ReplyError') {
-              this.ctx.log.warn({ node: n.id, err: message }, 'cluster forget refused; trying again');
-              return 1; // still listed
-            }
-            this.ctx.log.debug({ node: n.id, err: message }, 'node not told to forget (does not answer)');
-            return 0;
-          }
-        }),
-      );
-      quiet = listed.every((count) => count === 0) ? quiet + 1 : 0;
-      if (quiet >= quietRounds) return;
-      if (Date.now() > deadline) throw new Error(`nodes still list ${redisIds.join(', ')} after ${this.ctx.settleTimeoutMs} ms of CLUSTER FORGET`);
-      await sleep(POLL_MS);
-    }
+  /** CLUSTER FORGET of `redisIds` on the nodes of `on` that answer (forget-nodes.ts); the others are told by forgetRemoved once back. */
+  private forgetOn(on: readonly NodeRecord[], redisIds: readonly string[], quietRounds: number): Promise<void> {
+    const { password, log, commandTimeoutMs, settleTimeoutMs } = this.formation();
+    return forgetNodes(on, redisIds, { password, log, commandTimeoutMs, settleTimeoutMs, quietRounds, unanswering: 'skip' });
   }
 
   // --- shared ---------------------------------------------------------------------------
@@ -477,13 +431,4 @@ function rollbackId(op: AddNodeOperation): string {
 
 function refuseStatic(doc: TopologyDoc): void {
   if (doc.provider === 'static') throw new NodeChangeError("ERR the nodes of a static cluster are its owner's to add and remove");
-}
-
-/** The document without `ids`: their records move to removedNodes; formation-only references to them go. */
-export function dropFromDocument(doc: TopologyDoc, ids: ReadonlySet<string>, removed: readonly RemovedNodeRecord[]): void {
-  doc.nodes = doc.nodes.filter((n) => !ids.has(n.id));
-  // Formation-only fields (the cluster is formed): a reference to a node that is gone would make the document invalid.
-  for (const n of doc.nodes) if (n.formedAsReplicaOf !== undefined && ids.has(n.formedAsReplicaOf)) delete n.formedAsReplicaOf;
-  doc.initialSlots = doc.initialSlots.filter((r) => !ids.has(r[2]));
-  (doc.removedNodes ??= []).push(...removed);
 }

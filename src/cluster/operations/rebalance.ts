@@ -17,11 +17,11 @@
  */
 import type { Logger } from '../../log.js';
 import { formatAddress, withControlClient } from '../../nodes/control-client.js';
-import type { ClusterManager } from '../cluster-manager.js';
 import { isFailing, isMaster, parseClusterNodes } from '../cluster-nodes.js';
-import { countSlots, type MigrationReport, type SlotMigrator, type SlotMove } from './slot-migration.js';
+import type { Member } from '../membership.js';
+import { planSlots, type MigrationReport, type SlotMigrator, type SlotMove } from './slot-migration.js';
 import type { SlotMapSource } from '../slot-map-source.js';
-import { SLOT_COUNT, type SlotRange } from '../topology/topology.js';
+import { SLOT_COUNT, type SlotRange, type TopologyDoc } from '../topology/topology.js';
 
 /**
  * The moves that even out `ownership` ([first, last, masterId] ranges) over `masterIds`.
@@ -86,6 +86,14 @@ function compareIds(a: string, b: string, listed: readonly string[]): number {
   return listed.indexOf(a) - listed.indexOf(b);
 }
 
+/** What a rebalance reads of the cluster (ClusterManager provides it). */
+export interface ClusterView {
+  readonly topology: TopologyDoc;
+  readonly nodePassword: string;
+  /** Every node as the cluster sees it now, by our ids. */
+  membership(): Promise<Map<string, Member>>;
+}
+
 export interface RebalanceOptions {
   /** Masters (our ids) to drain: they end with no slots (REMOVE). */
   exclude?: string[];
@@ -105,7 +113,7 @@ export interface MasterHolding {
  * none yet (a new one): the serving masters from the slot map, the empty ones from the
  * CLUSTER NODES view of a serving master.
  */
-export async function currentHoldings(cluster: ClusterManager, slotMaps: SlotMapSource, commandTimeoutMs = 2_000): Promise<MasterHolding[]> {
+export async function currentHoldings(cluster: ClusterView, slotMaps: SlotMapSource, commandTimeoutMs = 2_000): Promise<MasterHolding[]> {
   const map = await slotMaps.refresh();
   const idOf = (host: string, port: number): string => cluster.topology.nodes.find((n) => n.host === host && n.port === port)?.id ?? formatAddress({ host, port });
   const holdings: MasterHolding[] = map.servingMasters().map((i) => ({ id: idOf(map.masters[i].host, map.masters[i].port), ranges: map.rangesOf(i) }));
@@ -135,7 +143,7 @@ export async function currentHoldings(cluster: ClusterManager, slotMaps: SlotMap
  */
 export async function rebalanceCluster(
   migrator: SlotMigrator,
-  cluster: ClusterManager,
+  cluster: ClusterView,
   slotMaps: SlotMapSource,
   opts: RebalanceOptions = {},
 ): Promise<MigrationReport> {
@@ -149,6 +157,6 @@ export async function rebalanceCluster(
   if (masterIds.length === 0) throw new Error('ERR cannot drain every master: no master would be left to serve the slots');
   const ownership: SlotRange[] = holdings.flatMap((h) => h.ranges.map(([first, last]): SlotRange => [first, last, h.id]));
   const moves = planRebalance(ownership, masterIds);
-  opts.log?.info({ masters: masterIds, exclude: [...exclude], ranges: moves.length, slots: countSlots(moves) }, 'rebalance planned');
+  opts.log?.info({ masters: masterIds, exclude: [...exclude], ranges: moves.length, slots: planSlots(moves) }, 'rebalance planned');
   return migrator.migrate(moves, opts.reason ?? (exclude.size > 0 ? `drain ${[...exclude].join(', ')}` : 'rebalance'));
 }

@@ -57,14 +57,14 @@
 import type { Logger } from '../../log.js';
 import { formatAddress, openNodeChannel, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
-import { encodeCommand } from '../../resp/encode.js';
 import { decodeReply } from '../../resp/reply-value.js';
-import type { ClusterManager } from '../cluster-manager.js';
 import { parseClusterNodes } from '../cluster-nodes.js';
 import { expectOk, replyError, type NodeClient } from '../../nodes/node-client.js';
+import { decodeKeys, keyBatch, KeyMover, type KeyBatch } from './key-mover.js';
+import type { OperationLedger } from '../operation-ledger.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../slot-map.js';
 import type { SlotMapSource } from '../slot-map-source.js';
-import { SLOT_COUNT, type Operation, type OperationBase } from '../topology/topology.js';
+import { countSlots, SLOT_COUNT, type Operation, type OperationBase } from '../topology/topology.js';
 
 /** Slots first..last (inclusive) go to the master `to` (our node id, e.g. "m3"; or host:port for a node the document does not know). */
 export interface SlotMove {
@@ -118,7 +118,7 @@ export function isMigrateSlots(op: Operation): op is MigrateSlotsOperation {
 }
 
 export interface SlotMigratorOptions {
-  cluster: ClusterManager;
+  cluster: OperationLedger;
   slotMaps: SlotMapSource;
   log: Logger;
   /** Keys per MIGRATE (--migration-batch). */
@@ -139,8 +139,6 @@ const RETRY_BASE_MS = 50;
 const RETRY_CAP_MS = 1_000;
 /** A source that keeps getting keys after its drain (SETSLOT NODE refused) is drained at most this often. */
 const MAX_FINAL_DRAINS = 10;
-/** Key names logged per BUSYKEY conflict. */
-const LOGGED_KEYS = 10;
 
 /** A master as resolved for one step: its Redis Cluster id and address. */
 interface ClusterNode {
@@ -180,14 +178,6 @@ interface Run {
 /** Why slots of a group failed a step, by index into Run.slots. */
 type Failures = Map<number, string>;
 
-/** One GETKEYSINSLOT answer: how many keys, and their bulk strings as raw RESP. */
-interface KeyBatch {
-  count: number;
-  /** The reply's elements ("$3\r\nfoo\r\n…"): MIGRATE's last arguments as they are. */
-  elements: Buffer;
-  reply: Buffer;
-}
-
 export class SlotMigrator {
   private run: Run | undefined;
   /** Set synchronously by migrate()/resume() so a second caller sees the first at once. */
@@ -196,9 +186,12 @@ export class SlotMigrator {
   private readonly channels = new Map<string, NodeClient>();
   private targets = new Map<string, Promise<ClusterNode>>();
   private map: SlotMap | undefined;
+  private readonly mover: KeyMover;
 
   constructor(private readonly o: SlotMigratorOptions) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`migration batch must be a positive integer, not ${o.batchSize}`);
+    // The password never changes once the cluster is open.
+    this.mover = new KeyMover({ password: o.cluster.nodePassword, timeoutMs: o.commandTimeoutMs, log: o.log });
   }
 
   /**
@@ -224,7 +217,7 @@ export class SlotMigrator {
         reason,
         moves: plan,
         remaining: plan,
-        slotsTotal: countSlots(plan),
+        slotsTotal: planSlots(plan),
         slotsDone: 0,
         keysMoved: 0,
       });
@@ -566,14 +559,14 @@ export class SlotMigrator {
       const pending = [...keysOf].filter(([, b]) => b.count > 0);
       if (pending.length === 0) break;
       if (this.closed) throw new MigrationInterrupted('closed');
-      const sent = pending.map(([i, b]) => [s.send(this.migrateCommand(target, b)), getKeys(i)] as const);
+      const sent = pending.map(([i, b]) => [this.mover.send(s, target, b), getKeys(i)] as const);
       for (let k = 0; k < pending.length; k++) {
         const [i, keys] = pending[k];
         const migrated = await sent[k][0];
         const next = await sent[k][1];
         const err = replyError(migrated);
         if (err !== undefined && /BUSYKEY/.test(err)) {
-          run.keysReplaced += await this.replaceBusyKeys(run.slots[i], s, target, decodeKeys(keys.reply));
+          run.keysReplaced += await this.mover.replaceBusyKeys(run.slots[i], s, target, this.channel(target), decodeKeys(keys.reply));
         } else if (err !== undefined) {
           failures.set(i, `MIGRATE from ${s.address.host}:${s.address.port}: ${err}`);
           keysOf.delete(i);
@@ -595,56 +588,6 @@ export class SlotMigrator {
       return;
     }
     keysOf.set(i, keyBatch(reply));
-  }
-
-  /** MIGRATE host port "" 0 timeout [AUTH pw] KEYS k1..kn, the keys copied from GETKEYSINSLOT's reply. */
-  private migrateCommand(target: ClusterNode, keys: KeyBatch): Buffer {
-    const fixed = this.migrateArgs(target, false);
-    const encoded = encodeCommand(fixed);
-    const body = encoded.subarray(encoded.indexOf(0x0a) + 1);
-    return Buffer.concat([Buffer.from(`*${fixed.length + keys.count}\r\n`, 'latin1'), body, keys.elements]);
-  }
-
-  /** MIGRATE's arguments before the keys. */
-  private migrateArgs(target: ClusterNode, replace: boolean): string[] {
-    const args = ['MIGRATE', target.host, String(target.port), '', '0', String(this.o.commandTimeoutMs)];
-    if (replace) args.push('REPLACE');
-    if (this.o.cluster.nodePassword !== '') args.push('AUTH', this.o.cluster.nodePassword);
-    args.push('KEYS');
-    return args;
-  }
-
-  /**
-   * The target already has some of `keys` that the source still has (see BUSYKEY in the
-   * module comment): find them, log those whose values differ, and send the source's copies
-   * again with REPLACE. Returns how many differed.
-   */
-  private async replaceBusyKeys(slot: number, s: NodeClient, target: ClusterNode, keys: Buffer[]): Promise<number> {
-    const t = this.channel(target);
-    const onSource = await Promise.all(keys.map((k) => s.callRaw(['DUMP', k])));
-    // ASKING first: the slot is still the source's, the target only importing it.
-    const onTarget = await Promise.all(
-      keys.map((k) => {
-        void t.callRaw(['ASKING']);
-        return t.callRaw(['DUMP', k]);
-      }),
-    );
-    const busy: Buffer[] = [];
-    const differing: string[] = [];
-    keys.forEach((key, k) => {
-      const a = dumpValue(onSource[k]);
-      const b = dumpValue(onTarget[k]);
-      if (a === undefined || b === undefined) return;
-      busy.push(key);
-      if (!a.equals(b)) differing.push(key.toString('latin1'));
-    });
-    if (busy.length === 0) return 0;
-    const reply = expectOk(await s.callRaw([...this.migrateArgs(target, true), ...busy]), `MIGRATE REPLACE from ${formatAddress(s.address)}`);
-    this.o.log.warn(
-      { slot, target: target.address, keys: busy.length, differing: differing.length, examples: differing.slice(0, LOGGED_KEYS), reply: reply.toString('latin1', 1, reply.length - 2) },
-      "target already had keys the source still served: the source's copies (the ones clients read) replaced them",
-    );
-    return differing.length;
   }
 
   /** SETSLOT NODE on every serving master not in `skip`; one that does not take it learns the owner by gossip (the target's bumped epoch). */
@@ -721,33 +664,8 @@ export class SlotMigrator {
   }
 }
 
-/** A GETKEYSINSLOT reply ("*n\r\n" + n bulk strings) split into its count and elements. */
-function keyBatch(reply: Buffer): KeyBatch {
-  const eol = reply.indexOf(0x0a);
-  const count = Number(reply.toString('latin1', 1, eol - 1));
-  if (reply[0] !== 0x2a /* '*' */ || !Number.isInteger(count) || count < 0) throw new Error('GETKEYSINSLOT: unexpected reply');
-  return { count, elements: reply.subarray(eol + 1), reply };
-}
-
-function decodeKeys(reply: Buffer): Buffer[] {
-  const keys = decodeReply(reply);
-  if (!Array.isArray(keys) || !keys.every(Buffer.isBuffer)) throw new Error('GETKEYSINSLOT: unexpected reply');
-  return keys as Buffer[];
-}
-
-/** A DUMP reply: the serialized value, or undefined when the key is not there (nil, or -ASK from a migrating source). */
-function dumpValue(reply: Buffer): Buffer | undefined {
-  const err = replyError(reply);
-  if (err !== undefined) {
-    if (err.startsWith('ASK ')) return undefined;
-    throw new Error(`DUMP: ${err}`);
-  }
-  const value = decodeReply(reply);
-  return Buffer.isBuffer(value) ? value : undefined;
-}
-
 /** Where a plan's `to` is: the document's node of that id, or a host:port. */
-function addressOfId(cluster: ClusterManager, to: string): NodeAddress {
+function addressOfId(cluster: OperationLedger, to: string): NodeAddress {
   const node = cluster.topology.nodes.find((n) => n.id === to);
   if (node !== undefined) {
     if (node.port <= 0) throw new MigrationPlanError(`ERR node ${to} has no address yet`);
@@ -776,12 +694,12 @@ function validatePlan(moves: readonly SlotMove[]): SlotMove[] {
 }
 
 /** How many slots a plan moves. */
-export function countSlots(moves: readonly SlotMove[]): number {
-  return moves.reduce((n, m) => n + m.last - m.first + 1, 0);
+export function planSlots(moves: readonly SlotMove[]): number {
+  return countSlots(moves.map((m) => [m.first, m.last] as const));
 }
 
 function flatten(moves: readonly SlotMove[]): { slots: Int32Array; tos: string[] } {
-  const slots = new Int32Array(countSlots(moves));
+  const slots = new Int32Array(planSlots(moves));
   const tos: string[] = new Array(slots.length);
   let i = 0;
   for (const m of moves) {

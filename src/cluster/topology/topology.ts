@@ -10,7 +10,6 @@
  */
 
 import type { NodeSpec } from '../../nodes/provider.js';
-import type { MigrateSlotsOperation } from '../operations/slot-migration.js';
 
 export const SLOT_COUNT = 16384;
 
@@ -98,7 +97,7 @@ export interface RemovedNodeRecord {
  * there by a type guard on `kind`: 'add-node', 'remove-node' (cluster/operations/node-changes.ts),
  * 'recover-shard' (failover/shard-recovery.ts), 'migrate-slots' (cluster/operations/slot-migration.ts).
  */
-export type Operation = OperationBase | MigrateSlotsOperation;
+export type Operation = OperationBase;
 
 export interface OperationBase {
   /** Unique (also in logs and LIST), e.g. "op-1732630000000-3". */
@@ -112,6 +111,18 @@ export interface OperationBase {
    * recovered, whose master cannot start.
    */
   retiringNodes?: string[];
+}
+
+/** Ids of the nodes that operations under way take out of the cluster (see OperationBase.retiringNodes). */
+export function retiringNodes(doc: TopologyDoc): Set<string> {
+  return new Set((doc.operations ?? []).flatMap((op) => op.retiringNodes ?? []));
+}
+
+/** How many slots the inclusive [first, last] ranges cover. */
+export function countSlots(ranges: Iterable<readonly [first: number, last: number, ...rest: unknown[]]>): number {
+  let n = 0;
+  for (const [first, last] of ranges) n += last - first + 1;
+  return n;
 }
 
 /** Split 0..16383 evenly over the given masters, in order (Redis's own even split). */

@@ -40,6 +40,7 @@ import { keyIndexes } from '../../commands/key-extraction.js';
 import { CMD_BLOCKING, CMD_WRITE } from '../../commands/command-flags.js';
 import { keySlot } from '../../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
+import type { BackendWatcher, RequestGate } from '../../cluster/request-gate.js';
 import type { BackendPool } from '../../backend/pool.js';
 import type { BackendConnection, BackendEndpoint, ClusterErrorHandler } from '../../backend/connection.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
@@ -97,7 +98,7 @@ export interface RefreshRequester {
   requestRefresh(): void;
 }
 
-export class Router implements ClusterErrorHandler {
+export class Router implements ClusterErrorHandler, RequestGate {
   /** Reused scratch space for key positions: the hot path allocates no array per request. */
   private readonly keyPositions: number[] = [];
   private map: SlotMap;
@@ -131,6 +132,12 @@ export class Router implements ClusterErrorHandler {
     this.map = map;
     this.pools = new PoolRegistry(makePool, this, (address) => this.map.indexOfAddress(address) !== -1);
     this.setSlotMap(map);
+  }
+
+  /** RequestGate: the watcher is told through onBackendLost and onBackendBusy. */
+  watchBackends(watcher: BackendWatcher): void {
+    this.onBackendLost = (host, port) => watcher.backendLost(host, port);
+    this.onBackendBusy = (host, port) => watcher.backendBusy(host, port);
   }
 
   get slotMap(): SlotMap {
