@@ -138,7 +138,7 @@ export class DockerProvider implements NodeProvider {
     try {
       await o.docker.ping();
     } catch (err) {
-      throw new Error(`--provider docker: no Docker engine answers (${dockerMessage(err)}); start dockerd, or set DOCKER_HOST`);
+      throw new Error(`--provider docker: no Docker engine answers (${dockerMessage(err)}); start dockerd, or set DOCKER_HOST`, { cause: err });
     }
     try {
       await o.docker.getImage(o.image).inspect();
@@ -146,6 +146,7 @@ export class DockerProvider implements NodeProvider {
       if (!isDockerNotFound(err)) throw err;
       throw new Error(
         `--provider docker: image ${o.image} is not on this Docker engine; pull it (docker pull ${o.image}) or build the local one (make docker-images) and pass --redis-image ihs-redis:local`,
+        { cause: err },
       );
     }
     const provider = new DockerProvider(o);
