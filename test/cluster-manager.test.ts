@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ClusterManager } from '../src/cluster/cluster-manager.js';
-import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
+import { parseClusterNodes, type ClusterNodeLine } from '../src/nodes/cluster-nodes.js';
 import { DataDirLockedError, LOCK_FILE } from '../src/cluster/data-dir-lock.js';
 import { keySlot } from '../src/cluster/key-slot.js';
 import { PRE_CLUSTER_BACKUP } from '../src/cluster/topology/standalone-layout.js';

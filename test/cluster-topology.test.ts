@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { parseClusterNodes, isFailing, isMaster, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
+import { parseClusterNodes, isFailing, isMaster, type ClusterNodeLine } from '../src/nodes/cluster-nodes.js';
 import { DataDirLock, DataDirLockedError, LOCK_FILE } from '../src/cluster/data-dir-lock.js';
 import { SlotMap, UNASSIGNED } from '../src/cluster/slot-map.js';
 import { evenSlotRanges, formationMasters, SLOT_COUNT, TOPOLOGY_FORMAT, type TopologyDoc } from '../src/cluster/topology/topology.js';

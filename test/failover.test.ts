@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { parseConfig } from '../src/config.js';
-import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
+import { parseClusterNodes, type ClusterNodeLine } from '../src/nodes/cluster-nodes.js';
 import type { NodeRecord } from '../src/cluster/topology/topology.js';
 import { isPidAlive } from '../src/nodes/process/pid.js';
 import { infoNodes, type InfoNode } from './support/proxy-process.js';

@@ -21,7 +21,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ClusterManager } from '../src/cluster/cluster-manager.js';
-import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
+import { parseClusterNodes, type ClusterNodeLine } from '../src/nodes/cluster-nodes.js';
 import { keySlot } from '../src/cluster/key-slot.js';
 import { NodeChangeError, REMOVED_DIR, type AddNodeOperation, type RemoveNodeOperation } from '../src/cluster/operations/node-changes.js';
 import type { NodeRecord, SlotRange, TopologyDoc } from '../src/cluster/topology/topology.js';

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { SlotMap } from '../src/cluster/slot-map.js';
-import { parseClusterNodes } from '../src/cluster/cluster-nodes.js';
+import { parseClusterNodes } from '../src/nodes/cluster-nodes.js';
 import type { TopologyDoc } from '../src/cluster/topology/topology.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { exited, RawClient, rssOf, startExecutable, startTestProxy, waitForPong, waitUntil, type TestProxy } from './support/proxy.js';

@@ -27,7 +27,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import { parseClusterNodes, type ClusterNodeLine } from '../src/cluster/cluster-nodes.js';
+import { parseClusterNodes, type ClusterNodeLine } from '../src/nodes/cluster-nodes.js';
 import type { NodeRecord } from '../src/cluster/topology/topology.js';
 import type { ShardRecoveryOperation } from '../src/failover/shard-recovery.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/process/pid.js';

@@ -18,7 +18,8 @@ import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddre
 import { NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './operations/cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { readMembership, redisIdFromDir, type Member } from './membership.js';
+import { readMembership, type Member } from './membership.js';
+import { redisIdFromDir } from '../nodes/cluster-nodes.js';
 import { NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
 import { dropFromDocument, moveNodeDirs } from './operations/node-retirement.js';
 import { convertStandaloneLayout } from './topology/standalone-layout.js';

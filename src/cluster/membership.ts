@@ -8,11 +8,8 @@
  * Used to decide node changes (is this a master, does it still serve slots, whose replica
  * is it) — decisions the router's map cannot make: it lists only masters that serve slots.
  */
-import path from 'node:path';
 import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
-import { readOptional } from '../nodes/files.js';
-import { CLUSTER_CONFIG_FILE } from '../nodes/redis-conf.js';
-import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
+import { parseClusterNodes, redisIdFromDir, type ClusterNodeLine } from '../nodes/cluster-nodes.js';
 import { SlotMap } from './slot-map.js';
 import type { NodeRecord } from './topology/topology.js';
 
@@ -83,19 +80,6 @@ export async function readMembership(nodes: readonly NodeRecord[], password: str
     });
   });
   return members;
-}
-
-/**
- * The Redis id a node's own nodes.conf gives it (its `myself` line), or undefined when it
- * has none yet. Readable while the node is down: how a dead node is found in its peers' views.
- */
-export async function redisIdFromDir(dataDir: string | undefined): Promise<string | undefined> {
-  if (dataDir === undefined || dataDir === '') return undefined;
-  const text = await readOptional(path.join(dataDir, CLUSTER_CONFIG_FILE));
-  if (text === undefined) return undefined;
-  // nodes.conf is CLUSTER NODES plus a closing "vars ..." line.
-  const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('vars '));
-  return parseClusterNodes(lines.join('\n')).find((l) => l.flags.has('myself'))?.id;
 }
 
 function byAddress(lineOf: ReadonlyMap<string, ClusterNodeLine>, node: NodeRecord): string | undefined {

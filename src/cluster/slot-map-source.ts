@@ -14,7 +14,7 @@ import { encodeCommand } from '../resp/encode.js';
 import { decodeReply } from '../resp/reply-value.js';
 import { replyError } from '../nodes/node-client.js';
 import { openNodeChannel, type NodeAddress, type NodeClient } from '../nodes/control-client.js';
-import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
+import { parseClusterNodes, type ClusterNodeLine } from '../nodes/cluster-nodes.js';
 import { addressKey, SlotMap } from './slot-map.js';
 
 export interface SlotMapSourceOptions {

@@ -9,7 +9,7 @@
  * from a node that has not heard of a failover or a finished migration yet cannot undo
  * what a better-informed node reported.
  */
-import { isFailing, isMaster, type ClusterNodeLine } from './cluster-nodes.js';
+import { isFailing, isMaster, type ClusterNodeLine } from '../nodes/cluster-nodes.js';
 import { SLOT_COUNT } from './topology/topology.js';
 
 /** A slot no master serves. */

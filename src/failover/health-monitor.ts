@@ -30,7 +30,7 @@
 import type { Logger } from '../log.js';
 import { isBusyReply, isUnreachableReply } from '../backend/connection.js';
 import { encodeCommand } from '../resp/encode.js';
-import { isFailing, parseClusterNodes } from '../cluster/cluster-nodes.js';
+import { isFailing, parseClusterNodes } from '../nodes/cluster-nodes.js';
 import { openNodeChannel, withControlClient, type NodeClient } from '../nodes/control-client.js';
 import type { ProcessProbe } from '../nodes/provider.js';
 import type { NodeHealth } from '../status/node-status.js';

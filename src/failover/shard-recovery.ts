@@ -29,7 +29,7 @@ import { exists } from '../nodes/files.js';
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { parseClusterNodes } from '../cluster/cluster-nodes.js';
+import { parseClusterNodes } from '../nodes/cluster-nodes.js';
 import { forgetNodes } from '../cluster/operations/forget-nodes.js';
 import { KeyMover, type KeyTarget } from '../cluster/operations/key-mover.js';
 import { expectOk, replyError, type NodeClient } from '../nodes/node-client.js';

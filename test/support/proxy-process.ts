@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { parseClusterNodes } from '../../src/cluster/cluster-nodes.js';
+import { parseClusterNodes } from '../../src/nodes/cluster-nodes.js';
 import { SLOT_COUNT, type TopologyDoc } from '../../src/cluster/topology/topology.js';
 import { TOPOLOGY_FILE } from '../../src/cluster/topology/topology-store.js';
 import { withControlClient } from '../../src/nodes/control-client.js';

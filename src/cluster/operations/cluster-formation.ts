@@ -7,7 +7,7 @@
 import type { Logger } from '../../log.js';
 import { formatAddress, parseInfo, withControlClient, type ControlClient, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
-import { parseClusterNodes, type ClusterNodeLine } from '../cluster-nodes.js';
+import { parseClusterNodes, type ClusterNodeLine } from '../../nodes/cluster-nodes.js';
 import { SLOT_COUNT, type SlotRange } from '../topology/topology.js';
 
 /** A node the provider has running. */

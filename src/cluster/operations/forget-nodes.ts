@@ -7,7 +7,7 @@
 import type { Logger } from '../../log.js';
 import { withControlClient, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
-import { parseClusterNodes } from '../cluster-nodes.js';
+import { parseClusterNodes } from '../../nodes/cluster-nodes.js';
 
 export interface ForgetOptions {
   password: string;

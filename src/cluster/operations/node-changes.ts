@@ -26,7 +26,8 @@ import { configGet, parseInfo, withControlClient, type NodeAddress } from '../..
 import { listDir, realpathOrSelf } from '../../nodes/files.js';
 import type { NodeProvider } from '../../nodes/provider.js';
 import { attachReplica, meetNodes, waitClusterOk, waitReplicaInSync, type FormationOptions, type PlacedNode } from './cluster-formation.js';
-import { readMembership, redisIdFromDir, type Member } from '../membership.js';
+import { readMembership, type Member } from '../membership.js';
+import { redisIdFromDir } from '../../nodes/cluster-nodes.js';
 import { nodeSpec, type NodeRecord, type OperationBase, type TopologyDoc } from '../topology/topology.js';
 import { dropFromDocument, moveNodeDirs } from './node-retirement.js';
 import { forgetNodes } from './forget-nodes.js';

@@ -17,7 +17,7 @@
  */
 import type { Logger } from '../../log.js';
 import { formatAddress, withControlClient } from '../../nodes/control-client.js';
-import { isFailing, isMaster, parseClusterNodes } from '../cluster-nodes.js';
+import { isFailing, isMaster, parseClusterNodes } from '../../nodes/cluster-nodes.js';
 import type { Member } from '../membership.js';
 import { planSlots, type MigrationReport, type SlotMigrator, type SlotMove } from './slot-migration.js';
 import type { SlotMapSource } from '../slot-map-source.js';

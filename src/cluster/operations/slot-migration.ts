@@ -58,7 +58,7 @@ import type { Logger } from '../../log.js';
 import { formatAddress, openNodeChannel, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
 import { decodeReply } from '../../resp/reply-value.js';
-import { parseClusterNodes } from '../cluster-nodes.js';
+import { parseClusterNodes } from '../../nodes/cluster-nodes.js';
 import { expectOk, replyError, type NodeClient } from '../../nodes/node-client.js';
 import { decodeKeys, keyBatch, KeyMover, type KeyBatch } from './key-mover.js';
 import type { OperationLedger } from '../operation-ledger.js';

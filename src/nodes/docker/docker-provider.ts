@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log.js';
-import { redisIdFromDir } from '../../cluster/membership.js';
+import { redisIdFromDir } from '../cluster-nodes.js';
 import { formatAddress, probeNode, withControlClient, type NodeProbe } from '../control-client.js';
 import type { DialMap } from '../../net/dial-map.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';

@@ -3,7 +3,11 @@
  * address, flags, master, config epoch and (for masters) the slots it serves, e.g.
  *   07c3… 127.0.0.1:30004@31004,host4 master - 0 1426238317239 4 connected 0-5460 [93->-e7d1…]
  * Migration markers ("[slot->-id]", "[slot-<-id]") are skipped: the proxy follows ASK instead.
+ * A node's nodes.conf is the same format: redisIdFromDir reads a node's own id from it.
  */
+import path from 'node:path';
+import { readOptional } from './files.js';
+import { CLUSTER_CONFIG_FILE } from './redis-conf.js';
 
 export interface ClusterNodeLine {
   id: string;
@@ -64,4 +68,17 @@ export function isMaster(line: ClusterNodeLine): boolean {
 /** Flagged as failing (by this viewer, or by the cluster's majority). */
 export function isFailing(line: ClusterNodeLine): boolean {
   return line.flags.has('fail') || line.flags.has('fail?');
+}
+
+/**
+ * The Redis id a node's own nodes.conf gives it (its `myself` line), or undefined when it
+ * has none yet. Readable while the node is down: how a dead node is found in its peers' views.
+ */
+export async function redisIdFromDir(dataDir: string | undefined): Promise<string | undefined> {
+  if (dataDir === undefined || dataDir === '') return undefined;
+  const text = await readOptional(path.join(dataDir, CLUSTER_CONFIG_FILE));
+  if (text === undefined) return undefined;
+  // nodes.conf is CLUSTER NODES plus a closing "vars ..." line.
+  const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('vars '));
+  return parseClusterNodes(lines.join('\n')).find((l) => l.flags.has('myself'))?.id;
 }
