@@ -5,8 +5,9 @@
  * is queued on its connections; one setImmediate callback, in the following check phase,
  * then flushes every dirty connection once. With 50 pipelining clients this turns 50
  * small backend writes into one, which is most of the proxy's throughput (an early prototype
- * measured 1.5-1.7x the ops/s at -P 16 of one write per client data event). One scheduler serves all of a proxy's connections (net/runtime.ts)
- * so there is one setImmediate per turn, not one per connection.
+ * measured 1.5-1.7x the ops/s at -P 16 of one write per client data event). One scheduler
+ * serves all of a proxy's connections (net/runtime.ts) so there is one setImmediate per
+ * turn, not one per connection.
  *
  * One item that throws must not strand the rest of its batch (they are marked queued, so
  * they would never be scheduled again and their connections would go silent): each flush
