@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeClient, NodeConnectError, ReplyError } from '../src/nodes/node-client.js';
-import { probeNode, withControlClient } from '../src/nodes/control-client.js';
+import { ControlClients } from '../src/nodes/control-client.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
 const PASSWORD = 'sécret';
@@ -21,7 +21,7 @@ after(async () => {
 });
 
 test('decoded replies: bulk as utf8 string or Buffer, integer, nil, array, nested errors; a node error rejects with its text', async () => {
-  await withControlClient({ host: '127.0.0.1', port: server.port }, PASSWORD, 2000, async (c) => {
+  await new ControlClients({ password: PASSWORD }).with({ host: '127.0.0.1', port: server.port }, async (c) => {
     assert.equal(await c.call('SET', 'k€', 'välue'), 'OK');
     assert.equal(await c.call('GET', 'k€'), 'välue');
     assert.deepEqual(await c.callBuffer('GET', 'k€'), Buffer.from('välue'));
@@ -40,23 +40,23 @@ test('decoded replies: bulk as utf8 string or Buffer, integer, nil, array, neste
     const batch = await c.batch([['EXISTS', 'k€'], ['LPUSH', 'k€', 'x']]);
     assert.deepEqual(batch[0], [null, 1]);
     assert.ok(batch[1][0] instanceof ReplyError);
-  });
+  }, 2000);
 });
 
 test('a wrong password and a refused port reject with NodeConnectError; no password is NOAUTH from the node', async () => {
   const addr = { host: '127.0.0.1', port: server.port };
-  const wrong = await withControlClient(addr, 'wrong', 2000, (c) => c.call('PING')).catch((e: Error) => e);
+  const wrong = await new ControlClients({ password: 'wrong' }).with(addr, (c) => c.call('PING'), 2000).catch((e: Error) => e);
   assert.ok(wrong instanceof NodeConnectError);
   assert.match(wrong.reason, /^WRONGPASS/);
-  assert.deepEqual((await probeNode(addr, 'wrong', 2000)).state, 'auth-refused');
-  const none = await withControlClient(addr, '', 2000, (c) => c.call('PING')).catch((e: Error) => e);
+  assert.deepEqual((await new ControlClients({ password: 'wrong' }).probe(addr, 2000)).state, 'auth-refused');
+  const none = await new ControlClients({ password: '' }).with(addr, (c) => c.call('PING'), 2000).catch((e: Error) => e);
   assert.ok(none instanceof ReplyError);
   assert.match(none.message, /^NOAUTH/);
   const closedPort = await freePort();
-  const refused = await withControlClient({ host: '127.0.0.1', port: closedPort }, '', 2000, (c) => c.call('PING')).catch((e: Error) => e);
+  const refused = await new ControlClients({ password: '' }).with({ host: '127.0.0.1', port: closedPort }, (c) => c.call('PING'), 2000).catch((e: Error) => e);
   assert.ok(refused instanceof NodeConnectError);
   assert.match(refused.reason, /ECONNREFUSED/);
-  assert.deepEqual((await probeNode({ host: '127.0.0.1', port: closedPort }, '', 2000)).state, 'unreachable');
+  assert.deepEqual((await new ControlClients({ password: '' }).probe({ host: '127.0.0.1', port: closedPort }, 2000)).state, 'unreachable');
 });
 
 test('raw frames never reject; after close a call rejects with a plain Error, not a ReplyError', async () => {

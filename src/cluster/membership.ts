@@ -9,7 +9,7 @@
  * is it) — decisions the router's map cannot make: it lists only masters that serve slots.
  */
 import path from 'node:path';
-import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import type { ControlClients, NodeAddress } from '../nodes/control-client.js';
 import { readOptional } from '../nodes/files.js';
 import { CLUSTER_CONFIG_FILE } from '../nodes/redis-conf.js';
 import { parseClusterNodes, type ClusterNodeLine } from './cluster-nodes.js';
@@ -34,12 +34,12 @@ export interface Member {
 }
 
 /** Every node of `nodes` as the cluster sees it now, by our id. */
-export async function readMembership(nodes: readonly NodeRecord[], password: string, timeoutMs: number): Promise<Map<string, Member>> {
+export async function readMembership(nodes: readonly NodeRecord[], clients: ControlClients, timeoutMs: number): Promise<Map<string, Member>> {
   const views = await Promise.all(
     nodes.map(async (n) => {
       if (n.port <= 0) return undefined;
       try {
-        const text = await withControlClient(n as NodeAddress, password, timeoutMs, (c) => c.call('CLUSTER', 'NODES'));
+        const text = await clients.with(n as NodeAddress, (c) => c.call('CLUSTER', 'NODES'), timeoutMs);
         return parseClusterNodes(String(text));
       } catch {
         return undefined; // down (or hung): its peers say what it is
