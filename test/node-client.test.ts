@@ -7,6 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeClient, NodeConnectError, ReplyError } from '../src/nodes/node-client.js';
 import { ControlClients } from '../src/nodes/control-client.js';
+import { DialMap } from '../src/net/dial-map.js';
+import { createRuntime } from '../src/net/runtime.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
 const PASSWORD = 'sécret';
@@ -57,6 +59,20 @@ test('a wrong password and a refused port reject with NodeConnectError; no passw
   assert.ok(refused instanceof NodeConnectError);
   assert.match(refused.reason, /ECONNREFUSED/);
   assert.deepEqual((await new ControlClients({ password: '' }).probe({ host: '127.0.0.1', port: closedPort }, 2000)).state, 'unreachable');
+});
+
+test("control clients dial through their own proxy's routes only, and read a password source at each connect", async () => {
+  const announced = { host: '192.0.2.1', port: 6379 }; // TEST-NET-1, no such node: reachable through a route only
+  const dial = new DialMap();
+  dial.set(announced.host, announced.port, { host: '127.0.0.1', port: server.port });
+  let password = 'wrong';
+  const routed = new ControlClients({ password: () => password, runtime: createRuntime({ dial }), timeoutMs: 500 });
+  const other = new ControlClients({ password: PASSWORD, runtime: createRuntime(), timeoutMs: 500 });
+  assert.equal((await routed.probe(announced)).state, 'auth-refused');
+  password = PASSWORD;
+  assert.equal(await routed.with(announced, (c) => c.call('PING')), 'PONG');
+  assert.equal((await routed.as('wrong').probe(announced)).state, 'auth-refused');
+  assert.equal((await other.probe(announced)).state, 'unreachable', "another proxy's routes are not this one's");
 });
 
 test('raw frames never reject; after close a call rejects with a plain Error, not a ReplyError', async () => {
