@@ -21,7 +21,7 @@ export function parseAddress(text: string): NodeAddress | undefined {
 
 export type ControlClient = NodeClient;
 
-/** A password fixed now, or read at each connect (one that CONFIG SET or adoption may change). */
+/** A password fixed now, or read at each connect: the cluster's is the topology document's, which a copy could outlive. */
 export type PasswordSource = string | (() => string);
 
 export interface ControlClientsOptions {
