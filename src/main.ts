@@ -13,7 +13,7 @@ import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
 import { ProcessProvider } from './nodes/process/process-provider.js';
-import { setControlRuntime, type NodeAddress } from './nodes/control-client.js';
+import { ControlClients, type NodeAddress } from './nodes/control-client.js';
 import { createRuntime, type Runtime } from './net/runtime.js';
 import type { DialMap } from './net/dial-map.js';
 import { StaticProvider } from './nodes/static-provider.js';
@@ -48,13 +48,13 @@ interface Providers {
   recoveryInstances: RecoveryInstanceRunner | undefined;
 }
 
-async function makeProviders(config: Config, log: Logger, dial: DialMap): Promise<Providers> {
-  if (config.provider === 'static') return { provider: new StaticProvider({ log }), recoveryInstances: undefined };
+async function makeProviders(config: Config, log: Logger, dial: DialMap, clients: ControlClients): Promise<Providers> {
+  if (config.provider === 'static') return { provider: new StaticProvider({ log, clients }), recoveryInstances: undefined };
   if (config.provider === 'docker') {
     const docker = new Docker(); // the local socket, or DOCKER_HOST
     const clusterId = dockerClusterId(config.dataDir);
     const access = config.dockerNodeAccess === 'auto' ? await detectNodeAccess(docker) : config.dockerNodeAccess;
-    const common = { docker, image: config.redisImage, clusterId, access, dial, log } as const;
+    const common = { docker, image: config.redisImage, clusterId, access, dial, clients, log } as const;
     const provider = await DockerProvider.create({
       ...common,
       network: config.dockerNetwork === '' ? `ihs-${clusterId}` : config.dockerNetwork,
@@ -63,9 +63,9 @@ async function makeProviders(config: Config, log: Logger, dial: DialMap): Promis
     });
     return { provider, recoveryInstances: new DockerRecoveryInstances({ ...common, provider, commandTimeoutMs: config.connectTimeout }) };
   }
-  const provider = await ProcessProvider.create({ log, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout });
+  const provider = await ProcessProvider.create({ log, clients, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout });
   // A lost shard's keys are read back by a redis-server of the same binary the nodes run.
-  return { provider, recoveryInstances: new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, commandTimeoutMs: config.connectTimeout }) };
+  return { provider, recoveryInstances: new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, clients, commandTimeoutMs: config.connectTimeout }) };
 }
 
 
@@ -120,8 +120,9 @@ export interface ProxyHooks {
 export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}): Promise<RunningProxy> {
   // This proxy's own: one flush per turn, faults to its log, and the routes every socket to a node dials through.
   const runtime = createRuntime({ log });
-  setControlRuntime(runtime);
-  const { provider, recoveryInstances } = await makeProviders(config, log, runtime.dial);
+  // Its control-plane connections dial through those routes too; each component adds the password it knows.
+  const controlRoutes = new ControlClients({ runtime });
+  const { provider, recoveryInstances } = await makeProviders(config, log, runtime.dial, controlRoutes);
   const scripts = new ScriptRegistry();
   const cluster = await ClusterManager.open({
     scripts,
@@ -131,6 +132,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     provider,
     staticNodes: config.provider === 'static' ? config.node.map((text) => parseNodeAddress(text, () => new Error(`--node '${text}': expected host:port`))) : undefined,
     staticPassword: config.nodePassword,
+    clients: controlRoutes,
     log,
   });
   let router: Router | undefined;
@@ -138,7 +140,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   let failoverMonitor: FailoverMonitor | undefined;
   const slotMaps = new SlotMapSource({
     seeds: () => cluster.seedAddresses(),
-    password: cluster.nodePassword,
+    clients: cluster.clients,
     log,
     onMap: (map) => {
       router?.setSlotMap(map);
@@ -235,7 +237,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     nodes: {
       scripts,
       rememberConfig: (pairs) => cluster.rememberConfig(pairs),
-      password: cluster.nodePassword,
+      clients: cluster.clients,
       commandTimeoutMs: config.connectTimeout,
     },
   });

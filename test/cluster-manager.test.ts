@@ -24,7 +24,7 @@ import { TOPOLOGY_FILE } from '../src/cluster/topology/topology-store.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger, silentLogger, type Logger } from '../src/log.js';
 import { startProxy } from '../src/main.js';
-import { infoFields, parseInfo, probeNode, withControlClient, type ControlClient, type NodeAddress } from '../src/nodes/control-client.js';
+import { ControlClients, infoFields, parseInfo, type ControlClient, type NodeAddress } from '../src/nodes/control-client.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/process/pid.js';
 import { ProcessProvider } from '../src/nodes/process/process-provider.js';
 import { findRedisServer } from '../src/nodes/redis-binary.js';
@@ -72,7 +72,7 @@ function pidsOf(doc: TopologyDoc): Record<string, string | undefined> {
 }
 
 function call<T>(node: NodeAddress, password: string, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  return withControlClient(node, password, 2_000, fn);
+  return new ControlClients({ password }).with(node, fn, 2_000);
 }
 
 async function clusterInfo(node: NodeAddress, password: string): Promise<Map<string, string>> {
@@ -321,10 +321,10 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
 
     // the nodes refuse clients without (or with a wrong) password
     const m0 = doc.nodes[0];
-    const anonymous = await probeNode(addr(m0), '', 2_000);
+    const anonymous = await new ControlClients({ password: '' }).probe(addr(m0), 2_000);
     assert.equal(anonymous.state, 'auth-refused');
     assert.match('reason' in anonymous ? anonymous.reason : '', /^NOAUTH/);
-    const wrong = await probeNode(addr(m0), 'not-the-password', 2_000);
+    const wrong = await new ControlClients({ password: 'not-the-password' }).probe(addr(m0), 2_000);
     assert.equal(wrong.state, 'auth-refused');
     assert.match('reason' in wrong ? wrong.reason : '', /^WRONGPASS/);
 
@@ -559,7 +559,7 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     await writeFile(confPath, `${await readFile(confPath, 'utf8')}hz 17\n`);
     const restarted = await cluster.restartNode(replica.id);
     assert.notEqual(restarted.handle, replica.handle, 'a new process');
-    const hz = await withControlClient(addr(restarted), cluster.nodePassword, 2_000, (c) => c.call('CONFIG', 'GET', 'hz'));
+    const hz = await new ControlClients({ password: cluster.nodePassword }).with(addr(restarted), (c) => c.call('CONFIG', 'GET', 'hz'), 2_000);
     assert.deepEqual(hz, ['hz', '17'], 'the line the operator added is in effect');
     assert.equal((await stat(confPath)).mode & 0o777, 0o600);
 
@@ -578,7 +578,7 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
     t.after(() => reopened.shutdown());
     assert.ok(captured.lines.some((l) => l.includes('node could not be started; serving without it') && l.includes('m0r0')), captured.lines.join(''));
     const master = reopened.topology.nodes.find((n) => n.id === 'm0')!;
-    const state = await withControlClient(addr(master), reopened.nodePassword, 2_000, (c) => c.call('CLUSTER', 'INFO'));
+    const state = await new ControlClients({ password: reopened.nodePassword }).with(addr(master), (c) => c.call('CLUSTER', 'INFO'), 2_000);
     assert.match(String(state), /cluster_state:ok/);
   });
 
@@ -770,7 +770,7 @@ describe('ClusterManager with local redis-server processes', { skip }, () => {
       }
       for (const n of nodes) {
         await eventually(`old node ${n.id} up`, async () => {
-          const p = await probeNode({ host: '127.0.0.1', port: n.port }, password, 1_000);
+          const p = await new ControlClients({ password }).probe({ host: '127.0.0.1', port: n.port }, 1_000);
           if (p.state !== 'ready') return p.state;
           // the spawned process itself answers (not some other redis on a port it could not bind)
           const pid = await call({ host: '127.0.0.1', port: n.port }, password, async (c) => Number((await infoFields(c, 'server')).get('process_id')));

@@ -20,7 +20,7 @@ import { type NodeRecord, type TopologyDoc } from '../src/cluster/topology/topol
 import { buildManagedTopology } from '../src/cluster/topology/topology-builder.js';
 import { TOPOLOGY_FILE, TopologyStore } from '../src/cluster/topology/topology-store.js';
 import { silentLogger } from '../src/log.js';
-import { infoFields, parseInfo, withControlClient, type NodeAddress } from '../src/nodes/control-client.js';
+import { ControlClients, infoFields, parseInfo, type NodeAddress } from '../src/nodes/control-client.js';
 import { isPidAlive } from '../src/nodes/process/pid.js';
 import { ProcessProvider } from '../src/nodes/process/process-provider.js';
 import { StaticProvider } from '../src/nodes/static-provider.js';
@@ -63,7 +63,7 @@ describe('ClusterManager with a static Redis Cluster', { skip }, () => {
     const deadline = Date.now() + 15_000;
     for (const n of cluster.nodes) {
       for (;;) {
-        const info = parseInfo(String(await withControlClient(addr(n), password, 2_000, (c) => c.call('CLUSTER', 'INFO'))));
+        const info = parseInfo(String(await new ControlClients({ password }).with(addr(n), (c) => c.call('CLUSTER', 'INFO'), 2_000)));
         if (info.get('cluster_state') === 'ok' && info.get('cluster_slots_assigned') === '16384') break;
         assert.ok(Date.now() < deadline, `${n.id} did not learn every slot`);
         await sleep(100);
@@ -101,10 +101,10 @@ describe('ClusterManager with a static Redis Cluster', { skip }, () => {
   async function assertClusterUntouched(): Promise<void> {
     for (const n of cluster.nodes) {
       assert.ok(isPidAlive(Number(n.handle)), `${n.id} (pid ${n.handle}) still running`);
-      const info = await withControlClient(addr(n), password, 2_000, async (c) => ({
+      const info = await new ControlClients({ password }).with(addr(n), async (c) => ({
         cluster: parseInfo(String(await c.call('CLUSTER', 'INFO'))),
         role: (await infoFields(c, 'replication')).get('role'),
-      }));
+      }), 2_000);
       assert.equal(info.cluster.get('cluster_state'), 'ok', n.id);
       assert.equal(info.role, n.formedAsReplicaOf === undefined ? 'master' : 'slave', `${n.id} keeps its role`);
     }
@@ -132,7 +132,7 @@ describe('ClusterManager with a static Redis Cluster', { skip }, () => {
     // one seed is enough: its CLUSTER NODES names every master and replica
     const source = new SlotMapSource({
       seeds: () => m.seedAddresses(),
-      password: m.nodePassword,
+      clients: m.clients,
       log,
       onMap: () => {},
       intervalMs: 0,
@@ -181,7 +181,7 @@ describe('ClusterManager with a static Redis Cluster', { skip }, () => {
     await assertUnlocked(mixed);
     await assertClusterUntouched();
     // the standalone node was only looked at
-    const role = await withControlClient(lone, password, 2_000, async (c) => (await infoFields(c, 'replication')).get('role'));
+    const role = await new ControlClients({ password }).with(lone, async (c) => (await infoFields(c, 'replication')).get('role'), 2_000);
     assert.equal(role, 'master');
   });
 

@@ -13,7 +13,7 @@ import { silentLogger } from '../src/log.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 import { eventually } from './support/cluster-manager.js';
-import { withControlClient } from '../src/nodes/control-client.js';
+import { ControlClients } from '../src/nodes/control-client.js';
 import type { NodeHealth } from '../src/status/node-status.js';
 
 const skip = await skipWithoutRedis();
@@ -25,7 +25,7 @@ const skip = await skipWithoutRedis();
  */
 function monitorOptions(o: Pick<HealthMonitorOptions, 'intervalMs' | 'nodeTimeoutMs'> & Partial<HealthMonitorOptions>, changes: string[]): HealthMonitorOptions {
   return {
-    password: '',
+    clients: new ControlClients(),
     log: silentLogger(),
     busyTimeoutMs: 30_000,
     connectTimeoutMs: 500,
@@ -167,9 +167,9 @@ describe("HealthMonitor: a node that answers but whose own cluster_state is fail
     const changes: string[] = [];
     const h = new HealthMonitor(monitorOptions({ intervalMs: 100, nodeTimeoutMs: 500 }, changes));
     try {
-      await withControlClient({ host: '127.0.0.1', port: ok.port }, '', 2_000, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'));
+      await new ControlClients({ password: '' }).with({ host: '127.0.0.1', port: ok.port }, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'), 2_000);
       const okState = async (): Promise<true | string> =>
-        String(await withControlClient({ host: '127.0.0.1', port: ok.port }, '', 2_000, (c) => c.call('CLUSTER', 'INFO'))).includes('cluster_state:ok') ? true : 'not ok yet';
+        String(await new ControlClients({ password: '' }).with({ host: '127.0.0.1', port: ok.port }, (c) => c.call('CLUSTER', 'INFO'), 2_000)).includes('cluster_state:ok') ? true : 'not ok yet';
       await eventually('the serving node says cluster_state:ok', okState, 10_000);
       h.watch([
         { id: 'ok', host: '127.0.0.1', port: ok.port },
@@ -179,7 +179,7 @@ describe("HealthMonitor: a node that answers but whose own cluster_state is fail
       // max(--node-timeout, 5 s) of cluster_state:fail, read once a second.
       await eventually('lost is useless', async () => (h.stateOf('lost') === 'useless' ? true : `${h.stateOf('lost')}`), 10_000);
       assert.equal(h.stateOf('ok'), 'up');
-      await withControlClient({ host: '127.0.0.1', port: lost.port }, '', 2_000, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'));
+      await new ControlClients({ password: '' }).with({ host: '127.0.0.1', port: lost.port }, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383'), 2_000);
       await eventually('lost is up again', async () => (h.stateOf('lost') === 'up' ? true : `${h.stateOf('lost')}`), 10_000);
       assert.ok(changes.includes('lost useless->up'), changes.join('; '));
       assert.ok(!changes.some((c) => c.startsWith('ok ')), `no change for the serving node: ${changes.join('; ')}`);

@@ -28,7 +28,7 @@ import type { NodeRecord, SlotRange, TopologyDoc } from '../src/cluster/topology
 import { NODES_DIR } from '../src/cluster/topology/topology-builder.js';
 import { START_TRIES } from '../src/failover/failover-monitor.js';
 import { createLogger, silentLogger, type Logger } from '../src/log.js';
-import { parseInfo, withControlClient, type ControlClient, type NodeAddress } from '../src/nodes/control-client.js';
+import { ControlClients, parseInfo, type ControlClient, type NodeAddress } from '../src/nodes/control-client.js';
 import { exists } from '../src/nodes/files.js';
 import { isPidAlive, waitForPidExit } from '../src/nodes/process/pid.js';
 import { CONF_FILE } from '../src/nodes/redis-conf.js';
@@ -55,7 +55,7 @@ function node(doc: TopologyDoc, id: string): NodeRecord {
 }
 
 function call<T>(addr: NodeAddress, password: string, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  return withControlClient(addr, password, 2_000, fn);
+  return new ControlClients({ password }).with(addr, fn, 2_000);
 }
 
 async function clusterNodes(addr: NodeAddress, password: string): Promise<ClusterNodeLine[]> {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ClusterManager } from '../src/cluster/cluster-manager.js';
 import { silentLogger } from '../src/log.js';
-import { probeNode, withControlClient } from '../src/nodes/control-client.js';
+import { ControlClients } from '../src/nodes/control-client.js';
 import { ProcessProvider } from '../src/nodes/process/process-provider.js';
 import { exited, RawClient, redisCli, startExecutable, startTestProxy, waitForPong } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
@@ -129,7 +129,7 @@ describe('static provider', () => {
       // an established cluster: the seed knows who serves every slot
       const deadline = Date.now() + 15_000;
       for (;;) {
-        const info = String(await withControlClient(seed, password, 2_000, (c) => c.call('CLUSTER', 'INFO')));
+        const info = String(await new ControlClients({ password }).with(seed, (c) => c.call('CLUSTER', 'INFO'), 2_000));
         if (/^cluster_slots_assigned:16384\r?$/m.test(info)) break;
         assert.ok(Date.now() < deadline, info);
         await new Promise((r) => setTimeout(r, 100));
@@ -149,14 +149,14 @@ describe('static provider', () => {
           r.disconnect();
         }
         // the keys are on the cluster's masters, split by slot
-        const sizes = await Promise.all(masters.map((m) => withControlClient(m, password, 2_000, async (c) => Number(await c.call('DBSIZE')))));
+        const sizes = await Promise.all(masters.map((m) => new ControlClients({ password }).with(m, async (c) => Number(await c.call('DBSIZE')), 2_000)));
         assert.equal(sizes[0] + sizes[1], 40);
         assert.ok(sizes.every((n) => n > 0), `both masters hold keys: ${sizes.join(', ')}`);
       } finally {
         await tp.close();
       }
       // the static proxy stopped none of the cluster's nodes
-      for (const n of nodes) assert.equal((await probeNode(n, password, 2_000)).state, 'ready', `${n.id} still up`);
+      for (const n of nodes) assert.equal((await new ControlClients({ password }).probe(n, 2_000)).state, 'ready', `${n.id} still up`);
     } finally {
       await owner.shutdown();
       await rm(ownerDir, { recursive: true, force: true });

@@ -30,7 +30,7 @@ import { planRebalance, rebalanceCluster } from '../src/cluster/operations/rebal
 import { addressKey, type SlotMap } from '../src/cluster/slot-map.js';
 import { isMigrateSlots, type MigrationReport, type SlotMove } from '../src/cluster/operations/slot-migration.js';
 import { SLOT_COUNT, evenSlotRanges, type SlotRange } from '../src/cluster/topology/topology.js';
-import { withControlClient } from '../src/nodes/control-client.js';
+import { ControlClients } from '../src/nodes/control-client.js';
 import { sleep } from '../src/nodes/wait.js';
 import { prng } from './support/prng.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
@@ -170,7 +170,7 @@ describe('planRebalance', () => {
 async function openSlots(tp: TestProxy): Promise<string[]> {
   const open: string[] = [];
   for (const n of tp.proxy.cluster.topology.nodes) {
-    const text = await withControlClient(n, tp.proxy.cluster.nodePassword, 2_000, async (c) => String(await c.call('CLUSTER', 'NODES')));
+    const text = await tp.proxy.cluster.clients.with(n, async (c) => String(await c.call('CLUSTER', 'NODES')), 2_000);
     const me = text.split('\n').find((l) => l.includes('myself'));
     const markers = me?.split(' ').filter((f) => f.startsWith('[')) ?? [];
     if (markers.length > 0) open.push(`${n.id}: ${markers.slice(0, 5).join(' ')}${markers.length > 5 ? ` (+${markers.length - 5})` : ''}`);
@@ -224,7 +224,7 @@ async function checkOnOwners(tp: TestProxy, expected: Map<string, string>): Prom
   for (const [idx, keys] of byMaster) {
     const m = map.masters[idx];
     assert.ok(m !== undefined, `slot of ${keys[0]} is served`);
-    await withControlClient(m, tp.proxy.cluster.nodePassword, 10_000, async (c) => {
+    await tp.proxy.cluster.clients.with(m, async (c) => {
       for (let i = 0; i < keys.length; i += 1000) {
         const chunk = keys.slice(i, i + 1000);
         const replies = await c.batch(chunk.map((k) => ['GET', k]));
@@ -232,7 +232,7 @@ async function checkOnOwners(tp: TestProxy, expected: Map<string, string>): Prom
           if (err !== null || v !== expected.get(chunk[j])) wrong.push(`${chunk[j]}: ${err?.message ?? String(v)} (want ${expected.get(chunk[j])})`);
         });
       }
-    });
+    }, 10_000);
   }
   return wrong;
 }
@@ -423,23 +423,23 @@ describe('SlotMigrator', { skip, timeout: 300_000 }, () => {
       const source = nodes.find((n) => addressKey(n.host, n.port) === sourceAddr)!;
       const target = nodes.find((n) => n.id !== source.id)!;
       const password = tp.proxy.cluster.nodePassword;
-      const sourceId = String(await withControlClient(source, password, 2_000, (c) => c.call('CLUSTER', 'MYID')));
+      const sourceId = String(await new ControlClients({ password }).with(source, (c) => c.call('CLUSTER', 'MYID'), 2_000));
       // What a MIGRATE that timed out after the target stored its keys leaves behind: the
       // target importing the slot and holding copies (one stale, one equal) of keys the
       // source still serves.
-      await withControlClient(target, password, 2_000, async (c) => {
+      await new ControlClients({ password }).with(target, async (c) => {
         await c.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
         const replies = await c.batch([['ASKING'], ['SET', '{busy}differs', 'stale copy'], ['ASKING'], ['SET', '{busy}same', 'source:{busy}same']]);
         for (const [err] of replies) if (err !== null) throw err;
-      });
+      }, 2_000);
       const report = await tp.proxy.migrator.migrate([{ first: slot, last: slot, to: target.id }], 'test: busykey');
       assert.equal(report.keysReplaced, 1, 'one key differed');
       for (const k of keys) {
         assert.equal(await client.get(k), `source:${k}`, `${k} through the proxy`);
-        const onTarget = await withControlClient(target, password, 2_000, (c) => c.call('GET', k));
+        const onTarget = await new ControlClients({ password }).with(target, (c) => c.call('GET', k), 2_000);
         assert.equal(onTarget, `source:${k}`, `${k} on the new owner`);
       }
-      assert.equal(await withControlClient(source, password, 2_000, (c) => c.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))), 0, 'nothing left on the source');
+      assert.equal(await new ControlClients({ password }).with(source, (c) => c.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot)), 2_000), 0, 'nothing left on the source');
       assert.deepEqual(await openSlots(tp), []);
     } finally {
       client.disconnect();
@@ -513,7 +513,7 @@ describe('SlotMigrator', { skip, timeout: 300_000 }, () => {
       client.disconnect();
       const m0 = tp.proxy.cluster.topology.nodes.find((n) => n.id === 'm0')!;
       // Every write has reached m0's replica before the kill (a failover loses what has not).
-      await withControlClient(m0, tp.proxy.cluster.nodePassword, 5_000, (c) => c.call('WAIT', '1', '4000'));
+      await tp.proxy.cluster.clients.with(m0, (c) => c.call('WAIT', '1', '4000'), 5_000);
       const map = await mapNow(tp);
       const moves = [topSlots(map, tp, 'm0', 'm2', 4000)];
       const migration = tp.proxy.migrator.migrate(moves, 'test: failover mid-way');

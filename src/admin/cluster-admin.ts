@@ -15,7 +15,7 @@ import type { FailoverMonitor } from '../failover/failover-monitor.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord, OperationBase } from '../cluster/topology/topology.js';
 import type { MigrationProgress, MigrationReport } from '../cluster/operations/slot-migration.js';
-import { infoFields, parseAddress, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { infoFields, parseAddress, type NodeAddress } from '../nodes/control-client.js';
 import { reachesListener } from '../nodes/local-address.js';
 import type { Member } from '../cluster/membership.js';
 import type { NodeStatus } from '../status/node-status.js';
@@ -293,12 +293,12 @@ export class ClusterAdmin {
     };
     if (s.port <= 0) return listing;
     try {
-      await withControlClient(s, this.o.cluster.nodePassword, this.o.commandTimeoutMs, async (c) => {
+      await this.o.cluster.clients.with(s, async (c) => {
         listing.keys = Number(await c.call('DBSIZE'));
         const info = await infoFields(c, 'replication');
         const offset = Number(info.get(s.role === 'replica' ? 'slave_repl_offset' : 'master_repl_offset'));
         listing.offset = Number.isFinite(offset) ? offset : undefined;
-      });
+      }, this.o.commandTimeoutMs);
     } catch {
       // A node that does not answer shows no counts; its state column says why.
       if (listing.state === 'up') listing.state = 'unknown';

@@ -14,7 +14,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { ControlClients, formatAddress, infoFields, type NodeAddress } from '../nodes/control-client.js';
 import { NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './operations/cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -46,6 +46,8 @@ export interface ClusterManagerOptions {
   log: Logger;
   /** Bound on each control-plane command. Default 2 s. */
   commandTimeoutMs?: number;
+  /** The proxy's control-plane connections (its dial routes); the password is the document's. Default: nodes dialled as announced. */
+  clients?: ControlClients;
   /** Bound on each wait for the cluster to settle (formation, rejoin, a node met or forgotten). Default 30 s. */
   settleTimeoutMs?: number;
   /** Bound on a new replica's first full sync (addNode). Default 120 s. */
@@ -65,6 +67,8 @@ export class ClusterManager {
   private readonly preparer: NodePreparer;
   /** Operations begun by this manager: with the time, what keeps their ids apart. */
   private operationsBegun = 0;
+  /** Control-plane connections to this cluster's nodes, with the document's password. */
+  readonly clients: ControlClients;
 
   private constructor(
     /** Absolute data dir. */
@@ -73,6 +77,7 @@ export class ClusterManager {
     private readonly store: TopologyStore,
     private readonly provider: NodeProvider,
     private readonly log: Logger,
+    routes: ControlClients,
     private readonly commandTimeoutMs: number,
     settleTimeoutMs: number,
     syncTimeoutMs: number,
@@ -80,8 +85,9 @@ export class ClusterManager {
     scripts: ScriptSource | undefined,
   ) {
     this.doc = deepFreeze(doc);
+    this.clients = routes.as(() => this.doc.nodePassword);
     this.preparer = new NodePreparer({
-      password: () => this.doc.nodePassword,
+      clients: this.clients,
       config: () => this.doc.nodeConfig ?? [],
       peers: () => this.seedAddresses(),
       scripts,
@@ -91,6 +97,7 @@ export class ClusterManager {
     this.changes = new NodeChanges({
       dataDir,
       provider,
+      routes,
       log,
       commandTimeoutMs,
       settleTimeoutMs,
@@ -124,6 +131,7 @@ export class ClusterManager {
   static async open(opts: ClusterManagerOptions): Promise<ClusterManager> {
     const { log, provider } = opts;
     const commandTimeoutMs = opts.commandTimeoutMs ?? 2_000;
+    const routes = opts.clients ?? new ControlClients({ timeoutMs: commandTimeoutMs });
     const dataDir = path.resolve(opts.dataDir);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const lock = await DataDirLock.acquire(dataDir, log);
@@ -139,24 +147,24 @@ export class ClusterManager {
         log.info({ topology: store.path, masters: opts.masters, replicas: opts.replicas, provider: provider.kind }, 'new cluster topology created');
       } else if (persisted.format === 1) {
         if (provider.kind !== 'process') throw new Error(`${store.path} holds a pre-cluster layout of the process provider: start with --provider process to convert it`);
-        doc = await convertStandaloneLayout(persisted, log, commandTimeoutMs);
+        doc = await convertStandaloneLayout(persisted, log, routes, commandTimeoutMs);
         await store.save(doc);
       } else {
         doc = reconcileWithOptions(persisted, opts, store.path);
       }
       const settleTimeoutMs = opts.settleTimeoutMs ?? 30_000;
-      const formation: FormationOptions = { password: doc.nodePassword, log, commandTimeoutMs, settleTimeoutMs };
+      const formation: FormationOptions = { clients: routes.as(doc.nodePassword), log, commandTimeoutMs, settleTimeoutMs };
       // Nodes an interrupted addition or removal is about are left to its resumption below:
       // a node being removed must not be started again.
       const underChange = nodesUnderChange(doc);
       let up: TopologyDoc;
       if (provider.kind === 'static') {
-        await checkSeeds(doc, commandTimeoutMs);
+        await checkSeeds(doc, routes.as(doc.nodePassword), commandTimeoutMs);
         up = doc;
       } else {
         // Nodes an operation is about (being added, removed, or retired by a recovery) are left to it.
         const skip = new Set([...underChange, ...retiringNodes(doc)]);
-        const { doc: placedDoc, failed } = await startNodes(doc, provider, started, skip);
+        const { doc: placedDoc, failed } = await startNodes(doc, provider, routes, started, skip);
         up = placedDoc;
         // A formed cluster serves with the nodes that start (the failover side deals with the
         // others: a replica takes over, or the shard is recovered); forming needs them all.
@@ -174,7 +182,7 @@ export class ClusterManager {
         }
       }
       if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
-      manager = new ClusterManager(dataDir, lock, store, provider, log, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts);
+      manager = new ClusterManager(dataDir, lock, store, provider, log, routes, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts);
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       provider.close?.();
@@ -354,7 +362,7 @@ export class ClusterManager {
 
   /** Every node as the cluster sees it now (role, its master, slots), by our ids. */
   membership(): Promise<Map<string, Member>> {
-    return readMembership(this.doc.nodes, this.doc.nodePassword, this.commandTimeoutMs);
+    return readMembership(this.doc.nodes, this.clients, this.commandTimeoutMs);
   }
 
   /** Be told of nodes added and removed (e.g. to watch them); returns the unsubscribe function. */
@@ -455,8 +463,10 @@ export class ClusterManager {
     for (const other of this.doc.nodes) {
       if (other.id === node.id || other.port <= 0) continue;
       try {
-        await withControlClient(other, this.doc.nodePassword, this.commandTimeoutMs, (c) =>
-          c.call('CLUSTER', 'MEET', node.host, String(node.port), String(node.busPort)),
+        await this.clients.with(
+          other,
+          (c) => c.call('CLUSTER', 'MEET', node.host, String(node.port), String(node.busPort)),
+          this.commandTimeoutMs,
         );
         return;
       } catch (err) {
@@ -487,14 +497,14 @@ export class ClusterManager {
   private async killRunningScripts(node: NodeRecord): Promise<void> {
     if (node.port <= 0) return;
     try {
-      await withControlClient(node, this.doc.nodePassword, this.commandTimeoutMs, async (c) => {
+      await this.clients.with(node, async (c) => {
         const send: KillSender = (kill) => c.call(...kill.args).then(String, (err: Error) => err.message);
         for (const kill of [SCRIPT_KILL, FUNCTION_KILL]) {
           // NOTBUSY is the usual answer; UNKILLABLE (it wrote) leaves it to the SIGKILL.
           const { outcome } = await sendKill(send, kill);
           if (outcome === 'killed') this.log.warn({ node: node.id, command: kill.name }, 'stopping: killed the script the node was running');
         }
-      });
+      }, this.commandTimeoutMs);
     } catch {
       // Down already, or still busy past the bound: the provider's SIGTERM/SIGKILL deals with it.
     }
@@ -503,7 +513,7 @@ export class ClusterManager {
   private async roleOf(node: NodeAddress, timeoutMs = this.commandTimeoutMs): Promise<string> {
     if (node.port <= 0) return 'unknown';
     try {
-      return await withControlClient(node, this.doc.nodePassword, timeoutMs, async (c) => (await infoFields(c, 'replication')).get('role') ?? 'unknown');
+      return await this.clients.with(node, async (c) => (await infoFields(c, 'replication')).get('role') ?? 'unknown', timeoutMs);
     } catch {
       return 'unknown'; // down already: nothing to order
     }
@@ -549,6 +559,7 @@ function reconcileWithOptions(persisted: TopologyDoc, opts: ClusterManagerOption
 async function startNodes(
   doc: TopologyDoc,
   provider: NodeProvider,
+  routes: ControlClients,
   started: string[],
   skip: ReadonlySet<string>,
 ): Promise<{ doc: TopologyDoc; failed: Map<string, Error> }> {
@@ -561,7 +572,7 @@ async function startNodes(
       try {
         if (node.external === true) {
           // Its owner runs it: is it there?
-          await withControlClient(node, next.nodePassword, 2_000, (c) => c.call('PING'));
+          await routes.as(next.nodePassword).with(node, (c) => c.call('PING'), 2_000);
           return;
         }
         const running = await provider.start(spec, previous);
@@ -583,18 +594,18 @@ async function startNodes(
  * be a Redis Cluster node (a standalone Redis behind a cluster front end would silently
  * get keys it does not own).
  */
-async function checkSeeds(doc: TopologyDoc, timeoutMs: number): Promise<void> {
+async function checkSeeds(doc: TopologyDoc, clients: ControlClients, timeoutMs: number): Promise<void> {
   const problems: string[] = [];
   let reachable = 0;
   for (const seed of doc.nodes) {
     const addr = { host: seed.host, port: seed.port };
-    const probe = await probeNode(addr, doc.nodePassword, timeoutMs);
+    const probe = await clients.probe(addr, timeoutMs);
     if (probe.state === 'auth-refused') throw new Error(`static node ${formatAddress(addr)} refused the password: ${probe.reason}`);
     if (probe.state !== 'ready') {
       problems.push(`${formatAddress(addr)}: ${'reason' in probe ? probe.reason : probe.state}`);
       continue;
     }
-    const enabled = await withControlClient(addr, doc.nodePassword, timeoutMs, async (c) => (await infoFields(c, 'cluster')).get('cluster_enabled'));
+    const enabled = await clients.with(addr, async (c) => (await infoFields(c, 'cluster')).get('cluster_enabled'), timeoutMs);
     if (enabled !== '1') {
       throw new Error(
         `static node ${formatAddress(addr)} is not a Redis Cluster node (cluster support disabled): --provider static fronts an existing Redis Cluster (cluster-enabled yes)`,

@@ -10,7 +10,7 @@
  * file); a node that requires another password is refused.
  */
 import type { Logger } from '../log.js';
-import { configGet, formatAddress, infoFields, parseInfo, probeNode, withControlClient, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
+import { configGet, formatAddress, infoFields, parseInfo, type ControlClient, type ControlClients, type NodeAddress } from '../nodes/control-client.js';
 import { NodeChangeError } from './operations/node-change-error.js';
 
 export interface ExternalNodeCheck {
@@ -20,16 +20,17 @@ export interface ExternalNodeCheck {
 
 /**
  * Check that `addr` can join the cluster as a new node and give it the cluster's password.
- * Refusals (NodeChangeError, in Redis's words) change nothing on the node.
+ * Refusals (NodeChangeError, in Redis's words) change nothing on the node. `clients` holds the cluster's password.
  */
-export async function prepareExternalNode(addr: NodeAddress, password: string, timeoutMs: number, log: Logger): Promise<ExternalNodeCheck> {
+export async function prepareExternalNode(addr: NodeAddress, clients: ControlClients, timeoutMs: number, log: Logger): Promise<ExternalNodeCheck> {
   const where = formatAddress(addr);
-  const probe = await probeNode(addr, password, timeoutMs);
+  const password = clients.password;
+  const probe = await clients.probe(addr, timeoutMs);
   if (probe.state === 'unreachable' || probe.state === 'error') throw new NodeChangeError(`ERR cannot reach ${where}: ${probe.reason}`);
   if (probe.state === 'loading') throw new NodeChangeError(`ERR ${where} is still loading its data: try again when it answers`);
   // Ours is not its password: it may have none yet.
   const auth = probe.state === 'auth-refused' ? '' : password;
-  return withControlClient(addr, auth, timeoutMs, async (c) => {
+  return clients.as(auth).with(addr, async (c) => {
     try {
       await c.call('PING');
     } catch (err) {
@@ -49,7 +50,7 @@ export async function prepareExternalNode(addr: NodeAddress, password: string, t
     // (A client that offers a password to a node without one is let in: ask the node.)
     if ((await configGet(c, 'requirepass')) === '') await adoptPassword(c, password, where, log);
     return { busPort: busPort > 0 ? busPort : addr.port + 10000 };
-  });
+  }, timeoutMs);
 }
 
 /** The cluster's password on a node that has none: for clients (requirepass) and for its replication (masterauth). */
@@ -73,14 +74,14 @@ async function adoptPassword(c: ControlClient, password: string, where: string, 
  * it. Resolves false when it does not answer (it then still lists the others: a node that
  * comes back is told to forget it too, like any removed node).
  */
-export async function releaseExternalNode(addr: NodeAddress, password: string, timeoutMs: number, log: Logger): Promise<boolean> {
+export async function releaseExternalNode(addr: NodeAddress, clients: ControlClients, timeoutMs: number, log: Logger): Promise<boolean> {
   try {
-    await withControlClient(addr, password, timeoutMs, async (c) => {
+    await clients.with(addr, async (c) => {
       if ((await infoFields(c, 'replication')).get('role') === 'master' && Number(await c.call('DBSIZE')) > 0) {
         throw new Error('it still holds keys');
       }
       await c.call('CLUSTER', 'RESET', 'HARD');
-    });
+    }, timeoutMs);
     log.info({ node: formatAddress(addr) }, 'external node reset: it left the cluster');
     return true;
   } catch (err) {

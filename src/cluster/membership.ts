@@ -8,7 +8,7 @@
  * Used to decide node changes (is this a master, does it still serve slots, whose replica
  * is it) — decisions the router's map cannot make: it lists only masters that serve slots.
  */
-import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import type { ControlClients, NodeAddress } from '../nodes/control-client.js';
 import { parseClusterNodes, redisIdFromDir, type ClusterNodeLine } from '../nodes/cluster-nodes.js';
 import { SlotMap } from './slot-map.js';
 import type { NodeRecord } from './topology/topology.js';
@@ -31,12 +31,12 @@ export interface Member {
 }
 
 /** Every node of `nodes` as the cluster sees it now, by our id. */
-export async function readMembership(nodes: readonly NodeRecord[], password: string, timeoutMs: number): Promise<Map<string, Member>> {
+export async function readMembership(nodes: readonly NodeRecord[], clients: ControlClients, timeoutMs: number): Promise<Map<string, Member>> {
   const views = await Promise.all(
     nodes.map(async (n) => {
       if (n.port <= 0) return undefined;
       try {
-        const text = await withControlClient(n as NodeAddress, password, timeoutMs, (c) => c.call('CLUSTER', 'NODES'));
+        const text = await clients.with(n as NodeAddress, (c) => c.call('CLUSTER', 'NODES'), timeoutMs);
         return parseClusterNodes(String(text));
       } catch {
         return undefined; // down (or hung): its peers say what it is

@@ -4,6 +4,7 @@
  * proxy restarted mid-way finishes it. ClusterManager keeps it; the operations depend on
  * this much of it, not on the manager.
  */
+import type { ControlClients } from '../nodes/control-client.js';
 import type { Operation, OperationBase, TopologyDoc } from './topology/topology.js';
 
 export interface OperationLedger {
@@ -11,6 +12,8 @@ export interface OperationLedger {
   readonly topology: TopologyDoc;
   /** Password the nodes require. */
   readonly nodePassword: string;
+  /** Control-plane connections to the nodes, with that password and the proxy's routes. */
+  readonly clients: ControlClients;
   /** Operations under way. */
   readonly operations: readonly Operation[];
   /** Record an operation before its first step (with `change` to the document in the same save); returns it with its id. */

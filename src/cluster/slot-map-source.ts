@@ -13,14 +13,15 @@ import type { Logger } from '../log.js';
 import { encodeCommand } from '../resp/encode.js';
 import { decodeReply } from '../resp/reply-value.js';
 import { replyError } from '../nodes/node-client.js';
-import { openNodeChannel, type NodeAddress, type NodeClient } from '../nodes/control-client.js';
+import type { ControlClients, NodeAddress, NodeClient } from '../nodes/control-client.js';
 import { parseClusterNodes, type ClusterNodeLine } from '../nodes/cluster-nodes.js';
 import { addressKey, SlotMap } from './slot-map.js';
 
 export interface SlotMapSourceOptions {
   /** Where to ask besides the current masters: the nodes the proxy runs, or the static seeds. */
   seeds: () => NodeAddress[];
-  password: string;
+  /** The nodes' password and the proxy's routes. */
+  clients: ControlClients;
   log: Logger;
   /** Gets every new map. */
   onMap: (map: SlotMap) => void;
@@ -133,9 +134,8 @@ export class SlotMapSource {
   private viewOf(key: string, addr: NodeAddress): Promise<ClusterNodeLine[] | string> {
     let conn = this.conns.get(key);
     if (conn === undefined) {
-      conn = openNodeChannel(addr, {
+      conn = this.opts.clients.channel(addr, {
         id: `control ${key}`,
-        password: this.opts.password,
         timeoutMs: this.opts.connectTimeoutMs,
         commandTimeoutMs: this.opts.commandTimeoutMs,
         log: this.opts.log,

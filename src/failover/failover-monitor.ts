@@ -29,7 +29,7 @@ import type { SlotMap } from '../cluster/slot-map.js';
 import { retiringNodes, type NodeRecord } from '../cluster/topology/topology.js';
 import type { NodeChange } from '../cluster/operations/node-changes.js';
 import type { RequestGate } from '../cluster/request-gate.js';
-import { withControlClient, infoFields, type NodeAddress } from '../nodes/control-client.js';
+import { infoFields, type ControlClient, type NodeAddress } from '../nodes/control-client.js';
 import { NodeStartError } from '../nodes/provider.js';
 import { sleep } from '../nodes/wait.js';
 import type { RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
@@ -98,7 +98,7 @@ export class FailoverMonitor {
 
   constructor(private readonly o: FailoverOptions) {
     this.health = new HealthMonitor({
-      password: o.cluster.nodePassword,
+      clients: o.cluster.clients,
       log: o.log,
       intervalMs: o.healthIntervalMs,
       nodeTimeoutMs: o.nodeTimeoutMs,
@@ -108,7 +108,7 @@ export class FailoverMonitor {
       onChange: (node, from, to) => this.onChange(node, from, to),
     });
     this.scripts = new ScriptKiller({
-      password: o.cluster.nodePassword,
+      clients: o.cluster.clients,
       log: o.log,
       retryMs: o.nodeTimeoutMs,
       commandTimeoutMs: o.connectTimeoutMs,
@@ -520,8 +520,8 @@ export class FailoverMonitor {
     }
   }
 
-  private control<T>(node: NodeAddress, fn: Parameters<typeof withControlClient<T>>[3]): Promise<T> {
-    return withControlClient(node, this.o.cluster.nodePassword, this.o.commandTimeoutMs, fn);
+  private control<T>(node: NodeAddress, fn: (client: ControlClient) => Promise<T>): Promise<T> {
+    return this.o.cluster.clients.with(node, fn, this.o.commandTimeoutMs);
   }
 }
 

@@ -31,7 +31,7 @@ import type { Logger } from '../log.js';
 import { isBusyReply, isUnreachableReply } from '../backend/connection.js';
 import { encodeCommand } from '../resp/encode.js';
 import { isFailing, parseClusterNodes } from '../nodes/cluster-nodes.js';
-import { openNodeChannel, withControlClient, type NodeClient } from '../nodes/control-client.js';
+import type { ControlClients, NodeClient } from '../nodes/control-client.js';
 import type { ProcessProbe } from '../nodes/provider.js';
 import type { NodeHealth } from '../status/node-status.js';
 import { isDown } from '../status/node-status.js';
@@ -44,7 +44,8 @@ export interface WatchedNode {
 }
 
 export interface HealthMonitorOptions {
-  password: string;
+  /** Connections to the nodes, with their password and the proxy's routes. */
+  clients: ControlClients;
   log: Logger;
   /** Time between PINGs to one node. */
   intervalMs: number;
@@ -115,9 +116,8 @@ class Watch {
   }
 
   static connect(node: WatchedNode, opts: HealthMonitorOptions): NodeClient {
-    return openNodeChannel(node, {
+    return opts.clients.channel(node, {
       id: `health ${node.id}`,
-      password: opts.password,
       timeoutMs: opts.connectTimeoutMs,
       // The connection's own watchdog drops a socket whose PING never comes back, so a
       // node that resumes (SIGCONT) or comes back on the same port is reached again.
@@ -369,7 +369,7 @@ export class HealthMonitor {
     const others = [...this.watches.values()].filter((o) => o !== w && o.state === 'up');
     for (const other of others.slice(0, 2)) {
       try {
-        const text = String(await withControlClient(other.node, this.opts.password, this.opts.connectTimeoutMs, (c) => c.call('CLUSTER', 'NODES')));
+        const text = String(await this.opts.clients.with(other.node, (c) => c.call('CLUSTER', 'NODES'), this.opts.connectTimeoutMs));
         const line = parseClusterNodes(text).find((l) => l.host === w.node.host && l.port === w.node.port);
         if (line !== undefined) return isFailing(line);
       } catch {

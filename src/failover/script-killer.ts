@@ -10,13 +10,14 @@
  * again after a pause while the node stays busy-script; --busy-timeout bounds it.
  */
 import type { Logger } from '../log.js';
-import { withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import type { ControlClients, NodeAddress } from '../nodes/control-client.js';
 import { sleep } from '../nodes/wait.js';
 import { SCRIPT_KILL, sendKill, type KillCommand } from '../commands/script-kill.js';
 import type { NodeHealth } from '../status/node-status.js';
 
 export interface ScriptKillerOptions {
-  password: string;
+  /** Connections to the nodes, with their password. */
+  clients: ControlClients;
   log: Logger;
   /** Pause before a KILL that did not work (no answer, refused) is tried again. */
   retryMs: number;
@@ -87,7 +88,7 @@ export class ScriptKiller {
   /** The kill on a new connection: 'OK' or the error's text (Redis's or the connection's). */
   private async sendOnNewConnection(node: BusyNode, kill: KillCommand): Promise<string> {
     try {
-      return String(await withControlClient(node, this.o.password, this.o.commandTimeoutMs, (c) => c.call(...kill.args)));
+      return String(await this.o.clients.with(node, (c) => c.call(...kill.args), this.o.commandTimeoutMs));
     } catch (err) {
       return (err as Error).message;
     }

@@ -39,7 +39,7 @@ import type { OperationLedger } from '../cluster/operation-ledger.js';
 import type { RequestGate } from '../cluster/request-gate.js';
 import type { SlotMapSource } from '../cluster/slot-map-source.js';
 import { countSlots, retiringNodes, type OperationBase, type SlotRange, type TopologyDoc } from '../cluster/topology/topology.js';
-import { openNodeChannel, withControlClient, type NodeAddress } from '../nodes/control-client.js';
+import type { NodeAddress } from '../nodes/control-client.js';
 import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner } from '../nodes/recovery-instance.js';
 import { AOF_DIR } from '../nodes/redis-conf.js';
 import { sleep } from '../nodes/wait.js';
@@ -274,31 +274,31 @@ export class ShardRecoveries {
   // --- reassign: the survivors take the slots with a newer epoch ---------------------------
 
   private async reassign(op: ShardRecoveryOperation): Promise<void> {
-    const password = this.o.cluster.nodePassword;
+    const clients = this.o.cluster.clients;
     const nodes = this.liveNodes();
     const ownerOf = ownerBySlot(op.assignment);
     for (const [ourId, redisId] of Object.entries(op.owners)) {
       const owner = nodes.find((n) => n.id === ourId);
       if (owner === undefined) throw new Error(`survivor ${ourId} is not in the document`);
       const mine = op.assignment.filter(([, , id]) => id === ourId);
-      await withControlClient(owner, password, this.o.commandTimeoutMs, async (c) => {
+      await clients.with(owner, async (c) => {
         const setslots: string[][] = [];
         for (const [first, last] of mine) for (let s = first; s <= last; s++) setslots.push(['CLUSTER', 'SETSLOT', String(s), 'NODE', redisId]);
         checkPipeline(await c.batch(setslots), `SETSLOT on ${ourId}`);
         // A config epoch newer than every other (the dead master's included): the claim wins everywhere.
         await c.call('CLUSTER', 'BUMPEPOCH');
-      });
+      }, this.o.commandTimeoutMs);
     }
     // The other masters learn it at once instead of from gossip (replicas refuse SETSLOT; they follow).
     await Promise.all(
       nodes.map(async (n) => {
         if (op.owners[n.id] !== undefined) return;
         try {
-          await withControlClient(n, password, this.o.commandTimeoutMs, async (c) => {
+          await clients.with(n, async (c) => {
             const setslots: string[][] = [];
             for (let s = 0; s < ownerOf.length; s++) if (ownerOf[s] !== undefined) setslots.push(['CLUSTER', 'SETSLOT', String(s), 'NODE', op.owners[ownerOf[s]!]]);
             await c.batch(setslots); // a replica's "only with masters" errors are expected
-          });
+          }, this.o.commandTimeoutMs);
         } catch (err) {
           this.o.log.debug({ node: n.id, err: (err as Error).message }, 'SETSLOT on a bystander failed; it learns from gossip');
         }
@@ -325,7 +325,7 @@ export class ShardRecoveries {
   private async disagreement(op: ShardRecoveryOperation, nodes: readonly LiveNode[], ownerOf: (string | undefined)[]): Promise<string> {
     const deadIds = new Set(op.redisIds);
     for (const n of nodes) {
-      const lines = parseClusterNodes(String(await withControlClient(n, this.o.cluster.nodePassword, this.o.commandTimeoutMs, (c) => c.call('CLUSTER', 'NODES'))));
+      const lines = parseClusterNodes(String(await this.o.cluster.clients.with(n, (c) => c.call('CLUSTER', 'NODES'), this.o.commandTimeoutMs)));
       const owner = new Array<string | undefined>(ownerOf.length);
       for (const l of lines) for (let i = 0; i < l.slots.length; i += 2) owner.fill(l.id, l.slots[i], l.slots[i + 1] + 1);
       for (let s = 0; s < ownerOf.length; s++) {
@@ -369,7 +369,7 @@ export class ShardRecoveries {
       await this.save(op);
       return;
     }
-    const src = openNodeChannel(instance, { password: this.o.cluster.nodePassword, timeoutMs: MIGRATE_TIMEOUT_MS * 3, log: this.o.log });
+    const src = this.o.cluster.clients.channel(instance, { timeoutMs: MIGRATE_TIMEOUT_MS * 3, log: this.o.log });
     const started = Date.now();
     const before = op.keys.recovered + op.keys.skipped;
     try {
@@ -468,7 +468,7 @@ export class ShardRecoveries {
     if (op.instance !== undefined && dir !== undefined) await this.o.instances?.stop(dir, op.instance);
     // Every live node, each round at once (forget-nodes.ts); one that does not answer fails the step, tried again.
     await forgetNodes(this.liveNodes(), op.redisIds, {
-      password: this.o.cluster.nodePassword,
+      clients: this.o.cluster.clients,
       commandTimeoutMs: this.o.commandTimeoutMs,
       settleTimeoutMs: this.o.settleTimeoutMs,
       log: this.o.log,

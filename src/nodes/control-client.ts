@@ -21,65 +21,107 @@ export function parseAddress(text: string): NodeAddress | undefined {
 
 export type ControlClient = NodeClient;
 
-/**
- * The proxy's runtime, for control clients: they dial through its routes (the Docker
- * provider's published ports) and report faults to its log. Set by main(); undefined:
- * each client has a runtime of its own (nodes dialled as announced).
- */
-let controlRuntime: Runtime | undefined;
+/** A password fixed now, or read at each connect: the cluster's is the topology document's, which a copy could outlive. */
+export type PasswordSource = string | (() => string);
 
-export function setControlRuntime(runtime: Runtime | undefined): void {
-  controlRuntime = runtime;
-}
-
-/** A one-shot control client, connecting now; its connect() rejects with a NodeConnectError. */
-function controlClient(addr: NodeAddress, password: string, timeoutMs: number): ControlClient {
-  return new NodeClient(addr, { password, timeoutMs, runtime: controlRuntime });
+export interface ControlClientsOptions {
+  /** The nodes' requirepass ('' for none); default ''. */
+  password?: PasswordSource;
+  /** The proxy's runtime: its dial routes (the Docker provider's published ports) and fault log. Default: each client a runtime of its own, nodes dialled as announced. */
+  runtime?: Runtime;
+  /** Bounds connecting and each command unless a call says otherwise; default 2 s. */
+  timeoutMs?: number;
 }
 
 /**
- * A reconnecting client for a long job that judges raw frames (slot migration, health
- * probes, slot maps): it re-authenticates on every reconnect, and never rejects.
+ * The control-plane connections of one proxy: what they share — the password, the routes
+ * they dial through, the timeout — held here and not in module state, so that two proxies
+ * in one process never dial through each other's routes.
  */
-export function openNodeChannel(addr: NodeAddress, opts: { password: string; timeoutMs: number; commandTimeoutMs?: number; log: Logger; id?: string }): NodeClient {
-  return new NodeClient(addr, { ...opts, reconnect: true, runtime: controlRuntime });
-}
+export class ControlClients {
+  private readonly passwordSource: PasswordSource;
+  readonly runtime: Runtime | undefined;
+  readonly timeoutMs: number;
 
-/**
- * Connect (AUTH with `password` unless empty), run `fn`, always disconnect.
- * Each command is bounded by `timeoutMs`, and so is the whole call (`fn` included).
- */
-export async function withControlClient<T>(
-  addr: NodeAddress,
-  password: string,
-  timeoutMs: number,
-  fn: (client: ControlClient) => Promise<T>,
-): Promise<T> {
-  const client = controlClient(addr, password, timeoutMs);
-  const run = async (): Promise<T> => {
-    await client.connect();
-    return fn(client);
-  };
-  try {
-    return await withTimeout(run(), timeoutMs * 2, `redis at ${formatAddress(addr)} did not answer within ${timeoutMs * 2} ms`);
-  } finally {
-    client.close();
+  constructor(o: ControlClientsOptions = {}) {
+    this.passwordSource = o.password ?? '';
+    this.runtime = o.runtime;
+    this.timeoutMs = o.timeoutMs ?? 2_000;
   }
-}
 
-/**
- * A connected control client for a long job (many commands, each bounded by `timeoutMs`,
- * the whole not bounded); the caller closes it.
- */
-export async function openControlClient(addr: NodeAddress, password: string, timeoutMs: number): Promise<ControlClient> {
-  const client = controlClient(addr, password, timeoutMs);
-  try {
-    await client.connect();
-  } catch (err) {
-    client.close();
-    throw err;
+  /** Read at each call: the source may be a getter. */
+  get password(): string {
+    return typeof this.passwordSource === 'string' ? this.passwordSource : this.passwordSource();
   }
-  return client;
+
+  /** The same routes and timeout with another password (a node's own spec, a node being adopted). */
+  as(password: PasswordSource): ControlClients {
+    return new ControlClients({ password, runtime: this.runtime, timeoutMs: this.timeoutMs });
+  }
+
+  /** The same routes and password with another default timeout. */
+  within(timeoutMs: number): ControlClients {
+    return new ControlClients({ password: this.passwordSource, runtime: this.runtime, timeoutMs });
+  }
+
+  /**
+   * Connect (AUTH unless the password is empty), run `fn`, always disconnect.
+   * Each command is bounded by `timeoutMs`, and the whole call (`fn` included) by twice that.
+   */
+  async with<T>(addr: NodeAddress, fn: (client: ControlClient) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    const client = this.client(addr, timeoutMs);
+    const run = async (): Promise<T> => {
+      await client.connect();
+      return fn(client);
+    };
+    try {
+      return await withTimeout(run(), timeoutMs * 2, `redis at ${formatAddress(addr)} did not answer within ${timeoutMs * 2} ms`);
+    } finally {
+      client.close();
+    }
+  }
+
+  /**
+   * A connected client for a long job (many commands, each bounded by `timeoutMs`, the
+   * whole not bounded); the caller closes it. Rejects with a NodeConnectError.
+   */
+  async open(addr: NodeAddress, timeoutMs = this.timeoutMs): Promise<ControlClient> {
+    const client = this.client(addr, timeoutMs);
+    try {
+      await client.connect();
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return client;
+  }
+
+  /**
+   * A reconnecting client for a long job that judges raw frames (slot migration, health
+   * probes, slot maps): it re-authenticates on every reconnect, and never rejects.
+   */
+  channel(addr: NodeAddress, opts: { timeoutMs: number; commandTimeoutMs?: number; log: Logger; id?: string }): NodeClient {
+    return new NodeClient(addr, { ...opts, password: this.password, reconnect: true, runtime: this.runtime });
+  }
+
+  /** PING the node; never throws. */
+  async probe(addr: NodeAddress, timeoutMs = this.timeoutMs): Promise<NodeProbe> {
+    try {
+      await this.with(addr, (c) => c.call('PING'), timeoutMs);
+      return { state: 'ready' };
+    } catch (err) {
+      const reason = err instanceof NodeConnectError ? err.reason : (err as Error).message;
+      if (classifyAuthError(reason)) return { state: 'auth-refused', reason };
+      if (reason.startsWith('LOADING')) return { state: 'loading' };
+      if (err instanceof NodeConnectError) return { state: 'unreachable', reason };
+      return { state: 'error', reason };
+    }
+  }
+
+  /** A one-shot client, not yet connected; its connect() rejects with a NodeConnectError. */
+  private client(addr: NodeAddress, timeoutMs: number): ControlClient {
+    return new NodeClient(addr, { password: this.password, timeoutMs, runtime: this.runtime });
+  }
 }
 
 /** What a node looks like from the control plane right now. */
@@ -94,20 +136,6 @@ const AUTH_ERROR = /^(NOAUTH|WRONGPASS|ERR AUTH|ERR invalid password)/;
 
 export function classifyAuthError(message: string): boolean {
   return AUTH_ERROR.test(message);
-}
-
-/** PING the node with the password; never throws. */
-export async function probeNode(addr: NodeAddress, password: string, timeoutMs: number): Promise<NodeProbe> {
-  try {
-    await withControlClient(addr, password, timeoutMs, (c) => c.call('PING'));
-    return { state: 'ready' };
-  } catch (err) {
-    const reason = err instanceof NodeConnectError ? err.reason : (err as Error).message;
-    if (classifyAuthError(reason)) return { state: 'auth-refused', reason };
-    if (reason.startsWith('LOADING')) return { state: 'loading' };
-    if (err instanceof NodeConnectError) return { state: 'unreachable', reason };
-    return { state: 'error', reason };
-  }
 }
 
 /** `INFO <section>` as field → value. */

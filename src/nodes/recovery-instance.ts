@@ -11,7 +11,7 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { configGet, formatAddress, infoFields, probeNode, withControlClient, type NodeAddress } from './control-client.js';
+import { ControlClients, configGet, formatAddress, infoFields, type NodeAddress } from './control-client.js';
 import { tailFile } from './log-tail.js';
 import { isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './process/pid.js';
 import { PortAllocator } from './ports.js';
@@ -55,17 +55,19 @@ export interface ProcessRecoveryInstancesOptions {
   /** Bound on loading the AOF. Default 120 s (a large AOF takes a while). */
   startTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** The proxy's control-plane routes (the password is the one start() is given). Default: instances dialled as announced. */
+  clients?: ControlClients;
 }
 
 /** The process provider's recovery instances: local redis-server processes. */
 export class ProcessRecoveryInstances implements RecoveryInstanceRunner {
   private readonly ports = new PortAllocator(HOST);
   private readonly startTimeoutMs: number;
-  private readonly commandTimeoutMs: number;
+  private readonly clients: ControlClients;
 
   constructor(private readonly o: ProcessRecoveryInstancesOptions) {
     this.startTimeoutMs = o.startTimeoutMs ?? 120_000;
-    this.commandTimeoutMs = o.commandTimeoutMs ?? 2_000;
+    this.clients = (o.clients ?? new ControlClients()).within(o.commandTimeoutMs ?? 2_000);
   }
 
   async start(dir: string, password: string): Promise<RecoveryInstance> {
@@ -89,7 +91,7 @@ export class ProcessRecoveryInstances implements RecoveryInstanceRunner {
         this.ports.release(port);
         throw new RecoveryLoadError(`recovery redis-server in ${dir} ${spawned.exited} before answering: ${await tailFile(path.join(dir, REDIS_LOG_FILE))}`);
       }
-      const probe = await probeNode(addr, password, this.commandTimeoutMs);
+      const probe = await this.clients.as(password).probe(addr);
       if (probe.state === 'ready' && spawned.exited === undefined && spawned.child.pid !== undefined) {
         this.o.log.info({ dir, port, pid: spawned.child.pid }, 'recovery instance started');
         return { host: HOST, port, handle: String(spawned.child.pid) };
@@ -120,15 +122,16 @@ export class ProcessRecoveryInstances implements RecoveryInstanceRunner {
 
   /** The instance already serving this dir on `addr`, answering with our password. */
   private async tryAdopt(addr: NodeAddress, dirReal: string, password: string): Promise<RecoveryInstance | undefined> {
-    const probe = await probeNode(addr, password, this.commandTimeoutMs);
+    const clients = this.clients.as(password);
+    const probe = await clients.probe(addr);
     if (probe.state !== 'ready' && probe.state !== 'loading') return undefined;
-    const { dir, pid } = await withControlClient(addr, password, this.commandTimeoutMs, async (c) => ({
+    const { dir, pid } = await clients.with(addr, async (c) => ({
       dir: await configGet(c, 'dir'),
       pid: Number((await infoFields(c, 'server')).get('process_id')),
     }));
     if (dir === undefined || (await realpathOrSelf(dir)) !== dirReal || !Number.isInteger(pid) || pid <= 0) return undefined;
     const deadline = Date.now() + this.startTimeoutMs;
-    while ((await probeNode(addr, password, this.commandTimeoutMs)).state !== 'ready') {
+    while ((await clients.probe(addr)).state !== 'ready') {
       if (Date.now() > deadline) throw new Error(`recovery instance on ${formatAddress(addr)} still loading after ${this.startTimeoutMs} ms`);
       await sleep(POLL_MS);
     }

@@ -4,7 +4,7 @@
  * password. Static nodes are all masters.
  */
 import type { Logger } from '../log.js';
-import { formatAddress, probeNode, type NodeProbe } from './control-client.js';
+import { ControlClients, formatAddress, type NodeProbe } from './control-client.js';
 import type { NodeProvider, NodeSpec, PreviousPlacement, RunningNode } from './provider.js';
 import { sleep } from './wait.js';
 
@@ -14,6 +14,8 @@ export interface StaticProviderOptions {
   readyTimeoutMs?: number;
   /** Bound on each control-plane command. Default 2 s. */
   commandTimeoutMs?: number;
+  /** The proxy's control-plane routes (each node's password is its spec's). Default: nodes dialled as announced. */
+  clients?: ControlClients;
 }
 
 export class StaticNodeError extends Error {
@@ -24,12 +26,12 @@ export class StaticProvider implements NodeProvider {
   readonly kind = 'static' as const;
   private readonly log: Logger;
   private readonly readyTimeoutMs: number;
-  private readonly commandTimeoutMs: number;
+  private readonly clients: ControlClients;
 
   constructor(opts: StaticProviderOptions) {
     this.log = opts.log;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 5_000;
-    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2_000;
+    this.clients = (opts.clients ?? new ControlClients()).within(opts.commandTimeoutMs ?? 2_000);
   }
 
   /** The node's address is `spec.host`/`spec.port` (or `previous`); nothing is started. */
@@ -43,7 +45,7 @@ export class StaticProvider implements NodeProvider {
     const deadline = Date.now() + this.readyTimeoutMs;
     let probe: NodeProbe;
     for (;;) {
-      probe = await probeNode(addr, spec.password, this.commandTimeoutMs);
+      probe = await this.clients.as(spec.password).probe(addr);
       if (probe.state === 'ready') break;
       if (probe.state === 'auth-refused') {
         throw new StaticNodeError(`static node ${spec.id} at ${formatAddress(addr)} refused the password: ${probe.reason}`);

@@ -11,6 +11,7 @@ import type { CommandStats, OpsMeter } from '../ops/command-stats.js';
 import type { ScriptRegistry } from './datapath/script-registry.js';
 import type { ClientRegistry } from './client-registry.js';
 import type { ControlPlaneView } from './control-plane.js';
+import type { ControlClients } from '../nodes/control-client.js';
 
 export interface ProxyContext {
   readonly router: Router;
@@ -46,14 +47,14 @@ export interface ProxySettings {
   readonly port: number;
 }
 
-/** Every node's shared state as the proxy keeps it: scripts, remembered CONFIG, the nodes' password. */
+/** Every node's shared state as the proxy keeps it: scripts, remembered CONFIG, control connections. */
 export interface NodeAccess {
   /** Scripts seen loaded or run: EVALSHA's NOSCRIPT retry, nodes that join later. */
   readonly scripts: ScriptRegistry;
   /** Persist CONFIG SET pairs (names resolved) so nodes that join later get them; rejects when the document cannot be written. */
   rememberConfig(pairs: readonly (readonly [string, string])[]): Promise<void>;
-  /** Password the nodes require, for control connections to replicas. */
-  readonly password: string;
+  /** Control connections to the nodes (replicas included), with their password and the proxy's routes. */
+  readonly clients: ControlClients;
   /** Bound on a control command to a node. */
   readonly commandTimeoutMs: number;
 }

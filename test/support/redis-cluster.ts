@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { infoFields, withControlClient, type ControlClient } from '../../src/nodes/control-client.js';
+import { ControlClients, infoFields, type ControlClient } from '../../src/nodes/control-client.js';
 import { tailFile } from '../../src/nodes/log-tail.js';
 import { PortAllocator } from '../../src/nodes/ports.js';
 import { findRedisServer } from '../../src/nodes/redis-binary.js';
@@ -198,7 +198,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
 
   const control = <T>(address: string, fn: (c: ControlClient) => Promise<T>): Promise<T> => {
     const n = byAddress(address);
-    return withControlClient({ host: n.host, port: n.port }, password, COMMAND_TIMEOUT_MS, fn);
+    return new ControlClients({ password }).with({ host: n.host, port: n.port }, fn, COMMAND_TIMEOUT_MS);
   };
 
   const logTails = async (lines = 20): Promise<string> => {
@@ -409,7 +409,7 @@ async function startNode(binary: string, dir: string, password: string, nodeTime
     const deadline = Date.now() + startTimeoutMs;
     for (;;) {
       if (node.exited !== undefined) break;
-      const ready = await withControlClient({ host: HOST, port }, password, COMMAND_TIMEOUT_MS, (c) => c.call('PING')).then(
+      const ready = await new ControlClients({ password }).with({ host: HOST, port }, (c) => c.call('PING'), COMMAND_TIMEOUT_MS).then(
         () => true,
         () => false,
       );

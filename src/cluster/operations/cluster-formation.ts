@@ -5,7 +5,7 @@
  * formation interrupted by a crash is simply run again on the next start.
  */
 import type { Logger } from '../../log.js';
-import { formatAddress, parseInfo, withControlClient, type ControlClient, type NodeAddress } from '../../nodes/control-client.js';
+import { formatAddress, parseInfo, type ControlClient, type ControlClients, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
 import { parseClusterNodes, type ClusterNodeLine } from '../../nodes/cluster-nodes.js';
 import { SLOT_COUNT, type SlotRange } from '../topology/topology.js';
@@ -21,7 +21,8 @@ export interface PlacedNode {
 }
 
 export interface FormationOptions {
-  password: string;
+  /** Connections to the nodes, with their password. */
+  clients: ControlClients;
   log: Logger;
   /** Bound on each command. */
   commandTimeoutMs: number;
@@ -32,7 +33,7 @@ export interface FormationOptions {
 const POLL_MS = 100;
 
 function call<T>(addr: NodeAddress, o: FormationOptions, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  return withControlClient(addr, o.password, o.commandTimeoutMs, fn);
+  return o.clients.with(addr, fn, o.commandTimeoutMs);
 }
 
 async function clusterNodes(addr: NodeAddress, o: FormationOptions): Promise<ClusterNodeLine[]> {

@@ -5,12 +5,13 @@
  * none lists any of the ids.
  */
 import type { Logger } from '../../log.js';
-import { withControlClient, type NodeAddress } from '../../nodes/control-client.js';
+import type { ControlClients, NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
 import { parseClusterNodes } from '../../nodes/cluster-nodes.js';
 
 export interface ForgetOptions {
-  password: string;
+  /** Connections to the nodes, with their password. */
+  clients: ControlClients;
   commandTimeoutMs: number;
   /** Past this, with a node still listing one of the ids, forgetNodes rejects. */
   settleTimeoutMs: number;
@@ -38,7 +39,7 @@ export async function forgetNodes(on: readonly (NodeAddress & { id: string })[],
     const listed = await Promise.all(
       on.map(async (n) => {
         try {
-          return await withControlClient(n, o.password, o.commandTimeoutMs, async (c) => {
+          return await o.clients.with(n, async (c) => {
             const known = new Set(parseClusterNodes(String(await c.call('CLUSTER', 'NODES'))).map((l) => l.id));
             const stale = redisIds.filter((id) => known.has(id));
             for (const id of stale) {
@@ -46,7 +47,7 @@ export async function forgetNodes(on: readonly (NodeAddress & { id: string })[],
               o.log.info({ on: n.id, forgot: id }, 'cluster forget');
             }
             return stale.length;
-          });
+          }, o.commandTimeoutMs);
         } catch (err) {
           const message = (err as Error).message;
           if (/can't forget my master/i.test(message)) throw new Error(`${n.id} replicates a node being removed: ${message}`, { cause: err });

@@ -22,7 +22,7 @@
  */
 import path from 'node:path';
 import type { Logger } from '../../log.js';
-import { configGet, parseInfo, withControlClient, type NodeAddress } from '../../nodes/control-client.js';
+import { configGet, parseInfo, type ControlClients, type NodeAddress } from '../../nodes/control-client.js';
 import { listDir, realpathOrSelf } from '../../nodes/files.js';
 import type { NodeProvider } from '../../nodes/provider.js';
 import { attachReplica, meetNodes, waitClusterOk, waitReplicaInSync, type FormationOptions, type PlacedNode } from './cluster-formation.js';
@@ -63,6 +63,8 @@ export type NodeChange = { kind: 'added'; node: NodeRecord } | { kind: 'removing
 export interface NodeChangeContext {
   dataDir: string;
   provider: NodeProvider;
+  /** The proxy's control-plane routes; the password is each document's. */
+  routes: ControlClients;
   log: Logger;
   commandTimeoutMs: number;
   /** Bound on each wait for the nodes to agree (meet, forget). */
@@ -134,7 +136,7 @@ export class NodeChanges {
         const { host, port } = opts.address;
         const known = doc.nodes.find((n) => n.port > 0 && reachesListener(opts.address!, n));
         if (known !== undefined) throw new NodeChangeError(`ERR ${host}:${port} is ${known.id} (${known.host}:${known.port}) already, a node of this cluster`);
-        const { busPort } = await prepareExternalNode(opts.address, doc.nodePassword, this.ctx.commandTimeoutMs, this.ctx.log);
+        const { busPort } = await prepareExternalNode(opts.address, this.clients(doc), this.ctx.commandTimeoutMs, this.ctx.log);
         record = { id, host, port, busPort, external: true };
       }
       const op = await this.ctx.beginOperation<AddNodeOperation>(
@@ -292,7 +294,7 @@ export class NodeChanges {
     // Usable once it knows who serves what (a replica's READONLY reads too): as many slots
     // assigned as a member knows of. (Checked last: a node that is still a master says
     // cluster_state:ok only 2 s after its start, a replica does not wait.)
-    const assigned = Number((await withControlClient(others[0], o.password, o.commandTimeoutMs, async (c) => parseInfo(String(await c.call('CLUSTER', 'INFO'))))).get('cluster_slots_assigned'));
+    const assigned = Number((await o.clients.with(others[0], async (c) => parseInfo(String(await c.call('CLUSTER', 'INFO'))), o.commandTimeoutMs)).get('cluster_slots_assigned'));
     await waitClusterOk([placed], o, assigned);
     // Before it is used (slots moved onto it, or promoted): a node that cannot be prepared
     // is rolled back like any failed addition.
@@ -370,15 +372,15 @@ export class NodeChanges {
     const node = doc.nodes.find((n) => n.id === id);
     if (node?.external === true) {
       // Not ours to stop: it leaves the cluster instead (and so does not gossip its way back).
-      await releaseExternalNode(node, doc.nodePassword, this.ctx.commandTimeoutMs, this.ctx.log);
+      await releaseExternalNode(node, this.clients(doc), this.ctx.commandTimeoutMs, this.ctx.log);
       return;
     }
     await this.ctx.provider.stop(id, true);
     if (node === undefined || node.port <= 0) return;
-    const running = await withControlClient(node, doc.nodePassword, this.ctx.commandTimeoutMs, async (c) => ({
+    const running = await this.clients(doc).with(node, async (c) => ({
       redisId: String(await c.call('CLUSTER', 'MYID')),
       dir: await configGet(c, 'dir'),
-    })).catch(() => undefined); // not running (or not answering: nothing we could stop through it)
+    }), this.ctx.commandTimeoutMs).catch(() => undefined); // not running (or not answering: nothing we could stop through it)
     if (running === undefined) return;
     const sameDir = running.dir !== undefined && node.dataDir !== undefined && (await realpathOrSelf(running.dir)) === (await realpathOrSelf(node.dataDir));
     if (running.redisId !== redisId && !sameDir) return; // another node has its port now
@@ -395,18 +397,23 @@ export class NodeChanges {
 
   /** CLUSTER FORGET of `redisIds` on the nodes of `on` that answer (forget-nodes.ts); the others are told by forgetRemoved once back. */
   private forgetOn(on: readonly NodeRecord[], redisIds: readonly string[], quietRounds: number): Promise<void> {
-    const { password, log, commandTimeoutMs, settleTimeoutMs } = this.formation();
-    return forgetNodes(on, redisIds, { password, log, commandTimeoutMs, settleTimeoutMs, quietRounds, unanswering: 'skip' });
+    const { clients, log, commandTimeoutMs, settleTimeoutMs } = this.formation();
+    return forgetNodes(on, redisIds, { clients, log, commandTimeoutMs, settleTimeoutMs, quietRounds, unanswering: 'skip' });
   }
 
   // --- shared ---------------------------------------------------------------------------
 
   private membership(doc: TopologyDoc): Promise<Map<string, Member>> {
-    return readMembership(doc.nodes, doc.nodePassword, this.ctx.commandTimeoutMs);
+    return readMembership(doc.nodes, this.clients(doc), this.ctx.commandTimeoutMs);
+  }
+
+  /** Connections to `doc`'s nodes, with its password. */
+  private clients(doc: TopologyDoc): ControlClients {
+    return this.ctx.routes.as(doc.nodePassword);
   }
 
   private formation(): FormationOptions {
-    return { password: this.ctx.topology().nodePassword, log: this.ctx.log, commandTimeoutMs: this.ctx.commandTimeoutMs, settleTimeoutMs: this.ctx.settleTimeoutMs };
+    return { clients: this.clients(this.ctx.topology()), log: this.ctx.log, commandTimeoutMs: this.ctx.commandTimeoutMs, settleTimeoutMs: this.ctx.settleTimeoutMs };
   }
 
   private emit(change: NodeChange): void {

@@ -14,7 +14,7 @@
  *   FUNCTION RESTORE ... FLUSH), so it has exactly the cluster's.
  */
 import type { Logger } from '../../log.js';
-import { formatAddress, infoFields, withControlClient, type ControlClient, type NodeAddress } from '../../nodes/control-client.js';
+import { formatAddress, infoFields, type ControlClient, type ControlClients, type NodeAddress } from '../../nodes/control-client.js';
 
 /** The scripts the proxy knows (their bodies), to load on a node that joins. */
 export interface ScriptSource {
@@ -22,8 +22,8 @@ export interface ScriptSource {
 }
 
 export interface NodePreparationOptions {
-  /** The nodes' password now. */
-  password(): string;
+  /** Connections to the nodes, with their password now. */
+  clients: ControlClients;
   /** The remembered CONFIG SET pairs, in order. */
   config(): readonly (readonly [string, string])[];
   /** The other nodes that may hold the cluster's function libraries. */
@@ -100,6 +100,6 @@ export class NodePreparer {
   }
 
   private control<T>(node: NodeAddress, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-    return withControlClient(node, this.o.password(), this.o.commandTimeoutMs, fn);
+    return this.o.clients.with(node, fn, this.o.commandTimeoutMs);
   }
 }

@@ -16,7 +16,7 @@
  * SlotMigrator; the admin verbs (ADD MASTER, REMOVE, REBALANCE) call it.
  */
 import type { Logger } from '../../log.js';
-import { formatAddress, withControlClient } from '../../nodes/control-client.js';
+import { formatAddress, type ControlClients } from '../../nodes/control-client.js';
 import { isFailing, isMaster, parseClusterNodes } from '../../nodes/cluster-nodes.js';
 import type { Member } from '../membership.js';
 import { planSlots, type MigrationReport, type SlotMigrator, type SlotMove } from './slot-migration.js';
@@ -89,7 +89,8 @@ function compareIds(a: string, b: string, listed: readonly string[]): number {
 /** What a rebalance reads of the cluster (ClusterManager provides it). */
 export interface ClusterView {
   readonly topology: TopologyDoc;
-  readonly nodePassword: string;
+  /** Control-plane connections to its nodes, with their password. */
+  readonly clients: ControlClients;
   /** Every node as the cluster sees it now, by our ids. */
   membership(): Promise<Map<string, Member>>;
 }
@@ -127,7 +128,7 @@ export async function currentHoldings(cluster: ClusterView, slotMaps: SlotMapSou
   }
   const serving = map.masters.find((m) => !m.failing && m.host !== '');
   if (serving === undefined) return holdings;
-  const view = await withControlClient(serving, cluster.nodePassword, commandTimeoutMs, async (c) => String(await c.call('CLUSTER', 'NODES')));
+  const view = await cluster.clients.with(serving, async (c) => String(await c.call('CLUSTER', 'NODES')), commandTimeoutMs);
   for (const line of parseClusterNodes(view)) {
     if (!isMaster(line) || isFailing(line) || line.host === '' || line.flags.has('noaddr')) continue;
     const id = idOf(line.host, line.port);

@@ -55,7 +55,7 @@
  * in the document for resume().
  */
 import type { Logger } from '../../log.js';
-import { formatAddress, openNodeChannel, type NodeAddress } from '../../nodes/control-client.js';
+import { formatAddress, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
 import { decodeReply } from '../../resp/reply-value.js';
 import { parseClusterNodes } from '../../nodes/cluster-nodes.js';
@@ -657,7 +657,7 @@ export class SlotMigrator {
     const key = addressKey(addr.host, addr.port);
     let c = this.channels.get(key);
     if (c === undefined) {
-      c = openNodeChannel({ host: addr.host, port: addr.port }, { password: this.o.cluster.nodePassword, timeoutMs: this.o.commandTimeoutMs * 3, log: this.o.log });
+      c = this.o.cluster.clients.channel({ host: addr.host, port: addr.port }, { timeoutMs: this.o.commandTimeoutMs * 3, log: this.o.log });
       this.channels.set(key, c);
     }
     return c;

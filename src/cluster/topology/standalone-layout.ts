@@ -12,7 +12,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../log.js';
-import { probeNode, withControlClient } from '../../nodes/control-client.js';
+import type { ControlClients } from '../../nodes/control-client.js';
 import { exists } from '../../nodes/files.js';
 import { sleep } from '../../nodes/wait.js';
 import { TOPOLOGY_FORMAT, type NodeRecord, type SlotRange, type TopologyDoc } from './topology.js';
@@ -36,8 +36,9 @@ const DATA_ENTRIES = ['appendonlydir', 'dump.rdb'];
  * leaves them up) so it flushes its AOF, then move the replicas' data aside. Returns the
  * format-2 document to form the cluster from. Safe to run again after a crash midway.
  */
-export async function convertStandaloneLayout(layout: StandaloneLayout, log: Logger, timeoutMs = 2_000): Promise<TopologyDoc> {
-  await Promise.all(layout.nodes.map((n) => shutdownIfRunning(n, layout.nodePassword, timeoutMs, log)));
+export async function convertStandaloneLayout(layout: StandaloneLayout, log: Logger, routes: ControlClients, timeoutMs = 2_000): Promise<TopologyDoc> {
+  const clients = routes.as(layout.nodePassword);
+  await Promise.all(layout.nodes.map((n) => shutdownIfRunning(n, clients, timeoutMs, log)));
   const masterOfShard = new Map(layout.shards.map((s) => [s.id, s.masterId]));
   const nodes: NodeRecord[] = [];
   for (const n of layout.nodes) {
@@ -61,20 +62,20 @@ export async function convertStandaloneLayout(layout: StandaloneLayout, log: Log
   return { format: TOPOLOGY_FORMAT, provider: 'process', nodePassword: layout.nodePassword, formed: false, nodes, initialSlots };
 }
 
-async function shutdownIfRunning(node: StandaloneLayout['nodes'][number], password: string, timeoutMs: number, log: Logger): Promise<void> {
+async function shutdownIfRunning(node: StandaloneLayout['nodes'][number], clients: ControlClients, timeoutMs: number, log: Logger): Promise<void> {
   if (node.port <= 0) return;
   const addr = { host: node.host, port: node.port };
-  if ((await probeNode(addr, password, timeoutMs)).state !== 'ready') return;
+  if ((await clients.probe(addr, timeoutMs)).state !== 'ready') return;
   log.info({ node: node.id, port: node.port }, 'stopping a standalone node before conversion');
   const deadline = Date.now() + 15_000;
   let refusal = '';
   for (;;) {
     // Redis may refuse a SHUTDOWN for a moment ("Writing initial AOF, can't exit" while a
     // replica writes its AOF after a full sync): ask again for as long as the node answers.
-    await withControlClient(addr, password, timeoutMs, (c) => c.call('SHUTDOWN')).catch((err: Error) => {
+    await clients.with(addr, (c) => c.call('SHUTDOWN'), timeoutMs).catch((err: Error) => {
       refusal = err.message; // also "Connection is closed" when it does exit: the probe tells which
     });
-    if ((await probeNode(addr, password, timeoutMs)).state !== 'ready') return;
+    if ((await clients.probe(addr, timeoutMs)).state !== 'ready') return;
     if (Date.now() > deadline) throw new Error(`standalone node ${node.id} on port ${node.port} did not stop for the conversion (SHUTDOWN: ${refusal})`);
     await sleep(250);
   }

@@ -28,7 +28,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log.js';
 import { redisIdFromDir } from '../cluster-nodes.js';
-import { formatAddress, probeNode, withControlClient, type NodeProbe } from '../control-client.js';
+import { formatAddress, type ControlClients, type NodeProbe } from '../control-client.js';
 import type { DialMap } from '../../net/dial-map.js';
 import { dockerMessage, isDockerConflict, isDockerNotFound, isDockerNotModified } from './docker-errors.js';
 import { DockerEvents } from './docker-events.js';
@@ -67,6 +67,8 @@ export interface DockerProviderOptions {
   access: NodeAccess;
   /** Where the proxy's sockets learn the route to each node's published port (access `published`). */
   dial: DialMap;
+  /** The proxy's control-plane connections, dialling through `dial` (each node's password is its spec's). */
+  clients: ControlClients;
   /** Bound on a node becoming ready. Default 30 s. */
   startTimeoutMs?: number;
   /** Bound on a graceful stop (SIGTERM) before Docker sends SIGKILL. Default 3 s. */
@@ -242,13 +244,14 @@ export class DockerProvider implements NodeProvider {
     if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
     const ip = this.routeTo(info, net);
     const addr = { host: ip, port: CONTAINER_PORT };
-    const probe = await probeNode(addr, spec.password, this.timeouts.commandMs);
+    const clients = this.o.clients.as(spec.password);
+    const probe = await clients.probe(addr, this.timeouts.commandMs);
     if (probe.state !== 'ready' && probe.state !== 'loading') {
       this.log.warn({ node: spec.id, container: info.Name, probe: probe.state }, 'node container runs but does not answer; restarting it');
       await this.kill(info.Id);
       return undefined;
     }
-    const theirs = probe.state === 'ready' ? String(await withControlClient(addr, spec.password, this.timeouts.commandMs, (c) => c.call('CLUSTER', 'MYID'))) : undefined;
+    const theirs = probe.state === 'ready' ? String(await clients.with(addr, (c) => c.call('CLUSTER', 'MYID'), this.timeouts.commandMs)) : undefined;
     const ours = await redisIdFromDir(nodeDir);
     if (theirs !== undefined && theirs !== ours) {
       throw new NodeStartError(
@@ -378,7 +381,7 @@ export class DockerProvider implements NodeProvider {
     const deadline = Date.now() + this.timeouts.startMs;
     let probe: NodeProbe | undefined;
     for (;;) {
-      probe = await probeNode(addr, spec.password, this.timeouts.commandMs);
+      probe = await this.o.clients.as(spec.password).probe(addr, this.timeouts.commandMs);
       if (probe.state === 'ready') break;
       const state = (await this.inspect(info.Id))?.State;
       if (state === undefined || !state.Running) {

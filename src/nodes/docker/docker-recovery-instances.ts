@@ -10,7 +10,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log.js';
-import { probeNode } from '../control-client.js';
+import type { ControlClients } from '../control-client.js';
 import { dockerMessage } from './docker-errors.js';
 import { LABEL_CLUSTER, LABEL_ROLE } from './docker-network.js';
 import { CONTAINER_DATA_DIR, CONTAINER_PORT, inspectContainer, ownerIds, publishedPort, routeTo, type DockerProvider, type NodeAccess } from './docker-provider.js';
@@ -37,16 +37,18 @@ export interface DockerRecoveryInstancesOptions {
   /** Bound on loading the AOF. Default 120 s. */
   startTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** The proxy's control-plane connections, dialling through `dial` (the password is the one start() is given). */
+  clients: ControlClients;
 }
 
 export class DockerRecoveryInstances implements RecoveryInstanceRunner {
   private readonly ports = new PortAllocator('127.0.0.1');
   private readonly startTimeoutMs: number;
-  private readonly commandTimeoutMs: number;
+  private readonly clients: ControlClients;
 
   constructor(private readonly o: DockerRecoveryInstancesOptions) {
     this.startTimeoutMs = o.startTimeoutMs ?? 120_000;
-    this.commandTimeoutMs = o.commandTimeoutMs ?? 2_000;
+    this.clients = o.clients.within(o.commandTimeoutMs ?? 2_000);
   }
 
   private containerName(dirReal: string): string {
@@ -61,7 +63,7 @@ export class DockerRecoveryInstances implements RecoveryInstanceRunner {
     const existing = await this.inspect(name);
     if (existing?.State.Running === true) {
       const ip = this.routeTo(existing, net.name);
-      const probe = await probeNode({ host: ip, port: CONTAINER_PORT }, password, this.commandTimeoutMs);
+      const probe = await this.clients.as(password).probe({ host: ip, port: CONTAINER_PORT });
       if (probe.state === 'ready' || probe.state === 'loading') return this.waitLoaded(existing, dir, password, net.name, 'adopted');
     }
     // Never two on one AOF: whatever is left of an earlier attempt goes first.
@@ -114,7 +116,7 @@ export class DockerRecoveryInstances implements RecoveryInstanceRunner {
     const ip = this.routeTo(info, network);
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
-      const probe = await probeNode({ host: ip, port: CONTAINER_PORT }, password, this.commandTimeoutMs);
+      const probe = await this.clients.as(password).probe({ host: ip, port: CONTAINER_PORT });
       if (probe.state === 'ready') break;
       const state = (await this.inspect(info.Id))?.State;
       if (state === undefined || !state.Running) {

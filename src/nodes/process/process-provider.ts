@@ -13,15 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, open, realpath, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../log.js';
-import {
-  configGet,
-  formatAddress,
-  infoFields,
-  probeNode,
-  withControlClient,
-  type NodeAddress,
-  type NodeProbe,
-} from '../control-client.js';
+import { ControlClients, configGet, formatAddress, infoFields, type NodeAddress, type NodeProbe } from '../control-client.js';
 import { tailFile } from '../log-tail.js';
 import { readOptional, realpathOrSelf } from '../files.js';
 import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitForPidExit } from './pid.js';
@@ -52,6 +44,8 @@ export interface ProcessProviderOptions {
   stopTimeoutMs?: number;
   /** Bound on each control-plane command. Default 2 s. */
   commandTimeoutMs?: number;
+  /** The proxy's control-plane routes (each node's password is its spec's). Default: nodes dialled as announced. */
+  clients?: ControlClients;
   /** The nodes' cluster-node-timeout. Default 5 s. */
   clusterNodeTimeoutMs?: number;
 }
@@ -99,7 +93,7 @@ export class ProcessProvider implements NodeProvider {
   private readonly log: Logger;
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
-  private readonly commandTimeoutMs: number;
+  private readonly clients: ControlClients;
   private readonly clusterNodeTimeoutMs: number;
 
   private readonly redisServerPath: string | undefined;
@@ -117,7 +111,7 @@ export class ProcessProvider implements NodeProvider {
     this.redisServerPath = opts.redisServerPath;
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 3_000;
-    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2_000;
+    this.clients = (opts.clients ?? new ControlClients()).within(opts.commandTimeoutMs ?? 2_000);
     this.clusterNodeTimeoutMs = opts.clusterNodeTimeoutMs ?? 5_000;
   }
 
@@ -221,12 +215,12 @@ export class ProcessProvider implements NodeProvider {
 
   private async tryAdopt(spec: NodeSpec, nodeDir: string, nodeDirReal: string, port: number): Promise<RunningNode | undefined> {
     const addr = { host: HOST, port };
-    const probe = await probeNode(addr, spec.password, this.commandTimeoutMs);
+    const probe = await this.clients.as(spec.password).probe(addr);
     if (probe.state !== 'ready' && probe.state !== 'loading') {
       this.log.debug({ node: spec.id, port, probe }, 'no adoptable node on port');
       return undefined;
     }
-    const { dir, pid, busPort, clusterEnabled } = await withControlClient(addr, spec.password, this.commandTimeoutMs, async (c) => ({
+    const { dir, pid, busPort, clusterEnabled } = await this.clients.as(spec.password).with(addr, async (c) => ({
       dir: await configGet(c, 'dir'),
       pid: Number((await infoFields(c, 'server')).get('process_id')),
       busPort: Number(await configGet(c, 'cluster-port')),
@@ -334,7 +328,7 @@ export class ProcessProvider implements NodeProvider {
     let lastProbe: NodeProbe | undefined;
     for (;;) {
       if (spawned.exited !== undefined) return { kind: 'exited', detail: spawned.exited };
-      lastProbe = await probeNode(addr, password, this.commandTimeoutMs);
+      lastProbe = await this.clients.as(password).probe(addr);
       if (lastProbe.state === 'ready' && spawned.exited === undefined && child.pid !== undefined) return { kind: 'ready', pid: child.pid };
       if (Date.now() >= deadline) {
         if (child.pid !== undefined) {
@@ -358,7 +352,7 @@ export class ProcessProvider implements NodeProvider {
 
   private async waitReady(addr: NodeAddress, password: string, deadline: number): Promise<boolean> {
     for (;;) {
-      const probe = await probeNode(addr, password, this.commandTimeoutMs);
+      const probe = await this.clients.as(password).probe(addr);
       if (probe.state === 'ready') return true;
       if (Date.now() >= deadline) return false;
       await sleep(POLL_MS);

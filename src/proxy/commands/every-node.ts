@@ -12,7 +12,7 @@ import type { ReplySink } from '../../backend/reply-sink.js';
 import { isUnreachableReply } from '../../backend/connection.js';
 import { unreachableMessage, withoutAddress } from '../../backend/unreachable.js';
 import { encodeBulk, encodeError, encodeInteger, OK } from '../../resp/encode.js';
-import { NodeConnectError, withControlClient, type NodeAddress } from '../../nodes/control-client.js';
+import { NodeConnectError, type NodeAddress } from '../../nodes/control-client.js';
 import type { ClientSession } from '../session.js';
 import type { ProxyContext } from '../context.js';
 import { Gather } from '../datapath/reply-slot.js';
@@ -38,7 +38,7 @@ export function liveReplicas(ctx: ProxyContext): NodeAddress[] {
  */
 export async function callOnNode(ctx: ProxyContext, node: NodeAddress, args: readonly (string | Buffer)[]): Promise<Buffer> {
   try {
-    const value = await withControlClient(node, ctx.nodes.password, ctx.nodes.commandTimeoutMs, (c) => c.call(String(args[0]), ...args.slice(1)));
+    const value = await ctx.nodes.clients.with(node, (c) => c.call(String(args[0]), ...args.slice(1)), ctx.nodes.commandTimeoutMs);
     if (typeof value === 'number') return encodeInteger(value);
     if (value === 'OK') return OK;
     if (typeof value === 'string' || Buffer.isBuffer(value)) return encodeBulk(value);
