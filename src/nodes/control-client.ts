@@ -82,21 +82,6 @@ export class ControlClients {
   }
 
   /**
-   * A connected client for a long job (many commands, each bounded by `timeoutMs`, the
-   * whole not bounded); the caller closes it. Rejects with a NodeConnectError.
-   */
-  async open(addr: NodeAddress, timeoutMs = this.timeoutMs): Promise<ControlClient> {
-    const client = this.client(addr, timeoutMs);
-    try {
-      await client.connect();
-    } catch (err) {
-      client.close();
-      throw err;
-    }
-    return client;
-  }
-
-  /**
    * A reconnecting client for a long job that judges raw frames (slot migration, health
    * probes, slot maps): it re-authenticates on every reconnect, and never rejects.
    */
