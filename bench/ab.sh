@@ -6,6 +6,7 @@
 # hits both alike; medians over rounds. Besides ops/s, the proxy's own CPU time per request
 # (utime+stime from /proc/<pid>/stat around each run): on a shared machine, where ops/s
 # swings with the neighbours' load, what the proxy spends per request moves much less.
+# At the end, each proxy's peak and current resident memory (VmHWM, VmRSS).
 # Usage: bench/ab.sh BASE_REV [ROUNDS] [N1] [N16]
 set -eu
 BASE=${1:?usage: bench/ab.sh BASE_REV [ROUNDS] [N1] [N16]}
@@ -85,6 +86,11 @@ for P in 1 16; do
     awk -v t="$t" -v P="$P" -v a="$a" -v b="$b" -v r="$range" -v ca="$ca" -v cb="$cb" 'BEGIN {printf "| %s | %s | %.0f | %.0f | %.3f | %s | %.2f | %.2f | %.3f |\n", toupper(t), P, a, b, b/a, r, ca, cb, cb/ca}'
   done
 done
+echo
+# Memory, read once all rounds are done: the peak (VmHWM) and what is still held (VmRSS).
+mem() { awk '/^VmHWM|^VmRSS/ {printf "%s %.1f MB; ", $1, $2 / 1024}' "/proc/$1/status"; }
+echo "A memory: $(mem "$PID_A")"
+echo "B memory: $(mem "$PID_B")"
 echo
 echo "raw: test P build round ops/s cpu-us/req"
 cat "$TMP/results"
