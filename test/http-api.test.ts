@@ -86,6 +86,14 @@ describe('HTTP API v1, open (no passwords)', { skip }, () => {
     await tp?.close().catch(async () => killRedisServersUnder(tp.dataDir, []));
   });
 
+  test('an idle HTTP server holds no client of the proxy: CLIENT LIST shows only ours until data is asked for', async () => {
+    const before = String(await r.call('CLIENT', 'LIST')).trim().split('\n');
+    assert.equal(before.length, 1, before.join('\n'));
+    assert.equal((await call(base, 'GET', '/api/v1/hash/data/nothing-here')).status, 404);
+    const after = String(await r.call('CLIENT', 'LIST')).trim().split('\n');
+    assert.equal(after.length, 2, 'the data routes connect at their first request');
+  });
+
   test('POST /api/v1/hash/data sets the keys through the proxy; GET reads each back; an unknown key is a JSON 404', async () => {
     const data = Array.from({ length: 50 }, (_, i) => ({ key: `http:${i}`, value: `v${i}` }));
     data.push({ key: 'with space/and ü', value: '' });

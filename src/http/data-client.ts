@@ -5,6 +5,7 @@
  * to a redis-cli one, with no second entry into the router to keep in step with it. The
  * cost, a loopback hop per request, does not matter for an admin-scale API.
  */
+import type { Runtime } from '../net/runtime.js';
 import { NodeClient } from '../nodes/node-client.js';
 
 export interface DataClientOptions {
@@ -15,6 +16,8 @@ export interface DataClientOptions {
   password: string;
   /** Longer than the proxy's own --failover-timeout: a held request is answered, not cut off here. */
   commandTimeoutMs: number;
+  /** The proxy's runtime: faults to its log, writes flushed with its own. */
+  runtime: Runtime;
 }
 
 /** An error reply of the cluster (WRONGTYPE, CLUSTERDOWN, ...). */
@@ -33,25 +36,26 @@ export class DataUnreachableError extends Error {
 }
 
 export class DataClient {
-  private readonly client: NodeClient;
+  /** Made at the first data request: an idle proxy has no client of its own (INFO, CLIENT LIST, --maxclients). */
+  private client: NodeClient | undefined;
 
-  constructor(o: DataClientOptions) {
-    // The proxy is in this process: a lost connection is its restart or shutdown; it reconnects by itself.
-    this.client = new NodeClient(
-      { host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host, port: o.port },
-      { id: 'http data', password: o.password, timeoutMs: o.commandTimeoutMs, reconnect: true },
-    );
-  }
+  constructor(private readonly o: DataClientOptions) {}
 
   /** GET; undefined when the key does not exist. */
   async get(key: string): Promise<string | undefined> {
-    const value = (await replyErrors(this.client.call('GET', key))) as string | null;
+    const value = (await this.once((c) => c.call('GET', key))) as string | null;
     return value ?? undefined;
   }
 
   /** SET each pair, pipelined; rejects with the first failure (the pairs before it may be set). */
   async setAll(pairs: { key: string; value: string }[]): Promise<number> {
-    const results = await this.client.batch(pairs.map(({ key, value }) => ['SET', key, value]));
+    const results = await this.once(async (c) => {
+      const outcomes = await c.batch(pairs.map(({ key, value }) => ['SET', key, value]));
+      // A lost connection fails every SET still in flight: the whole batch goes again.
+      const lost = outcomes.find(([err]) => err !== null && err.name !== 'ReplyError');
+      if (lost?.[0]) throw lost[0];
+      return outcomes;
+    });
     for (let i = 0; i < results.length; i++) {
       const [err] = results[i];
       if (err !== null) throw asDataError(err, `SET ${pairs[i].key}`);
@@ -60,15 +64,35 @@ export class DataClient {
   }
 
   close(): void {
-    this.client.close();
+    this.client?.close();
+    this.client = undefined;
   }
-}
 
-async function replyErrors<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    throw asDataError(err as Error);
+  /**
+   * Run `work` on the client; when the connection to the proxy's port failed (its restart,
+   * a command timeout), once more on a new connection, which waits for the port instead
+   * of failing while the old one backs off. SET and GET may run twice: both are idempotent.
+   */
+  private async once<T>(work: (c: NodeClient) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.connection());
+    } catch (err) {
+      if ((err as Error).name === 'ReplyError') throw asDataError(err as Error);
+      this.close();
+      return work(this.connection()).catch((again: Error) => {
+        throw asDataError(again);
+      });
+    }
+  }
+
+  private connection(): NodeClient {
+    const o = this.o;
+    // The proxy is in this process: a lost connection is its restart or shutdown; it reconnects by itself.
+    this.client ??= new NodeClient(
+      { host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host, port: o.port },
+      { id: 'http data', password: o.password, timeoutMs: o.commandTimeoutMs, reconnect: true, runtime: o.runtime },
+    );
+    return this.client;
   }
 }
 

@@ -56,7 +56,7 @@ export class HttpServer {
 
   /** Build the routes and listen; rejects (nothing left open) when the port cannot be bound. */
   static async start(o: HttpServerOptions): Promise<HttpServer> {
-    const data = new DataClient({ host: o.proxyHost, port: o.proxy.port, password: o.proxy.requirePass, commandTimeoutMs: o.dataTimeoutMs });
+    const data = new DataClient({ host: o.proxyHost, port: o.proxy.port, password: o.proxy.requirePass, commandTimeoutMs: o.dataTimeoutMs, runtime: o.proxy.runtime });
     const app = Fastify({
       bodyLimit: o.bodyLimit ?? DEFAULT_BODY_LIMIT,
       // Requests are not logged one by one (as RESP commands are not); errors are, below.

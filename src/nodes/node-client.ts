@@ -179,8 +179,11 @@ export class NodeClient {
   private decoded(frame: Buffer, buffers: boolean): NodeBufferReply {
     const value = toNodeReply(decodeReply(frame), buffers);
     if (!(value instanceof ReplyError)) return value;
-    // The connection's own errors (unreachable, closed by us) are not the node's answer.
-    if (this.closed || isUnreachableReply(frame)) throw new Error(value.message);
+    // The connection's own errors (unreachable, closed by us) are not the peer's answer. The
+    // text alone cannot tell: a proxy relays the same words from its own backends, over a
+    // connection that is still up. When the connection fails it is no longer ready by the time
+    // its failed requests' promises are read here.
+    if (this.closed || (isUnreachableReply(frame) && !this.conn.isReady)) throw new Error(value.message);
     throw value;
   }
 }

@@ -113,13 +113,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
   private readonly slotHolds = new SlotHolds(CLUSTER_DOWN);
   /** slotHolds.held, at hand for every request. */
   private readonly slotHeld = this.slotHolds.held;
-  /** Told when a backend connection drops (the health monitor looks at once). */
-  onBackendLost: ((host: string, port: number) => void) | undefined;
-  /**
-   * Told when a master answers a request BUSY; true when the proxy is ending that busy
-   * spell (killing the script or failing the master over), so the request is worth sending again.
-   */
-  onBackendBusy: ((host: string, port: number) => boolean) | undefined;
+  /** Told of lost connections and BUSY masters (the failover side, through RequestGate). */
+  private watcher: BackendWatcher | undefined;
   private closed = false;
 
   constructor(
@@ -134,10 +129,9 @@ export class Router implements ClusterErrorHandler, RequestGate {
     this.setSlotMap(map);
   }
 
-  /** RequestGate: the watcher is told through onBackendLost and onBackendBusy. */
+  /** RequestGate: one watcher; a later one replaces it. */
   watchBackends(watcher: BackendWatcher): void {
-    this.onBackendLost = (host, port) => watcher.backendLost(host, port);
-    this.onBackendBusy = (host, port) => watcher.backendBusy(host, port);
+    this.watcher = watcher;
   }
 
   get slotMap(): SlotMap {
@@ -230,11 +224,6 @@ export class Router implements ClusterErrorHandler, RequestGate {
   /** These slots' requests go where the map says now (it must name their new owners). */
   releaseSlots(slots: Iterable<number>): void {
     this.slotHolds.release(slots, (p, slot) => this.sendToSlot(p.session, slot, p.raw, p.sink));
-  }
-
-  /** Whether requests for this slot wait (holdSlots). */
-  isSlotHeld(slot: number): boolean {
-    return this.slotHeld[slot] === 1;
   }
 
   private park(pool: BackendPool, slot: number, raw: Buffer, sink: ReplySink, session: ClientLink): void {
@@ -420,7 +409,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
   }
 
   onBusy(_reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean {
-    if (this.closed || this.onBackendBusy?.(from.endpoint.host, from.endpoint.port) !== true) return false;
+    if (this.closed || this.watcher?.backendBusy(from.endpoint.host, from.endpoint.port) !== true) return false;
     // Requests behind it on this connection may run after the kill, before it would go again.
     if (from.pendingCount > 0) return false;
     const pool = this.pools.find(from.endpoint.host, from.endpoint.port);
@@ -481,7 +470,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
   onConnectionLost(from: BackendConnection): void {
     if (this.closed) return;
     this.refresher.requestRefresh();
-    this.onBackendLost?.(from.endpoint.host, from.endpoint.port);
+    this.watcher?.backendLost(from.endpoint.host, from.endpoint.port);
   }
 
   onConnectionReady(from: BackendConnection): void {
