@@ -22,7 +22,8 @@ import { BackendConnection, type BackendEndpoint, type ClusterErrorHandler } fro
 /** The roles of a pool's connections, as /metrics labels them. */
 export type PoolConnectionKind = 'shared' | 'shared_resp3' | 'dedicated_idle' | 'control';
 import type { AckPolicy } from './replica-ack.js';
-import { killCommandFor, replyText, sendKill, type KillSender } from '../commands/script-kill.js';
+import { killCommandFor, sendKill, type KillSender } from '../commands/script-kill.js';
+import { lineText } from '../resp/reply-value.js';
 import type { Protocol } from '../resp/encode.js';
 import type { Runtime } from '../net/runtime.js';
 
@@ -202,7 +203,7 @@ export class BackendPool {
     if (kill === undefined || this.closed) return;
     const log = this.opts.log;
     const node = this.endpoint.id;
-    const send: KillSender = (k) => new Promise((resolve) => this.controlConnection().send(k.raw, { deliver: (reply) => resolve(replyText(reply)) }));
+    const send: KillSender = (k) => new Promise((resolve) => this.controlConnection().send(k.raw, { deliver: (reply) => resolve(lineText(reply)) }));
     void sendKill(send, kill).then(({ outcome, said }) => {
       // NOTBUSY: it ended meanwhile; UNKILLABLE: it wrote (the failover side's to handle).
       if (outcome === 'killed') log.warn({ node, command: kill.name }, 'killed the script a timed-out request left running');

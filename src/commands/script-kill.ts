@@ -67,7 +67,3 @@ export async function sendKill(send: KillSender, kill: KillCommand): Promise<Kil
   return { outcome: 'failed', said };
 }
 
-/** A reply frame as KillSender's text ('+OK' → 'OK', '-ERR …' → 'ERR …'). */
-export function replyText(frame: Buffer): string {
-  return frame.toString('latin1', 1, frame.length - 2);
-}

@@ -24,7 +24,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { createRuntime, type Runtime } from '../net/runtime.js';
 import { encodeCommand } from '../resp/encode.js';
-import { decodeReply, ReplyErrorValue, ReplyMapValue, type ReplyValue } from '../resp/reply-value.js';
+import { decodeReply, lineText, ReplyErrorValue, ReplyMapValue, type ReplyValue } from '../resp/reply-value.js';
 
 export interface NodeAddress {
   host: string;
@@ -211,7 +211,7 @@ function utf8Text(latin1: string): string {
 
 /** The message of an error reply ("ERR …", "BUSYKEY …"), or undefined for any other reply. */
 export function replyError(frame: Buffer): string | undefined {
-  return frame[0] === 0x2d /* '-' */ ? frame.toString('latin1', 1, frame.length - 2) : undefined;
+  return frame[0] === 0x2d /* '-' */ ? lineText(frame) : undefined;
 }
 
 /** The reply, or an Error with the node's message. */

@@ -192,6 +192,11 @@ export function bulkText(raw: Buffer): string {
   return bulkBody(raw).toString('latin1');
 }
 
+/** A one-line frame's text as latin1, without its type byte and CRLF ('+OK' → 'OK', '-ERR …' → 'ERR …'). */
+export function lineText(raw: Buffer): string {
+  return raw.toString('latin1', 1, raw.length - 2);
+}
+
 /**
  * Raw views of the top-level elements of an array (or set, or push) reply, e.g. to
  * reassemble a split MGET. null when the reply is not an aggregate of that kind

@@ -16,7 +16,7 @@ import type { Logger } from '../../log.js';
 import { formatAddress, type NodeAddress } from '../../nodes/control-client.js';
 import { sleep } from '../../nodes/wait.js';
 import { encodeCommand } from '../../resp/encode.js';
-import { decodeReply } from '../../resp/reply-value.js';
+import { decodeReply, lineText } from '../../resp/reply-value.js';
 import { expectOk, replyError, type NodeClient } from '../../nodes/node-client.js';
 
 /** Where the keys go: an address, named in logs by `address`. */
@@ -84,7 +84,7 @@ export class KeyMover {
     if (busy.length === 0) return 0;
     const reply = expectOk(await source.callRaw([...this.migrateArgs(target, true), ...busy]), `MIGRATE REPLACE from ${formatAddress(source.address)}`);
     this.o.log.warn(
-      { slot, target: target.address, keys: busy.length, differing: differing.length, examples: differing.slice(0, LOGGED_KEYS), reply: reply.toString('latin1', 1, reply.length - 2) },
+      { slot, target: target.address, keys: busy.length, differing: differing.length, examples: differing.slice(0, LOGGED_KEYS), reply: lineText(reply) },
       "target already had keys the source still served: the source's copies (the ones clients read) replaced them",
     );
     return differing.length;
