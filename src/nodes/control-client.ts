@@ -5,7 +5,7 @@
  */
 import { formatAddress, NodeClient, NodeConnectError, type NodeAddress } from './node-client.js';
 import { withTimeout } from './wait.js';
-import type { Runtime } from '../net/runtime.js';
+import { createRuntime, type Runtime } from '../net/runtime.js';
 import type { Logger } from '../log.js';
 
 export { formatAddress, NodeConnectError, type NodeAddress, type NodeClient } from './node-client.js';
@@ -27,7 +27,7 @@ export type PasswordSource = string | (() => string);
 export interface ControlClientsOptions {
   /** The nodes' requirepass ('' for none); default ''. */
   password?: PasswordSource;
-  /** The proxy's runtime: its dial routes (the Docker provider's published ports) and fault log. Default: each client a runtime of its own, nodes dialled as announced. */
+  /** The proxy's runtime: its dial routes (the Docker provider's published ports) and fault log. Default: one runtime for all of these clients, nodes dialled as announced. */
   runtime?: Runtime;
   /** Bounds connecting and each command unless a call says otherwise; default 2 s. */
   timeoutMs?: number;
@@ -40,12 +40,13 @@ export interface ControlClientsOptions {
  */
 export class ControlClients {
   private readonly passwordSource: PasswordSource;
-  readonly runtime: Runtime | undefined;
+  readonly runtime: Runtime;
   readonly timeoutMs: number;
 
   constructor(o: ControlClientsOptions = {}) {
     this.passwordSource = o.password ?? '';
-    this.runtime = o.runtime;
+    // Made once here when not given: every client of this set shares it, not one each.
+    this.runtime = o.runtime ?? createRuntime();
     this.timeoutMs = o.timeoutMs ?? 2_000;
   }
 
