@@ -84,7 +84,7 @@ const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defau
   --targets LIST      direct,twemproxy,predixy,proxy,ack-master,ack-replica (default all; env
                       BENCH_TARGETS); ack-master/ack-replica: proxies with --ack master / --ack
                       replica over the same 3 masters with 1 replica each, SET and GET only
-  --rounds R          rounds; medians are over rounds (default 3; env BENCH_ROUNDS)
+  --rounds R          rounds; medians are over rounds (default 5; env BENCH_ROUNDS)
   --n1 N              requests per test at -P 1 (default 100000; env BENCH_N1)
   --n16 N             requests per test at -P 16 (or any -P > 1) (default 500000; env BENCH_N16)
   --quick             smoke run: --rounds 1 --n1 10000 --n16 50000 --warmup 5000
@@ -93,8 +93,9 @@ const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defau
   --keyspace K        redis-benchmark -r (default 100000)
   --tests LIST        redis-benchmark -t (default set,get,mset)
   --warmup N          unmeasured run per target at the highest -P first (default 50000; 0: none)
-  --no-aof            run the direct/twemproxy redis-servers without AOF (default: appendonly yes +
-                      everysec, the same persistence as the proxy's own nodes, so all compare alike)
+  --no-aof            run the direct/twemproxy/predixy redis-servers without AOF (default:
+                      appendonly yes + everysec, the same persistence as the proxy's own nodes,
+                      so all compare alike)
   --distribution D    twemproxy distribution: ketama (default) or modula
   --proxy-arg ARG     extra argument for the proxy (repeatable), e.g. --proxy-arg=--pool-size=1
   --proxy-rev REV     run the proxy from git revision REV (git archive into the temp dir,
@@ -161,7 +162,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   if (distribution !== 'ketama' && distribution !== 'modula') throw new Error('--distribution must be ketama or modula');
   return {
     targets,
-    rounds: positiveInt('--rounds', values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 3),
+    rounds: positiveInt('--rounds', values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 5),
     requestsP1: positiveInt('--n1', values.n1 ?? env.BENCH_N1, quick ? 10_000 : 100_000),
     requestsPipelined: positiveInt('--n16', values.n16 ?? env.BENCH_N16, quick ? 50_000 : 500_000),
     pipelines,
