@@ -26,7 +26,7 @@ help:
 	@echo "make test   - type-check, lint and run every test suite against real redis-server processes"
 	@echo "make chaos  - long chaos runs: kill/stop nodes and the proxy under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
 	@echo "make redis-suite - Redis 7.0.15's own test suite straight through one fresh proxy, against test/redis-suite/expected-failures.txt (REDIS_TESTS=dir)"
-	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs this proxy, side by side"
+	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs predixy vs this proxy, side by side"
 	@echo "make bench-failover - kill -9 of a master under load -> first write on its slots, median over runs"
 	@echo "make docker-images - build ihs-redis:local, ihs-local/node:20 and the proxy image offline (docker/README.md)"
 	@echo "make docker-run  - the proxy image with --provider docker on 127.0.0.1:6380, Docker socket mounted (ARGS, DOCKER_DATA_DIR)"
@@ -111,6 +111,8 @@ redis-suite: deps build
 	@command -v tclsh >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo "installing tcl with apt-get" && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcl >/dev/null; }; }; } || { echo "tclsh not found: sudo apt-get install tcl"; exit 1; }
 	node --import tsx test/redis-suite/run.ts
 
+# predixy needs no step here: bench/run.ts takes PREDIXY=, or builds it once from ../shared/predixy
+# into ~/.cache (g++ and make, no network), or skips it with a note (bench/README.md).
 bench: deps build
 	@command -v nutcracker >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nutcracker >/dev/null; } || { echo "nutcracker (twemproxy) not found: apt-get install nutcracker"; exit 1; }
 	npx tsx bench/run.ts

@@ -1,12 +1,13 @@
 /**
  * `make bench`: redis-benchmark against one redis-server (direct), twemproxy over 3
- * masters, and this proxy over its own 3 masters — side by side, interleaved per round,
- * medians over rounds — plus the proxy's RSS and the issue's performance targets checked;
+ * masters, predixy over a 3-master Redis Cluster, and this proxy over its own 3 masters —
+ * side by side, interleaved per round, medians over rounds — plus the proxy's RSS (and
+ * predixy's) and the issues' performance targets checked;
  * and what `--ack replica` costs: two more proxies over one set of 3 masters with a replica
  * each, `--ack master` and `--ack replica`, for SET and GET.
  * Results: bench/results/latest.json and latest.md. See bench/README.md.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,12 +24,14 @@ import {
   stopPid,
   stopProcess,
   tail,
+  waitFor,
   waitForPong,
   type Managed,
 } from './lib/procs.js';
 import { optionsOrExitCode } from './lib/cli.js';
 import { machineInfo, projectInfo, versionOf } from './lib/machine.js';
 import { killCurrentBenchmark, runBenchmark } from './lib/redis-benchmark.js';
+import { predixyConfig, resolvePredixy, type PredixyBinary } from './lib/predixy.js';
 import {
   ACK_TARGETS,
   ACK_TESTS,
@@ -39,6 +42,8 @@ import {
   computeRatios,
   computeVerdicts,
   latencyTable,
+  memoryTable,
+  predixyLatencyTable,
   throughputTable,
   verdictTable,
   type RssReport,
@@ -65,6 +70,8 @@ interface Options {
   proxyArgs: string[];
   /** Benchmark this git revision (extracted with git archive) instead of the working tree. */
   proxyRev: string | undefined;
+  /** --predixy / PREDIXY: this predixy binary (must exist) instead of the cached build. */
+  predixy: string | undefined;
   timeoutS: number;
   startTimeoutS: number;
   out: string;
@@ -74,10 +81,10 @@ interface Options {
 
 const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defaults)
 
-  --targets LIST      direct,twemproxy,proxy,ack-master,ack-replica (default all; env BENCH_TARGETS);
-                      ack-master/ack-replica: proxies with --ack master / --ack replica over the
-                      same 3 masters with 1 replica each, SET and GET only
-  --rounds R          rounds; medians are over rounds (default 3; env BENCH_ROUNDS)
+  --targets LIST      direct,twemproxy,predixy,proxy,ack-master,ack-replica (default all; env
+                      BENCH_TARGETS); ack-master/ack-replica: proxies with --ack master / --ack
+                      replica over the same 3 masters with 1 replica each, SET and GET only
+  --rounds R          rounds; medians are over rounds (default 5; env BENCH_ROUNDS)
   --n1 N              requests per test at -P 1 (default 100000; env BENCH_N1)
   --n16 N             requests per test at -P 16 (or any -P > 1) (default 500000; env BENCH_N16)
   --quick             smoke run: --rounds 1 --n1 10000 --n16 50000 --warmup 5000
@@ -86,13 +93,17 @@ const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defau
   --keyspace K        redis-benchmark -r (default 100000)
   --tests LIST        redis-benchmark -t (default set,get,mset)
   --warmup N          unmeasured run per target at the highest -P first (default 50000; 0: none)
-  --no-aof            run the direct/twemproxy redis-servers without AOF (default: appendonly yes +
-                      everysec, the same persistence as the proxy's own nodes, so all compare alike)
+  --no-aof            run the direct/twemproxy/predixy redis-servers without AOF (default:
+                      appendonly yes + everysec, the same persistence as the proxy's own nodes,
+                      so all compare alike)
   --distribution D    twemproxy distribution: ketama (default) or modula
   --proxy-arg ARG     extra argument for the proxy (repeatable), e.g. --proxy-arg=--pool-size=1
   --proxy-rev REV     run the proxy from git revision REV (git archive into the temp dir,
                       node_modules linked, built with tsc) instead of the working tree
                       (env BENCH_PROXY_REV); the working tree's proxy is built with make build
+  --predixy PATH      the predixy binary (env PREDIXY; an error if it is not there); default: the
+                      one built in ~/.cache/interface-hash-server/predixy-ca1630a, built there
+                      from ../shared/predixy/predixy-ca1630a.tgz if missing; none: predixy skipped
   --timeout S         limit per redis-benchmark run, seconds (default 300)
   --start-timeout S   limit for the proxy to answer PING, seconds (default 60)
   --out DIR           where latest.json / latest.md go (default bench/results)
@@ -126,6 +137,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       distribution: { type: 'string' },
       'proxy-arg': { type: 'string', multiple: true },
       'proxy-rev': { type: 'string' },
+      predixy: { type: 'string' },
       timeout: { type: 'string' },
       'start-timeout': { type: 'string' },
       out: { type: 'string' },
@@ -150,7 +162,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   if (distribution !== 'ketama' && distribution !== 'modula') throw new Error('--distribution must be ketama or modula');
   return {
     targets,
-    rounds: positiveInt('--rounds', values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 3),
+    rounds: positiveInt('--rounds', values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 5),
     requestsP1: positiveInt('--n1', values.n1 ?? env.BENCH_N1, quick ? 10_000 : 100_000),
     requestsPipelined: positiveInt('--n16', values.n16 ?? env.BENCH_N16, quick ? 50_000 : 500_000),
     pipelines,
@@ -162,6 +174,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     distribution,
     proxyArgs: values['proxy-arg'] ?? [],
     proxyRev: values['proxy-rev'] ?? (env.BENCH_PROXY_REV || undefined),
+    predixy: values.predixy ?? (env.PREDIXY || undefined),
     timeoutS: positiveInt('--timeout', values.timeout, 300),
     startTimeoutS: positiveInt('--start-timeout', values['start-timeout'], 60),
     out: path.resolve(values.out ?? path.join(REPO, 'bench', 'results')),
@@ -206,6 +219,9 @@ class Bench {
   proxyDataDir = '';
   proxy: Managed | undefined;
   twemproxy: Managed | undefined;
+  /** Where predixy's binary came from, or why it is skipped; set before main() when predixy is asked for. */
+  predixyBinary: PredixyBinary | undefined;
+  predixy: Managed | undefined;
   proxyStop: ProxyStop | undefined;
   /** The --ack pair: the ack-master proxy owns the nodes (process provider), ack-replica uses them (static). */
   ackMaster: Managed | undefined;
@@ -217,7 +233,7 @@ class Bench {
   aborted = false;
   private cleaning: Promise<void> | undefined;
   private sampler: NodeJS.Timeout | undefined;
-  readonly rss = { proxyMaxKb: 0, proxyHwmKb: 0, proxyIdleKb: 0, samples: 0, twemMaxKb: 0 };
+  readonly rss = { proxyMaxKb: 0, proxyHwmKb: 0, proxyIdleKb: 0, samples: 0, twemMaxKb: 0, predixyMaxKb: 0, predixyHwmKb: 0, predixyIdleKb: 0 };
   static readonly SAMPLE_MS = 250;
 
   constructor(readonly opts: Options) {
@@ -238,9 +254,9 @@ class Bench {
     return ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, '--dir', dir];
   }
 
-  private async startRedis(name: string): Promise<{ proc: Managed; port: number }> {
+  private async startRedis(name: string, extraArgs: string[] = []): Promise<{ proc: Managed; port: number }> {
     const port = await freePort();
-    const proc = startProcess(name, 'redis-server', this.redisArgs(port, path.join(this.tmp, name)), this.logFile(name));
+    const proc = startProcess(name, 'redis-server', [...this.redisArgs(port, path.join(this.tmp, name)), ...extraArgs], this.logFile(name));
     this.processes.push(proc);
     await waitForPong(port, 10_000, proc);
     return { proc, port };
@@ -286,6 +302,47 @@ class Bench {
     await waitForPong(port, 10_000, proc);
     this.targets.set('twemproxy', { name: 'twemproxy', port, proc });
     log(`twemproxy  nutcracker on ${port} (pid ${proc.pid}) over masters ${masters.join(', ')}; fnv1a_64/${this.opts.distribution}`);
+  }
+
+  /**
+   * predixy over a Redis Cluster of its own: 3 cluster-enabled masters (persistence as for
+   * direct/twemproxy), formed with redis-cli --cluster create, then predixy with one worker
+   * thread; ready once it answers PING and a SET/GET round-trip. A failure after the nodes
+   * started marks the target down (its runs are listed as failed), as for the proxy.
+   */
+  async startPredixy(bin: string): Promise<void> {
+    const nodes: { proc: Managed; port: number }[] = [];
+    for (let i = 0; i < 3; i++) nodes.push(await this.startRedis(`predixy-node-${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf']));
+    const servers = nodes.map((n) => `${HOST}:${n.port}`);
+    const port = await freePort();
+    try {
+      const created = await run('redis-cli', ['--cluster', 'create', ...servers, '--cluster-replicas', '0', '--cluster-yes'], 60_000);
+      if (created.code !== 0) throw new Error(`redis-cli --cluster create failed: ${(created.stderr || created.stdout).trim().split('\n').slice(-5).join(' / ')}`);
+      for (const n of nodes) await waitFor(`cluster_state:ok on ${n.port}`, 30_000, async () => /cluster_state:ok/.test((await redisCli(n.port, ['cluster', 'info'])).stdout));
+      const conf = path.join(this.tmp, 'predixy.conf');
+      writeFileSync(conf, predixyConfig(port, servers, this.logFile('predixy')));
+      this.predixy = startProcess('predixy', bin, [conf], this.logFile('predixy-stdio'));
+      this.processes.push(this.predixy);
+      await waitForPong(port, 10_000, this.predixy);
+      // PONG comes from predixy itself; a round-trip shows it has the cluster's slot map.
+      await waitFor('a SET/GET round-trip through predixy', 15_000, async () => {
+        const set = await redisCli(port, ['SET', 'bench:predixy-check', 'ok']);
+        const get = await redisCli(port, ['GET', 'bench:predixy-check']);
+        return set.stdout.trim() === 'OK' && get.stdout.trim() === 'ok';
+      });
+      await redisCli(port, ['DEL', 'bench:predixy-check']);
+    } catch (err) {
+      const logs = this.predixy ? `\n--- predixy log (tail) ---\n${tail(this.logFile('predixy'))}\n${tail(this.predixy.logFile)}` : '';
+      const msg = `predixy did not start: ${(err as Error).message}${logs}`;
+      this.problems.push(msg);
+      log(msg);
+      this.targets.set('predixy', { name: 'predixy', port, proc: this.predixy ?? nodes[0]!.proc, down: 'did not start' });
+      return;
+    }
+    this.targets.set('predixy', { name: 'predixy', port, proc: this.predixy });
+    const mem = memoryOf(this.predixy.pid);
+    if (mem) this.rss.predixyIdleKb = mem.rssKb;
+    log(`predixy    on ${port} (pid ${this.predixy.pid}), 1 worker thread, over Redis Cluster ${nodes.map((n) => n.port).join(', ')}; RSS ${(this.rss.predixyIdleKb / 1024).toFixed(1)} MB once ready`);
   }
 
   /** Where the proxy runs from: the working tree, or a `git archive` of --proxy-rev. */
@@ -403,6 +460,13 @@ class Bench {
         const m = memoryOf(this.twemproxy.pid);
         if (m) this.rss.twemMaxKb = Math.max(this.rss.twemMaxKb, m.rssKb);
       }
+      if (this.predixy && this.predixy.exit === undefined) {
+        const m = memoryOf(this.predixy.pid);
+        if (m) {
+          this.rss.predixyMaxKb = Math.max(this.rss.predixyMaxKb, m.rssKb);
+          this.rss.predixyHwmKb = Math.max(this.rss.predixyHwmKb, m.hwmKb);
+        }
+      }
     }, Bench.SAMPLE_MS);
     this.sampler.unref();
   }
@@ -487,6 +551,9 @@ class Bench {
     this.check();
     if (o.targets.includes('twemproxy')) await this.startTwemproxy();
     this.check();
+    const predixy = this.predixyBinary;
+    if (o.targets.includes('predixy') && predixy !== undefined && 'bin' in predixy) await this.startPredixy(predixy.bin);
+    this.check();
     if (o.targets.includes('proxy')) await this.startProxy();
     this.check();
     if (o.targets.some((t) => ACK_TARGETS.includes(t))) await this.startAckPair();
@@ -524,9 +591,14 @@ class Bench {
       }
     }
     this.loadEnd = os.loadavg()[0] ?? 0;
+    // VmHWM is the kernel's peak over the process's whole life: read once more after the last run.
     if (this.proxy && this.proxy.exit === undefined) {
       const m = memoryOf(this.proxy.pid);
       if (m) this.rss.proxyHwmKb = Math.max(this.rss.proxyHwmKb, m.hwmKb);
+    }
+    if (this.predixy && this.predixy.exit === undefined) {
+      const m = memoryOf(this.predixy.pid);
+      if (m) this.rss.predixyHwmKb = Math.max(this.rss.predixyHwmKb, m.hwmKb);
     }
   }
 
@@ -587,7 +659,7 @@ class Bench {
 
 // ---------------------------------------------------------------- report
 
-function benchMachineInfo(): Record<string, string | number> {
+function benchMachineInfo(predixyBin: string | undefined): Record<string, string | number> {
   let nutcracker: string;
   try {
     // nutcracker -V prints to stderr and exits 0.
@@ -596,7 +668,9 @@ function benchMachineInfo(): Record<string, string | number> {
   } catch {
     nutcracker = 'unknown';
   }
-  return { ...machineInfo(), redisBenchmark: versionOf('redis-benchmark', ['--version']), nutcracker };
+  // predixy -v prints "<its path> predixy-1.0.5" to stderr.
+  const predixy = predixyBin === undefined ? 'not used' : (spawnSync(predixyBin, ['-v'], { encoding: 'utf8', timeout: 5_000 }).stderr ?? '').trim().split(' ').pop() || 'unknown';
+  return { ...machineInfo(), redisBenchmark: versionOf('redis-benchmark', ['--version']), nutcracker, predixy };
 }
 
 function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: string; md: string; console: string } {
@@ -613,13 +687,23 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
         samples: b.rss.samples,
         sampleMs: Bench.SAMPLE_MS,
         twemproxyMaxSampledMb: mb(b.rss.twemMaxKb),
+        predixyIdleMb: mb(b.rss.predixyIdleKb),
+        predixyMaxSampledMb: mb(b.rss.predixyMaxKb),
+        predixyPeakHwmMb: mb(b.rss.predixyHwmKb),
       }
     : null;
-  const verdicts = o.targets.includes('proxy') && o.targets.includes('twemproxy') ? computeVerdicts(medians, o.pipelines, tests, rss) : [];
+  const predixyBin = b.predixyBinary !== undefined && 'bin' in b.predixyBinary ? b.predixyBinary.bin : undefined;
+  const predixySkip = b.predixyBinary !== undefined && 'skip' in b.predixyBinary ? b.predixyBinary.skip : undefined;
+  const verdicts = o.targets.includes('proxy')
+    ? computeVerdicts(medians, o.pipelines, tests, rss, {
+        predixy: o.targets.includes('predixy') ? 'measured' : predixySkip !== undefined ? 'skipped' : 'absent',
+        twemproxy: o.targets.includes('twemproxy'),
+      })
+    : [];
   const ackCost = computeAckCost(medians, b.runs, o.pipelines, tests);
   const failedRuns = b.runs.filter((r) => r.errors.length > 0);
   const warnings = [...new Set(b.runs.flatMap((r) => r.warnings.map((w) => `${r.target}: ${w}`)))];
-  const machine = benchMachineInfo();
+  const machine = benchMachineInfo(predixyBin);
   const project = projectInfo(REPO);
   const proxySource = b.proxyCommit
     ? `commit ${b.proxyCommit} (--proxy-rev ${o.proxyRev ?? ''}, git archive)`
@@ -634,7 +718,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
     keyspace: o.keyspace,
     tests: o.tests,
     warmupRequests: o.warmup,
-    order: 'per round, per -P, per test: one redis-benchmark per target, in the order direct, twemproxy, proxy, ack-master, ack-replica',
+    order: `per round, per -P, per test: one redis-benchmark per target, in the order ${TARGETS.join(', ')}`,
     direct: `a separate standalone redis-server (--save '' --appendonly ${o.aof ? 'yes --appendfsync everysec' : 'no'})`,
     twemproxy: {
       masters: 3,
@@ -646,6 +730,14 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       preconnect: true,
       mastersPersistence: o.aof ? 'appendonly yes, everysec' : 'appendonly no, save ""',
     },
+    predixy: predixyBin === undefined
+      ? { skipped: predixySkip ?? 'not among the targets' }
+      : {
+          binary: b.predixyBinary !== undefined && 'how' in b.predixyBinary ? b.predixyBinary.how : predixyBin,
+          config: 'WorkerThreads 1, ClusterServerPool (RefreshInterval 1) seeded with the 3 masters, no latency monitors, no auth, log to a file',
+          cluster: '3 cluster-enabled redis-servers, no replicas, formed with redis-cli --cluster create',
+          mastersPersistence: o.aof ? 'appendonly yes, everysec' : 'appendonly no, save ""',
+        },
     proxy: {
       command: `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 0 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
       runs: 'dist/ (tsc output of src/, as in production); a --proxy-rev from before dist/ existed runs src/ through tsx',
@@ -659,27 +751,37 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
   };
 
   const tgt = o.targets;
+  const persistence = parameters.twemproxy.mastersPersistence;
+  const described: Partial<Record<TargetName, string>> = {
+    direct: 'direct: one standalone redis-server',
+    twemproxy: `twemproxy: nutcracker fnv1a_64/${o.distribution} over 3 redis-server masters (${persistence})`,
+    predixy: `predixy: 1 worker thread over a 3-master Redis Cluster (${persistence})`,
+    proxy: 'proxy: 3 masters, 0 replicas, started by its process provider (AOF everysec)',
+  };
+  const targetDescriptions = tgt.map((t) => described[t]).filter((d): d is string => d !== undefined);
+  if (predixySkip !== undefined) targetDescriptions.push(`predixy: SKIPPED, ${predixySkip.split('\n')[0]}`);
   const sections: string[] = [];
   sections.push(`# interface-hash-server benchmark\n`);
   sections.push(
     `- date: ${finishedAt.toISOString()} (took ${durationS} s)\n` +
-      `- machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memTotalMb} MB, ${machine.os}; node ${machine.node}; ${machine.redisServer}; ${machine.nutcracker}\n` +
+      `- machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memTotalMb} MB, ${machine.os}; node ${machine.node}; ${machine.redisServer}; ${machine.nutcracker}; predixy ${machine.predixy}\n` +
       `- 1-min load average: ${b.loadStart.toFixed(2)} before, ${b.loadEnd.toFixed(2)} at the end of the last round (the bench itself keeps ~2 busy; more means other work competed)\n` +
       `- proxy code: ${proxySource}\n` +
       `- redis-benchmark -c ${o.clients} -r ${o.keyspace} -t ${o.tests.join(',')} --csv; -n ${o.requestsP1} at -P 1, -n ${o.requestsPipelined} at -P > 1; ` +
-      `${o.rounds} round(s); within a round, per -P and test, one redis-benchmark per target in turn (direct, twemproxy, proxy, ack-master, ack-replica); medians over rounds; ` +
+      `${o.rounds} round(s); within a round, per -P and test, one redis-benchmark per target in turn (${tgt.join(', ')}); medians over rounds; ` +
       `warm-up ${o.warmup} requests of each test per target first (not counted)\n` +
-      `- direct: one standalone redis-server; twemproxy: nutcracker fnv1a_64/${o.distribution} over 3 redis-server masters ` +
-      `(${parameters.twemproxy.mastersPersistence}); proxy: 3 masters, 0 replicas, started by its process provider (AOF everysec)\n`,
+      `- ${targetDescriptions.join('; ')}\n`,
   );
   sections.push(`## Throughput (median ops/s)\n\n${throughputTable(medians, ratios, tgt)}\n`);
   sections.push(`## Latency (median over rounds of redis-benchmark's p50 / p99, ms)\n\n${latencyTable(medians, ratios, tgt)}\n`);
+  if (tgt.includes('proxy') && tgt.includes('predixy')) {
+    sections.push(`## Latency, proxy vs predixy (ms, medians over rounds)\n\n${predixyLatencyTable(medians, ratios)}\n`);
+  }
   if (rss) {
     sections.push(
-      `## Proxy memory\n\n` +
-        `- RSS once ready (idle): ${rss.idleMb ?? '—'} MB\n` +
-        `- max VmRSS sampled every ${rss.sampleMs} ms (${rss.samples} samples): ${rss.maxSampledMb ?? '—'} MB; VmHWM (kernel peak): ${rss.peakHwmMb ?? '—'} MB\n` +
-        (rss.twemproxyMaxSampledMb !== null ? `- for comparison, twemproxy max RSS: ${rss.twemproxyMaxSampledMb} MB\n` : ''),
+      `## Memory\n\n` +
+        `RSS of each process: once ready (before any load), the largest VmRSS of ${rss.samples} samples, and VmHWM (the kernel's peak over the whole bench, read after the last run).\n\n` +
+        `${memoryTable(rss)}\n`,
     );
   }
   if (ackCost.length > 0) {
@@ -690,9 +792,12 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
         `${ackCostTable(ackCost)}\n`,
     );
   }
-  if (verdicts.length > 0) {
-    const met = verdicts.filter((v) => v.status === 'met').length;
-    sections.push(`## Targets from the issue (reported, not enforced): ${met} of ${verdicts.length} met\n\n${verdictTable(verdicts)}\n`);
+  const titles = { 'issue 15': 'Targets of issue 15, against predixy', earlier: "The earlier issue's targets, against twemproxy" } as const;
+  for (const group of ['issue 15', 'earlier'] as const) {
+    const mine = verdicts.filter((v) => v.group === group);
+    if (mine.length === 0) continue;
+    const met = mine.filter((v) => v.status === 'met').length;
+    sections.push(`## ${titles[group]} (reported, not enforced): ${met} of ${mine.length} met\n\n${verdictTable(mine)}\n`);
   }
   const problemLines = [
     ...b.problems,
@@ -760,7 +865,29 @@ async function main(): Promise<number> {
     process.stderr.write('nutcracker (twemproxy) not found: apt-get install nutcracker, or --targets direct,proxy\n');
     return 2;
   }
+  let predixy: PredixyBinary | undefined;
+  if (opts.targets.includes('predixy')) {
+    try {
+      predixy = await resolvePredixy(REPO, opts.predixy, log);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 2;
+    }
+    if ('skip' in predixy) {
+      // Not a failure: the other targets run, and the report says why predixy is missing.
+      log(`predixy    SKIPPED: ${predixy.skip}`);
+      opts.targets = opts.targets.filter((t) => t !== 'predixy');
+      if (opts.targets.length === 0) {
+        process.stderr.write('no target left to run\n');
+        return 2;
+      }
+    } else {
+      log(`predixy    ${predixy.how}`);
+    }
+  }
   const bench = new Bench(opts);
+  bench.predixyBinary = predixy;
+  if (predixy !== undefined && 'skip' in predixy) (predixy.buildFailed ? bench.problems : bench.notes).push(`predixy skipped: ${predixy.skip}`);
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (++signals > 1) process.exit(130);

@@ -233,6 +233,16 @@ export async function waitForPong(port: number, timeoutMs: number, p?: Managed):
   throw new Error(`no PONG from 127.0.0.1:${port} within ${timeoutMs} ms (last answer: ${JSON.stringify(last)})`);
 }
 
+/** Poll `check` every 200 ms until it returns true; throws after `timeoutMs`. */
+export async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`no ${what} within ${timeoutMs} ms`);
+}
+
 /** VmRSS and VmHWM (peak RSS) of a live process, in kB, from /proc/<pid>/status. */
 export function memoryOf(pid: number): { rssKb: number; hwmKb: number } | undefined {
   try {

@@ -2,7 +2,8 @@
  * Medians over rounds, ratios, the issue's targets checked, and the Markdown rendering
  * shared by the console and bench/results/latest.md.
  */
-export const TARGETS = ['direct', 'twemproxy', 'proxy', 'ack-master', 'ack-replica'] as const;
+/** Also the interleaving order within a round: predixy right before the proxy, back to back. */
+export const TARGETS = ['direct', 'twemproxy', 'predixy', 'proxy', 'ack-master', 'ack-replica'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /**
@@ -51,15 +52,21 @@ export interface RatioCell {
   proxyOverDirect: number | null;
   proxyP99OverTwemproxyP99: number | null;
   /**
-   * proxy/twemproxy ops/s within each round (the two runs back to back, under the same
-   * background load): the spread shows how much the ratio above can be trusted.
+   * proxy/twemproxy ops/s within each round (the two runs under the same background load):
+   * the spread shows how much the ratio above can be trusted.
    */
   proxyOverTwemproxyPerRound: number[];
+  proxyOverPredixy: number | null;
+  proxyP99OverPredixyP99: number | null;
+  /** proxy/predixy ops/s within each round (the two run back to back). */
+  proxyOverPredixyPerRound: number[];
 }
 
 export type Status = 'met' | 'NOT met' | 'n/a';
 
 export interface Verdict {
+  /** 'issue 15': against predixy, and the RSS limit; 'earlier': the earlier issue's, against twemproxy. */
+  group: 'issue 15' | 'earlier';
   check: string;
   measured: string;
   status: Status;
@@ -75,6 +82,10 @@ export interface RssReport {
   samples: number;
   sampleMs: number;
   twemproxyMaxSampledMb: number | null;
+  /** predixy's, measured the same way as the proxy's (null: predixy did not run). */
+  predixyIdleMb: number | null;
+  predixyMaxSampledMb: number | null;
+  predixyPeakHwmMb: number | null;
 }
 
 export function median(values: number[]): number {
@@ -126,24 +137,30 @@ function rpsOf(runs: RunRecord[], target: TargetName, pipeline: number, test: st
   return run?.rows.find((row) => row.test === test)?.rps;
 }
 
+/** a/b ops/s within each round where both ran clean. */
+function perRoundRatios(runs: RunRecord[], rounds: number[], a: TargetName, b: TargetName, pipeline: number, test: string): number[] {
+  return rounds.map((round) => ratio(rpsOf(runs, a, pipeline, test, round), rpsOf(runs, b, pipeline, test, round))).filter((r): r is number => r !== null);
+}
+
 export function computeRatios(m: Medians, runs: RunRecord[], pipelines: number[], tests: string[]): RatioCell[] {
   const out: RatioCell[] = [];
   const rounds = [...new Set(runs.map((r) => r.round))].filter((r) => r > 0).sort((a, b) => a - b);
   for (const pipeline of pipelines) {
     for (const test of tests) {
-      const perRound = rounds
-        .map((round) => ratio(rpsOf(runs, 'proxy', pipeline, test, round), rpsOf(runs, 'twemproxy', pipeline, test, round)))
-        .filter((r): r is number => r !== null);
       const p = cell(m, 'proxy', pipeline, test);
       const t = cell(m, 'twemproxy', pipeline, test);
       const d = cell(m, 'direct', pipeline, test);
+      const x = cell(m, 'predixy', pipeline, test);
       out.push({
         test,
         pipeline,
         proxyOverTwemproxy: ratio(p?.rps, t?.rps),
         proxyOverDirect: ratio(p?.rps, d?.rps),
         proxyP99OverTwemproxyP99: ratio(p?.p99Ms, t?.p99Ms),
-        proxyOverTwemproxyPerRound: perRound,
+        proxyOverTwemproxyPerRound: perRoundRatios(runs, rounds, 'proxy', 'twemproxy', pipeline, test),
+        proxyOverPredixy: ratio(p?.rps, x?.rps),
+        proxyP99OverPredixyP99: ratio(p?.p99Ms, x?.p99Ms),
+        proxyOverPredixyPerRound: perRoundRatios(runs, rounds, 'proxy', 'predixy', pipeline, test),
       });
     }
   }
@@ -152,49 +169,77 @@ export function computeRatios(m: Medians, runs: RunRecord[], pipelines: number[]
 
 export const RSS_LIMIT_MB = 150;
 
+/** What the proxy's numbers are checked against: predixy (issue 15) and twemproxy (the earlier issue). */
+export interface VerdictBasis {
+  /** 'absent': not among the targets; 'skipped': asked for, but no binary (the checks show n/a). */
+  predixy: 'measured' | 'skipped' | 'absent';
+  twemproxy: boolean;
+}
+
 /**
- * The issue's targets (Redis Cluster underneath): ops/s vs twemproxy ≥ 1.0× at -P 1 and
- * ≥ 1.4× at -P 16 for SET and GET, MSET ≥ 0.9× at both depths; p99 at -P 1 no worse than
- * 1.1× twemproxy's; RSS.
+ * The targets, reported and never enforced. Issue 15 ("Done when", Redis Cluster underneath
+ * both): SET, GET and MSET ops/s ≥ 1.0× predixy at -P 1 and -P 16; p99 ≤ 1.2× predixy's at
+ * -P 1 and -P 16 for SET and GET; proxy peak RSS < 150 MB. The earlier issue's, against
+ * twemproxy: SET and GET ≥ 1.0× at -P 1 and ≥ 1.4× at -P 16, MSET ≥ 0.9× at both depths,
+ * p99 at -P 1 ≤ 1.1× twemproxy's.
  */
-export function computeVerdicts(m: Medians, pipelines: number[], tests: string[], rss: RssReport | null): Verdict[] {
+export function computeVerdicts(m: Medians, pipelines: number[], tests: string[], rss: RssReport | null, basis: VerdictBasis): Verdict[] {
   const out: Verdict[] = [];
-  const minRatio = (pipeline: number, test: string): number | undefined => {
-    if (test.startsWith('MSET')) return pipeline === 1 || pipeline === 16 ? 0.9 : undefined;
-    return pipeline === 16 ? 1.4 : pipeline === 1 ? 1.0 : undefined;
-  };
-  for (const pipeline of pipelines) {
-    for (const test of tests) {
-      const need = minRatio(pipeline, test);
-      if (need === undefined) continue;
-      const p = cell(m, 'proxy', pipeline, test);
-      const t = cell(m, 'twemproxy', pipeline, test);
-      const r = ratio(p?.rps, t?.rps);
-      out.push({
-        check: `-P ${pipeline} ${test} ops/s ≥ ${need.toFixed(1)}× twemproxy`,
-        measured: r === null ? 'no data' : `${r.toFixed(2)}× (${fmtRps(p?.rps)} vs ${fmtRps(t?.rps)})`,
-        status: r === null ? 'n/a' : r >= need ? 'met' : 'NOT met',
-      });
+  const depths = pipelines.filter((p) => p === 1 || p === 16);
+  if (basis.predixy !== 'absent') {
+    const none = basis.predixy === 'skipped' ? 'predixy skipped' : 'no data';
+    const P99_SLACK = 1.2;
+    for (const pipeline of depths) {
+      for (const test of tests.filter((t) => ['SET', 'GET', 'MSET'].includes(t))) {
+        out.push(throughputVerdict('issue 15', m, 'predixy', pipeline, test, 1.0, none));
+      }
     }
-  }
-  const P99_SLACK = 1.1;
-  for (const test of tests) {
-    const p = cell(m, 'proxy', 1, test);
-    const t = cell(m, 'twemproxy', 1, test);
-    if (!pipelines.includes(1)) continue;
-    out.push({
-      check: `-P 1 ${test} p99 ≤ ${P99_SLACK}× twemproxy p99`,
-      measured: p === undefined || t === undefined ? 'no data' : `${fmtMs(p.p99Ms)} vs ${fmtMs(t.p99Ms)} ms`,
-      status: p === undefined || t === undefined ? 'n/a' : p.p99Ms <= t.p99Ms * P99_SLACK ? 'met' : 'NOT met',
-    });
+    for (const pipeline of depths) {
+      for (const test of tests.filter((t) => t === 'SET' || t === 'GET')) {
+        out.push(p99Verdict('issue 15', m, 'predixy', pipeline, test, P99_SLACK, none));
+      }
+    }
   }
   const peak = rss === null ? null : maxOf(rss.maxSampledMb, rss.peakHwmMb);
   out.push({
-    check: `proxy RSS < ${RSS_LIMIT_MB} MB`,
-    measured: peak === null ? 'no data' : `${peak.toFixed(1)} MB peak`,
+    group: 'issue 15',
+    check: `proxy peak RSS < ${RSS_LIMIT_MB} MB`,
+    measured: peak === null ? 'no data' : `${peak.toFixed(1)} MB peak${rss?.predixyPeakHwmMb != null ? ` (predixy ${rss.predixyPeakHwmMb.toFixed(1)} MB)` : ''}`,
     status: peak === null ? 'n/a' : peak < RSS_LIMIT_MB ? 'met' : 'NOT met',
   });
+  if (basis.twemproxy) {
+    for (const pipeline of depths) {
+      for (const test of tests) {
+        const need = test.startsWith('MSET') ? 0.9 : pipeline === 16 ? 1.4 : 1.0;
+        out.push(throughputVerdict('earlier', m, 'twemproxy', pipeline, test, need, 'no data'));
+      }
+    }
+    if (pipelines.includes(1)) for (const test of tests) out.push(p99Verdict('earlier', m, 'twemproxy', 1, test, 1.1, 'no data'));
+  }
   return out;
+}
+
+function throughputVerdict(group: Verdict['group'], m: Medians, rival: TargetName, pipeline: number, test: string, need: number, none: string): Verdict {
+  const p = cell(m, 'proxy', pipeline, test);
+  const t = cell(m, rival, pipeline, test);
+  const r = ratio(p?.rps, t?.rps);
+  return {
+    group,
+    check: `-P ${pipeline} ${test} ops/s ≥ ${need.toFixed(1)}× ${rival}`,
+    measured: r === null ? none : `${r.toFixed(2)}× (${fmtRps(p?.rps)} vs ${fmtRps(t?.rps)})`,
+    status: r === null ? 'n/a' : r >= need ? 'met' : 'NOT met',
+  };
+}
+
+function p99Verdict(group: Verdict['group'], m: Medians, rival: TargetName, pipeline: number, test: string, slack: number, none: string): Verdict {
+  const p = cell(m, 'proxy', pipeline, test);
+  const t = cell(m, rival, pipeline, test);
+  return {
+    group,
+    check: `-P ${pipeline} ${test} p99 ≤ ${slack}× ${rival} p99`,
+    measured: p === undefined || t === undefined ? none : `${fmtMs(p.p99Ms)} vs ${fmtMs(t.p99Ms)} ms (${(p.p99Ms / t.p99Ms).toFixed(2)}×)`,
+    status: p === undefined || t === undefined ? 'n/a' : p.p99Ms <= t.p99Ms * slack ? 'met' : 'NOT met',
+  };
 }
 
 function maxOf(a: number | null, b: number | null): number | null {
@@ -225,18 +270,24 @@ export function table(header: string[], rows: string[][], align: ('l' | 'r')[]):
   return [line(header), sep, ...rows.map(line)].join('\n');
 }
 
+function rangeOf(perRound: number[]): string {
+  return perRound.length === 0 ? '—' : `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`;
+}
+
 export function throughputTable(m: Medians, ratios: RatioCell[], targets: TargetName[]): string {
   const header = ['test', '-P', ...targets.map((t) => `${t} ops/s`)];
   const hasProxy = targets.includes('proxy');
-  if (hasProxy && targets.includes('twemproxy')) header.push('proxy/twemproxy', 'per round (min–max)');
-  if (hasProxy && targets.includes('direct')) header.push('proxy/direct');
+  const vsPredixy = hasProxy && targets.includes('predixy');
+  const vsTwemproxy = hasProxy && targets.includes('twemproxy');
+  const vsDirect = hasProxy && targets.includes('direct');
+  if (vsPredixy) header.push('proxy/predixy', 'per round (min–max)');
+  if (vsTwemproxy) header.push('proxy/twemproxy', 'per round (min–max)');
+  if (vsDirect) header.push('proxy/direct');
   const rows = ratios.map((r) => {
     const row = [r.test, String(r.pipeline), ...targets.map((t) => fmtRps(cell(m, t, r.pipeline, r.test)?.rps))];
-    if (hasProxy && targets.includes('twemproxy')) {
-      const pr = r.proxyOverTwemproxyPerRound;
-      row.push(fmtRatio(r.proxyOverTwemproxy), pr.length === 0 ? '—' : `${Math.min(...pr).toFixed(2)}–${Math.max(...pr).toFixed(2)}`);
-    }
-    if (hasProxy && targets.includes('direct')) row.push(fmtRatio(r.proxyOverDirect));
+    if (vsPredixy) row.push(fmtRatio(r.proxyOverPredixy), rangeOf(r.proxyOverPredixyPerRound));
+    if (vsTwemproxy) row.push(fmtRatio(r.proxyOverTwemproxy), rangeOf(r.proxyOverTwemproxyPerRound));
+    if (vsDirect) row.push(fmtRatio(r.proxyOverDirect));
     return row;
   });
   return table(header, rows, header.map((_, i) => (i < 1 ? 'l' : 'r')));
@@ -251,6 +302,28 @@ export function latencyTable(m: Medians, ratios: RatioCell[], targets: TargetNam
     ...targets.map((t) => fmtMs(cell(m, t, r.pipeline, r.test)?.p99Ms)),
   ]);
   return table(header, rows, header.map((_, i) => (i < 1 ? 'l' : 'r')));
+}
+
+/** The proxy's p50/p99 next to predixy's, per test and -P, with the p99 ratio. */
+export function predixyLatencyTable(m: Medians, ratios: RatioCell[]): string {
+  const header = ['test', '-P', 'predixy p50', 'proxy p50', 'predixy p99', 'proxy p99', 'proxy/predixy p99'];
+  const rows = ratios.map((r) => {
+    const x = cell(m, 'predixy', r.pipeline, r.test);
+    const p = cell(m, 'proxy', r.pipeline, r.test);
+    return [r.test, String(r.pipeline), fmtMs(x?.p50Ms), fmtMs(p?.p50Ms), fmtMs(x?.p99Ms), fmtMs(p?.p99Ms), fmtRatio(r.proxyP99OverPredixyP99)];
+  });
+  return table(header, rows, header.map((_, i) => (i < 1 ? 'l' : 'r')));
+}
+
+/** Idle, max sampled and peak (VmHWM) RSS of the proxy, predixy and twemproxy side by side. */
+export function memoryTable(rss: RssReport): string {
+  const mb = (v: number | null): string => (v === null ? '—' : v.toFixed(1));
+  const rows = [['proxy', mb(rss.idleMb), mb(rss.maxSampledMb), mb(rss.peakHwmMb)]];
+  if (rss.predixyMaxSampledMb !== null || rss.predixyPeakHwmMb !== null) {
+    rows.push(['predixy', mb(rss.predixyIdleMb), mb(rss.predixyMaxSampledMb), mb(rss.predixyPeakHwmMb)]);
+  }
+  if (rss.twemproxyMaxSampledMb !== null) rows.push(['twemproxy', '—', mb(rss.twemproxyMaxSampledMb), '—']);
+  return table(['process', 'RSS once ready (MB)', `max VmRSS sampled every ${rss.sampleMs} ms (MB)`, 'VmHWM, kernel peak (MB)'], rows, ['l', 'r', 'r', 'r']);
 }
 
 export interface AckCostCell {
@@ -272,9 +345,7 @@ export function computeAckCost(m: Medians, runs: RunRecord[], pipelines: number[
       const master = cell(m, 'ack-master', pipeline, test);
       const replica = cell(m, 'ack-replica', pipeline, test);
       if (master === undefined && replica === undefined) continue;
-      const perRound = rounds
-        .map((round) => ratio(rpsOf(runs, 'ack-replica', pipeline, test, round), rpsOf(runs, 'ack-master', pipeline, test, round)))
-        .filter((r): r is number => r !== null);
+      const perRound = perRoundRatios(runs, rounds, 'ack-replica', 'ack-master', pipeline, test);
       out.push({ test, pipeline, master, replica, replicaOverMaster: ratio(replica?.rps, master?.rps), perRound });
     }
   }
@@ -289,7 +360,7 @@ export function ackCostTable(cells: AckCostCell[]): string {
     fmtRps(c.master?.rps),
     fmtRps(c.replica?.rps),
     fmtRatio(c.replicaOverMaster),
-    c.perRound.length === 0 ? '—' : `${Math.min(...c.perRound).toFixed(2)}–${Math.max(...c.perRound).toFixed(2)}`,
+    rangeOf(c.perRound),
     `${fmtMs(c.master?.p50Ms)} / ${fmtMs(c.replica?.p50Ms)}`,
     `${fmtMs(c.master?.p99Ms)} / ${fmtMs(c.replica?.p99Ms)}`,
   ]);
@@ -298,7 +369,7 @@ export function ackCostTable(cells: AckCostCell[]): string {
 
 export function verdictTable(verdicts: Verdict[]): string {
   return table(
-    ['target (from the issue)', 'measured (proxy vs twemproxy)', 'result'],
+    ['target', 'measured (proxy vs the rival)', 'result'],
     verdicts.map((v) => [v.check, v.measured, v.status]),
     ['l', 'l', 'l'],
   );
