@@ -10,57 +10,31 @@
  */
 import type { RequestFrame } from '../../resp/frame.js';
 import { arrayElements } from '../../resp/reply-value.js';
-import { decimalLength, encodeArray, OK, writeDecimal } from '../../resp/encode.js';
+import { decimalLength, encodeArray, encodeInteger, OK, writeDecimal } from '../../resp/encode.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
+import type { Faults } from '../../faults.js';
 import type { ClientLink } from './client-link.js';
 import { Gather } from './reply-slot.js';
-import { firstError, sumIntegers, UNEXPECTED_REPLY } from './reply-merge.js';
+import { firstError, integerOf, UNEXPECTED_REPLY } from './reply-merge.js';
 
+/**
+ * How the parts' replies become the client's one. MGET needs each part's values in their
+ * place (`values`); MSET needs only "no part failed" (`ok`), DEL and the like a sum
+ * (`sum`): those two tally replies as they come, on one sink for all parts.
+ */
 export interface Splitter {
   /** Arguments per key: 1 (MGET k1 k2), 2 (MSET k1 v1 k2 v2). */
   readonly step: number;
-  /** Merge the parts' replies; `order[j]` = [part, index in part] of the client's j-th key. */
-  merge(parts: Buffer[], order: Int32Array): Buffer;
+  readonly merge: 'values' | 'ok' | 'sum';
 }
 
-const mergeValues: Splitter = {
-  step: 1,
-  merge(parts, order) {
-    const err = firstError(parts);
-    if (err) return err;
-    const elems: (Buffer[] | null)[] = parts.map(arrayElements);
-    const out: Buffer[] = new Array(order.length / 2);
-    for (let j = 0; j < out.length; j++) {
-      const part = elems[order[2 * j]];
-      const e = part?.[order[2 * j + 1]];
-      if (e === undefined) return UNEXPECTED_REPLY;
-      out[j] = e;
-    }
-    return encodeArray(out);
-  },
-};
-
-const mergeAllOk: Splitter = {
-  step: 2,
-  merge(parts) {
-    return firstError(parts) ?? OK;
-  },
-};
-
-const mergeSum: Splitter = {
-  step: 1,
-  merge(parts) {
-    return firstError(parts) ?? sumIntegers(parts);
-  },
-};
-
 const SPLITTERS = new Map<string, Splitter>([
-  ['mget', mergeValues],
-  ['mset', mergeAllOk],
-  ['del', mergeSum],
-  ['unlink', mergeSum],
-  ['exists', mergeSum],
-  ['touch', mergeSum],
+  ['mget', { step: 1, merge: 'values' }],
+  ['mset', { step: 2, merge: 'ok' }],
+  ['del', { step: 1, merge: 'sum' }],
+  ['unlink', { step: 1, merge: 'sum' }],
+  ['exists', { step: 1, merge: 'sum' }],
+  ['touch', { step: 1, merge: 'sum' }],
 ]);
 
 export function splitterFor(commandName: string): Splitter | undefined {
@@ -75,6 +49,22 @@ export interface SlotSender {
   sendToMaster(session: ClientLink, master: number, raw: Buffer, sink: ReplySink): void;
 }
 
+/**
+ * Grouping keys by slot without a Map per request: partOfSlot[slot] is valid only while
+ * slotStamp[slot] equals the current request's stamp, so nothing is cleared between
+ * requests. Used only while grouping, which calls out to nothing (sending may re-enter
+ * splitBySlot through a reply delivered at once).
+ */
+const slotStamp = new Uint32Array(16384);
+const partOfSlot = new Int32Array(16384);
+let stamp = 0;
+/** Per key: its part; per part: its slot, key count, then fill position; keys by part. Reused, grown on demand. */
+let scratch = new Int32Array(4 * 64);
+/** A request with more keys than this gets scratch of its own, not kept (one huge MGET must not pin it). */
+const SCRATCH_KEEP = 4096;
+
+const ERROR_BYTE = 0x2d; // '-'
+
 export function splitBySlot(router: SlotSender, session: ClientLink, frame: RequestFrame, splitter: Splitter, sink: ReplySink): void {
   const step = splitter.step;
   const keyCount = (frame.argc - 1) / step;
@@ -83,47 +73,141 @@ export function splitBySlot(router: SlotSender, session: ClientLink, frame: Requ
     router.sendToMaster(session, router.anyMaster(session), frame.raw, sink);
     return;
   }
-  const partOfSlot = new Map<number, number>();
-  const partSlots: number[] = [];
-  /** First argument index of each key, per part. */
-  const partKeys: number[][] = [];
-  const order = new Int32Array(keyCount * 2);
-  for (let j = 0; j < keyCount; j++) {
-    const argIndex = 1 + j * step;
-    const slot = router.slotOfArg(frame, argIndex);
-    let part = partOfSlot.get(slot);
-    if (part === undefined) {
-      part = partSlots.length;
-      partOfSlot.set(slot, part);
-      partSlots.push(slot);
-      partKeys.push([]);
-    }
-    order[2 * j] = part;
-    order[2 * j + 1] = partKeys[part].length;
-    partKeys[part].push(argIndex);
+  let work = scratch;
+  if (work.length < 4 * keyCount) {
+    work = new Int32Array(4 * keyCount);
+    if (keyCount <= SCRATCH_KEEP) scratch = work;
   }
-  const gather = new Gather(partSlots.length, (parts) => splitter.merge(parts, order), sink, session.runtime.faults);
-  for (let p = 0; p < partSlots.length; p++) {
-    router.sendToSlot(session, partSlots[p], encodePart(frame, partKeys[p], step), gather.part(p));
+  // work[0, k): each key's part; [k, 2k): each part's slot; [2k, 3k): each part's key
+  // count, then its next free place in [3k, 4k), where key numbers are grouped by part.
+  const K = keyCount;
+  if (++stamp === 0xffffffff) {
+    slotStamp.fill(0);
+    stamp = 1;
+  }
+  let parts = 0;
+  for (let j = 0; j < K; j++) {
+    const slot = router.slotOfArg(frame, 1 + j * step);
+    if (slotStamp[slot] !== stamp) {
+      slotStamp[slot] = stamp;
+      partOfSlot[slot] = parts;
+      work[K + parts] = slot;
+      work[2 * K + parts] = 0;
+      parts++;
+    }
+    const p = partOfSlot[slot];
+    work[j] = p;
+    work[2 * K + p]++;
+  }
+  // Counts → each part's first place.
+  for (let p = 0, at = 3 * K; p < parts; p++) {
+    const n = work[2 * K + p];
+    work[2 * K + p] = at;
+    at += n;
+  }
+  for (let j = 0; j < K; j++) work[work[2 * K + work[j]]++] = j;
+  // Now work[2k + p] is where part p's keys end (and part p + 1's begin).
+  // MGET's merge puts each value back in its key's place: order[2j] = part, order[2j + 1] = index in it.
+  const order = splitter.merge === 'values' ? new Int32Array(2 * K) : null;
+  // Encode every part before sending any (a send may re-enter this function and reuse `work`).
+  const raws: Buffer[] = new Array(parts);
+  const slots: number[] = new Array(parts);
+  for (let p = 0, from = 3 * K; p < parts; p++) {
+    const to = work[2 * K + p];
+    raws[p] = encodePart(frame, work, from, to, step);
+    slots[p] = work[K + p];
+    if (order !== null) {
+      for (let at = from; at < to; at++) {
+        order[2 * work[at]] = p;
+        order[2 * work[at] + 1] = at - from;
+      }
+    }
+    from = to;
+  }
+  if (order !== null) {
+    const gather = new Gather(parts, (replies) => mergeValues(replies, order), sink, session.runtime.faults);
+    for (let p = 0; p < parts; p++) router.sendToSlot(session, slots[p], raws[p], gather.part(p));
+  } else {
+    const tally = new Tally(parts, splitter.merge === 'sum', sink, session.runtime.faults);
+    for (let p = 0; p < parts; p++) router.sendToSlot(session, slots[p], raws[p], tally);
+  }
+}
+
+/** MGET: the parts' values, each back in its key's place. */
+function mergeValues(parts: Buffer[], order: Int32Array): Buffer {
+  const err = firstError(parts);
+  if (err) return err;
+  const elems: (Buffer[] | null)[] = parts.map(arrayElements);
+  const out: Buffer[] = new Array(order.length / 2);
+  for (let j = 0; j < out.length; j++) {
+    const part = elems[order[2 * j]];
+    const e = part?.[order[2 * j + 1]];
+    if (e === undefined) return UNEXPECTED_REPLY;
+    out[j] = e;
+  }
+  return encodeArray(out);
+}
+
+/**
+ * One sink for every part of an MSET (`+OK` unless a part failed) or a DEL-like sum: it
+ * counts replies as they arrive and keeps no part. An error reply wins (the first to
+ * arrive); a part that is not an integer where a sum is due makes the reply an error.
+ */
+class Tally implements ReplySink {
+  private sum = 0;
+  private failure: Buffer | null = null;
+
+  constructor(
+    private remaining: number,
+    private readonly sums: boolean,
+    private readonly target: ReplySink,
+    private readonly faults: Faults,
+  ) {}
+
+  deliver(reply: Buffer): void {
+    if (reply[0] === ERROR_BYTE) {
+      if (this.failure === null || this.failure === UNEXPECTED_REPLY) this.failure = reply;
+    } else if (this.sums && this.failure === null) {
+      const n = integerOf(reply);
+      if (Number.isNaN(n)) this.failure = UNEXPECTED_REPLY;
+      else this.sum += n;
+    }
+    if (--this.remaining === 0) this.target.deliver(this.failure ?? (this.sums ? this.total() : OK));
+  }
+
+  private total(): Buffer {
+    // Beyond 2^53 a double sum is inexact (not a case for key counts); say so rather than lie.
+    if (!Number.isSafeInteger(this.sum)) return UNEXPECTED_REPLY;
+    try {
+      return encodeInteger(this.sum);
+    } catch (err) {
+      return this.faults.reply(err, 'merging replies');
+    }
   }
 }
 
 /**
- * The command name plus `step` arguments from each of the given positions, encoded as a
- * RESP array straight from the request's bytes: one allocation per part.
+ * The command name plus `step` arguments for each key number in keys[from, to), encoded
+ * as a RESP array straight from the request's bytes: one allocation per part.
  */
-function encodePart(frame: RequestFrame, firstArgs: readonly number[], step: number): Buffer {
+function encodePart(frame: RequestFrame, keys: Int32Array, from: number, to: number, step: number): Buffer {
   const o = frame.offsets;
   const raw = frame.raw;
-  const argc = 1 + firstArgs.length * step;
+  const argc = 1 + (to - from) * step;
   let total = decimalLength(argc) + 3 + argSize(o[1] - o[0]);
-  for (const a of firstArgs) for (let s = 0; s < step; s++) total += argSize(o[2 * (a + s) + 1] - o[2 * (a + s)]);
+  for (let k = from; k < to; k++) {
+    const first = 1 + keys[k] * step;
+    for (let a = first; a < first + step; a++) total += argSize(o[2 * a + 1] - o[2 * a]);
+  }
   const out = Buffer.allocUnsafe(total);
   out[0] = 0x2a; // '*'
   let p = writeDecimal(out, 1, argc);
   p = crlf(out, p);
   p = copyArg(out, p, raw, o[0], o[1]);
-  for (const a of firstArgs) for (let s = 0; s < step; s++) p = copyArg(out, p, raw, o[2 * (a + s)], o[2 * (a + s) + 1]);
+  for (let k = from; k < to; k++) {
+    const first = 1 + keys[k] * step;
+    for (let a = first; a < first + step; a++) p = copyArg(out, p, raw, o[2 * a], o[2 * a + 1]);
+  }
   return out;
 }
 
@@ -137,10 +221,15 @@ function crlf(out: Buffer, p: number): number {
   return p + 2;
 }
 
+const SHORT_COPY = 64;
+
 function copyArg(out: Buffer, p: number, raw: Buffer, start: number, end: number): number {
   out[p++] = 0x24; // '$'
   p = writeDecimal(out, p, end - start);
   p = crlf(out, p);
-  p += raw.copy(out, p, start, end);
+  // Keys and values are mostly short: a byte loop beats Buffer#copy, which makes a view of
+  // the source range for every copy.
+  if (end - start <= SHORT_COPY) for (let i = start; i < end; i++) out[p++] = raw[i];
+  else p += raw.copy(out, p, start, end);
   return crlf(out, p);
 }
