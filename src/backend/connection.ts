@@ -24,7 +24,8 @@
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { Fifo } from '../net/fifo.js';
-import { writeBuffers, type Flushable, type FlushScheduler } from '../net/flush-scheduler.js';
+import type { Flushable, FlushScheduler } from '../net/flush-scheduler.js';
+import { SocketWriter } from '../net/socket-writer.js';
 import type { Runtime } from '../net/runtime.js';
 import type { Faults } from '../faults.js';
 import { slabReads } from '../net/slab-reader.js';
@@ -158,7 +159,8 @@ export class BackendConnection implements Flushable, AckOwner {
    */
   queuing = false;
   private state: State = 'connecting';
-  private socket: net.Socket | null = null;
+  /** The current socket, written through direct writes (net/socket-writer.ts); null between connections. */
+  private writer: SocketWriter | null = null;
   private scanner = new ReplyScanner();
   private readonly inflight = new Fifo<ReplySink>(64);
   private readonly inflightRaw = new Fifo<Buffer>(64);
@@ -183,6 +185,10 @@ export class BackendConnection implements Flushable, AckOwner {
       this.link.watchdog = setInterval(() => this.checkTimeout(), Math.max(50, opts.commandTimeoutMs / 4));
       this.link.watchdog.unref();
     }
+  }
+
+  private get socket(): net.Socket | null {
+    return this.writer === null ? null : this.writer.socket;
   }
 
   /** Where faults on this connection are reported (also a held write's sink that throws, see AckBatch). */
@@ -230,7 +236,7 @@ export class BackendConnection implements Flushable, AckOwner {
 
   /** Request bytes not yet taken by the kernel: queued here plus buffered in the socket. */
   get queuedBytes(): number {
-    return this.outBytes + (this.socket === null ? 0 : this.socket.writableLength);
+    return this.outBytes + (this.writer === null ? 0 : this.writer.unsent);
   }
 
   /**
@@ -302,13 +308,13 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   flush(): void {
-    if (this.state !== 'ready' || this.out.length === 0 || this.socket === null) return;
+    if (this.state !== 'ready' || this.out.length === 0 || this.writer === null) return;
     if (this.acking.batch !== null && !this.acking.waitInFlight) this.closeAckBatch();
     const bufs = this.out;
     const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
-    writeBuffers(this.socket, bufs, bytes);
+    this.writer.write(bufs, bytes);
     if (this.link.drainWaiters.length > 0) this.checkDrained();
   }
 
@@ -336,7 +342,7 @@ export class BackendConnection implements Flushable, AckOwner {
     this.state = 'connecting';
     this.scanner = new ReplyScanner();
     const socket = net.connect({ ...this.opts.runtime.dial.resolve(this.endpoint.host, this.endpoint.port), onread: slabReads((chunk) => this.onData(chunk)) });
-    this.socket = socket;
+    this.writer = new SocketWriter(socket, () => this.checkDrained());
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('drain', () => this.checkDrained());
@@ -345,7 +351,7 @@ export class BackendConnection implements Flushable, AckOwner {
     });
     socket.once('connect', () => {
       socket.setTimeout(0);
-      this.onConnected(socket);
+      this.onConnected();
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.link.lastSocketError = err.message;
@@ -356,7 +362,7 @@ export class BackendConnection implements Flushable, AckOwner {
     });
   }
 
-  private onConnected(socket: net.Socket): void {
+  private onConnected(): void {
     const wasDown = this.link.attempt > 0;
     this.state = 'ready';
     this.link.attempt = 0;
@@ -372,7 +378,7 @@ export class BackendConnection implements Flushable, AckOwner {
       const bytes = this.outBytes;
       this.out = [];
       this.outBytes = 0;
-      writeBuffers(socket, bufs, bytes);
+      this.writer!.write(bufs, bytes);
       this.checkDrained();
     }
     this.opts.clusterErrors?.onConnectionReady(this);
@@ -473,7 +479,7 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   private onDropped(): void {
-    this.socket = null;
+    this.writer = null;
     const why = this.link.lastError || 'connection closed';
     if (this.state === 'closed') return;
     // The address is for operators: one line when a connection is lost or first cannot connect, not one per retry.
@@ -519,7 +525,7 @@ export class BackendConnection implements Flushable, AckOwner {
 
   private dropSocket(): void {
     const s = this.socket;
-    this.socket = null;
+    this.writer = null;
     if (s) {
       s.on('error', () => {}); // late errors of a socket we already gave up on
       s.destroy();

@@ -57,20 +57,3 @@ export class FlushScheduler {
     this.spare = batch;
   }
 }
-
-/**
- * Write a list of buffers as few syscalls as is sensible: small batches are joined into
- * one buffer (one write), large ones go through cork/uncork (one writev) so a 50 MB
- * value is not copied again just to be joined.
- */
-const JOIN_LIMIT = 64 * 1024;
-
-export function writeBuffers(socket: import('node:net').Socket, bufs: Buffer[], totalBytes: number): boolean {
-  if (bufs.length === 1) return socket.write(bufs[0]);
-  if (totalBytes <= JOIN_LIMIT) return socket.write(Buffer.concat(bufs, totalBytes));
-  socket.cork();
-  let ok = true;
-  for (let i = 0; i < bufs.length; i++) ok = socket.write(bufs[i]);
-  socket.uncork();
-  return ok;
-}

@@ -32,6 +32,7 @@
 import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { withSlabReads } from '../net/slab-reader.js';
+import { SocketWriter } from '../net/socket-writer.js';
 import type { Flushable } from '../net/flush-scheduler.js';
 import type { Runtime } from '../net/runtime.js';
 import { RequestScanner } from '../resp/request-scanner.js';
@@ -116,7 +117,8 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
   tx: Transaction | null = null;
   /** Its channels and patterns, once it used a Pub/Sub command (null: never did, the common case). */
   pubsub: ClientSubscriptions | null = null;
-  readonly socket: net.Socket;
+  /** The client's socket, written through direct writes (net/socket-writer.ts). */
+  private readonly writer: SocketWriter;
   /** Name, library, permissions and activity, as CLIENT LIST shows them. */
   readonly info: ClientInfo;
   /** The master the client last wrote to (WAIT counts that master's replicas). */
@@ -143,13 +145,22 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
     // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
     this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
     const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);
-    this.socket = socket;
+    this.writer = new SocketWriter(socket, () => this.onSocketDrain());
     socket.setNoDelay(true);
     socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => {
       /* 'close' follows; a client resetting its connection is not an event worth a log line */
     });
     socket.on('close', () => this.release());
+  }
+
+  get socket(): net.Socket {
+    return this.writer.socket;
+  }
+
+  /** Reply bytes written to the client (INFO total_net_output_bytes). */
+  get bytesWritten(): number {
+    return this.writer.bytesWritten;
   }
 
   /** The proxy's flush scheduler, fault reporter and dial routes. */
@@ -283,7 +294,7 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
     const order = this.order;
     order.measure(reply.length);
     if (this.released) return;
-    if (!order.filled(slot, this.socket.writableLength)) {
+    if (!order.filled(slot, this.writer.unsent)) {
       // Held until the replies before it are in.
       if (order.held > RETAINED_HIGH) this.stall |= STALL_RETAINED;
       this.account();
@@ -299,9 +310,8 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
 
   flush(): void {
     if (this.released) return;
-    const socket = this.socket;
-    this.order.writeTo(socket);
-    const retained = this.order.held + socket.writableLength;
+    this.order.writeTo(this.writer);
+    const retained = this.order.held + this.writer.unsent;
     if (retained > RETAINED_HIGH) this.stall |= STALL_RETAINED;
     else if ((this.stall & STALL_RETAINED) !== 0 && retained < RETAINED_HIGH / 2) this.unstall(STALL_RETAINED);
     if ((this.stall & STALL_CLOSING) !== 0 && this.order.owed === 0) this.endAndRelease();
@@ -315,7 +325,7 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
    */
   private account(): void {
     if (this.released) return;
-    const bytes = this.order.accountBytes + this.socket.writableLength + this.scanner.bufferedBytes;
+    const bytes = this.order.accountBytes + this.writer.unsent + this.scanner.bufferedBytes;
     const info = this.info;
     const delta = bytes - info.memoryBytes;
     if (delta === 0) return;
@@ -336,7 +346,7 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
    * node in one turn (up to a few MB) is not a slow client.
    */
   get retainedBytes(): number {
-    return this.order.held + this.socket.writableLength;
+    return this.order.held + this.writer.unsent;
   }
 
   /** Request bytes read and not yet taken as frames (CLIENT LIST qbuf). */

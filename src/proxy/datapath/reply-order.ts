@@ -5,10 +5,10 @@
  * OFF and SKIP drop replies here. The session decides when to read, write and stall, from
  * the sizes kept here.
  */
-import type net from 'node:net';
 import { Fifo } from '../../net/fifo.js';
 import { unpinned } from '../../net/slab-reader.js';
-import { writeBuffers, type Flushable, type FlushScheduler } from '../../net/flush-scheduler.js';
+import type { Flushable, FlushScheduler } from '../../net/flush-scheduler.js';
+import type { SocketWriter } from '../../net/socket-writer.js';
 import { ReplySlot, type SlotOwner } from './reply-slot.js';
 
 /** CLIENT REPLY: on, off, or skip the next command's reply. */
@@ -151,15 +151,15 @@ export class ReplyOrder {
   }
 
   /** Give what is ready to the socket, in one write. */
-  writeTo(socket: net.Socket): void {
+  writeTo(writer: SocketWriter): void {
     if (this.out.length === 0) return;
     const bufs = this.out;
     const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
     // Bytes the socket cannot take now stay in its buffer: not with whole read slabs behind them.
-    if (socket.writableLength > 0) for (let i = 0; i < bufs.length; i++) bufs[i] = unpinned(bufs[i]);
-    writeBuffers(socket, bufs, bytes);
+    if (writer.unsent > 0) for (let i = 0; i < bufs.length; i++) bufs[i] = unpinned(bufs[i]);
+    writer.write(bufs, bytes);
   }
 
   /** The client is gone: drop every reply, owed or ready. */
