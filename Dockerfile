@@ -2,8 +2,8 @@
 # provider, the image's default: IHS_PROVIDER=docker), started through the host's Docker
 # socket; the image holds no redis-server (see docker/README.md).
 #
-#   docker build -t interface-hash-server .                      (with a registry: node:20-bookworm-slim)
-#   docker/build-images.sh  (or make docker-images)               (offline: ihs-local/node:20, host npm cache)
+#   docker build -t interface-hash-server .                      (with a registry: node:24-bookworm-slim)
+#   docker/build-images.sh  (or make docker-images)               (offline: ihs-local/node:24, host npm cache)
 #   make docker-run                                               (socket mounted, data dir at its host path)
 #
 # Three stages on one base: `deps` installs the production dependencies, `build` all of them
@@ -19,7 +19,7 @@
 # cache and passes --build-arg npm_config_offline=true (npm reads npm_config_* from the
 # environment, and build args are in RUN's environment), so `npm ci` reads the cache only
 # and the build runs with --network none.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 ARG npm_config_offline=false
@@ -67,7 +67,7 @@ ENV IHS_BIND=0.0.0.0 \
     IHS_DATA_DIR=/data \
     IHS_PROVIDER=docker
 EXPOSE 6380 8888
-# `node` (uid/gid 1000) exists in the official node image and in ihs-local/node:20. To use
+# `node` (uid/gid 1000) exists in the official node image and in ihs-local/node:24. To use
 # the Docker socket it needs the socket's group: docker run --group-add <gid of the socket>.
 USER node
 

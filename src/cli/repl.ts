@@ -45,7 +45,14 @@ export async function runRepl(conn: ProxyConnection, o: ReplOptions): Promise<vo
   const print = (text: string) => {
     if (text !== '') o.output.write(`${text}\n`);
   };
-  rl.prompt();
+  // Piped input ends (and closes rl) while lines read before its end still run; each of them
+  // still gets its prompt. A closed readline's prompt() throws (Node 24): write the text.
+  let closed = false;
+  rl.on('close', () => {
+    closed = true;
+  });
+  const prompt = () => (closed ? o.output.write(rl.getPrompt()) : rl.prompt());
+  prompt();
   for await (const line of rl) {
     if (left) break; // Ctrl-C: lines still buffered are not run
     try {
@@ -62,7 +69,7 @@ export async function runRepl(conn: ProxyConnection, o: ReplOptions): Promise<vo
       if (!(err instanceof CliError)) throw err;
       print(err.message);
     }
-    if (!left) rl.prompt();
+    if (!left) prompt();
   }
   // Ctrl-D (or the end of piped input) leaves the cursor after a prompt: end its line.
   if (!left) o.output.write('\n');

@@ -43,14 +43,15 @@ export function slabReads(onData: (chunk: Buffer) => void): net.OnReadOpts {
 /**
  * A small view of a large slab keeps the whole slab alive. Where a buffer may be held for
  * long (replies a slow client has not taken yet), a copy of a view that pins more than
- * PIN_RATIO times its size costs less than what it would pin. Node's own 8 KB pool
- * buffers are left alone: copying them would pin just as much.
+ * PIN_RATIO times its size costs less than what it would pin. A backing of Node's pool size
+ * (Buffer.poolSize: 8 KB on Node 20, 64 KB on Node 24) is left alone, Node's own pool or a
+ * slab of that size: the copy would come from such a pool and pin just as much.
  */
 const PIN_RATIO = 16;
 
 export function unpinned(buf: Buffer): Buffer {
   const backing = buf.buffer.byteLength;
-  return backing >= MIN_SLAB && backing > PIN_RATIO * buf.length ? Buffer.from(buf) : buf;
+  return backing >= MIN_SLAB && backing !== Buffer.poolSize && backing > PIN_RATIO * buf.length ? Buffer.from(buf) : buf;
 }
 
 /**
