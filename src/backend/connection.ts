@@ -1,9 +1,9 @@
 /**
  * One pipelined connection to a Redis node.
  *
- * Requests are appended to `inflight` (a FIFO of reply sinks) in the order they are
+ * Requests are appended to `inflight` (their reply sinks) in the order they are
  * written; each complete reply frame from the node completes the head. A request's bytes
- * are kept until its reply (`inflightRaw`), so a cluster redirect (MOVED, ASK, TRYAGAIN,
+ * are kept with its sink until its reply, so a cluster redirect (MOVED, ASK, TRYAGAIN,
  * CLUSTERDOWN) can be handed, with the original request, to the router to send again. Writes are queued
  * and flushed once per event-loop turn (FlushScheduler). When the socket drops or a
  * request outlives the command timeout, exactly the requests in flight on this
@@ -23,7 +23,7 @@
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
-import { Fifo } from '../net/fifo.js';
+import { InflightQueue } from './inflight-queue.js';
 import type { Flushable, FlushScheduler } from '../net/flush-scheduler.js';
 import { SocketWriter } from '../net/socket-writer.js';
 import type { Runtime } from '../net/runtime.js';
@@ -162,8 +162,7 @@ export class BackendConnection implements Flushable, AckOwner {
   /** The current socket, written through direct writes (net/socket-writer.ts); null between connections. */
   private writer: SocketWriter | null = null;
   private scanner = new ReplyScanner();
-  private readonly inflight = new Fifo<ReplySink>(64);
-  private readonly inflightRaw = new Fifo<Buffer>(64);
+  private readonly inflight = new InflightQueue();
   /** Requests queued for the next flush (written after the handshake when connecting). */
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -252,8 +251,7 @@ export class BackendConnection implements Flushable, AckOwner {
     }
     if (this.inflight.length === 0) this.link.lastProgressAt = Date.now();
     if (this.opts.ack !== undefined && !this.queuing) sink = this.holdIfWrite(raw, sink, this.opts.ack);
-    this.inflight.push(sink);
-    this.inflightRaw.push(raw);
+    this.inflight.push(sink, raw);
     this.out.push(raw);
     this.outBytes += raw.length;
     if (this.state === 'ready') this.flusher.schedule(this);
@@ -289,8 +287,7 @@ export class BackendConnection implements Flushable, AckOwner {
   }
 
   private queueInternal(raw: Buffer, sink: ReplySink): void {
-    this.inflight.push(sink);
-    this.inflightRaw.push(raw);
+    this.inflight.push(sink, raw);
     this.out.push(raw);
     this.outBytes += raw.length;
   }
@@ -434,7 +431,7 @@ export class BackendConnection implements Flushable, AckOwner {
         continue;
       }
       const sink = this.inflight.shift();
-      const raw = this.inflightRaw.shift();
+      const raw = this.inflight.shiftedRaw;
       if (sink === undefined || raw === undefined) {
         this.link.lastError = 'reply without a request';
         this.opts.log.error({ node: this.endpoint.id }, 'backend sent a reply nobody asked for');
@@ -512,7 +509,7 @@ export class BackendConnection implements Flushable, AckOwner {
     if (waited < this.opts.commandTimeoutMs) return;
     this.link.lastError = `no reply for ${waited} ms (command timeout ${this.opts.commandTimeoutMs} ms)`;
     this.opts.log.warn({ node: this.endpoint.id, err: this.link.lastError }, 'backend timed out');
-    const running = this.inflightRaw.peek();
+    const running = this.inflight.peekRaw();
     if (running !== undefined && this.opts.onCommandTimeout !== undefined) {
       try {
         this.opts.onCommandTimeout(running);
@@ -538,7 +535,6 @@ export class BackendConnection implements Flushable, AckOwner {
     this.handshakeReplies = 0;
     this.acking.batch = null; // its writes are in `inflight`, failed below
     this.acking.waitInFlight = false;
-    this.inflightRaw.clear();
     if (this.inflight.length > 0) {
       const err = encodeError(message);
       for (let sink = this.inflight.shift(); sink !== undefined; sink = this.inflight.shift()) {

@@ -51,9 +51,12 @@ function unknownSubcommandError(cmd: CommandInfo, frame: RequestFrame): Buffer {
 }
 
 export class Dispatcher implements QueuingCheck {
-  /** Handlers by top-level command (the container for a subcommand). */
-  private readonly handlers = new Map<CommandInfo, HandlerEntry>();
-  private readonly refusals = new Map<CommandInfo, Buffer>();
+  /**
+   * Handlers and refusals by top-level command (the container for a subcommand), indexed by
+   * CommandInfo.index: looked up for every request, an array slot rather than a Map lookup.
+   */
+  private readonly handlers: (HandlerEntry | undefined)[] = [];
+  private readonly refusals: (Buffer | undefined)[] = [];
   /** Admin verbs that are not Redis commands (ADD, LIST, ...), by the request's first word. */
   private readonly adminVerb: (frame: RequestFrame) => AdminVerbHandler | undefined;
   /** The registry's, kept here: consulted for every request. */
@@ -65,14 +68,14 @@ export class Dispatcher implements QueuingCheck {
     adminVerbs: AdminVerbTable | undefined,
   ) {
     for (const table of [connectionCommands, clientCommands, serverCommands, nodeCommands, scriptCommands, configCommands, clusterCommands, pubsubCommands, transactionCommands]) {
-      for (const [name, entry] of table) this.handlers.set(this.known(name), entry);
+      for (const [name, entry] of table) this.handlers[this.known(name).index] = entry;
     }
-    for (const [name, handler] of adminVerbs?.overrides ?? []) this.handlers.set(this.known(name), { handler: (_ctx, session, frame) => handler(session, frame) });
+    for (const [name, handler] of adminVerbs?.overrides ?? []) this.handlers[this.known(name).index] = { handler: (_ctx, session, frame) => handler(session, frame) };
     this.pause = ctx.clients.pause;
     this.adminVerb = adminVerbs === undefined ? () => undefined : (frame) => adminVerbs.verb(frame);
     for (const [name, reason] of UNSUPPORTED) {
       const message = CLUSTER_MODE_ERRORS.get(name) ?? unsupportedMessage(name, reason);
-      this.refusals.set(this.known(name), encodeError(message));
+      this.refusals[this.known(name).index] = encodeError(message);
     }
   }
 
@@ -98,7 +101,7 @@ export class Dispatcher implements QueuingCheck {
       return;
     }
     const top = cmd.container ?? cmd;
-    const entry = this.handlers.get(top);
+    const entry = this.handlers[top.index];
     if (!session.authenticated && entry?.noAuth !== true) {
       stats.rejectedCall(cmd, 'NOAUTH');
       session.reply(NOAUTH);
@@ -126,7 +129,7 @@ export class Dispatcher implements QueuingCheck {
       entry.handler(this.ctx, session, frame);
       return;
     }
-    const refusal = this.refusals.get(top);
+    const refusal = this.refusals[top.index];
     // A refused container may still have keyed subcommands that route fine (MEMORY USAGE).
     if (refusal !== undefined && !(cmd !== top && cmd.hasKeys)) {
       stats.rejectedCall(cmd, 'ERR');
@@ -171,7 +174,7 @@ export class Dispatcher implements QueuingCheck {
     if ((cmd.flags & CMD_NO_MULTI) !== 0) return NOT_ALLOWED_IN_MULTI;
     const top = cmd.container ?? cmd;
     if (QUEUED_ON_NODE.has(top.name) || RUN_AFTER_EXEC.has(cmd.name)) return null;
-    const answered = this.handlers.has(top) || (this.refusals.has(top) && !(cmd !== top && cmd.hasKeys));
+    const answered = this.handlers[top.index] !== undefined || (this.refusals[top.index] !== undefined && !(cmd !== top && cmd.hasKeys));
     if (answered || !(cmd.hasKeys || cmd.name.endsWith('|help'))) return notInTransaction(cmd.name);
     return null;
   }
