@@ -99,7 +99,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       describe:
         "what all clients together may hold in the proxy (replies not yet taken, requests buffered): above it the client holding most is disconnected (Redis's maxmemory-clients; CLIENT NO-EVICT on exempts a client); a size, a percentage of the memory available to the proxy (e.g. 5%), or 0 for no cap",
     })
-    .option('pool-size', { type: 'number', default: 1, describe: 'shared pipelined connections per master (1: the requests of all clients to a master share one pipeline: the fewest writes)' })
+    .option('pool-size', { type: 'number', default: 2, describe: 'shared pipelined connections per master' })
     .option('max-blocking-clients', {
       type: 'number',
       default: 2000,
