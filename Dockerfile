@@ -77,4 +77,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
 
 # node stops the proxy on SIGTERM (docker stop); run with --init so that PID 1 reaps orphans.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "bin/interface-hash-server.js"]
+# --max-semi-space-size: as `make run` (Makefile, PROXY_NODE_FLAGS).
+ENTRYPOINT ["node", "--max-semi-space-size=16", "bin/interface-hash-server.js"]

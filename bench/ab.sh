@@ -41,7 +41,8 @@ ln -s "$REPO/node_modules" "$TMP/a/node_modules"
 free_port() { "$NODE" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 start() { # name root node
   port=$(free_port)
-  "$3" "$2/bin/interface-hash-server.js" --port "$port" --http-port 0 --data-dir "$TMP/data-$1" --masters 3 --replicas 0 --log-level warn >"$TMP/$1.log" 2>&1 &
+  # shellcheck disable=SC2086 # the flags are words
+  "$3" ${PROXY_NODE_FLAGS---max-semi-space-size=16} "$2/bin/interface-hash-server.js" --port "$port" --http-port 0 --data-dir "$TMP/data-$1" --masters 3 --replicas 0 --log-level warn >"$TMP/$1.log" 2>&1 &
   echo $! >>"$PIDFILE"
   for _ in $(seq 1 150); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.2; done
   echo "$port"

@@ -18,6 +18,7 @@ import {
   freePort,
   memoryOf,
   processesUnder,
+  PROXY_NODE_FLAGS,
   redisCli,
   run,
   startProcess,
@@ -50,6 +51,9 @@ import {
   type RunRecord,
   type TargetName,
 } from './lib/report.js';
+
+/** How the proxies are started, for the record: node and its flags. */
+const PROXY_COMMAND = ['node', ...PROXY_NODE_FLAGS].join(' ');
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -392,7 +396,7 @@ class Bench {
     const printed = argv.slice(1).join(' ');
     log(`${name.padEnd(10)} starting: node ${shown} ${secret === '' ? printed : printed.replaceAll(secret, '***')}`);
     const started = Date.now();
-    const proc = startProcess(name, process.execPath, argv, this.logFile(name), this.proxyRoot);
+    const proc = startProcess(name, process.execPath, [...PROXY_NODE_FLAGS, ...argv], this.logFile(name), this.proxyRoot);
     this.processes.push(proc);
     try {
       await waitForPong(port, this.opts.startTimeoutS * 1000, proc);
@@ -739,13 +743,13 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
           mastersPersistence: o.aof ? 'appendonly yes, everysec' : 'appendonly no, save ""',
         },
     proxy: {
-      command: `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 0 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
+      command: `${PROXY_COMMAND} bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 0 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
       runs: 'dist/ (tsc output of src/, as in production); a --proxy-rev from before dist/ existed runs src/ through tsx',
       mastersPersistence: 'as the process provider configures them (appendonly yes, appendfsync everysec, requirepass)',
     },
     ackPair: {
-      'ack-master': `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 1 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
-      'ack-replica': `node bin/interface-hash-server.js --port <free> --data-dir <tmp> --provider static --node <each ack-master master> --node-password <theirs> --ack replica --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
+      'ack-master': `${PROXY_COMMAND} bin/interface-hash-server.js --port <free> --data-dir <tmp> --masters 3 --replicas 1 --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
+      'ack-replica': `${PROXY_COMMAND} bin/interface-hash-server.js --port <free> --data-dir <tmp> --provider static --node <each ack-master master> --node-password <theirs> --ack replica --log-level warn${o.proxyArgs.length ? ` ${o.proxyArgs.join(' ')}` : ''}`,
       tests: ACK_TESTS,
     },
   };

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 // Thin launcher: start the proxy from the compiled JavaScript in ../dist (`make build` or
 // `npm run build` makes it with tsc from src/).
 import { existsSync } from 'node:fs';

@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import Docker from 'dockerode';
 import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
@@ -51,6 +50,8 @@ interface Providers {
 async function makeProviders(config: Config, log: Logger, dial: DialMap, clients: ControlClients): Promise<Providers> {
   if (config.provider === 'static') return { provider: new StaticProvider({ log, clients }), recoveryInstances: undefined };
   if (config.provider === 'docker') {
+    // Loaded for Docker nodes only: dockerode and what it pulls in cost ~30 MB of RSS.
+    const { default: Docker } = await import('dockerode');
     const docker = new Docker(); // the local socket, or DOCKER_HOST
     const clusterId = dockerClusterId(config.dataDir);
     const access = config.dockerNodeAccess === 'auto' ? await detectNodeAccess(docker) : config.dockerNodeAccess;

@@ -31,6 +31,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * Spawn a long-running child in its own process group (so a terminal Ctrl-C reaches only
  * this harness, which then stops the children in order), stdout+stderr to `logFile`.
  */
+/**
+ * The node flags the proxy runs with: what `make run` passes (the Makefile exports
+ * PROXY_NODE_FLAGS to the recipes that start proxies: bench, test).
+ */
+export const PROXY_NODE_FLAGS: string[] = (process.env.PROXY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+
 export function startProcess(name: string, command: string, args: string[], logFile: string, cwd?: string): Managed {
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;

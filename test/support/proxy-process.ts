@@ -265,6 +265,8 @@ export class ProxyProcess {
       child = spawn(
         process.execPath,
         [
+          // As `make run` starts it (the Makefile exports PROXY_NODE_FLAGS to `make test`).
+          ...(process.env.PROXY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
           path.join(REPO, 'bin/interface-hash-server.js'),
           '--port', String(this.port),
           '--http-port', '0',

@@ -142,7 +142,7 @@ export class RawClient {
 export function startExecutable(dataDir: string, port: number, flags: string[] = []): ChildProcess {
   return spawn(
     process.execPath,
-    ['bin/interface-hash-server.js', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags],
+    [...(process.env.PROXY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), 'bin/interface-hash-server.js', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }

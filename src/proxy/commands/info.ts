@@ -242,7 +242,14 @@ function memorySection(ctx: ProxyContext, nodes: NodeInfo[]): [string, string | 
     }
     return [k, v];
   });
-  out.push(['proxy_used_memory_rss', mem.rss], ['proxy_used_memory_rss_human', humanBytes(mem.rss)]);
+  // The proxy's own: RSS, and how much of it the JS heap and Buffers (off the heap) hold.
+  out.push(
+    ['proxy_used_memory_rss', mem.rss],
+    ['proxy_used_memory_rss_human', humanBytes(mem.rss)],
+    ['proxy_heap_used', mem.heapUsed],
+    ['proxy_heap_total', mem.heapTotal],
+    ['proxy_buffers', mem.arrayBuffers],
+  );
   return out;
 }
 
