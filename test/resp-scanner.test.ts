@@ -472,7 +472,7 @@ describe('ReplyScanner', () => {
     '|1\r\n+a\r\n|1\r\n+b\r\n+c\r\n+v\r\n*1\r\n|1\r\n+d\r\n+e\r\n:5\r\n', // attributes inside attributes
   ];
 
-  it('frames every RESP2 and RESP3 type, as views of the chunk', () => {
+  it('frames every RESP2 and RESP3 type, as views of the chunk (a top-level +OK: the shared constant)', () => {
     for (const one of singles) {
       const chunk = b(one);
       const s = new ReplyScanner();
@@ -480,8 +480,19 @@ describe('ReplyScanner', () => {
       const f = s.next();
       assert.ok(f instanceof Buffer, one);
       assert.equal(str(f), one);
-      assert.equal(f.buffer, chunk.buffer);
+      if (one === '+OK\r\n') assert.equal(f, enc.OK);
+      else assert.equal(f.buffer, chunk.buffer);
       assert.equal(s.next(), null);
+    }
+    // Only a whole +OK reply is the constant: inside an aggregate, or another status, it is a view.
+    for (const one of ['*1\r\n+OK\r\n', '+OKAY\r\n', '+OK\r\n']) {
+      const chunk = b(`+PONG\r\n${one}`);
+      const s = new ReplyScanner();
+      s.feed(chunk);
+      assert.equal(str(s.next() as Buffer), '+PONG\r\n');
+      const f = s.next() as Buffer;
+      assert.equal(str(f), one);
+      assert.equal(f === enc.OK, one === '+OK\r\n', one);
     }
   });
 

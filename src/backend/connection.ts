@@ -166,6 +166,12 @@ export class BackendConnection implements Flushable, AckOwner {
   /** Requests queued for the next flush (written after the handshake when connecting). */
   private out: Buffer[] = [];
   private outBytes = 0;
+  /**
+   * What the socket still held after the last flush: send() checks congestion against it
+   * rather than asking the socket for every request. It only grows at a flush, so it is at
+   * most stale-high until the next one; drain checks read the socket itself.
+   */
+  private flushedBacklog = 0;
   /** Replies still owed to our own handshake commands (AUTH, HELLO 3), which precede `inflight`. */
   private handshakeReplies = 0;
   /** The `--ack replica` batch; untouched without an AckPolicy. */
@@ -255,7 +261,7 @@ export class BackendConnection implements Flushable, AckOwner {
     this.out.push(raw);
     this.outBytes += raw.length;
     if (this.state === 'ready') this.flusher.schedule(this);
-    return this.queuedBytes <= HIGH_WATER;
+    return this.outBytes + this.flushedBacklog <= HIGH_WATER;
   }
 
   /** The sink to queue for `raw`: a write's is held in the open batch until its WAIT answers. */
@@ -312,10 +318,12 @@ export class BackendConnection implements Flushable, AckOwner {
     this.out = [];
     this.outBytes = 0;
     this.writer.write(bufs, bytes);
+    this.flushedBacklog = this.writer.unsent;
     if (this.link.drainWaiters.length > 0) this.checkDrained();
   }
 
   private checkDrained(): void {
+    this.flushedBacklog = this.writer === null ? 0 : this.writer.unsent;
     if (this.link.drainWaiters.length === 0 || this.queuedBytes >= LOW_WATER) return;
     // Swap first: a resumed sender may send again, congest again and wait again.
     const waiters = this.link.drainWaiters;
@@ -340,6 +348,7 @@ export class BackendConnection implements Flushable, AckOwner {
     this.scanner = new ReplyScanner();
     const socket = net.connect({ ...this.opts.runtime.dial.resolve(this.endpoint.host, this.endpoint.port), onread: slabReads((chunk) => this.onData(chunk)) });
     this.writer = new SocketWriter(socket, () => this.checkDrained());
+    this.flushedBacklog = 0;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('drain', () => this.checkDrained());
@@ -376,6 +385,7 @@ export class BackendConnection implements Flushable, AckOwner {
       this.out = [];
       this.outBytes = 0;
       this.writer!.write(bufs, bytes);
+      this.flushedBacklog = this.writer!.unsent;
       this.checkDrained();
     }
     this.opts.clusterErrors?.onConnectionReady(this);

@@ -15,6 +15,7 @@
 import { ProtocolError } from './frame.js';
 import { ScannerBase, parseDecimal } from './scanner-base.js';
 import { constants } from 'node:buffer';
+import { OK } from './encode.js';
 
 const CR = 13;
 const LF = 10;
@@ -39,6 +40,7 @@ for (const c of '*~>') KIND[c.charCodeAt(0)] = T_AGG;
 KIND['%'.charCodeAt(0)] = T_MAP;
 KIND['|'.charCodeAt(0)] = T_ATTR;
 
+const PLUS = 43;
 const DOLLAR = 36;
 const STAR = 42;
 
@@ -156,7 +158,11 @@ export class ReplyScanner extends ScannerBase<Buffer> {
       }
     }
     this.state = VALUE;
-    return --this.owed === 0 ? this.endFrame(cr + 2) : null;
+    if (--this.owed !== 0) return null;
+    // `+OK`, the commonest reply (SET, each part of a split MSET): the shared constant.
+    const base = this.base;
+    if (type === PLUS && cr === 3 && base <= 0 && this.buf[1 - base] === 0x4f && this.buf[2 - base] === 0x4b) return this.endFrameAs(5, OK);
+    return this.endFrame(cr + 2);
   }
 
   private lineNumber(cr: number): number {

@@ -186,6 +186,16 @@ export abstract class ScannerBase<T> {
     return raw;
   }
 
+  /**
+   * Ends a frame that lies whole in `buf` and returns `same`, a buffer holding the same
+   * bytes, instead of a view of them (a common reply: no view made per reply).
+   */
+  protected endFrameAs(end: number, same: Buffer): Buffer {
+    this.inFrame = false;
+    this.pos = end - this.base;
+    return same;
+  }
+
   /** Forgets the frame in progress without producing it (its bytes are not needed). */
   protected dropFrame(): void {
     this.inFrame = false;
