@@ -7,7 +7,8 @@
  * -P 1 that is two writes per request (the request to a node, the reply to a client). So
  * when the socket's own buffer is empty, the bytes go to the handle's writeBuffer, as
  * Node's own writeGeneric does, with none of the rest: usually the kernel takes them all
- * at once and nothing more happens. When it does not, libuv keeps the remainder queued
+ * at once and nothing more happens. (socket.bytesWritten counts these bytes too: it reads
+ * the handle's own counter.) When it does not, libuv keeps the remainder queued
  * (in order: a later write, direct or not, goes behind it), this writer counts those
  * bytes until they are written, and calls `onDrain` as the socket's 'drain' would.
  *
@@ -84,8 +85,6 @@ function onDirectWriteComplete(this: WriteReq, status: number): void {
 export class SocketWriter {
   /** Bytes of direct writes libuv still holds (the kernel did not take them at once). */
   private pendingBytes = 0;
-  /** Bytes written directly (socket.bytesWritten counts only what went through socket.write()). */
-  private directBytes = 0;
 
   /** @param onDrain called when bytes that waited are all written (as the socket's 'drain'; both fire) */
   constructor(
@@ -96,11 +95,6 @@ export class SocketWriter {
   /** Bytes given to this socket that the kernel has not taken yet. */
   get unsent(): number {
     return this.socket.writableLength + this.pendingBytes;
-  }
-
-  /** Bytes written to the socket (given to the kernel, or queued for it). */
-  get bytesWritten(): number {
-    return this.socket.bytesWritten + this.directBytes;
   }
 
   /** Write `bufs` (`totalBytes` in all), in order after everything written before. */
@@ -137,7 +131,6 @@ export class SocketWriter {
       socket.destroy(writeError(err));
       return;
     }
-    this.directBytes += buf.length;
     if (b.streamBaseState[b.kLastWriteWasAsync] !== 0) {
       // libuv holds the rest and calls oncomplete once it is written: keep the bytes alive till then.
       req.async = true;

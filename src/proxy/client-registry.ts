@@ -73,7 +73,7 @@ export class ClientRegistry {
     if (this.live.delete(session)) {
       this.stats.connectedClients--;
       this.stats.closedNetInputBytes += session.socket.bytesRead;
-      this.stats.closedNetOutputBytes += session.bytesWritten;
+      this.stats.closedNetOutputBytes += session.socket.bytesWritten;
     }
     this.pause.forget(session);
   }

@@ -158,11 +158,6 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
     return this.writer.socket;
   }
 
-  /** Reply bytes written to the client (INFO total_net_output_bytes). */
-  get bytesWritten(): number {
-    return this.writer.bytesWritten;
-  }
-
   /** The proxy's flush scheduler, fault reporter and dial routes. */
   get runtime(): Runtime {
     return this.host.runtime;

@@ -23,7 +23,7 @@ export interface RequestFrame {
    * Argument byte ranges within `raw`, flattened: argument i spans
    * raw[offsets[2*i], offsets[2*i+1]). Length is 2 * argc.
    */
-  readonly offsets: Int32Array | number[];
+  readonly offsets: readonly number[];
   /**
    * True for an inline command (`SET a b\r\n`, as typed in telnet). For those the scanner
    * builds `raw` as the RESP array encoding of the parsed arguments (quotes and escapes

@@ -308,7 +308,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
   let netOut = ctx.clients.stats.closedNetOutputBytes;
   for (const c of sessions) {
     netIn += c.socket.bytesRead;
-    netOut += c.bytesWritten;
+    netOut += c.socket.bytesWritten;
   }
   const serverFromNode = (field: string, fallback: string): string => first?.get(field) ?? fallback;
 
