@@ -36,21 +36,23 @@ const CLOSE_BRACE = 0x7d; // '}'
 
 /** Hash slot (0..16383) of the key stored in buf[start, end). */
 export function keySlot(buf: Uint8Array, start = 0, end = buf.length): number {
-  // Redis looks only at the first '{'; a '}' before it does not count.
-  let open = -1;
+  // One pass for the usual key, which has no '{': the CRC is taken while looking for one.
+  let crc = 0;
   for (let i = start; i < end; i++) {
-    if (buf[i] === OPEN_BRACE) {
-      open = i;
-      break;
-    }
+    const b = buf[i];
+    if (b === OPEN_BRACE) return taggedSlot(buf, i, start, end);
+    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ b) & 0xff];
   }
-  if (open !== -1) {
-    for (let i = open + 1; i < end; i++) {
-      if (buf[i] === CLOSE_BRACE) {
-        // An empty tag ("{}") means "no tag": the whole key is hashed.
-        if (i > open + 1) return crc16(buf, open + 1, i) & 0x3fff;
-        break;
-      }
+  return crc & 0x3fff;
+}
+
+/** The slot of a key whose first '{' is at `open`. Redis looks only at that first '{'; a '}' before it does not count. */
+function taggedSlot(buf: Uint8Array, open: number, start: number, end: number): number {
+  for (let i = open + 1; i < end; i++) {
+    if (buf[i] === CLOSE_BRACE) {
+      // An empty tag ("{}") means "no tag": the whole key is hashed.
+      if (i > open + 1) return crc16(buf, open + 1, i) & 0x3fff;
+      break;
     }
   }
   return crc16(buf, start, end) & 0x3fff;

@@ -10,7 +10,7 @@
  * `container|sub` (`object|encoding`, `xinfo|stream`), as COMMAND INFO and ACL name them.
  */
 import type { RequestFrame } from '../resp/frame.js';
-import { commandFlagBits, keySpecFlagBits, KEY_NOT_KEY, KEY_VARIABLE_FLAGS } from './command-flags.js';
+import { commandFlagBits, keySpecFlagBits, KEY_INCOMPLETE, KEY_NOT_KEY, KEY_VARIABLE_FLAGS } from './command-flags.js';
 import type { RawCommand, RawKeySpec } from './raw-command.js';
 import { REDIS_COMMANDS } from './redis-commands.js';
 
@@ -253,6 +253,12 @@ export class CommandEntry {
    * one (the channels of SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE).
    */
   readonly hasNotKeys: boolean;
+  /**
+   * The argument index of the command's one key when its key specs say exactly that (one
+   * spec, a fixed index, one key: GET, SET, HGET, INCR ...); 0 otherwise. Key extraction
+   * takes it without walking the specs.
+   */
+  readonly soleKey: number;
   /** For a subcommand: its container (OBJECT for `object|encoding`); otherwise null. */
   readonly container: CommandEntry | null;
   /** For a container command: its subcommands, looked up by argument 1; otherwise null. */
@@ -275,6 +281,11 @@ export class CommandEntry {
     this.useKeySpecs = hasRealKeySpec && !hasVariableFlags;
     this.hasKeys = this.keysProc !== null || hasRealKeySpec;
     this.hasNotKeys = this.keySpecs.some((s) => (s.flags & KEY_NOT_KEY) !== 0);
+    const only = this.keySpecs.length === 1 ? this.keySpecs[0] : undefined;
+    const simple = only !== undefined && this.useKeySpecs && only.bsType === BS_INDEX && only.fkType === FK_RANGE && only.lastKey === 0;
+    // (SET and BITFIELD skip the specs, their key flags vary, for a procedure that always names argument 1.)
+    const firstArgProc = !this.useKeySpecs && this.keysProc?.kind === PROC_FIRST_ARG;
+    this.soleKey = simple && (only.flags & (KEY_NOT_KEY | KEY_INCOMPLETE)) === 0 ? only.bsIndex : firstArgProc ? 1 : 0;
     this.container = container;
     this.raw = raw;
     if (raw.subcommands && raw.subcommands.length > 0) {

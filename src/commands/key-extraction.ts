@@ -69,6 +69,12 @@ export function keyIndexes(cmd: CommandInfo, frame: RequestFrame, out: number[],
     return Math.max(0, keysFromSpecs(cmd, frame, out, true));
   }
 
+  // The common case, one key at a fixed place (what keysFromSpecs would find for it).
+  const sole = cmd.soleKey;
+  if (sole !== 0 && sole < argc) {
+    out[0] = sole;
+    return 1;
+  }
   let n = KEYS_INVALID;
   if (cmd.useKeySpecs) n = keysFromSpecs(cmd, frame, out, withNotKeys);
   if (n < 0) {
