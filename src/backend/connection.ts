@@ -351,7 +351,6 @@ export class BackendConnection implements Flushable, AckOwner {
     this.flushedBacklog = 0;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    socket.on('drain', () => this.checkDrained());
     socket.setTimeout(this.opts.connectTimeoutMs, () => {
       socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs} ms`));
     });
@@ -385,8 +384,7 @@ export class BackendConnection implements Flushable, AckOwner {
       this.out = [];
       this.outBytes = 0;
       this.writer!.write(bufs, bytes);
-      this.flushedBacklog = this.writer!.unsent;
-      this.checkDrained();
+      this.checkDrained(); // (which reads the new backlog)
     }
     this.opts.clusterErrors?.onConnectionReady(this);
   }

@@ -23,11 +23,11 @@ export class InflightQueue {
   }
 
   push(sink: ReplySink, raw: Buffer): void {
+    if (2 * this.count === this.items.length) this.grow();
     const items = this.items;
-    if (2 * this.count === items.length) this.grow();
-    const at = (this.head + 2 * this.count) % this.items.length;
-    this.items[at] = sink;
-    this.items[at + 1] = raw;
+    const at = (this.head + 2 * this.count) % items.length;
+    items[at] = sink;
+    items[at + 1] = raw;
     this.count++;
   }
 

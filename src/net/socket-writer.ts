@@ -10,7 +10,8 @@
  * at once and nothing more happens. (socket.bytesWritten counts these bytes too: it reads
  * the handle's own counter.) When it does not, libuv keeps the remainder queued
  * (in order: a later write, direct or not, goes behind it), this writer counts those
- * bytes until they are written, and calls `onDrain` as the socket's 'drain' would.
+ * bytes until they are written, and calls `onDrain` once they are, as it does on the
+ * socket's own 'drain': the one drain signal its owner listens to.
  *
  * This relies on Node internals (process.binding('stream_wrap'): WriteWrap and the
  * stream state that says whether the last write completed; the socket's `_handle`),
@@ -23,7 +24,6 @@ import { getSystemErrorName } from 'node:util';
 interface WriteReq {
   handle: object;
   oncomplete: (this: WriteReq, status: number) => void;
-  async: boolean;
   bytes: number;
   buffer: Buffer | null;
   writer: SocketWriter | null;
@@ -86,11 +86,13 @@ export class SocketWriter {
   /** Bytes of direct writes libuv still holds (the kernel did not take them at once). */
   private pendingBytes = 0;
 
-  /** @param onDrain called when bytes that waited are all written (as the socket's 'drain'; both fire) */
+  /** @param onDrain called when bytes that waited are written: direct ones, or the socket's own ('drain') */
   constructor(
     readonly socket: net.Socket,
     private readonly onDrain: () => void,
-  ) {}
+  ) {
+    socket.on('drain', onDrain);
+  }
 
   /** Bytes given to this socket that the kernel has not taken yet. */
   get unsent(): number {
@@ -122,7 +124,6 @@ export class SocketWriter {
     const req = new b.WriteWrap();
     req.handle = handle;
     req.oncomplete = onDirectWriteComplete;
-    req.async = false;
     req.bytes = buf.length;
     req.buffer = null;
     req.writer = null;
@@ -133,7 +134,6 @@ export class SocketWriter {
     }
     if (b.streamBaseState[b.kLastWriteWasAsync] !== 0) {
       // libuv holds the rest and calls oncomplete once it is written: keep the bytes alive till then.
-      req.async = true;
       req.buffer = buf;
       req.writer = this;
       this.pendingBytes += buf.length;

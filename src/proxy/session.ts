@@ -147,7 +147,6 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
     const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);
     this.writer = new SocketWriter(socket, () => this.onSocketDrain());
     socket.setNoDelay(true);
-    socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => {
       /* 'close' follows; a client resetting its connection is not an event worth a log line */
     });

@@ -10,12 +10,11 @@
  */
 import type { RequestFrame } from '../../resp/frame.js';
 import { arrayElements } from '../../resp/reply-value.js';
-import { decimalLength, encodeArray, encodeInteger, OK, writeDecimal } from '../../resp/encode.js';
+import { decimalLength, encodeArray, OK, writeDecimal } from '../../resp/encode.js';
 import type { ReplySink } from '../../backend/reply-sink.js';
-import type { Faults } from '../../faults.js';
 import type { ClientLink } from './client-link.js';
 import { Gather } from './reply-slot.js';
-import { firstError, integerOf, UNEXPECTED_REPLY } from './reply-merge.js';
+import { firstError, integerOf, sumReply, UNEXPECTED_REPLY } from './reply-merge.js';
 
 /**
  * How the parts' replies become the client's one. MGET needs each part's values in their
@@ -128,7 +127,7 @@ export function splitBySlot(router: SlotSender, session: ClientLink, frame: Requ
     const gather = new Gather(parts, (replies) => mergeValues(replies, order), sink, session.runtime.faults);
     for (let p = 0; p < parts; p++) router.sendToSlot(session, slots[p], raws[p], gather.part(p));
   } else {
-    const tally = new Tally(parts, splitter.merge === 'sum', sink, session.runtime.faults);
+    const tally = new Tally(parts, splitter.merge === 'sum', sink);
     for (let p = 0; p < parts; p++) router.sendToSlot(session, slots[p], raws[p], tally);
   }
 }
@@ -161,7 +160,6 @@ class Tally implements ReplySink {
     private remaining: number,
     private readonly sums: boolean,
     private readonly target: ReplySink,
-    private readonly faults: Faults,
   ) {}
 
   deliver(reply: Buffer): void {
@@ -172,17 +170,7 @@ class Tally implements ReplySink {
       if (Number.isNaN(n)) this.failure = UNEXPECTED_REPLY;
       else this.sum += n;
     }
-    if (--this.remaining === 0) this.target.deliver(this.failure ?? (this.sums ? this.total() : OK));
-  }
-
-  private total(): Buffer {
-    // Beyond 2^53 a double sum is inexact (not a case for key counts); say so rather than lie.
-    if (!Number.isSafeInteger(this.sum)) return UNEXPECTED_REPLY;
-    try {
-      return encodeInteger(this.sum);
-    } catch (err) {
-      return this.faults.reply(err, 'merging replies');
-    }
+    if (--this.remaining === 0) this.target.deliver(this.failure ?? (this.sums ? sumReply(this.sum) : OK));
   }
 }
 

@@ -36,6 +36,11 @@ export function sumIntegers(parts: readonly Buffer[]): Buffer {
     if (Number.isNaN(n)) return UNEXPECTED_REPLY;
     sum += n;
   }
+  return sumReply(sum);
+}
+
+/** The integer reply of a sum of integer replies. */
+export function sumReply(sum: number): Buffer {
   // Beyond 2^53 a double sum is inexact (not a case for key counts); say so rather than lie.
   return Number.isSafeInteger(sum) ? encodeInteger(sum) : UNEXPECTED_REPLY;
 }
