@@ -26,6 +26,9 @@ import { killRedisServersUnder } from './redis-binary.js';
 import { freePort } from './redis-server.js';
 import { strictClient } from './write-ledger.js';
 
+/** The node flags `make run` starts the proxy with (the Makefile exports PROXY_NODE_FLAGS to `make test`). */
+export const PROXY_NODE_FLAGS: string[] = (process.env.PROXY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** dist/ must match src/: a no-op when it does (`make test` builds first), a rebuild after an edit in src/. */
@@ -265,8 +268,7 @@ export class ProxyProcess {
       child = spawn(
         process.execPath,
         [
-          // As `make run` starts it (the Makefile exports PROXY_NODE_FLAGS to `make test`).
-          ...(process.env.PROXY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+          ...PROXY_NODE_FLAGS,
           path.join(REPO, 'bin/interface-hash-server.js'),
           '--port', String(this.port),
           '--http-port', '0',

@@ -14,6 +14,7 @@ import { parseConfig, type Config } from '../../src/config.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { startProxy, type ProxyHooks, type RunningProxy } from '../../src/main.js';
 import { sleep } from '../../src/nodes/wait.js';
+import { PROXY_NODE_FLAGS } from './proxy-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -142,7 +143,7 @@ export class RawClient {
 export function startExecutable(dataDir: string, port: number, flags: string[] = []): ChildProcess {
   return spawn(
     process.execPath,
-    [...(process.env.PROXY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), 'bin/interface-hash-server.js', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags],
+    [...PROXY_NODE_FLAGS, 'bin/interface-hash-server.js', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }
