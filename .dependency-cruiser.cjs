@@ -1,18 +1,18 @@
 /**
  * The layer rules of docs/architecture.md, checked by `make lint` (and so by `make test`).
  * Each layer may import only the layers below it:
- *   entry (main.ts, config.ts)
+ *   entry (main.ts, config.ts, control-plane.ts)
  *   surfaces: http/, cli/
- *   data plane: proxy/        control plane: failover/, admin/   (neither imports the other)
+ *   data plane: proxy/        control plane: failover/, admin/, coordination/   (neither imports the other)
  *   cluster/
  *   nodes/
  *   backend/
  *   resp/, commands/, net/, ops/, status/, log.ts, faults.ts
  */
-const ENTRY = '^src/(main|config)[.]ts$';
+const ENTRY = '^src/(main|config|control-plane)[.]ts$';
 const SURFACES = '^src/(http|cli)/';
 const PROXY = '^src/proxy/';
-const CONTROL = '^src/(failover|admin)/';
+const CONTROL = '^src/(failover|admin|coordination)/';
 const CLUSTER = '^src/cluster/';
 const NODES = '^src/nodes/';
 const BACKEND = '^src/backend/';

@@ -2,6 +2,7 @@
  * Configuration: flags > environment (IHS_*) > config file (--config, JSON) > defaults.
  * `--help` lists every option; this file is the one place options are defined.
  */
+import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseMemory } from './ops/memory-size.js';
@@ -50,6 +51,14 @@ export interface Config {
   httpBind: string;
   clientOutputBufferLimitPubsub: OutputBufferLimit;
   maxmemoryClients: ClientMemoryCap;
+  /** Processes serving the port on this host (reusePort); 1: this process alone. */
+  workers: number;
+  /** etcd endpoints ('host:port') the proxies of one cluster coordinate through; empty: none. */
+  coordinator: string[];
+  /** Name under which proxies sharing an etcd find each other (one cluster per name). */
+  clusterName: string;
+  /** Seconds the control-plane leader's etcd lease lives without renewal. */
+  leaderTtl: number;
 }
 
 export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
@@ -139,6 +148,19 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     })
     .option('http-port', { type: 'number', default: 8888, describe: 'port of the HTTP API (/api/v1, its docs at /api/v1/docs), /healthz, /metrics and the status page at / (0: no HTTP server)' })
     .option('http-bind', { type: 'string', default: '127.0.0.1', describe: 'address the HTTP API listens on' })
+    .option('workers', {
+      type: 'string',
+      default: '1',
+      describe: 'processes serving the port on this host (Linux reusePort; each a full data plane); one of them runs the control plane, the others hand admin verbs to it; auto = one per core',
+    })
+    .option('coordinator', {
+      type: 'string',
+      default: '',
+      describe:
+        'etcd://host:port[,host:port...]: proxies on any hosts naming the same etcd and --cluster-name elect one control-plane leader (failover, recovery, resharding, membership); the topology document and operation journal live in etcd',
+    })
+    .option('cluster-name', { type: 'string', default: 'default', describe: 'which cluster this proxy serves among those coordinated through one etcd (--coordinator)' })
+    .option('leader-ttl', { type: 'number', default: 3, describe: 'seconds the control-plane leader\'s etcd lease lives without renewal (--coordinator): a dead leader is replaced after about this long' })
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', describe: 'log level' })
     .option('log-pretty', { type: 'boolean', describe: 'pretty logs (default: when stdout is a terminal)' })
     .strict()
@@ -169,6 +191,10 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
         throw new Error('--ack replica needs at least one replica per master; --replicas 0 gives none');
       }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
+      parseWorkers(String(a.workers));
+      parseCoordinator(a.coordinator);
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(a['cluster-name'])) throw new Error('--cluster-name must be 1..64 letters, digits, dots, dashes or underscores');
+      if (!Number.isInteger(a['leader-ttl']) || a['leader-ttl'] < 2 || a['leader-ttl'] > 60) throw new Error('--leader-ttl must be 2..60 (seconds)');
       parseMemory(a['proto-max-bulk-len']);
       parseOutputBufferLimit(a['client-output-buffer-limit-pubsub']);
       parseClientMemoryCap(a['maxmemory-clients']);
@@ -220,5 +246,30 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     logPretty: parsed['log-pretty'],
     httpPort: parsed['http-port'],
     httpBind: parsed['http-bind'],
+    workers: parseWorkers(String(parsed.workers)),
+    coordinator: parseCoordinator(parsed.coordinator),
+    clusterName: parsed['cluster-name'],
+    leaderTtl: parsed['leader-ttl'],
   };
+}
+
+/** --workers: a count (1..64) or auto (one per core). */
+export function parseWorkers(text: string): number {
+  if (text === 'auto') return Math.max(1, Math.min(64, availableParallelism()));
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || n < 1 || n > 64) throw new Error(`--workers must be 1..64 or auto, not '${text}'`);
+  return n;
+}
+
+/** --coordinator etcd://host:port[,host:port...] → ['host:port', ...]; '' → []. */
+export function parseCoordinator(text: string): string[] {
+  if (text === '') return [];
+  const m = /^etcd:\/\/(.+)$/.exec(text);
+  if (m === null) throw new Error(`--coordinator must be etcd://host:port[,host:port...], not '${text}'`);
+  return m[1].split(',').map((endpoint) => {
+    const at = endpoint.lastIndexOf(':');
+    const port = Number(endpoint.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--coordinator: '${endpoint}' is not host:port`);
+    return endpoint;
+  });
 }

@@ -1,74 +1,53 @@
 /**
  * interface-hash-server: wire the pieces together.
- *   config → logger → node provider → ClusterManager (document, nodes, formation)
- *     → SlotMapSource (the cluster's slot map) → Router → ProxyServer
- * and stop them in reverse order on SIGINT/SIGTERM.
+ *   config → logger → coordinator (who leads the control plane)
+ *     → leader: ControlPlane.open (document, nodes, formation) | follower: the leader's document
+ *     → SlotMapSource (the cluster's slot map) → Router → ProxyServer (+ HTTP)
+ *     → leader: ControlPlane.attach (failover, migration, admin)
+ * and stop them in reverse order on SIGINT/SIGTERM. With --workers N this process is the
+ * Supervisor of N such processes (coordination/supervisor.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
-import { ClusterManager } from './cluster/cluster-manager.js';
-import { ProcessProvider } from './nodes/process/process-provider.js';
+import type { ClusterManager } from './cluster/cluster-manager.js';
 import { ControlClients, type NodeAddress } from './nodes/control-client.js';
 import { createRuntime, type Runtime } from './net/runtime.js';
-import type { DialMap } from './net/dial-map.js';
-import { StaticProvider } from './nodes/static-provider.js';
-import type { NodeProvider } from './nodes/provider.js';
 import { BackendPool } from './backend/pool.js';
 import type { ClusterErrorHandler } from './backend/connection.js';
 import { AckPolicy } from './backend/replica-ack.js';
 import { Router } from './proxy/datapath/router.js';
 import { ProxyServer } from './proxy/server.js';
+import type { ControlPlaneView } from './proxy/control-plane.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
-import { FailoverMonitor } from './failover/failover-monitor.js';
-import { ClusterAdmin, migrationListing, parseNodeAddress, recoveryListing } from './admin/cluster-admin.js';
+import type { FailoverMonitor } from './failover/failover-monitor.js';
 import { adminVerbTable } from './admin/admin-verbs.js';
-import { rebalanceCluster } from './cluster/operations/rebalance.js';
-import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
-import { ProcessRecoveryInstances, type RecoveryInstanceRunner } from './nodes/recovery-instance.js';
-import { detectNodeAccess, dockerClusterId, DockerProvider } from './nodes/docker/docker-provider.js';
-import { DockerRecoveryInstances } from './nodes/docker/docker-recovery-instances.js';
-import { SlotMigrator } from './cluster/operations/slot-migration.js';
+import type { SlotMigrator } from './cluster/operations/slot-migration.js';
 import { ScriptRegistry } from './proxy/datapath/script-registry.js';
-import type { SlotMap } from './cluster/slot-map.js';
+import { TopologyStore } from './cluster/topology/topology-store.js';
+import { TopologyView } from './cluster/topology/topology-view.js';
 import { HttpServer } from './http/http-server.js';
 import { ProxyMetrics } from './http/metrics.js';
+import { ControlPlane, type ProxyHooks } from './control-plane.js';
+import type { CoordinationStatus, ProxyRecord, Role } from './coordination/coordinator.js';
+import { EtcdCoordinator, newProxyId } from './coordination/etcd-coordinator.js';
+import { WorkerCoordinator } from './coordination/worker-coordinator.js';
+import { WORKER_ENV, type ToWorker } from './coordination/worker-messages.js';
+import { Supervisor } from './coordination/supervisor.js';
+import { AdminSwitch } from './coordination/admin-switch.js';
+import { RemoteAdmin } from './coordination/remote-admin.js';
+import type { WorkerStats } from './status/worker-stats.js';
+
+export type { ProxyHooks } from './control-plane.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
-
-interface Providers {
-  provider: NodeProvider;
-  /** How a lost shard's keys are read back (undefined: they cannot be). */
-  recoveryInstances: RecoveryInstanceRunner | undefined;
-}
-
-async function makeProviders(config: Config, log: Logger, dial: DialMap, clients: ControlClients): Promise<Providers> {
-  if (config.provider === 'static') return { provider: new StaticProvider({ log, clients }), recoveryInstances: undefined };
-  if (config.provider === 'docker') {
-    // Loaded for Docker nodes only: dockerode and what it pulls in cost ~30 MB of RSS.
-    const { default: Docker } = await import('dockerode');
-    const docker = new Docker(); // the local socket, or DOCKER_HOST
-    const clusterId = dockerClusterId(config.dataDir);
-    const access = config.dockerNodeAccess === 'auto' ? await detectNodeAccess(docker) : config.dockerNodeAccess;
-    const common = { docker, image: config.redisImage, clusterId, access, dial, clients, log } as const;
-    const provider = await DockerProvider.create({
-      ...common,
-      network: config.dockerNetwork === '' ? `ihs-${clusterId}` : config.dockerNetwork,
-      clusterNodeTimeoutMs: config.clusterNodeTimeout,
-      commandTimeoutMs: config.connectTimeout,
-    });
-    return { provider, recoveryInstances: new DockerRecoveryInstances({ ...common, provider, commandTimeoutMs: config.connectTimeout }) };
-  }
-  const provider = await ProcessProvider.create({ log, clients, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout });
-  // A lost shard's keys are read back by a redis-server of the same binary the nodes run.
-  return { provider, recoveryInstances: new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, clients, commandTimeoutMs: config.connectTimeout }) };
-}
-
 
 function poolFactory(password: string, config: Config, log: Logger, runtime: Runtime) {
   const ack = config.ack === 'replica' ? new AckPolicy(config.ackTimeout) : undefined;
@@ -91,17 +70,26 @@ function poolFactory(password: string, config: Config, log: Logger, runtime: Run
 /** A running proxy: what tests and main() hold on to. */
 export interface RunningProxy {
   server: ProxyServer;
-  cluster: ClusterManager;
+  /** The cluster this proxy's control plane runs; throws on a proxy that does not lead. */
+  readonly cluster: ClusterManager;
   slotMaps: SlotMapSource;
-  /** Moves slots with their keys (resharding, REBALANCE); resumes an interrupted migration at start. */
-  migrator: SlotMigrator;
+  /** Moves slots with their keys (resharding, REBALANCE); throws on a proxy that does not lead. */
+  readonly migrator: SlotMigrator;
   /** The HTTP API, /healthz, /metrics and the status page; undefined with --http-port 0. */
   http: HttpServer | undefined;
   /** The proxy's Prometheus metrics (GET /metrics): render() and contentType. */
   metrics: ProxyMetrics;
-  /** The failover monitor; undefined for a static cluster. */
-  failover: FailoverMonitor | undefined;
-  stop(): Promise<void>;
+  /** The failover monitor; undefined for a static cluster or a proxy that does not lead. */
+  readonly failover: FailoverMonitor | undefined;
+  /** Who leads the control plane (a proxy alone: itself, mode 'single'). */
+  coordination(): CoordinationStatus;
+  /**
+   * Stop serving, and the control plane if this proxy leads; `nodes` says what becomes of
+   * the nodes then: 'stop' them, or 'keep' them running for the other proxies. Default: a
+   * proxy alone stops them; a worker keeps them; an etcd proxy keeps them while others are
+   * registered.
+   */
+  stop(nodes?: 'stop' | 'keep'): Promise<void>;
   /** SIGKILL every node the proxy runs, now (a second Ctrl-C during stop()). */
   killNodes(): Promise<void>;
   /**
@@ -112,221 +100,358 @@ export interface RunningProxy {
   abandon(): Promise<void>;
 }
 
-/** Hooks for tests. */
-export interface ProxyHooks {
-  /** Called with each persisted step of a shard recovery; a test may pause it there. */
-  onRecoveryStep?: (op: ShardRecoveryOperation) => Promise<void> | void;
+/** How this process takes part in coordination: alone, as a worker, or through etcd. */
+type Coordination =
+  | { mode: 'single'; store: TopologyStore }
+  | { mode: 'workers'; coordinator: WorkerCoordinator }
+  | { mode: 'etcd'; coordinator: EtcdCoordinator };
+
+/** What a worker process hands startProxy (main() builds it from WORKER_ENV). */
+export interface WorkerLink {
+  index: number;
 }
 
-export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}): Promise<RunningProxy> {
+/**
+ * The peer listener: a RESP port of this process alone (the client port may be shared by
+ * several workers), where other proxies forward admin verbs when this one leads. Opened
+ * first, so the coordinator can announce it; its connections are served once the proxy is.
+ */
+async function openPeerListener(host: string): Promise<{ server: net.Server; address: NodeAddress; serve: (accept: (s: net.Socket) => void) => void }> {
+  let accept: (s: net.Socket) => void = (s) => s.destroy();
+  const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (s) => accept(s));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return { server, address: { host: advertisedHost(host), port }, serve: (fn) => (accept = fn) };
+}
+
+/** The address other hosts reach a listener bound to `host` at: a wildcard means this host's first external IPv4. */
+function advertisedHost(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (v4 !== undefined) return v4.address;
+  }
+  return '127.0.0.1';
+}
+
+export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}, worker?: WorkerLink): Promise<RunningProxy> {
   // This proxy's own: one flush per turn, faults to its log, and the routes every socket to a node dials through.
   const runtime = createRuntime({ log });
   // Its control-plane connections dial through those routes too; each component adds the password it knows.
   const controlRoutes = new ControlClients({ runtime });
-  const { provider, recoveryInstances } = await makeProviders(config, log, runtime.dial, controlRoutes);
   const scripts = new ScriptRegistry();
-  const cluster = await ClusterManager.open({
-    scripts,
-    dataDir: config.dataDir,
-    masters: config.masters,
-    replicas: config.replicas,
-    provider,
-    staticNodes: config.provider === 'static' ? config.node.map((text) => parseNodeAddress(text, () => new Error(`--node '${text}': expected host:port`))) : undefined,
-    staticPassword: config.nodePassword,
-    clients: controlRoutes,
-    log,
+  const view = new TopologyView();
+  const startedAt = new Date().toISOString();
+  const peer = config.workers > 1 || config.coordinator.length > 0 ? await openPeerListener(config.bind) : undefined;
+  // Filled in once serving: the stats a worker shares, and its metrics.
+  let server: ProxyServer | undefined;
+  let metrics: ProxyMetrics | undefined;
+  let coordination: Coordination;
+  if (config.coordinator.length > 0) {
+    coordination = {
+      mode: 'etcd',
+      coordinator: new EtcdCoordinator({
+        endpoints: config.coordinator,
+        clusterName: config.clusterName,
+        ttlSeconds: config.leaderTtl,
+        proxyId: worker === undefined ? newProxyId() : `${newProxyId()}-w${worker.index}`,
+        workers: config.workers,
+        dataDir: config.dataDir,
+        log,
+      }),
+    };
+  } else if (worker !== undefined) {
+    coordination = {
+      mode: 'workers',
+      coordinator: new WorkerCoordinator({
+        index: worker.index,
+        workers: config.workers,
+        dataDir: config.dataDir,
+        log,
+        stats: () => workerStats(worker.index, server, coordinationStatus().role),
+        metrics: async () => (metrics === undefined ? [] : metrics.json()),
+      }),
+    };
+  } else {
+    coordination = { mode: 'single', store: new TopologyStore(config.dataDir) };
+  }
+  const store = coordination.mode === 'single' ? coordination.store : coordination.coordinator.store;
+  const coordinationStatus = (): CoordinationStatus =>
+    coordination.mode === 'single' ? { mode: 'single', role: 'leader', leader: '', proxies: 1, workers: 1, unavailable: '' } : coordination.coordinator.status();
+  const self = (): ProxyRecord => ({
+    id: coordination.mode === 'single' ? '' : coordination.coordinator.proxyId,
+    address: `${advertisedHost(config.bind)}:${server?.port ?? config.port}`,
+    peer: peer?.address ?? { host: config.bind, port: 0 },
+    version: VERSION,
+    startedAt,
+    pid: process.pid,
   });
+  const firstRole: Role = coordination.mode === 'single' ? 'leader' : await coordination.coordinator.initialRole(self());
+
+  const planeOptions = { config, log, dial: runtime.dial, routes: controlRoutes, scripts, store, onDocument: (doc: Parameters<TopologyView['set']>[0]) => view.set(doc), hooks };
+  let control: ControlPlane | undefined;
+  const closeCoordinator = async (): Promise<void> => {
+    if (coordination.mode !== 'single') await coordination.coordinator.close();
+    peer?.server.close();
+  };
+  try {
+    if (firstRole === 'leader') {
+      control = await ControlPlane.open(planeOptions);
+    } else {
+      log.info({ store: store.location }, 'following the control-plane leader: waiting for the cluster document');
+      view.follow(store, 1000, log);
+      await view.formed();
+    }
+  } catch (err) {
+    view.unfollow();
+    await closeCoordinator();
+    throw err;
+  }
   let router: Router | undefined;
-  // Set once the router exists (the first map is read before); static clusters have none.
-  let failoverMonitor: FailoverMonitor | undefined;
   const slotMaps = new SlotMapSource({
-    seeds: () => cluster.seedAddresses(),
-    clients: cluster.clients,
+    seeds: () => view.seedAddresses(),
+    clients: controlRoutes.as(() => view.nodePassword),
     log,
     onMap: (map) => {
       router?.setSlotMap(map);
-      failoverMonitor?.clusterView(map);
+      control?.clusterView(map);
     },
     intervalMs: config.slotMapRefresh,
     connectTimeoutMs: config.connectTimeout,
     commandTimeoutMs: config.connectTimeout,
   });
-  let firstMap;
-  try {
-    firstMap = await slotMaps.refresh();
-  } catch (err) {
+  const giveUp = async (err: unknown): Promise<never> => {
     slotMaps.close();
-    await cluster.shutdown();
+    view.unfollow();
+    await control?.stop(coordinationStatus().proxies > 1 ? 'detach' : 'stop-nodes');
+    await closeCoordinator();
     throw err;
-  }
+  };
+  const firstMap = await slotMaps.refresh().catch(giveUp);
   // Every write would wait out --ack-timeout and fail on a master without a replica: say so now.
-  const map = firstMap;
-  const unreplicated = config.ack === 'replica' ? map.servingMasters().map((i) => map.masters[i]).find((m) => m.replicas.length === 0) : undefined;
-  if (unreplicated !== undefined) {
-    slotMaps.close();
-    await cluster.shutdown();
-    throw new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`);
-  }
-  await prepareEveryNode(cluster, firstMap, log);
-  router = new Router(firstMap, poolFactory(cluster.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout);
+  const unreplicated = config.ack === 'replica' ? firstMap.servingMasters().map((i) => firstMap.masters[i]).find((m) => m.replicas.length === 0) : undefined;
+  if (unreplicated !== undefined) await giveUp(new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`));
+  router = new Router(firstMap, poolFactory(view.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout);
+  const routing = router;
   slotMaps.start();
-  // The proxy heals the clusters it runs; a static cluster's owner heals their own.
-  const failover =
-    config.provider === 'static'
-      ? undefined
-      : new FailoverMonitor({
-          cluster,
-          gate: router,
-          slotMaps,
-          log,
-          failoverTimeoutMs: config.failoverTimeout,
-          nodeTimeoutMs: config.nodeTimeout,
-          busyTimeoutMs: config.busyTimeout,
-          clusterNodeTimeoutMs: config.clusterNodeTimeout,
-          healthIntervalMs: Math.max(50, Math.min(200, Math.floor(config.nodeTimeout / 5))),
-          connectTimeoutMs: config.connectTimeout,
-          commandTimeoutMs: config.connectTimeout,
-          act: config.autoFailover,
-          shardRecoveryTimeoutMs: config.shardRecoveryTimeout,
-          recoveryInstances,
-          onRecoveryStep: hooks.onRecoveryStep,
-        });
-  failoverMonitor = failover;
-  failover?.start();
-  const migrator = new SlotMigrator({ cluster, slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout });
-  // A migration the last run left unfinished (stopped, or killed mid-way) finishes while we serve.
-  migrator.resume().catch((err: Error) => log.error({ err: err.message }, 'resuming the interrupted slot migration failed'));
-  const admin = new ClusterAdmin({
-    cluster,
-    slotMap: () => slotMaps.refresh(),
-    failover,
-    rebalance: (exclude) => rebalanceCluster(migrator, cluster, slotMaps, { exclude, log }),
-    progress: () => [
-      ...migrationListing(migrator.progress()),
-      ...(failover === undefined ? [] : failover.recoveryStatus().map(recoveryListing)),
-    ],
-    commandTimeoutMs: config.connectTimeout,
-    log,
-    ackReplica: config.ack === 'replica',
-    // Read when a verb runs: the ports are known once listening (both may be 0 in the config).
-    proxyListeners: (): NodeAddress[] => [{ host: config.bind, port: server.port }, ...(http === undefined ? [] : [{ host: config.httpBind, port: http.port }])],
+  let http: HttpServer | undefined;
+  // Read when a verb runs: the ports are known once listening (both may be 0 in the config).
+  const proxyListeners = (): NodeAddress[] => [
+    ...(server === undefined ? [] : [{ host: config.bind, port: server.port }]),
+    ...(http === undefined ? [] : [{ host: config.httpBind, port: http.port }]),
+    ...(peer === undefined ? [] : [peer.address]),
+  ];
+  const link = () => ({ gate: routing, slotMaps, firstMap: routing.slotMap, proxyListeners });
+  if (control !== undefined) await control.attach(link());
+
+  const remote = new RemoteAdmin({
+    leader: () => {
+      if (coordination.mode === 'single') return undefined;
+      const at = coordination.coordinator.leaderPeer();
+      return at === undefined ? undefined : { id: coordination.coordinator.status().leader, peer: at };
+    },
+    noLeaderReason: () => coordinationStatus().unavailable || 'an election is under way',
+    auth: config.adminPassword !== '' ? ['admin', config.adminPassword] : config.requirepass !== '' ? [config.requirepass] : [],
+    connectTimeoutMs: config.connectTimeout,
+    runtime,
   });
-  // An ADD MASTER or REMOVE the last run was killed in the middle of finishes while we serve.
-  if (failover !== undefined && config.autoFailover) {
-    admin.resume().catch((err: Error) => log.error({ err: err.message }, 'finishing the interrupted admin change failed'));
-  }
-  const server = new ProxyServer(router, {
+  const admin = new AdminSwitch({
+    local: () => control?.local,
+    remote,
+    topology: () => view.topology,
+    coordination: () => (coordination.mode === 'single' ? undefined : coordinationStatus()),
+    slotMap: () => slotMaps.refresh(),
+    clients: controlRoutes.as(() => view.nodePassword),
+    commandTimeoutMs: config.connectTimeout,
+  });
+  const workers = coordination.mode === 'workers' ? coordination.coordinator : undefined;
+  // What INFO shows of the control plane: this process's, while it leads.
+  const controlView: ControlPlaneView = {
+    get nodeStatus() {
+      const failover = control?.failover;
+      return failover === undefined ? undefined : () => failover.status();
+    },
+    get failoverCounts() {
+      const failover = control?.failover;
+      return failover === undefined ? undefined : () => failover.failoverCounts();
+    },
+    get recoveries() {
+      const failover = control?.failover;
+      return failover === undefined ? undefined : () => failover.recoveryStatus();
+    },
+    get migration() {
+      const migrator = control?.migrator;
+      return migrator === undefined ? undefined : () => migrator.progress();
+    },
+    coordination: coordination.mode === 'single' ? undefined : coordinationStatus,
+    workers: workers === undefined ? undefined : () => workers.workers(),
+  };
+  server = new ProxyServer(routing, {
     host: config.bind,
     port: config.port,
+    reusePort: config.workers > 1,
     maxClients: config.maxclients,
     requirePass: config.requirepass,
     runtime,
     adminPassword: config.adminPassword,
-    adminVerbs: adminVerbTable(admin),
+    adminVerbs: adminVerbTable(admin, coordination.mode === 'single' ? undefined : admin),
     maxBulkLen: config.protoMaxBulkLen,
     maxmemoryClients: config.maxmemoryClients,
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
     version: VERSION,
     log,
-    control: {
-      nodeStatus: failover === undefined ? undefined : () => failover.status(),
-      failoverCounts: failover === undefined ? undefined : () => failover.failoverCounts(),
-      recoveries: failover === undefined ? undefined : () => failover.recoveryStatus(),
-      migration: () => migrator.progress(),
-    },
-    pubsub: { nodePassword: cluster.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
+    control: controlView,
+    pubsub: { nodePassword: view.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
     nodes: {
       scripts,
-      rememberConfig: (pairs) => cluster.rememberConfig(pairs),
-      clients: cluster.clients,
+      rememberConfig: (pairs) => admin.rememberConfig(pairs),
+      clients: controlRoutes.as(() => view.nodePassword),
       commandTimeoutMs: config.connectTimeout,
     },
   });
-  const metrics = new ProxyMetrics({ server, failover, migrator, slotMap: () => server.router.slotMap });
-  let http: HttpServer | undefined;
+  const proxy = server;
+  peer?.serve((socket) => proxy.accept(socket));
+  metrics = new ProxyMetrics({
+    server: proxy,
+    failover: () => control?.failover,
+    migrator: () => control?.migrator,
+    slotMap: () => routing.slotMap,
+    coordination: coordination.mode === 'single' ? undefined : coordinationStatus,
+    workers: worker === undefined || workers === undefined ? undefined : { index: worker.index, gather: () => workers.collectMetrics(3000) },
+  });
   try {
-    await server.listen();
+    await proxy.listen();
     // After the RESP port: the HTTP data routes are clients of it.
     if (config.httpPort !== 0) {
       http = await HttpServer.start({
         host: config.httpBind,
         port: config.httpPort,
+        reusePort: config.workers > 1,
         proxyHost: config.bind,
-        proxy: server,
+        proxy,
         admin,
         adminPassword: config.adminPassword,
         dataTimeoutMs: config.commandTimeout + config.failoverTimeout,
         version: VERSION,
         log,
         metrics,
-        failovers: () => failover?.failoverCount() ?? 0,
+        failovers: () => control?.failover?.failoverCount() ?? 0,
+        coordination: coordinationStatus,
       });
     }
   } catch (err) {
-    await server.close();
-    migrator.close();
-    await migrator.idle();
-    failover?.close();
-    slotMaps.close();
-    router.close();
-    await cluster.shutdown();
-    throw err;
+    await proxy.close();
+    routing.close();
+    await giveUp(err);
   }
+
+  /** Set by stop()/abandon(): no role change starts a control plane any more. */
+  let closing = false;
+  // From here on the role may change: a follower elected opens a control plane, a leader
+  // that loses the election (etcd unreachable, the supervisor's word) stops its own at once.
+  if (coordination.mode !== 'single') {
+    await coordination.coordinator.start(self(), {
+      becomeLeader: async () => {
+        if (closing) throw new Error('this proxy is stopping');
+        view.unfollow();
+        const plane = await ControlPlane.open(planeOptions);
+        control = plane;
+        await plane.attach(link());
+        log.info('control plane started: this proxy leads');
+      },
+      becomeFollower: async (reason) => {
+        if (closing) return; // stop() deals with the control plane
+        const plane = control;
+        control = undefined;
+        await plane?.stop('detach');
+        view.follow(store, 1000, log);
+        log.warn({ reason }, 'control plane stopped: following the leader');
+      },
+    });
+  }
+
   let stopping: Promise<void> | null = null;
   const quiesce = async (): Promise<void> => {
-    migrator.close();
-    await migrator.idle(); // stops between batches; the nodes must still be up for that
     // Before the RESP port: HTTP requests under way (data, admin changes) finish through it.
     await http?.close();
-    await server.close();
-    failover?.close();
+    await proxy.close();
     slotMaps.close();
-    router.close();
+    view.unfollow();
+    routing.close();
+  };
+  const leading = (): ControlPlane => {
+    if (control === undefined) throw new Error(`this proxy does not run the control plane (the leader is ${coordinationStatus().leader || 'not known'})`);
+    return control;
   };
   return {
-    server,
-    cluster,
+    server: proxy,
+    get cluster() {
+      return leading().cluster;
+    },
     slotMaps,
-    migrator,
+    get migrator() {
+      const migrator = leading().migrator;
+      if (migrator === undefined) throw new Error('the control plane is not attached yet');
+      return migrator;
+    },
     http,
     metrics,
-    failover,
-    stop() {
+    get failover() {
+      return control?.failover;
+    },
+    coordination: coordinationStatus,
+    stop(nodes) {
+      closing = true;
       stopping ??= (async () => {
+        // Other proxies serving on keep the nodes; the last one stops them.
+        const keep = nodes === undefined ? worker !== undefined || coordinationStatus().proxies > 1 : nodes === 'keep';
+        // `control` stays set: a stopped plane acts no more, and tests read its cluster after.
+        await control?.stop(keep ? 'detach' : 'stop-nodes');
         await quiesce();
-        await cluster.shutdown();
+        await closeCoordinator();
       })();
       return stopping;
     },
     killNodes() {
-      return cluster.killNodes();
+      return control?.killNodes() ?? Promise.resolve();
     },
     abandon() {
+      closing = true;
       stopping ??= (async () => {
+        await control?.stop('detach');
         await quiesce();
-        await cluster.detach();
+        await closeCoordinator();
       })();
       return stopping;
     },
   };
 }
 
-/**
- * Before serving: every node of the cluster gets the CONFIG SET values remembered in the
- * document (a node starts from its generated redis.conf; a static cluster's owner may have
- * restarted one). A node that cannot be prepared is logged and serves as it is.
- */
-async function prepareEveryNode(cluster: ClusterManager, map: SlotMap, log: Logger): Promise<void> {
-  if (cluster.nodeConfig.length === 0) return; // nothing remembered; a new process knows no scripts yet
-  const idOf = new Map(cluster.topology.nodes.map((n) => [`${n.host}:${n.port}`, n.id]));
-  // Nodes flagged failing are left to the failover side: they are prepared when restarted.
-  const nodes = map.masters
-    .flatMap((m) => [m, ...m.replicas])
-    .filter((n) => !n.failing)
-    .map((n) => ({ host: n.host, port: n.port, id: idOf.get(`${n.host}:${n.port}`) ?? `${n.host}:${n.port}` }));
-  await Promise.all(
-    nodes.map((n) => cluster.prepareStartedNode(n, 'proxy started').catch((err: Error) => log.error({ node: n.id, err: err.message }, 'node serves without the remembered CONFIG'))),
-  );
+/** A worker's counters for the others (INFO sums them). */
+function workerStats(index: number, server: ProxyServer | undefined, role: Role): WorkerStats {
+  const stats = server?.stats;
+  let netIn = stats?.closedNetInputBytes ?? 0;
+  let netOut = stats?.closedNetOutputBytes ?? 0;
+  for (const c of server?.sessions() ?? []) {
+    netIn += c.socket.bytesRead;
+    netOut += c.socket.bytesWritten;
+  }
+  return {
+    index,
+    pid: process.pid,
+    role,
+    connectedClients: stats?.connectedClients ?? 0,
+    totalConnections: stats?.totalConnections ?? 0,
+    totalCommands: stats?.totalCommands ?? 0,
+    opsPerSec: server?.opsMeter.perSecond ?? 0,
+    netInputBytes: netIn,
+    netOutputBytes: netOut,
+    rejectedConnections: stats?.rejectedConnections ?? 0,
+    at: Date.now(),
+  };
 }
 
 export async function main(): Promise<void> {
@@ -338,9 +463,12 @@ export async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  const workerIndex = process.env[WORKER_ENV];
+  if (config.workers > 1 && workerIndex === undefined) return superviseWorkers(config, log);
+  const worker = workerIndex === undefined ? undefined : { index: Number(workerIndex) };
   let proxy: RunningProxy;
   try {
-    proxy = await startProxy(config, log);
+    proxy = await startProxy(config, log, {}, worker);
   } catch (err) {
     // One plain line a person can act on (e.g. how to install redis-server).
     process.stderr.write(`interface-hash-server: ${(err as Error).message}\n`);
@@ -383,8 +511,67 @@ export async function main(): Promise<void> {
       },
     );
   };
+  if (worker !== undefined) {
+    superviseMe(proxy, log);
+    return;
+  }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/**
+ * A worker is stopped by its supervisor ('stop' over IPC), which orders the workers: the
+ * terminal's Ctrl-C reaches the whole process group, so a worker ignores SIGINT. SIGTERM
+ * sent to this worker alone stops it (leaving the nodes; the supervisor starts it again);
+ * a supervisor that is gone (its IPC channel closed) ends it the same way.
+ */
+function superviseMe(proxy: RunningProxy, log: Logger): void {
+  const exit = (code: number) => () => process.exit(code);
+  const stop = (nodes: 'stop' | 'keep', why: string): void => {
+    log.info({ nodes, why }, 'worker stopping');
+    proxy.stop(nodes).then(exit(0), (err: Error) => {
+      log.error({ err: err.message }, 'stop failed');
+      process.exit(1);
+    });
+  };
+  process.on('message', (m: ToWorker) => {
+    if (m.t === 'stop') stop(m.nodes, 'the supervisor stops the workers');
+    if (m.t === 'kill-nodes') {
+      setTimeout(exit(130), 5_000).unref();
+      proxy.killNodes().then(exit(130), exit(130));
+    }
+  });
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => stop('keep', 'SIGTERM'));
+  process.on('disconnect', () => stop('keep', 'the supervisor is gone'));
+}
+
+/** --workers N: this process runs the workers (coordination/supervisor.ts) and serves nothing itself. */
+async function superviseWorkers(config: Config, log: Logger): Promise<void> {
+  if (process.platform !== 'linux') {
+    process.stderr.write('interface-hash-server: --workers needs Linux (SO_REUSEPORT spreads one port over the workers)\n');
+    process.exit(2);
+  }
+  const supervisor = new Supervisor({ workers: config.workers, log, script: process.argv[1], args: process.argv.slice(2), execArgv: process.execArgv });
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (firstSignalAt !== 0) {
+      if (Date.now() - firstSignalAt < 1000) return; // the same Ctrl-C, twice (see main)
+      log.warn({ signal }, 'second signal: killing the nodes and exiting without a clean stop');
+      supervisor.killNodes();
+      setTimeout(() => process.exit(130), 5_000).unref();
+      return;
+    }
+    firstSignalAt = Date.now();
+    log.info({ signal, workers: config.workers }, 'stopping the workers');
+    void supervisor.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  log.info({ workers: config.workers, port: config.port }, 'starting workers');
+  await supervisor.run();
+  log.info('stopped');
+  process.exit(0);
 }
 
 // Run when executed directly (`node dist/main.js`, `tsx src/main.ts`); bin/ imports main() instead.

@@ -9,10 +9,11 @@
 import { argString, type RequestFrame } from '../resp/frame.js';
 import { encodeArray, encodeBulk, encodeError, encodeSimple } from '../resp/encode.js';
 import type { AdminVerbClient, AdminVerbHandler, AdminVerbTable } from '../commands/admin-verb-table.js';
-import { AdminError, parseNodeAddress, type ClusterAdmin } from './cluster-admin.js';
+import { AdminError, parseNodeAddress } from './cluster-admin.js';
+import { ADMIN_RPC_VERB, NoLeaderError, type AdminApi, type AdminRpcServer } from './admin-api.js';
 import { listLines, type ClusterListing } from '../status/list-format.js';
 
-type Verb = (admin: ClusterAdmin, args: string[]) => Promise<Buffer>;
+type Verb = (admin: AdminApi, args: string[]) => Promise<Buffer>;
 
 function usage(text: string): never {
   throw new AdminError(`syntax: ${text}`);
@@ -63,8 +64,9 @@ const VERBS = new Map<string, Verb>([
 ]);
 
 /** Run an admin verb for this client: permission, then the verb; the reply arrives in order. */
-function run(admin: ClusterAdmin | undefined, s: AdminVerbClient, f: RequestFrame): void {
+function run(admin: AdminApi | undefined, rpc: AdminRpcServer | undefined, s: AdminVerbClient, f: RequestFrame): void {
   const name = argString(f, 0).toUpperCase();
+  if (name === ADMIN_RPC_VERB && rpc !== undefined) return runRpc(rpc, s, f);
   const verb = VERBS.get(name);
   if (verb === undefined) return s.reply(encodeError(`ERR unknown admin verb '${name}'`));
   if (!s.admin) return s.reply(encodeError(`NOPERM this user has no permissions to run the '${name.toLowerCase()}' command`));
@@ -74,18 +76,46 @@ function run(admin: ClusterAdmin | undefined, s: AdminVerbClient, f: RequestFram
   const slot = s.openSlot();
   verb(admin, args).then(
     (reply) => slot.deliver(reply),
-    (err: Error) => slot.deliver(encodeError(err instanceof AdminError ? `ERR ${err.message}` : `ERR ${name} failed: ${err.message}`)),
+    (err: Error) => slot.deliver(encodeError(err instanceof AdminError || err instanceof NoLeaderError ? `ERR ${err.message}` : `ERR ${name} failed: ${err.message}`)),
   );
 }
 
-/** The verbs for the proxy's dispatcher, run against `admin` (undefined: each answers that it is not available). */
-export function adminVerbTable(admin: ClusterAdmin | undefined): AdminVerbTable {
-  const handler: AdminVerbHandler = (client, frame) => run(admin, client, frame);
+/**
+ * `IHS-ADMIN <method> <JSON arguments>`: a follower proxy's call, run here (the leader);
+ * the result as a JSON bulk string. An admin's refusal keeps its words; the caller tells
+ * it from a failure by the `ERR <method> failed:` prefix.
+ */
+function runRpc(rpc: AdminRpcServer, s: AdminVerbClient, f: RequestFrame): void {
+  if (!s.admin) return s.reply(encodeError(`NOPERM this user has no permissions to run the '${ADMIN_RPC_VERB.toLowerCase()}' command`));
+  if (f.argc !== 3) return s.reply(encodeError(`ERR syntax: ${ADMIN_RPC_VERB} <method> <JSON array of arguments>`));
+  const method = argString(f, 1);
+  let args: unknown;
+  try {
+    args = JSON.parse(argString(f, 2));
+  } catch (err) {
+    return s.reply(encodeError(`ERR ${ADMIN_RPC_VERB}: arguments are not JSON (${(err as Error).message})`));
+  }
+  if (!Array.isArray(args)) return s.reply(encodeError(`ERR ${ADMIN_RPC_VERB}: arguments must be a JSON array`));
+  const slot = s.openSlot();
+  rpc.serveRpc(method, args).then(
+    (result) => slot.deliver(encodeBulk(JSON.stringify(result ?? null))),
+    (err: Error) => slot.deliver(encodeError(err instanceof AdminError || err instanceof NoLeaderError ? `ERR ${err.message}` : `ERR ${method} failed: ${err.message}`)),
+  );
+}
+
+/**
+ * The verbs for the proxy's dispatcher, run against `admin` (undefined: each answers that
+ * it is not available); with `rpc`, also the calls other proxies forward to this one.
+ */
+export function adminVerbTable(admin: AdminApi | undefined, rpc?: AdminRpcServer): AdminVerbTable {
+  const handler: AdminVerbHandler = (client, frame) => run(admin, rpc, client, frame);
   return {
     overrides: new Map([['failover', handler]]),
     verb(frame) {
-      const name = argString(frame, 0);
-      return name.length <= 9 && VERBS.has(name.toUpperCase()) ? handler : undefined;
+      const word = argString(frame, 0);
+      if (word.length > 9) return undefined; // no verb is longer (IHS-ADMIN is 9)
+      const name = word.toUpperCase();
+      return VERBS.has(name) || (rpc !== undefined && name === ADMIN_RPC_VERB) ? handler : undefined;
     },
   };
 }

@@ -15,7 +15,7 @@ import type { FailoverMonitor } from '../failover/failover-monitor.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord, OperationBase } from '../cluster/topology/topology.js';
 import type { MigrationProgress, MigrationReport } from '../cluster/operations/slot-migration.js';
-import { infoFields, parseAddress, type NodeAddress } from '../nodes/control-client.js';
+import { infoFields, parseAddress, type ControlClients, type NodeAddress } from '../nodes/control-client.js';
 import { reachesListener } from '../nodes/local-address.js';
 import type { Member } from '../cluster/membership.js';
 import type { NodeStatus } from '../status/node-status.js';
@@ -75,13 +75,7 @@ export class ClusterAdmin {
   async list(): Promise<ClusterListing> {
     const map = await this.o.slotMap();
     const statuses = this.o.failover === undefined ? staticStatuses(map) : await this.managedStatuses(this.o.failover);
-    const nodes = await Promise.all(statuses.map((s) => this.describe(s, map)));
-    const masterOffset = new Map(nodes.filter((n) => n.role === 'master').map((n) => [n.id, n.offset]));
-    for (const n of nodes) {
-      const of = n.masterId === undefined ? undefined : masterOffset.get(n.masterId);
-      if (n.role === 'replica' && of !== undefined && n.offset !== undefined) n.lagBytes = Math.max(0, of - n.offset);
-    }
-    return { nodes, operations: this.o.progress() };
+    return { nodes: await describeNodes(statuses, map, this.o.cluster.clients, this.o.commandTimeoutMs), operations: this.o.progress() };
   }
 
   /** FAILOVER <master>: a planned switch to its most up-to-date replica; no acknowledged write lost. */
@@ -277,34 +271,48 @@ export class ClusterAdmin {
       return m === undefined || m.role === 'unknown' ? s : { ...s, role: m.role, masterId: m.masterId };
     });
   }
+}
 
-  private async describe(s: NodeStatus, map: SlotMap): Promise<NodeListing> {
-    const index = map.indexOfAddress(`${s.host}:${s.port}`);
-    const listing: NodeListing = {
-      id: s.id,
-      address: `${s.host}:${s.port}`,
-      role: s.role,
-      masterId: s.masterId,
-      state: s.state,
-      slots: s.role === 'master' && index !== -1 ? map.rangesOf(index) : [],
-      keys: undefined,
-      offset: undefined,
-      lagBytes: undefined,
-    };
-    if (s.port <= 0) return listing;
-    try {
-      await this.o.cluster.clients.with(s, async (c) => {
-        listing.keys = Number(await c.call('DBSIZE'));
-        const info = await infoFields(c, 'replication');
-        const offset = Number(info.get(s.role === 'replica' ? 'slave_repl_offset' : 'master_repl_offset'));
-        listing.offset = Number.isFinite(offset) ? offset : undefined;
-      }, this.o.commandTimeoutMs);
-    } catch {
-      // A node that does not answer shows no counts; its state column says why.
-      if (listing.state === 'up') listing.state = 'unknown';
-    }
-    return listing;
+/**
+ * LIST's node lines: each node's health and role as given, its slots from the map, and its
+ * key count and replication offset asked of it now (a replica's lag from its master's).
+ */
+export async function describeNodes(statuses: readonly NodeStatus[], map: SlotMap, clients: ControlClients, timeoutMs: number): Promise<NodeListing[]> {
+  const nodes = await Promise.all(statuses.map((s) => describeNode(s, map, clients, timeoutMs)));
+  const masterOffset = new Map(nodes.filter((n) => n.role === 'master').map((n) => [n.id, n.offset]));
+  for (const n of nodes) {
+    const of = n.masterId === undefined ? undefined : masterOffset.get(n.masterId);
+    if (n.role === 'replica' && of !== undefined && n.offset !== undefined) n.lagBytes = Math.max(0, of - n.offset);
   }
+  return nodes;
+}
+
+async function describeNode(s: NodeStatus, map: SlotMap, clients: ControlClients, timeoutMs: number): Promise<NodeListing> {
+  const index = map.indexOfAddress(`${s.host}:${s.port}`);
+  const listing: NodeListing = {
+    id: s.id,
+    address: `${s.host}:${s.port}`,
+    role: s.role,
+    masterId: s.masterId,
+    state: s.state,
+    slots: s.role === 'master' && index !== -1 ? map.rangesOf(index) : [],
+    keys: undefined,
+    offset: undefined,
+    lagBytes: undefined,
+  };
+  if (s.port <= 0) return listing;
+  try {
+    await clients.with(s, async (c) => {
+      listing.keys = Number(await c.call('DBSIZE'));
+      const info = await infoFields(c, 'replication');
+      const offset = Number(info.get(s.role === 'replica' ? 'slave_repl_offset' : 'master_repl_offset'));
+      listing.offset = Number.isFinite(offset) ? offset : undefined;
+    }, timeoutMs);
+  } catch {
+    // A node that does not answer shows no counts; its state column says why.
+    if (listing.state === 'up') listing.state = 'unknown';
+  }
+  return listing;
 }
 
 /** A static cluster's nodes, from its own map (the proxy does not watch them). */

@@ -23,9 +23,9 @@ import { redisIdFromDir } from '../nodes/cluster-nodes.js';
 import { NodeChanges, nodesUnderChange, type NodeChange } from './operations/node-changes.js';
 import { dropFromDocument, moveNodeDirs } from './operations/node-retirement.js';
 import { convertStandaloneLayout } from './topology/standalone-layout.js';
-import { nodeSpec, retiringNodes, type NodeRecord, type Operation, type OperationBase, type TopologyDoc } from './topology/topology.js';
+import { nodeSpec, retiringNodes, seedAddresses, type NodeRecord, type Operation, type OperationBase, type TopologyDoc } from './topology/topology.js';
 import { buildManagedTopology, buildStaticTopology, generateNodePassword } from './topology/topology-builder.js';
-import { TopologyStore } from './topology/topology-store.js';
+import { TopologyStore, type DocumentStore } from './topology/topology-store.js';
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './operations/node-preparation.js';
 import { withConfigPairs } from './node-config.js';
 import { FUNCTION_KILL, SCRIPT_KILL, sendKill, type KillSender } from '../commands/script-kill.js';
@@ -54,6 +54,10 @@ export interface ClusterManagerOptions {
   syncTimeoutMs?: number;
   /** The scripts the proxy knows, loaded on every node that joins or restarts (see node-preparation.ts). */
   scripts?: ScriptSource;
+  /** Where the document lives; default data-dir/topology.json (etcd when proxies coordinate). */
+  store?: DocumentStore;
+  /** Told of every document persisted (the data plane's TopologyView follows it). */
+  onDocument?: (doc: TopologyDoc) => void;
 }
 
 export class ClusterManager {
@@ -74,7 +78,7 @@ export class ClusterManager {
     /** Absolute data dir. */
     readonly dataDir: string,
     private readonly lock: DataDirLock,
-    private readonly store: TopologyStore,
+    private readonly store: DocumentStore,
     private readonly provider: NodeProvider,
     private readonly log: Logger,
     routes: ControlClients,
@@ -83,8 +87,10 @@ export class ClusterManager {
     syncTimeoutMs: number,
     doc: TopologyDoc,
     scripts: ScriptSource | undefined,
+    private readonly onDocument: (doc: TopologyDoc) => void,
   ) {
     this.doc = deepFreeze(doc);
+    onDocument(this.doc);
     this.clients = routes.as(() => this.doc.nodePassword);
     this.preparer = new NodePreparer({
       clients: this.clients,
@@ -124,8 +130,7 @@ export class ClusterManager {
 
   /** Where to ask the cluster for its view: every node we run, or the static seeds. */
   seedAddresses(): NodeAddress[] {
-    const retiring = retiringNodes(this.doc);
-    return this.doc.nodes.filter((n) => n.port > 0 && !retiring.has(n.id)).map((n) => ({ host: n.host, port: n.port }));
+    return seedAddresses(this.doc);
   }
 
   static async open(opts: ClusterManagerOptions): Promise<ClusterManager> {
@@ -135,7 +140,7 @@ export class ClusterManager {
     const dataDir = path.resolve(opts.dataDir);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const lock = await DataDirLock.acquire(dataDir, log);
-    const store = new TopologyStore(dataDir);
+    const store = opts.store ?? new TopologyStore(dataDir);
     const started: string[] = [];
     let manager: ClusterManager;
     try {
@@ -144,13 +149,13 @@ export class ClusterManager {
       if (persisted === undefined) {
         doc = createTopology(opts, dataDir);
         await store.save(doc); // before any node starts: a crash from here on is recoverable
-        log.info({ topology: store.path, masters: opts.masters, replicas: opts.replicas, provider: provider.kind }, 'new cluster topology created');
+        log.info({ topology: store.location, masters: opts.masters, replicas: opts.replicas, provider: provider.kind }, 'new cluster topology created');
       } else if (persisted.format === 1) {
-        if (provider.kind !== 'process') throw new Error(`${store.path} holds a pre-cluster layout of the process provider: start with --provider process to convert it`);
+        if (provider.kind !== 'process') throw new Error(`${store.location} holds a pre-cluster layout of the process provider: start with --provider process to convert it`);
         doc = await convertStandaloneLayout(persisted, log, routes, commandTimeoutMs);
         await store.save(doc);
       } else {
-        doc = reconcileWithOptions(persisted, opts, store.path);
+        doc = reconcileWithOptions(persisted, opts, store.location);
       }
       const settleTimeoutMs = opts.settleTimeoutMs ?? 30_000;
       const formation: FormationOptions = { clients: routes.as(doc.nodePassword), log, commandTimeoutMs, settleTimeoutMs };
@@ -182,7 +187,7 @@ export class ClusterManager {
         }
       }
       if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
-      manager = new ClusterManager(dataDir, lock, store, provider, log, routes, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts);
+      manager = new ClusterManager(dataDir, lock, store, provider, log, routes, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts, opts.onDocument ?? (() => {}));
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       provider.close?.();
@@ -280,6 +285,7 @@ export class ClusterManager {
       Object.assign(record, { host: running.host, port: running.port, busPort: running.busPort, handle: running.handle });
       await this.store.save(next);
       this.doc = deepFreeze(next);
+      this.onDocument(this.doc);
       if (moved) await this.meetFromAnother(record);
       // It may have been down while a node was removed: its nodes.conf still lists that one.
       await this.changes.forgetRemoved([record]);
@@ -304,6 +310,7 @@ export class ClusterManager {
       change(next);
       await this.store.save(next);
       this.doc = deepFreeze(next);
+      this.onDocument(this.doc);
       return this.doc;
     });
   }
@@ -440,6 +447,7 @@ export class ClusterManager {
       change(next);
       await this.store.save(next);
       this.doc = deepFreeze(next);
+      this.onDocument(this.doc);
       this.log.warn({ nodes: ids }, 'nodes removed from the cluster');
       return this.doc;
     });

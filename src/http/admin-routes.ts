@@ -1,14 +1,16 @@
 /**
  * The cluster routes: the study project's /api/v1/clients (nodes listed and added), node
  * removal, FAILOVER and REBALANCE, and /api/v1/cluster (topology, health and counters for
- * the status page). Every one is a ClusterAdmin call — the same operations as the RESP
+ * the status page). Every one is an AdminApi call — the same operations as the RESP
  * verbs (ADD, LIST, REMOVE, FAILOVER, REBALANCE) — so no behaviour exists here only.
  *
  * Changes need --admin-password as a bearer token. Reads (GET) are open, like /metrics and
  * the status page, which show the same topology to whoever reaches the HTTP port.
  */
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
-import { AdminError, parseNodeAddress, type ClusterAdmin } from '../admin/cluster-admin.js';
+import { AdminError, parseNodeAddress } from '../admin/cluster-admin.js';
+import type { AdminApi } from '../admin/admin-api.js';
+import type { CoordinationStatus } from '../status/coordination-status.js';
 import type { NodeAddress } from '../nodes/control-client.js';
 import { clusterView, listingView, type ClusterStats } from './cluster-view.js';
 import { HttpError } from './http-error.js';
@@ -24,8 +26,9 @@ import {
 } from './schemas.js';
 
 export interface AdminRoutesOptions {
-  admin: ClusterAdmin;
+  admin: AdminApi;
   stats: () => ClusterStats;
+  coordination: () => CoordinationStatus;
   /** The --admin-password bearer check. */
   guard: onRequestAsyncHookHandler;
   guarded: boolean;
@@ -39,7 +42,7 @@ const failoverBodySchema = {
 } as const;
 
 /** A node named in a request; `status` when there is none (404 for the path's, 400 for the body's). */
-function known(admin: ClusterAdmin, name: string, status: number): void {
+function known(admin: AdminApi, name: string, status: number): void {
   try {
     admin.node(name);
   } catch (err) {
@@ -118,7 +121,7 @@ export function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): void {
       tags: ['cluster'],
       response: { 200: clusterSchema },
     },
-  }, async () => clusterView(await admin.list(), o.stats()));
+  }, async () => clusterView(await admin.list(), o.stats(), o.coordination()));
 
   app.post<{ Body: { master: string } }>('/api/v1/cluster/failover', {
     ...change,

@@ -3,6 +3,7 @@
  * INFO: ClusterAdmin's listing, the proxy's own counters, and the router's slot map.
  */
 import type { ClusterListing } from '../status/list-format.js';
+import type { CoordinationStatus } from '../status/coordination-status.js';
 import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import { SLOT_COUNT } from '../cluster/topology/topology.js';
 import { isDown, type NodeStatus } from '../status/node-status.js';
@@ -29,8 +30,8 @@ export function listingView(listing: ClusterListing) {
 }
 
 /** The JSON of GET /api/v1/cluster: the listing, and the proxy's counters. */
-export function clusterView(listing: ClusterListing, stats: ClusterStats) {
-  return { ...listingView(listing), stats };
+export function clusterView(listing: ClusterListing, stats: ClusterStats, coordination: CoordinationStatus) {
+  return { ...listingView(listing), stats, coordination };
 }
 
 export type Health = { status: 'ok' } | { status: 'fail'; error: string };

@@ -5,12 +5,15 @@
  * Every reply that is not a success is `{"error": "..."}` with a 4xx/5xx status: schema
  * failures 400, a missing or wrong bearer token 401, unknown routes, keys and nodes 404,
  * a change the admin refuses (AdminError) 409, a body over the limit 413, not JSON 415, an
- * error reply of the cluster 502, a cluster that cannot serve 503.
+ * error reply of the cluster 502, a cluster that cannot serve 503 (also: no control-plane
+ * leader to make a change, NoLeaderError).
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { AdminError, type ClusterAdmin } from '../admin/cluster-admin.js';
+import { AdminError } from '../admin/cluster-admin.js';
+import { NoLeaderError, type AdminApi } from '../admin/admin-api.js';
+import type { CoordinationStatus } from '../status/coordination-status.js';
 import type { Logger } from '../log.js';
 import type { ProxyServer } from '../proxy/server.js';
 import { adminRoutes } from './admin-routes.js';
@@ -31,13 +34,17 @@ export interface HttpServerOptions {
   proxyHost: string;
   /** The RESP server: its port and --requirepass for data, its counters, its router's slot map for health. */
   proxy: ProxyServer;
-  admin: ClusterAdmin;
+  admin: AdminApi;
   /** --admin-password: the bearer token of changes (and of data, like the admin user on RESP). */
   adminPassword: string;
   /** Per data request; longer than --failover-timeout so a held request is answered by the proxy. */
   dataTimeoutMs: number;
   /** Replicas promoted by this process (the metrics part's counter); 0 without one. */
   failovers?: () => number;
+  /** Who leads the control plane (GET /api/v1/cluster); default: this proxy alone. */
+  coordination?: () => CoordinationStatus;
+  /** Share the port with the other workers (--workers N). */
+  reusePort?: boolean;
   /** GET /metrics, when given. */
   metrics?: MetricsSource;
   /** The status page's files (default: public/ next to this module). */
@@ -46,6 +53,8 @@ export interface HttpServerOptions {
   version: string;
   log: Logger;
 }
+
+const ALONE = (): CoordinationStatus => ({ mode: 'single', role: 'leader', leader: '', proxies: 1, workers: 1, unavailable: '' });
 
 export class HttpServer {
   private constructor(
@@ -69,7 +78,8 @@ export class HttpServer {
     });
     try {
       await build(app, o, data);
-      await app.listen({ host: o.host, port: o.port });
+      // reusePort reaches net.Server#listen (fastify passes its options on; its types lag).
+      await app.listen({ host: o.host, port: o.port, reusePort: o.reusePort === true } as { host: string; port: number });
     } catch (err) {
       data.close();
       await app.close();
@@ -137,6 +147,7 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
       connectedClients: o.proxy.stats.connectedClients,
       failovers: o.failovers?.() ?? 0,
     }),
+    coordination: o.coordination ?? ALONE,
     guard: requireBearer('this change (--admin-password)', o.adminPassword),
     guarded: adminGuarded,
   });
@@ -151,6 +162,7 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
 function errorStatus(err: FastifyError): number {
   if (err instanceof HttpError) return err.statusCode;
   if (err instanceof AdminError) return 409;
+  if (err instanceof NoLeaderError) return 503;
   if (err instanceof DataReplyError) return err.unavailable ? 503 : 502;
   if (err instanceof DataUnreachableError) return 503;
   if (err.validation !== undefined) return 400;

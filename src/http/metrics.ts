@@ -9,7 +9,7 @@
  * costs one pass over that state. The registry is this object's own (not prom-client's
  * global one): two proxies in one process (tests) do not mix.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProxyServer } from '../proxy/server.js';
 import type { FailoverMonitor } from '../failover/failover-monitor.js';
 import type { SlotMigrator } from '../cluster/operations/slot-migration.js';
@@ -19,16 +19,21 @@ import { staticStatuses } from '../admin/cluster-admin.js';
 import type { CommandCounters } from '../ops/command-stats.js';
 import { isBucketBoundary } from '../ops/latency-histogram.js';
 import { NODE_HEALTH_STATES, type NodeStatus } from '../status/node-status.js';
+import type { CoordinationStatus } from '../coordination/coordinator.js';
 
 export interface MetricsSources {
   /** Client connections, command counters and latency, the router and its backend pools. */
   server: ProxyServer;
-  /** Node health, promotions and shard recoveries; undefined for a static cluster (its nodes come from the slot map). */
-  failover: FailoverMonitor | undefined;
-  /** The slot migration under way. */
-  migrator: SlotMigrator;
+  /** Node health, promotions and shard recoveries; undefined for a static cluster or a proxy that does not lead (its nodes come from the slot map). */
+  failover: () => FailoverMonitor | undefined;
+  /** The slot migration under way; undefined where this proxy does not lead. */
+  migrator: () => SlotMigrator | undefined;
   /** The slot map routed by (slots per master). */
   slotMap: () => SlotMap;
+  /** Who leads the control plane (ihs_coordination_*); undefined for a proxy alone. */
+  coordination?: () => CoordinationStatus | undefined;
+  /** --workers N: this worker's index (every series gets a `worker` label) and every worker's metrics (JSON). */
+  workers?: { index: number; gather: () => Promise<unknown[]> };
 }
 
 /**
@@ -39,6 +44,9 @@ const BOUNDS_US: readonly number[] = Array.from({ length: 19 }, (_, i) => 2 ** (
 const CONNECTION_STATES: readonly ConnectionState[] = ['connecting', 'ready', 'backoff'];
 
 for (const b of BOUNDS_US) if (!isBucketBoundary(b)) throw new Error(`metrics: ${b} µs is not a latency bucket boundary`);
+
+/** prom-client's JSON of a registry (what workers hand each other). */
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 type HistogramData = Awaited<ReturnType<Histogram<'cmd' | 'le'>['get']>>;
 
@@ -86,8 +94,12 @@ class CommandLatencyMetric extends Histogram<'cmd' | 'le'> {
 export class ProxyMetrics {
   readonly registry = new Registry();
 
+  private readonly gatherWorkers: (() => Promise<unknown[]>) | undefined;
+
   constructor(o: MetricsSources) {
     const registers = [this.registry];
+    this.gatherWorkers = o.workers?.gather;
+    if (o.workers !== undefined) this.registry.setDefaultLabels({ worker: String(o.workers.index) });
     const server = o.server;
     const stats = server.stats;
     // process_* and nodejs_* (CPU, memory, event loop lag, GC): read on scrape, but for GC
@@ -206,7 +218,7 @@ export class ProxyMetrics {
     });
 
     // --- nodes (INFO # Nodes; LIST)
-    const nodes = (): NodeStatus[] => o.failover?.status() ?? staticStatuses(o.slotMap());
+    const nodes = (): NodeStatus[] => o.failover()?.status() ?? staticStatuses(o.slotMap());
     new Gauge({
       name: 'ihs_node_up',
       help: 'Whether a node is up (1) or not (0: any other state of ihs_node_state), with its role',
@@ -255,27 +267,43 @@ export class ProxyMetrics {
       registers,
       collect() {
         this.reset();
-        const counts = o.failover?.failoverCounts() ?? { automatic: 0, planned: 0 };
+        const counts = o.failover()?.failoverCounts() ?? { automatic: 0, planned: 0 };
         this.inc({ kind: 'automatic' }, counts.automatic);
         this.inc({ kind: 'planned' }, counts.planned);
       },
     });
-    total('ihs_shard_recoveries_total', 'Shard recoveries (a master lost with every replica) run by this process, done or under way', () => o.failover?.recoveryStatus().length ?? 0);
-    gauge('ihs_shard_recoveries_in_progress', 'Shard recoveries under way (INFO recoveries_in_progress)', () => o.failover?.recoveryStatus().filter((r) => r.phase !== 'done').length ?? 0);
+    total('ihs_shard_recoveries_total', 'Shard recoveries (a master lost with every replica) run by this process, done or under way', () => o.failover()?.recoveryStatus().length ?? 0);
+    gauge('ihs_shard_recoveries_in_progress', 'Shard recoveries under way (INFO recoveries_in_progress)', () => o.failover()?.recoveryStatus().filter((r) => r.phase !== 'done').length ?? 0);
 
     // --- slot migration (INFO # Migration)
-    gauge('ihs_migration_in_progress', 'Whether a slot migration (ADD MASTER, REMOVE, REBALANCE) is under way', () => (o.migrator.progress() === undefined ? 0 : 1));
-    gauge('ihs_migration_slots_done', 'Slots moved so far by the migration under way (0 when none)', () => o.migrator.progress()?.slotsDone ?? 0);
-    gauge('ihs_migration_slots_total', 'Slots the migration under way moves (0 when none)', () => o.migrator.progress()?.slotsTotal ?? 0);
-    gauge('ihs_migration_keys_moved', 'Keys moved so far by the migration under way (0 when none)', () => o.migrator.progress()?.keysMoved ?? 0);
+    gauge('ihs_migration_in_progress', 'Whether a slot migration (ADD MASTER, REMOVE, REBALANCE) is under way', () => (o.migrator()?.progress() === undefined ? 0 : 1));
+    gauge('ihs_migration_slots_done', 'Slots moved so far by the migration under way (0 when none)', () => o.migrator()?.progress()?.slotsDone ?? 0);
+    gauge('ihs_migration_slots_total', 'Slots the migration under way moves (0 when none)', () => o.migrator()?.progress()?.slotsTotal ?? 0);
+    gauge('ihs_migration_keys_moved', 'Keys moved so far by the migration under way (0 when none)', () => o.migrator()?.progress()?.keysMoved ?? 0);
+
+    // --- coordination (INFO # Coordination)
+    const coordination = o.coordination;
+    if (coordination !== undefined) {
+      gauge('ihs_coordination_leader', 'Whether this proxy process runs the control plane (1) or follows (0)', () => (coordination()?.role === 'leader' ? 1 : 0));
+      gauge('ihs_coordination_proxies', 'Proxy processes serving this cluster that this one knows of', () => coordination()?.proxies ?? 1);
+      gauge('ihs_coordination_workers', 'Worker processes serving the port on this host', () => coordination()?.workers ?? 1);
+      gauge('ihs_coordination_leader_known', 'Whether a control-plane leader is known (0 during an election or while etcd is unreachable)', () => (coordination()?.leader === '' ? 0 : 1));
+    }
+  }
+
+  /** This process's metrics as prom-client's JSON (what a worker hands the one rendering /metrics). */
+  json(): Promise<MetricsJson> {
+    return this.registry.getMetricsAsJSON();
   }
 
   get contentType(): string {
     return this.registry.contentType;
   }
 
-  /** The exposition text, every metric read now. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition text, every metric read now; with --workers, every worker's, each series labelled with its worker. */
+  async render(): Promise<string> {
+    if (this.gatherWorkers === undefined) return this.registry.metrics();
+    const all = (await this.gatherWorkers()) as MetricsJson[];
+    return AggregatorRegistry.aggregate(all).metrics();
   }
 }

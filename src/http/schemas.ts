@@ -134,10 +134,23 @@ export const clientsSchema = {
 
 export const clusterSchema = {
   type: 'object',
-  required: ['nodes', 'operations', 'stats'],
+  required: ['nodes', 'operations', 'stats', 'coordination'],
   properties: {
     nodes: { type: 'array', items: nodeSchema },
     operations: { type: 'array', items: operationSchema },
+    coordination: {
+      type: 'object',
+      description: 'who runs the control plane among the proxies serving this cluster (INFO # Coordination)',
+      required: ['mode', 'role', 'leader', 'proxies', 'workers', 'unavailable'],
+      properties: {
+        mode: { type: 'string', enum: ['single', 'workers', 'etcd'], description: 'single: this proxy alone; workers: --workers N on this host; etcd: --coordinator' },
+        role: { type: 'string', enum: ['leader', 'follower'], description: 'whether this proxy process runs the control plane' },
+        leader: { type: 'string', description: "the leader's proxy id ('' while there is none, or for a proxy alone)" },
+        proxies: { type: 'integer', description: 'proxy processes serving this cluster that this one knows of' },
+        workers: { type: 'integer', description: 'worker processes serving the port on this host' },
+        unavailable: { type: 'string', description: "why no admin change can be made now ('' when one can)" },
+      },
+    },
     stats: {
       type: 'object',
       required: ['opsPerSec', 'totalCommands', 'connectedClients', 'failovers'],

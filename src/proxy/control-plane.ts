@@ -6,6 +6,8 @@
 import type { MigrationProgress } from '../cluster/operations/slot-migration.js';
 import type { NodeStatus } from '../status/node-status.js';
 import type { RecoveryStatus } from '../status/recovery-status.js';
+import type { CoordinationStatus } from '../status/coordination-status.js';
+import type { WorkerStats } from '../status/worker-stats.js';
 
 export interface ControlPlaneView {
   /** The nodes the proxy runs and their health (INFO # Nodes, INFO replication); absent when it does not watch them. */
@@ -16,4 +18,8 @@ export interface ControlPlaneView {
   readonly recoveries?: () => RecoveryStatus[];
   /** The slot migration under way, if any (INFO # Migration); absent when the proxy cannot migrate. */
   readonly migration?: () => MigrationProgress | undefined;
+  /** Who leads the control plane (INFO # Coordination); absent for a proxy alone. */
+  readonly coordination?: () => CoordinationStatus;
+  /** --workers N: every worker's counters (INFO sums them, # Workers lists them). */
+  readonly workers?: () => WorkerStats[];
 }

@@ -24,6 +24,8 @@ import type { NodeStatus } from '../status/node-status.js';
 export interface ProxyServerOptions {
   host: string;
   port: number;
+  /** Share the port with other processes (--workers N; Linux SO_REUSEPORT). */
+  reusePort?: boolean;
   maxClients: number;
   requirePass: string;
   /** The flush scheduler, fault reporter (its log), dropped-push count and dial routes it shares with its node connections. */
@@ -191,7 +193,8 @@ export class ProxyServer {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.server.once('error', onError);
-      this.server.listen(this.opts.port, this.opts.host, () => {
+      // reusePort (--workers N): every worker listens on the one port; the kernel spreads connections.
+      this.server.listen({ port: this.opts.port, host: this.opts.host, reusePort: this.opts.reusePort === true }, () => {
         this.server.off('error', onError);
         const addr = this.server.address();
         if (addr !== null && typeof addr === 'object') this.settings.port = addr.port;
@@ -199,6 +202,15 @@ export class ProxyServer {
         resolve();
       });
     });
+  }
+
+  /**
+   * A connection accepted by another listener of this proxy (the peer listener other proxies
+   * forward admin verbs to), served like one on the client port. The listener must pause
+   * sockets on connect, as this one does.
+   */
+  accept(socket: net.Socket): void {
+    this.clients.admit(socket, this.sessionHost);
   }
 
   /** Stop accepting, close every client. */

@@ -5,6 +5,7 @@
  *   node       `id address role master state slots=a-b,c slot_count=N keys=N offset=N lag=N`
  *              ('-' none, '?' unknown)
  *   operation  `kind id progress…`
+ *   footer     `coordination leader|follower leader=<proxy id> proxies=N workers=N` (several proxies only)
  */
 import type { NodeStatus } from './node-status.js';
 
@@ -33,9 +34,20 @@ export interface OperationListing {
   progress: string;
 }
 
+/** Who runs the control plane, when several proxies serve the cluster (the footer line). */
+export interface CoordinationListing {
+  role: 'leader' | 'follower';
+  /** The leader's proxy id ('-' while there is none). */
+  leader: string;
+  proxies: number;
+  workers: number;
+}
+
 export interface ClusterListing {
   nodes: NodeListing[];
   operations: OperationListing[];
+  /** Absent for a proxy alone (no --workers, no --coordinator). */
+  coordination?: CoordinationListing;
 }
 
 /** A node line's words as written: the five leading ones, and the key=value fields by key. */
@@ -49,11 +61,16 @@ export interface NodeLine {
   fields: Map<string, string>;
 }
 
+const COORDINATION = 'coordination';
+const COORDINATION_LINE = /^coordination (leader|follower) leader=(\S+) proxies=(\d+) workers=(\d+)$/;
+
 const NODE_LINE = /^(\S+) (\S+) (master|replica|unknown) (\S+) (\S+) slots=(\S+) slot_count=(\d+) keys=(\S+) offset=(\S+) lag=(\S+)$/;
 
 export function listLines(listing: ClusterListing): string[] {
   const lines = listing.nodes.map(nodeLine);
   for (const op of listing.operations) lines.push(`${op.kind} ${op.id} ${op.progress}`);
+  const c = listing.coordination;
+  if (c !== undefined) lines.push(`${COORDINATION} ${c.role} leader=${c.leader === '' ? '-' : c.leader} proxies=${c.proxies} workers=${c.workers}`);
   return lines;
 }
 
@@ -94,7 +111,13 @@ export function splitNodeLine(line: string): NodeLine | undefined {
 export function parseListing(lines: string[]): ClusterListing {
   const nodes: NodeListing[] = [];
   const operations: OperationListing[] = [];
+  let coordination: CoordinationListing | undefined;
   for (const line of lines) {
+    const c = COORDINATION_LINE.exec(line);
+    if (c !== null) {
+      coordination = { role: c[1] as CoordinationListing['role'], leader: c[2] === '-' ? '' : c[2], proxies: Number(c[3]), workers: Number(c[4]) };
+      continue;
+    }
     const n = splitNodeLine(line);
     if (n !== undefined) {
       const field = (key: string): string => n.fields.get(key) ?? '';
@@ -115,7 +138,7 @@ export function parseListing(lines: string[]): ClusterListing {
     const [kind, id, ...progress] = line.split(' ');
     operations.push({ kind, id: id ?? '', progress: progress.join(' ') });
   }
-  return { nodes, operations };
+  return coordination === undefined ? { nodes, operations } : { nodes, operations, coordination };
 }
 
 function parseRange(text: string): [number, number] {

@@ -16,12 +16,29 @@ export class TopologyLoadError extends Error {
   override readonly name = 'TopologyLoadError';
 }
 
-export class TopologyStore {
+/**
+ * Where the document lives: this file, or etcd when proxies coordinate (see
+ * coordination/etcd-document-store.ts). Every change is one save of the whole document.
+ */
+export interface DocumentStore {
+  /** Where it is, for messages (a path, or etcd's key). */
+  readonly location: string;
+  /** The persisted document, undefined when there is none yet (see TopologyStore.load). */
+  load(): Promise<TopologyDoc | StandaloneLayout | undefined>;
+  /** Replace it; durable once this resolves. Rejects when it could not be (and nothing changed). */
+  save(doc: TopologyDoc): Promise<void>;
+}
+
+export class TopologyStore implements DocumentStore {
   /** Absolute path of topology.json. */
   readonly path: string;
 
   constructor(readonly dataDir: string) {
     this.path = path.join(path.resolve(dataDir), TOPOLOGY_FILE);
+  }
+
+  get location(): string {
+    return this.path;
   }
 
   /**

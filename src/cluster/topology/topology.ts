@@ -118,6 +118,12 @@ export function retiringNodes(doc: TopologyDoc): Set<string> {
   return new Set((doc.operations ?? []).flatMap((op) => op.retiringNodes ?? []));
 }
 
+/** Where to ask the cluster for its view: every node with a port that is not being retired. */
+export function seedAddresses(doc: TopologyDoc): { host: string; port: number }[] {
+  const retiring = retiringNodes(doc);
+  return doc.nodes.filter((n) => n.port > 0 && !retiring.has(n.id)).map((n) => ({ host: n.host, port: n.port }));
+}
+
 /** How many slots the inclusive [first, last] ranges cover. */
 export function countSlots(ranges: Iterable<readonly [first: number, last: number, ...rest: unknown[]]>): number {
   let n = 0;

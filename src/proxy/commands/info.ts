@@ -6,7 +6,9 @@
  *   Keyspace are merged over the masters that answered: counts and bytes summed, flags
  *   and durations the largest, times the oldest, statuses the worst (mergeField);
  * - Replication and Cluster describe the cluster (the proxy as its one master), plus the
- *   proxy's own sections Nodes, Recovery and Migration.
+ *   proxy's own sections Nodes, Recovery and Migration, and with several proxies
+ *   Coordination (who leads the control plane) and Workers (--workers N: each worker's
+ *   counters; Stats and connected_clients are then summed over the workers).
  * redis_version is the nodes' (clients check it for features; the nodes serve them), and
  * redis_mode is `cluster`: the proxy answers CLUSTER SLOTS/NODES as a one-node cluster and
  * cluster-mode clients (ioredis Cluster, redis-py RedisCluster) work against it.
@@ -20,6 +22,8 @@ import { CHANNEL, SHARD } from '../modes/pubsub.js';
 import type { MigrationProgress } from '../../cluster/operations/slot-migration.js';
 import type { NodeStatus } from '../../status/node-status.js';
 import type { RecoveryStatus } from '../../status/recovery-status.js';
+import type { CoordinationStatus } from '../../status/coordination-status.js';
+import type { WorkerStats } from '../../status/worker-stats.js';
 
 /** One node's INFO: section (lowercase) → field → value, fields in the node's order. */
 type NodeInfo = Map<string, Map<string, string>>;
@@ -157,6 +161,32 @@ function migrationSection(m: MigrationProgress | undefined): [string, [string, s
  * process) with its phase and what became of the keys. `unrecoverable` is the reason no
  * key could be restored ('-' when they could); commas in it become ';'.
  */
+/** Who runs the control plane (several proxies: --workers, --coordinator). */
+function coordinationSection(c: CoordinationStatus): [string, [string, string | number][]] {
+  return [
+    'Coordination',
+    [
+      ['coordination_mode', c.mode],
+      ['role', c.role],
+      ['leader', c.leader === '' ? '-' : c.leader],
+      ['proxies', c.proxies],
+      ['workers', c.workers],
+      ['admin_changes', c.unavailable === '' ? 'ok' : `unavailable (${c.unavailable})`],
+    ],
+  ];
+}
+
+/** One line per worker of this host: its own counters (Stats and connected_clients sum them). */
+function workersSection(workers: readonly WorkerStats[]): [string, [string, string | number][]] {
+  return [
+    'Workers',
+    workers.map((w): [string, string] => [
+      `worker${w.index}`,
+      `pid=${w.pid},role=${w.role},connected_clients=${w.connectedClients},total_commands_processed=${w.totalCommands},instantaneous_ops_per_sec=${w.opsPerSec}`,
+    ]),
+  ];
+}
+
 function recoverySection(recoveries: readonly RecoveryStatus[]): [string, [string, string | number][]] {
   return [
     'Recovery',
@@ -270,7 +300,7 @@ function cpuSeconds(micros: number): string {
 }
 
 /** Sections `INFO` / `INFO default` print; `all` adds Commandstats and Latencystats, `everything` as well. */
-const DEFAULT_SECTIONS = new Set(['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace', 'nodes', 'recovery', 'migration']);
+const DEFAULT_SECTIONS = new Set(['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace', 'nodes', 'recovery', 'migration', 'coordination', 'workers']);
 const ALL_ONLY = new Set(['commandstats', 'latencystats']);
 
 function wantedSections(wanted: readonly string[]): (name: string) => boolean {
@@ -311,6 +341,9 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     netOut += c.socket.bytesWritten;
   }
   const serverFromNode = (field: string, fallback: string): string => first?.get(field) ?? fallback;
+  // --workers N: the other workers' counters (a second old at most) added to this one's live ones.
+  const others = (ctx.control.workers?.() ?? []).filter((w) => w.pid !== process.pid);
+  const plus = (own: number, field: (w: WorkerStats) => number): number => others.reduce((sum, w) => sum + field(w), own);
 
   const sections: [string, [string, string | number][]][] = [
     [
@@ -348,7 +381,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     [
       'Clients',
       [
-        ['connected_clients', ctx.clients.stats.connectedClients],
+        ['connected_clients', plus(ctx.clients.stats.connectedClients, (w) => w.connectedClients)],
         ['cluster_connections', 0],
         ['maxclients', ctx.settings.maxClients],
         ['client_recent_max_input_buffer', 0],
@@ -366,12 +399,12 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         nodes,
         'stats',
         new Map<string, string | number>([
-          ['total_connections_received', ctx.clients.stats.totalConnections],
-          ['total_commands_processed', ctx.clients.stats.totalCommands],
-          ['instantaneous_ops_per_sec', ctx.opsMeter.perSecond],
-          ['total_net_input_bytes', netIn],
-          ['total_net_output_bytes', netOut],
-          ['rejected_connections', ctx.clients.stats.rejectedConnections],
+          ['total_connections_received', plus(ctx.clients.stats.totalConnections, (w) => w.totalConnections)],
+          ['total_commands_processed', plus(ctx.clients.stats.totalCommands, (w) => w.totalCommands)],
+          ['instantaneous_ops_per_sec', plus(ctx.opsMeter.perSecond, (w) => w.opsPerSec)],
+          ['total_net_input_bytes', plus(netIn, (w) => w.netInputBytes)],
+          ['total_net_output_bytes', plus(netOut, (w) => w.netOutputBytes)],
+          ['rejected_connections', plus(ctx.clients.stats.rejectedConnections, (w) => w.rejectedConnections)],
           ['evicted_clients', ctx.clients.memory.evicted],
           ['total_error_replies', ctx.commandStats.totalErrors + sumField(nodes, 'stats', 'total_error_replies')],
           // The proxy's clients' subscriptions (the nodes see only the proxy's own connections).
@@ -411,6 +444,8 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     ...(ctx.control.nodeStatus === undefined ? [] : [nodesSection(ctx.control.nodeStatus(), ctx.control.failoverCounts?.())]),
     ...(ctx.control.recoveries === undefined ? [] : [recoverySection(ctx.control.recoveries())]),
     ...(ctx.control.migration === undefined ? [] : [migrationSection(ctx.control.migration())]),
+    ...(ctx.control.coordination === undefined ? [] : [coordinationSection(ctx.control.coordination())]),
+    ...(ctx.control.workers === undefined ? [] : [workersSection(ctx.control.workers())]),
     [
       'Keyspace',
       [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [
