@@ -63,27 +63,29 @@ help:
 	@echo "make docker-run  - the proxy image with --provider docker on 127.0.0.1:6380, Docker socket mounted (ARGS, DOCKER_DATA_DIR)"
 	@echo "make docker-stop - stop and remove the proxy container (its Redis containers stay)"
 
+# $(call apt-need,CHECK,PACKAGES): when the shell command CHECK fails, install the Debian
+# PACKAGES as root (apt-get update only when the package lists are too old to have them);
+# otherwise say what to install and stop.
+define apt-need
+	@if ! { $(1); } >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(2) with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; }; \
+	  else \
+	    echo "$(2) not found: install it (Debian/Ubuntu: sudo apt-get install $(2))"; exit 1; \
+	  fi; \
+	fi
+endef
+
 # redis-server/redis-cli/redis-benchmark (and nutcracker for the benchmark) from Debian/Ubuntu.
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing redis-server and redis-tools with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null; \
-	  else \
-	    echo "redis-server not found: install it (Debian/Ubuntu: sudo apt-get install redis-server redis-tools)"; exit 1; \
-	  fi; \
-	fi
+	$(call apt-need,command -v redis-server && command -v redis-cli,redis-server redis-tools)
 
-# The test suites also drive the proxy with redis-py (Debian's python3-redis).
+# The test suites also drive the proxy with redis-py (Debian's python3-redis) and start a
+# real etcd (Debian's etcd-server 3.4) for the coordination tests.
 test-deps: system-deps
-	@if ! /usr/bin/python3 -c 'import redis.cluster' 2>/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing python3-redis with apt-get"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-redis >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-redis >/dev/null; }; \
-	  else \
-	    echo "python3-redis not found: sudo apt-get install python3-redis"; exit 1; \
-	  fi; \
-	fi
+	$(call apt-need,/usr/bin/python3 -c 'import redis.cluster',python3-redis)
+	$(call apt-need,command -v etcd,etcd-server)
 
 # Brings Node $(NODE_VERSION) into .node/ when the system node is older (npm pack verifies the
 # tarball's integrity; a cache of its own in .node/, so the host's npm cache, which the proxy

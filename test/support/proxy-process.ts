@@ -80,6 +80,8 @@ export interface ProxyProcessOptions extends Shape {
   flags?: string[];
   /** How long the first start may take (forming the cluster), ms. */
   startTimeoutMs?: number;
+  /** A data dir shared with other proxies (coordinated proxies on one host); default: its own. */
+  dataDir?: string;
 }
 
 export class ProxyProcess {
@@ -100,7 +102,7 @@ export class ProxyProcess {
   }
 
   get dataDir(): string {
-    return path.join(this.root, 'data');
+    return this.o.dataDir ?? path.join(this.root, 'data');
   }
 
   get logFile(): string {

@@ -186,6 +186,22 @@
     dd.setAttribute(`data-${id}`, value === null || value === undefined ? '' : String(value));
   }
 
+  /**
+   * Who runs the control plane: this proxy alone, or (several proxies: --workers,
+   * --coordinator) this one's role, the leader and how many serve the cluster.
+   */
+  function renderCoordination(c) {
+    const dd = $('control-plane');
+    let text;
+    if (!c || c.mode === 'single') text = 'this proxy';
+    else if (c.role === 'leader') text = `this ${c.mode === 'workers' ? 'worker' : 'proxy'} leads (${c.proxies} ${c.mode === 'workers' ? 'workers' : 'proxies'})`;
+    else if (c.leader === '') text = 'no leader';
+    else text = `${c.leader} leads (${c.proxies} ${c.mode === 'workers' ? 'workers' : 'proxies'})`;
+    dd.textContent = text;
+    dd.title = c && c.unavailable ? `admin changes unavailable: ${c.unavailable}` : '';
+    dd.setAttribute('data-control-plane', c ? `${c.mode}:${c.role}` : '');
+  }
+
   function render(cluster) {
     current = slotOwners(cluster.nodes);
     setStat('master-count', current.masters.length);
@@ -194,6 +210,7 @@
     setStat('total-commands', cluster.stats.totalCommands);
     setStat('connected-clients', cluster.stats.connectedClients);
     setStat('failovers', cluster.stats.failovers);
+    renderCoordination(cluster.coordination);
     drawSlotMap(current);
     renderLegend(current);
     renderNodes(cluster.nodes, current);
