@@ -14,7 +14,10 @@
  * before the fault may be lost: reported). Kill and stop runs alternate. Median, min and
  * max over the runs; saved like `make bench` to bench/results/failover-latest.json and .md.
  *
- *   npx tsx bench/failover.ts [--runs 5] [--seed 1] [--out DIR] [--no-save]
+ * With --coordinator (issue 16): two proxies coordinated through a real etcd on one data
+ * dir; the load goes through the follower, the leader heals; saved as failover-coordinated.*.
+ *
+ *   npx tsx bench/failover.ts [--runs 5] [--seed 1] [--coordinator] [--out DIR] [--no-save]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,6 +28,7 @@ import { Redis } from 'ioredis';
 import { ACK_MASTER, KILL_MASTER, STOP_MASTER, runScenario, violations, type Scenario, type ScenarioOutcome } from '../test/support/chaos-scenarios.js';
 import { prng } from '../test/support/prng.js';
 import { ProxyProcess } from '../test/support/proxy-process.js';
+import { CoordinatedGroup } from '../test/support/coordinated-group.js';
 import { optionsOrExitCode } from './lib/cli.js';
 import { machineInfo, projectInfo } from './lib/machine.js';
 import { median } from './lib/report.js';
@@ -50,6 +54,8 @@ const FAULTS: FaultKind[] = [
 interface Options {
   runs: number;
   seed: number;
+  /** Two proxies coordinated through etcd: load through the follower, the leader heals. */
+  coordinator: boolean;
   out: string;
   save: boolean;
 }
@@ -58,6 +64,8 @@ const HELP = `usage: npx tsx bench/failover.ts [options]      (make bench-failov
 
   --runs N     runs of each fault (kill -9, SIGSTOP); median/min/max over them (default 5; env BENCH_FAILOVER_RUNS)
   --seed S     which master each run kills (default 1)
+  --coordinator  two proxies coordinated through a real etcd (etcd-server): the load goes
+               through the follower, the leader heals; saved as failover-coordinated.json / .md
   --out DIR    where failover-latest.json / .md go (default bench/results)
   --no-save    print only
   --help`;
@@ -70,6 +78,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       runs: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
+      coordinator: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -79,7 +88,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   const seed = Number(values.seed ?? 1);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got '${values.runs}'`);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got '${values.seed}'`);
-  return { runs, seed, out: path.resolve(values.out ?? path.join(REPO, 'bench', 'results')), save: !values['no-save'] };
+  return { runs, seed, coordinator: values.coordinator, out: path.resolve(values.out ?? path.join(REPO, 'bench', 'results')), save: !values['no-save'] };
 }
 
 /** One run, as reported. */
@@ -121,13 +130,16 @@ async function main(): Promise<number> {
   const rng = prng(opts.seed);
   const runs: FailoverRun[] = [];
   let reshards: { keysInCluster: number; runs: ReshardRun[] } = { keysInCluster: 0, runs: [] };
-  const proxy = await ProxyProcess.start({ masters: 3, replicas: 1 });
+  // With a coordinator: the leader heals (faults and health through it), the follower serves the load.
+  const group = opts.coordinator ? await CoordinatedGroup.start({ proxies: 2, masters: 3, replicas: 1, ttlSeconds: 3 }) : undefined;
+  const proxy = group === undefined ? await ProxyProcess.start({ masters: 3, replicas: 1 }) : await group.leader(10_000);
+  const through = group?.proxies.find((p) => p !== proxy);
   let failure: Error | undefined;
   let exitCode: number | null;
   try {
     for (let i = 1; i <= opts.runs; i++) {
       for (const fault of FAULTS) {
-        const outcome = await runScenario({ proxy, scenario: fault.scenario, prefix: `bench-${fault.key}${i}`, rng, load: LOAD, healTimeoutMs: 30_000 });
+        const outcome = await runScenario({ proxy, through, scenario: fault.scenario, prefix: `bench-${fault.key}${i}`, rng, load: LOAD, healTimeoutMs: 30_000 });
         const r: FailoverRun = {
         fault: fault.key,
         run: i,
@@ -144,22 +156,29 @@ async function main(): Promise<number> {
         process.stdout.write(`run ${i}/${opts.runs}: ${r.what}: first write on its slots after ${r.firstWriteMs === null ? '—' : round(r.firstWriteMs)} ms; healed after ${r.healedMs} ms; ${r.failedRequests} failed requests, ${r.lostWrites} lost${r.problems.length ? `; PROBLEMS: ${r.problems.join('; ')}` : ''}\n`);
       }
     }
-    reshards = await measureResharding(proxy, Math.min(opts.runs, 3));
+    if (group === undefined) reshards = await measureResharding(proxy, Math.min(opts.runs, 3));
   } catch (err) {
     failure = err as Error;
     process.stderr.write(`bench stopped early: ${failure.message}\n`);
   } finally {
-    exitCode = await proxy.stop();
-    await proxy.cleanup();
+    if (group !== undefined) {
+      exitCode = await through!.stop(); // the follower first: the leader, last, stops the nodes
+      exitCode = (await proxy.stop()) ?? exitCode;
+      await group.close();
+    } else {
+      exitCode = await proxy.stop();
+      await proxy.cleanup();
+    }
   }
 
-  const report = render(opts, runs, reshards, { startedAt, finishedAt: new Date(), loadStart, loadEnd: os.loadavg()[0] ?? 0, failure, exitCode, crashes: proxy.crashes });
+  const report = render(opts, runs, reshards, { startedAt, finishedAt: new Date(), loadStart, loadEnd: os.loadavg()[0] ?? 0, failure, exitCode, crashes: [...proxy.crashes, ...(through?.crashes ?? [])] });
   process.stdout.write(`\n${report.md}`);
   if (opts.save) {
     mkdirSync(opts.out, { recursive: true });
-    writeFileSync(path.join(opts.out, 'failover-latest.json'), report.json);
-    writeFileSync(path.join(opts.out, 'failover-latest.md'), report.md);
-    process.stdout.write(`saved ${path.relative(process.cwd(), path.join(opts.out, 'failover-latest.json'))} and failover-latest.md\n`);
+    const name = opts.coordinator ? 'failover-coordinated' : 'failover-latest';
+    writeFileSync(path.join(opts.out, `${name}.json`), report.json);
+    writeFileSync(path.join(opts.out, `${name}.md`), report.md);
+    process.stdout.write(`saved ${path.relative(process.cwd(), path.join(opts.out, `${name}.json`))} and ${name}.md\n`);
   }
   return failure ? 1 : 0;
 }
@@ -280,13 +299,15 @@ function render(opts: Options, runs: FailoverRun[], resharding: { keysInCluster:
     `- machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memTotalMb} MB, ${machine.os}; node ${machine.node}; ${machine.redisServer}\n` +
     `- 1-min load average: ${info.loadStart.toFixed(2)} before, ${info.loadEnd.toFixed(2)} after (other work on the machine skews the numbers)\n` +
     `- proxy code: working tree at commit ${project.commit}${project.srcDirty ? ' with uncommitted changes in src/, bin/ or tsconfig*.json' : ''}\n` +
-    `- cluster: \`node bin/interface-hash-server.js --masters 3 --replicas 1\`, default settings (--node-timeout 1000, --failover-timeout 5000, --ack master)\n` +
+    (opts.coordinator
+      ? `- cluster: two \`node bin/interface-hash-server.js --masters 3 --replicas 1 --coordinator etcd://… --leader-ttl 3\` on one data dir and a real etcd (Debian etcd-server); the load goes through the follower, the leader heals; otherwise default settings (--node-timeout 1000, --failover-timeout 5000, --ack master)\n`
+      : `- cluster: \`node bin/interface-hash-server.js --masters 3 --replicas 1\`, default settings (--node-timeout 1000, --failover-timeout 5000, --ack master)\n`) +
     `- load: ${LOAD.clients} connections × ${LOAD.lanes} requests in flight, SET of new keys over all slots + INCR counters, no client retries\n` +
     `- each run: healthy cluster, 1 s of load, then the fault on a master (seeded pick, seed ${opts.seed}); kill and stop runs alternate; ` +
     `first write = the first OK of a write sent after the fault to one of that master's slots; ` +
     `healed = the old master listed as a replica again and every node up\n\n` +
     summaries.map(([, s]) => s.md).join('\n') +
-    `\n## REBALANCE keys/s\n\n${rebalanceMd}` +
+    (opts.coordinator ? '' : `\n## REBALANCE keys/s\n\n${rebalanceMd}`) +
     `\n## Problems\n\n${problems.length === 0 ? 'None: no hang, no wrong value, no loss outside the last second before a fault, the proxy never crashed and exited 0.\n' : `${problems.map((p) => `- ${p}`).join('\n')}\n`}`;
   const json = JSON.stringify(
     {

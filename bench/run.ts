@@ -37,8 +37,8 @@ import {
   ACK_TARGETS,
   ACK_TESTS,
   TARGETS,
-  ackCostTable,
-  computeAckCost,
+  pairTable,
+  computePair,
   computeMedians,
   computeRatios,
   computeVerdicts,
@@ -85,9 +85,10 @@ interface Options {
 
 const HELP = `usage: npx tsx bench/run.ts [options]      (make bench = all defaults)
 
-  --targets LIST      direct,twemproxy,predixy,proxy,ack-master,ack-replica (default all; env
-                      BENCH_TARGETS); ack-master/ack-replica: proxies with --ack master / --ack
-                      replica over the same 3 masters with 1 replica each, SET and GET only
+  --targets LIST      direct,twemproxy,predixy,proxy,workers2,ack-master,ack-replica (default all; env
+                      BENCH_TARGETS); workers2: a --workers 2 proxy over the proxy target's
+                      masters (needs proxy); ack-master/ack-replica: proxies with --ack master /
+                      --ack replica over the same 3 masters with 1 replica each, SET and GET only
   --rounds R          rounds; medians are over rounds (default 5; env BENCH_ROUNDS)
   --n1 N              requests per test at -P 1 (default 100000; env BENCH_N1)
   --n16 N             requests per test at -P 16 (or any -P > 1) (default 500000; env BENCH_N16)
@@ -423,6 +424,26 @@ class Bench {
   }
 
   /**
+   * --workers 2 over the proxy target's own masters (static provider, the password from its
+   * topology document): the two differ only in how many processes serve the port.
+   */
+  async startWorkers2(): Promise<void> {
+    const proxy = this.targets.get('proxy');
+    if (proxy === undefined || proxy.down !== undefined) {
+      if (proxy !== undefined) this.targets.set('workers2', { name: 'workers2', port: 0, proc: proxy.proc, down: 'the proxy target (which runs its nodes) did not start' });
+      else this.problems.push('--targets workers2 needs the proxy target (it fronts its masters)');
+      return;
+    }
+    const doc = JSON.parse(readFileSync(path.join(this.proxyDataDir, 'topology.json'), 'utf8')) as { nodePassword: string; nodes: { host: string; port: number }[] };
+    const masters = doc.nodes.flatMap((n) => ['--node', `${n.host}:${n.port}`]);
+    await this.launchProxy(
+      'workers2',
+      ['--data-dir', path.join(this.tmp, 'workers2-data'), '--provider', 'static', ...masters, `--node-password=${doc.nodePassword}`, '--workers', '2'],
+      doc.nodePassword,
+    );
+  }
+
+  /**
    * The --ack pair over one set of nodes, so the two differ only in --ack: ack-master runs
    * them (process provider, 3 masters, 1 replica each), ack-replica fronts the same masters
    * (static provider, the password from ack-master's topology document).
@@ -559,6 +580,8 @@ class Bench {
     if (o.targets.includes('predixy') && predixy !== undefined && 'bin' in predixy) await this.startPredixy(predixy.bin);
     this.check();
     if (o.targets.includes('proxy')) await this.startProxy();
+    this.check();
+    if (o.targets.includes('workers2')) await this.startWorkers2();
     this.check();
     if (o.targets.some((t) => ACK_TARGETS.includes(t))) await this.startAckPair();
     this.check();
@@ -704,7 +727,8 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
         twemproxy: o.targets.includes('twemproxy'),
       })
     : [];
-  const ackCost = computeAckCost(medians, b.runs, o.pipelines, tests);
+  const ackCost = computePair(medians, b.runs, o.pipelines, tests, 'ack-master', 'ack-replica');
+  const workers = computePair(medians, b.runs, o.pipelines, tests, 'proxy', 'workers2');
   const failedRuns = b.runs.filter((r) => r.errors.length > 0);
   const warnings = [...new Set(b.runs.flatMap((r) => r.warnings.map((w) => `${r.target}: ${w}`)))];
   const machine = benchMachineInfo(predixyBin);
@@ -793,7 +817,16 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       `## --ack replica vs --ack master (same nodes: 3 masters, 1 replica each)\n\n` +
         `Two proxies over one set of nodes, differing only in --ack: with --ack replica a write is answered once a replica has it ` +
         `(one WAIT per batch of writes per backend connection). Medians over rounds; the two run back to back in each round.\n\n` +
-        `${ackCostTable(ackCost)}\n`,
+        `${pairTable(ackCost, ['ack master', 'ack replica'], 'replica/master')}\n`,
+    );
+  }
+  if (workers.some((c) => c.other !== undefined)) {
+    sections.push(
+      `## --workers 2 vs --workers 1 (same 3 masters)\n\n` +
+        `The proxy (one process) and a second proxy with --workers 2 (two processes on one port, reusePort) fronting the same masters ` +
+        `(--provider static). This VM has 2 cores, shared by redis-benchmark, the nodes and the proxies: reported, no target. ` +
+        `Medians over rounds; the two run back to back in each round.\n\n` +
+        `${pairTable(workers, ['1 worker', '2 workers'], '2/1')}\n`,
     );
   }
   const titles = { 'issue 15': 'Targets of issue 15, against predixy', earlier: "The earlier issue's targets, against twemproxy" } as const;
@@ -840,6 +873,7 @@ function buildReport(b: Bench, startedAt: Date, finishedAt: Date): { json: strin
       rss,
       verdicts,
       ackCost,
+      workers,
       errors: problemLines,
       warnings,
       notes: b.notes,

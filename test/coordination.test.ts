@@ -13,14 +13,11 @@
  *   nodes agree on one owner for every slot.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { ProxyProcess } from './support/proxy-process.js';
-import { startEtcd, type TestEtcd } from './support/etcd.js';
-import { skipWithoutRedis, killRedisServersUnder } from './support/redis-binary.js';
+import { CoordinatedGroup, command, infoFields as fields, waitFor } from './support/coordinated-group.js';
+import { skipWithoutRedis } from './support/redis-binary.js';
 import { strictClient, WriteLedger } from './support/write-ledger.js';
 import { parseListing } from '../src/status/list-format.js';
 import { isPidAlive } from '../src/nodes/process/pid.js';
@@ -33,55 +30,11 @@ const NODE_TIMEOUT_MS = 1000;
 
 /** One command on a new connection (the kernel picks the worker), its reply as text. */
 async function once(port: number, ...args: string[]): Promise<string> {
-  const c = await strictClient(port, 10_000);
-  try {
-    return String(await c.call(args[0], ...args.slice(1)));
-  } finally {
-    c.disconnect();
-  }
-}
-
-/** One command on a new connection, its reply as decoded by ioredis (LIST: an array of lines). */
-async function command(port: number, ...args: string[]): Promise<unknown> {
-  const c = await strictClient(port, 10_000);
-  try {
-    return await c.call(args[0], ...args.slice(1));
-  } finally {
-    c.disconnect();
-  }
-}
-
-/** `INFO <section>` fields. */
-function fields(info: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of info.split(/\r?\n/)) {
-    const at = line.indexOf(':');
-    if (at > 0 && !line.startsWith('#')) out.set(line.slice(0, at), line.slice(at + 1));
-  }
-  return out;
+  return String(await command(port, ...args));
 }
 
 async function coordinationOf(c: Redis): Promise<Map<string, string>> {
   return fields(String(await c.call('INFO', 'coordination')));
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T>;
-async function waitFor<T>(what: string, timeoutMs: number, context: () => string, probe: () => Promise<T | undefined>): Promise<T>;
-async function waitFor<T>(what: string, timeoutMs: number, ...rest: [() => Promise<T | undefined>] | [() => string, () => Promise<T | undefined>]): Promise<T> {
-  const probe = rest.length === 1 ? rest[0] : rest[1];
-  const context = rest.length === 1 ? () => '' : rest[0];
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last === '' ? '' : ` (last error: ${last})`}\n${context()}`);
-    await sleep(50);
-  }
 }
 
 describe('--workers 2: one port, two processes, one control plane', { skip: noRedis }, () => {
@@ -159,64 +112,22 @@ describe('--workers 2: one port, two processes, one control plane', { skip: noRe
 });
 
 describe('three proxies coordinated through etcd, one cluster', { skip: noRedis }, () => {
-  let etcd: TestEtcd;
-  let root: string;
-  let dataDir: string;
-  const proxies: ProxyProcess[] = [];
+  let group: CoordinatedGroup;
   const ledgers: WriteLedger[] = [];
-  /** Every sample where two proxies said they lead. */
-  const doubleLeaders: string[] = [];
-  let sampling = true;
-  let sampler: Promise<void> = Promise.resolve();
-
-  const flags = () => ['--coordinator', etcd.url, '--cluster-name', 'coord-test', '--leader-ttl', String(TTL_S), '--node-timeout', String(NODE_TIMEOUT_MS), '--ack', 'replica', '--migration-batch', '20'];
-
-  /** The proxies that answer, with their INFO # Coordination. */
-  async function roles(): Promise<{ p: ProxyProcess; role: string; leader: string }[]> {
-    const out: { p: ProxyProcess; role: string; leader: string }[] = [];
-    await Promise.all(
-      proxies.map(async (p) => {
-        if (p.pid === undefined) return;
-        try {
-          const f = fields(await once(p.port, 'INFO', 'coordination'));
-          out.push({ p, role: f.get('role') ?? '?', leader: f.get('leader') ?? '?' });
-        } catch {
-          // killed, or restarting
-        }
-      }),
-    );
-    return out;
-  }
-
-  /** The proxies' last log lines, for a failure's message. */
-  const logs = (): string => proxies.map((p) => `--- proxy on port ${p.port} (pid ${p.pid}):\n${p.logTail(25)}`).join('\n');
-
-  async function leader(timeoutMs: number): Promise<ProxyProcess> {
-    return waitFor('one proxy leading', timeoutMs, logs, async () => {
-      const r = await roles();
-      const leaders = r.filter((x) => x.role === 'leader');
-      return leaders.length === 1 ? leaders[0].p : undefined;
-    });
-  }
+  const leader = (timeoutMs: number) => group.leader(timeoutMs);
+  const logs = () => group.logs();
 
   before(async () => {
     if (noRedis) return;
-    etcd = await startEtcd();
-    root = await mkdtemp(path.join(os.tmpdir(), 'ihs-coord-'));
-    dataDir = path.join(root, 'data');
-    // The first creates the cluster (and leads); the others follow its document.
-    proxies.push(await ProxyProcess.start({ masters: 3, replicas: 1, dataDir, flags: flags() }));
-    proxies.push(...(await Promise.all([0, 1].map(() => ProxyProcess.start({ masters: 3, replicas: 1, dataDir, flags: flags() })))));
-    sampler = (async () => {
-      while (sampling) {
-        const r = await roles();
-        const leading = r.filter((x) => x.role === 'leader');
-        if (leading.length > 1) doubleLeaders.push(leading.map((x) => `port ${x.p.port}`).join(' and '));
-        await sleep(100);
-      }
-    })();
+    group = await CoordinatedGroup.start({
+      proxies: 3,
+      masters: 3,
+      replicas: 1,
+      ttlSeconds: TTL_S,
+      flags: ['--node-timeout', String(NODE_TIMEOUT_MS), '--ack', 'replica', '--migration-batch', '20'],
+    });
     // Keys to move later, then a write load through every proxy.
-    const c = await strictClient(proxies[0].port, 30_000);
+    const c = await strictClient(group.proxies[0].port, 30_000);
     try {
       for (let i = 0; i < 20; i++) {
         const args: string[] = [];
@@ -226,26 +137,17 @@ describe('three proxies coordinated through etcd, one cluster', { skip: noRedis 
     } finally {
       c.disconnect();
     }
-    proxies.forEach((p, i) => ledgers.push(new WriteLedger({ port: p.port, prefix: `coord${i}`, hangMs: 15_000, clients: 2, lanes: 2, pauseMs: 2 }).start()));
+    group.proxies.forEach((p, i) => ledgers.push(new WriteLedger({ port: p.port, prefix: `coord${i}`, hangMs: 15_000, clients: 2, lanes: 2, pauseMs: 2 }).start()));
   });
 
   after(async () => {
-    sampling = false;
-    await sampler;
     for (const l of ledgers) await l.stop();
-    // The last one stopped stops the nodes; whatever is left goes with the temp dirs.
-    for (const p of proxies) await p.stop().catch(() => undefined);
-    for (const p of proxies) await p.cleanup();
-    if (root !== undefined) {
-      await killRedisServersUnder(root, [dataDir]);
-      await rm(root, { recursive: true, force: true });
-    }
-    await etcd?.close();
+    await group?.close();
   });
 
   test('one leader, and every proxy names it', async () => {
     const l = await leader(10_000);
-    const r = await roles();
+    const r = await group.roles();
     assert.equal(r.length, 3);
     const leaderId = r.find((x) => x.p === l)!.leader;
     for (const x of r) assert.equal(x.leader, leaderId, `port ${x.p.port} names the leader`);
@@ -256,7 +158,7 @@ describe('three proxies coordinated through etcd, one cluster', { skip: noRedis 
     const doc = await old.topology();
     const m0 = doc.nodes.find((n) => n.id === 'm0')!;
     // A key of m0's (it serves the first third of the slots), written through another proxy.
-    const other = proxies.find((p) => p !== old)!;
+    const other = group.proxies.find((p) => p !== old)!;
     let i = 0;
     while (keySlot(Buffer.from(`m0key:${i}`)) > 5000) i++;
     const key = `m0key:${i}`;
@@ -267,14 +169,14 @@ describe('three proxies coordinated through etcd, one cluster', { skip: noRedis 
     const elected = leader((TTL_S + 1) * 1000 + 2_000).then((next) => ({ next, ms: Date.now() - t0 }));
     // The new leader heals m0 one way or the other: a restart from its own AOF (it finds
     // it dead when it adopts the nodes), or a promotion of m0r0.
-    await waitFor("m0's slots writable again", (TTL_S + 1) * 1000 + NODE_TIMEOUT_MS + 5_000, logs, async () => {
+    await waitFor("m0's slots writable again", (TTL_S + 1) * 1000 + NODE_TIMEOUT_MS + 5_000, async () => {
       const c = await strictClient(other.port, 500);
       try {
         return (await c.set(key, 'v')) === 'OK' ? true : undefined;
       } finally {
         c.disconnect();
       }
-    });
+    }, logs);
     const servedAgainMs = Date.now() - killedAt;
     const { next, ms } = await elected;
     assert.ok(ms <= (TTL_S + 1) * 1000, `a new leader in ${ms} ms (TTL ${TTL_S} s + 1 s)`);
@@ -287,25 +189,25 @@ describe('three proxies coordinated through etcd, one cluster', { skip: noRedis 
 
   test('kill -9 of the leader in the middle of ADD MASTER: the next leader finishes it, nothing lost', async () => {
     const l = await leader(10_000);
-    const follower = proxies.find((p) => p !== l && p.pid !== undefined)!;
+    const follower = group.proxies.find((p) => p !== l && p.pid !== undefined)!;
     const c = await strictClient(follower.port, 300_000);
     const adding = c.call('ADD', 'MASTER').then(String, (err: Error) => `error: ${err.message}`);
     // Wait for the migration to be under way on the leader, then kill it.
-    await waitFor('the migration under way', 60_000, logs, async () => {
+    await waitFor('the migration under way', 60_000, async () => {
       const f = fields(String(await command(l.port, 'INFO', 'migration')));
       const m = /slots_done=(\d+)/.exec(f.get('migration0') ?? '');
       return m !== null && Number(m[1]) > 0 ? true : undefined;
-    });
+    }, logs);
     await l.kill9();
     const reply = await adding;
     c.disconnect();
     assert.match(reply, /^(error: .*|m3 .* is a master.*)$/, `the client heard back: ${reply}`);
     const next = await leader((TTL_S + 1) * 1000 + 2_000);
-    const done = await waitFor('4 masters serving, no operation left', 120_000, logs, async () => {
+    const done = await waitFor('4 masters serving, no operation left', 120_000, async () => {
       const listing = parseListing((await command(next.port, 'LIST')) as string[]);
       const masters = listing.nodes.filter((n) => n.role === 'master' && n.slots.length > 0);
       return masters.length === 4 && listing.operations.length === 0 ? listing : undefined;
-    });
+    }, logs);
     assert.ok(done.nodes.some((n) => n.id === 'm3'), 'm3 serves slots');
     await l.restart();
     next.shape = { masters: 4, replicas: 1 };
@@ -314,14 +216,14 @@ describe('three proxies coordinated through etcd, one cluster', { skip: noRedis 
 
   test('etcd stopped: data flows through every proxy, no admin change, nobody heals; back: healing resumes', async () => {
     const l = await leader(10_000);
-    await etcd.kill();
+    await group.etcd.kill();
     // The leader stops acting before its lease can expire: nobody leads.
-    await waitFor('no proxy leading', (TTL_S + 1) * 1000, logs, async () => ((await roles()).every((x) => x.role === 'follower') ? true : undefined));
-    for (const p of proxies) {
+    await waitFor('no proxy leading', (TTL_S + 1) * 1000, async () => ((await group.roles()).every((x) => x.role === 'follower') ? true : undefined), logs);
+    for (const p of group.proxies) {
       assert.equal(await once(p.port, 'SET', `etcd-down:${p.port}`, 'v'), 'OK');
       assert.equal(await once(p.port, 'GET', `etcd-down:${p.port}`), 'v');
     }
-    for (const p of proxies) {
+    for (const p of group.proxies) {
       await assert.rejects(once(p.port, 'ADD', 'REPLICA', 'm1'), /ERR no proxy runs the control plane now \(etcd at .* cannot be reached/);
     }
     // A replica killed now stays down: no proxy heals on its own.
@@ -330,7 +232,7 @@ describe('three proxies coordinated through etcd, one cluster', { skip: noRedis 
     process.kill(Number(victim.handle), 'SIGKILL');
     await sleep(NODE_TIMEOUT_MS * 2 + TTL_S * 1000);
     await assert.rejects(once(victim.port, 'PING'), 'm1r0 was not restarted while etcd is down');
-    await etcd.restart();
+    await group.etcd.restart();
     const healer = await leader(20_000);
     healer.shape = { masters: 4, replicas: 1 };
     await healer.waitHealthy(30_000);
@@ -344,7 +246,7 @@ describe('three proxies coordinated through etcd, one cluster', { skip: noRedis 
       assert.deepEqual(report.lost.slice(0, 5), [], `lost ${report.lost.length} of ${report.acked}`);
       assert.deepEqual(report.wrongValue.slice(0, 5), []);
     }
-    assert.deepEqual(doubleLeaders, [], 'never two proxies leading at the same time');
+    assert.deepEqual(group.doubleLeaders, [], 'never two proxies leading at the same time');
     // The nodes' own view: every slot served by exactly one master, all nodes agree.
     const l = await leader(10_000);
     const doc = await l.topology();

@@ -3,7 +3,7 @@
  * shared by the console and bench/results/latest.md.
  */
 /** Also the interleaving order within a round: predixy right before the proxy, back to back. */
-export const TARGETS = ['direct', 'twemproxy', 'predixy', 'proxy', 'ack-master', 'ack-replica'] as const;
+export const TARGETS = ['direct', 'twemproxy', 'predixy', 'proxy', 'workers2', 'ack-master', 'ack-replica'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /**
@@ -326,43 +326,45 @@ export function memoryTable(rss: RssReport): string {
   return table(['process', 'RSS once ready (MB)', `max VmRSS sampled every ${rss.sampleMs} ms (MB)`, 'VmHWM, kernel peak (MB)'], rows, ['l', 'r', 'r', 'r']);
 }
 
-export interface AckCostCell {
+/** One proxy against another on the same nodes (--ack replica vs master, --workers 2 vs 1), per test and -P. */
+export interface PairCell {
   test: string;
   pipeline: number;
-  master: Cell | undefined;
-  replica: Cell | undefined;
-  /** ack-replica / ack-master ops/s (medians), and within each round (back to back). */
-  replicaOverMaster: number | null;
+  base: Cell | undefined;
+  other: Cell | undefined;
+  otherOverBase: number | null;
   perRound: number[];
 }
 
-/** What `--ack replica` costs against `--ack master` on the same nodes, per test and -P. */
-export function computeAckCost(m: Medians, runs: RunRecord[], pipelines: number[], tests: string[]): AckCostCell[] {
-  const out: AckCostCell[] = [];
+/** `other` against `base`, medians and per-round ratios, wherever either ran. */
+export function computePair(m: Medians, runs: RunRecord[], pipelines: number[], tests: string[], base: TargetName, other: TargetName): PairCell[] {
+  const out: PairCell[] = [];
   const rounds = [...new Set(runs.map((r) => r.round))].filter((r) => r > 0).sort((a, b) => a - b);
   for (const pipeline of pipelines) {
     for (const test of tests) {
-      const master = cell(m, 'ack-master', pipeline, test);
-      const replica = cell(m, 'ack-replica', pipeline, test);
-      if (master === undefined && replica === undefined) continue;
-      const perRound = perRoundRatios(runs, rounds, 'ack-replica', 'ack-master', pipeline, test);
-      out.push({ test, pipeline, master, replica, replicaOverMaster: ratio(replica?.rps, master?.rps), perRound });
+      const b = cell(m, base, pipeline, test);
+      const o = cell(m, other, pipeline, test);
+      if (b === undefined && o === undefined) continue;
+      const perRound = perRoundRatios(runs, rounds, other, base, pipeline, test);
+      out.push({ test, pipeline, base: b, other: o, otherOverBase: ratio(o?.rps, b?.rps), perRound });
     }
   }
   return out;
 }
 
-export function ackCostTable(cells: AckCostCell[]): string {
-  const header = ['test', '-P', 'ack master ops/s', 'ack replica ops/s', 'replica/master', 'per round (min–max)', 'p50 master / replica', 'p99 master / replica'];
+/** The pair's table; `labels` name the base and the other ('ack master', 'ack replica'). */
+export function pairTable(cells: PairCell[], labels: readonly [base: string, other: string], ratioName: string): string {
+  const [b, o] = labels;
+  const header = ['test', '-P', `${b} ops/s`, `${o} ops/s`, ratioName, 'per round (min–max)', `p50 ${b} / ${o}`, `p99 ${b} / ${o}`];
   const rows = cells.map((c) => [
     c.test,
     String(c.pipeline),
-    fmtRps(c.master?.rps),
-    fmtRps(c.replica?.rps),
-    fmtRatio(c.replicaOverMaster),
+    fmtRps(c.base?.rps),
+    fmtRps(c.other?.rps),
+    fmtRatio(c.otherOverBase),
     rangeOf(c.perRound),
-    `${fmtMs(c.master?.p50Ms)} / ${fmtMs(c.replica?.p50Ms)}`,
-    `${fmtMs(c.master?.p99Ms)} / ${fmtMs(c.replica?.p99Ms)}`,
+    `${fmtMs(c.base?.p50Ms)} / ${fmtMs(c.other?.p50Ms)}`,
+    `${fmtMs(c.base?.p99Ms)} / ${fmtMs(c.other?.p99Ms)}`,
   ]);
   return table(header, rows, header.map((_, i) => (i < 1 ? 'l' : 'r')));
 }

@@ -328,7 +328,10 @@ export const SCENARIOS: Scenario[] = [
 ];
 
 export interface RunOptions {
+  /** The proxy that heals (faults are injected through it, health read from it). */
   proxy: ProxyProcess;
+  /** The proxy the load goes through; default `proxy` (coordinated proxies: a follower). */
+  through?: ProxyProcess;
   scenario: Scenario;
   /** Keys of this run start with it (one per run: the runs of one cluster never share keys). */
   prefix: string;
@@ -351,7 +354,7 @@ export interface ScenarioOutcome {
 /** Healthy cluster → load → fault → healed again → more load → every acknowledged write read back. */
 export async function runScenario(o: RunOptions): Promise<ScenarioOutcome> {
   await o.proxy.waitHealthy(o.healTimeoutMs);
-  const ledger = new WriteLedger({ port: o.proxy.port, prefix: o.prefix, hangMs: HANG_MS, ...o.load }).start();
+  const ledger = new WriteLedger({ port: (o.through ?? o.proxy).port, prefix: o.prefix, hangMs: HANG_MS, ...o.load }).start();
   let fault: Fault;
   let healedAt: number;
   try {
