@@ -29,12 +29,12 @@ import type { FailoverMonitor } from './failover/failover-monitor.js';
 import { adminVerbTable } from './admin/admin-verbs.js';
 import type { SlotMigrator } from './cluster/operations/slot-migration.js';
 import { ScriptRegistry } from './proxy/datapath/script-registry.js';
-import { TopologyStore } from './cluster/topology/topology-store.js';
 import { TopologyView } from './cluster/topology/topology-view.js';
 import { HttpServer } from './http/http-server.js';
 import { ProxyMetrics } from './http/metrics.js';
 import { ControlPlane, type ProxyHooks } from './control-plane.js';
-import type { CoordinationStatus, ProxyRecord, Role } from './coordination/coordinator.js';
+import type { CoordinationStatus, Coordinator, ProxyRecord, Role } from './coordination/coordinator.js';
+import { SoloCoordinator } from './coordination/solo-coordinator.js';
 import { EtcdCoordinator, newProxyId } from './coordination/etcd-coordinator.js';
 import { WorkerCoordinator } from './coordination/worker-coordinator.js';
 import { WORKER_ENV, type ToWorker } from './coordination/worker-messages.js';
@@ -100,12 +100,6 @@ export interface RunningProxy {
   abandon(): Promise<void>;
 }
 
-/** How this process takes part in coordination: alone, as a worker, or through etcd. */
-type Coordination =
-  | { mode: 'single'; store: TopologyStore }
-  | { mode: 'workers'; coordinator: WorkerCoordinator }
-  | { mode: 'etcd'; coordinator: EtcdCoordinator };
-
 /** What a worker process hands startProxy (main() builds it from WORKER_ENV). */
 export interface WorkerLink {
   index: number;
@@ -149,52 +143,45 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   // Filled in once serving: the stats a worker shares, and its metrics.
   let server: ProxyServer | undefined;
   let metrics: ProxyMetrics | undefined;
-  let coordination: Coordination;
-  if (config.coordinator.length > 0) {
-    coordination = {
-      mode: 'etcd',
-      coordinator: new EtcdCoordinator({
-        endpoints: config.coordinator,
-        clusterName: config.clusterName,
-        ttlSeconds: config.leaderTtl,
-        proxyId: worker === undefined ? newProxyId() : `${newProxyId()}-w${worker.index}`,
-        workers: config.workers,
-        dataDir: config.dataDir,
-        log,
-      }),
-    };
-  } else if (worker !== undefined) {
-    coordination = {
-      mode: 'workers',
-      coordinator: new WorkerCoordinator({
-        index: worker.index,
-        workers: config.workers,
-        dataDir: config.dataDir,
-        log,
-        stats: () => workerStats(worker.index, server, coordinationStatus().role),
-        metrics: async () => (metrics === undefined ? [] : metrics.json()),
-      }),
-    };
-  } else {
-    coordination = { mode: 'single', store: new TopologyStore(config.dataDir) };
-  }
-  const store = coordination.mode === 'single' ? coordination.store : coordination.coordinator.store;
-  const coordinationStatus = (): CoordinationStatus =>
-    coordination.mode === 'single' ? { mode: 'single', role: 'leader', leader: '', proxies: 1, workers: 1, unavailable: '' } : coordination.coordinator.status();
+  const workers =
+    worker !== undefined && config.coordinator.length === 0
+      ? new WorkerCoordinator({
+          index: worker.index,
+          workers: config.workers,
+          dataDir: config.dataDir,
+          log,
+          stats: () => workerStats(worker.index, server, coordinator.status().role),
+          metrics: async () => (metrics === undefined ? [] : metrics.json()),
+        })
+      : undefined;
+  const coordinator: Coordinator =
+    config.coordinator.length > 0
+      ? new EtcdCoordinator({
+          endpoints: config.coordinator,
+          clusterName: config.clusterName,
+          ttlSeconds: config.leaderTtl,
+          proxyId: worker === undefined ? newProxyId() : `${newProxyId()}-w${worker.index}`,
+          workers: config.workers,
+          dataDir: config.dataDir,
+          log,
+        })
+      : (workers ?? new SoloCoordinator(config.dataDir));
+  const alone = coordinator.mode === 'single';
+  const store = coordinator.store;
   const self = (): ProxyRecord => ({
-    id: coordination.mode === 'single' ? '' : coordination.coordinator.proxyId,
+    id: coordinator.proxyId,
     address: `${advertisedHost(config.bind)}:${server?.port ?? config.port}`,
     peer: peer?.address ?? { host: config.bind, port: 0 },
     version: VERSION,
     startedAt,
     pid: process.pid,
   });
-  const firstRole: Role = coordination.mode === 'single' ? 'leader' : await coordination.coordinator.initialRole(self());
+  const firstRole = await coordinator.initialRole(self());
 
   const planeOptions = { config, log, dial: runtime.dial, routes: controlRoutes, scripts, store, onDocument: (doc: Parameters<TopologyView['set']>[0]) => view.set(doc), hooks };
   let control: ControlPlane | undefined;
   const closeCoordinator = async (): Promise<void> => {
-    if (coordination.mode !== 'single') await coordination.coordinator.close();
+    await coordinator.close();
     peer?.server.close();
   };
   try {
@@ -226,7 +213,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   const giveUp = async (err: unknown): Promise<never> => {
     slotMaps.close();
     view.unfollow();
-    await control?.stop(coordinationStatus().proxies > 1 ? 'detach' : 'stop-nodes');
+    await control?.stop(coordinator.status().proxies > 1 ? 'detach' : 'stop-nodes');
     await closeCoordinator();
     throw err;
   };
@@ -249,11 +236,10 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
 
   const remote = new RemoteAdmin({
     leader: () => {
-      if (coordination.mode === 'single') return undefined;
-      const at = coordination.coordinator.leaderPeer();
-      return at === undefined ? undefined : { id: coordination.coordinator.status().leader, peer: at };
+      const at = coordinator.leaderPeer();
+      return at === undefined ? undefined : { id: coordinator.status().leader, peer: at };
     },
-    noLeaderReason: () => coordinationStatus().unavailable || 'an election is under way',
+    noLeaderReason: () => coordinator.status().unavailable || 'an election is under way',
     auth: config.adminPassword !== '' ? ['admin', config.adminPassword] : config.requirepass !== '' ? [config.requirepass] : [],
     connectTimeoutMs: config.connectTimeout,
     runtime,
@@ -262,12 +248,11 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     local: () => control?.local,
     remote,
     topology: () => view.topology,
-    coordination: () => (coordination.mode === 'single' ? undefined : coordinationStatus()),
+    coordination: () => (alone ? undefined : coordinator.status()),
     slotMap: () => slotMaps.refresh(),
     clients: controlRoutes.as(() => view.nodePassword),
     commandTimeoutMs: config.connectTimeout,
   });
-  const workers = coordination.mode === 'workers' ? coordination.coordinator : undefined;
   // What INFO shows of the control plane: this process's, while it leads.
   const controlView: ControlPlaneView = {
     get nodeStatus() {
@@ -286,7 +271,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       const migrator = control?.migrator;
       return migrator === undefined ? undefined : () => migrator.progress();
     },
-    coordination: coordination.mode === 'single' ? undefined : coordinationStatus,
+    coordination: alone ? undefined : () => coordinator.status(),
     workers: workers === undefined ? undefined : () => workers.workers(),
   };
   server = new ProxyServer(routing, {
@@ -297,7 +282,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     requirePass: config.requirepass,
     runtime,
     adminPassword: config.adminPassword,
-    adminVerbs: adminVerbTable(admin, coordination.mode === 'single' ? undefined : admin),
+    adminVerbs: adminVerbTable(admin, alone ? undefined : admin),
     maxBulkLen: config.protoMaxBulkLen,
     maxmemoryClients: config.maxmemoryClients,
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
@@ -319,7 +304,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     failover: () => control?.failover,
     migrator: () => control?.migrator,
     slotMap: () => routing.slotMap,
-    coordination: coordination.mode === 'single' ? undefined : coordinationStatus,
+    coordination: alone ? undefined : () => coordinator.status(),
     workers: worker === undefined || workers === undefined ? undefined : { index: worker.index, gather: () => workers.collectMetrics(3000) },
   });
   try {
@@ -339,7 +324,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         log,
         metrics,
         failovers: () => control?.failover?.failoverCount() ?? 0,
-        coordination: coordinationStatus,
+        coordination: () => coordinator.status(),
       });
     }
   } catch (err) {
@@ -352,8 +337,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   let closing = false;
   // From here on the role may change: a follower elected opens a control plane, a leader
   // that loses the election (etcd unreachable, the supervisor's word) stops its own at once.
-  if (coordination.mode !== 'single') {
-    await coordination.coordinator.start(self(), {
+  if (!alone) {
+    await coordinator.start(self(), {
       becomeLeader: async () => {
         if (closing) throw new Error('this proxy is stopping');
         view.unfollow();
@@ -383,7 +368,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     routing.close();
   };
   const leading = (): ControlPlane => {
-    if (control === undefined) throw new Error(`this proxy does not run the control plane (the leader is ${coordinationStatus().leader || 'not known'})`);
+    if (control === undefined) throw new Error(`this proxy does not run the control plane (the leader is ${coordinator.status().leader || 'not known'})`);
     return control;
   };
   return {
@@ -402,12 +387,12 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     get failover() {
       return control?.failover;
     },
-    coordination: coordinationStatus,
+    coordination: () => coordinator.status(),
     stop(nodes) {
       closing = true;
       stopping ??= (async () => {
         // Other proxies serving on keep the nodes; the last one stops them.
-        const keep = nodes === undefined ? worker !== undefined || coordinationStatus().proxies > 1 : nodes === 'keep';
+        const keep = nodes === undefined ? worker !== undefined || coordinator.status().proxies > 1 : nodes === 'keep';
         // `control` stays set: a stopped plane acts no more, and tests read its cluster after.
         await control?.stop(keep ? 'detach' : 'stop-nodes');
         await quiesce();

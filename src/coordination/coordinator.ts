@@ -14,7 +14,7 @@
 import type { DocumentStore } from '../cluster/topology/topology-store.js';
 import type { NodeAddress } from '../nodes/control-client.js';
 
-import type { CoordinationStatus } from '../status/coordination-status.js';
+import type { CoordinationStatus, Role } from '../status/coordination-status.js';
 
 export type { CoordinationStatus, Role } from '../status/coordination-status.js';
 
@@ -46,6 +46,8 @@ export interface Coordinator {
   readonly proxyId: string;
   /** Where the topology document lives for every proxy of the cluster. */
   readonly store: DocumentStore;
+  /** The role this proxy starts in, before it serves (a leader creates or adopts the cluster first). */
+  initialRole(self: ProxyRecord): Promise<Role>;
   /** Begin taking part: register `self`, and call `roles` as this proxy's role changes. */
   start(self: ProxyRecord, roles: RoleListener): Promise<void>;
   status(): CoordinationStatus;
