@@ -51,6 +51,8 @@ export interface ControlPlaneOptions {
   /** Told of every document saved (the data plane follows it). */
   onDocument: (doc: TopologyDoc) => void;
   hooks: ProxyHooks;
+  /** Taking over from another leader (see ClusterManagerOptions.takeover). */
+  takeover: boolean;
 }
 
 /** What attach() needs of the data plane. */
@@ -117,6 +119,7 @@ export class ControlPlane {
       clients: o.routes,
       store: o.store,
       onDocument: o.onDocument,
+      takeover: o.takeover,
       log,
     });
     return new ControlPlane(cluster, recoveryInstances, o);

@@ -178,7 +178,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   });
   const firstRole = await coordinator.initialRole(self());
 
-  const planeOptions = { config, log, dial: runtime.dial, routes: controlRoutes, scripts, store, onDocument: (doc: Parameters<TopologyView['set']>[0]) => view.set(doc), hooks };
+  // A proxy among several (alone: never) takes over from another leader, whose nodes run on.
+  const planeOptions = { config, log, dial: runtime.dial, routes: controlRoutes, scripts, store, onDocument: (doc: Parameters<TopologyView['set']>[0]) => view.set(doc), hooks, takeover: !alone };
   let control: ControlPlane | undefined;
   const closeCoordinator = async (): Promise<void> => {
     await coordinator.close();

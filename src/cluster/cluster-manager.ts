@@ -58,6 +58,14 @@ export interface ClusterManagerOptions {
   store?: DocumentStore;
   /** Told of every document persisted (the data plane's TopologyView follows it). */
   onDocument?: (doc: TopologyDoc) => void;
+  /**
+   * A leader taking over from another (--workers, --coordinator): a master that does not
+   * answer but has a replica that does is not restarted here but left to the failover
+   * monitor, which promotes the replica at once. A restarted master refuses writes for its
+   * first 2 s (Redis's CLUSTER_WRITABLE_DELAY) and the rejoin waits for it; a promotion
+   * takes a fraction of that. The old master is restarted afterwards, as a replica.
+   */
+  takeover?: boolean;
 }
 
 export class ClusterManager {
@@ -167,8 +175,11 @@ export class ClusterManager {
         await checkSeeds(doc, routes.as(doc.nodePassword), commandTimeoutMs);
         up = doc;
       } else {
-        // Nodes an operation is about (being added, removed, or retired by a recovery) are left to it.
-        const skip = new Set([...underChange, ...retiringNodes(doc)]);
+        // Nodes an operation is about (being added, removed, or retired by a recovery) are left
+        // to it; on a takeover, dead masters are left to the failover monitor.
+        const dead = opts.takeover === true && doc.formed ? await deadMastersWithReplicas(doc, routes.as(doc.nodePassword), commandTimeoutMs) : [];
+        if (dead.length > 0) log.warn({ nodes: dead }, 'masters down at takeover: left to the failover monitor (their replicas take over)');
+        const skip = new Set([...underChange, ...retiringNodes(doc), ...dead]);
         const { doc: placedDoc, failed } = await startNodes(doc, provider, routes, started, skip);
         up = placedDoc;
         // A formed cluster serves with the nodes that start (the failover side deals with the
@@ -595,6 +606,17 @@ async function startNodes(
     }),
   );
   return { doc: next, failed };
+}
+
+/**
+ * Masters that do not answer while a replica of theirs does (by the cluster's own views):
+ * a new leader fails them over rather than restarting them (see ClusterManagerOptions.takeover).
+ */
+async function deadMastersWithReplicas(doc: TopologyDoc, clients: ControlClients, timeoutMs: number): Promise<string[]> {
+  const members = [...(await readMembership(doc.nodes, clients, Math.min(timeoutMs, 500))).values()];
+  return members
+    .filter((m) => m.role === 'master' && !m.answering && m.slots > 0 && members.some((r) => r.role === 'replica' && r.masterId === m.id && r.answering))
+    .map((m) => m.id);
 }
 
 /**

@@ -171,6 +171,17 @@ export class EtcdCoordinator implements Coordinator {
       if (kv !== undefined && this.role === 'leader' && String(kv.create_revision) !== this.fence?.createRevision) {
         await this.demote('another proxy holds the leader key');
       }
+      if (kv !== undefined && this.role === 'follower' && this.seen.leader?.id === this.proxyId) {
+        // Our own leader key, though we do not lead: a leadership given up while etcd could
+        // not be reached (the key could not be deleted then), and our lease outlived the
+        // outage. Nobody can be elected while it stands: delete it, once the step-down under
+        // way (if any) has stopped the control plane.
+        await this.changes;
+        const key = `${this.prefix}leader`;
+        await this.etcd.if(key, 'Create', '==', String(kv.create_revision)).then(this.etcd.delete().key(key)).commit();
+        this.o.log.warn('deleted the leader key of a leadership this proxy had given up');
+        this.seen.leader = undefined;
+      }
       if (kv === undefined && this.role === 'follower' && Date.now() >= this.campaignAfter && !this.closed) await this.campaign(leaseId);
       this.seen.proxies = Number((await this.etcd.getAll().prefix(`${this.prefix}proxies/`).count()) ?? 0);
       if (this.seen.problem !== '') this.o.log.info('etcd reachable again');
@@ -202,8 +213,10 @@ export class EtcdCoordinator implements Coordinator {
         await roles.becomeLeader();
       } catch (err) {
         this.o.log.error({ err: (err as Error).message }, 'could not start the control plane; giving the leadership up');
-        await this.demote('the control plane could not start');
         this.campaignAfter = Date.now() + 2 * this.o.ttlSeconds * 1000;
+        // Step down within this change: demote() would queue a change after this one, which
+        // waits for this one to end (it never would, and the leader key would stay ours).
+        if (this.role === 'leader') await this.stepDown('the control plane could not start')();
       }
     });
     await this.changes;
@@ -212,11 +225,17 @@ export class EtcdCoordinator implements Coordinator {
   /** Stop leading: the control plane stops first, then the leader key goes (if etcd answers). */
   private demote(reason: string): Promise<void> {
     if (this.role !== 'leader') return this.changes;
+    this.changes = this.changes.then(this.stepDown(reason));
+    return this.changes;
+  }
+
+  /** Give the leadership up at once; returns the rest, to run as a role change: stop the control plane, delete the leader key. */
+  private stepDown(reason: string): () => Promise<void> {
     const fence = this.fence;
     this.fence = undefined;
     this.seen.leader = undefined;
     const roles = this.self?.roles;
-    this.changes = this.changes.then(async () => {
+    return async () => {
       this.o.log.warn({ reason }, 'no longer the control-plane leader');
       await roles?.becomeFollower(reason);
       if (fence === undefined) return;
@@ -225,8 +244,7 @@ export class EtcdCoordinator implements Coordinator {
         .then(this.etcd.delete().key(fence.key))
         .commit()
         .catch(() => undefined); // etcd unreachable: the key goes with our lease
-    });
-    return this.changes;
+    };
   }
 }
 

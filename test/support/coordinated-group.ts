@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ProxyProcess } from './proxy-process.js';
 import { startEtcd, type TestEtcd } from './etcd.js';
 import { killRedisServersUnder } from './redis-binary.js';
-import { strictClient } from './write-ledger.js';
+import { strictClient, WriteLedger } from './write-ledger.js';
 import { sleep } from '../../src/nodes/wait.js';
 
 export interface GroupOptions {
@@ -129,6 +129,25 @@ export class CoordinatedGroup {
       },
       () => this.logs(),
     );
+  }
+
+  /** `thousands` × 1000 small keys (`preload:i:j`) written through the first proxy: something for a migration to move. */
+  async preload(thousands: number): Promise<void> {
+    const c = await strictClient(this.proxies[0].port, 30_000);
+    try {
+      for (let i = 0; i < thousands; i++) {
+        const args: string[] = [];
+        for (let j = 0; j < 1000; j++) args.push(`preload:${i}:${j}`, 'x');
+        await c.call('MSET', ...args);
+      }
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  /** A write ledger through each proxy (keys `<prefix><index>:...`), started: the load spread over the group. */
+  startLedgers(prefix: string): WriteLedger[] {
+    return this.proxies.map((p, i) => new WriteLedger({ port: p.port, prefix: `${prefix}${i}`, hangMs: 15_000, clients: 2, lanes: 2, pauseMs: 2 }).start());
   }
 
   /** The proxies' last log lines, for a failure's message. */
