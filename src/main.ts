@@ -35,7 +35,7 @@ import { ProxyMetrics } from './http/metrics.js';
 import { ControlPlane, type ProxyHooks } from './control-plane.js';
 import type { CoordinationStatus, Coordinator, ProxyRecord, Role } from './coordination/coordinator.js';
 import { SoloCoordinator } from './coordination/solo-coordinator.js';
-import { EtcdCoordinator, newProxyId } from './coordination/etcd-coordinator.js';
+import type { EtcdCoordinatorOptions } from './coordination/etcd-coordinator.js';
 import { WorkerCoordinator } from './coordination/worker-coordinator.js';
 import { WORKER_ENV, type ToWorker } from './coordination/worker-messages.js';
 import { Supervisor } from './coordination/supervisor.js';
@@ -156,11 +156,11 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       : undefined;
   const coordinator: Coordinator =
     config.coordinator.length > 0
-      ? new EtcdCoordinator({
+      ? await etcdCoordinator({
           endpoints: config.coordinator,
           clusterName: config.clusterName,
           ttlSeconds: config.leaderTtl,
-          proxyId: worker === undefined ? newProxyId() : `${newProxyId()}-w${worker.index}`,
+          worker: worker?.index,
           workers: config.workers,
           dataDir: config.dataDir,
           log,
@@ -414,6 +414,15 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       return stopping;
     },
   };
+}
+
+/**
+ * The etcd coordinator, loaded only for --coordinator: etcd3 and the gRPC stack it pulls in
+ * cost ~16 MB of RSS that a proxy without one should not carry.
+ */
+async function etcdCoordinator(o: Omit<EtcdCoordinatorOptions, 'proxyId'> & { worker: number | undefined }): Promise<Coordinator> {
+  const { EtcdCoordinator, newProxyId } = await import('./coordination/etcd-coordinator.js');
+  return new EtcdCoordinator({ ...o, proxyId: o.worker === undefined ? newProxyId() : `${newProxyId()}-w${o.worker}` });
 }
 
 /** A worker's counters for the others (INFO sums them). */
