@@ -55,7 +55,7 @@ help:
 	@echo "make cli    - the operator CLI against the proxy (ARGS='ls', ARGS='get -k foo'; none: the ihs prompt; ARGS='help')"
 	@echo "make lint   - dependency-cruiser (layers, no cycles) and ESLint"
 	@echo "make test   - type-check, lint and run every test suite against real redis-server processes"
-	@echo "make chaos  - long chaos runs: kill/stop nodes and the proxy under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
+	@echo "make chaos  - long chaos runs: kill/stop nodes, the proxy, coordinated proxies and etcd under a write load, seeded rounds (CHAOS_ROUNDS, CHAOS_SEED)"
 	@echo "make redis-suite - Redis 7.0.15's own test suite straight through one fresh proxy, against test/redis-suite/expected-failures.txt (REDIS_TESTS=dir)"
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs predixy vs this proxy, side by side"
 	@echo "make bench-failover - kill -9 of a master under load -> first write on its slots, median over runs"
