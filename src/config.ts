@@ -191,7 +191,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
         throw new Error('--ack replica needs at least one replica per master; --replicas 0 gives none');
       }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
-      parseWorkers(String(a.workers));
+      if (parseWorkers(String(a.workers)) > 1 && a.port === 0) throw new Error('--workers needs a fixed --port: with 0 each worker would listen on a port of its own');
       parseCoordinator(a.coordinator);
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(a['cluster-name'])) throw new Error('--cluster-name must be 1..64 letters, digits, dots, dashes or underscores');
       if (!Number.isInteger(a['leader-ttl']) || a['leader-ttl'] < 2 || a['leader-ttl'] > 60) throw new Error('--leader-ttl must be 2..60 (seconds)');

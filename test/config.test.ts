@@ -56,6 +56,12 @@ test('IHS_ variables with dashes in the option name', async () => {
 test('bad input is refused with a clear message', () => {
   assert.throws(() => parseConfig(['--masters', '0']), /--masters must be 1..1000/);
   assert.throws(() => parseConfig(['--provider', 'static']), /--provider static needs at least one --node/);
+  assert.throws(() => parseConfig(['--workers', 'two']), /--workers must be 1..64 or auto, not 'two'/);
+  assert.throws(() => parseConfig(['--workers', '2', '--port', '0']), /--workers needs a fixed --port/);
+  assert.throws(() => parseConfig(['--coordinator', 'http://127.0.0.1:2379']), /--coordinator must be etcd:\/\/host:port/);
+  assert.throws(() => parseConfig(['--coordinator', 'etcd://127.0.0.1']), /--coordinator: '127.0.0.1' is not host:port/);
+  assert.throws(() => parseConfig(['--leader-ttl', '1']), /--leader-ttl must be 2..60/);
+  assert.deepEqual(parseConfig(['--coordinator', 'etcd://127.0.0.1:2379,[::1]:2379', '--workers', '2']).coordinator, ['127.0.0.1:2379', '[::1]:2379']);
   assert.throws(() => parseMemory('12 parsecs'), /not a size/);
   assert.equal(parseMemory('64kb'), 65536);
 });
