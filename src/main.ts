@@ -428,12 +428,7 @@ async function etcdCoordinator(o: Omit<EtcdCoordinatorOptions, 'proxyId'> & { wo
 /** A worker's counters for the others (INFO sums them). */
 function workerStats(index: number, server: ProxyServer | undefined, role: Role): WorkerStats {
   const stats = server?.stats;
-  let netIn = stats?.closedNetInputBytes ?? 0;
-  let netOut = stats?.closedNetOutputBytes ?? 0;
-  for (const c of server?.sessions() ?? []) {
-    netIn += c.socket.bytesRead;
-    netOut += c.socket.bytesWritten;
-  }
+  const net = server?.netBytes() ?? { input: 0, output: 0 };
   return {
     index,
     pid: process.pid,
@@ -442,8 +437,8 @@ function workerStats(index: number, server: ProxyServer | undefined, role: Role)
     totalConnections: stats?.totalConnections ?? 0,
     totalCommands: stats?.totalCommands ?? 0,
     opsPerSec: server?.opsMeter.perSecond ?? 0,
-    netInputBytes: netIn,
-    netOutputBytes: netOut,
+    netInputBytes: net.input,
+    netOutputBytes: net.output,
     rejectedConnections: stats?.rejectedConnections ?? 0,
     at: Date.now(),
   };

@@ -133,10 +133,6 @@ export class EtcdCoordinator implements Coordinator {
     return this.role === 'leader' ? undefined : this.seen.leader?.peer;
   }
 
-  /** The leader as a follower forwards to it. */
-  leaderRecord(): LeaderRecord | undefined {
-    return this.role === 'leader' ? undefined : this.seen.leader;
-  }
 
   async close(): Promise<void> {
     this.closed = true;

@@ -15,8 +15,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { TopologyDoc } from '../cluster/topology/topology.js';
 import type { StandaloneLayout } from '../cluster/topology/standalone-layout.js';
-import { TopologyLoadError, type DocumentStore, type TopologyStore } from '../cluster/topology/topology-store.js';
-import { validateTopology } from '../cluster/topology/topology-validate.js';
+import { parseTopology, type DocumentStore, type TopologyStore } from '../cluster/topology/topology-store.js';
 
 /** The leadership a save must still hold: the leader key and the create revision this proxy got. */
 export interface Fence {
@@ -54,15 +53,7 @@ export class EtcdDocumentStore implements DocumentStore {
       return this.mirror.load(); // a data dir from before coordination: imported on the first save
     }
     this.revision = String(kv.mod_revision);
-    let value: unknown;
-    try {
-      value = JSON.parse(kv.value.toString('utf8'));
-    } catch (err) {
-      throw new TopologyLoadError(`${this.location}: not valid JSON (${(err as Error).message})`);
-    }
-    const check = validateTopology(value);
-    if (!check.ok) throw new TopologyLoadError(`${this.location} is invalid: ${check.problems.join('; ')}`);
-    return check.kind === 'current' ? check.doc : check.layout;
+    return parseTopology(kv.value.toString('utf8'), this.location);
   }
 
   async save(doc: TopologyDoc): Promise<void> {

@@ -41,8 +41,8 @@ export interface HttpServerOptions {
   dataTimeoutMs: number;
   /** Replicas promoted by this process (the metrics part's counter); 0 without one. */
   failovers?: () => number;
-  /** Who leads the control plane (GET /api/v1/cluster); default: this proxy alone. */
-  coordination?: () => CoordinationStatus;
+  /** Who leads the control plane (GET /api/v1/cluster). */
+  coordination: () => CoordinationStatus;
   /** Share the port with the other workers (--workers N). */
   reusePort?: boolean;
   /** GET /metrics, when given. */
@@ -53,8 +53,6 @@ export interface HttpServerOptions {
   version: string;
   log: Logger;
 }
-
-const ALONE = (): CoordinationStatus => ({ mode: 'single', role: 'leader', leader: '', proxies: 1, workers: 1, unavailable: '' });
 
 export class HttpServer {
   private constructor(
@@ -147,7 +145,7 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
       connectedClients: o.proxy.stats.connectedClients,
       failovers: o.failovers?.() ?? 0,
     }),
-    coordination: o.coordination ?? ALONE,
+    coordination: o.coordination,
     guard: requireBearer('this change (--admin-password)', o.adminPassword),
     guarded: adminGuarded,
   });

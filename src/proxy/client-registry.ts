@@ -53,6 +53,17 @@ export class ClientRegistry {
     return this.live;
   }
 
+  /** Bytes read from and written to clients since start: the closed connections' and the live ones'. */
+  netBytes(): { input: number; output: number } {
+    let input = this.stats.closedNetInputBytes;
+    let output = this.stats.closedNetOutputBytes;
+    for (const c of this.live) {
+      input += c.socket.bytesRead;
+      output += c.socket.bytesWritten;
+    }
+    return { input, output };
+  }
+
   /** A new connection: a session of `host`, or refused when maxclients are connected already. */
   admit(socket: net.Socket, host: SessionHost): void {
     this.stats.totalConnections++;

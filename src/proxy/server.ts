@@ -189,6 +189,11 @@ export class ProxyServer {
     return this.clients.sessions();
   }
 
+  /** Bytes read from and written to clients since start (INFO's total_net_*_bytes). */
+  netBytes(): { input: number; output: number } {
+    return this.clients.netBytes();
+  }
+
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);

@@ -53,15 +53,7 @@ export class TopologyStore implements DocumentStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new TopologyLoadError(`${this.path}: not valid JSON (${(err as Error).message})`);
-    }
-    const check = validateTopology(value);
-    if (!check.ok) throw new TopologyLoadError(`${this.path} is invalid: ${check.problems.join('; ')}`);
-    return check.kind === 'current' ? check.doc : check.layout;
+    return parseTopology(text, this.path);
   }
 
   /** Replace topology.json atomically; once this resolves the new document is durable. */
@@ -84,6 +76,22 @@ export class TopologyStore implements DocumentStore {
     }
     await syncDir(path.dirname(this.path));
   }
+}
+
+/**
+ * A stored document's text, validated: the current document, or a pre-cluster (format 1)
+ * layout to convert. Throws TopologyLoadError naming `location` when it is not usable.
+ */
+export function parseTopology(text: string, location: string): TopologyDoc | StandaloneLayout {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new TopologyLoadError(`${location}: not valid JSON (${(err as Error).message})`);
+  }
+  const check = validateTopology(value);
+  if (!check.ok) throw new TopologyLoadError(`${location} is invalid: ${check.problems.join('; ')}`);
+  return check.kind === 'current' ? check.doc : check.layout;
 }
 
 /** fsync a directory so a rename in it is durable. */

@@ -334,12 +334,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
   const uptime = Math.floor((now - ctx.clients.stats.startedAt) / 1000);
   const cpu = process.cpuUsage();
   const sessions = [...ctx.clients.sessions()];
-  let netIn = ctx.clients.stats.closedNetInputBytes;
-  let netOut = ctx.clients.stats.closedNetOutputBytes;
-  for (const c of sessions) {
-    netIn += c.socket.bytesRead;
-    netOut += c.socket.bytesWritten;
-  }
+  const { input: netIn, output: netOut } = ctx.clients.netBytes();
   const serverFromNode = (field: string, fallback: string): string => first?.get(field) ?? fallback;
   // --workers N: the other workers' counters (a second old at most) added to this one's live ones.
   const others = (ctx.control.workers?.() ?? []).filter((w) => w.pid !== process.pid);
