@@ -33,6 +33,7 @@ import type { SlotMap } from './cluster/slot-map.js';
 import type { SlotMapSource } from './cluster/slot-map-source.js';
 import type { RequestGate } from './cluster/request-gate.js';
 import type { LocalAdmin } from './coordination/admin-switch.js';
+import type { ClusterEventRecorder } from './status/cluster-events.js';
 
 /** Hooks for tests. */
 export interface ProxyHooks {
@@ -53,6 +54,8 @@ export interface ControlPlaneOptions {
   hooks: ProxyHooks;
   /** Taking over from another leader (see ClusterManagerOptions.takeover). */
   takeover: boolean;
+  /** The cluster's timeline (the process's: it outlives this control plane). */
+  events: ClusterEventRecorder;
 }
 
 /** What attach() needs of the data plane. */
@@ -120,6 +123,7 @@ export class ControlPlane {
       store: o.store,
       onDocument: o.onDocument,
       takeover: o.takeover,
+      events: o.events,
       log,
     });
     return new ControlPlane(cluster, recoveryInstances, o);
@@ -171,10 +175,11 @@ export class ControlPlane {
             shardRecoveryTimeoutMs: config.shardRecoveryTimeout,
             recoveryInstances: this.recoveryInstances,
             onRecoveryStep: this.o.hooks.onRecoveryStep,
+            events: this.o.events,
           });
     this.failoverMonitor = failover;
     failover?.start();
-    const migrator = new SlotMigrator({ cluster, slotMaps: link.slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout });
+    const migrator = new SlotMigrator({ cluster, slotMaps: link.slotMaps, log, batchSize: config.migrationBatch, commandTimeoutMs: config.connectTimeout, events: this.o.events });
     this.slotMigrator = migrator;
     // A migration the last run (or the last leader) left unfinished finishes while we serve.
     migrator.resume().catch((err: Error) => log.error({ err: err.message }, 'resuming the interrupted slot migration failed'));
@@ -188,6 +193,7 @@ export class ControlPlane {
       log,
       ackReplica: config.ack === 'replica',
       proxyListeners: link.proxyListeners,
+      events: this.o.events,
     });
     this.clusterAdmin = admin;
     // An ADD MASTER or REMOVE the last run was killed in the middle of finishes while we serve.

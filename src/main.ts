@@ -42,6 +42,9 @@ import { Supervisor } from './coordination/supervisor.js';
 import { AdminSwitch } from './coordination/admin-switch.js';
 import { RemoteAdmin } from './coordination/remote-admin.js';
 import type { WorkerStats } from './status/worker-stats.js';
+import { ClusterEventLog } from './status/cluster-events.js';
+import { MetricsHistory } from './status/metrics-history.js';
+import { MetricsSampler, servingMasters } from './http/metrics-sampler.js';
 
 export type { ProxyHooks } from './control-plane.js';
 
@@ -138,6 +141,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   const controlRoutes = new ControlClients({ runtime });
   const scripts = new ScriptRegistry();
   const view = new TopologyView();
+  // The cluster's timeline: this process's, kept across the control plane's starts and stops.
+  const events = new ClusterEventLog(undefined, (err) => log.error({ err: err.message }, 'cluster event listener failed'));
   const startedAt = new Date().toISOString();
   const peer = config.workers > 1 || config.coordinator.length > 0 ? await openPeerListener(config.bind) : undefined;
   // Filled in once serving: the stats a worker shares, and its metrics.
@@ -179,7 +184,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   const firstRole = await coordinator.initialRole(self());
 
   // A proxy among several (alone: never) takes over from another leader, whose nodes run on.
-  const planeOptions = { config, log, dial: runtime.dial, routes: controlRoutes, scripts, store, onDocument: (doc: Parameters<TopologyView['set']>[0]) => view.set(doc), hooks, takeover: !alone };
+  const planeOptions = { config, log, dial: runtime.dial, routes: controlRoutes, scripts, store, onDocument: (doc: Parameters<TopologyView['set']>[0]) => view.set(doc), hooks, takeover: !alone, events };
   let control: ControlPlane | undefined;
   const closeCoordinator = async (): Promise<void> => {
     await coordinator.close();
@@ -308,6 +313,19 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     coordination: alone ? undefined : () => coordinator.status(),
     workers: worker === undefined || workers === undefined ? undefined : { index: worker.index, gather: () => workers.collectMetrics(3000) },
   });
+  // The status page's charts: sampled only where there is a page to show them.
+  const history = new MetricsHistory();
+  const sampler =
+    config.httpPort === 0
+      ? undefined
+      : new MetricsSampler({
+          history,
+          totalCommands: () => proxy.stats.totalCommands,
+          latencies: () => proxy.commandStats.counters().flatMap((c) => (c.latency === undefined ? [] : [c.latency])),
+          masters: () => servingMasters(routing.slotMap, view.topology),
+          clients: controlRoutes.as(() => view.nodePassword),
+          timeoutMs: config.connectTimeout,
+        });
   try {
     await proxy.listen();
     // After the RESP port: the HTTP data routes are clients of it.
@@ -326,9 +344,13 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         metrics,
         failovers: () => control?.failover?.failoverCount() ?? 0,
         coordination: () => coordinator.status(),
+        events,
+        history,
       });
+      sampler?.start();
     }
   } catch (err) {
+    sampler?.close();
     await proxy.close();
     routing.close();
     await giveUp(err);
@@ -362,6 +384,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   let stopping: Promise<void> | null = null;
   const quiesce = async (): Promise<void> => {
     // Before the RESP port: HTTP requests under way (data, admin changes) finish through it.
+    sampler?.close();
     await http?.close();
     await proxy.close();
     slotMaps.close();

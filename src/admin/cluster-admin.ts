@@ -9,7 +9,7 @@
  * which), not queued — an operator who typed REMOVE twice should not remove two nodes.
  */
 import type { ClusterManager } from '../cluster/cluster-manager.js';
-import { NodeChangeError } from '../cluster/operations/node-changes.js';
+import { joiningReplicas, NodeChangeError } from '../cluster/operations/node-changes.js';
 import type { SlotMap } from '../cluster/slot-map.js';
 import type { FailoverMonitor } from '../failover/failover-monitor.js';
 import type { Logger } from '../log.js';
@@ -21,6 +21,7 @@ import type { Member } from '../cluster/membership.js';
 import type { NodeStatus } from '../status/node-status.js';
 import type { RecoveryStatus } from '../status/recovery-status.js';
 import type { ClusterListing, NodeListing, OperationListing } from '../status/list-format.js';
+import { NO_EVENTS, type ClusterEventRecorder } from '../status/cluster-events.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
 export class AdminError extends Error {
@@ -47,6 +48,8 @@ export interface ClusterAdminOptions {
   ackReplica: boolean;
   /** Where the proxy itself listens (RESP and HTTP ports): never a node to add. */
   proxyListeners: () => NodeAddress[];
+  /** The cluster's timeline: each change asked for, and how it ended. */
+  events?: ClusterEventRecorder;
 }
 
 /** ADD MASTER or REMOVE <master> under way (the steps have their own operations; this is the verb's intent). */
@@ -196,6 +199,7 @@ export class ClusterAdmin {
    * of the verb — the REBALANCE onto the new master, or the drain and removal of the old one.
    */
   resume(): Promise<void> {
+    if (!this.o.cluster.operations.some(isAdminChange)) return Promise.resolve();
     const work = this.exclusive(RESUMING, async () => {
       for (const op of this.o.cluster.operations.filter(isAdminChange)) {
         this.o.log.warn({ operation: op.id, verb: op.verb, node: op.node }, 'finishing an admin change left under way');
@@ -253,6 +257,18 @@ export class ClusterAdmin {
    * did not start that one and cannot know it is running.
    */
   private async exclusive<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const events = this.o.events ?? NO_EVENTS;
+    try {
+      const result = await this.oneAtATime(what, work);
+      events.record({ kind: 'admin', verb: what, outcome: 'done', result: typeof result === 'string' ? result : 'done' });
+      return result;
+    } catch (err) {
+      events.record({ kind: 'admin', verb: what, outcome: err instanceof AdminError ? 'refused' : 'failed', result: (err as Error).message });
+      throw err;
+    }
+  }
+
+  private async oneAtATime<T>(what: string, work: () => Promise<T>): Promise<T> {
     if (what !== RESUMING) await this.resuming;
     if (this.running !== undefined) throw new AdminError(`${this.running} is still running; try again when it is done`);
     this.running = what;
@@ -263,10 +279,19 @@ export class ClusterAdmin {
     }
   }
 
-  /** Health from the failover monitor; roles from the nodes' own views (the slot map lists only masters that serve slots). */
+  /**
+   * Health from the failover monitor; roles from the nodes' own views (the slot map lists
+   * only masters that serve slots) — but a node being added as a replica is listed as the
+   * replica it is being made: to Redis it is an empty master until its CLUSTER REPLICATE,
+   * and counting it as one would show 3 → 4 → 5 → 4 masters during an ADD MASTER.
+   */
   private async managedStatuses(failover: FailoverMonitor): Promise<NodeStatus[]> {
+    // Read before the nodes: an addition that ends meanwhile has replicated by then.
+    const joining = joiningReplicas(this.o.cluster.operations);
     const members = await this.o.cluster.membership();
     return failover.status().map((s) => {
+      const master = joining.get(s.id);
+      if (master !== undefined) return { ...s, role: 'replica', masterId: master };
       const m = members.get(s.id);
       return m === undefined || m.role === 'unknown' ? s : { ...s, role: m.role, masterId: m.masterId };
     });
@@ -299,6 +324,7 @@ async function describeNode(s: NodeStatus, map: SlotMap, clients: ControlClients
     keys: undefined,
     offset: undefined,
     lagBytes: undefined,
+    ...(s.clusterState === undefined ? {} : { clusterState: s.clusterState }),
   };
   if (s.port <= 0) return listing;
   try {

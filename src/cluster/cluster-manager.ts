@@ -29,6 +29,7 @@ import { TopologyStore, type DocumentStore } from './topology/topology-store.js'
 import { NodePreparer, type PrepareRequest, type ScriptSource } from './operations/node-preparation.js';
 import { withConfigPairs } from './node-config.js';
 import { FUNCTION_KILL, SCRIPT_KILL, sendKill, type KillSender } from '../commands/script-kill.js';
+import { NO_EVENTS, type ClusterEventBody, type ClusterEventRecorder } from '../status/cluster-events.js';
 
 /** Bound on asking a node its role while stopping (a busy node would make the stop wait). */
 const SHUTDOWN_PROBE_MS = 500;
@@ -66,6 +67,8 @@ export interface ClusterManagerOptions {
    * takes a fraction of that. The old master is restarted afterwards, as a replica.
    */
   takeover?: boolean;
+  /** The cluster's timeline: nodes added, removed and restarted. */
+  events?: ClusterEventRecorder;
 }
 
 export class ClusterManager {
@@ -96,6 +99,7 @@ export class ClusterManager {
     doc: TopologyDoc,
     scripts: ScriptSource | undefined,
     private readonly onDocument: (doc: TopologyDoc) => void,
+    private readonly events: ClusterEventRecorder,
   ) {
     this.doc = deepFreeze(doc);
     onDocument(this.doc);
@@ -124,6 +128,7 @@ export class ClusterManager {
       exclusive: (work) => this.serialized(work),
       prepare: (node, why) => this.prepareNode(node, why),
     });
+    this.changes.subscribe((change) => this.events.record(changeEvent(change)));
   }
 
   /** The current document (frozen: build a new one to change it). */
@@ -198,7 +203,7 @@ export class ClusterManager {
         }
       }
       if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
-      manager = new ClusterManager(dataDir, lock, store, provider, log, routes, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts, opts.onDocument ?? (() => {}));
+      manager = new ClusterManager(dataDir, lock, store, provider, log, routes, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts, opts.onDocument ?? (() => {}), opts.events ?? NO_EVENTS);
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       provider.close?.();
@@ -305,6 +310,7 @@ export class ClusterManager {
       // restart or CONFIG SET applies the rest), rather than being stopped with its data.
       await this.prepareNode(record, 'restarted').catch((err: Error) => this.log.error({ node: id, err: err.message }, 'restarted node serves without the remembered CONFIG, scripts or functions'));
       this.log.info({ node: id, port: running.port, pid: running.handle, moved }, 'node restarted');
+      this.events.record({ kind: 'node-restarted', node: id, address: `${record.host}:${record.port}`, moved });
       return record;
     });
   }
@@ -537,6 +543,15 @@ export class ClusterManager {
       return 'unknown'; // down already: nothing to order
     }
   }
+}
+
+/** A node added or removed, as the timeline tells it. */
+function changeEvent(change: NodeChange): ClusterEventBody {
+  if (change.kind === 'added') {
+    const n = change.node;
+    return { kind: 'node-added', node: n.id, address: `${n.host}:${n.port}`, ...(change.replicaOf === undefined ? {} : { replicaOf: change.replicaOf }) };
+  }
+  return { kind: change.kind === 'removing' ? 'node-removing' : 'node-removed', node: change.id };
 }
 
 function createTopology(opts: ClusterManagerOptions, dataDir: string): TopologyDoc {

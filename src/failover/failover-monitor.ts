@@ -38,6 +38,7 @@ import { ScriptKiller } from './script-killer.js';
 import { ShardRecoveries, type ShardRecoveryOperation } from './shard-recovery.js';
 import { isDown, type NodeHealth, type NodeStatus } from '../status/node-status.js';
 import type { RecoveryStatus } from '../status/recovery-status.js';
+import { NO_EVENTS, type ClusterEventRecorder } from '../status/cluster-events.js';
 
 export interface FailoverOptions {
   cluster: ClusterManager;
@@ -64,6 +65,8 @@ export interface FailoverOptions {
   recoveryInstances: RecoveryInstanceRunner | undefined;
   /** Tests: called with each persisted step of a shard recovery. */
   onRecoveryStep?: (op: ShardRecoveryOperation) => Promise<void> | void;
+  /** The cluster's timeline: node state changes, failovers, recoveries. */
+  events?: ClusterEventRecorder;
 }
 
 /** How long a promoted replica may take to report itself master before TAKEOVER is tried. */
@@ -95,8 +98,10 @@ export class FailoverMonitor {
   private readonly unsubscribe: () => void;
   /** Replicas this process promoted: for a failed master (automatic) and by FAILOVER (planned). */
   private readonly promotions = { automatic: 0, planned: 0 };
+  private readonly events: ClusterEventRecorder;
 
   constructor(private readonly o: FailoverOptions) {
+    this.events = o.events ?? NO_EVENTS;
     this.health = new HealthMonitor({
       clients: o.cluster.clients,
       log: o.log,
@@ -105,7 +110,11 @@ export class FailoverMonitor {
       busyTimeoutMs: o.busyTimeoutMs,
       connectTimeoutMs: o.connectTimeoutMs,
       probe: (id) => o.cluster.probeProcess(id),
-      onChange: (node, from, to) => this.onChange(node, from, to),
+      onChange: (node, from, to, why) => {
+        // Told before anything is done about it: the timeline shows it even when it lasts a moment.
+        this.events.record({ kind: 'node-state', node: node.id, address: `${node.host}:${node.port}`, from, to, why });
+        this.onChange(node, from, to);
+      },
     });
     this.scripts = new ScriptKiller({
       clients: o.cluster.clients,
@@ -128,6 +137,7 @@ export class FailoverMonitor {
       onRetired: (ids) => ids.forEach((id) => this.health.forget(id)),
       onDone: () => void this.ensureReplicas(),
       onStep: o.onRecoveryStep,
+      events: this.events,
     });
     o.cluster.onUnexpectedExit = (id) => this.health.markFailed(id);
     o.cluster.onSuspect = (id) => this.health.checkNow(id);
@@ -213,7 +223,8 @@ export class FailoverMonitor {
       const { role, masterAddress } = roleOf(map, n);
       const master = masterAddress === undefined ? undefined : nodes.find((m) => `${m.host}:${m.port}` === masterAddress);
       const state = retiring.has(n.id) ? 'failed' : (this.health.stateOf(n.id) ?? 'up');
-      return { id: n.id, host: n.host, port: n.port, role, masterId: master?.id, state };
+      const clusterState = this.health.clusterStateOf(n.id);
+      return { id: n.id, host: n.host, port: n.port, role, masterId: master?.id, state, ...(clusterState === undefined ? {} : { clusterState }) };
     });
   }
 
@@ -363,7 +374,9 @@ export class FailoverMonitor {
       await this.promote(best);
       await this.waitUntilServing(best);
       this.promotions.automatic++;
-      this.o.log.warn({ failed: master.id, promoted: best.id, ms: Date.now() - started }, 'master failed over to its replica');
+      const ms = Date.now() - started;
+      this.o.log.warn({ failed: master.id, promoted: best.id, ms }, 'master failed over to its replica');
+      this.events.record({ kind: 'failover', master: master.id, promoted: best.id, planned: false, ms });
       this.successorOf.set(master.id, best.id);
     } catch (err) {
       // Watched again: still down, it fails again after the node timeout and is retried.
@@ -412,7 +425,9 @@ export class FailoverMonitor {
       }
       await this.waitUntilServing(best);
       this.promotions.planned++;
-      this.o.log.warn({ from: master.id, to: best.id, ms: Date.now() - started }, 'planned failover done');
+      const ms = Date.now() - started;
+      this.o.log.warn({ from: master.id, to: best.id, ms }, 'planned failover done');
+      this.events.record({ kind: 'failover', master: master.id, promoted: best.id, planned: true, ms });
       return best;
     } finally {
       this.busy.delete(master.id);

@@ -56,8 +56,8 @@ export interface HealthMonitorOptions {
   connectTimeoutMs: number;
   /** What the node's process does, from its provider. */
   probe: (id: string) => Promise<ProcessProbe>;
-  /** Called on every change of state. */
-  onChange: (node: WatchedNode, from: NodeHealth, to: NodeHealth) => void;
+  /** Called on every change of state, at once (a state that lasts a moment is told too), with the evidence. */
+  onChange: (node: WatchedNode, from: NodeHealth, to: NodeHealth, why: string) => void;
 }
 
 const PING = encodeCommand(['PING']);
@@ -232,6 +232,13 @@ export class HealthMonitor {
 
   stateOf(id: string): NodeHealth | undefined {
     return this.watches.get(id)?.state;
+  }
+
+  /** The node's own cluster_state as last read (undefined: not read yet, or not watched). */
+  clusterStateOf(id: string): 'ok' | 'fail' | undefined {
+    const w = this.watches.get(id);
+    if (w === undefined || w.clusterStateAt === 0) return undefined;
+    return w.clusterFailSince > 0 ? 'fail' : 'ok';
   }
 
   /** The failover side takes a node over while it restarts or replaces it. */
@@ -453,6 +460,6 @@ export class HealthMonitor {
     w.state = to;
     const level = to === 'failed' || to === 'stopped' || to === 'useless' ? 'warn' : 'info';
     this.opts.log[level]({ node: w.node.id, address: `${w.node.host}:${w.node.port}`, from, to, why }, `node ${to}`);
-    this.opts.onChange(w.node, from, to);
+    this.opts.onChange(w.node, from, to, why);
   }
 }

@@ -44,6 +44,7 @@ import { RecoveryLoadError, type RecoveryInstance, type RecoveryInstanceRunner }
 import { AOF_DIR } from '../nodes/redis-conf.js';
 import { sleep } from '../nodes/wait.js';
 import type { KeyCounts, RecoveryPhase, RecoveryStatus } from '../status/recovery-status.js';
+import type { ClusterEventRecorder } from '../status/cluster-events.js';
 
 /** The persisted operation (TopologyDoc.operations). retiringNodes: the dead master and its replicas. */
 export interface ShardRecoveryOperation extends OperationBase {
@@ -109,6 +110,8 @@ export interface ShardRecoveryOptions {
   onDone?: (op: ShardRecoveryOperation) => void;
   /** Called with each persisted step (a copy); a test may pause a recovery here. */
   onStep?: (op: ShardRecoveryOperation) => Promise<void> | void;
+  /** The cluster's timeline: the recovery's start, phases and end. */
+  events?: ClusterEventRecorder;
 }
 
 export const RECOVERY_DIR = 'recovery';
@@ -173,6 +176,7 @@ export class ShardRecoveries {
       { op: op.id, master: op.master, dead: op.retiringNodes, slots: countSlots(op.slots), to: op.assignment.map(([a, b, id]) => `${a}-${b}:${id}`) },
       'shard lost (master and replicas down, master cannot start): recovering its slots and keys onto the other masters',
     );
+    this.recordEvent(op, 'started');
     this.start(op);
   }
 
@@ -482,6 +486,7 @@ export class ShardRecoveries {
       doc.operations = (doc.operations ?? []).filter((o) => o.id !== op.id);
     });
     this.statuses.set(op.id, done);
+    this.recordEvent(op, 'done');
     this.o.onDone?.(op);
     const level = op.unrecoverable !== undefined || op.keys.failed > 0 ? 'error' : 'warn';
     this.o.log[level](
@@ -493,9 +498,23 @@ export class ShardRecoveries {
   // --- bookkeeping ------------------------------------------------------------------------------
 
   private async save(op: ShardRecoveryOperation): Promise<void> {
+    const phase = this.statuses.get(op.id)?.phase;
     await this.o.cluster.saveOperation(op);
     this.track(op);
+    if (phase !== op.phase) this.recordEvent(op, op.phase);
     await this.o.onStep?.(structuredClone(op));
+  }
+
+  private recordEvent(op: ShardRecoveryOperation, phase: RecoveryPhase | 'started' | 'done'): void {
+    this.o.events?.record({
+      kind: 'recovery',
+      id: op.id,
+      master: op.master,
+      phase,
+      slots: countSlots(op.slots),
+      keysRecovered: op.keys.recovered,
+      ...(op.unrecoverable === undefined ? {} : { unrecoverable: op.unrecoverable }),
+    });
   }
 
   private track(op: ShardRecoveryOperation): RecoveryStatus {

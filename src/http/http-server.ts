@@ -23,6 +23,9 @@ import { DataClient, DataReplyError, DataUnreachableError } from './data-client.
 import { dataRoutes } from './data-routes.js';
 import { HttpError } from './http-error.js';
 import { DEFAULT_PUBLIC_DIR, operatorRoutes, type MetricsSource } from './operator-routes.js';
+import { statusRoutes } from './status-routes.js';
+import type { ClusterEventLog } from '../status/cluster-events.js';
+import type { MetricsHistory } from '../status/metrics-history.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -43,6 +46,10 @@ export interface HttpServerOptions {
   failovers?: () => number;
   /** Who leads the control plane (GET /api/v1/cluster). */
   coordination: () => CoordinationStatus;
+  /** The cluster's timeline (GET /api/v1/events). */
+  events: ClusterEventLog;
+  /** The last minutes' samples (GET /api/v1/history, and live over /api/v1/events). */
+  history: MetricsHistory;
   /** Share the port with the other workers (--workers N). */
   reusePort?: boolean;
   /** GET /metrics, when given. */
@@ -149,6 +156,7 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
     guard: requireBearer('this change (--admin-password)', o.adminPassword),
     guarded: adminGuarded,
   });
+  statusRoutes(app, { events: o.events, history: o.history, adminPassword: o.adminPassword });
   operatorRoutes(app, {
     health: () => clusterHealth(o.proxy.router.slotMap, o.proxy.nodeStatus?.()),
     metrics: o.metrics,

@@ -75,5 +75,7 @@ export function operatorRoutes(app: FastifyInstance, o: OperatorRoutesOptions): 
   };
   const hide = { schema: { hide: true } };
   app.get('/', hide, async (_request, reply) => sendPublic('index.html', reply));
+  // Asked for by browsers (and tools) whatever the page links: the same icon, an SVG.
+  app.get('/favicon.ico', hide, async (_request, reply) => sendPublic('favicon.svg', reply));
   app.get<{ Params: { file: string } }>('/:file', hide, async (request, reply) => sendPublic(request.params.file, reply));
 }

@@ -7,6 +7,7 @@
  * fields use JSON Schema's type arrays, hence OpenAPI 3.1.
  */
 import { NODE_HEALTH_STATES } from '../status/node-status.js';
+import { CLUSTER_EVENT_KINDS } from '../status/cluster-events.js';
 
 /** `{"error": "..."}`: every 4xx/5xx reply. */
 export const errorSchema = {
@@ -117,6 +118,7 @@ export const nodeSchema = {
     keys: { type: ['integer', 'null'], description: 'DBSIZE; null when the node did not answer' },
     offset: { type: ['integer', 'null'], description: 'replication offset' },
     lagBytes: { type: ['integer', 'null'], description: "replicas: bytes of the master's stream not received yet" },
+    clusterState: { type: 'string', enum: ['ok', 'fail'], description: "the node's own CLUSTER INFO cluster_state as last read (fail: it answers CLUSTERDOWN); absent when not known" },
   },
 } as const;
 
@@ -132,11 +134,26 @@ export const clientsSchema = {
   properties: { nodes: { type: 'array', items: nodeSchema }, operations: { type: 'array', items: operationSchema } },
 } as const;
 
+/** The cluster's health as the status page's header states it (clusterCondition in cluster-view.ts). */
+export const conditionSchema = {
+  type: 'object',
+  required: ['status', 'reasons'],
+  properties: {
+    status: {
+      type: 'string',
+      enum: ['ok', 'degraded', 'down'],
+      description: 'down: some slots have no serving master (their keys answer CLUSTERDOWN); degraded: every slot is served, but a node is down or suspect, a master has lost its replica, or a shard is being recovered; ok otherwise',
+    },
+    reasons: { type: 'array', items: { type: 'string' }, description: 'why not ok, worst first (empty when ok)' },
+  },
+} as const;
+
 export const clusterSchema = {
   type: 'object',
-  required: ['nodes', 'operations', 'stats', 'coordination'],
+  required: ['nodes', 'operations', 'stats', 'coordination', 'health'],
   properties: {
     nodes: { type: 'array', items: nodeSchema },
+    health: conditionSchema,
     operations: { type: 'array', items: operationSchema },
     coordination: {
       type: 'object',
@@ -175,3 +192,70 @@ export const healthSchema = {
 
 /** Security requirement of the routes that need a bearer token. */
 export const bearer = [{ bearerAuth: [] }];
+
+/** One event of the cluster's timeline (status/cluster-events.ts): the common fields, and those of its kind. */
+export const clusterEventSchema = {
+  type: 'object',
+  required: ['id', 'seq', 'at', 'kind', 'severity', 'text'],
+  additionalProperties: true,
+  properties: {
+    id: { type: 'string', description: '<stream>:<seq>; sent back as Last-Event-ID or ?since=, only later events come' },
+    seq: { type: 'integer', description: 'position in this proxy process\'s log, from 1' },
+    at: { type: 'string', format: 'date-time' },
+    kind: { type: 'string', enum: [...CLUSTER_EVENT_KINDS] },
+    severity: { type: 'string', enum: ['info', 'warn', 'error'] },
+    text: { type: 'string', description: 'the event in one line' },
+    node: { type: 'string', description: 'node-*: the node (our id)' },
+    address: { type: 'string' },
+    from: { type: 'string', enum: [...NODE_HEALTH_STATES], description: 'node-state: the state it left' },
+    to: { type: 'string', enum: [...NODE_HEALTH_STATES], description: 'node-state: the state it entered' },
+    why: { type: 'string', description: 'node-state: the evidence' },
+    master: { type: 'string', description: 'failover, recovery: the master replaced or lost' },
+    promoted: { type: 'string', description: 'failover: the replica that took over' },
+    planned: { type: 'boolean', description: 'failover: FAILOVER asked for it (true) or the master failed (false)' },
+    phase: { type: 'string', description: 'recovery: started, load, reassign, migrate, forget, done; migration: started, resumed, finished, stopped, failed' },
+    verb: { type: 'string', description: 'admin: the change (ADD MASTER, REMOVE m2, ...)' },
+    outcome: { type: 'string', enum: ['done', 'refused', 'failed'] },
+  },
+} as const;
+
+export const eventsQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { since: { type: 'string', description: 'an event id: only later events are sent (the same as the Last-Event-ID header, which wins)' } },
+} as const;
+
+/** One sample of GET /api/v1/history (status/metrics-history.ts). */
+export const metricsSampleSchema = {
+  type: 'object',
+  required: ['t', 'opsPerSec', 'p50Us', 'p99Us', 'calls', 'masters'],
+  properties: {
+    t: { type: 'integer', description: 'when, ms since the epoch' },
+    opsPerSec: { type: 'integer', description: 'commands the proxy processed per second over the interval' },
+    p50Us: { type: ['number', 'null'], description: 'median request → reply time of the calls answered in the interval, µs (null: none)' },
+    p99Us: { type: ['number', 'null'], description: '99th percentile of the same, µs' },
+    calls: { type: 'integer', description: 'calls answered in the interval' },
+    masters: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'opsPerSec', 'usedMemory'],
+        properties: {
+          id: { type: 'string' },
+          opsPerSec: { type: ['integer', 'null'], description: 'its total_commands_processed per second over the interval (null: no answer, or restarted)' },
+          usedMemory: { type: ['integer', 'null'], description: 'INFO used_memory, bytes' },
+        },
+      },
+    },
+  },
+} as const;
+
+export const historySchema = {
+  type: 'object',
+  required: ['intervalMs', 'windowMs', 'samples'],
+  properties: {
+    intervalMs: { type: 'integer', description: 'time between samples' },
+    windowMs: { type: 'integer', description: 'how far back samples are kept' },
+    samples: { type: 'array', items: metricsSampleSchema, description: 'oldest first' },
+  },
+} as const;

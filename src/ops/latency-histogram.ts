@@ -48,14 +48,7 @@ export class LatencyHistogram {
    * the bucket where the cumulative count reaches it (0 when nothing was recorded).
    */
   percentile(percent: number): number {
-    if (this.count === 0) return 0;
-    const wanted = Math.max(1, Math.ceil((this.count * percent) / 100));
-    let seen = 0;
-    for (let i = 0; i < BUCKET_COUNT; i++) {
-      seen += this.counts[i];
-      if (seen >= wanted) return bucketEnd(i);
-    }
-    return bucketEnd(BUCKET_COUNT - 1);
+    return percentileOfCounts(this.counts, this.count, percent);
   }
 
   /**
@@ -72,6 +65,22 @@ export class LatencyHistogram {
     }
     return out;
   }
+}
+
+/**
+ * The percentile of bucket counts (a histogram's, or a difference of two: the calls of an
+ * interval), `total` being their sum: the upper bound of the bucket where the cumulative
+ * count reaches it; 0 when the counts are empty.
+ */
+export function percentileOfCounts(counts: ArrayLike<number>, total: number, percent: number): number {
+  if (total <= 0) return 0;
+  const wanted = Math.max(1, Math.ceil((total * percent) / 100));
+  let seen = 0;
+  for (let i = 0; i < BUCKET_COUNT; i++) {
+    seen += counts[i];
+    if (seen >= wanted) return bucketEnd(i);
+  }
+  return bucketEnd(BUCKET_COUNT - 1);
 }
 
 /** Whether `us` is where a bucket ends (so counts below it are exact). */

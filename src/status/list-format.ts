@@ -25,6 +25,8 @@ export interface NodeListing {
   offset: number | undefined;
   /** Replicas: bytes of the master's stream it has not got yet. */
   lagBytes: number | undefined;
+  /** Its own cluster_state as the health monitor last read it (not in LIST's lines; absent when not known). */
+  clusterState?: NodeStatus['clusterState'];
 }
 
 /** An operation under way, for LIST: kind, id and a one-line progress. */

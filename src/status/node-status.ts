@@ -23,5 +23,7 @@ export interface NodeStatus {
   /** Our id of its master (replicas). */
   masterId: string | undefined;
   state: NodeHealth;
+  /** Its own CLUSTER INFO cluster_state, as last read (undefined: not read yet, or not watched). */
+  clusterState?: 'ok' | 'fail';
 }
 

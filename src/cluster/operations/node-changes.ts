@@ -57,7 +57,8 @@ export interface RemoveNodeOperation extends OperationBase {
 /** A node change refused before anything changed (unknown node, unsafe request). */
 export { NodeChangeError };
 
-export type NodeChange = { kind: 'added'; node: NodeRecord } | { kind: 'removing'; id: string } | { kind: 'removed'; id: string };
+/** `replicaOf`: the master a node was added as a replica of (absent: added as a master). */
+export type NodeChange = { kind: 'added'; node: NodeRecord; replicaOf?: string } | { kind: 'removing'; id: string } | { kind: 'removed'; id: string };
 
 /** What node changes need from the ClusterManager. */
 export interface NodeChangeContext {
@@ -90,6 +91,16 @@ export function nodesUnderChange(doc: TopologyDoc): Set<string> {
     else if (isRemoveNode(op)) for (const n of op.nodes) ids.add(n.id);
   }
   return ids;
+}
+
+/**
+ * Nodes being added as replicas, and the master each is to replicate. Until its CLUSTER
+ * REPLICATE such a node is an empty master to Redis; what it is being made is this.
+ */
+export function joiningReplicas(operations: readonly OperationBase[]): Map<string, string> {
+  const joining = new Map<string, string>();
+  for (const op of operations) if (isAddNode(op) && op.replicaOf !== undefined) joining.set(op.nodeId, op.replicaOf);
+  return joining;
 }
 
 function isAddNode(op: OperationBase): op is AddNodeOperation {
@@ -302,7 +313,7 @@ export class NodeChanges {
     await this.ctx.endOperation(op.id);
     const record = this.ctx.topology().nodes.find((n) => n.id === node.id)!;
     this.ctx.log.info({ node: record.id, address: `${record.host}:${record.port}`, replicaOf: op.replicaOf }, 'node added');
-    this.emit({ kind: 'added', node: record });
+    this.emit({ kind: 'added', node: record, ...(op.replicaOf === undefined ? {} : { replicaOf: op.replicaOf }) });
     return record;
   }
 

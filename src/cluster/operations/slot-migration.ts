@@ -65,6 +65,7 @@ import type { OperationLedger } from '../operation-ledger.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../slot-map.js';
 import type { SlotMapSource } from '../slot-map-source.js';
 import { countSlots, SLOT_COUNT, type Operation, type OperationBase } from '../topology/topology.js';
+import type { ClusterEventRecorder, MigrationPhase } from '../../status/cluster-events.js';
 
 /** Slots first..last (inclusive) go to the master `to` (our node id, e.g. "m3"; or host:port for a node the document does not know). */
 export interface SlotMove {
@@ -125,6 +126,8 @@ export interface SlotMigratorOptions {
   batchSize: number;
   /** MIGRATE's own timeout; every command to a node is bounded by three times it. */
   commandTimeoutMs: number;
+  /** The cluster's timeline: each migration's start and end. */
+  events?: ClusterEventRecorder;
 }
 
 /** Groups moved at once (see Throughput in the module comment). */
@@ -316,6 +319,21 @@ export class SlotMigrator {
     this.run = run;
     const keysAtStart = op.keysMoved;
     this.o.log.info({ operation: op.id, reason: op.reason, slots: op.slotsTotal, remaining: slots.length }, `slot migration ${how}`);
+    let ended = false;
+    const record = (phase: MigrationPhase, error?: string): void => {
+      ended = phase !== how;
+      this.o.events?.record({
+        kind: 'migration',
+        id: op.id,
+        reason: op.reason,
+        phase,
+        slots: op.slotsTotal,
+        slotsDone: run.slotsDone,
+        keysMoved: run.keysMoved,
+        ...(error === undefined ? {} : { error }),
+      });
+    };
+    record(how);
     try {
       this.map = await this.o.slotMaps.refresh();
       const groups = this.groupsBySourceInTurn(run);
@@ -350,11 +368,13 @@ export class SlotMigrator {
       if (run.failure !== undefined) {
         await persist();
         this.o.log.error({ operation: op.id, slotsDone: run.slotsDone, slots: op.slotsTotal, err: run.failure.message }, 'slot migration failed; it stays recorded and is resumed on the next start');
+        record('failed', run.failure.message);
         throw run.failure;
       }
       if (run.done.includes(0)) {
         await persist();
         this.o.log.info({ operation: op.id, slotsDone: run.slotsDone, slots: op.slotsTotal }, 'slot migration stopped; it is resumed on the next start');
+        record('stopped');
         return { ...report, interrupted: true };
       }
       await this.o.cluster.endOperation(op.id);
@@ -362,8 +382,12 @@ export class SlotMigrator {
         { operation: op.id, reason: op.reason, slots: op.slotsTotal, keys: report.keysMoved, replaced: report.keysReplaced, ms: elapsedMs, keysPerSecond: report.keysPerSecond },
         'slot migration finished',
       );
+      record('finished');
       this.o.slotMaps.requestRefresh();
       return report;
+    } catch (err) {
+      if (!ended) record('failed', (err as Error).message);
+      throw err;
     } finally {
       if (this.run === run) this.run = undefined;
       for (const c of this.channels.values()) c.close('migration over');
