@@ -138,6 +138,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   const controlRoutes = new ControlClients({ runtime });
   const scripts = new ScriptRegistry();
   const view = new TopologyView();
+  // The outage log names a node by the cluster's id of it, from the document as it is then.
+  runtime.outages.nameNodesWith((host, port) => view.nodeIdAt(host, port));
   const startedAt = new Date().toISOString();
   const peer = config.workers > 1 || config.coordinator.length > 0 ? await openPeerListener(config.bind) : undefined;
   // Filled in once serving: the stats a worker shares, and its metrics.
