@@ -141,6 +141,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   const controlRoutes = new ControlClients({ runtime });
   const scripts = new ScriptRegistry();
   const view = new TopologyView();
+  // The outage log names a node by the cluster's id of it, from the document as it is then.
+  runtime.outages.nameNodesWith((host, port) => view.nodeIdAt(host, port));
   // The cluster's timeline: this process's, kept across the control plane's starts and stops.
   const events = new ClusterEventLog(undefined, (err) => log.error({ err: err.message }, 'cluster event listener failed'));
   const startedAt = new Date().toISOString();

@@ -21,6 +21,7 @@ import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.
 import { freePort } from './support/redis-server.js';
 import { splitWords } from '../src/cli/line-words.js';
 import { resolveTarget } from '../src/cli/server-target.js';
+import { parsePromptWords } from '../src/cli/cli-args.js';
 import { CliError } from '../src/cli/cli-error.js';
 import { parseListing } from '../src/status/list-format.js';
 import type { NodeJson } from './support/admin-list.js';
@@ -301,6 +302,12 @@ describe('ihs-cli parts', () => {
     assert.deepEqual(splitWords(''), []);
     assert.throws(() => splitWords('get "open'), (e: Error) => e instanceof CliError && e.exitCode === 2);
     assert.throws(() => splitWords('get "a"b'), /closing quote must be followed by a space/);
+  });
+
+  test('failover MASTER [--force]: --force sends FAILOVER <master> FORCE (for a master that is down)', () => {
+    assert.deepEqual(parsePromptWords(['failover', 'm0']), { kind: 'failover', master: 'm0', force: false });
+    assert.deepEqual(parsePromptWords(['failover', 'm0', '--force']), { kind: 'failover', master: 'm0', force: true });
+    assert.throws(() => parsePromptWords(['failover', '--force']), /failover: missing MASTER/);
   });
 
   test('the server target: host:port, [v6]:port, redis:// with user and password; flags over URL over env', () => {

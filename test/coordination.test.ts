@@ -95,6 +95,10 @@ describe('--workers 2: one port, two processes, one control plane', { skip: noRe
         const listing = parseListing((await c.call('LIST')) as string[]);
         assert.ok(listing.nodes.some((n) => n.id === 'm0r1' && n.role === 'replica'), 'the new replica is listed');
         assert.deepEqual(listing.coordination && { role: listing.coordination.role, workers: listing.coordination.workers }, { role: 'follower', workers: 2 });
+        // FAILOVER <master> FORCE forwarded: its mode goes with the call (m1 is up: Redis's FORCE still skips its agreement).
+        assert.match(String(await c.call('FAILOVER', 'm1', 'FORCE')), /^m1r0 \(127\.0\.0\.1:\d+\) is the master of m1's slots now \(forced: /);
+        const afterForce = parseListing((await c.call('LIST')) as string[]);
+        assert.equal(afterForce.nodes.find((n) => n.id === 'm1r0')?.role, 'master', 'the leader ran it as FORCE');
       } finally {
         c.disconnect();
       }

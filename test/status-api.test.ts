@@ -156,7 +156,7 @@ describe('the status API: events, history, health', { skip, timeout: 180_000 }, 
         const res = await fetch(`${base}${path}`, { headers });
         assert.equal(res.status, 401, path);
         assert.equal(res.headers.get('www-authenticate'), 'Bearer');
-        assert.match(((await res.json()) as { error: string }).error, /^topology reads \(--admin-password\)/);
+        assert.match(((await res.json()) as { error: string }).error, new RegExp(`^GET ${path}(: wrong password \\(it needs | needs Authorization: Bearer <)--admin-password`));
       }
     }
     const history = await fetch(`${base}/api/v1/history`, { headers: auth });

@@ -18,8 +18,10 @@
  *   - at 360 px wide nothing overflows (the page, each card), screenshot
  *     test-output/status-page-360.png; /favicon.ico and the linked SVG icon answer 200;
  *   - the server gone: the page says disconnected.
- * One proxy over 2 masters without replicas, --no-auto-failover: a master killed with
- * SIGKILL turns the header to down with the reason (test-output/status-page-down.png).
+ * One proxy over 2 masters without replicas, --no-auto-failover, --admin-password: the page
+ * asks for the password, and with it gets the figures and the event stream; a master killed
+ * with SIGKILL turns the header to down with the reason, and is in the timeline
+ * (test-output/status-page-down.png).
  * Skipped (with the reason) when /usr/bin/chromium is missing, except under
  * TEST_REQUIRE_BROWSER=1 (CI), where that fails.
  */
@@ -63,14 +65,15 @@ interface PageRig {
   page: Page;
 }
 
-async function openRig(browser: Browser, flags: string[]): Promise<PageRig> {
+/** A proxy started with `flags`, and a page open on it (live, unless `o.live` is false: a page that must ask for the password first). */
+async function openRig(browser: Browser, flags: string[], o: { live?: boolean } = {}): Promise<PageRig> {
   const httpPort = await freePort();
   const tp = await startTestProxy([...flags, '--http-port', String(httpPort)]);
   assert.ok(tp.proxy.http !== undefined, 'the HTTP server runs');
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, deviceScaleFactor: 1 });
   const url = `http://127.0.0.1:${httpPort}/`;
   await page.goto(url);
-  await page.waitForSelector('#connection[data-connection="live"]', { timeout: 15_000 });
+  if (o.live !== false) await page.waitForSelector('#connection[data-connection="live"]', { timeout: 15_000 });
   return { tp, url, page };
 }
 
@@ -354,19 +357,33 @@ describe('the status page in headless Chromium', { skip, timeout: 240_000 }, () 
     });
   });
 
-  describe('2 masters, no replicas, --no-auto-failover', () => {
+  describe('2 masters, no replicas, --no-auto-failover, --admin-password', () => {
+    const ADMIN = 'page-secret';
     let rig: PageRig | undefined;
 
     before(async () => {
       assert.ok(browser);
-      rig = await openRig(browser, ['--masters', '2', '--replicas', '0', '--no-auto-failover']);
+      rig = await openRig(browser, ['--masters', '2', '--replicas', '0', '--no-auto-failover', '--admin-password', ADMIN], { live: false });
+    });
+
+    test('the page asks for the admin password; with it, the figures and the event stream come (the stream sends it too)', async () => {
+      assert.ok(rig);
+      const { page } = rig;
+      await page.waitForSelector('#auth:not([hidden])', { timeout: 10_000 });
+      await page.waitForSelector('#timeline-section[data-stream="reconnecting"]', { timeout: 10_000 });
+      assert.match((await page.textContent('#timeline-state')) ?? '', /admin password/);
+      await page.fill('#auth-token', ADMIN);
+      await page.click('#auth button[type="submit"]');
+      await page.waitForSelector('#connection[data-connection="live"]', { timeout: 10_000 });
+      await page.waitForSelector('#timeline-section[data-stream="live"]', { timeout: 10_000 });
+      assert.equal(await page.isHidden('#auth'), true);
     });
 
     after(async () => {
       await closeRig(rig);
     });
 
-    test('a master killed with SIGKILL: the header says down, and why', async () => {
+    test('a master killed with SIGKILL: the header says down, and why; the timeline says it failed', async () => {
       assert.ok(rig);
       const { page, tp } = rig;
       await page.waitForSelector('#health[data-health="ok"]', { timeout: 10_000 });
@@ -380,8 +397,10 @@ describe('the status page in headless Chromium', { skip, timeout: 240_000 }, () 
       const m1 = page.locator('#slot-legend li[data-master-id="m1"]');
       assert.equal(await m1.getAttribute('data-serving'), 'false');
       assert.match((await m1.textContent()) ?? '', /failed: not served/);
+      const failed = await until('m1 failed in the timeline', 10_000, async () => (await timeline(page)).filter((e) => e.node === 'm1' && e.to === 'failed'), (es) => es.length > 0);
+      assert.equal(failed[0].text, 'm1 up → failed: its process exited');
       // The API says the same: the page only shows it.
-      const body = (await (await fetch(`${rig.url}api/v1/cluster`)).json()) as { health: { status: string; reasons: string[] } };
+      const body = (await (await fetch(`${rig.url}api/v1/cluster`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { health: { status: string; reasons: string[] } };
       assert.equal(body.health.status, 'down');
       assert.equal(body.health.reasons[0], '8192 slots have no serving master: m1 is failed');
       await saveScreenshot(page, 'status-page-down.png');

@@ -6,7 +6,9 @@
  * and the proxy does not fail it over).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { sleep } from '../src/nodes/wait.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
@@ -108,5 +110,14 @@ describe('WriteLedger', { skip }, () => {
     assert.deepEqual(r.errors.map((e) => e.message), ['Command timed out', 'Command timed out'], 'a timeout is also an error');
     assert.ok(r.maxLatencyMs >= 800, `max latency ${r.maxLatencyMs} ms`);
     assert.deepEqual(r.lost, []);
+  });
+
+  test('a connection killed under the load never starves the event loop (the lanes yield and reconnect)', async () => {
+    // In a child process: a starved event loop would stop this test's own timers too.
+    const fixture = new URL('./support/ledger-kill-fixture.ts', import.meta.url).pathname;
+    const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture], { timeout: 45_000, killSignal: 'SIGKILL' }).catch(
+      (err: Error & { killed?: boolean; stdout?: string }) => ({ stdout: `${err.killed === true ? 'killed after 45 s: ' : ''}${err.message}\n${err.stdout ?? ''}` }),
+    );
+    assert.match(run.stdout, /^round 12: \d+ requests/m, run.stdout);
   });
 });

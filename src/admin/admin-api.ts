@@ -10,8 +10,8 @@ import type { ClusterListing } from '../status/list-format.js';
 export interface AdminApi {
   /** Every node and the operations under way (LIST). */
   list(): Promise<ClusterListing>;
-  /** FAILOVER <master>. */
-  failover(name: string): Promise<string>;
+  /** FAILOVER <master> [FORCE]. */
+  failover(name: string, mode?: FailoverMode): Promise<string>;
   /** ADD MASTER [host:port]. */
   addMaster(address?: NodeAddress): Promise<string>;
   /** ADD REPLICA <master> [host:port]. */
@@ -23,6 +23,13 @@ export interface AdminApi {
   /** A node by our id or host:port; AdminError when there is none. */
   node(name: string): NodeRecord;
 }
+
+/**
+ * planned: CLUSTER FAILOVER, the master hands over and no acknowledged write is lost (it
+ * must be up). force: its replica takes over without it (CLUSTER FAILOVER FORCE), for a
+ * master that is down; what it had not replicated is lost.
+ */
+export type FailoverMode = 'planned' | 'force';
 
 /** No proxy runs the control plane now (an election, the coordinator unreachable): nothing can change. */
 export class NoLeaderError extends Error {

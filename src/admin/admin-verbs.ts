@@ -1,7 +1,7 @@
 /**
  * The admin verbs over RESP, for `redis-cli -p 6380 LIST` and friends:
  *   ADD MASTER [host:port] · ADD SLAVE|REPLICA <master> [host:port] · LIST (LS) ·
- *   REMOVE <node> · FAILOVER <master> · REBALANCE
+ *   REMOVE <node> · FAILOVER <master> [FORCE] · REBALANCE
  * Parsing and replies only; what each does is ClusterAdmin's. With --admin-password a
  * client must `AUTH admin <password>` first; data users get NOPERM, in Redis's words.
  * Replies come when the change is done (a REBALANCE may take a while: redis-cli waits).
@@ -24,9 +24,11 @@ const list: Verb = async (admin, args) => {
   return encodeListing(await admin.list());
 };
 
+/** FAILOVER <master> [FORCE]: FORCE for a master that is down (its replica takes over without it). */
 const failover: Verb = async (admin, args) => {
-  if (args.length !== 1) usage('FAILOVER <master id or host:port>');
-  return encodeSimple(await admin.failover(args[0]));
+  const force = args.length === 2 && args[1].toUpperCase() === 'FORCE';
+  if (args.length !== 1 && !force) usage('FAILOVER <master id or host:port> [FORCE]');
+  return encodeSimple(await admin.failover(args[0], force ? 'force' : 'planned'));
 };
 
 /** ADD MASTER [host:port] | ADD SLAVE|REPLICA <master> [host:port]. */

@@ -7,11 +7,14 @@
  *
  * Changes run one at a time: a second one while another is under way is refused (saying
  * which), not queued — an operator who typed REMOVE twice should not remove two nodes.
+ * The one under way is an operation in LIST (`admin-change`, with the step it is at) from
+ * its first step to its reply: the listing is never empty while something changes.
  */
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import { joiningReplicas, NodeChangeError } from '../cluster/operations/node-changes.js';
 import type { SlotMap } from '../cluster/slot-map.js';
-import type { FailoverMonitor } from '../failover/failover-monitor.js';
+import { MasterDownError, type FailoverMonitor } from '../failover/failover-monitor.js';
+import type { FailoverMode } from './admin-api.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord, OperationBase } from '../cluster/topology/topology.js';
 import type { MigrationProgress, MigrationReport } from '../cluster/operations/slot-migration.js';
@@ -66,9 +69,22 @@ function isAdminChange(op: OperationBase): op is AdminChangeOperation {
 
 const RESUMING = 'finishing an interrupted admin change';
 
+/** The change under way: what refuses a second one, and what LIST shows of it. */
+interface RunningChange {
+  /** The verb as the admin gave it ("ADD MASTER", "REMOVE m1"). */
+  readonly what: string;
+  /** One word for LIST's id column. */
+  readonly id: string;
+  /** Where it is now, in a few words. */
+  step: string;
+}
+
+/** Tells where a change is (its step in LIST). */
+type StepReporter = (step: string) => void;
+
 export class ClusterAdmin {
-  /** The change under way, for the refusal of a second one. */
-  private running: string | undefined;
+  /** The change under way. */
+  private running: RunningChange | undefined;
   /** resume()'s work, settled (its failure is the caller's to report); verbs wait for it. */
   private resuming: Promise<unknown> = Promise.resolve();
 
@@ -76,22 +92,40 @@ export class ClusterAdmin {
 
   /** Every node (from the document, or the cluster's map for a static cluster) and the operations under way. */
   async list(): Promise<ClusterListing> {
+    // Operations first: a change that ends while the nodes are read shows in the nodes.
+    const operations = [...this.runningListing(), ...this.o.progress()];
     const map = await this.o.slotMap();
     const statuses = this.o.failover === undefined ? staticStatuses(map) : await this.managedStatuses(this.o.failover);
-    return { nodes: await describeNodes(statuses, map, this.o.cluster.clients, this.o.commandTimeoutMs), operations: this.o.progress() };
+    return { nodes: await describeNodes(statuses, map, this.o.cluster.clients, this.o.commandTimeoutMs), operations };
   }
 
-  /** FAILOVER <master>: a planned switch to its most up-to-date replica; no acknowledged write lost. */
-  failover(name: string): Promise<string> {
-    return this.exclusive(`FAILOVER ${name}`, async () => {
+  /**
+   * FAILOVER <master>: a planned switch to its most up-to-date replica; no acknowledged
+   * write lost. FAILOVER <master> FORCE: the replica takes over without the master (one
+   * that is down cannot hand over); what it had not replicated is lost.
+   */
+  failover(name: string, mode: FailoverMode = 'planned'): Promise<string> {
+    return this.exclusive(`FAILOVER ${name}${mode === 'force' ? ' FORCE' : ''}`, async (step) => {
       const failover = this.requireManaged('FAILOVER');
       const node = this.node(name);
       const status = failover.status().find((s) => s.id === node.id);
       if (status?.role !== 'master') throw new AdminError(`${node.id} is not a master (it is ${status?.role ?? 'unknown'}): FAILOVER names the master to replace`);
       try {
+        if (mode === 'force') {
+          step('promoting the most up-to-date replica without its master (CLUSTER FAILOVER FORCE)');
+          const promoted = await failover.forcedFailover(node);
+          return `${promoted.id} (${promoted.host}:${promoted.port}) is the master of ${node.id}'s slots now (forced: writes ${node.id} had not replicated are lost); ${node.id} becomes its replica once it is up`;
+        }
+        step('switching to the most up-to-date replica (CLUSTER FAILOVER)');
         const promoted = await failover.plannedFailover(node);
         return `${promoted.id} (${promoted.host}:${promoted.port}) is the master of ${node.id}'s slots now; ${node.id} is its replica`;
       } catch (err) {
+        if (err instanceof MasterDownError) {
+          throw new AdminError(
+            `FAILOVER ${node.id}: ${err.message}, so it cannot hand its slots over. FAILOVER ${node.id} FORCE (HTTP: "force": true) promotes its most up-to-date replica without it; ` +
+              `writes ${node.id} acknowledged but had not replicated yet are lost`,
+          );
+        }
         throw new AdminError(`FAILOVER ${node.id}: ${(err as Error).message}`);
       }
     });
@@ -103,7 +137,7 @@ export class ClusterAdmin {
    * or the external node at that address; then REBALANCE onto it, keys included.
    */
   addMaster(address?: NodeAddress): Promise<string> {
-    return this.exclusive('ADD MASTER', async () => {
+    return this.exclusive('ADD MASTER', async (step) => {
       this.requireManaged('ADD MASTER');
       if (address !== undefined) this.refuseProxyAddress(address);
       const members = [...(await this.o.cluster.membership()).values()];
@@ -112,6 +146,7 @@ export class ClusterAdmin {
       // finishes it on its next start (resume()) instead of leaving an empty master behind.
       const op = await this.o.cluster.beginOperation<AdminChangeOperation>({ kind: 'admin-change', verb: 'ADD MASTER' });
       let master: NodeRecord;
+      step(address === undefined ? 'starting a new master' : `joining ${address.host}:${address.port} as a master`);
       try {
         master = await refusals(() => this.o.cluster.addNode({ address }));
       } catch (err) {
@@ -123,12 +158,16 @@ export class ClusterAdmin {
       let report: MigrationReport;
       try {
         // An external master's replica is its owner's to add (ADD SLAVE m3 host:port).
-        if (withReplicas && address === undefined) replica = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
+        if (withReplicas && address === undefined) {
+          step(`starting a replica of the new master ${master.id}`);
+          replica = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id }));
+        }
         if (this.o.ackReplica && replica === undefined) {
           // Slots on it now would fail every write (NOREPLICAS): it stays empty until it has a replica.
           await this.o.cluster.endOperation(op.id);
           return `${master.id} ${master.host}:${master.port} is a master with no slots yet: --ack replica needs a replica first (ADD SLAVE ${master.id} <host:port>), then REBALANCE`;
         }
+        step(`moving slots onto ${master.id} (see the migration)`);
         report = await this.migrate([]);
         await this.o.cluster.endOperation(op.id);
       } catch (err) {
@@ -140,15 +179,19 @@ export class ClusterAdmin {
 
   /** REBALANCE: even the slots out over every master, moving their keys. */
   rebalance(): Promise<string> {
-    return this.exclusive('REBALANCE', async () => describeMigration(await this.migrate([])));
+    return this.exclusive('REBALANCE', async (step) => {
+      step('moving slots (see the migration)');
+      return describeMigration(await this.migrate([]));
+    });
   }
 
   /** ADD SLAVE|REPLICA <master>: a new replica of that master, started by the provider, in sync when this resolves. */
   addReplica(masterName: string, address?: NodeAddress): Promise<string> {
-    return this.exclusive(`ADD REPLICA ${masterName}`, async () => {
+    return this.exclusive(`ADD REPLICA ${masterName}`, async (step) => {
       this.requireManaged('ADD REPLICA');
       if (address !== undefined) this.refuseProxyAddress(address);
       const master = this.node(masterName);
+      step(`${address === undefined ? 'starting' : `joining ${address.host}:${address.port} as`} a replica of ${master.id}, until it is in sync`);
       const added = await refusals(() => this.o.cluster.addNode({ replicaOf: master.id, address }));
       return `${added.id} ${added.host}:${added.port} is a replica of ${master.id}, in sync`;
     });
@@ -159,7 +202,7 @@ export class ClusterAdmin {
    * other masters (then it goes with its replicas). Its dir is kept aside, never deleted.
    */
   remove(name: string): Promise<string> {
-    return this.exclusive(`REMOVE ${name}`, async () => {
+    return this.exclusive(`REMOVE ${name}`, async (step) => {
       this.requireManaged('REMOVE');
       const node = this.node(name);
       const members = await this.o.cluster.membership();
@@ -172,9 +215,11 @@ export class ClusterAdmin {
         if (others.length === 0) throw new AdminError(`${node.id} is the last master: a cluster needs at least one`);
         // Drain, then remove: one persisted intent, finished by a restarted proxy (resume()).
         op = await this.o.cluster.beginOperation<AdminChangeOperation>({ kind: 'admin-change', verb: 'REMOVE', node: node.id });
+        step(`moving ${node.id}'s slots to the other masters (see the migration)`);
         moved = `; ${describeMigration(await this.migrate([node.id]))}`;
       }
       const replicas = [...members.values()].filter((m) => m.role === 'replica' && m.masterId === node.id).map((m) => m.id);
+      step(`removing ${[node.id, ...(member?.role === 'master' ? replicas : [])].join(', ')}`);
       await refusals(() => this.o.cluster.removeNode(node.id));
       if (op !== undefined) await this.o.cluster.endOperation(op.id);
       const also = member?.role === 'master' && replicas.length > 0 ? ` with its replica${replicas.length > 1 ? 's' : ''} ${replicas.join(', ')}` : '';
@@ -200,8 +245,9 @@ export class ClusterAdmin {
    */
   resume(): Promise<void> {
     if (!this.o.cluster.operations.some(isAdminChange)) return Promise.resolve();
-    const work = this.exclusive(RESUMING, async () => {
+    const work = this.exclusive(RESUMING, async (step) => {
       for (const op of this.o.cluster.operations.filter(isAdminChange)) {
+        step(`finishing ${op.verb}${op.node === undefined ? '' : ` ${op.node}`}`);
         this.o.log.warn({ operation: op.id, verb: op.verb, node: op.node }, 'finishing an admin change left under way');
         if (op.verb === 'ADD MASTER') {
           await this.migrate([]);
@@ -256,7 +302,7 @@ export class ClusterAdmin {
    * while a restarted proxy finishes the last run's change waits for it instead: the admin
    * did not start that one and cannot know it is running.
    */
-  private async exclusive<T>(what: string, work: () => Promise<T>): Promise<T> {
+  private async exclusive<T>(what: string, work: (step: StepReporter) => Promise<T>): Promise<T> {
     const events = this.o.events ?? NO_EVENTS;
     try {
       const result = await this.oneAtATime(what, work);
@@ -268,15 +314,24 @@ export class ClusterAdmin {
     }
   }
 
-  private async oneAtATime<T>(what: string, work: () => Promise<T>): Promise<T> {
+  private async oneAtATime<T>(what: string, work: (step: StepReporter) => Promise<T>): Promise<T> {
     if (what !== RESUMING) await this.resuming;
-    if (this.running !== undefined) throw new AdminError(`${this.running} is still running; try again when it is done`);
-    this.running = what;
+    if (this.running !== undefined) throw new AdminError(`${this.running.what} is still running; try again when it is done`);
+    const running: RunningChange = { what, id: what === RESUMING ? 'resume' : what.replace(/\s+/g, '-'), step: 'checking the request' };
+    this.running = running;
     try {
-      return await work();
+      return await work((step) => {
+        running.step = step;
+      });
     } finally {
       this.running = undefined;
     }
+  }
+
+  /** The change under way as LIST's operation, `admin-change <VERB-node> step="..."`. */
+  private runningListing(): OperationListing[] {
+    const r = this.running;
+    return r === undefined ? [] : [{ kind: 'admin-change', id: r.id, progress: `step=${JSON.stringify(r.step)}` }];
   }
 
   /**

@@ -10,6 +10,8 @@
  * connection fail with an `-ERR`, and the connection reconnects with capped exponential
  * backoff plus jitter. Those errors reach clients: they say what happened (an errno code,
  * a timeout) but never where — the node's address goes to the log, not to the client.
+ * The log hears of a node's outage once, not once per connection and retry: losses,
+ * failed attempts and the node reached again go to the proxy's NodeOutageLog (ConnectionOptions.outages).
  *
  * Writes toward a node that does not drain (stopped, overloaded) are bounded by bytes:
  * past HIGH_WATER bytes queued or unflushed, send() reports congestion and the senders
@@ -25,6 +27,7 @@ import net from 'node:net';
 import type { Logger } from '../log.js';
 import { InflightQueue } from './inflight-queue.js';
 import type { Flushable, FlushScheduler } from '../net/flush-scheduler.js';
+import type { NodeOutageLog } from '../net/node-outage-log.js';
 import { SocketWriter } from '../net/socket-writer.js';
 import type { Runtime } from '../net/runtime.js';
 import type { Faults } from '../faults.js';
@@ -70,6 +73,12 @@ export interface ConnectionOptions {
   /** Reconnect by itself after a drop (pool connections); dedicated ones do not. */
   reconnect: boolean;
   log: Logger;
+  /**
+   * Told when this connection reaches its node, loses it, or fails to reach it: the proxy's
+   * one line per outage (runtime.outages). Absent: told nowhere (a one-shot control client,
+   * whose caller reports its failure).
+   */
+  outages?: NodeOutageLog;
   /** The proxy's flush scheduler, fault reporter, dropped-push count and dial routes. */
   runtime: Runtime;
   /** Who handles MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies; without one they reach the sink. */
@@ -135,6 +144,8 @@ interface AckState {
 interface LinkState {
   /** Connect attempts since it was last ready (the backoff's exponent). */
   attempt: number;
+  /** The node answered the handshake on the current socket (or it has none): counted open by the outage log. */
+  reached: boolean;
   /** Why the node could not be reached or answered, in words fit for a client (no address). */
   lastError: string;
   /** The socket's own error message, which may name the address: for the log only. */
@@ -176,7 +187,7 @@ export class BackendConnection implements Flushable, AckOwner {
   private handshakeReplies = 0;
   /** The `--ack replica` batch; untouched without an AckPolicy. */
   private readonly acking: AckState = { batch: null, waitInFlight: false };
-  private readonly link: LinkState = { attempt: 0, lastError: '', lastSocketError: '', lastProgressAt: 0, retryTimer: null, watchdog: null, drainWaiters: [] };
+  private readonly link: LinkState = { attempt: 0, reached: false, lastError: '', lastSocketError: '', lastProgressAt: 0, retryTimer: null, watchdog: null, drainWaiters: [] };
   /** runtime.flush, held directly: every send schedules a flush. */
   private readonly flusher: FlushScheduler;
 
@@ -339,6 +350,8 @@ export class BackendConnection implements Flushable, AckOwner {
     if (this.link.watchdog) clearInterval(this.link.watchdog);
     this.link.retryTimer = null;
     this.link.watchdog = null;
+    if (this.link.reached) this.opts.outages?.closed(this.endpoint);
+    this.link.reached = false;
     this.dropSocket();
     this.failInflight(`ERR ${reason}`);
   }
@@ -376,6 +389,7 @@ export class BackendConnection implements Flushable, AckOwner {
     if (this.endpoint.password !== '') this.queueHandshake(encodeCommand(['AUTH', this.endpoint.password]));
     this.link.lastProgressAt = Date.now();
     this.opts.log.debug({ node: this.endpoint.id, port: this.endpoint.port, reconnected: wasDown }, 'backend connected');
+    if (this.handshakeReplies === 0) this.markReached();
     this.link.lastError = this.link.lastSocketError = '';
     if (this.acking.batch !== null && !this.acking.waitInFlight) this.closeAckBatch();
     if (this.out.length > 0) {
@@ -436,6 +450,7 @@ export class BackendConnection implements Flushable, AckOwner {
           this.socket?.destroy();
           return;
         }
+        if (this.handshakeReplies === 0) this.markReached();
         continue;
       }
       const sink = this.inflight.shift();
@@ -483,17 +498,23 @@ export class BackendConnection implements Flushable, AckOwner {
     }
   }
 
+  /** The node answered the handshake (or there is none): this connection counts as open to it. */
+  private markReached(): void {
+    this.link.reached = true;
+    this.opts.outages?.reached(this.endpoint);
+  }
+
   private onDropped(): void {
     this.writer = null;
     const why = this.link.lastError || 'connection closed';
     if (this.state === 'closed') return;
-    // The address is for operators: one line when a connection is lost or first cannot connect, not one per retry.
-    const detail = this.link.lastSocketError || why;
-    if (this.state === 'ready') {
-      this.opts.log.warn({ node: this.endpoint.id, host: this.endpoint.host, port: this.endpoint.port, err: detail }, 'backend connection lost');
-    } else if (this.link.attempt === 0) {
-      this.opts.log.warn({ node: this.endpoint.id, host: this.endpoint.host, port: this.endpoint.port, err: detail }, 'cannot connect to backend');
-    }
+    // One line per outage of the node, not per connection and retry (the outage log counts
+    // the rest); the address is in its own field there, so not in the error again.
+    const detail = withoutAddress(this.link.lastSocketError || why);
+    this.opts.log.debug({ node: this.endpoint.id, err: detail, state: this.state, attempt: this.link.attempt }, 'backend connection dropped');
+    if (this.link.reached) this.opts.outages?.lost(this.endpoint, detail);
+    else this.opts.outages?.failed(this.endpoint, detail);
+    this.link.reached = false;
     this.failInflight(unreachableMessage(this.state === 'connecting' ? 'cannot connect to backend' : 'connection to backend lost', why));
     this.opts.clusterErrors?.onConnectionLost(this);
     if (!this.opts.reconnect) {
@@ -516,7 +537,8 @@ export class BackendConnection implements Flushable, AckOwner {
     const waited = Date.now() - this.link.lastProgressAt;
     if (waited < this.opts.commandTimeoutMs) return;
     this.link.lastError = `no reply for ${waited} ms (command timeout ${this.opts.commandTimeoutMs} ms)`;
-    this.opts.log.warn({ node: this.endpoint.id, err: this.link.lastError }, 'backend timed out');
+    // Logged as the connection's loss (the outage log's line carries this error).
+    this.opts.log.debug({ node: this.endpoint.id, err: this.link.lastError }, 'backend timed out');
     const running = this.inflight.peekRaw();
     if (running !== undefined && this.opts.onCommandTimeout !== undefined) {
       try {

@@ -97,6 +97,7 @@ export class BackendPool {
           protocol,
           onCommandTimeout: (raw) => this.killTimedOut(raw),
           runtime: this.opts.runtime,
+          outages: this.opts.runtime.outages,
         }),
       );
     }
@@ -174,6 +175,7 @@ export class BackendPool {
       ack: this.opts.ack,
       protocol,
       runtime: this.opts.runtime,
+      outages: this.opts.runtime.outages,
     });
   }
 
@@ -219,6 +221,7 @@ export class BackendPool {
       reconnect: true,
       log: this.opts.log,
       runtime: this.opts.runtime,
+      outages: this.opts.runtime.outages,
     });
     return this.control;
   }

@@ -14,6 +14,9 @@
  * connection may legitimately receive nothing for hours; so it PINGs the node and counts
  * as lost once nothing at all came for `silenceLimitMs`. The PING's reply (`pong` in
  * subscribed mode) reaches the owner like any frame; it confirms nothing the owner sent.
+ *
+ * Reaching its node, losing it and failing to reach it are told to the proxy's outage log
+ * (runtime.outages), which writes one line per outage of the node, not one per connection.
  */
 import net from 'node:net';
 import type { Logger } from '../log.js';
@@ -22,6 +25,7 @@ import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand } from '../resp/encode.js';
 import type { BackendEndpoint } from './connection.js';
 import type { Runtime } from '../net/runtime.js';
+import { withoutAddress } from './unreachable.js';
 
 export interface SubscriberOwner {
   /** One frame from the node: a message, a confirmation, or the error of a command. */
@@ -48,6 +52,8 @@ export class SubscriberConnection {
   private handshakeReplies = 0;
   private lastError = '';
   private closed = false;
+  /** The node accepted the connection and our AUTH: counted open by the outage log. */
+  private reached = false;
   private lastHeardAt = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
 
@@ -64,6 +70,7 @@ export class SubscriberConnection {
     socket.once('connect', () => {
       socket.setTimeout(0);
       this.lastHeardAt = Date.now();
+      if (endpoint.password === '') this.markReached();
     });
     if (opts.silenceLimitMs > 0) {
       this.watchdog = setInterval(() => this.checkSilence(), Math.max(50, opts.silenceLimitMs / 4));
@@ -92,6 +99,8 @@ export class SubscriberConnection {
 
   /** Close without telling the owner (it let go of this connection). */
   close(): void {
+    if (!this.closed && this.reached) this.opts.runtime.outages.closed(this.endpoint);
+    this.reached = false;
     this.closed = true;
     this.stopWatchdog();
     this.socket.destroy();
@@ -100,8 +109,13 @@ export class SubscriberConnection {
   private checkSilence(): void {
     if (this.closed || this.socket.connecting) return;
     const silent = Date.now() - this.lastHeardAt;
-    if (silent >= this.opts.silenceLimitMs) this.fail(`nothing received for ${silent} ms (PING unanswered)`);
-    else this.socket.write(PING);
+    if (silent < this.opts.silenceLimitMs) {
+      this.socket.write(PING);
+      return;
+    }
+    // A silent node is an outage like a closed connection: the outage log says so, once per node.
+    this.lastError = `nothing received for ${silent} ms (PING unanswered)`;
+    this.socket.destroy();
   }
 
   private stopWatchdog(): void {
@@ -125,6 +139,7 @@ export class SubscriberConnection {
             this.fail(`handshake refused: ${frame.toString('latin1', 1, frame.length - 2)}`);
             return;
           }
+          if (this.handshakeReplies === 0) this.markReached();
           continue;
         }
         this.owner.onFrame(this, frame);
@@ -144,9 +159,17 @@ export class SubscriberConnection {
     this.socket.destroy();
   }
 
+  private markReached(): void {
+    this.reached = true;
+    this.opts.runtime.outages.reached(this.endpoint);
+  }
+
   private lost(why: string): void {
     this.stopWatchdog();
     if (this.closed) return;
+    if (this.reached) this.opts.runtime.outages.lost(this.endpoint, withoutAddress(why));
+    else this.opts.runtime.outages.failed(this.endpoint, withoutAddress(why));
+    this.reached = false;
     this.closed = true;
     this.owner.onLost(this, why);
   }

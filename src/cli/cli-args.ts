@@ -17,7 +17,8 @@ export type CliCommand =
   | { kind: 'add-replica'; master: string; address: string | undefined }
   | { kind: 'list'; json: boolean }
   | { kind: 'remove'; node: string }
-  | { kind: 'failover'; master: string }
+  /** FAILOVER <master> [FORCE]: force for a master that is down. */
+  | { kind: 'failover'; master: string; force: boolean }
   | { kind: 'rebalance' }
   | { kind: 'help' }
   | { kind: 'exit' };
@@ -40,7 +41,9 @@ export const HELP = `Commands (one-shot: ihs-cli [options] <command>; or at the 
                               host:port of a redis-server you run, or omitted / "new" (ADD SLAVE)
   list, ls [--json]           the nodes: masters with their replicas, state, slots, keys, lag
   remove NODE                 remove a replica, or a master after moving its slots away
-  failover MASTER             switch MASTER's slots to its most up-to-date replica
+  failover MASTER [--force]   switch MASTER's slots to its most up-to-date replica; --force
+                              for a MASTER that is down (FAILOVER FORCE: what it had not
+                              replicated is lost)
   rebalance                   even the slots out over the masters, keys included
   help                        this text
   exit, quit                  leave the prompt (also Ctrl-D)
@@ -85,7 +88,7 @@ function commands<T>(y: Argv<T>): Argv<T> {
     .command('add', 'add a master or a replica', (c) => c.option('master', { alias: 'm', type: 'string' }).option('slave', { alias: 's', type: 'string' }))
     .command(['list', 'ls'], 'list the nodes', (c) => c.option('json', { type: 'boolean', default: false }))
     .command('remove [node]', 'remove a node', (c) => c.positional('node', { type: 'string' }))
-    .command('failover [master]', 'fail a master over', (c) => c.positional('master', { type: 'string' }))
+    .command('failover [master]', 'fail a master over', (c) => c.positional('master', { type: 'string' }).option('force', { type: 'boolean', default: false }))
     .command('rebalance', 'even the slots out')
     .command('help', 'help')
     .command(['exit', 'quit'], 'leave')
@@ -120,7 +123,7 @@ function toCommand(a: Parsed): CliCommand {
     case 'remove':
       return { kind: 'remove', node: required(a.node, 'remove', 'NODE') };
     case 'failover':
-      return { kind: 'failover', master: required(a.master, 'failover', 'MASTER') };
+      return { kind: 'failover', master: required(a.master, 'failover', 'MASTER'), force: a.force === true };
     case 'rebalance':
       return { kind: 'rebalance' };
     case 'help':

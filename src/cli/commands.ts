@@ -31,7 +31,7 @@ export async function runCommand(conn: ProxyConnection, command: CliCommand): Pr
     case 'remove':
       return text(await conn.call('REMOVE', command.node), 'REMOVE');
     case 'failover':
-      return text(await conn.call('FAILOVER', command.master), 'FAILOVER');
+      return text(await conn.call('FAILOVER', command.master, ...(command.force ? ['FORCE'] : [])), 'FAILOVER');
     case 'rebalance':
       return text(await conn.call('REBALANCE'), 'REBALANCE');
     case 'help':

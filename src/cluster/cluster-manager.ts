@@ -15,7 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { ControlClients, formatAddress, infoFields, type NodeAddress } from '../nodes/control-client.js';
-import { NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/provider.js';
+import { handleLogFields, NodeStartError, type NodeProvider, type ProcessProbe } from '../nodes/provider.js';
 import { formCluster, rejoinCluster, type FormationOptions, type PlacedNode } from './operations/cluster-formation.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { readMembership, type Member } from './membership.js';
@@ -309,7 +309,7 @@ export class ClusterManager {
       // logged and serves as it is (NOSCRIPT is retried with the script's body; the next
       // restart or CONFIG SET applies the rest), rather than being stopped with its data.
       await this.prepareNode(record, 'restarted').catch((err: Error) => this.log.error({ node: id, err: err.message }, 'restarted node serves without the remembered CONFIG, scripts or functions'));
-      this.log.info({ node: id, port: running.port, pid: running.handle, moved }, 'node restarted');
+      this.log.info({ node: id, port: running.port, ...handleLogFields(this.provider.kind, running.handle), moved }, 'node restarted');
       this.events.record({ kind: 'node-restarted', node: id, address: `${record.host}:${record.port}`, moved });
       return record;
     });

@@ -4,7 +4,7 @@
  * (RemoteAdmin). It also serves the calls other proxies forward here (AdminRpcServer):
  * only while this proxy leads, else they are refused and the caller asks again.
  */
-import { NOT_LEADER, NoLeaderError, type AdminApi, type AdminRpcServer } from '../admin/admin-api.js';
+import { NOT_LEADER, NoLeaderError, type AdminApi, type AdminRpcServer, type FailoverMode } from '../admin/admin-api.js';
 import { AdminError, describeNodes, type ClusterAdmin } from '../admin/cluster-admin.js';
 import type { ControlClients, NodeAddress } from '../nodes/control-client.js';
 import { readMembership } from '../cluster/membership.js';
@@ -47,8 +47,9 @@ export class AdminSwitch implements AdminApi, AdminRpcServer {
     return { ...listing, coordination: { role: c.role, leader: c.leader, proxies: c.proxies, workers: c.workers } };
   }
 
-  failover(name: string): Promise<string> {
-    return this.run('failover', [name], (a) => a.failover(name));
+  failover(name: string, mode: FailoverMode = 'planned'): Promise<string> {
+    // A planned one goes as it always did: a leader of the previous version understands it.
+    return this.run('failover', mode === 'planned' ? [name] : [name, mode], (a) => a.failover(name, mode));
   }
 
   addMaster(address?: NodeAddress): Promise<string> {
@@ -122,7 +123,7 @@ export class AdminSwitch implements AdminApi, AdminRpcServer {
       case 'list':
         return admin.list();
       case 'failover':
-        return admin.failover(text(0));
+        return admin.failover(text(0), failoverMode(args[1]));
       case 'addMaster':
         return admin.addMaster(address(0));
       case 'addReplica':
@@ -143,6 +144,11 @@ export class AdminSwitch implements AdminApi, AdminRpcServer {
     if (local !== undefined) return here(local.admin);
     return this.o.remote.call<string>(method, args);
   }
+}
+
+function failoverMode(value: unknown): FailoverMode {
+  if (value === undefined || value === 'planned' || value === 'force') return value ?? 'planned';
+  throw new AdminError(`failover: argument 2 must be 'planned' or 'force'`);
 }
 
 function configPairs(value: unknown): [string, string][] {

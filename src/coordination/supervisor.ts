@@ -97,7 +97,7 @@ export class Supervisor {
     w.startedAt = Date.now();
     child.on('message', (m: FromWorker) => this.receive(w, m));
     child.on('exit', (code, signal) => this.onExit(w, child, code, signal));
-    this.o.log.info({ worker: w.index, pid: child.pid }, 'worker started');
+    this.o.log.info({ worker: w.index, workerPid: child.pid }, 'worker started');
   }
 
   private receive(w: Worker, m: FromWorker): void {
@@ -109,7 +109,7 @@ export class Supervisor {
         return;
       case 'leading':
         w.leading = true;
-        this.o.log.info({ worker: w.index, pid: w.child?.pid }, 'worker leads the control plane');
+        this.o.log.info({ worker: w.index, workerPid: w.child?.pid }, 'worker leads the control plane');
         this.tellFollowers();
         return;
       case 'lead-failed':
@@ -133,7 +133,7 @@ export class Supervisor {
     w.stats = undefined;
     const wasLeader = this.leader === w.index;
     if (this.stopping) return;
-    this.o.log.warn({ worker: w.index, pid: child.pid, code, signal, leader: wasLeader }, 'worker exited; starting it again');
+    this.o.log.warn({ worker: w.index, workerPid: child.pid, code, signal, leader: wasLeader }, 'worker exited; starting it again');
     if (wasLeader) this.electOther(w.index);
     w.restartDelayMs = Date.now() - w.startedAt > STABLE_MS ? RESTART_DELAY_MS : Math.min(MAX_RESTART_DELAY_MS, w.restartDelayMs * 2);
     setTimeout(() => {
@@ -151,7 +151,7 @@ export class Supervisor {
       this.o.log.warn('no worker is up to lead; the first one back will');
       return;
     }
-    this.o.log.warn({ worker: next.index, pid: next.child?.pid }, 'naming another worker to lead the control plane');
+    this.o.log.warn({ worker: next.index, workerPid: next.child?.pid }, 'naming another worker to lead the control plane');
     this.send(next, this.roleMessage(next));
     this.tellFollowers();
   }
@@ -202,7 +202,7 @@ export class Supervisor {
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     this.send(w, { t: 'stop', nodes });
     const timer = setTimeout(() => {
-      this.o.log.warn({ worker: w.index, pid: child.pid }, 'worker did not stop in time: SIGKILL');
+      this.o.log.warn({ worker: w.index, workerPid: child.pid }, 'worker did not stop in time: SIGKILL');
       child.kill('SIGKILL');
     }, STOP_GRACE_MS);
     await gone;

@@ -19,6 +19,8 @@
  *                             → replaced: a new replica of the same master (addNode, full
  *                               sync), then the broken one removed (removeNode; its dir is
  *                               kept aside)
+ * The admin's FAILOVER is a planned switch (plannedFailover: CLUSTER FAILOVER, the master
+ * must be up); FAILOVER FORCE the same promotion as for a failed master (forcedFailover).
  * One node is handled at a time per node; a failure of the action is logged and tried
  * again on the next check while the node is still failed.
  */
@@ -69,6 +71,24 @@ export interface FailoverOptions {
   events?: ClusterEventRecorder;
 }
 
+/**
+ * A planned failover of a master that is down: nothing can hand its slots over. The forced
+ * path (forcedFailover) can, at the price of what it had not replicated.
+ */
+export class MasterDownError extends Error {
+  override readonly name = 'MasterDownError';
+
+  constructor(
+    readonly master: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a replica was promoted: its master failed (the monitor's own decision), or the admin's FAILOVER. */
+type PromotionKind = 'automatic' | 'planned';
+
 /** How long a promoted replica may take to report itself master before TAKEOVER is tried. */
 const FORCE_WAIT_MS = 1_000;
 const POLL_MS = 25;
@@ -97,7 +117,7 @@ export class FailoverMonitor {
   private readonly replacements = new Map<string, string>();
   private readonly unsubscribe: () => void;
   /** Replicas this process promoted: for a failed master (automatic) and by FAILOVER (planned). */
-  private readonly promotions = { automatic: 0, planned: 0 };
+  private readonly promotions: Record<PromotionKind, number> = { automatic: 0, planned: 0 };
   private readonly events: ClusterEventRecorder;
 
   constructor(private readonly o: FailoverOptions) {
@@ -367,23 +387,21 @@ export class FailoverMonitor {
       await this.restartOrRecover(master);
       return;
     }
-    this.o.gate.hold(master.host, master.port, this.o.failoverTimeoutMs);
+    await this.replaceDownMaster(master, best, 'automatic');
+  }
+
+  /**
+   * A master that is down replaced by `best`, then started again (Redis makes it the new
+   * master's replica): the automatic failover, and FAILOVER FORCE of a master that is down.
+   */
+  private async replaceDownMaster(master: NodeRecord, best: NodeRecord, kind: PromotionKind): Promise<void> {
     this.health.markRecovering(master.id);
     try {
-      const started = Date.now();
-      await this.promote(best);
-      await this.waitUntilServing(best);
-      this.promotions.automatic++;
-      const ms = Date.now() - started;
-      this.o.log.warn({ failed: master.id, promoted: best.id, ms }, 'master failed over to its replica');
-      this.events.record({ kind: 'failover', master: master.id, promoted: best.id, planned: false, ms });
-      this.successorOf.set(master.id, best.id);
+      await this.takeOver(master, best, kind);
     } catch (err) {
       // Watched again: still down, it fails again after the node timeout and is retried.
       this.health.endRecovery(master.id);
       throw err;
-    } finally {
-      this.o.gate.releaseAddress(master.host, master.port);
     }
     // The old master comes back as a replica of the new one (Redis sees the newer epoch).
     // One that cannot start is tried again once it counts as failed, then replaced.
@@ -397,6 +415,52 @@ export class FailoverMonitor {
   }
 
   /**
+   * `best` promoted without its master's agreement (CLUSTER FAILOVER FORCE, TAKEOVER when
+   * no majority answers in time) while requests for the master's slots wait, then the slot
+   * map read until it names `best`.
+   */
+  private async takeOver(master: NodeRecord, best: NodeRecord, kind: PromotionKind): Promise<void> {
+    this.o.gate.hold(master.host, master.port, this.o.failoverTimeoutMs);
+    try {
+      const started = Date.now();
+      await this.promote(best);
+      await this.waitUntilServing(best);
+      this.promotions[kind]++;
+      const ms = Date.now() - started;
+      const message = kind === 'automatic' ? 'master failed over to its replica' : 'forced failover done (FAILOVER FORCE)';
+      this.o.log.warn({ failed: master.id, promoted: best.id, ms }, message);
+      this.events.record({ kind: 'failover', master: master.id, promoted: best.id, how: kind === 'automatic' ? 'automatic' : 'forced', ms });
+      this.successorOf.set(master.id, best.id);
+    } finally {
+      this.o.gate.releaseAddress(master.host, master.port);
+    }
+  }
+
+  /**
+   * FAILOVER <master> FORCE: what the proxy does by itself when a master fails (its most
+   * up-to-date replica promoted with CLUSTER FAILOVER FORCE), on the admin's word — for a
+   * master that is down while --no-auto-failover leaves it so, or one that cannot hand
+   * over. A master that is down is started again as the new master's replica; one that is
+   * up hears of the newer epoch and turns replica by itself. Writes the master acknowledged
+   * that its replica had not received are lost. Resolves to the replica that took over.
+   */
+  async forcedFailover(master: NodeRecord): Promise<NodeRecord> {
+    if (this.busy.has(master.id)) throw new Error(`${master.id} is being failed over already`);
+    const candidates = this.replicasUp(master);
+    if (candidates.length === 0) throw new Error(`${master.id} has no replica that is up to take over`);
+    this.busy.add(master.id);
+    try {
+      const best = await this.mostUpToDate(candidates);
+      if (best === undefined) throw new Error(`no replica of ${master.id} answers`);
+      if (isDown(this.health.stateOf(master.id))) await this.replaceDownMaster(master, best, 'planned');
+      else await this.takeOver(master, best, 'planned');
+      return best;
+    } finally {
+      this.busy.delete(master.id);
+    }
+  }
+
+  /**
    * A planned switch (admin FAILOVER): the master's most up-to-date replica that is up
    * takes over with CLUSTER FAILOVER (no FORCE: Redis pauses the master's writers until the
    * replica has its whole stream, so no acknowledged write is lost), then the slot map is
@@ -404,6 +468,8 @@ export class FailoverMonitor {
    */
   async plannedFailover(master: NodeRecord): Promise<NodeRecord> {
     if (this.busy.has(master.id)) throw new Error(`${master.id} is being failed over already`);
+    const state = this.health.stateOf(master.id);
+    if (isDown(state)) throw new MasterDownError(master.id, `${master.id} is down (${state})`);
     const candidates = this.replicasUp(master);
     if (candidates.length === 0) throw new Error(`${master.id} has no replica that is up to take over`);
     this.busy.add(master.id);
@@ -416,7 +482,11 @@ export class FailoverMonitor {
       // it in on the bus): asked once more; nothing changed either time.
       let tookOver = false;
       for (let attempt = 1; attempt <= 2 && !tookOver; attempt++) {
-        await this.control(best, (c) => c.call('CLUSTER', 'FAILOVER'));
+        await this.control(best, (c) => c.call('CLUSTER', 'FAILOVER')).catch((err: Error) => {
+          // Its replica saw it fail before our health monitor did.
+          if (/Master is down or failed/i.test(err.message)) throw new MasterDownError(master.id, `${master.id} is down (its replica ${best.id} says so)`);
+          throw err;
+        });
         tookOver = await this.becameMaster(best, 2 * this.o.clusterNodeTimeoutMs + 1_000);
         if (!tookOver && attempt === 1) this.o.log.warn({ from: master.id, to: best.id }, 'planned failover abandoned by Redis; asking once more');
       }
@@ -427,7 +497,7 @@ export class FailoverMonitor {
       this.promotions.planned++;
       const ms = Date.now() - started;
       this.o.log.warn({ from: master.id, to: best.id, ms }, 'planned failover done');
-      this.events.record({ kind: 'failover', master: master.id, promoted: best.id, planned: true, ms });
+      this.events.record({ kind: 'failover', master: master.id, promoted: best.id, how: 'planned', ms });
       return best;
     } finally {
       this.busy.delete(master.id);

@@ -4,49 +4,47 @@
  * the status page). Every one is an AdminApi call — the same operations as the RESP
  * verbs (ADD, LIST, REMOVE, FAILOVER, REBALANCE) — so no behaviour exists here only.
  *
- * Changes need --admin-password as a bearer token. Reads (GET) are open, like /metrics and
- * the status page, which show the same topology to whoever reaches the HTTP port.
+ * Reads and changes alike take the topology guard: what LIST refuses a data user on RESP,
+ * these refuse a request without the admin's token (auth.ts).
+ *
+ * A node named anywhere (path or body) that the cluster does not have is a 404; a body
+ * with a field the route does not know is a 400 naming it, also where the route takes none.
  */
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { AdminError, parseNodeAddress } from '../admin/cluster-admin.js';
 import type { AdminApi } from '../admin/admin-api.js';
 import type { CoordinationStatus } from '../status/coordination-status.js';
 import type { NodeAddress } from '../nodes/control-client.js';
+import type { RouteGuard } from './auth.js';
 import { clusterView, listingView, type ClusterStats } from './cluster-view.js';
 import { HttpError } from './http-error.js';
 import {
   addClientSchema,
-  bearer,
   changeResultSchema,
   clientsSchema,
   clusterSchema,
+  emptyBodySchema,
   errorReplies,
+  failoverBodySchema,
   nodeParamsSchema,
   type AddClientBody,
+  type FailoverBody,
 } from './schemas.js';
 
 export interface AdminRoutesOptions {
   admin: AdminApi;
   stats: () => ClusterStats;
   coordination: () => CoordinationStatus;
-  /** The --admin-password bearer check. */
-  guard: onRequestAsyncHookHandler;
-  guarded: boolean;
+  /** The topology guard (auth.ts): reads and changes. */
+  guard: RouteGuard;
 }
 
-const failoverBodySchema = {
-  type: 'object',
-  required: ['master'],
-  additionalProperties: false,
-  properties: { master: { type: 'string', minLength: 1, description: 'the master to replace by its most up-to-date replica: node id or host:port' } },
-} as const;
-
-/** A node named in a request; `status` when there is none (404 for the path's, 400 for the body's). */
-function known(admin: AdminApi, name: string, status: number): void {
+/** A node named in a request (path or body): 404 when the cluster has none of that name. */
+function known(admin: AdminApi, name: string): void {
   try {
     admin.node(name);
   } catch (err) {
-    if (err instanceof AdminError) throw new HttpError(status, err.message);
+    if (err instanceof AdminError) throw new HttpError(404, err.message);
     throw err;
   }
 }
@@ -63,26 +61,34 @@ function bodyAddress(text: string): NodeAddress {
 
 export function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): void {
   const { admin } = o;
-  const change = { onRequest: o.guard };
-  const security = o.guarded ? bearer : undefined;
-  const changeReplies = { 200: changeResultSchema, ...errorReplies(400, 401, 404, 409) };
+  const { onRequest, security } = o.guard;
+  const guarded = { onRequest };
+  const readReplies = errorReplies(401);
+  const changeReplies = { 200: changeResultSchema, ...errorReplies(400, 401, 404, 409, 413, 415, 503) };
 
   app.get('/api/v1/clients', {
-    schema: { summary: 'List the nodes', description: 'Every node with role, state, slots, keys, offset and lag, and the operations under way (LIST).', tags: ['cluster'], response: { 200: clientsSchema } },
+    ...guarded,
+    schema: {
+      summary: 'List the nodes',
+      description: 'Every node with role, state, slots, keys, offset and lag, and the operations under way (LIST): the admin change running, migrations, recoveries.',
+      tags: ['cluster'],
+      security,
+      response: { 200: clientsSchema, ...readReplies },
+    },
   }, async () => listingView(await admin.list()));
 
   app.post<{ Body: AddClientBody }>('/api/v1/clients', {
-    ...change,
+    ...guarded,
     schema: {
       summary: 'Add a node',
       description:
         'role master: ADD MASTER [address] — a new master (with a replica when the others have one), then the slots are rebalanced onto it. ' +
-        'role slave (or replica): ADD SLAVE <master_address> [address] — a new replica of that master, in sync when this returns. ' +
+        'role slave (or replica): ADD SLAVE <master_address> [address] — a new replica of that master, in sync when this returns; 404 when there is no such master. ' +
         'Without address the proxy starts the node itself.',
       tags: ['cluster'],
       security,
       body: addClientSchema,
-      response: { 201: changeResultSchema, ...errorReplies(400, 401, 409, 413, 415) },
+      response: { 201: changeResultSchema, ...errorReplies(400, 401, 404, 409, 413, 415, 503) },
     },
   }, async (request, reply) => {
     const body = request.body;
@@ -93,53 +99,66 @@ export function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): void {
       result = await admin.addMaster(address);
     } else {
       if (body.master_address === undefined) throw new HttpError(400, `role ${body.role} needs master_address: the master to replicate`);
-      known(admin, body.master_address, 400);
+      known(admin, body.master_address);
       result = await admin.addReplica(body.master_address, address);
     }
     return reply.code(201).send({ result });
   });
 
   app.delete<{ Params: { id: string } }>('/api/v1/clients/:id', {
-    ...change,
+    ...guarded,
     schema: {
       summary: 'Remove a node',
-      description: 'REMOVE: a replica goes; a master first gives its slots and keys to the other masters, then goes with its replicas.',
+      description: 'REMOVE: a replica goes; a master first gives its slots and keys to the other masters, then goes with its replicas. No body (or {}).',
       tags: ['cluster'],
       security,
       params: nodeParamsSchema,
+      body: emptyBodySchema,
       response: changeReplies,
     },
   }, async (request) => {
-    known(admin, request.params.id, 404);
+    known(admin, request.params.id);
     return { result: await admin.remove(request.params.id) };
   });
 
   app.get('/api/v1/cluster', {
+    ...guarded,
     schema: {
       summary: 'Topology, health and counters',
       description: 'The nodes and operations of LIST, and the proxy\'s own counters (as INFO shows them): what the status page draws.',
       tags: ['cluster'],
-      response: { 200: clusterSchema },
+      security,
+      response: { 200: clusterSchema, ...readReplies },
     },
   }, async () => clusterView(await admin.list(), o.stats(), o.coordination()));
 
-  app.post<{ Body: { master: string } }>('/api/v1/cluster/failover', {
-    ...change,
+  app.post<{ Body: FailoverBody }>('/api/v1/cluster/failover', {
+    ...guarded,
     schema: {
       summary: 'Fail a master over',
-      description: 'FAILOVER: a planned switch of the master to its most up-to-date replica; no acknowledged write is lost.',
+      description:
+        'FAILOVER: a planned switch of the master to its most up-to-date replica; no acknowledged write is lost. It needs the master up: for one that is down the answer is a 409 saying to retry with `"force": true` ' +
+        '(FAILOVER <master> FORCE), which promotes the replica without it — writes the master acknowledged but had not replicated are lost.',
       tags: ['cluster'],
       security,
       body: failoverBodySchema,
       response: changeReplies,
     },
   }, async (request) => {
-    known(admin, request.body.master, 404);
-    return { result: await admin.failover(request.body.master) };
+    const { master, force = false } = request.body;
+    known(admin, master);
+    return { result: await admin.failover(master, force ? 'force' : 'planned') };
   });
 
   app.post('/api/v1/cluster/rebalance', {
-    ...change,
-    schema: { summary: 'Rebalance', description: 'REBALANCE: even the slots, and their keys, out over every master.', tags: ['cluster'], security, response: changeReplies },
+    ...guarded,
+    schema: {
+      summary: 'Rebalance',
+      description: 'REBALANCE: even the slots, and their keys, out over every master. No body (or {}).',
+      tags: ['cluster'],
+      security,
+      body: emptyBodySchema,
+      response: changeReplies,
+    },
   }, async () => ({ result: await admin.rebalance() }));
 }

@@ -41,14 +41,14 @@ export class DataClient {
 
   constructor(private readonly o: DataClientOptions) {}
 
-  /** GET; undefined when the key does not exist. */
-  async get(key: string): Promise<string | undefined> {
-    const value = (await this.once((c) => c.call('GET', key))) as string | null;
+  /** GET: the value's bytes as stored (not decoded: it may be any bytes); undefined when the key does not exist. */
+  async get(key: string): Promise<Buffer | undefined> {
+    const value = (await this.once((c) => c.callBuffer('GET', key))) as Buffer | null;
     return value ?? undefined;
   }
 
   /** SET each pair, pipelined; rejects with the first failure (the pairs before it may be set). */
-  async setAll(pairs: { key: string; value: string }[]): Promise<number> {
+  async setAll(pairs: { key: string; value: Buffer }[]): Promise<number> {
     const results = await this.once(async (c) => {
       const outcomes = await c.batch(pairs.map(({ key, value }) => ['SET', key, value]));
       // A lost connection fails every SET still in flight: the whole batch goes again.

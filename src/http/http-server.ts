@@ -3,12 +3,14 @@
  * its OpenAPI document and docs, /healthz, /metrics and the status page — on fastify.
  *
  * Every reply that is not a success is `{"error": "..."}` with a 4xx/5xx status: schema
- * failures 400, a missing or wrong bearer token 401, unknown routes, keys and nodes 404,
- * a change the admin refuses (AdminError) 409, a body over the limit 413, not JSON 415, an
- * error reply of the cluster 502, a cluster that cannot serve 503 (also: no control-plane
- * leader to make a change, NoLeaderError).
+ * failures 400 (an unknown field named), a missing or wrong bearer token 401, unknown
+ * routes, keys and nodes 404 (a node named in a body too), a method the path does not
+ * have 405 (with Allow), a value that is not UTF-8 asked for as text 406, a change the
+ * admin refuses (AdminError) 409, a body over the limit 413, not JSON 415, an error reply
+ * of the cluster 502, a cluster that cannot serve 503 (also: no control-plane leader to
+ * make a change, NoLeaderError).
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, type FastifySchemaValidationError } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { AdminError } from '../admin/cluster-admin.js';
@@ -17,11 +19,12 @@ import type { CoordinationStatus } from '../status/coordination-status.js';
 import type { Logger } from '../log.js';
 import type { ProxyServer } from '../proxy/server.js';
 import { adminRoutes } from './admin-routes.js';
-import { requireBearer } from './auth.js';
+import { dataGuard, topologyGuard } from './auth.js';
 import { clusterHealth } from './cluster-view.js';
 import { DataClient, DataReplyError, DataUnreachableError } from './data-client.js';
 import { dataRoutes } from './data-routes.js';
 import { HttpError } from './http-error.js';
+import { absentBodyIsEmpty, documentOptionalBodies } from './optional-body.js';
 import { DEFAULT_PUBLIC_DIR, operatorRoutes, type MetricsSource } from './operator-routes.js';
 import { statusRoutes } from './status-routes.js';
 import type { ClusterEventLog } from '../status/cluster-events.js';
@@ -80,6 +83,7 @@ export class HttpServer {
         // number where a string belongs is the client's mistake to hear about.
         customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
       },
+      schemaErrorFormatter: validationError,
     });
     try {
       await build(app, o, data);
@@ -114,20 +118,38 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
     if (status >= 500 && !(err instanceof DataReplyError)) o.log.error({ method: request.method, url: request.url, err: err.message }, 'HTTP request failed');
     return reply.code(status).send({ error: errorMessage(err) });
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const allowed = allowedMethods(app, request);
+    if (allowed.length === 0) return reply.code(404).send({ error: `no route ${request.method} ${path}` });
+    return reply
+      .code(405)
+      .header('allow', allowed.join(', '))
+      .send({ error: `${request.method} is not allowed on ${path}: it takes ${allowed.join(', ')}` });
+  });
 
   // JSON only: fastify would hand a text/plain body to the schema as a string.
   app.removeContentTypeParser('text/plain');
+  app.addHook('preValidation', absentBodyIsEmpty);
   await app.register(swagger, {
+    transformObject: documentOptionalBodies,
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'interface-hash-server HTTP API',
         version: o.version,
         description:
-          'Keys and cluster administration of the proxy. Data goes through the proxy like any client\'s; cluster changes are the admin verbs of the RESP port (ADD, LIST, REMOVE, FAILOVER, REBALANCE).',
+          'Keys and cluster administration of the proxy. Data goes through the proxy like any client\'s; cluster changes are the admin verbs of the RESP port (ADD, LIST, REMOVE, FAILOVER, REBALANCE).\n\n' +
+          'Access is the RESP port\'s: the cluster routes (reads of the nodes included) need the token LIST needs there — `Authorization: Bearer <--admin-password>`, else `<--requirepass>` when only that is set; ' +
+          'the data routes need --requirepass (or the admin password) when it is set. /healthz, /metrics, these docs and the status page\'s files are open (probes and scrapers carry no token; /metrics shows node addresses, see there).\n\n' +
+          'Every error is `{"error": "..."}`. On any path, a method it does not have is a 405 with an `Allow` header (HEAD is allowed wherever GET is); an unknown path is a 404. ' +
+          'A body field a route does not know is a 400 naming it, also on routes that take no body fields.',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: '--admin-password (changes); --requirepass or --admin-password (data)' } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'cluster routes: --admin-password (else --requirepass); data: --requirepass or --admin-password' },
+        },
+      },
       tags: [
         { name: 'data', description: 'keys' },
         { name: 'cluster', description: 'nodes, topology and changes' },
@@ -138,12 +160,12 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
   // The UI's assets are served from the package itself (no CDN): the docs work offline.
   await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
-  const adminGuarded = o.adminPassword !== '';
-  const dataGuarded = o.proxy.requirePass !== '';
-  // The admin user may run data commands too (as on RESP), so either password opens data;
-  // without --requirepass data is open, as RESP needs no AUTH then.
-  const dataPasswords = dataGuarded ? [o.proxy.requirePass, o.adminPassword] : [];
-  dataRoutes(app, { data, guard: requireBearer('this route (--requirepass)', ...dataPasswords), guarded: dataGuarded });
+  // One access rule per kind of route, built once, the RESP port's (auth.ts). Every route
+  // that shows the topology — node ids, addresses, roles, operations; a listing, a stream
+  // or a history of them — must take `topology`, so that HTTP never shows a user what
+  // LIST refuses them on RESP. Only /healthz, /metrics, the docs and the page's files stay open.
+  const topology = topologyGuard(o.adminPassword, o.proxy.requirePass);
+  dataRoutes(app, { data, guard: dataGuard(o.adminPassword, o.proxy.requirePass) });
   adminRoutes(app, {
     admin: o.admin,
     stats: () => ({
@@ -153,16 +175,39 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
       failovers: o.failovers?.() ?? 0,
     }),
     coordination: o.coordination,
-    guard: requireBearer('this change (--admin-password)', o.adminPassword),
-    guarded: adminGuarded,
+    guard: topology,
   });
-  statusRoutes(app, { events: o.events, history: o.history, adminPassword: o.adminPassword });
-  operatorRoutes(app, {
+  statusRoutes(app, { events: o.events, history: o.history, guard: topology });
+  await operatorRoutes(app, {
     health: () => clusterHealth(o.proxy.router.slotMap, o.proxy.nodeStatus?.()),
     metrics: o.metrics,
     publicDir: o.publicDir ?? DEFAULT_PUBLIC_DIR,
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/**
+ * The methods the router has for the request's path (HEAD wherever GET is: fastify adds
+ * it); none when it has the request's own — its handler found nothing (a file gone): a 404.
+ */
+function allowedMethods(app: FastifyInstance, request: FastifyRequest): string[] {
+  const url = request.url.split('?')[0];
+  const has = (method: string) => app.findRoute({ method: method as (typeof METHODS)[number], url }) !== null;
+  return has(request.method) ? [] : METHODS.filter(has);
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * fastify's validation message ("body/data/0/value must be string"), naming the field an
+ * additionalProperties error is about: Ajv's own words leave it out.
+ */
+function validationError(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const text = errors.map((e) => {
+    const extra = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty?: unknown }).additionalProperty : undefined;
+    return `${dataVar}${e.instancePath} ${e.message ?? 'is not valid'}${typeof extra === 'string' ? `: '${extra}'` : ''}`;
+  });
+  return new Error(text.join(', '));
 }
 
 function errorStatus(err: FastifyError): number {

@@ -1,12 +1,15 @@
 /**
  * The operator's routes outside /api/v1: GET /healthz (for load balancers and probes),
  * GET /metrics (when the metrics part is given) and the status page's static files at /.
+ * All open, even with --admin-password: probes and Prometheus scrapers carry no token, and
+ * the page asks for the token itself before it reads the topology (GET /api/v1/cluster).
  *
  * The status page lives in src/http/public/ (flat: index.html, its scripts and styles); the
  * build copies it next to the compiled module (dist/http/public/), so `./public/` relative
- * to this module is right under tsx (src/) and node (dist/) alike.
+ * to this module is right under tsx (src/) and node (dist/) alike. Each file present at
+ * start is one route, so the router knows every path (a wrong method is a 405, not a 404).
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -41,11 +44,13 @@ export interface OperatorRoutesOptions {
   publicDir: string;
 }
 
-export function operatorRoutes(app: FastifyInstance, o: OperatorRoutesOptions): void {
+export async function operatorRoutes(app: FastifyInstance, o: OperatorRoutesOptions): Promise<void> {
   app.get('/healthz', {
     schema: {
       summary: 'Health',
-      description: "200 when every slot has a reachable master (Redis's cluster_state:ok), 503 with the reason otherwise.",
+      description:
+        "200 when every slot has a reachable master (Redis's cluster_state:ok), 503 with the reason otherwise. " +
+        'Open, even with --admin-password: load balancers and probes carry no token, and it shows only ok or the count of slots without a master.',
       tags: ['operator'],
       response: { 200: healthSchema, 503: healthSchema },
     },
@@ -57,12 +62,18 @@ export function operatorRoutes(app: FastifyInstance, o: OperatorRoutesOptions): 
   const metrics = o.metrics;
   if (metrics !== undefined) {
     app.get('/metrics', {
-      schema: { summary: 'Prometheus metrics', tags: ['operator'], produces: [metrics.contentType] },
+      schema: {
+        summary: 'Prometheus metrics',
+        description:
+          'Open, even with --admin-password: Prometheus scrapers carry no token. It does show the topology in its labels (node ids, addresses, roles, states, slots per master), ' +
+          'so with --admin-password keep --http-bind on an interface only trusted hosts reach.',
+        tags: ['operator'],
+        produces: [metrics.contentType],
+      },
     }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   }
 
   const sendPublic = async (name: string, reply: FastifyReply) => {
-    if (!PUBLIC_NAME.test(name)) return reply.callNotFound();
     let body: Buffer;
     try {
       body = await readFile(path.join(o.publicDir, name));
@@ -74,8 +85,20 @@ export function operatorRoutes(app: FastifyInstance, o: OperatorRoutesOptions): 
     return reply.type(CONTENT_TYPES[path.extname(name)] ?? 'application/octet-stream').header('cache-control', 'no-cache').send(body);
   };
   const hide = { schema: { hide: true } };
-  app.get('/', hide, async (_request, reply) => sendPublic('index.html', reply));
+  const names = await publicFiles(o.publicDir);
+  if (names.includes('index.html')) app.get('/', hide, async (_request, reply) => sendPublic('index.html', reply));
+  for (const name of names) app.get(`/${name}`, hide, async (_request, reply) => sendPublic(name, reply));
   // Asked for by browsers (and tools) whatever the page links: the same icon, an SVG.
-  app.get('/favicon.ico', hide, async (_request, reply) => sendPublic('favicon.svg', reply));
-  app.get<{ Params: { file: string } }>('/:file', hide, async (request, reply) => sendPublic(request.params.file, reply));
+  if (names.includes('favicon.svg') && !names.includes('favicon.ico')) app.get('/favicon.ico', hide, async (_request, reply) => sendPublic('favicon.svg', reply));
+}
+
+/** The public dir's files (none when it is missing); read at request time, so an edited one is served as it is now. */
+async function publicFiles(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && PUBLIC_NAME.test(e.name)).map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }

@@ -22,26 +22,38 @@ export function errorReplies(...codes: number[]): Record<number, typeof errorSch
 }
 
 const ERROR_MEANING: Record<number, string> = {
-  400: 'the request is malformed: its body or parameters do not match the schema',
-  401: 'the route needs `Authorization: Bearer <password>` (--admin-password, or --requirepass for data)',
-  404: 'no such key, node or route',
-  409: 'refused by the cluster as it is now (another change under way, the last master, ...): nothing was changed',
+  400: 'the request is malformed: its body, query or parameters do not match the schema (an unknown field is named)',
+  401: 'the route needs `Authorization: Bearer <password>`: --admin-password for the cluster routes (else --requirepass), --requirepass (or the admin password) for data',
+  404: 'no such key, node or route (a node named in the body too)',
+  406: "the value is not valid UTF-8, so a JSON string cannot carry it as it is: ask again with `?encoding=base64`",
+  409: 'refused by the cluster as it is now (another change under way, the last master, a master that is down without force, ...): nothing was changed',
   413: 'the body is larger than the limit',
   415: 'the body is not JSON',
   502: 'the cluster answered with an error',
-  503: 'the cluster cannot serve this now',
+  503: 'the cluster cannot serve this now, or no proxy runs the control plane to make a change',
 };
 
 /** An address as `host:port`. */
 const address = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$', description: 'host:port, e.g. 127.0.0.1:7000' } as const;
 
-export const keyValueSchema = {
+/** How a value is written in JSON: the string itself (UTF-8), or its bytes in base64 (any bytes). */
+export type ValueEncoding = 'utf8' | 'base64';
+
+const encodingSchema = {
+  type: 'string',
+  enum: ['utf8', 'base64'],
+  description: 'utf8 (default): the value is the string itself; base64: the value is its bytes in base64 (binary-safe)',
+} as const;
+
+/** One key to set (POST /hash/data). */
+export const dataItemSchema = {
   type: 'object',
   required: ['key', 'value'],
   additionalProperties: false,
   properties: {
-    key: { type: 'string', minLength: 1, description: 'the key (any Redis key but the empty string)' },
-    value: { type: 'string', description: 'its string value' },
+    key: { type: 'string', minLength: 1, description: 'the key (any Redis key but the empty string), as UTF-8' },
+    value: { type: 'string', description: 'its value, as `encoding` says' },
+    encoding: encodingSchema,
   },
 } as const;
 
@@ -52,11 +64,33 @@ export const dataBodySchema = {
   type: 'object',
   required: ['data'],
   additionalProperties: false,
-  properties: { data: { type: 'array', minItems: 1, maxItems: MAX_DATA_ITEMS, items: keyValueSchema } },
+  properties: { data: { type: 'array', minItems: 1, maxItems: MAX_DATA_ITEMS, items: dataItemSchema } },
 } as const;
 
 export interface DataBody {
-  data: { key: string; value: string }[];
+  data: { key: string; value: string; encoding?: ValueEncoding }[];
+}
+
+/** GET /hash/data/{key}'s reply. */
+export const keyValueSchema = {
+  type: 'object',
+  required: ['key', 'value'],
+  additionalProperties: false,
+  properties: {
+    key: { type: 'string' },
+    value: { type: 'string', description: 'the value: the string itself, or with `encoding: "base64"` its bytes in base64' },
+    encoding: { type: 'string', enum: ['base64'], description: 'present (base64) when ?encoding=base64 was asked for' },
+  },
+} as const;
+
+export const dataQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { encoding: { ...encodingSchema, description: 'base64: the value\'s bytes in base64, whatever they are; utf8 (default): the string, or 406 when the bytes are not UTF-8' } },
+} as const;
+
+export interface DataQuery {
+  encoding?: ValueEncoding;
 }
 
 export const dataWrittenSchema = {
@@ -101,6 +135,33 @@ export const changeResultSchema = {
   properties: { result: { type: 'string', description: 'what was done, in one line' } },
 } as const;
 
+export const failoverBodySchema = {
+  type: 'object',
+  required: ['master'],
+  additionalProperties: false,
+  properties: {
+    master: { type: 'string', minLength: 1, description: 'the master to replace by its most up-to-date replica: node id or host:port' },
+    force: {
+      type: 'boolean',
+      description:
+        'true: FAILOVER <master> FORCE — the replica takes over without the master (CLUSTER FAILOVER FORCE, TAKEOVER if needed), for a master that is down; writes it acknowledged but had not replicated are lost. Default false: the planned, lossless switch, which needs the master up.',
+    },
+  },
+} as const;
+
+export interface FailoverBody {
+  master: string;
+  force?: boolean;
+}
+
+/** The body of a change that takes no arguments (REBALANCE, REMOVE): absent, or `{}`. */
+export const emptyBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+  description: 'no fields: send no body, or {}',
+} as const;
+
 export const nodeSchema = {
   type: 'object',
   required: ['id', 'address', 'role', 'masterId', 'state', 'slots', 'keys', 'offset', 'lagBytes'],
@@ -125,7 +186,11 @@ export const nodeSchema = {
 export const operationSchema = {
   type: 'object',
   required: ['kind', 'id', 'progress'],
-  properties: { kind: { type: 'string', description: 'migration, recovery, ...' }, id: { type: 'string' }, progress: { type: 'string' } },
+  properties: {
+    kind: { type: 'string', description: 'admin-change (the admin change running: ADD, REMOVE, FAILOVER, REBALANCE), migration, recovery' },
+    id: { type: 'string', description: 'one word: the operation id, or for an admin-change its verb and node (ADD-MASTER, REMOVE-m1)' },
+    progress: { type: 'string', description: 'key=value words, e.g. step="starting the new master" for an admin-change' },
+  },
 } as const;
 
 export const clientsSchema = {
@@ -212,7 +277,7 @@ export const clusterEventSchema = {
     why: { type: 'string', description: 'node-state: the evidence' },
     master: { type: 'string', description: 'failover, recovery: the master replaced or lost' },
     promoted: { type: 'string', description: 'failover: the replica that took over' },
-    planned: { type: 'boolean', description: 'failover: FAILOVER asked for it (true) or the master failed (false)' },
+    how: { type: 'string', enum: ['automatic', 'planned', 'forced'], description: 'failover: the master failed (automatic), FAILOVER (planned), FAILOVER FORCE of a master that is down (forced)' },
     phase: { type: 'string', description: 'recovery: started, load, reassign, migrate, forget, done; migration: started, resumed, finished, stopped, failed' },
     verb: { type: 'string', description: 'admin: the change (ADD MASTER, REMOVE m2, ...)' },
     outcome: { type: 'string', enum: ['done', 'refused', 'failed'] },

@@ -6,8 +6,9 @@
  *                        reconnects with it (Last-Event-ID, or ?since=) gets only the later
  *                        ones, so nothing is lost across a reconnect.
  *   GET /api/v1/history  JSON: the samples of the last 15 minutes (MetricsHistory).
- * Both are topology reads: with --admin-password they need it as a bearer token. A
- * browser's EventSource cannot send that header, so the page reads the stream with fetch().
+ * Both show the topology (node ids, states, roles), so they take the topology guard: the
+ * token LIST needs on RESP (auth.ts). A browser's EventSource cannot send that header, so
+ * the page reads the stream with fetch().
  *
  * The stream's messages (https://html.spec.whatwg.org/multipage/server-sent-events.html):
  *   event: hello          data: {"stream", "complete", "intervalMs"} — first; complete is
@@ -21,14 +22,14 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ClusterEventLog } from '../status/cluster-events.js';
 import type { MetricsHistory } from '../status/metrics-history.js';
-import { requireBearer } from './auth.js';
-import { bearer, clusterEventSchema, errorReplies, eventsQuerySchema, historySchema } from './schemas.js';
+import type { RouteGuard } from './auth.js';
+import { clusterEventSchema, errorReplies, eventsQuerySchema, historySchema } from './schemas.js';
 
 export interface StatusRoutesOptions {
   events: ClusterEventLog;
   history: MetricsHistory;
-  /** --admin-password: what topology reads need as a bearer token ('' for none). */
-  adminPassword: string;
+  /** The topology guard (auth.ts). */
+  guard: RouteGuard;
 }
 
 /** A comment this often: an idle stream stays open through proxies, and a dead reader is noticed. */
@@ -39,8 +40,7 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 const RETRY_MS = 1_000;
 
 export function statusRoutes(app: FastifyInstance, o: StatusRoutesOptions): void {
-  const guard = requireBearer('topology reads (--admin-password)', o.adminPassword);
-  const security = o.adminPassword !== '' ? bearer : undefined;
+  const { onRequest: guard, security } = o.guard;
   const streams = new Set<ServerResponse>();
   // A stream never ends by itself: the server's close ends them, or it would wait for them forever.
   app.addHook('preClose', (done) => {

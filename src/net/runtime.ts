@@ -1,13 +1,14 @@
 /**
  * What the connections of one proxy share — its clients' and its nodes' alike — and two
  * proxies in one process do not: one flush of every dirty connection per event-loop turn,
- * one fault reporter (the proxy's log), one count of dropped push frames, and the routes
- * to nodes not reachable at their announced address.
+ * one fault reporter (the proxy's log), one count of dropped push frames, the routes
+ * to nodes not reachable at their announced address, and the log of nodes' outages.
  */
 import { Faults, logFaults } from '../faults.js';
-import type { Logger } from '../log.js';
+import { silentLogger, type Logger } from '../log.js';
 import { DialMap } from './dial-map.js';
 import { FlushScheduler } from './flush-scheduler.js';
+import { NodeOutageLog } from './node-outage-log.js';
 
 export interface Runtime {
   readonly flush: FlushScheduler;
@@ -15,10 +16,18 @@ export interface Runtime {
   /** Push frames (RESP3 `>`) that arrived on node connections with no taker for them. */
   readonly pushes: { dropped: number };
   readonly dial: DialMap;
+  /** Where node connections tell that they lost or reached their node: one line per outage (default: nowhere). */
+  readonly outages: NodeOutageLog;
 }
 
-/** A runtime whose faults go to `log` (default: stderr), dialling through `dial` (default: as announced). */
+/** A runtime whose faults and outages go to `log` (default: stderr, nowhere), dialling through `dial` (default: as announced). */
 export function createRuntime(o: { log?: Logger; dial?: DialMap } = {}): Runtime {
   const faults = new Faults(o.log === undefined ? undefined : logFaults(o.log));
-  return { flush: new FlushScheduler((err) => faults.report(err, 'flush')), faults, pushes: { dropped: 0 }, dial: o.dial ?? new DialMap() };
+  return {
+    flush: new FlushScheduler((err) => faults.report(err, 'flush')),
+    faults,
+    pushes: { dropped: 0 },
+    dial: o.dial ?? new DialMap(),
+    outages: new NodeOutageLog(o.log ?? silentLogger()),
+  };
 }

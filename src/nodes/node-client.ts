@@ -20,6 +20,7 @@
  */
 import { BackendConnection, isUnreachableReply, type ClusterErrorHandler } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
+import { withoutAddress } from '../backend/unreachable.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { createRuntime, type Runtime } from '../net/runtime.js';
@@ -35,7 +36,7 @@ export function formatAddress(addr: NodeAddress): string {
   return `${addr.host}:${addr.port}`;
 }
 
-/** Could not connect, or the node refused our password. */
+/** Could not connect, or the node refused our password; `reason` says why without the address (the message names it once). */
 export class NodeConnectError extends Error {
   override readonly name = 'NodeConnectError';
   constructor(
@@ -97,6 +98,7 @@ export class NodeClient {
       onConnectionReady: () => attempted(true),
     };
     const reconnect = opts.reconnect ?? false;
+    const runtime = opts.runtime ?? createRuntime({ log: opts.log });
     this.conn = new BackendConnection(
       // A one-shot client sends its AUTH itself (connect()) to see the refusal; a reconnecting one re-sends it on every connect.
       { id: opts.id ?? `control ${formatAddress(address)}`, host: address.host, port: address.port, password: reconnect ? opts.password : '' },
@@ -106,7 +108,10 @@ export class NodeClient {
         reconnect,
         log: opts.log ?? QUIET,
         clusterErrors: events,
-        runtime: opts.runtime ?? createRuntime({ log: opts.log }),
+        runtime,
+        // A client given a log (health probes, slot-map reads, bulk channels) tells the
+        // proxy's outage log; a quiet one-shot's failures are its caller's to report.
+        outages: opts.log === undefined ? undefined : runtime.outages,
       },
     );
   }
@@ -118,7 +123,8 @@ export class NodeClient {
 
   /** Wait until connected (and, for a one-shot client, authenticated); rejects with a NodeConnectError. */
   async connect(): Promise<void> {
-    if (!(await this.firstAttempt)) throw new NodeConnectError(this.address, this.conn.failure);
+    // The error names the address once (NodeConnectError's own); the socket's message repeats it at its end.
+    if (!(await this.firstAttempt)) throw new NodeConnectError(this.address, withoutAddress(this.conn.failure));
     if (this.opts.reconnect === true || this.opts.password === '') return;
     const reply = await this.callRaw(['AUTH', Buffer.from(this.opts.password)]);
     const refused = replyError(reply);

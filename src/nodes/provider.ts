@@ -67,6 +67,24 @@ export type ProcessProbe =
   | { kind: 'running'; cpuMs: number }
   | { kind: 'unknown'; reason: string };
 
+/**
+ * How a log line names a node's handle. pino's own `pid` is the proxy's, so a redis-server's
+ * pid is `nodePid`; a container is `container` (its short id, which `docker` accepts like a
+ * name); a static node's handle is its address, which the line already has.
+ */
+export type HandleLogFields = { nodePid: number } | { container: string } | Record<string, never>;
+
+export function handleLogFields(kind: NodeProvider['kind'], handle: string): HandleLogFields {
+  switch (kind) {
+    case 'process':
+      return { nodePid: Number(handle) };
+    case 'docker':
+      return { container: handle.slice(0, 12) };
+    case 'static':
+      return {};
+  }
+}
+
 export interface NodeProvider {
   readonly kind: 'process' | 'docker' | 'static';
   /**

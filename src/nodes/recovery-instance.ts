@@ -93,7 +93,7 @@ export class ProcessRecoveryInstances implements RecoveryInstanceRunner {
       }
       const probe = await this.clients.as(password).probe(addr);
       if (probe.state === 'ready' && spawned.exited === undefined && spawned.child.pid !== undefined) {
-        this.o.log.info({ dir, port, pid: spawned.child.pid }, 'recovery instance started');
+        this.o.log.info({ dir, port, nodePid: spawned.child.pid }, 'recovery instance started');
         return { host: HOST, port, handle: String(spawned.child.pid) };
       }
       if (Date.now() > deadline) {
@@ -117,7 +117,7 @@ export class ProcessRecoveryInstances implements RecoveryInstanceRunner {
       signalPid(pid, 'SIGKILL');
       await waitForPidExit(pid, 5_000);
     }
-    this.o.log.info({ dir, pid }, 'recovery instance stopped');
+    this.o.log.info({ dir, nodePid: pid }, 'recovery instance stopped');
   }
 
   /** The instance already serving this dir on `addr`, answering with our password. */
@@ -136,7 +136,7 @@ export class ProcessRecoveryInstances implements RecoveryInstanceRunner {
       await sleep(POLL_MS);
     }
     this.ports.claim(addr.port);
-    this.o.log.info({ dir, port: addr.port, pid }, 'recovery instance adopted');
+    this.o.log.info({ dir, port: addr.port, nodePid: pid }, 'recovery instance adopted');
     return { host: addr.host, port: addr.port, handle: String(pid) };
   }
 
@@ -144,7 +144,7 @@ export class ProcessRecoveryInstances implements RecoveryInstanceRunner {
   private async killUnreachable(dir: string, dirReal: string): Promise<void> {
     const pid = Number((await readOptional(path.join(dir, PID_FILE)))?.trim());
     if (!(await isRedisIn(pid, dirReal))) return;
-    this.o.log.warn({ dir, pid }, 'a recovery redis-server we cannot reach runs in the dir; killing it');
+    this.o.log.warn({ dir, nodePid: pid }, 'a recovery redis-server we cannot reach runs in the dir; killing it');
     signalPid(pid, 'SIGKILL');
     await waitForPidExit(pid, 5_000);
   }

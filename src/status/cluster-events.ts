@@ -15,6 +15,9 @@
 import type { NodeHealth } from './node-status.js';
 import type { RecoveryPhase } from './recovery-status.js';
 
+/** automatic: the master failed; planned: FAILOVER (no acknowledged write lost); forced: FAILOVER FORCE of a master that is down. */
+export type FailoverHow = 'automatic' | 'planned' | 'forced';
+
 export type MigrationPhase = 'started' | 'resumed' | 'finished' | 'stopped' | 'failed';
 
 /** What happened, by kind (the fields each kind carries). */
@@ -24,7 +27,7 @@ export type ClusterEventBody =
   | { kind: 'node-added'; node: string; address: string; replicaOf?: string }
   | { kind: 'node-removing'; node: string }
   | { kind: 'node-removed'; node: string }
-  | { kind: 'failover'; master: string; promoted: string; planned: boolean; ms: number }
+  | { kind: 'failover'; master: string; promoted: string; how: FailoverHow; ms: number }
   | { kind: 'recovery'; id: string; master: string; phase: RecoveryPhase | 'started' | 'done'; slots: number; keysRecovered: number; unrecoverable?: string }
   | { kind: 'migration'; id: string; reason: string; phase: MigrationPhase; slots: number; slotsDone: number; keysMoved: number; error?: string }
   | { kind: 'admin'; verb: string; outcome: 'done' | 'refused' | 'failed'; result: string };
@@ -139,7 +142,7 @@ export function severityOf(e: ClusterEventBody): EventSeverity {
       if (e.to === 'failed' || e.to === 'stopped' || e.to === 'useless') return 'error';
       return e.to === 'up' || e.to === 'recovering' ? 'info' : 'warn';
     case 'failover':
-      return e.planned ? 'info' : 'warn';
+      return e.how === 'planned' ? 'info' : 'warn';
     case 'recovery':
       return e.unrecoverable !== undefined || e.phase === 'started' ? 'error' : 'warn';
     case 'migration':
@@ -167,7 +170,8 @@ export function describeEvent(e: ClusterEventBody): string {
     case 'node-removed':
       return `${e.node} removed`;
     case 'failover':
-      return e.planned ? `planned failover: ${e.promoted} took over from ${e.master} in ${e.ms} ms` : `${e.master} failed over to ${e.promoted} in ${e.ms} ms`;
+      if (e.how === 'planned') return `planned failover: ${e.promoted} took over from ${e.master} in ${e.ms} ms`;
+      return `${e.master} failed over to ${e.promoted} in ${e.ms} ms${e.how === 'forced' ? ' (FAILOVER FORCE)' : ''}`;
     case 'recovery':
       if (e.phase === 'started') return `shard ${e.master} lost (master and replicas down): recovering its ${e.slots} slots onto the other masters`;
       if (e.phase === 'done') {

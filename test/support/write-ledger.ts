@@ -19,6 +19,7 @@
  * an older value).
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { keySlot } from '../../src/cluster/key-slot.js';
 import { sleep } from '../../src/nodes/wait.js';
@@ -176,7 +177,11 @@ export class WriteLedger {
     const counters = new Map<string, AckedWrite[]>();
     for (const w of this.writes) {
       if (w.kind === 'set') sets.set(w.key, w);
-      else counters.set(w.key, [...(counters.get(w.key) ?? []), w]);
+      else {
+        const acked = counters.get(w.key);
+        if (acked === undefined) counters.set(w.key, [w]);
+        else acked.push(w);
+      }
     }
     const keys = [...sets.keys(), ...counters.keys()];
     const values = await readAll(this.o.port, keys);
@@ -225,7 +230,14 @@ export class WriteLedger {
       } catch (err) {
         outcome = (err as Error).message;
         this.errors.push({ at: WriteLedger.now(), what, message: outcome });
-        if (c.status !== 'ready') this.dropConnection(ci, c);
+        // Anything but the server's own error reply means the connection is broken, even
+        // while ioredis still says 'ready': its socket can be unwritable a turn before the
+        // 'close' event updates the status, and ioredis then rejects every command at once
+        // ("Stream isn't writeable"). Keeping it would spin this lane in microtasks only,
+        // starving the event loop (no timer, no deadline, no close event) while the errors
+        // pile up until the heap runs out.
+        if ((err as Error).name !== 'ReplyError' || c.status !== 'ready') this.dropConnection(ci, c);
+        await setImmediate();
       }
       const waited = WriteLedger.now() - sentAt;
       this.maxLatencyMs = Math.max(this.maxLatencyMs, waited);

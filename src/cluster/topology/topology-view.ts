@@ -24,6 +24,11 @@ export class TopologyView {
     return this.topology.nodePassword;
   }
 
+  /** The id of the node at host:port in the current document (undefined: none, or no document yet). */
+  nodeIdAt(host: string, port: number): string | undefined {
+    return this.doc?.nodes.find((n) => n.host === host && n.port === port)?.id;
+  }
+
   seedAddresses(): { host: string; port: number }[] {
     return this.doc === undefined ? [] : seedAddresses(this.doc);
   }

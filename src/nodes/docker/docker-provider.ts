@@ -200,7 +200,8 @@ export class DockerProvider implements NodeProvider {
     } catch (err) {
       if (!isDockerNotFound(err)) throw err;
       // Not a container of this engine (or not under Docker's default hostname): whoever runs it must route it to the network.
-      this.log.warn({ network: net.name, hostname: self }, 'docker-node-access network: this proxy is not a container of this engine under its hostname; it does not join the network itself');
+      // The line's own `hostname` (pino's) is the name that was looked up.
+      this.log.warn({ network: net.name }, 'docker-node-access network: this proxy is not a container of this engine under its hostname; it does not join the network itself');
       return;
     }
     if (info.NetworkSettings.Networks[net.name] !== undefined) return;

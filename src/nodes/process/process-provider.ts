@@ -69,7 +69,7 @@ interface OwnedNode {
   /** Set when this provider spawned the process (absent when adopted). */
   child?: ChildProcess;
   stopping: boolean;
-  /** An adopted node's death was reported already (it stays listed until restarted or stopped). */
+  /** Its death was logged already (a node stays listed until restarted or stopped). */
   exitReported?: boolean;
 }
 
@@ -158,7 +158,8 @@ export class ProcessProvider implements NodeProvider {
     if (!node) return;
     node.stopping = true;
     if (!(await this.isStillOurRedis(node))) {
-      this.log.warn({ node: id, pid: node.pid }, 'node process already gone (or pid reused); nothing to stop');
+      // After an exit already logged ('node exited unexpectedly'), this is no news.
+      this.log[node.exitReported === true ? 'debug' : 'warn']({ node: id, nodePid: node.pid }, 'node process already gone (or pid reused); nothing to stop');
       this.forget(node);
       return;
     }
@@ -166,7 +167,7 @@ export class ProcessProvider implements NodeProvider {
     if (graceful && signalPid(node.pid, 'SIGTERM')) {
       how = 'SIGTERM';
       if (!(await waitForPidExit(node.pid, this.stopTimeoutMs))) {
-        this.log.warn({ node: id, pid: node.pid, timeoutMs: this.stopTimeoutMs }, 'node did not stop on SIGTERM in time; sending SIGKILL');
+        this.log.warn({ node: id, nodePid: node.pid, timeoutMs: this.stopTimeoutMs }, 'node did not stop on SIGTERM in time; sending SIGKILL');
         how = 'SIGKILL after SIGTERM timeout';
         signalPid(node.pid, 'SIGKILL');
       }
@@ -177,7 +178,7 @@ export class ProcessProvider implements NodeProvider {
       throw new Error(`node ${id} (pid ${node.pid}) did not exit after SIGKILL`);
     }
     this.forget(node);
-    this.log.info({ node: id, pid: node.pid, port: node.port, how }, 'node stopped');
+    this.log.info({ node: id, nodePid: node.pid, port: node.port, how }, 'node stopped');
   }
 
   async stopAll(): Promise<void> {
@@ -194,7 +195,7 @@ export class ProcessProvider implements NodeProvider {
         if (!(await this.isStillOurRedis(node))) return;
         signalPid(node.pid, 'SIGKILL');
         if (await waitForPidExit(node.pid, 2_000)) this.forget(node);
-        this.log.warn({ node: node.id, pid: node.pid, port: node.port }, 'node killed (SIGKILL)');
+        this.log.warn({ node: node.id, nodePid: node.pid, port: node.port }, 'node killed (SIGKILL)');
       }),
     );
   }
@@ -244,7 +245,7 @@ export class ProcessProvider implements NodeProvider {
     this.ports.claim(bus);
     this.nodes.set(spec.id, { id: spec.id, port, busPort: bus, pid, nodeDir, stopping: false });
     this.watchAdopted();
-    this.log.info({ node: spec.id, pid, port, busPort: bus, nodeDir }, 'node adopted');
+    this.log.info({ node: spec.id, nodePid: pid, port, busPort: bus, nodeDir }, 'node adopted');
     return { id: spec.id, host: HOST, port, busPort: bus, handle: String(pid) };
   }
 
@@ -290,7 +291,7 @@ export class ProcessProvider implements NodeProvider {
       if (outcome.kind === 'ready') {
         this.nodes.set(spec.id, { id: spec.id, port, busPort, pid: outcome.pid, nodeDir, child, stopping: false });
         this.watchExit(spec.id, child);
-        this.log.info({ node: spec.id, pid: outcome.pid, port, busPort, nodeDir }, 'node started');
+        this.log.info({ node: spec.id, nodePid: outcome.pid, port, busPort, nodeDir }, 'node started');
         return { id: spec.id, host: HOST, port, busPort, handle: String(outcome.pid) };
       }
       this.ports.release(port);
@@ -345,7 +346,8 @@ export class ProcessProvider implements NodeProvider {
     child.once('exit', (code, signal) => {
       const node = this.nodes.get(id);
       if (!node || node.child !== child || node.stopping) return;
-      this.log.warn({ node: id, pid: node.pid, code, signal }, 'node exited unexpectedly');
+      node.exitReported = true;
+      this.log.warn({ node: id, nodePid: node.pid, code, signal }, 'node exited unexpectedly');
       this.onUnexpectedExit?.(id);
     });
   }
@@ -375,7 +377,7 @@ export class ProcessProvider implements NodeProvider {
         adopted++;
         if (node.stopping || node.exitReported || isPidAlive(node.pid)) continue;
         node.exitReported = true;
-        this.log.warn({ node: node.id, pid: node.pid }, 'adopted node exited unexpectedly');
+        this.log.warn({ node: node.id, nodePid: node.pid }, 'adopted node exited unexpectedly');
         this.onUnexpectedExit?.(node.id);
       }
       if (adopted === 0 && this.adoptedWatch !== null) {

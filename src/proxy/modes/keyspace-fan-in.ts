@@ -188,7 +188,8 @@ export class KeyspaceFanIn implements SubscriberOwner {
   onLost(conn: SubscriberConnection, why: string): void {
     const link = this.byConn.get(conn);
     if (link === undefined) return;
-    if (this.losses === 0) this.opts.log.warn({ node: conn.endpoint.id, err: why }, 'keyspace notification connection to a node lost: connecting again');
+    // A node's outage has its own line (runtime.outages): this one only for a loss that is not part of one.
+    if (this.losses === 0 && !this.opts.runtime.outages.isDown(conn.endpoint)) this.opts.log.warn({ node: conn.endpoint.id, err: why }, 'keyspace notification connection to a node lost: connecting again');
     this.dropLink(link);
     if (this.reconnect === null && !this.closed) {
       const delay = Math.min(RECONNECT_CAP_MS, RECONNECT_MS * 2 ** Math.min(this.losses++, 10));

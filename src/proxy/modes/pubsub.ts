@@ -362,7 +362,9 @@ export class PubSubHub implements SubscriberOwner, KeyspaceTarget {
     if (this.shardLinks.get(conn.address) === conn) this.shardLinks.delete(conn.address);
     if (this.classic === conn) this.classic = null;
     if (link.topics.size > 0) {
-      this.opts.log.warn({ node: conn.endpoint.id, err: why, topics: link.topics.size }, 'Pub/Sub connection to a node lost: re-subscribing elsewhere');
+      // A node's outage has its own line (runtime.outages); this one per connection and retry would repeat it.
+      const level = this.opts.runtime.outages.isDown(conn.endpoint) ? 'debug' : 'warn';
+      this.opts.log[level]({ node: conn.endpoint.id, err: why, topics: link.topics.size }, 'Pub/Sub connection to a node lost: re-subscribing elsewhere');
     }
     for (const topic of [...link.topics]) {
       this.unlink(topic, link);
