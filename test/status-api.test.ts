@@ -216,7 +216,8 @@ describe('the status API: events, history, health', { skip, timeout: 180_000 }, 
       const failed = (await stream.next('m0r0 failed', isState('failed'))).data as ClusterEvent & { kind: 'node-state' };
       assert.equal(failed.why, 'its process exited');
       assert.equal(failed.severity, 'error');
-      assert.equal(failed.text, 'm0r0 up → failed: its process exited');
+      // Its dropped connection may make it suspect a moment before the provider sees the exit.
+      assert.match(failed.text, /^m0r0 (up|suspect) → failed: its process exited$/);
       await stream.next('m0r0 recovering', isState('recovering'));
       await stream.next('m0r0 restarted', (m) => m.event === 'cluster-event' && (m.data as ClusterEvent).kind === 'node-restarted');
       await stream.next('m0r0 up again', isState('up'));

@@ -237,7 +237,7 @@ describe('the status page in headless Chromium', { skip, timeout: 240_000 }, () 
       });
       const down = entries.find((e) => e.to === 'failed')!;
       const up = entries.filter((e) => e.to === 'up').at(-1)!;
-      assert.match(down.text, new RegExp(`^${replicaId} up → failed: its process exited$`));
+      assert.match(down.text, new RegExp(`^${replicaId} (up|suspect) → failed: its process exited$`));
       assert.ok(entries.some((e) => e.kind === 'node-restarted'), `its restart is there: ${entries.map((e) => e.text).join(' | ')}`);
       t.diagnostic(`${replicaId} in the timeline: ${entries.map((e) => `${e.to || e.kind}@${e.at.slice(11)}`).join(' → ')}; down for ${Date.parse(up.at) - Date.parse(down.at)} ms`);
       await until(`${replicaId}'s row up again`, 15_000, () => page.locator(`#nodes tr[data-node-id="${replicaId}"]`).getAttribute('data-state'), (s) => s === 'up');
@@ -252,6 +252,7 @@ describe('the status page in headless Chromium', { skip, timeout: 240_000 }, () 
     test('load through the proxy moves the charts: new points, a latest ops/s above 0, a latency', async () => {
       assert.ok(rig);
       await page.waitForSelector('#timeline-section[data-stream="live"]', { timeout: 10_000 });
+      await page.waitForSelector('#charts-section[data-history="loaded"]', { timeout: 10_000 });
       const chart = async (id: string) =>
         page.$eval(`#${id}`, (f) => ({
           points: Number((f as HTMLElement).dataset.points),
@@ -262,13 +263,14 @@ describe('the status page in headless Chromium', { skip, timeout: 240_000 }, () 
       const c = await strictClient(rig.tp.port);
       let loaded: Awaited<ReturnType<typeof chart>>;
       try {
-        // Pipelines of SETs until a new sample, taken under the load, is drawn (one comes every 2 s).
+        // Pipelines of SETs until two new samples, taken under the load, are drawn (one comes
+        // every 2 s; a master's rate needs the sample before it).
         loaded = await until('the ops/s chart to show the load', 30_000, async () => {
           const pipeline = c.pipeline();
           for (let i = 0; i < 500; i++) pipeline.set(`chart:${i}`, 'v');
           await pipeline.exec();
           return chart('chart-ops');
-        }, (v) => v.points > before.points && Number(v.latest) > 0);
+        }, (v) => v.points >= before.points + 2 && Number(v.latest) > 0);
       } finally {
         c.disconnect();
       }
@@ -398,7 +400,8 @@ describe('the status page in headless Chromium', { skip, timeout: 240_000 }, () 
       assert.equal(await m1.getAttribute('data-serving'), 'false');
       assert.match((await m1.textContent()) ?? '', /failed: not served/);
       const failed = await until('m1 failed in the timeline', 10_000, async () => (await timeline(page)).filter((e) => e.node === 'm1' && e.to === 'failed'), (es) => es.length > 0);
-      assert.equal(failed[0].text, 'm1 up → failed: its process exited');
+      // Its dropped connection may make it suspect a moment before the provider sees the exit.
+      assert.match(failed[0].text, /^m1 (up|suspect) → failed: its process exited$/);
       // The API says the same: the page only shows it.
       const body = (await (await fetch(`${rig.url}api/v1/cluster`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { health: { status: string; reasons: string[] } };
       assert.equal(body.health.status, 'down');

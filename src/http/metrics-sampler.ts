@@ -62,9 +62,12 @@ export class MetricsSampler {
     if (this.timer !== undefined || this.closed) return;
     const next = (): void => {
       this.timer = setTimeout(() => {
-        void this.sample().finally(() => {
-          if (!this.closed) next();
-        });
+        // A sample that cannot be taken is missing from the charts; the status page must never take the proxy down.
+        void this.sample()
+          .catch(() => undefined)
+          .finally(() => {
+            if (!this.closed) next();
+          });
       }, this.o.history.intervalMs);
       this.timer.unref();
     };
@@ -101,7 +104,12 @@ export class MetricsSampler {
   }
 
   private async sampleMasters(): Promise<MasterSample[]> {
-    const masters = this.o.masters();
+    let masters: SampledMaster[];
+    try {
+      masters = this.o.masters();
+    } catch {
+      return []; // no document yet to name them by: a sample of the proxy's own figures
+    }
     const seen = new Set(masters.map((m) => m.id));
     for (const id of this.masterMarks.keys()) if (!seen.has(id)) this.masterMarks.delete(id);
     return Promise.all(masters.map((m) => this.sampleMaster(m)));

@@ -435,6 +435,7 @@
       if (!res.ok) return; // the stream's samples fill the charts from now on
       const body = await res.json();
       if (Array.isArray(body.samples)) addSamples(body.samples);
+      $('charts-section').dataset.history = 'loaded';
     } catch {
       /* the same */
     }
