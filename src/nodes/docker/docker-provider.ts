@@ -38,7 +38,7 @@ import { tailFile } from '../log-tail.js';
 import { PortAllocator } from '../ports.js';
 import { writePrivateFile } from '../process/process-provider.js';
 import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type ProcessProbe, type RunningNode } from '../provider.js';
-import { CONF_FILE, isClusterConf, REDIS_LOG_FILE, renderRedisConf } from '../redis-conf.js';
+import { CONF_FILE, isClusterConf, REDIS_LOG_FILE, renderRedisConf, withAnnounceIp } from '../redis-conf.js';
 import { sleep, withTimeout } from '../wait.js';
 
 /** Inside every node container: the client and bus ports, and where the volume is mounted. */
@@ -292,8 +292,13 @@ export class DockerProvider implements NodeProvider {
     try {
       const confPath = path.join(nodeDir, CONF_FILE);
       const existing = await readOptional(confPath);
-      // A node's own config is kept as it is (an operator's edits, or one that cannot start).
-      if (existing === undefined || !isClusterConf(existing)) {
+      // A node's own config is kept as it is (an operator's edits, or one that cannot start),
+      // but for the address it announces: a container created again on a network made again
+      // (make docker-clean) may have another one; the cluster meets it there (rejoinCluster).
+      if (existing !== undefined && isClusterConf(existing)) {
+        const updated = withAnnounceIp(existing, ip);
+        if (updated !== existing) await writePrivateFile(confPath, updated);
+      } else {
         await writePrivateFile(
           confPath,
           renderRedisConf({
