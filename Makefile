@@ -239,7 +239,7 @@ docker-stop:
 
 # Found by the cluster's label (a hash of the data dir's path, the path make docker-run gives
 # the proxy); refused while a proxy runs on that data dir (its lock): make docker-stop first.
-# The proxy in its container has the data dir's files; when make ran as root they are uid 1000's.
+# DOCKER_CLEAN_DATA=1 removes the data dir too (only one holding topology.json).
 docker-clean: build
 	@data="$(abspath $(DOCKER_DATA_DIR))"; [ ! -d "$$data" ] || data="$$(realpath "$$data")"; \
 	set -x; node bin/ihs-docker-clean.js --data-dir "$$data" $(if $(filter-out 0 no false,$(DOCKER_CLEAN_DATA)),--remove-data-dir)

@@ -27,6 +27,9 @@ export interface DockerCleanOptions {
   log: Logger;
 }
 
+/** What became of the data dir; notRemoved: asked to remove it, and why it was not. */
+export type DataDirFate = 'kept' | 'removed' | 'absent' | { notRemoved: string };
+
 export type DockerCleanOutcome =
   | { kind: 'refused'; reason: string }
   | {
@@ -35,7 +38,7 @@ export type DockerCleanOutcome =
       removed: DockerClusterResources;
       /** What the engine would not remove, in its words. */
       problems: string[];
-      dataDir: 'kept' | 'removed' | 'absent' | { notRemoved: string };
+      dataDir: DataDirFate;
     };
 
 export async function cleanDockerCluster(o: DockerCleanOptions): Promise<DockerCleanOutcome> {
@@ -58,17 +61,17 @@ export async function cleanDockerCluster(o: DockerCleanOptions): Promise<DockerC
   }
   try {
     const { removed, problems } = await removeClusterResources(o.docker, clusterId);
-    let kept: 'kept' | 'removed' | 'absent' | { notRemoved: string } = exists ? 'kept' : 'absent';
+    let fate: DataDirFate = exists ? 'kept' : 'absent';
     if (exists && o.removeDataDir) {
       // Only what a proxy made: a typo in the path must not wipe some other directory.
-      if (problems.length > 0) kept = { notRemoved: 'some Docker resources of the cluster are still there (above)' };
-      else if (!(await isProxyDataDir(dataDir))) kept = { notRemoved: `it holds no ${TOPOLOGY_FILE}: not a data dir of interface-hash-server` };
+      if (problems.length > 0) fate = { notRemoved: 'some Docker resources of the cluster are still there (above)' };
+      else if (!(await isProxyDataDir(dataDir))) fate = { notRemoved: `it holds no ${TOPOLOGY_FILE}: not a data dir of interface-hash-server` };
       else {
         await rm(dataDir, { recursive: true, force: true });
-        kept = 'removed';
+        fate = 'removed';
       }
     }
-    return { kind: 'cleaned', clusterId, removed, problems, dataDir: kept };
+    return { kind: 'cleaned', clusterId, removed, problems, dataDir: fate };
   } finally {
     await lock?.release();
   }
