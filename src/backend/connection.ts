@@ -63,13 +63,16 @@ export interface ClusterErrorHandler {
   onBusy?(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean;
 }
 
+/** The part of a logger a connection writes to (a client that logs nothing passes plain no-ops, without loading pino). */
+export type ConnectionLog = Pick<Logger, 'debug' | 'warn' | 'error'>;
+
 export interface ConnectionOptions {
   connectTimeoutMs: number;
   /** A request unanswered this long fails the connection; 0 disables (blocking commands). */
   commandTimeoutMs: number;
   /** Reconnect by itself after a drop (pool connections); dedicated ones do not. */
   reconnect: boolean;
-  log: Logger;
+  log: ConnectionLog;
   /** The proxy's flush scheduler, fault reporter, dropped-push count and dial routes. */
   runtime: Runtime;
   /** Who handles MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies; without one they reach the sink. */
