@@ -1,7 +1,7 @@
 /**
  * The layer rules of docs/architecture.md, checked by `make lint` (and so by `make test`).
  * Each layer may import only the layers below it:
- *   entry (main.ts, config.ts, control-plane.ts)
+ *   entry (main.ts, config.ts, control-plane.ts, docker-clean.ts)
  *   surfaces: http/, cli/
  *   data plane: proxy/        control plane: failover/, admin/, coordination/   (neither imports the other)
  *   cluster/
@@ -9,7 +9,7 @@
  *   backend/
  *   resp/, commands/, net/, ops/, status/, log.ts, faults.ts
  */
-const ENTRY = '^src/(main|config|control-plane)[.]ts$';
+const ENTRY = '^src/(main|config|control-plane|docker-clean)[.]ts$';
 const SURFACES = '^src/(http|cli)/';
 const PROXY = '^src/proxy/';
 const CONTROL = '^src/(failover|admin|coordination)/';

@@ -44,7 +44,7 @@ ARGS ?=
 BUILD_STAMP := dist/.stamp
 BUILD_INPUTS := $(shell find src -name '*.ts' -o -type d -o -path 'src/http/public/*') tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all node node-bin FORCE deps system-deps test-deps build run cli test chaos redis-suite typecheck lint bench bench-failover clean help docker-images docker-run docker-stop
+.PHONY: all node node-bin FORCE deps system-deps test-deps build run cli test chaos redis-suite typecheck lint bench bench-failover clean help docker-images docker-run docker-stop docker-clean
 
 all: test
 
@@ -60,8 +60,9 @@ help:
 	@echo "make bench  - redis-benchmark: one redis-server vs twemproxy vs predixy vs this proxy, side by side"
 	@echo "make bench-failover - kill -9 of a master under load -> first write on its slots, median over runs"
 	@echo "make docker-images - build ihs-redis:local, ihs-local/node:$(NODE_MAJOR) and the proxy image offline (docker/README.md)"
-	@echo "make docker-run  - the proxy image with --provider docker on 127.0.0.1:6380, Docker socket mounted (ARGS, DOCKER_DATA_DIR)"
-	@echo "make docker-stop - stop and remove the proxy container (its Redis containers stay)"
+	@echo "make docker-run  - the proxy image with --provider docker on 127.0.0.1:6380, HTTP (status page, API, /metrics) on 127.0.0.1:8888, Docker socket mounted (ARGS, DOCKER_DATA_DIR, DOCKER_PORT, DOCKER_HTTP_PORT)"
+	@echo "make docker-stop - stop and remove the proxy container (its Redis containers stay, stopped; PROXY_CONTAINER)"
+	@echo "make docker-clean - remove a stopped cluster's Redis containers, volumes and network; keeps DOCKER_DATA_DIR unless DOCKER_CLEAN_DATA=1"
 
 # $(call apt-need,CHECK,PACKAGES): when the shell command CHECK fails, install the Debian
 # PACKAGES as root (apt-get update only when the package lists are too old to have them);
@@ -192,12 +193,21 @@ PROXY_IMAGE ?= interface-hash-server:local
 REDIS_IMAGE ?= ihs-redis:local
 PROXY_CONTAINER ?= ihs-proxy
 DOCKER_PORT ?= 6380
+# The host port of the image's HTTP server (status page, /api/v1, /metrics; IHS_HTTP_BIND=0.0.0.0
+# in the image, port 8888); 0: none (the proxy runs with --http-port 0).
+DOCKER_HTTP_PORT ?= 8888
 DOCKER_SOCKET ?= /var/run/docker.sock
 # Bind-mounted at the same absolute path inside the proxy's container: the docker provider
 # mounts each node's dir (<data-dir>/nodes/<id>) into its Redis container by host path.
 DOCKER_DATA_DIR ?= $(CURDIR)/data-docker
+# DOCKER_CLEAN_DATA=1: make docker-clean removes the data dir too.
+DOCKER_CLEAN_DATA ?=
 # The image's non-root user (`node`), who owns the data dir when make runs as root.
 IMAGE_UID := 1000
+# The variables given to this make (command line or environment), for the hints to repeat:
+# the next make needs them again to find the same container or data dir.
+given = $(if $(filter command environment,$(firstword $(origin $(1)))), $(1)=$($(1)))
+DOCKER_HTTP_PUBLISH := $(if $(filter 0,$(DOCKER_HTTP_PORT)),,-p 127.0.0.1:$(DOCKER_HTTP_PORT):8888)
 
 # The proxy image installs its dependencies from the host's npm cache, which npm ci fills.
 docker-images: node node_modules/.package-lock.json
@@ -205,24 +215,34 @@ docker-images: node node_modules/.package-lock.json
 
 # The container runs as you (--user uid:gid: the data dir and every node's files stay yours);
 # as root, as the image's user (uid 1000), with the data dir chowned to it. --group-add: the
-# socket's group, so that non-root user may talk to the daemon. Only the proxy port is
-# published, on 127.0.0.1.
+# socket's group, so that non-root user may talk to the daemon. The proxy port and the HTTP
+# port are published on 127.0.0.1 only; the container's own ports are fixed (6380, 8888).
 docker-run:
 	@[ -S $(DOCKER_SOCKET) ] || { echo "no Docker socket at $(DOCKER_SOCKET) (DOCKER_SOCKET=...)"; exit 1; }
 	@docker image inspect $(PROXY_IMAGE) >/dev/null 2>&1 || { echo "no image $(PROXY_IMAGE): make docker-images"; exit 1; }
 	@if [ "$$(docker inspect -f '{{.State.Running}}' $(PROXY_CONTAINER) 2>/dev/null)" = true ]; then \
-	  echo "$(PROXY_CONTAINER) is running already (make docker-stop first)"; exit 1; fi
+	  echo "$(PROXY_CONTAINER) is running already (make docker-stop$(call given,PROXY_CONTAINER) first)"; exit 1; fi
 	@docker rm $(PROXY_CONTAINER) >/dev/null 2>&1 || true
 	@set -e; mkdir -p "$(DOCKER_DATA_DIR)"; data="$$(realpath "$(DOCKER_DATA_DIR)")"; \
 	if [ "$$(id -u)" = 0 ]; then chown $(IMAGE_UID):$(IMAGE_UID) "$$data"; user=""; else user="--user $$(id -u):$$(id -g)"; fi; \
 	set -x; docker run -d --init --name $(PROXY_CONTAINER) $$user \
 	  --group-add "$$(stat -c %g $(DOCKER_SOCKET))" -v $(DOCKER_SOCKET):/var/run/docker.sock \
-	  -v "$$data:$$data" -p 127.0.0.1:$(DOCKER_PORT):6380 \
-	  $(PROXY_IMAGE) --provider docker --bind 0.0.0.0 --port 6380 --data-dir "$$data" --redis-image $(REDIS_IMAGE) $(ARGS)
-	@echo "logs: docker logs -f $(PROXY_CONTAINER)   stop: make docker-stop   try: redis-cli -p $(DOCKER_PORT) ping"
+	  -v "$$data:$$data" -p 127.0.0.1:$(DOCKER_PORT):6380 $(DOCKER_HTTP_PUBLISH) \
+	  $(PROXY_IMAGE) --provider docker --bind 0.0.0.0 --port 6380 --http-port $(if $(DOCKER_HTTP_PUBLISH),8888,0) \
+	    --data-dir "$$data" --redis-image $(REDIS_IMAGE) $(ARGS)
+	@echo "try: redis-cli -p $(DOCKER_PORT) ping   logs: docker logs -f $(PROXY_CONTAINER)"
+	@$(if $(DOCKER_HTTP_PUBLISH),echo "status page: http://127.0.0.1:$(DOCKER_HTTP_PORT)/   API: http://127.0.0.1:$(DOCKER_HTTP_PORT)/api/v1/docs   metrics: http://127.0.0.1:$(DOCKER_HTTP_PORT)/metrics",true)
+	@echo "stop: make docker-stop$(call given,PROXY_CONTAINER)   then, to remove its Redis containers, volumes and network: make docker-clean$(call given,DOCKER_DATA_DIR)"
 
 docker-stop:
 	docker stop $(PROXY_CONTAINER) && docker rm $(PROXY_CONTAINER)
+
+# Found by the cluster's label (a hash of the data dir's path, the path make docker-run gives
+# the proxy); refused while a proxy runs on that data dir (its lock): make docker-stop first.
+# DOCKER_CLEAN_DATA=1 removes the data dir too (only one holding topology.json).
+docker-clean: build
+	@data="$(abspath $(DOCKER_DATA_DIR))"; [ ! -d "$$data" ] || data="$$(realpath "$$data")"; \
+	set -x; node bin/ihs-docker-clean.js --data-dir "$$data" $(if $(filter-out 0 no false,$(DOCKER_CLEAN_DATA)),--remove-data-dir)
 
 clean:
 	rm -rf data .test-data dist

@@ -25,7 +25,8 @@ import { ClusterAdmin, migrationListing, parseNodeAddress, recoveryListing } fro
 import { rebalanceCluster } from './cluster/operations/rebalance.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances, type RecoveryInstanceRunner } from './nodes/recovery-instance.js';
-import { detectNodeAccess, dockerClusterId, DockerProvider } from './nodes/docker/docker-provider.js';
+import { dockerClusterId, DockerProvider } from './nodes/docker/docker-provider.js';
+import { detectNodeAccess } from './nodes/docker/docker-node-access.js';
 import { DockerRecoveryInstances } from './nodes/docker/docker-recovery-instances.js';
 import { SlotMigrator } from './cluster/operations/slot-migration.js';
 import type { ScriptSource } from './cluster/operations/node-preparation.js';

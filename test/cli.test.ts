@@ -14,6 +14,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { strictClient, startTestProxy, type TestProxy } from './support/proxy.js';
 import { buildExecutable } from './support/proxy-process.js';
@@ -21,8 +26,12 @@ import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.
 import { freePort } from './support/redis-server.js';
 import { splitWords } from '../src/cli/line-words.js';
 import { resolveTarget } from '../src/cli/server-target.js';
-import { parsePromptWords } from '../src/cli/cli-args.js';
 import { CliError } from '../src/cli/cli-error.js';
+import { HELP } from '../src/cli/cli-help.js';
+import { parseCommandLine, parsePromptWords } from '../src/cli/cli-args.js';
+import { COMMANDS, GLOBAL_OPTIONS, formText } from '../src/cli/cli-forms.js';
+import { ProxyConnection } from '../src/cli/proxy-connection.js';
+import { runRepl } from '../src/cli/repl.js';
 import { parseListing } from '../src/status/list-format.js';
 import type { NodeJson } from './support/admin-list.js';
 
@@ -37,8 +46,13 @@ interface CliRun {
 
 /** Run bin/ihs-cli with `args`; the CLUSTER_* variables of this process are not passed on, only `env`'s. */
 function cli(args: string[], o: { env?: Record<string, string>; input?: string } = {}): Promise<CliRun> {
+  return run(process.execPath, ['bin/ihs-cli', ...args], o);
+}
+
+/** Run `command` in the repo with `input` on its stdin (a pipe). */
+function run(command: string, args: string[], o: { env?: Record<string, string>; input?: string }): Promise<CliRun> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CLUSTER_')));
-  const child = spawn(process.execPath, ['bin/ihs-cli', ...args], { cwd: REPO, env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: REPO, env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -101,6 +115,11 @@ describe('ihs-cli', { skip }, () => {
     assert.equal(await ok(['--server', server, 'set', 'pos', '007']), 'OK\n');
     assert.equal(await ok(['--server', server, 'get', 'pos']), '007\n', 'numbers stay strings');
     assert.equal(await ok(['--server', server, 'get', '-k', 'no-such-key']), '(nil)\n');
+    // A value after `=` (one starting with -), options after the command, `--` before a word starting with -.
+    assert.equal(await ok(['set', '--key=-dash', '-v=-1', '--server', server]), 'OK\n');
+    assert.equal(await ok(['--server', server, 'get', '--', '-dash']), '-1\n');
+    assert.equal(await ok(['--server', server, 'set', '-k', 'empty', '-v', '']), 'OK\n', 'an empty value given as a word is a value');
+    assert.equal(await ok(['--server', server, 'get', 'empty']), '\n');
     // What the CLI wrote is in the cluster, as any client sees it.
     const r = await strictClient(tp.port);
     try {
@@ -167,12 +186,17 @@ describe('ihs-cli', { skip }, () => {
     assert.equal(await fails(['--server', server, 'get'], 2), 'get: missing -k KEY');
     assert.equal(await fails(['--server', server, 'get', '-k'], 2), 'get: missing -k KEY');
     assert.equal(await fails(['--server', server, 'set', '-k', 'a'], 2), 'set: missing -v VALUE');
-    assert.equal(await fails(['--server', server, 'get', '-k', 'a', 'b'], 2), "get: unexpected argument 'b' (the key is given by --key)");
+    assert.equal(await fails(['--server', server, 'get', '-k', 'a', 'b'], 2), "get: unexpected argument 'b'");
     assert.equal(await fails(['--server', server, 'get', 'a', 'b'], 2), "get: unexpected argument 'b'");
-    assert.equal(await fails(['--server', server, 'get', '-x', 'a'], 2), 'Unknown argument: x');
-    assert.equal(await fails(['--server', server, 'add', '-s', 'new'], 2), 'add -s: name the master with -m MASTER (an id like m0, or host:port)');
+    assert.equal(await fails(['--server', server, 'set', 'a', '-v', 'b'], 2), "set: unexpected argument 'a'", 'no form mixes words and flags');
+    assert.equal(await fails(['--server', server, 'get', '-x', 'a'], 2), "get: unknown option '-x'");
+    assert.equal(await fails(['--server', server, '-x', 'get', 'a'], 2), "unknown option '-x'");
+    assert.equal(await fails(['--server', server, 'ls', '--json=yes'], 2), 'ls: --json takes no value');
+    assert.equal(await fails(['--server', server, 'add', '-s', 'new'], 2), 'add: missing -m MASTER (an id like m0, or host:port)');
+    assert.equal(await fails(['--server', server, 'add', '-m', 'new', '-s', 'new'], 2), "add: -m MASTER names the master of the replica (an id like m0, or host:port), not 'new'");
     assert.equal(await fails(['--server', server, 'remove'], 2), 'remove: missing NODE');
-    assert.equal(await fails(['--server', server, 'get', '-k', 'a', '-k', 'b'], 2), 'get: -k KEY given more than once');
+    assert.equal(await fails(['--server', server, 'get', '-k', 'a', '-k', 'b'], 2), 'get: -k given more than once');
+    assert.equal(await fails(['--server', server, '--server', server, 'get', 'a'], 2), '--server given more than once');
     assert.match(await fails(['--server', 'no-port', 'ls'], 2), /^--server: 'no-port' is not an address/);
     // Refused by the proxy: its own words, as redis-cli shows them.
     assert.match(await fails(['--server', server, 'remove', 'nosuch'], 1), /^\(error\) ERR no node nosuch \(known: m0, /);
@@ -181,9 +205,27 @@ describe('ihs-cli', { skip }, () => {
     const port = await freePort();
     assert.match(await fails(['--server', `127.0.0.1:${port}`, 'get', '-k', 'foo'], 1), new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
     const help = await ok(['help']);
-    assert.match(help, /^Commands .*\n(.*\n)*\s+add -m MASTER -s \[SLAVE\]/);
+    assert.equal(help, `${HELP}\n`);
+    // The forms a new user missed: `add` alone (a master the proxy starts) among them.
+    assert.match(help, /^ {2}add {2,}add a master the proxy starts \(ADD MASTER\)$/m);
+    assert.match(help, /^ {2}add -m MASTER -s \[SLAVE\] /m);
     assert.equal(await ok(['--help']), help);
     assert.equal(await ok(['-h']), help);
+    assert.equal(await ok(['get', 'foo', '--help']), help, '--help anywhere');
+  });
+
+  test('a one-shot loads neither yargs, pino nor what only the prompt, piped input and list use', async () => {
+    // Each module Node loads, written to stderr at exit (speed is measured in bench/cli-startup.ts, not here).
+    const trace = `data:text/javascript,${encodeURIComponent(
+      "import { registerHooks } from 'node:module'; const seen = []; registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } }); process.on('exit', () => process.stderr.write(JSON.stringify(seen)));",
+    )}`;
+    const r = await run(process.execPath, ['--import', trace, 'bin/ihs-cli', '--server', server, 'get', 'never-set'], {});
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '(nil)\n');
+    const loaded = (JSON.parse(r.stderr) as string[]).filter((u) => u.startsWith('file:'));
+    assert.ok(loaded.some((u) => u.endsWith('/dist/cli/main.js') || u.endsWith('/dist/nodes/node-client.js')), loaded.join(' '));
+    const needless = loaded.filter((u) => /\/node_modules\/(yargs|pino)|\/dist\/cli\/(repl|piped-input|list-table|listing)\.js$|\/dist\/log\.js$/.test(u));
+    assert.deepEqual(needless, []);
   });
 
   test('the default server is localhost:6380', async (t) => {
@@ -230,7 +272,7 @@ describe('ihs-cli', { skip }, () => {
     assert.equal(json.nodes.length, 4);
   });
 
-  test('the prompt through stdin: commands in order, errors printed and the prompt goes on, quit leaves', async () => {
+  test('piped input: each line run in order, replies only (no prompt), errors on stderr, exit code of the first failed line', async () => {
     const input = [
       'set -k p -v "two words"',
       'get -k p',
@@ -243,26 +285,73 @@ describe('ihs-cli', { skip }, () => {
       'quit',
       'set -k p -v after-quit',
     ].join('\n');
-    const out = await ok(['--server', server], { input: `${input}\n` });
+    const r = await cli(['--server', server], { input: `${input}\n` });
+    assert.equal(r.code, 2, 'the first failed line was a bad one (exit 2)');
+    assert.ok(!r.stdout.includes('ihs '), 'no prompt');
+    const [set, get, nil, ...table] = r.stdout.split('\n');
+    assert.deepEqual([set, get, nil], ['OK', 'two words', '(nil)']);
+    assert.match(table[0], /^NODE\s+ADDRESS/);
+    assert.match(table.at(-2)!, /^2 masters, 2 replicas, /);
+    assert.equal(table.at(-1), '', 'ls is the last output: quit printed nothing and ended the input');
+    const errors = r.stderr.split('\n');
+    assert.equal(errors[0], "unknown command 'bogus' (try help)");
+    assert.match(errors[1], /^\(error\) ERR no node nosuch \(known: [^\n]*\)$/);
+    assert.deepEqual(errors.slice(2), ['Invalid argument(s): unbalanced quotes', '']);
+    assert.equal(await ok(['--server', server, 'get', '-k', 'p']), 'two words\n', 'nothing after quit ran');
+
+    // All lines fine: exit 0, the end of input ends it. A refusal first: exit 1.
+    assert.equal(await ok(['--server', server], { input: 'get -k p\nget p\r\n' }), 'two words\ntwo words\n');
+    // An empty value is an empty line of output; an empty line of input prints nothing.
+    assert.equal(await ok(['--server', server], { input: 'set e ""\nget e\n\nget e\n' }), 'OK\n\n\n');
+    const refused = await cli(['--server', server], { input: 'remove nosuch\nbogus\nget p\n' });
+    assert.deepEqual([refused.code, refused.stdout], [1, 'two words\n']);
+    // No server: each line says so, exit 1.
+    const unreachable = `127.0.0.1:${await freePort()}`;
+    const offline = await cli(['--server', unreachable], { input: 'get -k p\nhelp\n' });
+    assert.equal(offline.code, 1);
+    assert.equal(offline.stdout, `${HELP}\n`);
+    assert.match(offline.stderr, new RegExp(`^cannot connect to ${unreachable}: [^\\n]*\\n$`));
+  });
+
+  test('the prompt: commands in order, errors printed and the prompt goes on, quit leaves', async () => {
+    const conn = new ProxyConnection(resolveTarget({ server }, {}));
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let out = '';
+    output.setEncoding('utf8').on('data', (c: string) => (out += c));
+    input.end(['set -k q -v "two words"', 'get -k q', 'bogus', 'get --key nokey', 'remove nosuch', "set 'unbalanced", '', 'quit', 'set -k q -v after-quit'].join('\n') + '\n');
+    try {
+      await runRepl(conn, { input, output, terminal: false, historyFile: undefined });
+    } finally {
+      conn.close();
+    }
     const prompt = `ihs ${server}> `;
     const replies = out.split(prompt);
     assert.equal(replies[0], '', 'the prompt comes first');
-    // One prompt per line read up to quit (9 lines), each followed by that line's output.
-    assert.equal(replies.length, 10);
+    // One prompt per line read up to quit (8 lines), each followed by that line's output.
+    assert.equal(replies.length, 9);
     assert.deepEqual(replies.slice(1, 5), ['OK\n', 'two words\n', "unknown command 'bogus' (try help)\n", '(nil)\n']);
     assert.match(replies[5], /^\(error\) ERR no node nosuch \(known: [^\n]*\)\n$/);
     assert.equal(replies[6], 'Invalid argument(s): unbalanced quotes\n');
     assert.equal(replies[7], '', 'an empty line prints nothing');
-    assert.match(replies[8], /^NODE\s+ADDRESS/);
-    assert.equal(replies[9], '', 'quit prints nothing and ends the prompt');
-    assert.equal(await ok(['--server', server, 'get', '-k', 'p']), 'two words\n', 'nothing after quit ran');
+    assert.equal(replies[8], '', 'quit prints nothing and ends the prompt');
+    assert.equal(await ok(['--server', server, 'get', '-k', 'q']), 'two words\n', 'nothing after quit ran');
+  });
 
-    // The end of input (Ctrl-D) leaves too, exit 0.
-    assert.equal(await ok(['--server', server], { input: 'get -k p\n' }), `${prompt}two words\n${prompt}\n`);
-    // No server: each command says so and the prompt stays.
-    const unreachable = `127.0.0.1:${await freePort()}`;
-    const offline = await ok(['--server', unreachable], { input: 'get -k p\nhelp\n' });
-    assert.match(offline, new RegExp(`^ihs ${unreachable}> cannot connect to ${unreachable}: .*\\nihs ${unreachable}> Commands`));
+  test('on a terminal (a pty from script(1)) bin/ihs-cli shows the prompt and keeps the history', async (t) => {
+    if (!existsSync('/usr/bin/script')) return t.skip('no script(1) (util-linux) to give it a terminal');
+    const home = await mkdtemp(path.join(os.tmpdir(), 'ihs-cli-home-'));
+    try {
+      const command = `${process.execPath} bin/ihs-cli --server ${server}`;
+      // script runs the CLI on a new pty; the lines written to script's stdin are typed on it.
+      const r = await run('/usr/bin/script', ['-qfec', command, '/dev/null'], { env: { HOME: home }, input: 'get foo\nquit\n' });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`ihs ${server.replaceAll('.', '\\.')}> `), 'the prompt');
+      assert.match(r.stdout, /\r\nbar\r\n/, 'the reply');
+      assert.equal(readFileSync(path.join(home, '.ihs_cli_history'), 'utf8'), 'get foo\nquit\n');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });
 
@@ -307,7 +396,59 @@ describe('ihs-cli parts', () => {
   test('failover MASTER [--force]: --force sends FAILOVER <master> FORCE (for a master that is down)', () => {
     assert.deepEqual(parsePromptWords(['failover', 'm0']), { kind: 'failover', master: 'm0', force: false });
     assert.deepEqual(parsePromptWords(['failover', 'm0', '--force']), { kind: 'failover', master: 'm0', force: true });
-    assert.throws(() => parsePromptWords(['failover', '--force']), /failover: missing MASTER/);
+    assert.deepEqual(parseCommandLine(['failover', '--force', 'm0']).command, { kind: 'failover', master: 'm0', force: true });
+    assert.throws(() => parsePromptWords(['failover', '--force']), (e: Error) => e instanceof CliError && e.exitCode === 2);
+  });
+
+  test('help and parser from one table: every form is a help line, and every help line parses as that form', () => {
+    const lines = HELP.split('\n');
+    let forms = 0;
+    for (const spec of COMMANDS) {
+      for (const form of spec.forms) {
+        forms++;
+        const text = formText(spec, form);
+        assert.ok(lines.some((l) => l === `  ${text}` || l.startsWith(`  ${text}  `)), `help has the line of ${text}`);
+        // Each name of the command, with a word for each token: short flags, then long ones.
+        const values: Record<string, string | undefined> = {};
+        const short: string[] = [];
+        const long: string[] = [];
+        form.tokens.forEach((t, i) => {
+          if ('word' in t) {
+            values[t.name] = `w${i}`;
+            short.push(`w${i}`);
+            long.push(`w${i}`);
+          } else if (t.flag.value === undefined) {
+            values[t.flag.long] = 'true';
+            short.push(`--${t.flag.long}`);
+            long.push(`--${t.flag.long}`);
+          } else {
+            values[t.flag.long] = `v${i}`;
+            short.push(t.flag.short === undefined ? `--${t.flag.long}` : `-${t.flag.short}`, `v${i}`);
+            long.push(`--${t.flag.long}=v${i}`);
+          }
+        });
+        for (const name of spec.names) {
+          assert.deepEqual(parsePromptWords([name, ...short]), form.build(values), `${name} ${short.join(' ')}`);
+          assert.deepEqual(parseCommandLine([name, ...long]).command, form.build(values), `${name} ${long.join(' ')}`);
+        }
+      }
+    }
+    assert.equal(forms, 13);
+    // The optional parts left out, and a value left out where the form allows it.
+    assert.deepEqual(parsePromptWords(['ls']), { kind: 'list', json: false });
+    assert.deepEqual(parsePromptWords(['add']), { kind: 'add-master', address: undefined });
+    assert.deepEqual(parsePromptWords(['add', '-m']), { kind: 'add-master', address: undefined });
+    assert.deepEqual(parsePromptWords(['add', '--master', 'new']), { kind: 'add-master', address: undefined });
+    assert.deepEqual(parsePromptWords(['add', '-m', '10.0.0.5:7000']), { kind: 'add-master', address: '10.0.0.5:7000' });
+    assert.deepEqual(parsePromptWords(['add', '-s', '-m', 'm1']), { kind: 'add-replica', master: 'm1', address: undefined });
+    assert.deepEqual(parsePromptWords(['add', '-m', 'm1', '-s', 'new']), { kind: 'add-replica', master: 'm1', address: undefined });
+    // And the options of a one-shot, each in the help.
+    for (const o of GLOBAL_OPTIONS) assert.ok(lines.some((l) => l.includes(`--${o.flag.long}`)), `help names --${o.flag.long}`);
+    assert.deepEqual(parseCommandLine(['get', 'k', '--server', 'h:1', '--password=pw', '--user', 'admin']), {
+      target: { server: 'h:1', password: 'pw', user: 'admin' },
+      command: { kind: 'get', key: 'k' },
+    });
+    assert.deepEqual(parseCommandLine(['--server', 'h:1']), { target: { server: 'h:1', password: undefined, user: undefined }, command: undefined });
   });
 
   test('the server target: host:port, [v6]:port, redis:// with user and password; flags over URL over env', () => {

@@ -6,7 +6,7 @@
  * TEST_REQUIRE_DOCKER=1 (CI), where that is a failure.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, appendFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, appendFile } from 'node:fs/promises';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
@@ -19,6 +19,8 @@ import { silentLogger } from '../src/log.js';
 import { dockerClusterId } from '../src/nodes/docker/docker-provider.js';
 import { DockerEvents, type ContainerEvent } from '../src/nodes/docker/docker-events.js';
 import { LABEL_CLUSTER, LABEL_NODE, LABEL_ROLE } from '../src/nodes/docker/docker-network.js';
+import { listClusterResources } from '../src/nodes/docker/docker-cluster-removal.js';
+import { routesSubnet } from '../src/nodes/docker/docker-node-access.js';
 import { sleep } from '../src/nodes/wait.js';
 import { eventually } from './support/cluster-manager.js';
 import { startTestProxy, strictClient, waitForPong, type TestProxy } from './support/proxy.js';
@@ -118,7 +120,9 @@ describe('docker provider: Redis nodes as containers', { skip: skipReason, timeo
   let dataDir = '';
   let clusterId = '';
   let tp: TestProxy | undefined;
-  const flags = ['--provider', 'docker', '--redis-image', IMAGE, '--masters', '3', '--replicas', '1', '--ack', 'replica', '--shard-recovery-timeout', '3000'];
+  // Published ports: the path of a proxy that cannot route to the cluster network (Docker
+  // Desktop, rootless Docker); on this host `auto` dials the addresses (tested below).
+  const flags = ['--provider', 'docker', '--docker-node-access', 'published', '--redis-image', IMAGE, '--masters', '3', '--replicas', '1', '--ack', 'replica', '--shard-recovery-timeout', '3000'];
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-test-'));
@@ -348,6 +352,121 @@ test('a missing --redis-image is a clear error, not a pull', { skip: skipReason 
 });
 
 
+test('the engine\'s bridges are local when its default bridge routes its subnet in /proc/net/route', { skip: os.endianness() !== 'LE' && 'the sample table is little-endian' }, () => {
+  // A Linux host's table (little-endian hex): docker0 172.17.0.0/16, a cluster bridge 10.231.2.0/24.
+  const table = [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+    'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+    'br-c62b8fc4828c\t0002E70A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+    'docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
+  ].join('\n');
+  assert.equal(routesSubnet(table, 'docker0', ['172.17.0.0/16']), true);
+  assert.equal(routesSubnet(table, 'br-c62b8fc4828c', ['10.231.2.0/24']), true);
+  assert.equal(routesSubnet(table, 'docker0', ['172.18.0.0/16']), false, 'another subnet: another engine\'s bridge of that name');
+  assert.equal(routesSubnet(table, 'docker0', ['172.17.0.0/24']), false, 'another mask');
+  assert.equal(routesSubnet(table, 'docker1', ['172.17.0.0/16']), false, 'no such interface here (Docker Desktop, rootless)');
+  assert.equal(routesSubnet('', 'docker0', ['172.17.0.0/16']), false);
+});
+
+const run = promisify(execFile);
+
+/** make docker-clean on a data dir (DOCKER_CLEAN_DATA=1 with removeData): its stdout. */
+async function makeDockerClean(dataDir: string, removeData = false): Promise<string> {
+  const { stdout } = await run('make', ['--no-print-directory', '-s', 'docker-clean', `DOCKER_DATA_DIR=${dataDir}`, ...(removeData ? ['DOCKER_CLEAN_DATA=1'] : [])]);
+  return stdout;
+}
+
+/** make docker-clean is refused while a proxy runs the cluster: its message. */
+async function refusedDockerClean(dataDir: string): Promise<string> {
+  try {
+    await makeDockerClean(dataDir);
+  } catch (err) {
+    return String((err as { stderr?: string }).stderr);
+  }
+  assert.fail('make docker-clean ran while a proxy runs the cluster');
+}
+
+async function subnetOf(network: string): Promise<string> {
+  return String((await docker.getNetwork(network).inspect()).IPAM?.Config?.[0]?.Subnet);
+}
+
+/** "10.231.4.0/24" contains "10.231.4.7" (the tests' networks are /24s). */
+function inSubnet(subnet: string, ip: string): boolean {
+  return ip.split('.').slice(0, 3).join('.') === subnet.split('.').slice(0, 3).join('.');
+}
+
+/**
+ * A proxy on the engine's own host with the default --docker-node-access auto dials the nodes
+ * at their network addresses (no docker-proxy in the way: bench/results/docker-set-gap.md), and
+ * the life of a cluster's Docker resources: make docker-clean refused while the proxy runs,
+ * then removing every container, volume and network of the cluster but keeping its data dir;
+ * a proxy started again on that dir, its network now made on another subnet (the old one
+ * taken meanwhile), serves the same keys from nodes at new addresses; DOCKER_CLEAN_DATA=1
+ * removes the data dir too.
+ */
+test('on the engine\'s host, auto dials the nodes at their addresses; make docker-clean removes the cluster\'s containers, volumes and network and keeps the data dir', { skip: skipReason, timeout: 180_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-clean-'));
+  const clusterId = dockerClusterId(dir);
+  const network = `ihs-${clusterId}`;
+  const blocker = `ihs-test-blocker-${process.pid}`;
+  const clusterFlags = ['--provider', 'docker', '--redis-image', IMAGE, '--masters', '2', '--replicas', '0'];
+  let tp: TestProxy | undefined;
+  try {
+    tp = await startTestProxy(clusterFlags, dir);
+    const oldSubnet = await subnetOf(network);
+    for (const n of await list(tp.port)) {
+      const info = await containerOf(clusterId, n.id);
+      assert.deepEqual(info.HostConfig.PortBindings ?? {}, {}, `${n.id} publishes nothing`);
+      assert.equal(n.address, `${info.NetworkSettings.Networks[network].IPAddress}:6379`);
+    }
+    const c = await strictClient(tp.port);
+    try {
+      for (let i = 0; i < 50; i++) assert.equal(await c.set(`kept:${i}`, `v${i}`), 'OK');
+    } finally {
+      c.disconnect();
+    }
+
+    assert.match(await refusedDockerClean(dir), /a proxy runs the cluster of .*; nothing removed/);
+    assert.equal((await ourContainers(clusterId)).filter((x) => x.State === 'running').length, 2, 'the nodes still run');
+
+    await tp.close();
+    tp = undefined;
+    const report = await makeDockerClean(dir);
+    assert.match(report, /containers removed: .*-m0/);
+    assert.deepEqual(await listClusterResources(docker, clusterId), { containers: [], volumes: [], networks: [] }, 'nothing of the cluster is left');
+    assert.match(report, /data dir kept/);
+    assert.ok((await readdir(dir)).includes('topology.json'), 'the data dir is kept');
+
+    // The old subnet is someone else's now: the network comes back on another one.
+    await docker.createNetwork({ Name: blocker, Driver: 'bridge', Labels: { 'io.interface-hash-server.test': blocker }, IPAM: { Driver: 'default', Config: [{ Subnet: oldSubnet }] } });
+    tp = await startTestProxy(clusterFlags, dir);
+    const newSubnet = await subnetOf(network);
+    assert.notEqual(newSubnet, oldSubnet);
+    const listed = await list(tp.port);
+    assert.equal(listed.length, 2);
+    for (const n of listed) assert.ok(inSubnet(newSubnet, n.address.split(':')[0]), `${n.id} is at ${n.address}, in ${newSubnet}`);
+    const again = await strictClient(tp.port);
+    try {
+      assert.equal(await again.dbsize(), 50);
+      assert.equal(await again.get('kept:7'), 'v7');
+    } finally {
+      again.disconnect();
+    }
+    await tp.close();
+    tp = undefined;
+
+    assert.match(await makeDockerClean(dir, true), /data dir removed/);
+    assert.deepEqual(await listClusterResources(docker, clusterId), { containers: [], volumes: [], networks: [] });
+    await assert.rejects(readdir(dir), { code: 'ENOENT' }, 'the data dir is removed');
+  } finally {
+    await tp?.close().catch(() => undefined);
+    await removeCluster(clusterId);
+    await docker.getNetwork(blocker).remove().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+
 test('a broken Docker events stream is reopened, and later events still arrive', { skip: skipReason, timeout: 60_000 }, async () => {
   const label = `io.interface-hash-server.test=${process.pid}-${Date.now()}`;
   const seen: ContainerEvent[] = [];
@@ -383,15 +502,20 @@ const proxyImage = process.env.TEST_PROXY_IMAGE ?? 'interface-hash-server:local'
 const noProxyImage = skipReason ?? (await docker.getImage(proxyImage).inspect().then(() => undefined, () => `image ${proxyImage} is missing: build it with make docker-images`));
 if (noProxyImage !== undefined && skipReason === undefined && process.env.TEST_REQUIRE_DOCKER === '1') throw new Error(`TEST_REQUIRE_DOCKER=1, but ${noProxyImage}`);
 
-test('make docker-run: the proxy in a container with the host socket serves a cluster of containers it reaches on their network', { skip: noProxyImage, timeout: 180_000 }, async () => {
-  const run = promisify(execFile);
+test('make docker-run: the proxy in a container with the host socket serves a cluster of containers it reaches on their network; HTTP published on 127.0.0.1; make docker-clean after make docker-stop', { skip: noProxyImage, timeout: 180_000 }, async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-run-'));
   const clusterId = dockerClusterId(dataDir);
   const port = await freePort();
+  const httpPort = await freePort();
   const name = `ihs-proxy-test-${process.pid}`;
-  const vars = [`DOCKER_DATA_DIR=${dataDir}`, `DOCKER_PORT=${port}`, `PROXY_CONTAINER=${name}`, `PROXY_IMAGE=${proxyImage}`, `REDIS_IMAGE=${IMAGE}`, 'ARGS=--masters 2 --replicas 1'];
+  const vars = [`DOCKER_DATA_DIR=${dataDir}`, `DOCKER_PORT=${port}`, `DOCKER_HTTP_PORT=${httpPort}`, `PROXY_CONTAINER=${name}`, `PROXY_IMAGE=${proxyImage}`, `REDIS_IMAGE=${IMAGE}`, 'ARGS=--masters 2 --replicas 1'];
+  let stopped = false;
   try {
-    await run('make', ['--no-print-directory', 'docker-run', ...vars]);
+    const { stdout } = await run('make', ['--no-print-directory', 'docker-run', ...vars]);
+    // The hints name what this make was given: the next make needs it to find the same container and data dir.
+    assert.match(stdout, new RegExp(`make docker-stop PROXY_CONTAINER=${name}\\b`));
+    assert.match(stdout, new RegExp(`make docker-clean DOCKER_DATA_DIR=${dataDir}\\b`));
+    assert.match(stdout, new RegExp(`status page: http://127\\.0\\.0\\.1:${httpPort}/ `));
     await waitForPong(port, 60_000);
     const c = await strictClient(port, 10_000);
     try {
@@ -402,15 +526,33 @@ test('make docker-run: the proxy in a container with the host socket serves a cl
     }
     const proxy = await docker.getContainer(name).inspect();
     assert.ok(proxy.NetworkSettings.Networks[`ihs-${clusterId}`] !== undefined, 'the proxy container joined the cluster network');
-    assert.deepEqual(Object.keys(proxy.HostConfig.PortBindings ?? {}), ['6380/tcp']);
+    assert.deepEqual(Object.keys(proxy.HostConfig.PortBindings ?? {}).sort(), ['6380/tcp', '8888/tcp']);
     assert.equal(proxy.HostConfig.PortBindings?.['6380/tcp']?.[0]?.HostIp, '127.0.0.1');
+    assert.deepEqual(proxy.HostConfig.PortBindings?.['8888/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(httpPort) }]);
     assert.ok(proxy.HostConfig.Binds?.includes('/var/run/docker.sock:/var/run/docker.sock'), 'the host socket, not a TCP port');
     assert.notEqual(proxy.Config.User, '', 'not root');
     const nodes = await ourContainers(clusterId);
     assert.equal(nodes.length, 4, '2 masters + 2 replicas');
     for (const n of nodes) assert.deepEqual(n.Ports.filter((p) => p.PublicPort !== undefined), [], `${n.Names[0]} publishes nothing`);
+    // The status page, the API and /metrics on the host's 127.0.0.1.
+    const page = await fetch(`http://127.0.0.1:${httpPort}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    const clients = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/clients`)).json()) as { nodes: { id: string }[] };
+    assert.deepEqual(clients.nodes.map((n) => n.id).sort(), ['m0', 'm0r0', 'm1', 'm1r0'], 'the API lists the nodes');
+    assert.match(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), /^# HELP /m);
+
+    // The proxy runs in its container (another pid namespace): its lock's heartbeat tells.
+    assert.match(await refusedDockerClean(dataDir), /a proxy runs the cluster of .*; nothing removed/);
+    assert.equal((await ourContainers(clusterId)).length, 4, 'nothing removed');
+
+    await run('make', ['--no-print-directory', 'docker-stop', ...vars]);
+    stopped = true;
+    assert.match(await makeDockerClean(dataDir, true), /data dir removed/);
+    assert.deepEqual(await listClusterResources(docker, clusterId), { containers: [], volumes: [], networks: [] }, 'nothing of the cluster is left');
+    await assert.rejects(readdir(dataDir), { code: 'ENOENT' });
   } finally {
-    await run('make', ['--no-print-directory', 'docker-stop', ...vars]).catch(() => undefined);
+    if (!stopped) await run('make', ['--no-print-directory', 'docker-stop', ...vars]).catch(() => undefined);
     await removeCluster(clusterId);
     await rm(dataDir, { recursive: true, force: true });
   }

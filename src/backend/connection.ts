@@ -66,13 +66,16 @@ export interface ClusterErrorHandler {
   onBusy?(reply: Buffer, raw: Buffer, sink: ReplySink, from: BackendConnection): boolean;
 }
 
+/** The part of a logger a connection writes to (a client that logs nothing passes plain no-ops, without loading pino). */
+export type ConnectionLog = Pick<Logger, 'debug' | 'warn' | 'error'>;
+
 export interface ConnectionOptions {
   connectTimeoutMs: number;
   /** A request unanswered this long fails the connection; 0 disables (blocking commands). */
   commandTimeoutMs: number;
   /** Reconnect by itself after a drop (pool connections); dedicated ones do not. */
   reconnect: boolean;
-  log: Logger;
+  log: ConnectionLog;
   /**
    * Told when this connection reaches its node, loses it, or fails to reach it: the proxy's
    * one line per outage (runtime.outages). Absent: told nowhere (a one-shot control client,

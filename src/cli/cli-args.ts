@@ -1,173 +1,159 @@
 /**
- * The CLI's command line, with yargs: the same commands in one-shot mode (`ihs-cli get -k foo`)
- * and at the prompt (`get -k foo`), each parsed into a CliCommand value; running them is
- * commands.ts's job. The study project's forms (`get -k KEY`, `set -k KEY -v VALUE`,
- * `add -m MASTER [-s SLAVE]`, `list`/`ls`) plus positional shorthands (`get foo`, `set foo bar`).
+ * The CLI's command line: a one-shot (`ihs-cli [options] get -k foo`) or a line typed at the
+ * prompt (`get -k foo`), read against the forms of cli-forms.ts into a CliCommand value;
+ * running it is commands.ts's job. Flags: `-k KEY`, `--key KEY`, `--key=KEY` (a value that
+ * starts with `-` needs the `=`); `--` ends them. Written here rather than with yargs: the
+ * forms table is the whole grammar, and a one-shot does not load yargs's 45 modules (the
+ * largest part of its start-up, bench/results/cli-startup.md).
  */
-import yargs, { type Argv } from 'yargs';
-import { CliError, USAGE_EXIT } from './cli-error.js';
-import { DEFAULT_SERVER, type TargetOptions } from './server-target.js';
+import { COMMANDS, GLOBAL_OPTIONS, HELP_FLAG, PASSWORD, SERVER, USER, tokenText, usage, type CliCommand, type CommandSpec, type Flag, type Form, type Token } from './cli-forms.js';
+import type { TargetOptions } from './server-target.js';
 
-export type CliCommand =
-  | { kind: 'get'; key: string }
-  | { kind: 'set'; key: string; value: string }
-  /** ADD MASTER [host:port]: `address` undefined for a master the proxy starts. */
-  | { kind: 'add-master'; address: string | undefined }
-  /** ADD SLAVE <master> [host:port]. */
-  | { kind: 'add-replica'; master: string; address: string | undefined }
-  | { kind: 'list'; json: boolean }
-  | { kind: 'remove'; node: string }
-  /** FAILOVER <master> [FORCE]: force for a master that is down. */
-  | { kind: 'failover'; master: string; force: boolean }
-  | { kind: 'rebalance' }
-  | { kind: 'help' }
-  | { kind: 'exit' };
+export type { CliCommand };
 
 export interface CommandLine {
   target: TargetOptions;
-  /** Undefined: no command given, run the prompt. */
+  /** Undefined: no command given, run the prompt (or the piped lines). */
   command: CliCommand | undefined;
 }
 
-/** The words that name a node the proxy should start instead of one at an address. */
-const NEW_NODE = new Set(['', 'new']);
+/** The flags given: undefined for one given without a value (`get -k`); a switch's is 'true'. */
+type GivenFlags = Map<Flag, string | undefined>;
 
-export const HELP = `Commands (one-shot: ihs-cli [options] <command>; or at the ihs prompt):
-  get -k KEY                  the value of KEY ((nil) when absent); also: get KEY
-  set -k KEY -v VALUE         set KEY to VALUE; also: set KEY VALUE
-  add -m [MASTER]             add a master: MASTER = host:port of a redis-server you run,
-                              or omitted / "new" for one the proxy starts (ADD MASTER)
-  add -m MASTER -s [SLAVE]    add a replica of MASTER (an id like m0, or host:port): SLAVE =
-                              host:port of a redis-server you run, or omitted / "new" (ADD SLAVE)
-  list, ls [--json]           the nodes: masters with their replicas, state, slots, keys, lag
-  remove NODE                 remove a replica, or a master after moving its slots away
-  failover MASTER [--force]   switch MASTER's slots to its most up-to-date replica; --force
-                              for a MASTER that is down (FAILOVER FORCE: what it had not
-                              replicated is lost)
-  rebalance                   even the slots out over the masters, keys included
-  help                        this text
-  exit, quit                  leave the prompt (also Ctrl-D)
-Long forms: --key, --value, --master, --slave.
-Options: --server host:port | redis://[user:password@]host:port (env CLUSTER_SERVER_URL;
-  default ${DEFAULT_SERVER}), --password PW (env CLUSTER_SERVER_PASSWORD), --user NAME
-  (admin, for a proxy with --admin-password).`;
-
-/** One-shot command line (process.argv without node and the script): connection options and the command, if any. */
+/** One-shot command line (process.argv without node and the script): connection options, before or after the command, and the command if any. */
 export function parseCommandLine(argv: string[]): CommandLine {
-  // --help after commands(): its .help(false) turns yargs's own help option off.
-  const a = commands(yargs(argv))
-    .option('server', { type: 'string', describe: 'host:port or redis://[user:password@]host:port' })
-    .option('password', { type: 'string', describe: 'AUTH password' })
-    .option('user', { type: 'string', describe: 'AUTH user (admin with --admin-password)' })
-    .option('help', { alias: 'h', type: 'boolean' })
-    .parseSync();
-  const target: TargetOptions = { server: single(a.server, '--server'), password: single(a.password, '--password'), user: single(a.user, '--user') };
-  if (a.help === true) return { target, command: { kind: 'help' } };
-  return { target, command: a._.length === 0 ? undefined : toCommand(a) };
-}
-
-/** One line typed at the prompt, split into words. */
-export function parsePromptWords(words: string[]): CliCommand {
-  return toCommand(commands(yargs(words)).parseSync());
-}
-
-type Parsed = { _: (string | number)[] } & Record<string, unknown>;
-
-/** The commands and their options; yargs parses only: errors become a CliError, nothing exits or prints. */
-function commands<T>(y: Argv<T>): Argv<T> {
-  return y
-    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false })
-    .command('get [keyArg]', 'get a key', (c) => c.positional('keyArg', { type: 'string' }).option('key', { alias: 'k', type: 'string' }))
-    .command('set [keyArg] [valueArg]', 'set a key', (c) =>
-      c
-        .positional('keyArg', { type: 'string' })
-        .positional('valueArg', { type: 'string' })
-        .option('key', { alias: 'k', type: 'string' })
-        .option('value', { alias: 'v', type: 'string' }),
-    )
-    .command('add', 'add a master or a replica', (c) => c.option('master', { alias: 'm', type: 'string' }).option('slave', { alias: 's', type: 'string' }))
-    .command(['list', 'ls'], 'list the nodes', (c) => c.option('json', { type: 'boolean', default: false }))
-    .command('remove [node]', 'remove a node', (c) => c.positional('node', { type: 'string' }))
-    .command('failover [master]', 'fail a master over', (c) => c.positional('master', { type: 'string' }).option('force', { type: 'boolean', default: false }))
-    .command('rebalance', 'even the slots out')
-    .command('help', 'help')
-    .command(['exit', 'quit'], 'leave')
-    .strictOptions()
-    .help(false)
-    .version(false)
-    .exitProcess(false)
-    .fail((msg: string | null, err: Error | undefined) => {
-      throw new CliError(msg ?? err?.message ?? 'bad arguments', USAGE_EXIT);
-    });
-}
-
-function toCommand(a: Parsed): CliCommand {
-  const name = String(a._[0]);
-  const extra = a._.slice(1);
-  if (extra.length > 0) usage(`${name}: unexpected argument '${extra[0]}'`);
-  switch (name) {
-    case 'get':
-      return { kind: 'get', key: requiredKey(flagOrWord(a, 'key', 'get'), 'get') };
-    case 'set':
-      return { kind: 'set', key: requiredKey(flagOrWord(a, 'key', 'set'), 'set'), value: required(flagOrWord(a, 'value', 'set'), 'set', '-v VALUE') };
-    case 'add': {
-      const master = single(a.master, 'add: -m MASTER');
-      const slave = single(a.slave, 'add: -s SLAVE');
-      if (slave === undefined) return { kind: 'add-master', address: newOrAddress(master) };
-      if (master === undefined || NEW_NODE.has(master)) usage('add -s: name the master with -m MASTER (an id like m0, or host:port)');
-      return { kind: 'add-replica', master, address: newOrAddress(slave) };
+  const globals = GLOBAL_OPTIONS.map((o) => o.flag);
+  const given: GivenFlags = new Map();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    // After `--` every word is the command's (a key named --help); a `--` before the command only ends the options.
+    if (argv[i] === '--') {
+      rest.push(...argv.slice(rest.length === 0 ? i + 1 : i));
+      break;
     }
-    case 'list':
-    case 'ls':
-      return { kind: 'list', json: a.json === true };
-    case 'remove':
-      return { kind: 'remove', node: required(a.node, 'remove', 'NODE') };
-    case 'failover':
-      return { kind: 'failover', master: required(a.master, 'failover', 'MASTER'), force: a.force === true };
-    case 'rebalance':
-      return { kind: 'rebalance' };
-    case 'help':
-      return { kind: 'help' };
-    case 'exit':
-    case 'quit':
-      return { kind: 'exit' };
-    default:
-      return usage(`unknown command '${name}' (try help)`);
+    const match = matchFlag(argv[i], globals);
+    if (match === undefined || match === 'unknown') rest.push(argv[i]);
+    else i = take(match, argv, i, given, undefined);
   }
+  const text = (flag: Flag) => {
+    const v = given.get(flag);
+    return given.has(flag) ? (v ?? '') : undefined;
+  };
+  const target: TargetOptions = { server: text(SERVER), password: text(PASSWORD), user: text(USER) };
+  if (given.has(HELP_FLAG)) return { target, command: { kind: 'help' } };
+  return { target, command: rest.length === 0 ? undefined : parsePromptWords(rest) };
 }
 
-/** `-k KEY` or the word in its place (`get foo`), not both. */
-function flagOrWord(a: Parsed, name: 'key' | 'value', command: string): unknown {
-  const word = a[`${name}Arg`];
-  if (word === undefined) return a[name];
-  if (a[name] !== undefined) usage(`${command}: unexpected argument '${String(word)}' (the ${name} is given by --${name})`);
-  return word;
+/** One line typed at the prompt (or piped), split into words; a one-shot's words after its options. */
+export function parsePromptWords(words: string[]): CliCommand {
+  const [name, ...args] = words;
+  if (matchFlag(name, []) !== undefined) return usage(`unknown option '${name}'`);
+  const spec = COMMANDS.find((c) => c.names.includes(name));
+  if (spec === undefined) return usage(`unknown command '${name}' (try help)`);
+  const flags = [...new Set(spec.forms.flatMap(formFlags))];
+  const given: GivenFlags = new Map();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    const match = matchFlag(args[i], flags);
+    if (match === 'unknown') usage(`${name}: unknown option '${args[i]}'`);
+    if (match === undefined) positional.push(args[i]);
+    else i = take(match, args, i, given, name);
+  }
+  return fitForm(spec, name, given, positional);
 }
 
-function newOrAddress(text: string | undefined): string | undefined {
-  return text === undefined || NEW_NODE.has(text) ? undefined : text;
+interface FlagMatch {
+  flag: Flag;
+  /** The value after `=` in `--key=foo`. */
+  inline: string | undefined;
 }
 
-/** An option given once; given twice is a mistake, not a list. */
-function single(v: unknown, what: string): string | undefined {
-  if (Array.isArray(v)) usage(`${what} given more than once`);
-  return v === undefined ? undefined : String(v);
+/** `--key`, `--key=v`, `-k`, `-k=v` among `flags`; 'unknown' for another flag-like word; undefined for a plain word (`-` alone is one). */
+function matchFlag(word: string, flags: readonly Flag[]): FlagMatch | 'unknown' | undefined {
+  if (!word.startsWith('-') || word.length < 2) return undefined;
+  const long = word.startsWith('--');
+  const body = word.slice(long ? 2 : 1);
+  const eq = body.indexOf('=');
+  const name = eq < 0 ? body : body.slice(0, eq);
+  const flag = flags.find((f) => (long ? f.long : f.short) === name);
+  return flag === undefined ? 'unknown' : { flag, inline: eq < 0 ? undefined : body.slice(eq + 1) };
 }
 
-/** `what` as the help names it: `-k KEY`, `NODE`. */
-function required(v: unknown, command: string, what: string): string {
-  const s = single(v, `${command}: ${what}`);
-  if (s === undefined) usage(`${command}: missing ${what}`);
-  return s;
+/** Record a flag found at `args[i]` (and its value, the next word unless that is flag-like); returns the index of the last word used. */
+function take(m: FlagMatch, args: string[], i: number, given: GivenFlags, command: string | undefined): number {
+  const where = command === undefined ? '' : `${command}: `;
+  const name = m.flag.short !== undefined ? `-${m.flag.short}` : `--${m.flag.long}`;
+  if (given.has(m.flag)) usage(`${where}${name} given more than once`);
+  if (m.flag.value === undefined) {
+    if (m.inline !== undefined) usage(`${where}${name} takes no value`);
+    given.set(m.flag, 'true');
+    return i;
+  }
+  if (m.inline !== undefined) {
+    given.set(m.flag, m.inline);
+    return i;
+  }
+  const next = args[i + 1];
+  if (next === undefined || matchFlag(next, []) !== undefined) {
+    given.set(m.flag, undefined);
+    return i;
+  }
+  given.set(m.flag, next);
+  return i + 1;
 }
 
-/** A bare `-k` parses as an empty key: taken as a forgotten key, not as the key "". */
-function requiredKey(v: unknown, command: string): string {
-  const key = required(v, command, '-k KEY');
-  if (key === '') usage(`${command}: missing -k KEY`);
-  return key;
+/** The first form the words fit; else an error naming what is missing or too much. */
+function fitForm(spec: CommandSpec, name: string, given: GivenFlags, positional: string[]): CliCommand {
+  const candidates = spec.forms.filter((f) => [...given.keys()].every((flag) => formFlags(f).includes(flag)));
+  const admitting = candidates.filter((f) => positional.length <= formWords(f).length);
+  for (const form of admitting) {
+    if (firstMissing(form, given, positional) === undefined) return form.build(formValues(form, given, positional));
+  }
+  if (admitting.length > 0) {
+    const missing = firstMissing(admitting[0], given, positional)!;
+    const what = 'flag' in missing ? `${tokenText({ ...missing, optional: false })}${missing.hint === undefined ? '' : ` (${missing.hint})`}` : missing.word;
+    return usage(`${name}: missing ${what}`);
+  }
+  if (candidates.length > 0) {
+    const most = Math.max(...candidates.map((f) => formWords(f).length));
+    return usage(`${name}: unexpected argument '${positional[most]}'`);
+  }
+  return usage(`${name}: ${[...given.keys()].map((f) => `--${f.long}`).join(' with ')} is not a form of ${name} (try help)`);
 }
 
-function usage(message: string): never {
-  throw new CliError(message, USAGE_EXIT);
+/** The token of `form` the words leave out, if any. */
+function firstMissing(form: Form, given: GivenFlags, positional: string[]): Token | undefined {
+  let words = 0;
+  for (const t of form.tokens) {
+    if ('word' in t) {
+      if (words++ >= positional.length) return t;
+    } else if (!given.has(t.flag)) {
+      if (t.optional !== true) return t;
+    } else if (given.get(t.flag) === undefined && t.valueOptional !== true) {
+      return t;
+    }
+  }
+  return undefined;
+}
+
+function formValues(form: Form, given: GivenFlags, positional: string[]): Record<string, string | undefined> {
+  const values: Record<string, string | undefined> = {};
+  let words = 0;
+  for (const t of form.tokens) {
+    if ('word' in t) values[t.name] = positional[words++];
+    else if (given.has(t.flag)) values[t.flag.long] = given.get(t.flag) ?? '';
+  }
+  return values;
+}
+
+function formFlags(form: Form): Flag[] {
+  return form.tokens.flatMap((t) => ('flag' in t ? [t.flag] : []));
+}
+
+function formWords(form: Form): Token[] {
+  return form.tokens.filter((t) => 'word' in t);
 }

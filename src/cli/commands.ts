@@ -2,15 +2,13 @@
  * Each CLI command as the RESP the proxy understands (the verbs redis-cli can send too:
  * GET, SET, ADD MASTER, ADD SLAVE, LIST, REMOVE, FAILOVER, REBALANCE), and its reply as text.
  */
-import { HELP, type CliCommand } from './cli-args.js';
+import type { CliCommand } from './cli-forms.js';
 import { CliError } from './cli-error.js';
-import { formatListing } from './list-table.js';
-import { parseListing } from '../status/list-format.js';
-import { listingJson } from './listing.js';
+import { HELP } from './cli-help.js';
 import type { ProxyConnection } from './proxy-connection.js';
 
-/** What to print for `command` (without a trailing newline); rejects with a CliError. */
-export async function runCommand(conn: ProxyConnection, command: CliCommand): Promise<string> {
+/** What to print for `command` (without a trailing newline; '' is an empty value, undefined nothing); rejects with a CliError. */
+export async function runCommand(conn: ProxyConnection, command: CliCommand): Promise<string | undefined> {
   switch (command.kind) {
     case 'get': {
       const value = await conn.call('GET', command.key);
@@ -25,6 +23,12 @@ export async function runCommand(conn: ProxyConnection, command: CliCommand): Pr
     case 'list': {
       const reply = await conn.call('LIST');
       if (!Array.isArray(reply) || !reply.every((l): l is string => typeof l === 'string')) throw unexpected('LIST', reply);
+      // Imported by the one command that needs them: a one-shot's start-up is most of its run.
+      const [{ parseListing }, { listingJson }, { formatListing }] = await Promise.all([
+        import('../status/list-format.js'),
+        import('./listing.js'),
+        import('./list-table.js'),
+      ]);
       const listing = parseListing(reply);
       return command.json ? listingJson(listing) : formatListing(listing);
     }
@@ -37,7 +41,7 @@ export async function runCommand(conn: ProxyConnection, command: CliCommand): Pr
     case 'help':
       return HELP;
     case 'exit':
-      return '';
+      return undefined;
   }
 }
 

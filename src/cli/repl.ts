@@ -1,15 +1,13 @@
 /**
- * The interactive prompt (`ihs 127.0.0.1:6380> `): node:readline for line editing and
- * history (kept in a file between sessions when given one, as redis-cli keeps
+ * The interactive prompt (`ihs 127.0.0.1:6380> `) on a terminal: node:readline for line
+ * editing and history (kept in a file between sessions when given one, as redis-cli keeps
  * ~/.rediscli_history). Commands run one at a time in the order typed; an error is printed
- * and the prompt comes back. exit, quit, Ctrl-D (end of input) and Ctrl-C leave.
+ * and the prompt comes back. exit, quit, Ctrl-D (end of input) and Ctrl-C leave. Input that
+ * is not a terminal is piped-input.ts's.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import readline from 'node:readline';
-import { parsePromptWords } from './cli-args.js';
-import { CliError } from './cli-error.js';
-import { runCommand } from './commands.js';
-import { splitWords } from './line-words.js';
+import { runLine } from './input-line.js';
 import type { ProxyConnection } from './proxy-connection.js';
 import { targetName } from './server-target.js';
 
@@ -42,11 +40,11 @@ export async function runRepl(conn: ProxyConnection, o: ReplOptions): Promise<vo
     rl.close();
     conn.close();
   });
-  const print = (text: string) => {
-    if (text !== '') o.output.write(`${text}\n`);
+  const print = (text: string | undefined) => {
+    if (text !== undefined) o.output.write(`${text}\n`);
   };
-  // Piped input ends (and closes rl) while lines read before its end still run; each of them
-  // still gets its prompt. A closed readline's prompt() throws (Node 24): write the text.
+  // Input that ends (Ctrl-D; a stream given by a test) closes rl while lines read before its
+  // end still run; each of them still gets its prompt. A closed readline's prompt() throws (Node 24): write the text.
   let closed = false;
   rl.on('close', () => {
     closed = true;
@@ -55,20 +53,12 @@ export async function runRepl(conn: ProxyConnection, o: ReplOptions): Promise<vo
   prompt();
   for await (const line of rl) {
     if (left) break; // Ctrl-C: lines still buffered are not run
-    try {
-      const words = splitWords(line);
-      if (words.length > 0) {
-        const command = parsePromptWords(words);
-        if (command.kind === 'exit') {
-          left = true;
-          break;
-        }
-        print(await runCommand(conn, command));
-      }
-    } catch (err) {
-      if (!(err instanceof CliError)) throw err;
-      print(err.message);
+    const outcome = await runLine(conn, line);
+    if (outcome.kind === 'exit') {
+      left = true;
+      break;
     }
+    print(outcome.kind === 'reply' ? outcome.text : outcome.error.message);
     if (!left) prompt();
   }
   // Ctrl-D (or the end of piped input) leaves the cursor after a prompt: end its line.

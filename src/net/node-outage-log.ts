@@ -43,7 +43,8 @@ export class NodeOutageLog {
   private readonly outages = new Map<string, Outage>();
   private namer: NodeNamer = () => undefined;
 
-  constructor(private readonly log: Logger) {}
+  /** `log` undefined: the outages are counted and written nowhere (a client outside a proxy, e.g. the CLI's). */
+  constructor(private readonly log?: Pick<Logger, 'info' | 'warn'>) {}
 
   /** Name nodes in the lines by `namer` (the proxy's topology, known only after it started). */
   nameNodesWith(namer: NodeNamer): void {
@@ -57,7 +58,7 @@ export class NodeOutageLog {
     const outage = this.outages.get(key);
     if (outage === undefined) return;
     this.outages.delete(key);
-    this.log.info(
+    this.log?.info(
       { ...this.names(node), downMs: Date.now() - outage.since, connectionsLost: outage.connectionsLost, failedAttempts: outage.failedAttempts },
       'backend node reachable again',
     );
@@ -74,7 +75,7 @@ export class NodeOutageLog {
       return;
     }
     this.outages.set(key, { since: Date.now(), connectionsLost: 1, failedAttempts: 0 });
-    this.log.warn({ ...this.names(node), err: why, openConnections }, 'backend connection lost');
+    this.log?.warn({ ...this.names(node), err: why, openConnections }, 'backend connection lost');
   }
 
   /** An attempt to reach the node failed (refused, timed out, handshake refused). */
@@ -86,7 +87,7 @@ export class NodeOutageLog {
       return;
     }
     this.outages.set(key, { since: Date.now(), connectionsLost: 0, failedAttempts: 1 });
-    this.log.warn({ ...this.names(node), err: why, openConnections: this.open.get(key) ?? 0 }, 'cannot connect to backend');
+    this.log?.warn({ ...this.names(node), err: why, openConnections: this.open.get(key) ?? 0 }, 'cannot connect to backend');
   }
 
   /** A connection that had reached the node was closed by the proxy (released, no longer needed): no outage. */

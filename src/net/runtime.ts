@@ -5,7 +5,7 @@
  * to nodes not reachable at their announced address, and the log of nodes' outages.
  */
 import { Faults, logFaults } from '../faults.js';
-import { silentLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { DialMap } from './dial-map.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { NodeOutageLog } from './node-outage-log.js';
@@ -28,6 +28,6 @@ export function createRuntime(o: { log?: Logger; dial?: DialMap } = {}): Runtime
     faults,
     pushes: { dropped: 0 },
     dial: o.dial ?? new DialMap(),
-    outages: new NodeOutageLog(o.log ?? silentLogger()),
+    outages: new NodeOutageLog(o.log),
   };
 }

@@ -18,11 +18,10 @@
  * the socket and the AUTH, and rejects with a NodeConnectError. A reconnecting one (bulk
  * channels, health probes) re-authenticates in the connection's own handshake each time.
  */
-import { BackendConnection, isUnreachableReply, type ClusterErrorHandler } from '../backend/connection.js';
+import { BackendConnection, isUnreachableReply, type ClusterErrorHandler, type ConnectionLog } from '../backend/connection.js';
 import type { ReplySink } from '../backend/reply-sink.js';
 import { withoutAddress } from '../backend/unreachable.js';
 import type { Logger } from '../log.js';
-import { silentLogger } from '../log.js';
 import { createRuntime, type Runtime } from '../net/runtime.js';
 import { encodeCommand } from '../resp/encode.js';
 import { decodeReply, lineText, ReplyErrorValue, ReplyMapValue, type ReplyValue } from '../resp/reply-value.js';
@@ -76,7 +75,12 @@ export interface NodeClientOptions {
   id?: string;
 }
 
-const QUIET = silentLogger();
+/**
+ * Where a client's connection events go when it is given no logger: nowhere. Plain no-ops
+ * rather than a silent pino logger, so that importing this module does not load pino (the
+ * CLI imports it, and a one-shot's start-up is most of its run).
+ */
+const QUIET: ConnectionLog = { debug: () => {}, warn: () => {}, error: () => {} };
 const NOT_A_CLUSTER_HANDLER = () => false;
 
 export class NodeClient {

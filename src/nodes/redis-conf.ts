@@ -4,8 +4,8 @@
  * 0600 (it holds the password, which therefore never appears on a command line). Later
  * starts use the node's own file as it is — an operator's edits stay, and a file that makes
  * redis-server exit makes a node that cannot come back — except for the port lines, which
- * follow the node's placement. Roles and slots are not here: Redis keeps them in the
- * node's own nodes.conf.
+ * follow the node's placement, and a container's cluster-announce-ip, which follows its
+ * address. Roles and slots are not here: Redis keeps them in the node's own nodes.conf.
  */
 
 export const CONF_FILE = 'redis.conf';
@@ -106,11 +106,24 @@ export function isClusterConf(text: string): boolean {
  * values (added when missing); every other line is kept as it is.
  */
 export function withPorts(text: string, port: number, busPort: number): string {
+  return withDirectives(text, [
+    ['port', String(port)],
+    ['cluster-port', String(busPort)],
+  ]);
+}
+
+/**
+ * The node's existing config announcing `ip` (cluster-announce-ip): a container created
+ * again may get another address than the one its config was written for (its network made
+ * again on another subnet), and a node announcing its old one could not be reached.
+ */
+export function withAnnounceIp(text: string, ip: string): string {
+  return withDirectives(text, [['cluster-announce-ip', ip]]);
+}
+
+function withDirectives(text: string, values: ReadonlyArray<readonly [string, string]>): string {
   let out = text.endsWith('\n') ? text : `${text}\n`;
-  for (const [directive, value] of [
-    ['port', port],
-    ['cluster-port', busPort],
-  ] as const) {
+  for (const [directive, value] of values) {
     const line = new RegExp(`^${directive} .*$`, 'm');
     out = line.test(out) ? out.replace(line, `${directive} ${value}`) : `${out}${directive} ${value}\n`;
   }

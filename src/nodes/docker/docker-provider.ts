@@ -12,11 +12,13 @@
  * proxy's. Labels name the cluster, the node and the role it was created as; the proxy
  * touches no container without its cluster's label.
  *
- * Nothing is published to the world. A proxy on the host reaches a node through its client
- * port published on 127.0.0.1 (a free port chosen here, kept across restarts); a proxy in a
- * container on the cluster network dials the nodes directly. The cluster itself always uses
- * the network addresses (cluster-announce-ip), so replication, the bus and MIGRATE work
- * between containers, and dial-map.ts routes the proxy's own sockets.
+ * Nothing is published to the world. A proxy that can route to the cluster network (in a
+ * container that joins it, or on the engine's own Linux host) dials the nodes at their
+ * addresses there; one that cannot (Docker Desktop, rootless Docker, a remote engine)
+ * reaches each node through its client port published on 127.0.0.1 (a free port chosen
+ * here, kept across restarts), and dial-map.ts routes the proxy's own sockets there. The
+ * cluster itself always uses the network addresses (cluster-announce-ip), so replication,
+ * the bus and MIGRATE work between containers.
  *
  * Exits are learnt from the Docker events stream (docker-events.ts): `die` is a node down for
  * certain, `oom` and `health_status: unhealthy` ask for an immediate health check.
@@ -38,7 +40,7 @@ import { tailFile } from '../log-tail.js';
 import { PortAllocator } from '../ports.js';
 import { writePrivateFile } from '../process/process-provider.js';
 import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type ProcessProbe, type RunningNode } from '../provider.js';
-import { CONF_FILE, isClusterConf, REDIS_LOG_FILE, renderRedisConf } from '../redis-conf.js';
+import { CONF_FILE, isClusterConf, REDIS_LOG_FILE, renderRedisConf, withAnnounceIp } from '../redis-conf.js';
 import { sleep, withTimeout } from '../wait.js';
 
 /** Inside every node container: the client and bus ports, and where the volume is mounted. */
@@ -49,9 +51,10 @@ const PORT_KEY = `${CONTAINER_PORT}/tcp`;
 const POLL_MS = 100;
 
 /**
- * How the proxy reaches the nodes: `published` (the proxy runs on the host: each node's
- * client port is published on 127.0.0.1) or `network` (the proxy runs in a container
- * attached to the cluster network: nodes are dialled at their network address).
+ * How the proxy reaches the nodes: `published` (each node's client port is published on
+ * 127.0.0.1, for a proxy that cannot route to the cluster network) or `network` (nodes are
+ * dialled at their network address: a proxy in a container attached to the cluster
+ * network, or on the engine's host).
  */
 export type NodeAccess = 'published' | 'network';
 
@@ -85,21 +88,6 @@ interface OwnedNode {
   containerId: string;
   ip: string;
   stopping: boolean;
-}
-
-/**
- * `network` when this process runs in a container of this very engine (found by its
- * hostname, Docker's default being the container id), else `published`. (/.dockerenv is
- * no proof: the host itself may be a container of another engine.)
- */
-export async function detectNodeAccess(docker: Docker): Promise<NodeAccess> {
-  try {
-    await docker.getContainer(os.hostname()).inspect();
-    return 'network';
-  } catch (err) {
-    if (isDockerNotFound(err)) return 'published';
-    throw err;
-  }
 }
 
 /**
@@ -199,9 +187,9 @@ export class DockerProvider implements NodeProvider {
       info = await this.docker.getContainer(self).inspect();
     } catch (err) {
       if (!isDockerNotFound(err)) throw err;
-      // Not a container of this engine (or not under Docker's default hostname): whoever runs it must route it to the network.
-      // The line's own `hostname` (pino's) is the name that was looked up.
-      this.log.warn({ network: net.name }, 'docker-node-access network: this proxy is not a container of this engine under its hostname; it does not join the network itself');
+      // Not a container of this engine (or not under Docker's default hostname): the engine's
+      // host routes to its bridges itself; anywhere else, whoever runs it must route it there.
+      this.log.info({ network: net.name, lookedUpAs: self }, 'docker-node-access network: this proxy is not a container of this engine; it dials the nodes through this host\'s route to the network');
       return;
     }
     if (info.NetworkSettings.Networks[net.name] !== undefined) return;
@@ -293,8 +281,13 @@ export class DockerProvider implements NodeProvider {
     try {
       const confPath = path.join(nodeDir, CONF_FILE);
       const existing = await readOptional(confPath);
-      // A node's own config is kept as it is (an operator's edits, or one that cannot start).
-      if (existing === undefined || !isClusterConf(existing)) {
+      // A node's own config is kept as it is (an operator's edits, or one that cannot start),
+      // but for the address it announces: a container created again on a network made again
+      // (make docker-clean) may have another one; the cluster meets it there (rejoinCluster).
+      if (existing !== undefined && isClusterConf(existing)) {
+        const updated = withAnnounceIp(existing, ip);
+        if (updated !== existing) await writePrivateFile(confPath, updated);
+      } else {
         await writePrivateFile(
           confPath,
           renderRedisConf({
