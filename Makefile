@@ -83,10 +83,12 @@ system-deps:
 	$(call apt-need,command -v redis-server && command -v redis-cli,redis-server redis-tools)
 
 # The test suites also drive the proxy with redis-py (Debian's python3-redis) and start a
-# real etcd (Debian's etcd-server 3.4) for the coordination tests.
+# real etcd (Debian's etcd-server 3.4) for the coordination tests, and make test certificates
+# with the openssl CLI (test/tls.test.ts).
 test-deps: system-deps
 	$(call apt-need,/usr/bin/python3 -c 'import redis.cluster',python3-redis)
 	$(call apt-need,command -v etcd,etcd-server)
+	$(call apt-need,command -v openssl,openssl)
 
 # Brings Node $(NODE_VERSION) into .node/ when the system node is older (npm pack verifies the
 # tarball's integrity; a cache of its own in .node/, so the host's npm cache, which the proxy

@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseMemory } from './ops/memory-size.js';
 import { parseClientMemoryCap, parseOutputBufferLimit, type ClientMemoryCap, type OutputBufferLimit } from './proxy/limits.js';
+import type { TlsFiles } from './net/tls-files.js';
 
 // Re-exported: the option parsers are read from the configuration's module (config and client-memory tests).
 export { parseClientMemoryCap, parseMemory };
@@ -14,6 +15,12 @@ export { parseClientMemoryCap, parseMemory };
 export interface Config {
   port: number;
   bind: string;
+  /** The TLS client port beside --port (0: any free port); undefined: none. */
+  tlsPort: number | undefined;
+  /** The certificate files of --tls-port and --http-tls (certFile '' when neither is on). */
+  tls: TlsFiles;
+  /** The HTTP API over HTTPS with the --tls-cert-file certificate. */
+  httpTls: boolean;
   provider: 'process' | 'docker' | 'static';
   masters: number;
   replicas: number;
@@ -69,6 +76,16 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .config('config', 'JSON config file (keys as the long option names)')
     .option('port', { alias: 'p', type: 'number', default: 6380, describe: 'port the proxy listens on (0: any free port)' })
     .option('bind', { type: 'string', default: '127.0.0.1', describe: 'address the proxy listens on' })
+    .option('tls-port', { type: 'number', describe: 'a TLS port for clients, beside --port (0: any free port; default: none)' })
+    .option('tls-cert-file', { type: 'string', default: '', describe: 'certificate (PEM) of --tls-port and --http-tls; read again on SIGHUP' })
+    .option('tls-key-file', { type: 'string', default: '', describe: 'private key (PEM) of --tls-cert-file; read again on SIGHUP' })
+    .option('tls-ca-cert-file', { type: 'string', default: '', describe: 'CA certificate (PEM) that client certificates must chain to (--tls-auth-clients yes or optional); read again on SIGHUP' })
+    .option('tls-auth-clients', {
+      choices: ['no', 'optional', 'yes'] as const,
+      default: 'yes' as const,
+      describe: "client certificates on --tls-port, as Redis's tls-auth-clients: yes = required, optional = verified when given, no = not asked for",
+    })
+    .option('http-tls', { type: 'boolean', default: false, describe: 'serve the HTTP API and status page over HTTPS with --tls-cert-file and --tls-key-file' })
     .option('provider', {
       choices: ['process', 'docker', 'static'] as const,
       default: 'process' as const,
@@ -172,6 +189,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     }, true)
     .check((a) => {
       if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be 0..65535');
+      checkTls(a['tls-port'], a['http-tls'], a['tls-cert-file'], a['tls-key-file'], a['tls-ca-cert-file'], a['tls-auth-clients']);
       if (!Number.isInteger(a['http-port']) || a['http-port'] < 0 || a['http-port'] > 65535) throw new Error('--http-port must be 0..65535 (0: no HTTP API)');
       if (!Number.isInteger(a.masters) || a.masters < 1 || a.masters > 1000) throw new Error('--masters must be 1..1000');
       if (!Number.isInteger(a.replicas) || a.replicas < 0 || a.replicas > 10) throw new Error('--replicas must be 0..10');
@@ -192,6 +210,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
       if (parseWorkers(String(a.workers)) > 1 && a.port === 0) throw new Error('--workers needs a fixed --port: with 0 each worker would listen on a port of its own');
+      if (parseWorkers(String(a.workers)) > 1 && a['tls-port'] === 0) throw new Error('--workers needs a fixed --tls-port: with 0 each worker would listen on a port of its own');
       parseCoordinator(a.coordinator);
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(a['cluster-name'])) throw new Error('--cluster-name must be 1..64 letters, digits, dots, dashes or underscores');
       if (!Number.isInteger(a['leader-ttl']) || a['leader-ttl'] < 2 || a['leader-ttl'] > 60) throw new Error('--leader-ttl must be 2..60 (seconds)');
@@ -212,6 +231,9 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
   return {
     port: parsed.port,
     bind: parsed.bind,
+    tlsPort: parsed['tls-port'],
+    tls: { certFile: parsed['tls-cert-file'], keyFile: parsed['tls-key-file'], caCertFile: parsed['tls-ca-cert-file'], authClients: parsed['tls-auth-clients'] },
+    httpTls: parsed['http-tls'],
     provider: parsed.provider,
     masters: parsed.masters,
     replicas: parsed.replicas,
@@ -251,6 +273,17 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     clusterName: parsed['cluster-name'],
     leaderTtl: parsed['leader-ttl'],
   };
+}
+
+/** The TLS options make sense together: a port needs a certificate, asking for client certificates needs a CA. */
+function checkTls(port: number | undefined, httpTls: boolean, cert: string, key: string, ca: string, authClients: string): void {
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error('--tls-port must be 0..65535');
+  const using = port !== undefined ? '--tls-port' : httpTls ? '--http-tls' : undefined;
+  if (using === undefined) return;
+  if (cert === '' || key === '') throw new Error(`${using} needs --tls-cert-file and --tls-key-file`);
+  if (port !== undefined && authClients !== 'no' && ca === '') {
+    throw new Error(`--tls-auth-clients ${authClients} needs --tls-ca-cert-file (the CA client certificates must chain to); --tls-auth-clients no asks for none`);
+  }
 }
 
 /** --workers: a count (1..64) or auto (one per core). */

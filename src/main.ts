@@ -93,6 +93,12 @@ export interface RunningProxy {
    * registered.
    */
   stop(nodes?: 'stop' | 'keep'): Promise<void>;
+  /**
+   * Read the TLS certificate files again (SIGHUP) for the TLS port and HTTPS: new
+   * connections get the new certificate, open ones keep theirs. A file that cannot be read
+   * keeps the current certificate; the errors are returned (and logged).
+   */
+  reloadTls(): Error[];
   /** SIGKILL every node the proxy runs, now (a second Ctrl-C during stop()). */
   killNodes(): Promise<void>;
   /**
@@ -298,6 +304,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     log,
     control: controlView,
     pubsub: { nodePassword: view.nodePassword, connectTimeoutMs: config.connectTimeout, commandTimeoutMs: config.commandTimeout, outputLimit: config.clientOutputBufferLimitPubsub },
+    tls: config.tlsPort === undefined ? undefined : { port: config.tlsPort, files: config.tls },
     nodes: {
       scripts,
       rememberConfig: (pairs) => admin.rememberConfig(pairs),
@@ -348,6 +355,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         coordination: () => coordinator.status(),
         events,
         history,
+        tls: config.httpTls ? config.tls : undefined,
       });
       sampler?.start();
     }
@@ -425,6 +433,12 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         await closeCoordinator();
       })();
       return stopping;
+    },
+    reloadTls() {
+      const errors = [proxy.reloadTls(), http?.reloadTls() ?? null].filter((e) => e !== null);
+      for (const err of errors) log.error({ err: err.message }, 'TLS certificate not reloaded: keeping the current one');
+      if (errors.length === 0 && (config.tlsPort !== undefined || config.httpTls)) log.info({ cert: config.tls.certFile }, 'TLS certificate reloaded');
+      return errors;
     },
     killNodes() {
       return control?.killNodes() ?? Promise.resolve();
@@ -526,6 +540,8 @@ export async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP: a renewed certificate is taken up without a restart (workers: each takes it, the supervisor passes it on).
+  process.on('SIGHUP', () => void proxy.reloadTls());
   if (worker !== undefined) {
     superviseMe(proxy, log);
     return;
@@ -583,6 +599,7 @@ async function superviseWorkers(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', () => supervisor.signalWorkers('SIGHUP'));
   log.info({ workers: config.workers, port: config.port }, 'starting workers');
   await supervisor.run();
   log.info('stopped');

@@ -85,6 +85,11 @@ export class Supervisor {
     for (const w of this.workers) if (w !== leader) w.child?.kill('SIGKILL');
   }
 
+  /** Pass a signal on to every running worker (SIGHUP: each reloads its TLS certificate). */
+  signalWorkers(signal: NodeJS.Signals): void {
+    for (const w of this.workers) w.child?.kill(signal);
+  }
+
   private spawn(w: Worker): void {
     const child = fork(this.o.script, this.o.args, {
       env: { ...process.env, [WORKER_ENV]: String(w.index) },

@@ -29,6 +29,8 @@ import { DEFAULT_PUBLIC_DIR, operatorRoutes, type MetricsSource } from './operat
 import { statusRoutes } from './status-routes.js';
 import type { ClusterEventLog } from '../status/cluster-events.js';
 import type { MetricsHistory } from '../status/metrics-history.js';
+import type tls from 'node:tls';
+import { readSecureContext, type TlsFiles } from '../net/tls-files.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -60,6 +62,8 @@ export interface HttpServerOptions {
   /** The status page's files (default: public/ next to this module). */
   publicDir?: string;
   bodyLimit?: number;
+  /** --http-tls: HTTPS with these files' certificate (client certificates are not asked for). */
+  tls?: TlsFiles;
   version: string;
   log: Logger;
 }
@@ -69,12 +73,28 @@ export class HttpServer {
     readonly app: FastifyInstance,
     private readonly data: DataClient,
     readonly port: number,
+    private readonly tls: TlsFiles | undefined,
   ) {}
+
+  /** --http-tls: read the certificate files again for new connections (SIGHUP); an error keeps the current ones. Null: done (or plain HTTP). */
+  reloadTls(): Error | null {
+    if (this.tls === undefined) return null;
+    try {
+      // With the https option, fastify's server is an https.Server: a tls.Server.
+      (this.app.server as unknown as tls.Server).setSecureContext(readSecureContext(this.tls));
+      return null;
+    } catch (err) {
+      return err as Error;
+    }
+  }
 
   /** Build the routes and listen; rejects (nothing left open) when the port cannot be bound. */
   static async start(o: HttpServerOptions): Promise<HttpServer> {
+    // The https option makes fastify's server an https.Server; the routes are the same (its types differ only in the server's).
+    const https = o.tls === undefined ? null : readSecureContext(o.tls);
     const data = new DataClient({ host: o.proxyHost, port: o.proxy.port, password: o.proxy.requirePass, commandTimeoutMs: o.dataTimeoutMs, runtime: o.proxy.runtime });
     const app = Fastify({
+      ...(https === null ? {} : { https }),
       bodyLimit: o.bodyLimit ?? DEFAULT_BODY_LIMIT,
       // Requests are not logged one by one (as RESP commands are not); errors are, below.
       logger: false,
@@ -96,8 +116,8 @@ export class HttpServer {
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : o.port;
-    o.log.info({ host: o.host, port }, 'HTTP API listening');
-    return new HttpServer(app, data, port);
+    o.log.info({ host: o.host, port, tls: o.tls !== undefined }, 'HTTP API listening');
+    return new HttpServer(app, data, port, o.tls);
   }
 
   private closing: Promise<void> | undefined;

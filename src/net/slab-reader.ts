@@ -10,6 +10,7 @@
  * scanners keep their zero-copy contract.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 
 const MIN_SLAB = 16 * 1024;
 const MAX_SLAB = 1024 * 1024;
@@ -113,11 +114,13 @@ export interface SlabReadsLog {
 
 /**
  * Make an accepted socket (from a server created with `pauseOnConnect: true`, so it has
- * not started reading) deliver its reads to `onData`: through slabReads when the socket can
+ * not started reading; or a TLS socket fresh from its handshake) deliver its reads to `onData`: through slabReads when the socket can
  * be re-wrapped, else through plain 'data' events.
  */
 export function withSlabReads(accepted: net.Socket, onData: (chunk: Buffer) => void, log: SlabReadsLog): net.Socket {
-  if (rewrapOff === null) {
+  // A TLS socket's _handle is its TLSWrap, which decrypts for that very TLSSocket: a socket
+  // re-wrapped on it would read nothing. Its reads are 'data' events (not a fallback: no warning).
+  if (rewrapOff === null && !(accepted instanceof tls.TLSSocket)) {
     const problem = rewrapProblem(accepted);
     const result = problem === null ? rewrap(accepted, onData) : problem;
     if (typeof result !== 'string') return result;

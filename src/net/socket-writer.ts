@@ -19,6 +19,7 @@
  * and an upgrade of Node costs speed, not function (see also slab-reader.ts).
  */
 import type net from 'node:net';
+import tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
 
 interface WriteReq {
@@ -85,12 +86,18 @@ function onDirectWriteComplete(this: WriteReq, status: number): void {
 export class SocketWriter {
   /** Bytes of direct writes libuv still holds (the kernel did not take them at once). */
   private pendingBytes = 0;
+  /**
+   * A TLS socket's _handle is its TLSWrap, whose writes are encrypted through the
+   * TLSSocket's own state (and whose stream state is not the one read above): always socket.write().
+   */
+  private readonly direct: boolean;
 
   /** @param onDrain called when bytes that waited are written: direct ones, or the socket's own ('drain') */
   constructor(
     readonly socket: net.Socket,
     private readonly onDrain: () => void,
   ) {
+    this.direct = !(socket instanceof tls.TLSSocket);
     socket.on('drain', onDrain);
   }
 
@@ -113,7 +120,7 @@ export class SocketWriter {
 
   private writeOne(buf: Buffer): void {
     const socket = this.socket;
-    const b = binding;
+    const b = this.direct ? binding : null;
     // Anything in the Writable's buffer must go first; a socket connecting, ending or
     // destroyed is the Writable's business.
     const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;

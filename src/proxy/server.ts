@@ -20,6 +20,8 @@ import { CommandStats, OPS_SAMPLE_MS, OpsMeter } from '../ops/command-stats.js';
 import type { ControlPlaneView } from './control-plane.js';
 import type { AdminVerbTable } from '../commands/admin-verb-table.js';
 import type { NodeStatus } from '../status/node-status.js';
+import type { TlsFiles } from '../net/tls-files.js';
+import { TlsListener } from './tls-listener.js';
 
 export interface ProxyServerOptions {
   host: string;
@@ -46,6 +48,8 @@ export interface ProxyServerOptions {
   pubsub: { nodePassword: string; connectTimeoutMs: number; commandTimeoutMs: number; outputLimit: OutputBufferLimit };
   /** Scripts, remembered CONFIG and the nodes' password (SCRIPT, FUNCTION, CONFIG). */
   nodes: NodeAccess;
+  /** --tls-port and its certificate files; absent: no TLS port. */
+  tls?: { port: number; files: TlsFiles };
 }
 
 /** What every session of this proxy reaches through its host: the dispatcher, the registry, the counters. */
@@ -98,6 +102,7 @@ export class ProxyServer {
   private readonly opsSampler: NodeJS.Timeout;
   private readonly memoryChecker: NodeJS.Timeout;
   private readonly server: net.Server;
+  private readonly tlsListener: TlsListener | null;
 
   constructor(
     readonly router: Router,
@@ -141,12 +146,30 @@ export class ProxyServer {
     this.memoryChecker.unref();
     // pauseOnConnect: the session re-wraps the socket for slab reads before reading starts.
     this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => clients.admit(socket, this.sessionHost));
+    // TLS sockets are served as they come from the handshake (no pause: it must read to shake hands).
+    this.tlsListener =
+      opts.tls === undefined
+        ? null
+        : new TlsListener(
+            { host: opts.host, port: opts.tls.port, reusePort: opts.reusePort === true, files: opts.tls.files, log: opts.log },
+            (socket) => clients.admit(socket, this.sessionHost),
+          );
   }
 
   // What the HTTP API, /metrics and the tests read of the proxy.
 
   get port(): number {
     return this.settings.port;
+  }
+
+  /** The TLS port once listening; undefined without --tls-port. */
+  get tlsPort(): number | undefined {
+    return this.tlsListener?.port;
+  }
+
+  /** Read the TLS certificate files again (SIGHUP): new connections get them, open ones keep theirs. Null: done (or no TLS port). */
+  reloadTls(): Error | null {
+    return this.tlsListener?.reload() ?? null;
   }
 
   get runtime(): Runtime {
@@ -194,7 +217,19 @@ export class ProxyServer {
     return this.clients.netBytes();
   }
 
-  listen(): Promise<void> {
+  /** Listen on the plain port, then on the TLS port (when there is one). */
+  async listen(): Promise<void> {
+    await this.listenPlain();
+    if (this.tlsListener === null) return;
+    try {
+      await this.tlsListener.listen();
+    } catch (err) {
+      await new Promise((resolve) => this.server.close(resolve));
+      throw err;
+    }
+  }
+
+  private listenPlain(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.server.once('error', onError);
@@ -224,7 +259,8 @@ export class ProxyServer {
       this.clients.pause.close();
       clearInterval(this.opsSampler);
       clearInterval(this.memoryChecker);
-      this.server.close(() => resolve());
+      const tlsClosed = this.tlsListener?.close() ?? Promise.resolve();
+      this.server.close(() => void tlsClosed.then(() => resolve()));
       this.clients.destroyAll();
       this.context.pubsub.close();
     });
