@@ -92,6 +92,15 @@ describe('configuration', () => {
     assert.deepEqual(c.tls, { certFile: 'c', keyFile: 'k', caCertFile: '', authClients: 'no' });
     assert.equal(parseConfig([]).tlsPort, undefined);
   });
+
+  test('the config file takes the same names', async () => {
+    const file = path.join(certs.dir, 'config.json');
+    await writeFile(file, JSON.stringify({ 'tls-port': 6391, 'tls-cert-file': 'c', 'tls-key-file': 'k', 'tls-ca-cert-file': 'ca', 'tls-auth-clients': 'optional', 'http-tls': true }));
+    const c = parseConfig(['--config', file]);
+    assert.equal(c.tlsPort, 6391);
+    assert.deepEqual(c.tls, { certFile: 'c', keyFile: 'k', caCertFile: 'ca', authClients: 'optional' });
+    assert.equal(c.httpTls, true);
+  });
 });
 
 describe('--tls-auth-clients (the TLS listener alone)', () => {
