@@ -86,10 +86,14 @@ export class SocketWriter {
   /** Bytes of direct writes libuv still holds (the kernel did not take them at once). */
   private pendingBytes = 0;
 
-  /** @param onDrain called when bytes that waited are written: direct ones, or the socket's own ('drain') */
+  /**
+   * @param onDrain called when bytes that waited are written: direct ones, or the socket's own ('drain')
+   * @param direct false for a socket whose handle must not be written directly (TLS: its handle takes plaintext through the TLS layer only)
+   */
   constructor(
     readonly socket: net.Socket,
     private readonly onDrain: () => void,
+    private readonly direct = true,
   ) {
     socket.on('drain', onDrain);
   }
@@ -113,7 +117,7 @@ export class SocketWriter {
 
   private writeOne(buf: Buffer): void {
     const socket = this.socket;
-    const b = binding;
+    const b = this.direct ? binding : null;
     // Anything in the Writable's buffer must go first; a socket connecting, ending or
     // destroyed is the Writable's business.
     const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
