@@ -1,0 +1,184 @@
+/**
+ * --node-tls (issue 18 part 2): the nodes the proxy starts serve TLS only — no plain
+ * listener on any node (client port or cluster bus), replication and the bus over TLS, a
+ * client certificate of the cluster's CA required — and the proxy still does everything
+ * through them: reads and writes, a failover after kill -9 of a master, ADD MASTER
+ * (resharding: MIGRATE between TLS nodes). The real executable, real redis-servers.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { Redis } from 'ioredis';
+import type { NodeRecord } from '../src/cluster/topology/topology.js';
+import { NODE_TLS_DIR } from '../src/nodes/node-tls.js';
+import { isPidAlive } from '../src/nodes/process/pid.js';
+import { encodeCommand } from '../src/resp/encode.js';
+import { parseConfig } from '../src/config.js';
+import { buildExecutable, ProxyProcess } from './support/proxy-process.js';
+import { skipWithoutRedis } from './support/redis-binary.js';
+
+const skip = await skipWithoutRedis();
+const KEYS = 2_000;
+
+/** What a node answers a plain-text PING on `port` with (until it closes or 1 s passes). */
+async function plainAnswer(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect({ host: '127.0.0.1', port });
+    const done = (): void => {
+      s.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', done);
+    s.on('close', done);
+    setTimeout(done, 1_000);
+  });
+}
+
+/** What a node answers AUTH + PING with over TLS, presenting `cert`/`key` (none: no client certificate). */
+async function tlsAnswer(port: number, password: string, ca: Buffer, client?: { cert: Buffer; key: Buffer }): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = tls.connect({ host: '127.0.0.1', port, ca, ...client });
+    const done = (): void => {
+      s.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    s.on('secureConnect', () => s.write(Buffer.concat([encodeCommand(['AUTH', password]), encodeCommand(['PING'])])));
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (Buffer.concat(chunks).toString('latin1').includes('PONG')) done();
+    });
+    s.on('error', done);
+    s.on('close', done);
+    setTimeout(done, 2_000);
+  });
+}
+
+/** TCP ports a process listens on, from `ss -ltnp`. */
+function listeningPorts(pid: number): number[] {
+  const out = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => l.includes(`pid=${pid},`))
+    .map((l) => Number(/:(\d+)\s/.exec(l.split(/\s+/)[3] + ' ')?.[1]))
+    .sort((a, b) => a - b);
+}
+
+describe('--node-tls', { skip }, () => {
+  test('is refused with the docker and static providers, and the CA files go together', () => {
+    assert.throws(() => parseConfig(['--node-tls', '--provider', 'docker']), /--node-tls needs --provider process/);
+    assert.throws(() => parseConfig(['--node-tls', '--provider', 'static', '--node', '127.0.0.1:7000']), /--node-tls needs --provider process/);
+    assert.throws(() => parseConfig(['--node-tls', '--node-tls-ca-cert-file', 'ca.crt']), /go together/);
+    assert.throws(() => parseConfig(['--node-tls-ca-cert-file', 'ca.crt', '--node-tls-ca-key-file', 'ca.key']), /needs --node-tls/);
+    assert.equal(parseConfig([]).nodeTls, false, 'off by default');
+  });
+
+  let p: ProxyProcess;
+  let c: Redis;
+  before(async () => {
+    buildExecutable();
+    p = await ProxyProcess.start({ masters: 3, replicas: 1, flags: ['--node-tls'] });
+    c = new Redis({ port: p.port, maxRetriesPerRequest: 0 });
+    const pipe = c.pipeline();
+    for (let i = 0; i < KEYS; i++) pipe.set(`tls:${i}`, `v${i}`);
+    for (const [err] of (await pipe.exec()) ?? []) assert.equal(err, null);
+  });
+  after(async () => {
+    c?.disconnect();
+    await p?.cleanup();
+  });
+
+  async function assertEveryKey(): Promise<void> {
+    const values = await c.mget(...Array.from({ length: KEYS }, (_, i) => `tls:${i}`));
+    assert.deepEqual(values, Array.from({ length: KEYS }, (_, i) => `v${i}`), 'every key written reads back');
+  }
+
+  test('every node serves TLS only, with a client certificate of the cluster CA; the proxy reads and writes through them', async () => {
+    await assertEveryKey();
+    const dir = path.join(p.dataDir, NODE_TLS_DIR);
+    for (const f of ['ca.crt', 'ca.key', 'node.crt', 'node.key', 'proxy.crt', 'proxy.key']) {
+      assert.equal(statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f} is mode 0600`);
+    }
+    const ca = readFileSync(path.join(dir, 'ca.crt'));
+    const client = { cert: readFileSync(path.join(dir, 'proxy.crt')), key: readFileSync(path.join(dir, 'proxy.key')) };
+    const doc = await p.topology();
+    assert.equal(doc.nodes.length, 6);
+    for (const n of doc.nodes as NodeRecord[]) {
+      const pid = Number(n.handle);
+      assert.ok(isPidAlive(pid), `${n.id} runs`);
+      assert.deepEqual(listeningPorts(pid), [n.port, n.busPort].sort((a, b) => a - b), `${n.id} listens on its TLS port and its bus port only (port 0: no plain listener)`);
+      for (const port of [n.port, n.busPort]) {
+        const answer = await plainAnswer(port);
+        assert.doesNotMatch(answer, /PONG|NOAUTH|ERR/, `${n.id}: plain text on ${port} gets no Redis reply`);
+      }
+      assert.match(await tlsAnswer(n.port, doc.nodePassword, ca, client), /^\+OK\r\n\+PONG\r\n$/, `${n.id} answers over TLS with the proxy's certificate`);
+      assert.doesNotMatch(await tlsAnswer(n.port, doc.nodePassword, ca), /PONG/, `${n.id} refuses a TLS client without a certificate (tls-auth-clients yes)`);
+      const conf = readFileSync(path.join(n.dataDir!, 'redis.conf'), 'utf8');
+      for (const line of ['port 0', `tls-port ${n.port}`, 'tls-replication yes', 'tls-cluster yes', 'tls-auth-clients yes']) {
+        assert.match(conf, new RegExp(`^${line}$`, 'm'), `${n.id}'s redis.conf has ${line}`);
+      }
+    }
+    // The replicas replicate (over TLS: there is nothing else).
+    const replication = await tlsAnswerInfo(doc.nodes.find((n) => n.id === 'm0')!.port, doc.nodePassword, ca, client);
+    assert.match(replication, /connected_slaves:1/);
+    assert.match(replication, /state=online/);
+  });
+
+  test('kill -9 of a master: its replica takes over, the old master comes back as a replica over TLS', async () => {
+    const pid = await p.pidOf('m1');
+    process.kill(pid, 'SIGKILL');
+    await p.waitHealthy(60_000, async () => {
+      const nodes = await p.nodes();
+      const m1 = nodes.find((n) => n.id === 'm1');
+      return m1?.role === 'replica' ? undefined : `m1 is ${m1?.role ?? 'missing'}`;
+    });
+    const nodes = await p.nodes();
+    assert.equal(nodes.find((n) => n.id === 'm1r0')?.role, 'master', 'm1r0 promoted');
+    await assertEveryKey();
+    assert.equal(await c.set('tls:after-failover', 'yes'), 'OK');
+    assert.equal(await c.get('tls:after-failover'), 'yes');
+  });
+
+  test('ADD MASTER: a new TLS shard, its slots and keys moved there with MIGRATE over TLS', async () => {
+    const added = String(await c.call('ADD', 'MASTER'));
+    assert.match(added, /^m3 127\.0\.0\.1:\d+ is a master \(replica m3r0\); 4096 slots and \d+ keys moved in/);
+    const moved = Number(/and (\d+) keys moved/.exec(added)?.[1]);
+    assert.ok(moved > 0, `keys moved: ${moved}`);
+    p.shape = { masters: 4, replicas: 1 };
+    await p.waitHealthy(30_000);
+    await assertEveryKey();
+    const doc = await p.topology();
+    const m3 = doc.nodes.find((n) => n.id === 'm3')!;
+    assert.doesNotMatch(await plainAnswer(m3.port), /PONG|NOAUTH|ERR/, 'the new master gives plain text no Redis reply');
+    assert.deepEqual(listeningPorts(Number(m3.handle)), [m3.port, m3.busPort].sort((a, b) => a - b), 'the new master has no plain listener either');
+  });
+});
+
+/** INFO replication of a node over TLS. */
+async function tlsAnswerInfo(port: number, password: string, ca: Buffer, client: { cert: Buffer; key: Buffer }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = tls.connect({ host: '127.0.0.1', port, ca, ...client });
+    s.on('secureConnect', () => s.write(Buffer.concat([encodeCommand(['AUTH', password]), encodeCommand(['INFO', 'replication'])])));
+    s.on('data', (ch: Buffer) => {
+      chunks.push(ch);
+      const text = Buffer.concat(chunks).toString('latin1');
+      if (/master_failover_state/.test(text) || /\r\n\r\n$/.test(text)) {
+        s.destroy();
+        resolve(text);
+      }
+    });
+    s.on('error', reject);
+    setTimeout(() => {
+      s.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    }, 3_000);
+  });
+}
