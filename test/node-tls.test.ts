@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -17,6 +17,7 @@ import type { NodeRecord } from '../src/cluster/topology/topology.js';
 import { NODE_TLS_DIR } from '../src/nodes/node-tls.js';
 import { isPidAlive } from '../src/nodes/process/pid.js';
 import { encodeCommand } from '../src/resp/encode.js';
+import { sleep } from '../src/nodes/wait.js';
 import { parseConfig } from '../src/config.js';
 import { buildExecutable, ProxyProcess } from './support/proxy-process.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
@@ -84,7 +85,7 @@ describe('--node-tls', { skip }, () => {
   let c: Redis;
   before(async () => {
     buildExecutable();
-    p = await ProxyProcess.start({ masters: 3, replicas: 1, flags: ['--node-tls'] });
+    p = await ProxyProcess.start({ masters: 3, replicas: 1, flags: ['--node-tls', '--shard-recovery-timeout', '1500'] });
     c = new Redis({ port: p.port, maxRetriesPerRequest: 0 });
     const pipe = c.pipeline();
     for (let i = 0; i < KEYS; i++) pipe.set(`tls:${i}`, `v${i}`);
@@ -158,6 +159,29 @@ describe('--node-tls', { skip }, () => {
     const m3 = doc.nodes.find((n) => n.id === 'm3')!;
     assert.doesNotMatch(await plainAnswer(m3.port), /PONG|NOAUTH|ERR/, 'the new master gives plain text no Redis reply');
     assert.deepEqual(listeningPorts(Number(m3.handle)), [m3.port, m3.busPort].sort((a, b) => a - b), 'the new master has no plain listener either');
+  });
+
+  test('a whole shard lost: its keys come back from a TLS recovery instance, MIGRATEd over TLS to the survivors', async () => {
+    await sleep(1_200); // appendfsync everysec: every key acknowledged is in the AOFs
+    const doc = await p.topology();
+    const shard = doc.nodes.filter((n) => n.id === 'm0' || n.id === 'm0r0');
+    assert.equal(shard.length, 2);
+    // Neither can start again: the shard is recovered from the master's AOF copy.
+    for (const n of shard) appendFileSync(path.join(n.dataDir!, 'redis.conf'), '\nthis-directive-does-not-exist yes\n');
+    for (const n of shard) process.kill(Number(n.handle), 'SIGKILL');
+    p.shape = { masters: 3, replicas: 1 };
+    let report = '';
+    const deadline = Date.now() + 90_000;
+    while (!/phase=done/.test(report)) {
+      assert.ok(Date.now() < deadline, `the recovery did not finish: ${report}\n${p.logTail()}`);
+      await sleep(200);
+      report = String(await c.call('INFO', 'recovery')).split(/\r?\n/).find((l) => /^recovery\d+:/.test(l)) ?? '';
+    }
+    assert.match(report, /master=m0,/);
+    assert.match(report, /keys_failed=0/);
+    assert.ok(Number(/keys_recovered=(\d+)/.exec(report)?.[1]) > 0, report);
+    await p.waitHealthy(30_000);
+    await assertEveryKey();
   });
 });
 
