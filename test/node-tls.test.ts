@@ -8,13 +8,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { Redis } from 'ioredis';
 import type { NodeRecord } from '../src/cluster/topology/topology.js';
-import { NODE_TLS_DIR } from '../src/nodes/node-tls.js';
+import { ensureNodeTls, NODE_TLS_DIR } from '../src/nodes/node-tls.js';
+import { portFromConf, renderRedisConf, withPorts } from '../src/nodes/redis-conf.js';
 import { isPidAlive } from '../src/nodes/process/pid.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { sleep } from '../src/nodes/wait.js';
@@ -71,6 +74,63 @@ function listeningPorts(pid: number): number[] {
     .map((l) => Number(/:(\d+)\s/.exec(l.split(/\s+/)[3] + ' ')?.[1]))
     .sort((a, b) => a - b);
 }
+
+describe('redis.conf with --node-tls', () => {
+  const files = { caCertFile: '/d/node-tls/ca.crt', certFile: '/d/node-tls/node.crt', keyFile: '/d/node-tls/node.key' };
+  const input = { nodeId: 'm0', port: 7001, busPort: 17001, nodeDir: '/d/nodes/m0', password: 'pw', clusterNodeTimeoutMs: 5000 };
+
+  test('a TLS node has no plain port, and its port is read back from tls-port', () => {
+    const conf = renderRedisConf({ ...input, tls: files });
+    assert.match(conf, /^port 0$/m);
+    assert.match(conf, /^tls-port 7001$/m);
+    assert.match(conf, /^tls-ca-cert-file "\/d\/node-tls\/ca\.crt"$/m);
+    assert.equal(portFromConf(conf), 7001);
+    assert.equal(portFromConf(conf, 'cluster-port'), 17001);
+    assert.doesNotMatch(renderRedisConf(input), /tls/, 'no TLS line without --node-tls');
+  });
+
+  test('an existing config follows --node-tls as it is now, both ways, its other lines kept', () => {
+    const plain = `${renderRedisConf(input)}maxmemory 1gb\n`;
+    const toTls = withPorts(plain, 7002, 17002, files);
+    assert.match(toTls, /^port 0$/m);
+    assert.match(toTls, /^tls-port 7002$/m);
+    assert.match(toTls, /^tls-cluster yes$/m);
+    assert.match(toTls, /^maxmemory 1gb$/m);
+    assert.equal(portFromConf(toTls), 7002);
+    const back = withPorts(toTls, 7003, 17003);
+    assert.match(back, /^port 7003$/m);
+    assert.match(back, /^tls-port 0$/m);
+    assert.match(back, /^tls-cluster no$/m);
+    assert.match(back, /^tls-replication no$/m);
+    assert.equal(portFromConf(back), 7003);
+    assert.doesNotMatch(withPorts(plain, 7004, 17004), /tls/);
+  });
+});
+
+describe('the cluster CA', () => {
+  test('made once in the data dir (a second start keeps it); a given CA signs the certificates instead, its key not copied', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ihs-node-tls-'));
+    try {
+      const own = await ensureNodeTls(path.join(root, 'own'));
+      const again = await ensureNodeTls(path.join(root, 'own'));
+      assert.deepEqual(again.client.cert, own.client.cert, 'kept across starts');
+      const verify = (ca: string, cert: string): string => execFileSync('openssl', ['verify', '-CAfile', ca, cert], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.match(verify(own.files.caCertFile, own.files.certFile), /OK/);
+
+      const caKey = path.join(root, 'given.key');
+      const caCert = path.join(root, 'given.crt');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caCert,
+        '-days', '2', '-subj', '/CN=given CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: 'ignore' });
+      const given = await ensureNodeTls(path.join(root, 'given'), { certFile: caCert, keyFile: caKey });
+      assert.match(verify(caCert, given.files.certFile), /OK/, 'the node certificate is signed by the given CA');
+      assert.match(verify(caCert, path.join(root, 'given', NODE_TLS_DIR, 'proxy.crt')), /OK/, 'the proxy certificate too');
+      assert.throws(() => verify(own.files.caCertFile, given.files.certFile), 'not by a CA of the proxy\'s own');
+      assert.equal(existsSync(path.join(root, 'given', NODE_TLS_DIR, 'ca.key')), false, 'the given CA\'s key stays where it is');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('--node-tls', { skip }, () => {
   test('is refused with the docker and static providers, and the CA files go together', () => {
