@@ -186,6 +186,16 @@ describe('--node-tls', { skip }, () => {
         assert.match(conf, new RegExp(`^${line}$`, 'm'), `${n.id}'s redis.conf has ${line}`);
       }
     }
+    // Pub/Sub: the proxy's subscriber connections to the nodes are TLS too.
+    const sub = new Redis({ port: p.port, maxRetriesPerRequest: 0 });
+    try {
+      const got = new Promise<string>((resolve) => sub.on('message', (_ch: string, msg: string) => resolve(msg)));
+      await sub.subscribe('tls:news');
+      assert.equal(await c.publish('tls:news', 'hello'), 1);
+      assert.equal(await got, 'hello');
+    } finally {
+      sub.disconnect();
+    }
     // The replicas replicate (over TLS: there is nothing else).
     const replication = await tlsAnswerInfo(doc.nodes.find((n) => n.id === 'm0')!.port, doc.nodePassword, ca, client);
     assert.match(replication, /connected_slaves:1/);
@@ -266,3 +276,41 @@ async function tlsAnswerInfo(port: number, password: string, ca: Buffer, client:
     }, 3_000);
   });
 }
+
+describe('--node-tls on an existing data dir', { skip }, () => {
+  test('a plain cluster stopped and started with --node-tls serves TLS only, with its keys; and back to plain', async () => {
+    const plain = await ProxyProcess.start({ masters: 2, replicas: 1 });
+    let tlsProxy: ProxyProcess | undefined;
+    let back: ProxyProcess | undefined;
+    try {
+      const c1 = new Redis({ port: plain.port, maxRetriesPerRequest: 0 });
+      await c1.mset('e:a', '1', 'e:b', '2', 'e:c', '3');
+      c1.disconnect();
+      await sleep(1_200); // appendfsync everysec
+      assert.equal(await plain.stop(), 0);
+
+      tlsProxy = await ProxyProcess.start({ masters: 2, replicas: 1, dataDir: plain.dataDir, flags: ['--node-tls'] });
+      await tlsProxy.waitHealthy(30_000);
+      const c2 = new Redis({ port: tlsProxy.port, maxRetriesPerRequest: 0 });
+      assert.deepEqual(await c2.mget('e:a', 'e:b', 'e:c'), ['1', '2', '3']);
+      c2.disconnect();
+      for (const n of (await tlsProxy.topology()).nodes) {
+        assert.deepEqual(listeningPorts(Number(n.handle)), [n.port, n.busPort].sort((a, b) => a - b), `${n.id}: TLS port and bus only`);
+        assert.doesNotMatch(await plainAnswer(n.port), /PONG|NOAUTH|ERR/, `${n.id} gives plain text no Redis reply`);
+      }
+      assert.equal(await tlsProxy.stop(), 0);
+
+      back = await ProxyProcess.start({ masters: 2, replicas: 1, dataDir: plain.dataDir });
+      await back.waitHealthy(30_000);
+      const c3 = new Redis({ port: back.port, maxRetriesPerRequest: 0 });
+      assert.deepEqual(await c3.mget('e:a', 'e:b', 'e:c'), ['1', '2', '3']);
+      c3.disconnect();
+      const m0 = (await back.topology()).nodes.find((n) => n.id === 'm0')!;
+      assert.match(await plainAnswer(m0.port), /NOAUTH/, 'plain again: a plain PING gets Redis\'s NOAUTH');
+    } finally {
+      await back?.cleanup();
+      await tlsProxy?.cleanup();
+      await plain.cleanup();
+    }
+  });
+});
