@@ -27,6 +27,11 @@ export interface Config {
   dataDir: string;
   node: string[];
   nodePassword: string;
+  /** The nodes serve TLS only; every connection of the proxy to them speaks TLS (process provider). */
+  nodeTls: boolean;
+  /** A CA (PEM cert and key) that signs the nodes' and the proxy's certificates instead of the proxy's own; '' = the proxy's own. */
+  nodeTlsCaCertFile: string;
+  nodeTlsCaKeyFile: string;
   redisServer: string;
   redisImage: string;
   /** '' = ihs-<cluster id>. */
@@ -97,6 +102,14 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('data-dir', { type: 'string', default: './data', describe: 'where the topology and the nodes\' data live' })
     .option('node', { type: 'string', array: true, default: [] as string[], describe: 'an existing Redis master host:port (static provider; repeatable)' })
     .option('node-password', { type: 'string', default: '', describe: 'password of the static nodes' })
+    .option('node-tls', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'nodes serve TLS only (port 0, tls-port, tls-replication, tls-cluster, tls-auth-clients yes) with certificates of a cluster CA made in <data-dir>/node-tls (openssl CLI); the proxy speaks TLS to them (process provider)',
+    })
+    .option('node-tls-ca-cert-file', { type: 'string', default: '', describe: 'with --node-tls: a CA certificate (PEM) to sign the nodes\' and the proxy\'s certificates with instead of a CA of the proxy\'s own' })
+    .option('node-tls-ca-key-file', { type: 'string', default: '', describe: 'with --node-tls-ca-cert-file: that CA\'s private key (PEM, unencrypted)' })
     .option('redis-server', { type: 'string', default: 'redis-server', describe: 'redis-server binary for the process provider' })
     .option('redis-image', { type: 'string', default: 'redis:7', describe: 'image of the Redis nodes (docker provider; never pulled by the proxy: docker pull it, or make docker-images for ihs-redis:local)' })
     .option('docker-network', { type: 'string', default: '', describe: "the cluster's bridge network (docker provider; created when missing; default ihs-<cluster id>)" })
@@ -214,6 +227,9 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       parseCoordinator(a.coordinator);
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(a['cluster-name'])) throw new Error('--cluster-name must be 1..64 letters, digits, dots, dashes or underscores');
       if (!Number.isInteger(a['leader-ttl']) || a['leader-ttl'] < 2 || a['leader-ttl'] > 60) throw new Error('--leader-ttl must be 2..60 (seconds)');
+      if (a['node-tls'] && a.provider !== 'process') throw new Error(`--node-tls needs --provider process (the ${a.provider} provider's nodes cannot be made to serve TLS by the proxy)`);
+      if ((a['node-tls-ca-cert-file'] === '') !== (a['node-tls-ca-key-file'] === '')) throw new Error('--node-tls-ca-cert-file and --node-tls-ca-key-file go together');
+      if (a['node-tls-ca-cert-file'] !== '' && !a['node-tls']) throw new Error('--node-tls-ca-cert-file needs --node-tls');
       parseMemory(a['proto-max-bulk-len']);
       parseOutputBufferLimit(a['client-output-buffer-limit-pubsub']);
       parseClientMemoryCap(a['maxmemory-clients']);
@@ -240,6 +256,9 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     dataDir: parsed['data-dir'],
     node: parsed.node.map(String),
     nodePassword: parsed['node-password'],
+    nodeTls: parsed['node-tls'],
+    nodeTlsCaCertFile: parsed['node-tls-ca-cert-file'],
+    nodeTlsCaKeyFile: parsed['node-tls-ca-key-file'],
     redisServer: parsed['redis-server'],
     redisImage: parsed['redis-image'],
     dockerNetwork: parsed['docker-network'],

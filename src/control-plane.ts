@@ -16,6 +16,7 @@ import { ClusterManager } from './cluster/cluster-manager.js';
 import type { DocumentStore } from './cluster/topology/topology-store.js';
 import type { TopologyDoc } from './cluster/topology/topology.js';
 import { ProcessProvider } from './nodes/process/process-provider.js';
+import { nodeTlsFiles } from './nodes/node-tls.js';
 import type { ControlClients, NodeAddress } from './nodes/control-client.js';
 import type { DialMap } from './net/dial-map.js';
 import { StaticProvider } from './nodes/static-provider.js';
@@ -92,9 +93,11 @@ async function makeProviders(config: Config, log: Logger, dial: DialMap, clients
     });
     return { provider, recoveryInstances: new DockerRecoveryInstances({ ...common, provider, commandTimeoutMs: config.connectTimeout }) };
   }
-  const provider = await ProcessProvider.create({ log, clients, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout });
+  // main.ts made the files (ensureNodeTls) before anything dialled a node.
+  const tls = config.nodeTls ? nodeTlsFiles(config.dataDir) : undefined;
+  const provider = await ProcessProvider.create({ log, clients, redisServerPath: config.redisServer, clusterNodeTimeoutMs: config.clusterNodeTimeout, tls });
   // A lost shard's keys are read back by a redis-server of the same binary the nodes run.
-  return { provider, recoveryInstances: new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, clients, commandTimeoutMs: config.connectTimeout }) };
+  return { provider, recoveryInstances: new ProcessRecoveryInstances({ binary: () => provider.checkBinary(), log, clients, commandTimeoutMs: config.connectTimeout, tls }) };
 }
 
 export class ControlPlane {

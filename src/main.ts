@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './log.js';
 import type { ClusterManager } from './cluster/cluster-manager.js';
 import { ControlClients, type NodeAddress } from './nodes/control-client.js';
 import { createRuntime, type Runtime } from './net/runtime.js';
+import { ensureNodeTls } from './nodes/node-tls.js';
 import { BackendPool } from './backend/pool.js';
 import type { ClusterErrorHandler } from './backend/connection.js';
 import { AckPolicy } from './backend/replica-ack.js';
@@ -142,7 +143,11 @@ function advertisedHost(host: string): string {
 
 export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}, worker?: WorkerLink): Promise<RunningProxy> {
   // This proxy's own: one flush per turn, faults to its log, and the routes every socket to a node dials through.
-  const runtime = createRuntime({ log });
+  // --node-tls: the cluster's certificates exist before anything dials a node.
+  const nodeTls = config.nodeTls
+    ? (await ensureNodeTls(config.dataDir, config.nodeTlsCaCertFile === '' ? undefined : { certFile: config.nodeTlsCaCertFile, keyFile: config.nodeTlsCaKeyFile })).client
+    : undefined;
+  const runtime = createRuntime({ log, nodeTls });
   // Its control-plane connections dial through those routes too; each component adds the password it knows.
   const controlRoutes = new ControlClients({ runtime });
   const scripts = new ScriptRegistry();

@@ -23,7 +23,7 @@
  * batch, whose WAIT goes out when the first answers. Without a policy, nothing here looks
  * at what a request is.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { InflightQueue } from './inflight-queue.js';
 import type { Flushable, FlushScheduler } from '../net/flush-scheduler.js';
@@ -31,7 +31,7 @@ import type { NodeOutageLog } from '../net/node-outage-log.js';
 import { SocketWriter } from '../net/socket-writer.js';
 import type { Runtime } from '../net/runtime.js';
 import type { Faults } from '../faults.js';
-import { slabReads } from '../net/slab-reader.js';
+import { dialNode } from '../net/node-dialer.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
 import { encodeCommand, encodeError, type Protocol } from '../resp/encode.js';
@@ -362,15 +362,16 @@ export class BackendConnection implements Flushable, AckOwner {
   private connect(): void {
     this.state = 'connecting';
     this.scanner = new ReplyScanner();
-    const socket = net.connect({ ...this.opts.runtime.dial.resolve(this.endpoint.host, this.endpoint.port), onread: slabReads((chunk) => this.onData(chunk)) });
-    this.writer = new SocketWriter(socket, () => this.checkDrained());
+    const runtime = this.opts.runtime;
+    const { socket, readyEvent, direct } = dialNode(runtime.dial, runtime.nodeTls, this.endpoint.host, this.endpoint.port, (chunk) => this.onData(chunk));
+    this.writer = new SocketWriter(socket, () => this.checkDrained(), direct);
     this.flushedBacklog = 0;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.setTimeout(this.opts.connectTimeoutMs, () => {
       socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs} ms`));
     });
-    socket.once('connect', () => {
+    socket.once(readyEvent, () => {
       socket.setTimeout(0);
       this.onConnected();
     });

@@ -18,7 +18,7 @@
  * Reaching its node, losing it and failing to reach it are told to the proxy's outage log
  * (runtime.outages), which writes one line per outage of the node, not one per connection.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { ReplyScanner } from '../resp/reply-scanner.js';
 import { ProtocolError } from '../resp/frame.js';
@@ -26,6 +26,7 @@ import { encodeCommand } from '../resp/encode.js';
 import type { BackendEndpoint } from './connection.js';
 import type { Runtime } from '../net/runtime.js';
 import { withoutAddress } from './unreachable.js';
+import { dialNode } from '../net/node-dialer.js';
 
 export interface SubscriberOwner {
   /** One frame from the node: a message, a confirmation, or the error of a command. */
@@ -62,12 +63,12 @@ export class SubscriberConnection {
     private readonly owner: SubscriberOwner,
     private readonly opts: SubscriberOptions,
   ) {
-    const socket = net.connect(opts.runtime.dial.resolve(endpoint.host, endpoint.port));
+    const { socket, readyEvent } = dialNode(opts.runtime.dial, opts.runtime.nodeTls, endpoint.host, endpoint.port, (chunk) => this.onData(chunk));
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.setTimeout(opts.connectTimeoutMs, () => socket.destroy(new Error(`connect timed out after ${opts.connectTimeoutMs} ms`)));
-    socket.once('connect', () => {
+    socket.once(readyEvent, () => {
       socket.setTimeout(0);
       this.lastHeardAt = Date.now();
       if (endpoint.password === '') this.markReached();
@@ -76,7 +77,6 @@ export class SubscriberConnection {
       this.watchdog = setInterval(() => this.checkSilence(), Math.max(50, opts.silenceLimitMs / 4));
       this.watchdog.unref();
     }
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.lastError = err.message;
     });

@@ -10,7 +10,7 @@
 import { ADMIN_RPC_VERB, NOT_LEADER, NoLeaderError } from '../admin/admin-api.js';
 import { AdminError } from '../admin/cluster-admin.js';
 import { formatAddress, NodeClient, NodeConnectError, ReplyError, type NodeAddress } from '../nodes/node-client.js';
-import type { Runtime } from '../net/runtime.js';
+import { proxyDialRuntime, type Runtime } from '../net/runtime.js';
 
 /** A change through the leader may take long (a REBALANCE moves keys for minutes). */
 const CALL_TIMEOUT_MS = 24 * 3600_000;
@@ -36,7 +36,7 @@ export class RemoteAdmin {
       password: '',
       timeoutMs: this.o.connectTimeoutMs,
       commandTimeoutMs: CALL_TIMEOUT_MS,
-      runtime: this.o.runtime,
+      runtime: proxyDialRuntime(this.o.runtime),
       id: `leader ${leader.id}`,
     });
     const where = `the leader proxy ${leader.id} (${formatAddress(leader.peer)})`;

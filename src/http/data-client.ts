@@ -5,7 +5,7 @@
  * to a redis-cli one, with no second entry into the router to keep in step with it. The
  * cost, a loopback hop per request, does not matter for an admin-scale API.
  */
-import type { Runtime } from '../net/runtime.js';
+import { proxyDialRuntime, type Runtime } from '../net/runtime.js';
 import { NodeClient } from '../nodes/node-client.js';
 
 export interface DataClientOptions {
@@ -90,7 +90,7 @@ export class DataClient {
     // The proxy is in this process: a lost connection is its restart or shutdown; it reconnects by itself.
     this.client ??= new NodeClient(
       { host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host, port: o.port },
-      { id: 'http data', password: o.password, timeoutMs: o.commandTimeoutMs, reconnect: true, runtime: o.runtime },
+      { id: 'http data', password: o.password, timeoutMs: o.commandTimeoutMs, reconnect: true, runtime: proxyDialRuntime(o.runtime) },
     );
     return this.client;
   }

@@ -8,6 +8,7 @@ import { Faults, logFaults } from '../faults.js';
 import type { Logger } from '../log.js';
 import { DialMap } from './dial-map.js';
 import { FlushScheduler } from './flush-scheduler.js';
+import type { NodeTlsCredentials } from './node-dialer.js';
 import { NodeOutageLog } from './node-outage-log.js';
 
 export interface Runtime {
@@ -18,10 +19,12 @@ export interface Runtime {
   readonly dial: DialMap;
   /** Where node connections tell that they lost or reached their node: one line per outage (default: nowhere). */
   readonly outages: NodeOutageLog;
+  /** What every socket to a node presents when the nodes serve TLS only (--node-tls); null: plain TCP. */
+  readonly nodeTls: NodeTlsCredentials | null;
 }
 
-/** A runtime whose faults and outages go to `log` (default: stderr, nowhere), dialling through `dial` (default: as announced). */
-export function createRuntime(o: { log?: Logger; dial?: DialMap } = {}): Runtime {
+/** A runtime whose faults and outages go to `log` (default: stderr, nowhere), dialling through `dial` (default: as announced), over TLS with `nodeTls` (default: plain). */
+export function createRuntime(o: { log?: Logger; dial?: DialMap; nodeTls?: NodeTlsCredentials } = {}): Runtime {
   const faults = new Faults(o.log === undefined ? undefined : logFaults(o.log));
   return {
     flush: new FlushScheduler((err) => faults.report(err, 'flush')),
@@ -29,5 +32,14 @@ export function createRuntime(o: { log?: Logger; dial?: DialMap } = {}): Runtime
     pushes: { dropped: 0 },
     dial: o.dial ?? new DialMap(),
     outages: new NodeOutageLog(o.log),
+    nodeTls: o.nodeTls ?? null,
   };
+}
+
+/**
+ * The runtime for connections to a proxy rather than a node (the HTTP API's data client to
+ * its own port, a follower to the leader's peer port): plain TCP even with --node-tls.
+ */
+export function proxyDialRuntime(runtime: Runtime): Runtime {
+  return runtime.nodeTls === null ? runtime : { ...runtime, nodeTls: null };
 }

@@ -92,10 +92,14 @@ export class SocketWriter {
    */
   private readonly direct: boolean;
 
-  /** @param onDrain called when bytes that waited are written: direct ones, or the socket's own ('drain') */
+  /**
+   * @param onDrain called when bytes that waited are written: direct ones, or the socket's own ('drain')
+   * @param direct false for a socket whose handle must not be written directly (TLS: its handle takes plaintext through the TLS layer only)
+   */
   constructor(
     readonly socket: net.Socket,
     private readonly onDrain: () => void,
+    private readonly direct = true,
   ) {
     this.direct = !(socket instanceof tls.TLSSocket);
     socket.on('drain', onDrain);

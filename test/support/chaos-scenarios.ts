@@ -51,6 +51,8 @@ export const ACK_MODES: AckMode[] = [
   ACK_MASTER,
   // Acknowledged only once a replica has the write (issue 6 part 8).
   { name: '--ack replica', flags: ['--ack', 'replica'], lossless: true },
+  // Every connection to a node over TLS, the nodes' bus and replication too (issue 18 part 2).
+  { name: '--node-tls', flags: ['--node-tls'], lossless: false },
 ];
 
 /** Why this build cannot run with `flags` (its config rejects them), or undefined when it can. */

@@ -20,6 +20,8 @@ import { parseClusterNodes } from '../../src/nodes/cluster-nodes.js';
 import { SLOT_COUNT, type TopologyDoc } from '../../src/cluster/topology/topology.js';
 import { TOPOLOGY_FILE } from '../../src/cluster/topology/topology-store.js';
 import { ControlClients } from '../../src/nodes/control-client.js';
+import { ensureNodeTls } from '../../src/nodes/node-tls.js';
+import { createRuntime } from '../../src/net/runtime.js';
 import { isPidAlive } from '../../src/nodes/process/pid.js';
 import { sleep } from '../../src/nodes/wait.js';
 import { killRedisServersUnder } from './redis-binary.js';
@@ -208,7 +210,9 @@ export class ProxyProcess {
     const doc = await this.topology();
     const node = doc.nodes.find((n) => n.id === id);
     if (node === undefined) throw new Error(`node ${id} is not in the document`);
-    const text = await new ControlClients({ password: doc.nodePassword }).with(node, (c) => c.call('CLUSTER', 'NODES'), 2_000);
+    // With --node-tls the nodes answer TLS only, with the proxy's certificate.
+    const runtime = this.o.flags?.includes('--node-tls') === true ? createRuntime({ nodeTls: (await ensureNodeTls(this.dataDir)).client }) : undefined;
+    const text = await new ControlClients({ password: doc.nodePassword, runtime }).with(node, (c) => c.call('CLUSTER', 'NODES'), 2_000);
     const me = parseClusterNodes(String(text)).find((l) => l.flags.has('myself'));
     const slots = new Uint8Array(SLOT_COUNT);
     for (let i = 0; i + 1 < (me?.slots.length ?? 0); i += 2) slots.fill(1, me!.slots[i], me!.slots[i + 1] + 1);

@@ -20,6 +20,7 @@ import { hasProcFs, isPidAlive, processCommandName, processCwd, signalPid, waitF
 import { PortAllocator } from '../ports.js';
 import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type ProcessProbe, type RunningNode } from '../provider.js';
 import { probeRedisPid } from './process-probe.js';
+import type { NodeTlsFiles } from '../node-tls.js';
 import { checkRedisServerVersion, findRedisServer } from '../redis-binary.js';
 import { CONF_FILE, isClusterConf, PID_FILE, portFromConf, REDIS_LOG_FILE, renderRedisConf, STDIO_LOG_FILE, withPorts } from '../redis-conf.js';
 import { sleep } from '../wait.js';
@@ -48,6 +49,8 @@ export interface ProcessProviderOptions {
   clients?: ControlClients;
   /** The nodes' cluster-node-timeout. Default 5 s. */
   clusterNodeTimeoutMs?: number;
+  /** Nodes serve TLS only with these files (--node-tls); their existing configs follow. Default: plain TCP. */
+  tls?: NodeTlsFiles;
 }
 
 export interface RedisServerBinary {
@@ -95,6 +98,7 @@ export class ProcessProvider implements NodeProvider {
   private readonly stopTimeoutMs: number;
   private readonly clients: ControlClients;
   private readonly clusterNodeTimeoutMs: number;
+  private readonly tls: NodeTlsFiles | undefined;
 
   private readonly redisServerPath: string | undefined;
   private binaryCheck: Promise<RedisServerBinary> | undefined;
@@ -113,6 +117,7 @@ export class ProcessProvider implements NodeProvider {
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 3_000;
     this.clients = (opts.clients ?? new ControlClients()).within(opts.commandTimeoutMs ?? 2_000);
     this.clusterNodeTimeoutMs = opts.clusterNodeTimeoutMs ?? 5_000;
+    this.tls = opts.tls;
   }
 
   /**
@@ -282,8 +287,8 @@ export class ProcessProvider implements NodeProvider {
       await writePrivateFile(
         confPath,
         existing !== undefined && isClusterConf(existing)
-          ? withPorts(existing, port, busPort)
-          : renderRedisConf({ nodeId: spec.id, port, busPort, nodeDir, password: spec.password, clusterNodeTimeoutMs: this.clusterNodeTimeoutMs }),
+          ? withPorts(existing, port, busPort, this.tls)
+          : renderRedisConf({ nodeId: spec.id, port, busPort, nodeDir, password: spec.password, clusterNodeTimeoutMs: this.clusterNodeTimeoutMs, tls: this.tls }),
       );
       const spawned = await spawnRedisDetached(binary, confPath, nodeDir);
       const { child } = spawned;

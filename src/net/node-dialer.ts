@@ -1,0 +1,50 @@
+/**
+ * How the proxy opens a socket to a Redis node: plain TCP, or TLS when the nodes serve TLS
+ * only (--node-tls). Every connection to a node (backend pools, control clients, subscriber
+ * connections, probes) dials here, through the runtime's DialMap routes.
+ *
+ * A plain socket reads through slab reads and is written through direct writes
+ * (slab-reader.ts, socket-writer.ts): both work on the TCP handle itself. A TLS socket's
+ * handle carries ciphertext, so it is read with 'data' events and written through its own
+ * Writable; only connections to TLS nodes pay for that.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { DialMap } from './dial-map.js';
+import { slabReads } from './slab-reader.js';
+
+/** What the proxy presents to and trusts of TLS nodes (PEM). */
+export interface NodeTlsCredentials {
+  /** The cluster's CA: the only issuer a node's certificate may have. */
+  ca: Buffer;
+  /** The proxy's client certificate and key (the nodes run with tls-auth-clients yes). */
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface NodeSocket {
+  socket: net.Socket;
+  /** The event after which the node may be spoken to: 'connect', or 'secureConnect' once the TLS handshake is done. */
+  readyEvent: 'connect' | 'secureConnect';
+  /** Whether the socket's handle takes direct writes (plain TCP only). */
+  direct: boolean;
+}
+
+/** Open a socket to the node announced as host:port; its reads go to `onData`. */
+export function dialNode(dial: DialMap, tlsCredentials: NodeTlsCredentials | null, host: string, port: number, onData: (chunk: Buffer) => void): NodeSocket {
+  const address = dial.resolve(host, port);
+  if (tlsCredentials === null) {
+    return { socket: net.connect({ ...address, onread: slabReads(onData) }), readyEvent: 'connect', direct: true };
+  }
+  const socket = tls.connect({
+    host: address.host,
+    port: address.port,
+    ca: tlsCredentials.ca,
+    cert: tlsCredentials.cert,
+    key: tlsCredentials.key,
+    // Node certificates name the addresses the nodes listen on (IP SANs): no SNI for an IP.
+    servername: net.isIP(address.host) === 0 ? address.host : undefined,
+  });
+  socket.on('data', onData);
+  return { socket, readyEvent: 'secureConnect', direct: false };
+}
