@@ -341,6 +341,50 @@ function wrap(s: net.Socket): { write(d: string): void; waitFor(p: (b: Buffer) =
   };
 }
 
+describe('a users file with a default user, and --admin-password', () => {
+  test('a new connection is the on-nopass default user (its rules apply; RESET returns to it); admin alone runs the admin verbs', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-acl-default-'));
+    const file = path.join(dir, 'users.acl');
+    await writeFile(file, 'user default on nopass ~pub:* +@read +@connection +acl|whoami\nuser ops on >opw ~* +@all\n');
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--users-file', file, '--admin-password', 'adm']);
+    const c = await RawClient.connect(tp.port);
+    try {
+      c.write('GET pub:1\r\nGET secret\r\nACL WHOAMI\r\nLIST\r\n');
+      await c.waitFor((b) =>
+        b.toString() ===
+          '$-1\r\n-NOPERM this user has no permissions to access one of the keys used as arguments\r\n$7\r\ndefault\r\n' +
+            "-NOPERM this user has no permissions to run the 'list' command\r\n",
+      );
+      c.write('AUTH ops opw\r\nSET secret 1\r\nLIST\r\nAUTH admin adm\r\nACL WHOAMI\r\nRESET\r\nACL WHOAMI\r\nGET secret\r\n');
+      const d = await c.waitFor((b) => b.toString().endsWith('-NOPERM this user has no permissions to access one of the keys used as arguments\r\n'));
+      const text = d.toString();
+      const first = "run the 'list' command\r\n";
+      const after = text.slice(text.indexOf(first) + first.length);
+      assert.match(after, /^\+OK\r\n\+OK\r\n-NOPERM this user has no permissions to run the 'list' command\r\n\+OK\r\n\$5\r\nadmin\r\n\+RESET\r\n\$7\r\ndefault\r\n-NOPERM/);
+    } finally {
+      c.close();
+      await tp.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a default user with a password: NOAUTH until AUTH default <pass>', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-acl-default-'));
+    const file = path.join(dir, 'users.acl');
+    await writeFile(file, 'user default on >dpw ~* +@all\n');
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--users-file', file]);
+    const c = await RawClient.connect(tp.port);
+    try {
+      c.write('GET x\r\nAUTH dpw\r\nGET x\r\nACL WHOAMI\r\n');
+      await c.waitFor((b) => b.toString() === '-NOAUTH Authentication required.\r\n+OK\r\n$-1\r\n$7\r\ndefault\r\n');
+    } finally {
+      c.close();
+      await tp.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the users file', () => {
   test('a mistake stops the start, naming the line and the rule', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-acl-bad-'));
