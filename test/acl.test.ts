@@ -135,6 +135,17 @@ describe('ACL users (--users-file)', () => {
       ['SET', 'both:1', 'x'],
       ['GET', 'both:1'],
       ['DEL', 'wo:1', 'both:1'],
+      ['INCR', 'wo:n'],
+      ['INCR', 'both:n'],
+      ['LPUSH', 'wo:l', 'x'],
+      ['EXISTS', 'wo:1', 'ro:1'],
+      ['SET', 'wo:1', 'x', 'GET'],
+      ['BITFIELD', 'ro:1', 'GET', 'u8', '0'],
+      ['BITFIELD', 'wo:b', 'SET', 'u8', '0', '1'],
+      ['BITFIELD', 'both:b', 'SET', 'u8', '0', '1'],
+      ['EVAL', "return redis.call('get', KEYS[1])", '1', 'ro:1'],
+      ['LMOVE', 'both:{l}', 'wo:{l}2', 'LEFT', 'LEFT'],
+      ['LMOVE', 'wo:{l}2', 'both:{l}', 'LEFT', 'LEFT'],
       ['ACL', 'WHOAMI'],
     ];
     assert.deepEqual(await Promise.all(cases.map((c) => answer(proxy, c))), await Promise.all(cases.map((c) => answer(real, c))));

@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { argBuffer, type RequestFrame } from '../resp/frame.js';
-import { CMD_NO_AUTH, CMD_WRITE, commandByIndex, commandEntryCount, type CommandInfo } from '../commands/command-table.js';
+import { BS_INDEX, CMD_NO_AUTH, commandByIndex, FK_RANGE, commandEntryCount, KEY_ACCESS, KEY_DELETE, KEY_INSERT, KEY_NOT_KEY, KEY_UPDATE, type CommandInfo } from '../commands/command-table.js';
 import { keyIndexes, KEYS_INVALID } from '../commands/key-extraction.js';
 import { globMatch } from './glob.js';
 
@@ -100,12 +100,9 @@ export class AclUser {
       const out = this.keyArgs;
       const n = keyIndexes(cmd, frame, out);
       if (n !== KEYS_INVALID) {
-        // Key-spec flags are not kept per key: a write command's keys need write access, any
-        // other command's keys read access (GET: %R~, SET: %W~, as Redis decides for them).
-        const need = (cmd.flags & CMD_WRITE) !== 0 ? KEY_WRITE : KEY_READ;
         for (let i = 0; i < n; i++) {
           const key = argBuffer(frame, out[i]);
-          if (!this.keyAllowed(key, need)) return { reason: 'key', object: key.toString('latin1') };
+          if (!this.keyAllowed(key, keyAccessNeeded(cmd, frame, out[i]))) return { reason: 'key', object: key.toString('latin1') };
         }
       }
     }
@@ -148,6 +145,52 @@ export class AclUser {
     parts.push(...d.commandRules);
     return parts.join(' ');
   }
+}
+
+/** The access a key spec's flags ask for, as Redis 7.0 reads them (acl.c ACLSelectorCheckKey): ACCESS read, INSERT/DELETE/UPDATE write; neither (EXISTS): any matching pattern. */
+function specNeed(flags: number): number {
+  return ((flags & KEY_ACCESS) !== 0 ? KEY_READ : 0) | ((flags & (KEY_INSERT | KEY_DELETE | KEY_UPDATE)) !== 0 ? KEY_WRITE : 0);
+}
+
+/**
+ * The access the key at argument `at` needs: its key spec's flags. A key is matched to a spec
+ * of a fixed index and range (LMOVE's source and destination, SINTERSTORE's destination and
+ * sources, MSET's keys); a key found otherwise (keyword specs, numkeys) gets what the
+ * command's other specs ask together. SET and BITFIELD, whose flags vary, as their getkeys
+ * procedures decide (db.c setGetKeys, bitfieldGetKeys).
+ */
+function keyAccessNeeded(cmd: CommandInfo, frame: RequestFrame, at: number): number {
+  if (cmd.name === 'set') {
+    for (let i = 3; i < frame.argc; i++) if (argBuffer(frame, i).toString('latin1').toLowerCase() === 'get') return KEY_READ | KEY_WRITE;
+    return KEY_WRITE;
+  }
+  if (cmd.name === 'bitfield') {
+    for (let i = 2; i < frame.argc; i++) {
+      const op = argBuffer(frame, i).toString('latin1').toLowerCase();
+      if (op === 'set' || op === 'incrby') return KEY_READ | KEY_WRITE;
+    }
+    return KEY_READ;
+  }
+  let matched = 0;
+  let found = false;
+  let others = 0;
+  let all = 0;
+  for (const spec of cmd.keySpecs) {
+    if ((spec.flags & KEY_NOT_KEY) !== 0) continue;
+    const need = specNeed(spec.flags);
+    all |= need;
+    if (spec.bsType !== BS_INDEX || spec.fkType !== FK_RANGE || spec.limit !== 0) {
+      others |= need;
+      continue;
+    }
+    const first = spec.bsIndex;
+    const last = spec.lastKey >= 0 ? first + spec.lastKey : frame.argc + spec.lastKey;
+    if (at >= first && at <= last && (at - first) % spec.keyStep === 0) {
+      matched |= need;
+      found = true;
+    }
+  }
+  return found ? matched : others !== 0 ? others : all;
 }
 
 /** Every command and subcommand of the table, for rules that name many at once. */
