@@ -39,6 +39,8 @@ export interface Config {
   dockerNodeAccess: 'auto' | 'published' | 'network';
   requirepass: string;
   adminPassword: string;
+  /** ACL users (src/auth/acl-rules.ts); '': none, the users are `default` (--requirepass) and `admin`. */
+  usersFile: string;
   maxclients: number;
   protoMaxBulkLen: number;
   poolSize: number;
@@ -124,6 +126,11 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       type: 'string',
       default: '',
       describe: 'password of the admin user: the admin verbs (ADD, LIST, REMOVE, FAILOVER, REBALANCE) then need AUTH admin <password> (empty: any client may run them)',
+    })
+    .option('users-file', {
+      type: 'string',
+      default: '',
+      describe: "ACL users, one 'user <name> <rules>' line each in Redis's ACL syntax (plus proxy-maxclients=N, proxy-max-ops=N); see README 'Users and ACL' (empty: none)",
     })
     .option('maxclients', { type: 'number', default: 10000, describe: 'refuse clients beyond this many' })
     .option('proto-max-bulk-len', { type: 'string', default: '512mb', describe: 'largest bulk string a client may send' })
@@ -265,6 +272,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     dockerNodeAccess: parsed['docker-node-access'],
     requirepass: parsed.requirepass,
     adminPassword: parsed['admin-password'],
+    usersFile: parsed['users-file'],
     maxclients: parsed.maxclients,
     protoMaxBulkLen: parseMemory(parsed['proto-max-bulk-len']),
     poolSize: parsed['pool-size'],

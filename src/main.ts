@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseConfig, type Config } from './config.js';
+import { AclUsers } from './auth/acl-users.js';
 import { createLogger, type Logger } from './log.js';
 import type { ClusterManager } from './cluster/cluster-manager.js';
 import { ControlClients, type NodeAddress } from './nodes/control-client.js';
@@ -142,6 +143,8 @@ function advertisedHost(host: string): string {
 }
 
 export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks = {}, worker?: WorkerLink): Promise<RunningProxy> {
+  // Read first: a mistake in the users file stops the start before any node does.
+  const users = config.usersFile === '' ? undefined : AclUsers.fromFile(config.usersFile);
   // This proxy's own: one flush per turn, faults to its log, and the routes every socket to a node dials through.
   // --node-tls: the cluster's certificates exist before anything dials a node.
   const nodeTls = config.nodeTls
@@ -299,6 +302,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     reusePort: config.workers > 1,
     maxClients: config.maxclients,
     requirePass: config.requirepass,
+    users,
     runtime,
     adminPassword: config.adminPassword,
     adminVerbs: adminVerbTable(admin, alone ? undefined : admin),

@@ -125,6 +125,7 @@ describe('a handler that throws', () => {
     maxBulkLen: 1024 * 1024,
     requirePass: '',
     adminPassword: '',
+    users: null,
     log: silentLogger(),
     runtime,
     countCommand() {},

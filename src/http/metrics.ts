@@ -161,6 +161,43 @@ export class ProxyMetrics {
     new CommandLatencyMetric(this.registry, () => server.commandStats.counters());
 
     // --- client connections (INFO clients / stats)
+    // --- per user (--users-file; INFO Users)
+    const users = server.users;
+    if (users !== null) {
+      new Gauge({
+        name: 'ihs_user_clients',
+        help: 'Connections authenticated as each --users-file user (INFO Users clients)',
+        labelNames: ['user'],
+        registers,
+        collect() {
+          for (const u of users.all()) this.set({ user: u.name }, users.usageOf(u).clients);
+        },
+      });
+      new Counter({
+        name: 'ihs_user_commands_total',
+        help: 'Requests admitted for each --users-file user (INFO Users commands)',
+        labelNames: ['user'],
+        registers,
+        collect() {
+          this.reset();
+          for (const u of users.all()) this.inc({ user: u.name }, users.usageOf(u).commands);
+        },
+      });
+      new Counter({
+        name: 'ihs_user_limit_rejections_total',
+        help: "Connections (limit=maxclients) and requests (limit=max_ops) refused by a user's proxy-maxclients or proxy-max-ops (INFO Users rejected_*)",
+        labelNames: ['user', 'limit'],
+        registers,
+        collect() {
+          this.reset();
+          for (const u of users.all()) {
+            const n = users.usageOf(u);
+            this.inc({ user: u.name, limit: 'maxclients' }, n.rejectedMaxClients);
+            this.inc({ user: u.name, limit: 'max_ops' }, n.rejectedMaxOps);
+          }
+        },
+      });
+    }
     gauge('ihs_connected_clients', 'Client connections open now (INFO connected_clients)', () => stats.connectedClients);
     gauge('ihs_blocked_clients', 'Clients waiting on a blocking command or CLIENT PAUSE (INFO blocked_clients)', () => {
       let n = 0;

@@ -4,6 +4,7 @@
  * read on the way of a request to its node.
  */
 import type { CommandInfo } from '../commands/command-table.js';
+import type { AclUser } from '../auth/acl-user.js';
 
 export class ClientInfo {
   /** CLIENT SETNAME; null: none. */
@@ -14,6 +15,8 @@ export class ClientInfo {
   readonly createdAt = Date.now();
   /** May run the admin verbs (ADD, REMOVE, ...): `AUTH admin <password>`, or anyone without --admin-password. */
   admin: boolean;
+  /** The --users-file user it is authenticated as (counted against its limits); null: no users file, or `admin`, or the legacy `default`. */
+  user: AclUser | null = null;
   /** CLIENT NO-EVICT: never evicted for --maxmemory-clients (CLIENT LIST flags=e). */
   noEvict = false;
   /** The last command run (CLIENT LIST cmd=) and when the client last sent something (idle=). */

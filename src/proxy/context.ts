@@ -11,6 +11,7 @@ import type { CommandStats, OpsMeter } from '../ops/command-stats.js';
 import type { ScriptRegistry } from './datapath/script-registry.js';
 import type { ClientRegistry } from './client-registry.js';
 import type { ControlPlaneView } from './control-plane.js';
+import type { AclUsers } from '../auth/acl-users.js';
 import type { ControlClients } from '../nodes/control-client.js';
 
 export interface ProxyContext {
@@ -38,6 +39,8 @@ export interface ProxySettings {
   readonly requirePass: string;
   /** Password of the `admin` user ('' : every client may run the admin verbs). */
   readonly adminPassword: string;
+  /** --users-file's users, or null: the users are `default` (requirePass) and `admin`. */
+  readonly users: AclUsers | null;
   readonly maxClients: number;
   /** The proxy's node id in CLUSTER replies: 40 hex chars, stable for one data dir. */
   readonly clusterNodeId: string;

@@ -30,12 +30,21 @@ import { pubsubCommands, subscribedModeReply } from './commands/pubsub-commands.
 import { scriptCommands } from './commands/script-commands.js';
 import { configCommands } from './commands/config-commands.js';
 import type { ClientPause } from './client-pause.js';
+import type { AclDenial, AclUser } from '../auth/acl-user.js';
+import { clientInfoLine } from './commands/client-commands.js';
 import type { AdminVerbHandler, AdminVerbTable } from '../commands/admin-verb-table.js';
 import { CLUSTER_MODE_ERRORS, UNSUPPORTED, unsupportedMessage } from './commands/unsupported.js';
 import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, type QueuingCheck } from './modes/transaction.js';
 import { RUN_AFTER_EXEC, transactionCommands } from './commands/transaction-commands.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
+
+/** Redis 7.0's NOPERM replies (server.c processCommand). */
+function noPermMessage(denial: AclDenial): string {
+  if (denial.reason === 'command') return `NOPERM this user has no permissions to run the '${denial.object}' command`;
+  if (denial.reason === 'key') return 'NOPERM this user has no permissions to access one of the keys used as arguments';
+  return 'NOPERM this user has no permissions to access one of the channels used as arguments';
+}
 
 /** Redis's unknown-command error, quoting the first arguments as Redis 7 does. */
 export function unknownCommandError(frame: RequestFrame): Buffer {
@@ -88,6 +97,16 @@ export class Dispatcher implements QueuingCheck {
   dispatch(session: ClientSession, frame: RequestFrame): void {
     const cmd = lookupCommand(frame);
     const stats = this.ctx.commandStats;
+    const user = session.info.user;
+    if (user !== null) {
+      const refusal = this.userRefusal(session, user, cmd, frame);
+      if (refusal !== null) {
+        stats.rejectedCall(cmd, refusal.subarray(1, refusal.indexOf(0x20)).toString('latin1'));
+        if (session.tx !== null) session.tx.refused(refusal);
+        else session.reply(refusal);
+        return;
+      }
+    }
     if (session.tx !== null && session.tx.takes(cmd)) {
       if (cmd !== undefined) this.called(session, cmd);
       session.tx.handle(frame, cmd, this);
@@ -154,6 +173,25 @@ export class Dispatcher implements QueuingCheck {
     stats.rejectedCall(cmd, 'ERR', true);
     session.calledCommand = undefined; // rejected after all: not a call, so not timed
     session.reply(encodeError(unsupportedMessage(cmd.name.replace('|', ' '), 'it has no key to route it by')));
+  }
+
+  /**
+   * What a --users-file user may not run, checked before anything else runs or routes it:
+   * its proxy-max-ops, then its ACL rules (a command whose arity or subcommand is wrong
+   * gets that error later instead, as Redis checks those first). The denial goes to ACL LOG.
+   */
+  private userRefusal(session: ClientSession, user: AclUser, cmd: CommandInfo | undefined, frame: RequestFrame): Buffer | null {
+    const users = this.ctx.settings.users;
+    if (users === null) return null;
+    if (!users.admitRequest(user)) {
+      return encodeError(`ERR max requests per second reached for user '${user.name}' (proxy-max-ops ${user.def.limits.maxOpsPerSecond})`);
+    }
+    if (cmd === undefined || cmd.subcommands !== null || !arityOk(cmd, frame.argc)) return null;
+    const denial = user.check(cmd, frame);
+    if (denial === null) return null;
+    const context = session.tx?.inMulti === true ? 'multi' : 'toplevel';
+    users.log.add(denial.reason, context, denial.object, user.name, clientInfoLine(this.ctx, session));
+    return encodeError(noPermMessage(denial));
   }
 
   /** Count a call of `cmd`, and have the session time it from request to reply. */

@@ -19,6 +19,7 @@ import { ClientRegistry, type ProxyStats } from './client-registry.js';
 import { CommandStats, OPS_SAMPLE_MS, OpsMeter } from '../ops/command-stats.js';
 import type { ControlPlaneView } from './control-plane.js';
 import type { AdminVerbTable } from '../commands/admin-verb-table.js';
+import type { AclUsers } from '../auth/acl-users.js';
 import type { NodeStatus } from '../status/node-status.js';
 import type { TlsFiles } from '../net/tls-files.js';
 import { TlsListener } from './tls-listener.js';
@@ -34,6 +35,8 @@ export interface ProxyServerOptions {
   runtime: Runtime;
   /** Password of the `admin` user, required for the admin verbs; '' lets every client run them. */
   adminPassword?: string;
+  /** --users-file's users; absent: the users are `default` (requirePass) and `admin`. */
+  users?: AclUsers;
   /** The admin verbs (src/admin/admin-verbs.ts); absent: they are unknown commands. */
   adminVerbs?: AdminVerbTable;
   maxBulkLen: number;
@@ -57,6 +60,7 @@ class ProxySessionHost implements SessionHost {
   readonly maxBulkLen: number;
   readonly requirePass: string;
   readonly adminPassword: string;
+  readonly users: AclUsers | null;
   readonly commandStats: CommandStats;
   readonly clientMemory: ClientMemory;
   readonly runtime: Runtime;
@@ -76,6 +80,7 @@ class ProxySessionHost implements SessionHost {
     this.runtime = runtime;
     this.requirePass = settings.requirePass;
     this.adminPassword = settings.adminPassword;
+    this.users = settings.users;
     this.commandStats = commandStats;
     this.clientMemory = clients.memory;
     this.stats = clients.stats;
@@ -90,6 +95,7 @@ class ProxySessionHost implements SessionHost {
   }
 
   sessionClosed(session: ClientSession): void {
+    if (session.info.user !== null) this.users?.detach(session.info.user);
     this.clients.closed(session);
   }
 }
@@ -111,6 +117,7 @@ export class ProxyServer {
     this.settings = {
       requirePass: opts.requirePass,
       adminPassword: opts.adminPassword ?? '',
+      users: opts.users ?? null,
       maxClients: opts.maxClients,
       clusterNodeId: opts.clusterNodeId,
       version: opts.version,
@@ -174,6 +181,11 @@ export class ProxyServer {
 
   get runtime(): Runtime {
     return this.opts.runtime;
+  }
+
+  /** --users-file's users (their usage: INFO Users, /metrics), or null. */
+  get users(): AclUsers | null {
+    return this.settings.users;
   }
 
   get requirePass(): string {

@@ -49,6 +49,7 @@ import type { Transaction } from './modes/transaction.js';
 import type { CommandStats } from '../ops/command-stats.js';
 import type { ClientMemory, EvictableClient } from './client-memory.js';
 import { readTime } from '../net/read-clock.js';
+import type { AclUsers } from '../auth/acl-users.js';
 import type { ClientLink, ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
 
 export type { ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
@@ -60,6 +61,8 @@ export interface SessionHost {
   readonly requirePass: string;
   /** '' when every client may run the admin verbs. */
   readonly adminPassword: string;
+  /** --users-file's users, or null. */
+  readonly users: AclUsers | null;
   readonly log: Logger;
   /** The proxy's flush scheduler and fault reporter. */
   readonly runtime: Runtime;
@@ -143,7 +146,7 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
     this.info = new ClientInfo(host.adminPassword === '');
     this.order = new ReplyOrder(this, host.runtime.flush);
     // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
-    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: host.requirePass !== '' });
+    this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: !this.startAsDefaultUser(host) });
     const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);
     this.writer = new SocketWriter(socket, () => this.onSocketDrain());
     socket.setNoDelay(true);
@@ -151,6 +154,19 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
       /* 'close' follows; a client resetting its connection is not an event worth a log line */
     });
     socket.on('close', () => this.release());
+  }
+
+  /**
+   * Who a new connection is before AUTH; true when it is authenticated already. With a
+   * users file that lists `default`, that user when it is `on nopass` (and its
+   * proxy-maxclients allows); otherwise --requirepass decides, as without a users file.
+   */
+  private startAsDefaultUser(host: SessionHost): boolean {
+    const initial = host.users?.defaultUser;
+    if (initial === undefined) return host.requirePass === '';
+    if (!initial.def.enabled || !initial.def.nopass || host.users?.attach(initial) !== true) return false;
+    this.info.user = initial;
+    return true;
   }
 
   get socket(): net.Socket {

@@ -41,6 +41,7 @@ function addressOf(s: ClientSession, local: boolean): string {
 
 /** The proxy's user a client is authenticated as: `admin` only where there is such a user. */
 export function userOf(ctx: ProxyContext, s: ClientSession): string {
+  if (s.info.user !== null) return s.info.user.name;
   return s.info.admin && s.authenticated && ctx.settings.adminPassword !== '' ? 'admin' : 'default';
 }
 

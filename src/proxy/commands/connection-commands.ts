@@ -19,7 +19,7 @@ import {
 import type { ClientSession } from '../session.js';
 import type { HandlerEntry, ProxyContext } from '../context.js';
 import { arityError } from '../request-checks.js';
-import { setClientName } from './client-commands.js';
+import { clientInfoLine, setClientName } from './client-commands.js';
 
 const NOAUTH_HELLO = encodeError(
   'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
@@ -34,11 +34,49 @@ function sameSecret(want: string, given: Buffer): boolean {
 
 /**
  * AUTH [user] pass; returns the reply. Users: `default` (--requirepass) runs data
- * commands; `admin` (--admin-password) runs everything, the admin verbs included.
+ * commands; `admin` (--admin-password) runs everything, the admin verbs included; with
+ * --users-file, its users too (authUser), and wrong passwords are throttled per address.
  */
 function authenticate(ctx: ProxyContext, session: ClientSession, user: string, pass: Buffer): Buffer {
+  const users = ctx.settings.users;
+  if (users === null) return authLegacy(ctx, session, user, pass);
+  const address = session.socket.remoteAddress ?? '';
+  const wait = users.throttle.blockedFor(address);
+  if (wait > 0) return encodeError(`ERR too many wrong passwords from this address: AUTH is refused for ${wait} more seconds`);
+  const reply = users.get(user) === undefined ? authLegacy(ctx, session, user, pass) : authUser(ctx, session, user, pass);
+  if (reply === WRONGPASS) {
+    users.throttle.failed(address);
+    users.log.add('auth', 'toplevel', 'AUTH', user, clientInfoLine(ctx, session));
+  }
+  return reply;
+}
+
+/** AUTH as a --users-file user: its password, then its proxy-maxclients. */
+function authUser(ctx: ProxyContext, session: ClientSession, name: string, pass: Buffer): Buffer {
+  const users = ctx.settings.users;
+  const user = users?.get(name);
+  if (users === null || user === undefined || !user.passwordOpens(pass)) return WRONGPASS;
+  const previous = session.info.user;
+  if (previous !== user) {
+    if (!users.attach(user)) return encodeError(`ERR max number of clients reached for user '${name}' (proxy-maxclients ${user.def.limits.maxClients})`);
+    if (previous !== null) users.detach(previous);
+    session.info.user = user;
+  }
+  session.authenticated = true;
+  session.info.admin = ctx.settings.adminPassword === '';
+  return OK;
+}
+
+/** Leaves the --users-file user it was (a successful AUTH as `admin` or the legacy `default`). */
+function leaveUser(ctx: ProxyContext, session: ClientSession): void {
+  if (session.info.user !== null) ctx.settings.users?.detach(session.info.user);
+  session.info.user = null;
+}
+
+function authLegacy(ctx: ProxyContext, session: ClientSession, user: string, pass: Buffer): Buffer {
   if (user === 'admin' && ctx.settings.adminPassword !== '') {
     if (!sameSecret(ctx.settings.adminPassword, pass)) return WRONGPASS;
+    leaveUser(ctx, session);
     session.authenticated = true;
     session.info.admin = true;
     return OK;
@@ -52,11 +90,11 @@ function authenticate(ctx: ProxyContext, session: ClientSession, user: string, p
     return WRONGPASS;
   }
   if (user !== 'default' || !sameSecret(ctx.settings.requirePass, pass)) return WRONGPASS;
+  leaveUser(ctx, session);
   session.authenticated = true;
   session.info.admin = ctx.settings.adminPassword === '';
   return OK;
 }
-
 
 function ping(_ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   if (f.argc === 1) s.reply(PONG);
@@ -155,9 +193,23 @@ function reset(ctx: ProxyContext, s: ClientSession): void {
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
   s.setReplyMode('on');
   s.info.noEvict = false;
-  s.authenticated = ctx.settings.requirePass === '';
+  resetUser(ctx, s);
   s.info.admin = ctx.settings.adminPassword === '';
   s.changeProtocol(2, RESET);
+}
+
+/** RESET: back to who a new connection is (the users file's `on nopass` default user, or --requirepass's rule). */
+function resetUser(ctx: ProxyContext, s: ClientSession): void {
+  leaveUser(ctx, s);
+  const users = ctx.settings.users;
+  const initial = users?.defaultUser;
+  if (users === null || initial === undefined) {
+    s.authenticated = ctx.settings.requirePass === '';
+    return;
+  }
+  const opens = initial.def.enabled && initial.def.nopass && users.attach(initial);
+  if (opens) s.info.user = initial;
+  s.authenticated = opens;
 }
 
 function ok(_ctx: ProxyContext, s: ClientSession): void {

@@ -15,6 +15,7 @@
  * Masters that did not answer are listed in the Cluster section (`masters_down`,
  * `master_down<n>:id=...,ip=...,port=...`), so the sums are read knowing what they leave out.
  */
+import type { AclUsers } from '../../auth/acl-users.js';
 import { randomBytes } from 'node:crypto';
 import type { ProxyContext } from '../context.js';
 import type { ClientSession } from '../session.js';
@@ -187,6 +188,21 @@ function workersSection(workers: readonly WorkerStats[]): [string, [string, stri
   ];
 }
 
+/** --users-file: each user's connections and requests, and what its limits refused (proxy-maxclients, proxy-max-ops). */
+function usersSection(users: AclUsers): [string, [string, string | number][]] {
+  return [
+    'Users',
+    users.all().map((u): [string, string] => {
+      const n = users.usageOf(u);
+      const { maxClients, maxOpsPerSecond } = u.def.limits;
+      return [
+        `user_${u.name}`,
+        `clients=${n.clients},commands=${n.commands},maxclients=${maxClients},max_ops=${maxOpsPerSecond},rejected_maxclients=${n.rejectedMaxClients},rejected_max_ops=${n.rejectedMaxOps}`,
+      ];
+    }),
+  ];
+}
+
 function recoverySection(recoveries: readonly RecoveryStatus[]): [string, [string, string | number][]] {
   return [
     'Recovery',
@@ -300,7 +316,7 @@ function cpuSeconds(micros: number): string {
 }
 
 /** Sections `INFO` / `INFO default` print; `all` adds Commandstats and Latencystats, `everything` as well. */
-const DEFAULT_SECTIONS = new Set(['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace', 'nodes', 'recovery', 'migration', 'coordination', 'workers']);
+const DEFAULT_SECTIONS = new Set(['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace', 'nodes', 'recovery', 'migration', 'coordination', 'workers', 'users']);
 const ALL_ONLY = new Set(['commandstats', 'latencystats']);
 
 function wantedSections(wanted: readonly string[]): (name: string) => boolean {
@@ -441,6 +457,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
     ...(ctx.control.migration === undefined ? [] : [migrationSection(ctx.control.migration())]),
     ...(ctx.control.coordination === undefined ? [] : [coordinationSection(ctx.control.coordination())]),
     ...(ctx.control.workers === undefined ? [] : [workersSection(ctx.control.workers())]),
+    ...(ctx.settings.users === null ? [] : [usersSection(ctx.settings.users)]),
     [
       'Keyspace',
       [...sumKeyspace(nodes)].map(([db, t]): [string, string] => [

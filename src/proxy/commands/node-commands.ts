@@ -25,6 +25,7 @@ import { mergeReachable } from './every-node.js';
 import { integerOf, sumIntegers, UNEXPECTED_REPLY } from '../datapath/reply-merge.js';
 import { unsupportedMessage } from './unsupported.js';
 import { userOf } from './client-commands.js';
+import { aclWithUsers } from './acl-commands.js';
 import { waitForReplicas } from '../modes/wait-call.js';
 
 const NOT_INTEGER = encodeError('ERR value is not an integer or out of range');
@@ -245,6 +246,8 @@ const ACL_USERS_ARE_THE_PROXYS = "the proxy's users are set by its --requirepass
  * are the proxy's own connections, not its clients).
  */
 function acl(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+  const users = ctx.settings.users;
+  if (users !== null) return aclWithUsers(ctx, users, s, f);
   const sub = argString(f, 1).toLowerCase();
   switch (sub) {
     case 'whoami':

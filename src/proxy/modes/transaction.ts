@@ -192,6 +192,12 @@ export class Transaction {
     return this.inMulti || cmd.hasKeys || TRANSACTION_COMMANDS.has(cmd.name);
   }
 
+  /** A request refused before it reached the transaction (ACL): inside MULTI, EXEC answers EXECABORT, as Redis's rejectCommand flags it. */
+  refused(reply: Buffer): void {
+    if (this.inMulti) this.dirty = true;
+    this.session.reply(reply);
+  }
+
   handle(frame: RequestFrame, cmd: CommandInfo | undefined, check: QueuingCheck): void {
     const name = cmd?.name;
     if (cmd !== undefined && TRANSACTION_COMMANDS.has(cmd.name) && !(name === 'unwatch' && this.inMulti)) {
