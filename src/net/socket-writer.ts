@@ -99,9 +99,9 @@ export class SocketWriter {
   constructor(
     readonly socket: net.Socket,
     private readonly onDrain: () => void,
-    private readonly direct = true,
+    direct = true,
   ) {
-    this.direct = !(socket instanceof tls.TLSSocket);
+    this.direct = direct && !(socket instanceof tls.TLSSocket);
     socket.on('drain', onDrain);
   }
 
