@@ -8,6 +8,8 @@
  *   the `no_auth` ones); nothing ran (no key written).
  * - RESP, as a data user with --admin-password set: every admin verb is NOPERM in Redis's
  *   words, with --requirepass (AUTH <requirepass>) and without (the default user).
+ * - The data dir: what the proxy writes there is private (dirs 0700, files 0600) and
+ *   holds no client password.
  * - HTTP without a token: every route of the OpenAPI document answers 401, except the open
  *   ones listed here (and documented: SECURITY.md, the OpenAPI descriptions).
  *
@@ -16,6 +18,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { ADMIN_VERB_NAMES } from '../src/admin/admin-verbs.js';
 import { ADMIN_RPC_VERB } from '../src/admin/admin-api.js';
 import { commandTableRequests, noAuthCommands, replyText, runScan, type ScanRequest } from './support/auth-scan.js';
@@ -99,6 +103,19 @@ describe('auth scan: RESP and HTTP with --requirepass and --admin-password', () 
     assert.ok(Array.isArray(list), `LIST as the admin: ${replyText(list)}`);
   });
 
+  it('the data dir: every dir 0700, every file the proxy writes 0600; no client password in it', async () => {
+    // The data dir itself is the test's (an existing dir keeps its mode): what the proxy puts in it must be private on its own.
+    const entries = await readdir(tp.dataDir);
+    assert.ok(entries.includes('topology.json') && entries.includes('nodes'), entries.join(', '));
+    assert.deepEqual((await Promise.all(entries.map((name) => exposed(path.join(tp.dataDir, name))))).flat(), []);
+    for (const name of await readdir(tp.dataDir)) {
+      const file = path.join(tp.dataDir, name);
+      if (!(await stat(file)).isFile()) continue;
+      const text = await readFile(file, 'utf8');
+      assert.ok(!text.includes(DATA_PASSWORD) && !text.includes(ADMIN_PASSWORD), `${name} holds a client password`);
+    }
+  });
+
   it('HTTP without a token: every route of the OpenAPI document is 401 but the documented open ones; a wrong token is 401 too', async (t) => {
     const base = `http://127.0.0.1:${httpPort}`;
     const doc = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
@@ -129,6 +146,20 @@ describe('auth scan: RESP and HTTP with --requirepass and --admin-password', () 
     t.diagnostic(`${routes} routes in the OpenAPI document`);
   });
 });
+
+/**
+ * What of `entry` another local user could read if the dirs above it let them: nothing
+ * below a 0700 dir (what redis-server writes in a node's dir has its own umask), else a
+ * dir that is not 0700 and a file that is not 0600.
+ */
+async function exposed(entry: string): Promise<string[]> {
+  const st = await stat(entry);
+  const mode = st.mode & 0o777;
+  if (!st.isDirectory()) return mode === 0o600 ? [] : [`${entry}: file ${mode.toString(8)}`];
+  if (mode === 0o700) return [];
+  const below = await Promise.all((await readdir(entry)).map((name) => exposed(path.join(entry, name))));
+  return [`${entry}: dir ${mode.toString(8)}`, ...below.flat()];
+}
 
 describe('auth scan: --admin-password alone', () => {
   let tp: TestProxy;
