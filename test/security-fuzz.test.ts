@@ -241,7 +241,7 @@ describe('security fuzzing (a proxy with --requirepass and --admin-password)', (
     let protocolErrors = 0;
     await inParallel(CASES, async (i) => {
       const where = `seed ${SEED} case ${i}: ${JSON.stringify(streams[i].stream.toString('latin1').slice(0, 300))}`;
-      const data = await exchange(tp.port, streams[i].chunks, { halfClose: true });
+      const data = await exchange(tp.port, streams[i].chunks, { halfClose: true }).catch((err: Error) => assert.fail(`${where}: ${err.message}`));
       const scanner = new ReplyScanner();
       scanner.feed(data);
       const replies: string[] = [];
@@ -281,7 +281,7 @@ describe('security fuzzing (a proxy with --requirepass and --admin-password)', (
       // A complete request is answered and closed (Connection: close); an incomplete one ends
       // with the input (Node's HTTP server drops a request whose client half-closes). Only the
       // head is read: an event stream never ends.
-      const data = await exchange(httpPort, r.chunks, { halfClose: !r.complete, enough: (d) => d.includes('\r\n\r\n') });
+      const data = await exchange(httpPort, r.chunks, { halfClose: !r.complete, enough: (d) => d.includes('\r\n\r\n') }).catch((err: Error) => assert.fail(`${where}: ${err.message}`));
       const m = /^HTTP\/1\.[01] (\d{3}) /.exec(data.subarray(0, 64).toString('latin1'));
       if (m === null) {
         assert.ok(!r.answered, `${where}: no status line: ${JSON.stringify(data.toString('latin1').slice(0, 200))}`);
