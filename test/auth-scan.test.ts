@@ -8,6 +8,7 @@
  *   the `no_auth` ones); nothing ran (no key written).
  * - RESP, as a data user with --admin-password set: every admin verb is NOPERM in Redis's
  *   words, with --requirepass (AUTH <requirepass>) and without (the default user).
+ * - The node password is on no command line (`ps`).
  * - The data dir: what the proxy writes there is private (dirs 0700, files 0600) and
  *   holds no client password.
  * - HTTP without a token: every route of the OpenAPI document answers 401, except the open
@@ -18,12 +19,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ADMIN_VERB_NAMES } from '../src/admin/admin-verbs.js';
 import { ADMIN_RPC_VERB } from '../src/admin/admin-api.js';
 import { commandTableRequests, noAuthCommands, replyText, runScan, type ScanRequest } from './support/auth-scan.js';
-import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
+import { startTestProxy, strictClient, waitUntil, type TestProxy } from './support/proxy.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
 const DATA_PASSWORD = 'scan-data-pw';
@@ -116,6 +118,19 @@ describe('auth scan: RESP and HTTP with --requirepass and --admin-password', () 
     }
   });
 
+  it('the node password is on no process\'s command line (ps)', async () => {
+    const topology = JSON.parse(await readFile(path.join(tp.dataDir, 'topology.json'), 'utf8')) as { nodePassword: string };
+    assert.ok(topology.nodePassword.length >= 40, 'a generated password');
+    assert.deepEqual(await commandLinesWith(topology.nodePassword), [], 'processes showing the node password');
+    // The control: a process given a secret as an argument is found.
+    const control = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)', topology.nodePassword.split('').reverse().join('')], { stdio: 'ignore' });
+    try {
+      await waitUntil(async () => (await commandLinesWith(topology.nodePassword.split('').reverse().join(''))).includes(control.pid ?? -1), 5000, 'the control process listed');
+    } finally {
+      control.kill('SIGKILL');
+    }
+  });
+
   it('HTTP without a token: every route of the OpenAPI document is 401 but the documented open ones; a wrong token is 401 too', async (t) => {
     const base = `http://127.0.0.1:${httpPort}`;
     const doc = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
@@ -159,6 +174,16 @@ async function exposed(entry: string): Promise<string[]> {
   if (mode === 0o700) return [];
   const below = await Promise.all((await readdir(entry)).map((name) => exposed(path.join(entry, name))));
   return [`${entry}: dir ${mode.toString(8)}`, ...below.flat()];
+}
+
+/** The pids of the processes whose command line (what `ps` shows every local user) holds `secret`. */
+async function commandLinesWith(secret: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`).catch(() => Buffer.alloc(0)); // gone meanwhile
+    if (cmdline.includes(secret)) found.push(Number(pid));
+  }
+  return found;
 }
 
 describe('auth scan: --admin-password alone', () => {
