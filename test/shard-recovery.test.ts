@@ -20,7 +20,7 @@
  */
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { TopologyStore } from '../src/cluster/topology/topology-store.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -300,6 +300,9 @@ describe('shard recovery (a master and its replicas lost for good)', { skip }, (
     );
     assert.ok(reloaded.removedNodes!.every((r) => /^[0-9a-f]{40}$/.test(r.redisId ?? '')), 'with their Redis ids, for nodes that still list them to forget');
     const recoveryDir = path.join(tp.dataDir, 'recovery', report.id);
+    // Like every file the proxy writes in its data dir: its owner's alone (SECURITY.md).
+    assert.equal((await stat(path.join(recoveryDir, 'report.json'))).mode & 0o777, 0o600);
+    assert.equal((await stat(recoveryDir)).mode & 0o777, 0o700);
     assert.deepEqual((await readdir(path.join(recoveryDir, 'nodes'))).sort(), [victim.master.id, victim.replica.id].sort(), 'the dead nodes\' dirs are kept aside');
     const pids = await redisServerPidsUnder(tp.dataDir);
     assert.equal(pids.length, 4, `only the 4 live nodes run (no recovery instance left): ${pids.join(',')}`);

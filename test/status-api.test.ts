@@ -174,6 +174,14 @@ describe('the status API: events, history, health', { skip, timeout: 180_000 }, 
     assert.equal((await fetch(`${base}/favicon.ico`)).status, 200);
   });
 
+  test('HEAD /api/v1/events: the stream\'s headers, then the end (not a connection waiting forever)', async () => {
+    // Found by test/security-fuzz.test.ts: Node sends a HEAD's headers with its end, which a stream never reaches.
+    const res = await fetch(`${base}/api/v1/events`, { method: 'HEAD', headers: auth, signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.equal(await res.text(), '');
+  });
+
   test('/api/v1/history: a sample every interval; under load the proxy\'s ops/s, latency and each master\'s figures', async () => {
     const c = await strictClient(tp.port);
     let loaded: MetricsSample | undefined;

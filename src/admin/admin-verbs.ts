@@ -65,6 +65,9 @@ const VERBS = new Map<string, Verb>([
   ['REBALANCE', rebalance],
 ]);
 
+/** The admin verbs' names (IHS-ADMIN, the leaders' call, aside): what the auth scan tries as a data user. */
+export const ADMIN_VERB_NAMES: readonly string[] = [...VERBS.keys()];
+
 /** Run an admin verb for this client: permission, then the verb; the reply arrives in order. */
 function run(admin: AdminApi | undefined, rpc: AdminRpcServer | undefined, s: AdminVerbClient, f: RequestFrame): void {
   const name = argString(f, 0).toUpperCase();

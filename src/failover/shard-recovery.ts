@@ -481,7 +481,7 @@ export class ShardRecoveries {
     });
     const done: RecoveryStatus = { ...this.track(op), phase: 'done', ms: ranMs };
     // The report first (ending the operation below is the last step), the status once it is true: the dead nodes are gone.
-    await writeFile(path.join(op.recoveryDir, 'report.json'), `${JSON.stringify({ ...done, loadErrors: op.loadErrors, failedKeys: this.failedKeys.get(op.id) ?? [] }, null, 2)}\n`);
+    await writeFile(path.join(op.recoveryDir, 'report.json'), `${JSON.stringify({ ...done, loadErrors: op.loadErrors, failedKeys: this.failedKeys.get(op.id) ?? [] }, null, 2)}\n`, { mode: 0o600 });
     await this.o.cluster.dropNodes(op.retiringNodes ?? [], path.join(op.recoveryDir, 'nodes'), (doc: TopologyDoc) => {
       doc.operations = (doc.operations ?? []).filter((o) => o.id !== op.id);
     });

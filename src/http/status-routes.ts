@@ -76,6 +76,12 @@ export function statusRoutes(app: FastifyInstance, o: StatusRoutesOptions): void
       // Nothing between here and the reader may hold the stream back (nginx buffers otherwise).
       'x-accel-buffering': 'no',
     });
+    // HEAD: the headers a GET gets, and the end. Node sends a HEAD's headers only with its
+    // end, so a stream that never ends would leave the client waiting for them forever.
+    if (request.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.socket?.setNoDelay(true);
     const send = (message: string): void => {
       if (res.writableEnded) return;

@@ -38,6 +38,8 @@ import { notInTransaction, NOT_ALLOWED_IN_MULTI, QUEUED_ON_NODE, type QueuingChe
 import { RUN_AFTER_EXEC, transactionCommands } from './commands/transaction-commands.js';
 
 const NOAUTH = encodeError('NOAUTH Authentication required.');
+/** Redis's rejectCommand: a refused EXEC discards the transaction, and says so. */
+const EXECABORT_NOAUTH = encodeError('EXECABORT Transaction discarded because of: NOAUTH Authentication required.');
 
 /** Redis 7.0's NOPERM replies (server.c processCommand). */
 function noPermMessage(denial: AclDenial): string {
@@ -123,7 +125,7 @@ export class Dispatcher implements QueuingCheck {
     const entry = this.handlers[top.index];
     if (!session.authenticated && entry?.noAuth !== true) {
       stats.rejectedCall(cmd, 'NOAUTH');
-      session.reply(NOAUTH);
+      session.reply(cmd.name === 'exec' ? EXECABORT_NOAUTH : NOAUTH);
       return;
     }
     if (session.pubsub !== null) {

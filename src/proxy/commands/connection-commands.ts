@@ -22,7 +22,7 @@ import { arityError } from '../request-checks.js';
 import { clientInfoLine, setClientName } from './client-commands.js';
 
 const NOAUTH_HELLO = encodeError(
-  'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+  'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
 );
 const WRONGPASS = encodeError('WRONGPASS invalid username-password pair or user is disabled.');
 const NOPROTO = encodeError('NOPROTO unsupported protocol version');
