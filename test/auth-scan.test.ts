@@ -14,17 +14,29 @@
  * - HTTP without a token: every route of the OpenAPI document answers 401, except the open
  *   ones listed here (and documented: SECURITY.md, the OpenAPI descriptions).
  *
+ * - As each user of --users-file (read-only, %W~/%R~, -@dangerous; a disabled user; default
+ *   off): every command of the table, with a key the user may not and one it may touch,
+ *   refused for the command, a key or a channel, or let through, exactly as ACL DRYRUN on a
+ *   real redis-server 7.0 given the same users (ACL SETUSER) says; over --tls-port the same
+ *   answers as on the plain port.
+ * - The node-tls dir (--node-tls's CA and certificates): 0700, every file 0600.
+ *
  * The runner is test/support/auth-scan.ts: a scan as another user is a prelude (its AUTH)
  * and an expectation per request.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import type tls from 'node:tls';
+import type { Redis } from 'ioredis';
 import { ADMIN_VERB_NAMES } from '../src/admin/admin-verbs.js';
 import { ADMIN_RPC_VERB } from '../src/admin/admin-api.js';
-import { commandTableRequests, noAuthCommands, replyText, runScan, type ScanRequest } from './support/auth-scan.js';
+import { aclAnswer, commandTableRequests, noAuthCommands, replyText, runScan, type AclAnswer, type ScanReply, type ScanRequest } from './support/auth-scan.js';
+import { makeTestCerts, type TestCerts } from './support/tls-certs.js';
+import { ensureNodeTls, NODE_TLS_DIR } from '../src/nodes/node-tls.js';
 import { startTestProxy, strictClient, waitUntil, type TestProxy } from './support/proxy.js';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
@@ -118,6 +130,26 @@ describe('auth scan: RESP and HTTP with --requirepass and --admin-password', () 
     }
   });
 
+  it('the node-tls dir (--node-tls\'s CA and certificates, made by the proxy\'s own code): dir 0700, every file in it 0600', async () => {
+    // Made here rather than by a --node-tls cluster (test/node-tls.test.ts runs one): the same function a proxy calls at start.
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ihs-scan-tls-'));
+    try {
+      await ensureNodeTls(dataDir);
+      const dir = path.join(dataDir, NODE_TLS_DIR);
+      assert.equal((await stat(dir)).mode & 0o777, 0o700, `${dir} is 0700`);
+      const names = await readdir(dir);
+      assert.ok(names.includes('ca.key') && names.includes('node.key') && names.includes('proxy.key'), names.join(', '));
+      const loose = [];
+      for (const name of names) {
+        const mode = (await stat(path.join(dir, name))).mode & 0o777;
+        if (mode !== 0o600) loose.push(`${name}: ${mode.toString(8)}`);
+      }
+      assert.deepEqual(loose, [], 'files of the node-tls dir not 0600');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('the node password is on no process\'s command line (ps)', async () => {
     const topology = JSON.parse(await readFile(path.join(tp.dataDir, 'topology.json'), 'utf8')) as { nodePassword: string };
     assert.ok(topology.nodePassword.length >= 40, 'a generated password');
@@ -202,5 +234,117 @@ describe('auth scan: --admin-password alone', () => {
       replies.map(replyText),
       ['"OK"', ...ADMIN_VERB_NAMES.map((v) => `-NOPERM this user has no permissions to run the '${v.toLowerCase()}' command`)],
     );
+  });
+});
+
+/**
+ * The users both the proxy (--users-file) and a real redis-server 7.0 (ACL SETUSER) get: a
+ * read-only user, a write user with %W~ and %R~ selectors of keys, a user without
+ * @dangerous, a disabled user; `default` off (every connection must AUTH).
+ */
+const SCAN_USERS: Readonly<Record<string, readonly string[]>> = {
+  reader: ['on', '>rpw', '~app:*', '+@read'],
+  writer: ['on', '>wpw', '%W~app:*', '%R~ro:*', '+@all'],
+  careful: ['on', '>cpw', '~*', '+@all', '-@dangerous'],
+  sleeper: ['off', '>zpw', '~*', '+@all'],
+  default: ['off', 'nopass'],
+};
+const SCAN_PASSWORDS: Readonly<Record<string, string>> = { reader: 'rpw', writer: 'wpw', careful: 'cpw' };
+/** Requests that change what the connection is (a transaction, subscriber mode, another user, closed): each on a connection of its own. */
+const ISOLATED = new Set(['multi', 'subscribe', 'psubscribe', 'ssubscribe', 'reset', 'quit']);
+
+describe('auth scan: as each user of --users-file, against a real redis-server 7.0 with the same users; and over --tls-port', () => {
+  let tp: TestProxy;
+  let redis: RedisServerHandle;
+  let oracle: Redis;
+  let dir: string;
+  let certs: TestCerts;
+  let tlsPort: number;
+  let tlsOptions: tls.ConnectionOptions;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-scan-users-'));
+    certs = await makeTestCerts();
+    tlsOptions = { ca: await readFile(certs.ca), cert: await readFile(certs.client.cert), key: await readFile(certs.client.key), servername: 'localhost' };
+    const file = path.join(dir, 'users.acl');
+    await writeFile(file, Object.entries(SCAN_USERS).map(([name, rules]) => `user ${name} ${rules.join(' ')}`).join('\n') + '\n', { mode: 0o600 });
+    tlsPort = await freePort();
+    tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--users-file', file,
+      '--tls-port', String(tlsPort), '--tls-cert-file', certs.server.cert, '--tls-key-file', certs.server.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'yes']);
+    redis = await startRedisServer(['--enable-debug-command', 'yes', '--enable-module-command', 'yes']);
+    oracle = await strictClient(redis.port, 3000);
+    // The oracle's own user for ACL DRYRUN (the file's `default` is off); `default` last: this connection stays authenticated as it.
+    await oracle.call('ACL', 'SETUSER', 'oracle', 'on', '>opw', '~*', '&*', '+@all');
+    for (const [name, rules] of Object.entries(SCAN_USERS)) await oracle.call('ACL', 'SETUSER', name, ...rules);
+  });
+  after(async () => {
+    oracle?.disconnect();
+    await tp?.close();
+    await redis?.stop();
+    if (certs !== undefined) await rm(certs.dir, { recursive: true, force: true });
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Redis's answer for `user` running each request: ACL DRYRUN on the real server (nothing runs there). */
+  async function dryRun(user: string, requests: readonly ScanRequest[]): Promise<AclAnswer[]> {
+    const asDryRun = requests.map((r) => ({ label: r.label, args: ['ACL', 'DRYRUN', user, ...r.args] }));
+    const replies = await runScan(redis.port, asDryRun, { prelude: [['AUTH', 'oracle', 'opw']] });
+    return replies.map(aclAnswer);
+  }
+
+  /** The proxy's answer for `user` running each request itself (pipelined; the ISOLATED ones on their own connections). */
+  async function asUser(user: string, requests: readonly ScanRequest[], port = tp.port, o: { tls?: tls.ConnectionOptions } = {}): Promise<ScanReply[]> {
+    const prelude = [['AUTH', user, SCAN_PASSWORDS[user] ?? '']];
+    const shared = requests.filter((r) => !ISOLATED.has(r.label));
+    const sharedReplies = await runScan(port, shared, { prelude, ...o });
+    const byLabel = new Map(shared.map((r, i) => [r.args.join(' '), sharedReplies[i]]));
+    for (const r of requests.filter((q) => ISOLATED.has(q.label))) byLabel.set(r.args.join(' '), (await runScan(port, [r], { prelude, ...o }))[0]);
+    // A reply may be null (a missing key): `has`, not `??`.
+    return requests.map((r) => (byLabel.has(r.args.join(' ')) ? (byLabel.get(r.args.join(' ')) as ScanReply) : 'closed'));
+  }
+
+  for (const user of ['reader', 'writer', 'careful']) {
+    it(`as ${user} (${SCAN_USERS[user].slice(2).join(' ')}): every command of the table, with a key it may not and one it may touch, refused or let through as ACL DRYRUN on redis-server says`, async (t) => {
+      // AUTH is left out: its wrong passwords count towards the source address's throttle.
+      const requests = [...commandTableRequests('x'), ...commandTableRequests('app:1')].filter((r) => r.label !== 'auth');
+      const [ours, theirs] = await Promise.all([asUser(user, requests), dryRun(user, requests)]);
+      const wrong: string[] = [];
+      const counts = new Map<AclAnswer, number>();
+      for (const [i, r] of requests.entries()) {
+        const answer = aclAnswer(ours[i]);
+        counts.set(theirs[i], (counts.get(theirs[i]) ?? 0) + 1);
+        if (answer !== theirs[i]) wrong.push(`${r.args.join(' ')}: proxy ${answer} (${replyText(ours[i])}); redis-server ${theirs[i]}`);
+      }
+      assert.deepEqual(wrong, [], `answers of the proxy that differ from redis-server's for ${user}`);
+      // The scan means something only if each class occurs.
+      assert.ok((counts.get('allowed') ?? 0) > 0 && (counts.get('command') ?? 0) + (counts.get('key') ?? 0) > 0, JSON.stringify([...counts]));
+      t.diagnostic(`${requests.length} requests: ${[...counts].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    });
+  }
+
+  it('default off: every command of the table NOAUTH but AUTH, HELLO, QUIT, RESET, as on redis-server; a disabled user cannot AUTH', async () => {
+    const requests = unauthenticatedRequests().filter((r) => !r.label.startsWith('admin verb') && r.label !== 'auth');
+    const [ours, theirs] = await Promise.all([runScan(tp.port, requests), runScan(redis.port, requests)]);
+    const wrong = requests.flatMap((r, i) => (replyText(ours[i]) === replyText(theirs[i]) ? [] : [`${r.args.join(' ')}: proxy ${replyText(ours[i])}; redis-server ${replyText(theirs[i])}`]));
+    assert.deepEqual(wrong, []);
+    assert.equal(ours.filter((r) => aclAnswer(r) === 'noauth').length, requests.length - 3, 'all but HELLO, RESET, QUIT');
+    const get = [{ label: 'get', args: ['GET', 'app:1'] }];
+    const [proxySleeper, redisSleeper] = await Promise.all([
+      runScan(tp.port, [{ label: 'auth', args: ['AUTH', 'sleeper', 'zpw'] }, ...get]),
+      runScan(redis.port, [{ label: 'auth', args: ['AUTH', 'sleeper', 'zpw'] }, ...get]),
+    ]);
+    assert.deepEqual(proxySleeper.map(replyText), redisSleeper.map(replyText));
+    assert.deepEqual(proxySleeper.map(replyText), ['-WRONGPASS invalid username-password pair or user is disabled.', '-NOAUTH Authentication required.']);
+  });
+
+  it('over --tls-port: the unauthenticated scan and a user\'s scan answer as on the plain port', async () => {
+    const requests = unauthenticatedRequests().filter((r) => !r.label.startsWith('admin verb') && r.label !== 'auth');
+    const [plain, overTls] = await Promise.all([runScan(tp.port, requests), runScan(tlsPort, requests, { tls: tlsOptions })]);
+    assert.deepEqual(overTls.map(replyText), plain.map(replyText));
+    const few = ['GET', 'SET', 'MGET', 'EVAL'].map((c) => ({ label: c, args: c === 'EVAL' ? ['EVAL', 'return 1', '1', 'other:1'] : c === 'MGET' ? ['MGET', 'app:1', 'other:1'] : c === 'SET' ? ['SET', 'app:1', 'v'] : ['GET', 'app:1'] }));
+    const [plainReader, tlsReader] = await Promise.all([asUser('reader', few), asUser('reader', few, tlsPort, { tls: tlsOptions })]);
+    // EVAL is @scripting, not @read: refused for the command before its keys are looked at.
+    assert.deepEqual(tlsReader.map(aclAnswer), ['allowed', 'command', 'key', 'command']);
+    assert.deepEqual(tlsReader.map(replyText), plainReader.map(replyText));
   });
 });

@@ -5,6 +5,7 @@
  * expectation, not another runner.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { REDIS_COMMANDS } from '../../src/commands/redis-commands.js';
 import type { RawCommand } from '../../src/commands/raw-command.js';
 import { ReplyScanner } from '../../src/resp/reply-scanner.js';
@@ -31,15 +32,16 @@ export function encodeRequest(args: readonly string[]): Buffer {
  * A request for every command and subcommand of the command table (Redis 7.0's), with just
  * enough placeholder arguments for its arity: a refusal then comes from authentication or
  * permission, never from the argument count (Redis checks arity before authentication).
- * Container commands appear as their subcommands only (`acl|cat` as `ACL CAT x`).
+ * Container commands appear as their subcommands only (`acl|cat` as `ACL CAT x`). `pad` is
+ * the placeholder: a key a user may or may not touch makes the same table a key check.
  */
-export function commandTableRequests(): ScanRequest[] {
+export function commandTableRequests(pad = 'x'): ScanRequest[] {
   const out: ScanRequest[] = [];
   const add = (raw: RawCommand): void => {
     const words = raw.name.split('|');
     const need = Math.abs(raw.arity);
     const args = [...words];
-    while (args.length < need) args.push('x');
+    while (args.length < need) args.push(pad);
     out.push({ label: raw.name, args });
   };
   for (const raw of REDIS_COMMANDS) {
@@ -65,10 +67,14 @@ export function noAuthCommands(): Set<string> {
  * (pipelined); resolve with the requests' replies (the prelude's are dropped), `closed` for
  * those the connection ended before. Fails after `ms` without every reply or a close.
  */
-export async function runScan(port: number, requests: readonly ScanRequest[], o: { prelude?: readonly (readonly string[])[]; ms?: number } = {}): Promise<ScanReply[]> {
+export async function runScan(
+  port: number,
+  requests: readonly ScanRequest[],
+  o: { prelude?: readonly (readonly string[])[]; ms?: number; tls?: tls.ConnectionOptions } = {},
+): Promise<ScanReply[]> {
   const prelude = o.prelude ?? [];
   const want = prelude.length + requests.length;
-  const socket = net.connect({ host: '127.0.0.1', port });
+  const socket = o.tls === undefined ? net.connect({ host: '127.0.0.1', port }) : tls.connect({ host: '127.0.0.1', port, ...o.tls });
   const scanner = new ReplyScanner();
   const replies: ReplyValue[] = [];
   await new Promise<void>((resolve, reject) => {
@@ -79,7 +85,7 @@ export async function runScan(port: number, requests: readonly ScanRequest[], o:
       if (err === undefined) resolve();
       else reject(err);
     };
-    socket.on('connect', () => {
+    socket.on(o.tls === undefined ? 'connect' : 'secureConnect', () => {
       socket.write(Buffer.concat([...prelude, ...requests.map((r) => r.args)].map(encodeRequest)));
     });
     socket.on('data', (chunk: Buffer) => {
@@ -103,4 +109,22 @@ export function replyText(r: ScanReply): string {
   if (r === 'closed') return '(closed)';
   if (r instanceof ReplyErrorValue) return `-${r.message}`;
   return JSON.stringify(r, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v));
+}
+
+/**
+ * What an ACL check made of a request: refused for the command, a key or a channel, or let
+ * through (`allowed`: the command then ran, or failed for another reason). Reads both the
+ * NOPERM error a refused command gets and ACL DRYRUN's answer (`OK`, or "This user has no
+ * permissions to run the 'x' command" / "to access the 'k' key" / "the 'c' channel").
+ */
+export type AclAnswer = 'command' | 'key' | 'channel' | 'allowed' | 'noauth' | 'closed';
+
+export function aclAnswer(r: ScanReply): AclAnswer {
+  if (r === 'closed') return 'closed';
+  const text = r instanceof ReplyErrorValue ? r.message : typeof r === 'string' || Buffer.isBuffer(r) ? r.toString() : '';
+  if (/^NOAUTH /.test(text)) return 'noauth';
+  if (/^(NOPERM t|T)his user has no permissions to run the '[^']*' command/.test(text)) return 'command';
+  if (/^(NOPERM t|T)his user has no permissions to access (one of the keys|the '.*' key)/.test(text)) return 'key';
+  if (/^(NOPERM t|T)his user has no permissions to access (one of the channels|the '.*' channel)/.test(text)) return 'channel';
+  return 'allowed';
 }
