@@ -394,6 +394,29 @@ describe('a users file with a default user, and --admin-password', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('without --admin-password the admin verbs need a user allowed every @admin command: a read-only user gets NOPERM', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-acl-admin-'));
+    const file = path.join(dir, 'users.acl');
+    await writeFile(file, 'user reader on >rpw ~app:* +@read\nuser ops on >opw ~* +@all\n');
+    const tp = await startTestProxy(['--masters', '1', '--replicas', '0', '--users-file', file]);
+    const reader = await RawClient.connect(tp.port);
+    const ops = await RawClient.connect(tp.port);
+    try {
+      reader.write('AUTH reader rpw\r\nREBALANCE\r\nLIST\r\nREMOVE m0\r\n');
+      await reader.waitFor((b) =>
+        b.toString() ===
+        "+OK\r\n-NOPERM this user has no permissions to run the 'rebalance' command\r\n-NOPERM this user has no permissions to run the 'list' command\r\n-NOPERM this user has no permissions to run the 'remove' command\r\n",
+      );
+      ops.write('AUTH ops opw\r\nLIST\r\n');
+      await ops.waitFor((b) => /^\+OK\r\n\*\d+\r\n\$\d+\r\nm0 /.test(b.toString()));
+    } finally {
+      reader.close();
+      ops.close();
+      await tp.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the users file', () => {

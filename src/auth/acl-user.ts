@@ -9,6 +9,7 @@ import { argBuffer, type RequestFrame } from '../resp/frame.js';
 import { BS_INDEX, CMD_NO_AUTH, commandByIndex, FK_RANGE, commandEntryCount, KEY_ACCESS, KEY_DELETE, KEY_INSERT, KEY_NOT_KEY, KEY_UPDATE, type CommandInfo } from '../commands/command-table.js';
 import { keyIndexes, KEYS_INVALID } from '../commands/key-extraction.js';
 import { globMatch } from './glob.js';
+import { ACL_CATEGORIES } from './acl-categories.js';
 
 /** Which kinds of access a key pattern grants: `~` both, `%R~` read, `%W~` write. */
 export const KEY_READ = 1;
@@ -81,6 +82,18 @@ export class AclUser {
   get name(): string {
     return this.def.name;
   }
+
+  /**
+   * May it run the proxy's admin verbs (ADD, REMOVE, FAILOVER, REBALANCE, LIST) when there is
+   * no --admin-password? They are not Redis commands, so no rule names them: they change the
+   * cluster as CLUSTER and CONFIG do, so a user needs what those need, every @admin command.
+   */
+  get administers(): boolean {
+    this.administersMemo ??= everyCommand().every((c) => ACL_CATEGORIES.get(c.name)?.includes('admin') !== true || this.def.allowed[c.index] === true);
+    return this.administersMemo;
+  }
+
+  private administersMemo: boolean | undefined;
 
   /** Does `pass` open this user (enabled, and nopass or one of its passwords)? */
   passwordOpens(pass: Buffer): boolean {
@@ -198,4 +211,13 @@ export function everyCommand(): CommandInfo[] {
   const all: CommandInfo[] = [];
   for (let i = 0; i < commandEntryCount(); i++) all.push(commandByIndex(i));
   return all;
+}
+
+/**
+ * May a client authenticated as `user` (null: `default` of --requirepass) run the admin
+ * verbs? Only the `admin` user with --admin-password (set where it authenticates);
+ * without one, anyone but a --users-file user whose rules do not allow the @admin commands.
+ */
+export function mayAdminister(adminPassword: string, user: AclUser | null): boolean {
+  return adminPassword === '' && (user === null || user.administers);
 }

@@ -29,6 +29,7 @@
  *   proxy's ClientMemory, which evicts the biggest client above --maxmemory-clients.
  * A client that does not read thus costs at most about RETAINED_HIGH + OWED_BYTES_BUDGET.
  */
+import { mayAdminister } from '../auth/acl-user.js';
 import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { withSlabReads } from '../net/slab-reader.js';
@@ -147,6 +148,7 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
     this.order = new ReplyOrder(this, host.runtime.flush);
     // Until AUTH, Redis's pre-authentication limits apply to what the client may send.
     this.scanner = new RequestScanner({ maxBulkLen: host.maxBulkLen, authRequired: !this.startAsDefaultUser(host) });
+    this.info.admin = mayAdminister(host.adminPassword, this.info.user);
     const socket = withSlabReads(accepted, (chunk) => this.onData(chunk), host.log);
     this.writer = new SocketWriter(socket, () => this.onSocketDrain());
     socket.setNoDelay(true);

@@ -16,6 +16,7 @@ import {
   PONG,
   type Protocol,
 } from '../../resp/encode.js';
+import { mayAdminister } from '../../auth/acl-user.js';
 import type { ClientSession } from '../session.js';
 import type { HandlerEntry, ProxyContext } from '../context.js';
 import { arityError } from '../request-checks.js';
@@ -63,7 +64,7 @@ function authUser(ctx: ProxyContext, session: ClientSession, name: string, pass:
     session.info.user = user;
   }
   session.authenticated = true;
-  session.info.admin = ctx.settings.adminPassword === '';
+  session.info.admin = mayAdminister(ctx.settings.adminPassword, user);
   return OK;
 }
 
@@ -194,7 +195,7 @@ function reset(ctx: ProxyContext, s: ClientSession): void {
   s.setReplyMode('on');
   s.info.noEvict = false;
   resetUser(ctx, s);
-  s.info.admin = ctx.settings.adminPassword === '';
+  s.info.admin = mayAdminister(ctx.settings.adminPassword, s.info.user);
   s.changeProtocol(2, RESET);
 }
 
