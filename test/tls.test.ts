@@ -93,6 +93,19 @@ describe('configuration', () => {
     assert.equal(parseConfig([]).tlsPort, undefined);
   });
 
+  test('--no-plain-port needs --tls-port; the client certificate defaults to the server one', () => {
+    assert.equal(parseConfig([]).plainPort, true);
+    assert.throws(() => parseConfig(['--no-plain-port']), /--no-plain-port needs --tls-port/);
+    const c = parseConfig(['--no-plain-port', ...tlsFlags(6390)]);
+    assert.equal(c.plainPort, false);
+    assert.deepEqual(c.tlsClient, { certFile: certs.server.cert, keyFile: certs.server.key });
+    const own = parseConfig(['--no-plain-port', ...tlsFlags(6390), '--tls-client-cert-file', 'cc', '--tls-client-key-file', 'ck']);
+    assert.deepEqual(own.tlsClient, { certFile: 'cc', keyFile: 'ck' });
+    assert.throws(() => parseConfig([...tlsFlags(6390), '--tls-client-cert-file', 'cc']), /--tls-client-cert-file and --tls-client-key-file go together/);
+    // Only the plain port's 0 clashes with --workers when it does not listen.
+    assert.equal(parseConfig(['--no-plain-port', '--port', '0', '--workers', '2', ...tlsFlags(6390)]).workers, 2);
+  });
+
   test('the config file takes the same names', async () => {
     const file = path.join(certs.dir, 'config.json');
     await writeFile(file, JSON.stringify({ 'tls-port': 6391, 'tls-cert-file': 'c', 'tls-key-file': 'k', 'tls-ca-cert-file': 'ca', 'tls-auth-clients': 'optional', 'http-tls': true }));
@@ -316,6 +329,75 @@ describe('clients through --tls-port', { skip }, () => {
     } finally {
       c.disconnect();
     }
+  });
+});
+
+describe('TLS only: --no-plain-port', { skip }, () => {
+  let tp: TestProxy;
+  let tlsPort: number;
+  let plainPort: number;
+  let httpPort: number;
+  let flags: string[];
+  before(async () => {
+    [plainPort, httpPort] = await freePorts(2);
+    // The server certificate is for servers only (extendedKeyUsage serverAuth): the proxy dials itself with the client one.
+    flags = ['--port', String(plainPort), '--no-plain-port', ...tlsFlags(0), '--tls-client-cert-file', certs.client.cert, '--tls-client-key-file', certs.client.key];
+    tp = await startTestProxy(['--masters', '2', '--replicas', '0', '--http-port', String(httpPort), ...flags]);
+    const port = tp.proxy.server.tlsPort;
+    assert.ok(port !== undefined && port > 0);
+    tlsPort = port;
+  });
+  after(async () => {
+    await tp?.close();
+  });
+
+  test('redis-cli --tls works; nothing listens on --port: a plain connect is refused', async () => {
+    assert.deepEqual(await redisCliTls(tlsPort, ['SET', 'only:1', 'v1'], true), { out: 'OK', code: 0 });
+    assert.deepEqual(await redisCliTls(tlsPort, ['GET', 'only:1'], true), { out: 'v1', code: 0 });
+    const plain = net.connect({ host: '127.0.0.1', port: plainPort });
+    const [err] = (await once(plain, 'error')) as [NodeJS.ErrnoException];
+    assert.equal(err.code, 'ECONNREFUSED');
+    assert.equal(tp.proxy.server.port, 0, 'the plain port reads 0, as Redis reports port 0');
+  });
+
+  test('ss -ltn: this process listens on the TLS port and the HTTP port only', async () => {
+    const { stdout } = await execFileP('ss', ['-ltnpH']);
+    const mine = stdout
+      .split('\n')
+      .filter((line) => line.includes(`pid=${process.pid},`))
+      .map((line) => Number(/:(\d+)\s/.exec(line.split(/\s+/)[3] + ' ')?.[1]))
+      .sort((a, b) => a - b);
+    assert.deepEqual(mine, [tlsPort, httpPort].sort((a, b) => a - b), stdout);
+  });
+
+  test('INFO says tcp_port:0, as Redis with port 0', async () => {
+    const info = await redisCliTls(tlsPort, ['INFO', 'server'], true);
+    assert.match(info.out, /^tcp_port:0$/m);
+  });
+
+  test('the HTTP data routes go through the TLS port (the client certificate presented); /healthz answers', async () => {
+    const base = `http://127.0.0.1:${httpPort}`;
+    const set = await fetch(`${base}/api/v1/hash/data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ key: 'http:tls', value: 'over tls' }] }) });
+    assert.equal(set.status, 200, await set.text());
+    assert.deepEqual(await redisCliTls(tlsPort, ['GET', 'http:tls'], true), { out: 'over tls', code: 0 });
+    const got = await fetch(`${base}/api/v1/hash/data/only%3A1`);
+    assert.deepEqual(await got.json(), { key: 'only:1', value: 'v1' });
+    const clients = await redisCliTls(tlsPort, ['CLIENT', 'LIST'], true);
+    assert.match(clients.out, new RegExp(`laddr=127\\.0\\.0\\.1:${tlsPort}`), 'the data routes are a client of the TLS port');
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+
+  test('ihs-healthcheck dials the TLS port with the client certificate', async () => {
+    buildExecutable();
+    const at = ['--port', String(plainPort), '--no-plain-port', ...tlsFlags(tlsPort), '--tls-client-cert-file', certs.client.cert, '--tls-client-key-file', certs.client.key];
+    const ok = await execFileP(process.execPath, ['bin/ihs-healthcheck.js', ...at], { timeout: 20_000 }).then(() => 0, (e: { code?: number }) => e.code ?? -1);
+    assert.equal(ok, 0);
+    // Presenting the server certificate (serverAuth only) as a client one is refused: the check fails rather than passing blind.
+    const refused = await execFileP(process.execPath, ['bin/ihs-healthcheck.js', '--port', String(plainPort), '--no-plain-port', ...tlsFlags(tlsPort)], { timeout: 20_000 }).then(
+      () => 0,
+      (e: { code?: number }) => e.code ?? -1,
+    );
+    assert.equal(refused, 1);
   });
 });
 
