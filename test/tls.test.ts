@@ -387,6 +387,27 @@ describe('TLS only: --no-plain-port', { skip }, () => {
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
   });
 
+  test("ihs-cli over TLS: --tls --cacert --cert --key as redis-cli's, and rediss:// in CLUSTER_SERVER_URL", async () => {
+    buildExecutable();
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      execFileP(process.execPath, ['bin/ihs-cli', ...args], { timeout: 20_000, env: { ...process.env, ...env } }).then(
+        ({ stdout }) => ({ code: 0, out: stdout.trim() }),
+        (e: { code?: number; stderr?: string }) => ({ code: e.code ?? -1, out: (e.stderr ?? '').trim() }),
+      );
+    const tlsArgs = ['--tls', '--cacert', certs.ca, '--cert', certs.client.cert, '--key', certs.client.key];
+    assert.deepEqual(await cli(['--server', `127.0.0.1:${tlsPort}`, ...tlsArgs, 'set', '--key', 'cli:tls', '-v', 'secret']), { code: 0, out: 'OK' });
+    assert.deepEqual(await redisCliTls(tlsPort, ['GET', 'cli:tls'], true), { out: 'secret', code: 0 });
+    const viaUrl = await cli(['--cacert', certs.ca, '--cert', certs.client.cert, '--key', certs.client.key, 'get', 'cli:tls'], { CLUSTER_SERVER_URL: `rediss://localhost:${tlsPort}` });
+    assert.deepEqual(viaUrl, { code: 0, out: 'secret' });
+    // No client certificate: the proxy (--tls-auth-clients yes) refuses; a CA that did not sign the proxy's: the CLI refuses.
+    const noCert = await cli(['--server', `127.0.0.1:${tlsPort}`, '--tls', '--cacert', certs.ca, 'get', 'cli:tls']);
+    assert.equal(noCert.code, 1, noCert.out);
+    assert.doesNotMatch(noCert.out, /secret/);
+    const wrongCa = await cli(['--server', `127.0.0.1:${tlsPort}`, '--tls', '--cacert', certs.stranger.cert, '--cert', certs.client.cert, '--key', certs.client.key, 'get', 'cli:tls']);
+    assert.equal(wrongCa.code, 1);
+    assert.match(wrongCa.out, /certificate/i);
+  });
+
   test('ihs-healthcheck dials the TLS port with the client certificate', async () => {
     buildExecutable();
     const at = ['--port', String(plainPort), '--no-plain-port', ...tlsFlags(tlsPort), '--tls-client-cert-file', certs.client.cert, '--tls-client-key-file', certs.client.key];

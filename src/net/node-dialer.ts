@@ -9,7 +9,6 @@
  * Writable; only connections to TLS nodes pay for that.
  */
 import net from 'node:net';
-import tls from 'node:tls';
 import type { DialMap } from './dial-map.js';
 import { slabReads } from './slab-reader.js';
 
@@ -17,9 +16,9 @@ import { slabReads } from './slab-reader.js';
 export interface NodeTlsCredentials {
   /** The cluster's CA: the only issuer a node's certificate may have (undefined: the system's CAs). */
   ca: Buffer | undefined;
-  /** The proxy's client certificate and key (the nodes run with tls-auth-clients yes). */
-  cert: Buffer;
-  key: Buffer;
+  /** The proxy's client certificate and key (the nodes run with tls-auth-clients yes); undefined: none shown (ihs-cli without --cert). */
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
   /**
    * false: the certificate must chain to `ca` but need not name the address dialled. Only for
    * the proxy dialling its own TLS port on the loopback, whose certificate names the proxy's
@@ -42,6 +41,8 @@ export function dialNode(dial: DialMap, tlsCredentials: NodeTlsCredentials | nul
   if (tlsCredentials === null) {
     return { socket: net.connect({ ...address, onread: slabReads(onData) }), readyEvent: 'connect', direct: true };
   }
+  // Loaded when first needed: a plain dial (an ihs-cli one-shot) does not pay for node:tls.
+  const tls = process.getBuiltinModule('node:tls');
   const socket = tls.connect({
     host: address.host,
     port: address.port,
