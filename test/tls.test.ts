@@ -5,12 +5,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -22,10 +23,10 @@ import { TlsListener } from '../src/proxy/tls-listener.js';
 import { withSlabReads } from '../src/net/slab-reader.js';
 import { SocketWriter } from '../src/net/socket-writer.js';
 import type { TlsAuthClients } from '../src/net/tls-files.js';
-import { ProxyProcess, buildExecutable } from './support/proxy-process.js';
+import { PROXY_NODE_FLAGS, ProxyProcess, buildExecutable } from './support/proxy-process.js';
 import { startTestProxy, waitUntil, type TestProxy } from './support/proxy.js';
 import { freePorts } from './support/redis-server.js';
-import { skipWithoutRedis } from './support/redis-binary.js';
+import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 import { makeTestCerts, type KeyPair, type TestCerts } from './support/tls-certs.js';
 
 const execFileP = promisify(execFile);
@@ -419,6 +420,43 @@ describe('TLS only: --no-plain-port', { skip }, () => {
       (e: { code?: number }) => e.code ?? -1,
     );
     assert.equal(refused, 1);
+  });
+});
+
+describe('TLS only with --workers 2 (the executable)', { skip }, () => {
+  test('both workers listen on the TLS port (reusePort) and on no plain client port; --port 0 is allowed then', async () => {
+    buildExecutable();
+    const [tlsPort] = await freePorts(1);
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ihs-tls-workers-'));
+    const dataDir = path.join(root, 'data');
+    const args = ['bin/interface-hash-server.js', '--workers', '2', '--no-plain-port', '--port', '0', ...tlsFlags(tlsPort), '--http-port', '0', '--data-dir', dataDir, '--masters', '1', '--replicas', '0', '--log-level', 'warn'];
+    const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...args], { stdio: 'ignore' });
+    try {
+      await waitUntil(async () => (await redisCliTls(tlsPort, ['PING'], true)).out === 'PONG', 60_000, 'the TLS port to answer');
+      assert.deepEqual(await redisCliTls(tlsPort, ['SET', 'workers:tls', 'yes'], true), { out: 'OK', code: 0 });
+      const { stdout } = await execFileP('ps', ['-o', 'pid=', '--ppid', String(child.pid)]);
+      const workers = stdout.split(/\s+/).filter(Boolean);
+      assert.equal(workers.length, 2, stdout);
+      const portsOf = async (pid: string): Promise<number[]> =>
+        (await execFileP('ss', ['-ltnpH'])).stdout
+          .split('\n')
+          .filter((l) => l.includes(`pid=${pid},`))
+          .map((l) => Number(/:(\d+)$/.exec(l.split(/\s+/)[3])?.[1]));
+      for (const pid of workers) {
+        // A follower listens once it has read the cluster document the leader wrote.
+        await waitUntil(async () => (await portsOf(pid)).includes(tlsPort), 60_000, `worker ${pid} to listen on the TLS port`);
+        const ports = await portsOf(pid);
+        // The other one is its peer listener (admin verbs handed to the leader), the only plain RESP port left.
+        assert.equal(ports.length, 2, `worker ${pid}: ${ports.join(' ')}`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      clearTimeout(timer);
+      await killRedisServersUnder(root, [dataDir]);
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
