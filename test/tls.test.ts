@@ -114,6 +114,8 @@ describe('configuration', () => {
     assert.equal(c.tlsPort, 6391);
     assert.deepEqual(c.tls, { certFile: 'c', keyFile: 'k', caCertFile: 'ca', authClients: 'optional' });
     assert.equal(c.httpTls, true);
+    await writeFile(file, JSON.stringify({ 'tls-port': 6391, 'tls-cert-file': 'c', 'tls-key-file': 'k', 'tls-auth-clients': 'no', 'plain-port': false }));
+    assert.equal(parseConfig(['--config', file]).plainPort, false);
   });
 });
 
