@@ -114,8 +114,10 @@ describe('configuration', () => {
     assert.equal(c.tlsPort, 6391);
     assert.deepEqual(c.tls, { certFile: 'c', keyFile: 'k', caCertFile: 'ca', authClients: 'optional' });
     assert.equal(c.httpTls, true);
-    await writeFile(file, JSON.stringify({ 'tls-port': 6391, 'tls-cert-file': 'c', 'tls-key-file': 'k', 'tls-auth-clients': 'no', 'plain-port': false }));
-    assert.equal(parseConfig(['--config', file]).plainPort, false);
+    // A file of its own: yargs reads a config file once per path (require's cache).
+    const tlsOnly = path.join(certs.dir, 'config-tls-only.json');
+    await writeFile(tlsOnly, JSON.stringify({ 'tls-port': 6391, 'tls-cert-file': 'c', 'tls-key-file': 'k', 'tls-auth-clients': 'no', 'plain-port': false }));
+    assert.equal(parseConfig(['--config', tlsOnly]).plainPort, false);
   });
 });
 
