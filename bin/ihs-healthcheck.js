@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Container health check (the image's HEALTHCHECK): connect to the proxy's port, send PING,
-// exit 0 on +PONG or -NOAUTH (alive, a password is set), 1 otherwise.
+// exit 0 on +PONG or -NOAUTH (alive, a password is set), 1 otherwise. With --no-plain-port it
+// dials the TLS port instead, presenting --tls-client-cert-file (else --tls-cert-file) when
+// client certificates are asked for; the proxy's certificate is not verified: this asks
+// whether the proxy in this container answers, not whether a client should trust it.
 //
 //   node bin/ihs-healthcheck.js [proxy flags]
 //
@@ -35,7 +38,8 @@ try {
   console.error(`ihs-healthcheck: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
-const { port, bind } = config;
+const { bind } = config;
+const port = config.plainPort ? config.port : config.tlsPort;
 // A wildcard bind listens on loopback too.
 const host = bind === '0.0.0.0' || bind === '::' || bind === '' ? '127.0.0.1' : bind;
 
@@ -45,13 +49,27 @@ function verdict(reply) {
   return 1;
 }
 
-const socket = net.connect({ host, port });
+async function dial() {
+  if (config.plainPort) return { socket: net.connect({ host, port }), ready: 'connect' };
+  const tls = await import('node:tls');
+  const cert = config.tls.authClients === 'no' ? {} : { cert: readFileSync(config.tlsClient.certFile), key: readFileSync(config.tlsClient.keyFile) };
+  return { socket: tls.connect({ host, port, rejectUnauthorized: false, ...cert }), ready: 'secureConnect' };
+}
+
+let dialled;
+try {
+  dialled = await dial();
+} catch (err) {
+  console.error(`ihs-healthcheck: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+const { socket, ready } = dialled;
 let reply = '';
 socket.setTimeout(TIMEOUT_MS, () => {
   console.error(`ihs-healthcheck: no reply from ${host}:${port} within ${TIMEOUT_MS} ms`);
   process.exit(1);
 });
-socket.on('connect', () => socket.write('PING\r\n'));
+socket.on(ready, () => socket.write('PING\r\n'));
 socket.on('data', (chunk) => {
   reply += chunk.toString('latin1');
   if (!reply.includes('\r\n')) return;

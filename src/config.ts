@@ -17,8 +17,12 @@ export interface Config {
   bind: string;
   /** The TLS client port beside --port (0: any free port); undefined: none. */
   tlsPort: number | undefined;
+  /** Whether --port listens; false (--no-plain-port, with --tls-port): clients connect over TLS only. */
+  plainPort: boolean;
   /** The certificate files of --tls-port and --http-tls (certFile '' when neither is on). */
   tls: TlsFiles;
+  /** What the proxy presents as a client of its own TLS port (--tls-client-cert-file, else --tls-cert-file). */
+  tlsClient: { certFile: string; keyFile: string };
   /** The HTTP API over HTTPS with the --tls-cert-file certificate. */
   httpTls: boolean;
   provider: 'process' | 'docker' | 'static';
@@ -84,9 +88,20 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('port', { alias: 'p', type: 'number', default: 6380, describe: 'port the proxy listens on (0: any free port)' })
     .option('bind', { type: 'string', default: '127.0.0.1', describe: 'address the proxy listens on' })
     .option('tls-port', { type: 'number', describe: 'a TLS port for clients, beside --port (0: any free port; default: none)' })
+    .option('plain-port', {
+      type: 'boolean',
+      default: true,
+      describe: 'listen on --port (plain RESP); --no-plain-port with --tls-port: TLS only, as Redis\'s port 0 (which here means any free port)',
+    })
     .option('tls-cert-file', { type: 'string', default: '', describe: 'certificate (PEM) of --tls-port and --http-tls; read again on SIGHUP' })
     .option('tls-key-file', { type: 'string', default: '', describe: 'private key (PEM) of --tls-cert-file; read again on SIGHUP' })
     .option('tls-ca-cert-file', { type: 'string', default: '', describe: 'CA certificate (PEM) that client certificates must chain to (--tls-auth-clients yes or optional); read again on SIGHUP' })
+    .option('tls-client-cert-file', {
+      type: 'string',
+      default: '',
+      describe: "with --no-plain-port: the certificate (PEM) the proxy presents when it is a client of its own TLS port (the HTTP data routes, ihs-healthcheck), as Redis's tls-client-cert-file (default: --tls-cert-file)",
+    })
+    .option('tls-client-key-file', { type: 'string', default: '', describe: 'private key (PEM) of --tls-client-cert-file' })
     .option('tls-auth-clients', {
       choices: ['no', 'optional', 'yes'] as const,
       default: 'yes' as const,
@@ -209,6 +224,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     }, true)
     .check((a) => {
       if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be 0..65535');
+      if (!a['plain-port'] && a['tls-port'] === undefined) throw new Error('--no-plain-port needs --tls-port: clients would have no port at all');
+      if ((a['tls-client-cert-file'] === '') !== (a['tls-client-key-file'] === '')) throw new Error('--tls-client-cert-file and --tls-client-key-file go together');
       checkTls(a['tls-port'], a['http-tls'], a['tls-cert-file'], a['tls-key-file'], a['tls-ca-cert-file'], a['tls-auth-clients']);
       if (!Number.isInteger(a['http-port']) || a['http-port'] < 0 || a['http-port'] > 65535) throw new Error('--http-port must be 0..65535 (0: no HTTP API)');
       if (!Number.isInteger(a.masters) || a.masters < 1 || a.masters > 1000) throw new Error('--masters must be 1..1000');
@@ -229,7 +246,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
         throw new Error('--ack replica needs at least one replica per master; --replicas 0 gives none');
       }
       if (a.provider === 'static' && a.node.length === 0) throw new Error('--provider static needs at least one --node host:port');
-      if (parseWorkers(String(a.workers)) > 1 && a.port === 0) throw new Error('--workers needs a fixed --port: with 0 each worker would listen on a port of its own');
+      if (parseWorkers(String(a.workers)) > 1 && a['plain-port'] && a.port === 0) throw new Error('--workers needs a fixed --port: with 0 each worker would listen on a port of its own');
       if (parseWorkers(String(a.workers)) > 1 && a['tls-port'] === 0) throw new Error('--workers needs a fixed --tls-port: with 0 each worker would listen on a port of its own');
       parseCoordinator(a.coordinator);
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(a['cluster-name'])) throw new Error('--cluster-name must be 1..64 letters, digits, dots, dashes or underscores');
@@ -255,7 +272,12 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     port: parsed.port,
     bind: parsed.bind,
     tlsPort: parsed['tls-port'],
+    plainPort: parsed['plain-port'],
     tls: { certFile: parsed['tls-cert-file'], keyFile: parsed['tls-key-file'], caCertFile: parsed['tls-ca-cert-file'], authClients: parsed['tls-auth-clients'] },
+    tlsClient: {
+      certFile: parsed['tls-client-cert-file'] === '' ? parsed['tls-cert-file'] : parsed['tls-client-cert-file'],
+      keyFile: parsed['tls-client-key-file'] === '' ? parsed['tls-key-file'] : parsed['tls-client-key-file'],
+    },
     httpTls: parsed['http-tls'],
     provider: parsed.provider,
     masters: parsed.masters,

@@ -189,9 +189,11 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
       : (workers ?? new SoloCoordinator(config.dataDir));
   const alone = coordinator.mode === 'single';
   const store = coordinator.store;
+  // Where clients reach this proxy: the plain port, or the TLS one without it.
+  const clientPort = (): number => (config.plainPort ? (server?.port ?? config.port) : (server?.tlsPort ?? config.tlsPort ?? 0));
   const self = (): ProxyRecord => ({
     id: coordinator.proxyId,
-    address: `${advertisedHost(config.bind)}:${server?.port ?? config.port}`,
+    address: `${advertisedHost(config.bind)}:${clientPort()}`,
     peer: peer?.address ?? { host: config.bind, port: 0 },
     version: VERSION,
     startedAt,
@@ -249,7 +251,8 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   let http: HttpServer | undefined;
   // Read when a verb runs: the ports are known once listening (both may be 0 in the config).
   const proxyListeners = (): NodeAddress[] => [
-    ...(server === undefined ? [] : [{ host: config.bind, port: server.port }]),
+    ...(server === undefined || !config.plainPort ? [] : [{ host: config.bind, port: server.port }]),
+    ...(server?.tlsPort === undefined ? [] : [{ host: config.bind, port: server.tlsPort }]),
     ...(http === undefined ? [] : [{ host: config.httpBind, port: http.port }]),
     ...(peer === undefined ? [] : [peer.address]),
   ];
@@ -299,6 +302,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   server = new ProxyServer(routing, {
     host: config.bind,
     port: config.port,
+    plain: config.plainPort,
     reusePort: config.workers > 1,
     maxClients: config.maxclients,
     requirePass: config.requirepass,
@@ -353,6 +357,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         port: config.httpPort,
         reusePort: config.workers > 1,
         proxyHost: config.bind,
+        proxyTls: config.plainPort ? undefined : { ...config.tlsClient, caCertFile: config.tls.caCertFile },
         proxy,
         admin,
         adminPassword: config.adminPassword,
@@ -512,7 +517,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`interface-hash-server: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  log.info({ port: proxy.server.port, masters: proxy.server.router.servingMasters.length, epoch: proxy.server.router.slotMap.epoch }, 'ready');
+  log.info({ port: proxy.server.port, tlsPort: proxy.server.tlsPort, masters: proxy.server.router.servingMasters.length, epoch: proxy.server.router.slotMap.epoch }, 'ready');
   let firstSignalAt = 0;
   /** A second signal took over: the first one's clean stop no longer decides how we exit. */
   let killing = false;

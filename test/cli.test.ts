@@ -93,6 +93,15 @@ async function listJson(server: string): Promise<{ nodes: JsonNode[]; operations
 
 const slotCount = (n: JsonNode) => n.slots.reduce((sum, [a, b]) => sum + b - a + 1, 0);
 
+/** Which of `names` (node:tls, ...) a run of bin/ihs-cli with `args` loaded, from Node's own list of loaded built-in modules. */
+async function builtinsLoaded(args: string[], names: string[]): Promise<string[]> {
+  const report = `data:text/javascript,${encodeURIComponent("process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)));")}`;
+  const r = await run(process.execPath, ['--import', report, 'bin/ihs-cli', ...args], {});
+  assert.equal(r.code, 0, r.stderr);
+  const loaded = new Set((JSON.parse(r.stderr) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => `node:${m.slice('NativeModule '.length)}`));
+  return names.filter((n) => loaded.has(n));
+}
+
 describe('ihs-cli', { skip }, () => {
   let tp: TestProxy;
   let server: string;
@@ -226,6 +235,8 @@ describe('ihs-cli', { skip }, () => {
     assert.ok(loaded.some((u) => u.endsWith('/dist/cli/main.js') || u.endsWith('/dist/nodes/node-client.js')), loaded.join(' '));
     const needless = loaded.filter((u) => /\/node_modules\/(yargs|pino)|\/dist\/cli\/(repl|piped-input|list-table|listing)\.js$|\/dist\/log\.js$/.test(u));
     assert.deepEqual(needless, []);
+    // Nor node:tls (about 5 ms) on a plain connection: it is loaded by the first TLS dial.
+    assert.deepEqual(await builtinsLoaded(['--server', server, 'get', 'never-set'], ['node:tls']), []);
   });
 
   test('the default server is localhost:6380', async (t) => {
@@ -243,7 +254,7 @@ describe('ihs-cli', { skip }, () => {
     assert.equal(await ok(['get', '-k', 'foo'], { env: { CLUSTER_SERVER_URL: server, CLUSTER_SEVER_URL: unreachable } }), 'bar\n', 'the right spelling first');
     assert.equal(await ok(['--server', server, 'get', '-k', 'foo'], { env: { CLUSTER_SERVER_URL: unreachable } }), 'bar\n');
     assert.match(await fails(['get', '-k', 'foo'], 1, { env: { CLUSTER_SEVER_URL: unreachable } }), new RegExp(`^cannot connect to ${unreachable}: `));
-    assert.match(await fails(['get', '-k', 'foo'], 2, { env: { CLUSTER_SERVER_URL: 'http://x:1' } }), /^CLUSTER_SERVER_URL: 'http:\/\/x:1': only redis:\/\/ URLs/);
+    assert.match(await fails(['get', '-k', 'foo'], 2, { env: { CLUSTER_SERVER_URL: 'http://x:1' } }), /^CLUSTER_SERVER_URL: 'http:\/\/x:1': only redis:\/\/ and rediss:\/\/ URLs/);
   });
 
   test('add -m (a master the proxy starts) then remove it; add -m M -s (a replica of M) then remove it', async () => {
@@ -445,17 +456,40 @@ describe('ihs-cli parts', () => {
     // And the options of a one-shot, each in the help.
     for (const o of GLOBAL_OPTIONS) assert.ok(lines.some((l) => l.includes(`--${o.flag.long}`)), `help names --${o.flag.long}`);
     assert.deepEqual(parseCommandLine(['get', 'k', '--server', 'h:1', '--password=pw', '--user', 'admin']), {
-      target: { server: 'h:1', password: 'pw', user: 'admin' },
+      target: { server: 'h:1', password: 'pw', user: 'admin', tls: false, cacert: undefined, cert: undefined, key: undefined },
       command: { kind: 'get', key: 'k' },
     });
-    assert.deepEqual(parseCommandLine(['--server', 'h:1']), { target: { server: 'h:1', password: undefined, user: undefined }, command: undefined });
+    assert.deepEqual(parseCommandLine(['--server', 'h:1']), {
+      target: { server: 'h:1', password: undefined, user: undefined, tls: false, cacert: undefined, cert: undefined, key: undefined },
+      command: undefined,
+    });
+  });
+
+  test("TLS options as redis-cli's: --tls --cacert --cert --key before the command; after it --key is get/set's KEY", () => {
+    assert.deepEqual(parseCommandLine(['--tls', '--cacert', 'ca.crt', '--cert', 'c.crt', '--key', 'c.key', 'get', '--key', 'foo']), {
+      target: { server: undefined, password: undefined, user: undefined, tls: true, cacert: 'ca.crt', cert: 'c.crt', key: 'c.key' },
+      command: { kind: 'get', key: 'foo' },
+    });
+    // --tls and --cacert are read anywhere, like --server.
+    assert.deepEqual(parseCommandLine(['set', '--key', 'k', '-v', 'v', '--tls', '--cacert=ca.crt']).target, {
+      server: undefined, password: undefined, user: undefined, tls: true, cacert: 'ca.crt', cert: undefined, key: undefined,
+    });
+    assert.deepEqual(resolveTarget({ tls: true, cacert: 'ca.crt', cert: 'c.crt', key: 'c.key' }, {}).tls, { caFile: 'ca.crt', certFile: 'c.crt', keyFile: 'c.key' });
+    assert.deepEqual(resolveTarget({}, { CLUSTER_SERVER_URL: 'rediss://:pw@h:6381' }), {
+      host: 'h', port: 6381, username: undefined, password: 'pw', tls: { caFile: undefined, certFile: undefined, keyFile: undefined },
+    });
+    assert.deepEqual(resolveTarget({ server: 'rediss://h:6381', cacert: 'ca.crt' }, {}).tls, { caFile: 'ca.crt', certFile: undefined, keyFile: undefined });
+    assert.equal(resolveTarget({ server: 'redis://h:6381' }, {}).tls, undefined);
+    assert.throws(() => resolveTarget({ cacert: 'ca.crt' }, {}), /--cacert need --tls \(or a rediss:\/\/ --server\)/);
+    assert.throws(() => resolveTarget({ tls: true, cert: 'c.crt' }, {}), /--cert and --key go together/);
+    assert.throws(() => resolveTarget({ server: 'http://h:1' }, {}), /only redis:\/\/ and rediss:\/\/ URLs are supported/);
   });
 
   test('the server target: host:port, [v6]:port, redis:// with user and password; flags over URL over env', () => {
-    assert.deepEqual(resolveTarget({}, {}), { host: 'localhost', port: 6380, username: undefined, password: undefined });
-    assert.deepEqual(resolveTarget({ server: '[::1]:7000' }, {}), { host: '::1', port: 7000, username: undefined, password: undefined });
-    assert.deepEqual(resolveTarget({}, { CLUSTER_SERVER_URL: 'redis://admin:p%40ss@h:7001' }), { host: 'h', port: 7001, username: 'admin', password: 'p@ss' });
-    assert.deepEqual(resolveTarget({}, { CLUSTER_SEVER_URL: 'redis://h', CLUSTER_SERVER_PASSWORD: 'envpw' }), { host: 'h', port: 6380, username: undefined, password: 'envpw' });
+    assert.deepEqual(resolveTarget({}, {}), { host: 'localhost', port: 6380, username: undefined, password: undefined, tls: undefined });
+    assert.deepEqual(resolveTarget({ server: '[::1]:7000' }, {}), { host: '::1', port: 7000, username: undefined, password: undefined, tls: undefined });
+    assert.deepEqual(resolveTarget({}, { CLUSTER_SERVER_URL: 'redis://admin:p%40ss@h:7001' }), { host: 'h', port: 7001, username: 'admin', password: 'p@ss', tls: undefined });
+    assert.deepEqual(resolveTarget({}, { CLUSTER_SEVER_URL: 'redis://h', CLUSTER_SERVER_PASSWORD: 'envpw' }), { host: 'h', port: 6380, username: undefined, password: 'envpw', tls: undefined });
     assert.deepEqual(resolveTarget({ password: 'flag' }, { CLUSTER_SERVER_URL: 'redis://:url@h:1', CLUSTER_SERVER_PASSWORD: 'env' }).password, 'flag');
     assert.deepEqual(resolveTarget({}, { CLUSTER_SERVER_URL: 'redis://:url@h:1', CLUSTER_SERVER_PASSWORD: 'env' }).password, 'url');
     assert.throws(() => resolveTarget({ server: 'h:99999' }, {}), /--server: 'h:99999' is not an address/);

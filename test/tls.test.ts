@@ -5,12 +5,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -22,10 +23,10 @@ import { TlsListener } from '../src/proxy/tls-listener.js';
 import { withSlabReads } from '../src/net/slab-reader.js';
 import { SocketWriter } from '../src/net/socket-writer.js';
 import type { TlsAuthClients } from '../src/net/tls-files.js';
-import { ProxyProcess, buildExecutable } from './support/proxy-process.js';
+import { PROXY_NODE_FLAGS, ProxyProcess, buildExecutable } from './support/proxy-process.js';
 import { startTestProxy, waitUntil, type TestProxy } from './support/proxy.js';
 import { freePorts } from './support/redis-server.js';
-import { skipWithoutRedis } from './support/redis-binary.js';
+import { killRedisServersUnder, skipWithoutRedis } from './support/redis-binary.js';
 import { makeTestCerts, type KeyPair, type TestCerts } from './support/tls-certs.js';
 
 const execFileP = promisify(execFile);
@@ -93,6 +94,19 @@ describe('configuration', () => {
     assert.equal(parseConfig([]).tlsPort, undefined);
   });
 
+  test('--no-plain-port needs --tls-port; the client certificate defaults to the server one', () => {
+    assert.equal(parseConfig([]).plainPort, true);
+    assert.throws(() => parseConfig(['--no-plain-port']), /--no-plain-port needs --tls-port/);
+    const c = parseConfig(['--no-plain-port', ...tlsFlags(6390)]);
+    assert.equal(c.plainPort, false);
+    assert.deepEqual(c.tlsClient, { certFile: certs.server.cert, keyFile: certs.server.key });
+    const own = parseConfig(['--no-plain-port', ...tlsFlags(6390), '--tls-client-cert-file', 'cc', '--tls-client-key-file', 'ck']);
+    assert.deepEqual(own.tlsClient, { certFile: 'cc', keyFile: 'ck' });
+    assert.throws(() => parseConfig([...tlsFlags(6390), '--tls-client-cert-file', 'cc']), /--tls-client-cert-file and --tls-client-key-file go together/);
+    // Only the plain port's 0 clashes with --workers when it does not listen.
+    assert.equal(parseConfig(['--no-plain-port', '--port', '0', '--workers', '2', ...tlsFlags(6390)]).workers, 2);
+  });
+
   test('the config file takes the same names', async () => {
     const file = path.join(certs.dir, 'config.json');
     await writeFile(file, JSON.stringify({ 'tls-port': 6391, 'tls-cert-file': 'c', 'tls-key-file': 'k', 'tls-ca-cert-file': 'ca', 'tls-auth-clients': 'optional', 'http-tls': true }));
@@ -100,6 +114,10 @@ describe('configuration', () => {
     assert.equal(c.tlsPort, 6391);
     assert.deepEqual(c.tls, { certFile: 'c', keyFile: 'k', caCertFile: 'ca', authClients: 'optional' });
     assert.equal(c.httpTls, true);
+    // A file of its own: yargs reads a config file once per path (require's cache).
+    const tlsOnly = path.join(certs.dir, 'config-tls-only.json');
+    await writeFile(tlsOnly, JSON.stringify({ 'tls-port': 6391, 'tls-cert-file': 'c', 'tls-key-file': 'k', 'tls-auth-clients': 'no', 'plain-port': false }));
+    assert.equal(parseConfig(['--config', tlsOnly]).plainPort, false);
   });
 });
 
@@ -315,6 +333,133 @@ describe('clients through --tls-port', { skip }, () => {
       assert.equal(await c.get('cli:1'), 'v1');
     } finally {
       c.disconnect();
+    }
+  });
+});
+
+describe('TLS only: --no-plain-port', { skip }, () => {
+  let tp: TestProxy;
+  let tlsPort: number;
+  let plainPort: number;
+  let httpPort: number;
+  let flags: string[];
+  before(async () => {
+    [plainPort, httpPort] = await freePorts(2);
+    // The server certificate is for servers only (extendedKeyUsage serverAuth): the proxy dials itself with the client one.
+    flags = ['--port', String(plainPort), '--no-plain-port', ...tlsFlags(0), '--tls-client-cert-file', certs.client.cert, '--tls-client-key-file', certs.client.key];
+    tp = await startTestProxy(['--masters', '2', '--replicas', '0', '--http-port', String(httpPort), ...flags]);
+    const port = tp.proxy.server.tlsPort;
+    assert.ok(port !== undefined && port > 0);
+    tlsPort = port;
+  });
+  after(async () => {
+    await tp?.close();
+  });
+
+  test('redis-cli --tls works; nothing listens on --port: a plain connect is refused', async () => {
+    assert.deepEqual(await redisCliTls(tlsPort, ['SET', 'only:1', 'v1'], true), { out: 'OK', code: 0 });
+    assert.deepEqual(await redisCliTls(tlsPort, ['GET', 'only:1'], true), { out: 'v1', code: 0 });
+    const plain = net.connect({ host: '127.0.0.1', port: plainPort });
+    const [err] = (await once(plain, 'error')) as [NodeJS.ErrnoException];
+    assert.equal(err.code, 'ECONNREFUSED');
+    assert.equal(tp.proxy.server.port, 0, 'the plain port reads 0, as Redis reports port 0');
+  });
+
+  test('ss -ltn: this process listens on the TLS port and the HTTP port only', async () => {
+    const { stdout } = await execFileP('ss', ['-ltnpH']);
+    const mine = stdout
+      .split('\n')
+      .filter((line) => line.includes(`pid=${process.pid},`))
+      .map((line) => Number(/:(\d+)\s/.exec(line.split(/\s+/)[3] + ' ')?.[1]))
+      .sort((a, b) => a - b);
+    assert.deepEqual(mine, [tlsPort, httpPort].sort((a, b) => a - b), stdout);
+  });
+
+  test('INFO says tcp_port:0, as Redis with port 0', async () => {
+    const info = await redisCliTls(tlsPort, ['INFO', 'server'], true);
+    assert.match(info.out, /^tcp_port:0$/m);
+  });
+
+  test('the HTTP data routes go through the TLS port (the client certificate presented); /healthz answers', async () => {
+    const base = `http://127.0.0.1:${httpPort}`;
+    const set = await fetch(`${base}/api/v1/hash/data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ key: 'http:tls', value: 'over tls' }] }) });
+    assert.equal(set.status, 200, await set.text());
+    assert.deepEqual(await redisCliTls(tlsPort, ['GET', 'http:tls'], true), { out: 'over tls', code: 0 });
+    const got = await fetch(`${base}/api/v1/hash/data/only%3A1`);
+    assert.deepEqual(await got.json(), { key: 'only:1', value: 'v1' });
+    const clients = await redisCliTls(tlsPort, ['CLIENT', 'LIST'], true);
+    assert.match(clients.out, new RegExp(`laddr=127\\.0\\.0\\.1:${tlsPort}`), 'the data routes are a client of the TLS port');
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+
+  test("ihs-cli over TLS: --tls --cacert --cert --key as redis-cli's, and rediss:// in CLUSTER_SERVER_URL", async () => {
+    buildExecutable();
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      execFileP(process.execPath, ['bin/ihs-cli', ...args], { timeout: 20_000, env: { ...process.env, ...env } }).then(
+        ({ stdout }) => ({ code: 0, out: stdout.trim() }),
+        (e: { code?: number; stderr?: string }) => ({ code: e.code ?? -1, out: (e.stderr ?? '').trim() }),
+      );
+    const tlsArgs = ['--tls', '--cacert', certs.ca, '--cert', certs.client.cert, '--key', certs.client.key];
+    assert.deepEqual(await cli(['--server', `127.0.0.1:${tlsPort}`, ...tlsArgs, 'set', '--key', 'cli:tls', '-v', 'secret']), { code: 0, out: 'OK' });
+    assert.deepEqual(await redisCliTls(tlsPort, ['GET', 'cli:tls'], true), { out: 'secret', code: 0 });
+    const viaUrl = await cli(['--cacert', certs.ca, '--cert', certs.client.cert, '--key', certs.client.key, 'get', 'cli:tls'], { CLUSTER_SERVER_URL: `rediss://localhost:${tlsPort}` });
+    assert.deepEqual(viaUrl, { code: 0, out: 'secret' });
+    // No client certificate: the proxy (--tls-auth-clients yes) refuses; a CA that did not sign the proxy's: the CLI refuses.
+    const noCert = await cli(['--server', `127.0.0.1:${tlsPort}`, '--tls', '--cacert', certs.ca, 'get', 'cli:tls']);
+    assert.equal(noCert.code, 1, noCert.out);
+    assert.doesNotMatch(noCert.out, /secret/);
+    const wrongCa = await cli(['--server', `127.0.0.1:${tlsPort}`, '--tls', '--cacert', certs.stranger.cert, '--cert', certs.client.cert, '--key', certs.client.key, 'get', 'cli:tls']);
+    assert.equal(wrongCa.code, 1);
+    assert.match(wrongCa.out, /certificate/i);
+  });
+
+  test('ihs-healthcheck dials the TLS port with the client certificate', async () => {
+    buildExecutable();
+    const at = ['--port', String(plainPort), '--no-plain-port', ...tlsFlags(tlsPort), '--tls-client-cert-file', certs.client.cert, '--tls-client-key-file', certs.client.key];
+    const ok = await execFileP(process.execPath, ['bin/ihs-healthcheck.js', ...at], { timeout: 20_000 }).then(() => 0, (e: { code?: number }) => e.code ?? -1);
+    assert.equal(ok, 0);
+    // Presenting the server certificate (serverAuth only) as a client one is refused: the check fails rather than passing blind.
+    const refused = await execFileP(process.execPath, ['bin/ihs-healthcheck.js', '--port', String(plainPort), '--no-plain-port', ...tlsFlags(tlsPort)], { timeout: 20_000 }).then(
+      () => 0,
+      (e: { code?: number }) => e.code ?? -1,
+    );
+    assert.equal(refused, 1);
+  });
+});
+
+describe('TLS only with --workers 2 (the executable)', { skip }, () => {
+  test('both workers listen on the TLS port (reusePort) and on no plain client port; --port 0 is allowed then', async () => {
+    buildExecutable();
+    const [tlsPort] = await freePorts(1);
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ihs-tls-workers-'));
+    const dataDir = path.join(root, 'data');
+    const args = ['bin/interface-hash-server.js', '--workers', '2', '--no-plain-port', '--port', '0', ...tlsFlags(tlsPort), '--http-port', '0', '--data-dir', dataDir, '--masters', '1', '--replicas', '0', '--log-level', 'warn'];
+    const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...args], { stdio: 'ignore' });
+    try {
+      await waitUntil(async () => (await redisCliTls(tlsPort, ['PING'], true)).out === 'PONG', 60_000, 'the TLS port to answer');
+      assert.deepEqual(await redisCliTls(tlsPort, ['SET', 'workers:tls', 'yes'], true), { out: 'OK', code: 0 });
+      const { stdout } = await execFileP('ps', ['-o', 'pid=', '--ppid', String(child.pid)]);
+      const workers = stdout.split(/\s+/).filter(Boolean);
+      assert.equal(workers.length, 2, stdout);
+      const portsOf = async (pid: string): Promise<number[]> =>
+        (await execFileP('ss', ['-ltnpH'])).stdout
+          .split('\n')
+          .filter((l) => l.includes(`pid=${pid},`))
+          .map((l) => Number(/:(\d+)$/.exec(l.split(/\s+/)[3])?.[1]));
+      for (const pid of workers) {
+        // A follower listens once it has read the cluster document the leader wrote.
+        await waitUntil(async () => (await portsOf(pid)).includes(tlsPort), 60_000, `worker ${pid} to listen on the TLS port`);
+        const ports = await portsOf(pid);
+        // The other one is its peer listener (admin verbs handed to the leader), the only plain RESP port left.
+        assert.equal(ports.length, 2, `worker ${pid}: ${ports.join(' ')}`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      clearTimeout(timer);
+      await killRedisServersUnder(root, [dataDir]);
+      await rm(root, { recursive: true, force: true });
     }
   });
 });

@@ -28,6 +28,8 @@ export interface BenchParams {
   pipeline: number;
   tests: string[];
   timeoutMs: number;
+  /** More redis-benchmark arguments (e.g. --tls --cacert ... for a TLS port). */
+  extraArgs?: string[];
 }
 
 export interface BenchOutcome {
@@ -53,6 +55,7 @@ export function benchArgs(p: BenchParams): string[] {
     '-P', String(p.pipeline),
     '-t', p.tests.join(','),
     '--csv',
+    ...(p.extraArgs ?? []),
   ];
 }
 

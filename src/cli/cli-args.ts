@@ -6,7 +6,7 @@
  * forms table is the whole grammar, and a one-shot does not load yargs's 45 modules (the
  * largest part of its start-up, bench/results/cli-startup.md).
  */
-import { COMMANDS, GLOBAL_OPTIONS, HELP_FLAG, PASSWORD, SERVER, USER, tokenText, usage, type CliCommand, type CommandSpec, type Flag, type Form, type Token } from './cli-forms.js';
+import { CACERT, CERT, COMMANDS, GLOBAL_OPTIONS, HELP_FLAG, PASSWORD, SERVER, TLS_FLAG, TLS_KEY, USER, tokenText, usage, type CliCommand, type CommandSpec, type Flag, type Form, type Token } from './cli-forms.js';
 import type { TargetOptions } from './server-target.js';
 
 export type { CliCommand };
@@ -23,6 +23,7 @@ type GivenFlags = Map<Flag, string | undefined>;
 /** One-shot command line (process.argv without node and the script): connection options, before or after the command, and the command if any. */
 export function parseCommandLine(argv: string[]): CommandLine {
   const globals = GLOBAL_OPTIONS.map((o) => o.flag);
+  const afterCommand = GLOBAL_OPTIONS.filter((o) => o.beforeCommand !== true).map((o) => o.flag);
   const given: GivenFlags = new Map();
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -31,7 +32,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
       rest.push(...argv.slice(rest.length === 0 ? i + 1 : i));
       break;
     }
-    const match = matchFlag(argv[i], globals);
+    const match = matchFlag(argv[i], rest.length === 0 ? globals : afterCommand);
     if (match === undefined || match === 'unknown') rest.push(argv[i]);
     else i = take(match, argv, i, given, undefined);
   }
@@ -39,7 +40,15 @@ export function parseCommandLine(argv: string[]): CommandLine {
     const v = given.get(flag);
     return given.has(flag) ? (v ?? '') : undefined;
   };
-  const target: TargetOptions = { server: text(SERVER), password: text(PASSWORD), user: text(USER) };
+  const target: TargetOptions = {
+    server: text(SERVER),
+    password: text(PASSWORD),
+    user: text(USER),
+    tls: given.has(TLS_FLAG),
+    cacert: text(CACERT),
+    cert: text(CERT),
+    key: text(TLS_KEY),
+  };
   if (given.has(HELP_FLAG)) return { target, command: { kind: 'help' } };
   return { target, command: rest.length === 0 ? undefined : parsePromptWords(rest) };
 }

@@ -138,17 +138,27 @@ export const COMMANDS: readonly CommandSpec[] = [
 export interface GlobalOption {
   flag: Flag;
   says: string;
+  /** Read only before the command word (as redis-cli's options): after it, `--key` is get/set's KEY. */
+  beforeCommand?: boolean;
 }
 
-export const SERVER: Flag = { long: 'server', value: 'host:port|redis://[user:password@]host:port' };
+export const SERVER: Flag = { long: 'server', value: 'host:port|redis[s]://[user:password@]host:port' };
 export const PASSWORD: Flag = { long: 'password', value: 'PW' };
 export const USER: Flag = { long: 'user', value: 'NAME' };
 export const HELP_FLAG: Flag = { long: 'help', short: 'h' };
+export const TLS_FLAG: Flag = { long: 'tls' };
+export const CACERT: Flag = { long: 'cacert', value: 'FILE' };
+export const CERT: Flag = { long: 'cert', value: 'FILE' };
+export const TLS_KEY: Flag = { long: 'key', value: 'FILE' };
 
 export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   { flag: SERVER, says: 'the proxy (env CLUSTER_SERVER_URL, or CLUSTER_SEVER_URL; default localhost:6380)' },
   { flag: PASSWORD, says: 'AUTH password (env CLUSTER_SERVER_PASSWORD)' },
   { flag: USER, says: 'AUTH user: admin, for a proxy with --admin-password' },
+  { flag: TLS_FLAG, says: "connect over TLS (the proxy's --tls-port), as redis-cli --tls; a rediss:// --server does too" },
+  { flag: CACERT, says: "with --tls: the CA (PEM) the proxy's certificate must chain to (default: the system's CAs)" },
+  { flag: CERT, says: 'with --tls: a client certificate (PEM), for --tls-auth-clients yes' },
+  { flag: TLS_KEY, says: "with --tls: the client certificate's private key (PEM); before the command (after it --key is get/set's KEY)", beforeCommand: true },
   { flag: HELP_FLAG, says: 'this text' },
 ];
 

@@ -5,9 +5,11 @@
  * A connection that dropped (a proxy restarted under the prompt) is opened again by the
  * next command.
  */
+import { readFileSync } from 'node:fs';
 import { NodeClient, NodeConnectError } from '../nodes/node-client.js';
+import { createRuntime, type Runtime } from '../net/runtime.js';
 import { CliError } from './cli-error.js';
-import { targetName, type ServerTarget } from './server-target.js';
+import { targetName, type ServerTarget, type TlsTarget } from './server-target.js';
 
 const CONNECT_TIMEOUT_MS = 3000;
 
@@ -43,7 +45,7 @@ export class ProxyConnection {
     this.close();
     const client = new NodeClient(
       { host: this.target.host, port: this.target.port },
-      { id: 'cli', password: '', timeoutMs: CONNECT_TIMEOUT_MS, commandTimeoutMs: 0 },
+      { id: 'cli', password: '', timeoutMs: CONNECT_TIMEOUT_MS, commandTimeoutMs: 0, ...(this.target.tls === undefined ? {} : { runtime: tlsRuntime(this.target.tls) }) },
     );
     try {
       await client.connect();
@@ -63,6 +65,19 @@ export class ProxyConnection {
     this.client = client;
     return client;
   }
+}
+
+/** A runtime that dials over TLS with redis-cli's --cacert, --cert, --key (a file that cannot be read: CliError). */
+function tlsRuntime(t: TlsTarget): Runtime {
+  const read = (flag: string, file: string | undefined): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new CliError(`${flag} ${file}: ${(err as Error).message}`);
+    }
+  };
+  return { ...createRuntime(), nodeTls: { ca: read('--cacert', t.caFile), cert: read('--cert', t.certFile), key: read('--key', t.keyFile) } };
 }
 
 function asCliError(err: Error): CliError {

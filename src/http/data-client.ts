@@ -6,12 +6,16 @@
  * cost, a loopback hop per request, does not matter for an admin-scale API.
  */
 import { proxyDialRuntime, type Runtime } from '../net/runtime.js';
+import { ownClientCredentials, type OwnClientFiles } from '../net/tls-files.js';
 import { NodeClient } from '../nodes/node-client.js';
 
 export interface DataClientOptions {
   /** Where the proxy listens (a wildcard bind is reached on the loopback). */
   host: string;
+  /** The plain port, or the TLS port when `tls` is given. */
   port: number;
+  /** --no-plain-port: dial the TLS port with these files (read at each new connection: a reloaded certificate is used). */
+  tls?: OwnClientFiles;
   /** --requirepass ('' = none). */
   password: string;
   /** Longer than the proxy's own --failover-timeout: a held request is answered, not cut off here. */
@@ -89,11 +93,26 @@ export class DataClient {
     const o = this.o;
     // The proxy is in this process: a lost connection is its restart or shutdown; it reconnects by itself.
     this.client ??= new NodeClient(
-      { host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host, port: o.port },
-      { id: 'http data', password: o.password, timeoutMs: o.commandTimeoutMs, reconnect: true, runtime: proxyDialRuntime(o.runtime) },
+      { host: loopback(o.host), port: o.port },
+      { id: 'http data', password: o.password, timeoutMs: o.commandTimeoutMs, reconnect: true, runtime: this.dialRuntime() },
     );
     return this.client;
   }
+
+  /** Plain, or over TLS with the certificate files as they are now (an unreadable file: DataUnreachableError). */
+  private dialRuntime(): Runtime {
+    const o = this.o;
+    if (o.tls === undefined) return proxyDialRuntime(o.runtime);
+    try {
+      return { ...o.runtime, nodeTls: ownClientCredentials(o.tls) };
+    } catch (err) {
+      throw new DataUnreachableError(`the proxy's TLS port cannot be dialled: ${(err as Error).message}`);
+    }
+  }
+}
+
+function loopback(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
 /** NodeClient marks the cluster's own error replies as ReplyError; everything else is a transport failure. */

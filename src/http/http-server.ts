@@ -30,7 +30,7 @@ import { statusRoutes } from './status-routes.js';
 import type { ClusterEventLog } from '../status/cluster-events.js';
 import type { MetricsHistory } from '../status/metrics-history.js';
 import type tls from 'node:tls';
-import { readSecureContext, type TlsFiles } from '../net/tls-files.js';
+import { readSecureContext, type OwnClientFiles, type TlsFiles } from '../net/tls-files.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -40,6 +40,8 @@ export interface HttpServerOptions {
   port: number;
   /** Where the RESP server listens (--bind). */
   proxyHost: string;
+  /** --no-plain-port: the data routes dial the proxy's TLS port presenting these files. */
+  proxyTls?: OwnClientFiles;
   /** The RESP server: its port and --requirepass for data, its counters, its router's slot map for health. */
   proxy: ProxyServer;
   admin: AdminApi;
@@ -92,7 +94,13 @@ export class HttpServer {
   static async start(o: HttpServerOptions): Promise<HttpServer> {
     // The https option makes fastify's server an https.Server; the routes are the same (its types differ only in the server's).
     const https = o.tls === undefined ? null : readSecureContext(o.tls);
-    const data = new DataClient({ host: o.proxyHost, port: o.proxy.port, password: o.proxy.requirePass, commandTimeoutMs: o.dataTimeoutMs, runtime: o.proxy.runtime });
+    const data = new DataClient({
+      host: o.proxyHost,
+      ...(o.proxyTls === undefined ? { port: o.proxy.port } : { port: o.proxy.tlsPort ?? 0, tls: o.proxyTls }),
+      password: o.proxy.requirePass,
+      commandTimeoutMs: o.dataTimeoutMs,
+      runtime: o.proxy.runtime,
+    });
     const app = Fastify({
       ...(https === null ? {} : { https }),
       bodyLimit: o.bodyLimit ?? DEFAULT_BODY_LIMIT,

@@ -9,17 +9,22 @@
  * Writable; only connections to TLS nodes pay for that.
  */
 import net from 'node:net';
-import tls from 'node:tls';
 import type { DialMap } from './dial-map.js';
 import { slabReads } from './slab-reader.js';
 
 /** What the proxy presents to and trusts of TLS nodes (PEM). */
 export interface NodeTlsCredentials {
-  /** The cluster's CA: the only issuer a node's certificate may have. */
-  ca: Buffer;
-  /** The proxy's client certificate and key (the nodes run with tls-auth-clients yes). */
-  cert: Buffer;
-  key: Buffer;
+  /** The cluster's CA: the only issuer a node's certificate may have (undefined: the system's CAs). */
+  ca: Buffer | undefined;
+  /** The proxy's client certificate and key (the nodes run with tls-auth-clients yes); undefined: none shown (ihs-cli without --cert). */
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  /**
+   * false: the certificate must chain to `ca` but need not name the address dialled. Only for
+   * the proxy dialling its own TLS port on the loopback, whose certificate names the proxy's
+   * public name, not 127.0.0.1.
+   */
+  checkName?: boolean;
 }
 
 export interface NodeSocket {
@@ -36,6 +41,8 @@ export function dialNode(dial: DialMap, tlsCredentials: NodeTlsCredentials | nul
   if (tlsCredentials === null) {
     return { socket: net.connect({ ...address, onread: slabReads(onData) }), readyEvent: 'connect', direct: true };
   }
+  // Loaded when first needed: a plain dial (an ihs-cli one-shot) does not pay for node:tls.
+  const tls = process.getBuiltinModule('node:tls');
   const socket = tls.connect({
     host: address.host,
     port: address.port,
@@ -44,6 +51,7 @@ export function dialNode(dial: DialMap, tlsCredentials: NodeTlsCredentials | nul
     key: tlsCredentials.key,
     // Node certificates name the addresses the nodes listen on (IP SANs): no SNI for an IP.
     servername: net.isIP(address.host) === 0 ? address.host : undefined,
+    ...(tlsCredentials.checkName === false ? { checkServerIdentity: () => undefined } : {}),
   });
   socket.on('data', onData);
   return { socket, readyEvent: 'secureConnect', direct: false };

@@ -10,7 +10,7 @@
  * scanners keep their zero-copy contract.
  */
 import net from 'node:net';
-import tls from 'node:tls';
+import { isTlsSocket } from './tls-socket.js';
 
 const MIN_SLAB = 16 * 1024;
 const MAX_SLAB = 1024 * 1024;
@@ -120,7 +120,7 @@ export interface SlabReadsLog {
 export function withSlabReads(accepted: net.Socket, onData: (chunk: Buffer) => void, log: SlabReadsLog): net.Socket {
   // A TLS socket's _handle is its TLSWrap, which decrypts for that very TLSSocket: a socket
   // re-wrapped on it would read nothing. Its reads are 'data' events (not a fallback: no warning).
-  if (rewrapOff === null && !(accepted instanceof tls.TLSSocket)) {
+  if (rewrapOff === null && !isTlsSocket(accepted)) {
     const problem = rewrapProblem(accepted);
     const result = problem === null ? rewrap(accepted, onData) : problem;
     if (typeof result !== 'string') return result;

@@ -19,8 +19,8 @@
  * and an upgrade of Node costs speed, not function (see also slab-reader.ts).
  */
 import type net from 'node:net';
-import tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
+import { isTlsSocket } from './tls-socket.js';
 
 interface WriteReq {
   handle: object;
@@ -101,7 +101,7 @@ export class SocketWriter {
     private readonly onDrain: () => void,
     direct = true,
   ) {
-    this.direct = direct && !(socket instanceof tls.TLSSocket);
+    this.direct = direct && !isTlsSocket(socket);
     socket.on('drain', onDrain);
   }
 

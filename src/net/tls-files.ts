@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
+import type { NodeTlsCredentials } from './node-dialer.js';
 
 /** Redis's tls-auth-clients: yes = a client certificate is required, optional = checked when given, no = not asked for. */
 export type TlsAuthClients = 'no' | 'optional' | 'yes';
@@ -47,4 +48,22 @@ export function refusesPeer(files: TlsFiles, socket: tls.TLSSocket): string | nu
   const cert = socket.getPeerCertificate();
   if (cert === null || Object.keys(cert).length === 0) return null; // none given: allowed
   return String(socket.authorizationError ?? 'the client certificate does not verify');
+}
+
+/** What the proxy presents when it is a client of its own TLS port (--no-plain-port): --tls-client-* files, or the server's. */
+export interface OwnClientFiles {
+  certFile: string;
+  keyFile: string;
+  /** The CA the proxy's certificate chains to ('' = the system's CAs). */
+  caCertFile: string;
+}
+
+/**
+ * The credentials to dial the proxy's own TLS port with; throws (naming the file) when one
+ * cannot be read. The port's certificate must chain to the CA but need not name the
+ * loopback address it is dialled at.
+ */
+export function ownClientCredentials(files: OwnClientFiles): NodeTlsCredentials {
+  const { cert, key, ca } = readSecureContext({ certFile: files.certFile, keyFile: files.keyFile, caCertFile: files.caCertFile, authClients: 'no' });
+  return { cert: cert as Buffer, key: key as Buffer, ca: ca as Buffer | undefined, checkName: false };
 }

@@ -27,6 +27,8 @@ import { TlsListener } from './tls-listener.js';
 export interface ProxyServerOptions {
   host: string;
   port: number;
+  /** Listen on `port` (default); false: on the TLS port only (--no-plain-port), and `port` reads 0 as Redis's does. */
+  plain?: boolean;
   /** Share the port with other processes (--workers N; Linux SO_REUSEPORT). */
   reusePort?: boolean;
   maxClients: number;
@@ -121,7 +123,7 @@ export class ProxyServer {
       maxClients: opts.maxClients,
       clusterNodeId: opts.clusterNodeId,
       version: opts.version,
-      port: opts.port,
+      port: opts.plain === false ? 0 : opts.port,
     };
     const clients = new ClientRegistry(opts.maxClients, opts.maxmemoryClients ?? { bytes: 0, percent: null }, opts.log);
     this.clients = clients;
@@ -165,6 +167,7 @@ export class ProxyServer {
 
   // What the HTTP API, /metrics and the tests read of the proxy.
 
+  /** The plain port once listening; 0 when there is none (--no-plain-port). */
   get port(): number {
     return this.settings.port;
   }
@@ -229,9 +232,9 @@ export class ProxyServer {
     return this.clients.netBytes();
   }
 
-  /** Listen on the plain port, then on the TLS port (when there is one). */
+  /** Listen on the plain port (unless it is off), then on the TLS port (when there is one). */
   async listen(): Promise<void> {
-    await this.listenPlain();
+    if (this.opts.plain !== false) await this.listenPlain();
     if (this.tlsListener === null) return;
     try {
       await this.tlsListener.listen();
@@ -272,6 +275,7 @@ export class ProxyServer {
       clearInterval(this.opsSampler);
       clearInterval(this.memoryChecker);
       const tlsClosed = this.tlsListener?.close() ?? Promise.resolve();
+      // Called at once (with an error to ignore) when the plain port never listened.
       this.server.close(() => void tlsClosed.then(() => resolve()));
       this.clients.destroyAll();
       this.context.pubsub.close();
