@@ -476,8 +476,9 @@ describe('SIGHUP reloads the certificate; --http-tls (the executable)', { skip }
     try {
       const first = new X509Certificate(await readFile(certs.server.cert)).fingerprint256;
       const second = new X509Certificate(await readFile(certs.server2.cert)).fingerprint256;
-      assert.equal(await servedFingerprint(tlsPort), first);
-      assert.equal(await httpsFingerprint(httpPort), first);
+      // The proxy answers PING on its plain port first; its TLS and HTTPS listeners may open a moment later.
+      await waitUntil(async () => (await servedFingerprint(tlsPort).catch(() => '')) === first, 10_000, 'the TLS port to serve the certificate');
+      await waitUntil(async () => (await httpsFingerprint(httpPort).catch(() => '')) === first, 10_000, 'HTTPS to serve the certificate');
 
       const open = new Redis({ host: '127.0.0.1', port: tlsPort, tls: await ioTls(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       open.on('error', () => {});
