@@ -123,7 +123,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       type: 'boolean',
       default: false,
       describe:
-        'nodes serve TLS only (port 0, tls-port, tls-replication, tls-cluster, tls-auth-clients yes) with certificates of a cluster CA made in <data-dir>/node-tls (openssl CLI); the proxy speaks TLS to them (process provider)',
+        'nodes serve TLS only (port 0, tls-port, tls-replication, tls-cluster, tls-auth-clients yes) with certificates of a cluster CA made in <data-dir>/node-tls (openssl CLI); the proxy speaks TLS to them (process and docker providers)',
     })
     .option('node-tls-ca-cert-file', { type: 'string', default: '', describe: 'with --node-tls: a CA certificate (PEM) to sign the nodes\' and the proxy\'s certificates with instead of a CA of the proxy\'s own' })
     .option('node-tls-ca-key-file', { type: 'string', default: '', describe: 'with --node-tls-ca-cert-file: that CA\'s private key (PEM, unencrypted)' })
@@ -251,7 +251,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       parseCoordinator(a.coordinator);
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(a['cluster-name'])) throw new Error('--cluster-name must be 1..64 letters, digits, dots, dashes or underscores');
       if (!Number.isInteger(a['leader-ttl']) || a['leader-ttl'] < 2 || a['leader-ttl'] > 60) throw new Error('--leader-ttl must be 2..60 (seconds)');
-      if (a['node-tls'] && a.provider !== 'process') throw new Error(`--node-tls needs --provider process (the ${a.provider} provider's nodes cannot be made to serve TLS by the proxy)`);
+      if (a['node-tls'] && a.provider === 'static') throw new Error('--node-tls needs --provider process or docker (the static provider\'s nodes are the user\'s to configure; the proxy cannot make them serve TLS)');
       if ((a['node-tls-ca-cert-file'] === '') !== (a['node-tls-ca-key-file'] === '')) throw new Error('--node-tls-ca-cert-file and --node-tls-ca-key-file go together');
       if (a['node-tls-ca-cert-file'] !== '' && !a['node-tls']) throw new Error('--node-tls-ca-cert-file needs --node-tls');
       parseMemory(a['proto-max-bulk-len']);

@@ -90,6 +90,8 @@ async function makeProviders(config: Config, log: Logger, dial: DialMap, clients
       network: config.dockerNetwork === '' ? `ihs-${clusterId}` : config.dockerNetwork,
       clusterNodeTimeoutMs: config.clusterNodeTimeout,
       commandTimeoutMs: config.connectTimeout,
+      // main.ts made the files (ensureNodeTls) before anything dialled a node.
+      tls: config.nodeTls ? nodeTlsFiles(config.dataDir) : undefined,
     });
     return { provider, recoveryInstances: new DockerRecoveryInstances({ ...common, provider, commandTimeoutMs: config.connectTimeout }) };
   }

@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './log.js';
 import type { ClusterManager } from './cluster/cluster-manager.js';
 import { ControlClients, type NodeAddress } from './nodes/control-client.js';
 import { createRuntime, type Runtime } from './net/runtime.js';
-import { ensureNodeTls } from './nodes/node-tls.js';
+import { ensureNodeTls, NODE_COMMON_NAME } from './nodes/node-tls.js';
 import { BackendPool } from './backend/pool.js';
 import type { ClusterErrorHandler } from './backend/connection.js';
 import { AckPolicy } from './backend/replica-ack.js';
@@ -148,7 +148,11 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   // This proxy's own: one flush per turn, faults to its log, and the routes every socket to a node dials through.
   // --node-tls: the cluster's certificates exist before anything dials a node.
   const nodeTls = config.nodeTls
-    ? (await ensureNodeTls(config.dataDir, config.nodeTlsCaCertFile === '' ? undefined : { certFile: config.nodeTlsCaCertFile, keyFile: config.nodeTlsCaKeyFile })).client
+    ? {
+        ...(await ensureNodeTls(config.dataDir, config.nodeTlsCaCertFile === '' ? undefined : { certFile: config.nodeTlsCaCertFile, keyFile: config.nodeTlsCaKeyFile })).client,
+        // Node containers are at the Docker network's addresses, which the certificate cannot name.
+        ...(config.provider === 'docker' ? { commonName: NODE_COMMON_NAME } : {}),
+      }
     : undefined;
   const runtime = createRuntime({ log, nodeTls });
   // Its control-plane connections dial through those routes too; each component adds the password it knows.

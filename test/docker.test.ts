@@ -6,7 +6,7 @@
  * TEST_REQUIRE_DOCKER=1 (CI), where that is a failure.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, appendFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, appendFile } from 'node:fs/promises';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
@@ -342,6 +342,117 @@ describe('docker provider: Redis nodes as containers', { skip: skipReason, timeo
 });
 
 /** A proxy started with Redis's official image name but no such image here fails with one clear line. */
+/** What a node answers a plain-text PING with (the bytes it sends back within 1 s, or before it closes). */
+function plainAnswer(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect({ host, port });
+    const done = (): void => {
+      s.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', done);
+    s.on('close', done);
+    setTimeout(done, 1_000);
+  });
+}
+
+/**
+ * --node-tls with node containers: each node's volume holds its copy of the cluster's TLS
+ * files (0600, the proxy's uid, which the container runs as) and its redis.conf names them
+ * at /data/tls; no node answers plain text, on its published port or its network address;
+ * the proxy reads, writes and fails over through them (published ports), and a proxy
+ * started again on the same cluster dialling the network addresses reads the keys back and
+ * recovers a lost shard through a TLS recovery container.
+ */
+test('--node-tls with docker nodes: TLS only on every node, SET/GET through the proxy, docker kill of a master fails over; network access too; a lost shard recovered', { skip: skipReason, timeout: 180_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-tls-'));
+  const clusterId = dockerClusterId(dir);
+  const network = `ihs-${clusterId}`;
+  const common = ['--provider', 'docker', '--redis-image', IMAGE, '--masters', '3', '--replicas', '1', '--node-tls', '--shard-recovery-timeout', '3000'];
+  let tp: TestProxy | undefined;
+  try {
+    tp = await startTestProxy([...common, '--docker-node-access', 'published'], dir);
+    const c = await strictClient(tp.port, 10_000);
+    try {
+      for (let i = 0; i < 100; i++) assert.equal(await c.set(`dtls:${i}`, `v${i}`), 'OK');
+      for (let i = 0; i < 100; i += 7) assert.equal(await c.get(`dtls:${i}`), `v${i}`);
+    } finally {
+      c.disconnect();
+    }
+    const listed = await list(tp.port);
+    assert.equal(listed.length, 6);
+    for (const n of listed) {
+      const info = await containerOf(clusterId, n.id);
+      const nodeDir = String(info.Mounts.find((m) => m.Destination === '/data')?.Source ?? '');
+      const volume = await docker.getVolume(`ihs-${clusterId}-${n.id}`).inspect();
+      const hostDir = String(volume.Options?.device);
+      for (const f of ['ca.crt', 'node.crt', 'node.key']) {
+        const st = await stat(path.join(hostDir, 'tls', f));
+        assert.equal(st.mode & 0o777, 0o600, `${n.id}: tls/${f} is mode 0600`);
+        assert.equal(`${st.uid}:${st.gid}`, info.Config.User, `${n.id}: tls/${f} is owned by the uid:gid the container runs as`);
+      }
+      const conf = await readFile(path.join(hostDir, 'redis.conf'), 'utf8');
+      for (const line of ['port 0', 'tls-port 6379', 'tls-cert-file "/data/tls/node.crt"', 'tls-key-file "/data/tls/node.key"', 'tls-ca-cert-file "/data/tls/ca.crt"', 'tls-replication yes', 'tls-cluster yes', 'tls-auth-clients yes']) {
+        assert.match(conf, new RegExp(`^${line.replace(/[.*"/]/g, '\\$&')}$`, 'm'), `${n.id}'s redis.conf has ${line} (${nodeDir})`);
+      }
+      const hostPort = Number(info.HostConfig.PortBindings?.['6379/tcp']?.[0]?.HostPort);
+      const ip = info.NetworkSettings.Networks[network].IPAddress;
+      for (const [host, port] of [['127.0.0.1', hostPort], [ip, 6379]] as const) {
+        assert.doesNotMatch(await plainAnswer(host, port), /PONG|NOAUTH|ERR/, `${n.id}: plain text on ${host}:${port} gets no Redis reply`);
+      }
+    }
+
+    const victim = listed.find((n) => n.role === 'master')!;
+    const heir = listed.find((n) => n.role === 'replica' && n.master === victim.id)!;
+    const victimContainer = docker.getContainer(`ihs-${clusterId}-${victim.id}`);
+    await victimContainer.kill();
+    await victimContainer.wait({ condition: 'not-running' });
+    await failedOver(tp.port, victim, heir);
+    const afterFailover = await strictClient(tp.port, 10_000);
+    try {
+      const values = await afterFailover.mget(...Array.from({ length: 100 }, (_, i) => `dtls:${i}`));
+      assert.deepEqual(values, Array.from({ length: 100 }, (_, i) => `v${i}`), 'every key reads back after the failover (replicated over TLS)');
+    } finally {
+      afterFailover.disconnect();
+    }
+    await tp.close();
+    tp = undefined;
+
+    // The same cluster, dialled at the containers' network addresses (certificates checked by their CN there).
+    tp = await startTestProxy([...common, '--docker-node-access', 'network'], dir);
+    const again = await strictClient(tp.port, 10_000);
+    try {
+      assert.equal(await again.get('dtls:42'), 'v42');
+      assert.equal(await again.set('dtls:new', 'x'), 'OK');
+      assert.equal(await again.dbsize(), 101);
+    } finally {
+      again.disconnect();
+    }
+
+    // A shard lost for good: its keys come back from a recovery container serving TLS, MIGRATEd over TLS.
+    const now = await list(tp.port);
+    const lost = now.filter((n) => n.id === heir.id || n.master === heir.id);
+    assert.equal(lost.length, 2, `${heir.id} and its replica`);
+    for (const n of lost) await appendFile(path.join(dir, 'nodes', n.id, 'redis.conf'), 'this-is-not-a-directive yes\n');
+    await Promise.all(lost.map((n) => docker.getContainer(`ihs-${clusterId}-${n.id}`).kill()));
+    await eventually(`${heir.id}'s shard recovered`, async () => ((await list(tp!.port)).some((n) => n.id === heir.id) ? `${heir.id} still listed` : true), 90_000);
+    const recovered = await strictClient(tp.port, 10_000);
+    try {
+      assert.equal(await recovered.dbsize(), 101, 'every key is back');
+      assert.equal(await recovered.get('dtls:new'), 'x');
+    } finally {
+      recovered.disconnect();
+    }
+  } finally {
+    await tp?.close().catch(() => undefined);
+    await removeCluster(clusterId);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a missing --redis-image is a clear error, not a pull', { skip: skipReason }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ihs-docker-noimage-'));
   try {

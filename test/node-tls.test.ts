@@ -133,9 +133,9 @@ describe('the cluster CA', () => {
 });
 
 describe('--node-tls', { skip }, () => {
-  test('is refused with the docker and static providers, and the CA files go together', () => {
-    assert.throws(() => parseConfig(['--node-tls', '--provider', 'docker']), /--node-tls needs --provider process/);
-    assert.throws(() => parseConfig(['--node-tls', '--provider', 'static', '--node', '127.0.0.1:7000']), /--node-tls needs --provider process/);
+  test('is refused with the static provider (its nodes are the user\'s), taken with docker, and the CA files go together', () => {
+    assert.equal(parseConfig(['--node-tls', '--provider', 'docker']).nodeTls, true);
+    assert.throws(() => parseConfig(['--node-tls', '--provider', 'static', '--node', '127.0.0.1:7000']), /--node-tls needs --provider process or docker/);
     assert.throws(() => parseConfig(['--node-tls', '--node-tls-ca-cert-file', 'ca.crt']), /go together/);
     assert.throws(() => parseConfig(['--node-tls-ca-cert-file', 'ca.crt', '--node-tls-ca-key-file', 'ca.key']), /needs --node-tls/);
     assert.equal(parseConfig([]).nodeTls, false, 'off by default');

@@ -25,6 +25,12 @@ export interface NodeTlsCredentials {
    * public name, not 127.0.0.1.
    */
   checkName?: boolean;
+  /**
+   * Set: the certificate must chain to `ca` and carry this subject CN, instead of naming the
+   * address dialled. For node containers, whose addresses are the Docker network's to give
+   * (and may change when a container is made again) while the certificate is made once.
+   */
+  commonName?: string;
 }
 
 export interface NodeSocket {
@@ -52,7 +58,16 @@ export function dialNode(dial: DialMap, tlsCredentials: NodeTlsCredentials | nul
     // Node certificates name the addresses the nodes listen on (IP SANs): no SNI for an IP.
     servername: net.isIP(address.host) === 0 ? address.host : undefined,
     ...(tlsCredentials.checkName === false ? { checkServerIdentity: () => undefined } : {}),
+    ...(tlsCredentials.commonName === undefined ? {} : { checkServerIdentity: commonNameCheck(tlsCredentials.commonName) }),
   });
   socket.on('data', onData);
   return { socket, readyEvent: 'secureConnect', direct: false };
+}
+
+/** A checkServerIdentity that accepts exactly the certificates whose subject CN is `expected`. */
+function commonNameCheck(expected: string): (host: string, cert: { subject?: Record<string, string | string[] | undefined> }) => Error | undefined {
+  return (host, cert) => {
+    const cn = cert.subject?.CN;
+    return cn === expected ? undefined : new Error(`the node at ${host} presented a certificate for CN=${String(cn)}, not CN=${expected}`);
+  };
 }

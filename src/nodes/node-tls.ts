@@ -7,6 +7,8 @@
  * (--node-tls-ca-cert-file, --node-tls-ca-key-file), which then signs the two certificates.
  *
  * The certificates name 127.0.0.1 and localhost: the process provider's nodes listen there.
+ * Node containers (the docker provider) listen on addresses the Docker network gives; the
+ * proxy checks their certificate's CN (NODE_COMMON_NAME) instead.
  */
 import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +21,8 @@ const execFileAsync = promisify(execFile);
 
 export const NODE_TLS_DIR = 'node-tls';
 const OPENSSL = 'openssl';
+/** The subject CN of the certificate every node serves with. */
+export const NODE_COMMON_NAME = 'interface-hash-server node';
 const DAYS = '3650';
 const KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
@@ -78,7 +82,7 @@ async function create(dir: string, givenCa: GivenCa | undefined): Promise<void> 
     }
     const caKey = givenCa === undefined ? at('ca.key') : givenCa.keyFile;
     await writeFile(at('leaf.ext'), 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n', { mode: 0o600 });
-    for (const [name, cn] of [['node', 'interface-hash-server node'], ['proxy', 'interface-hash-server proxy']] as const) {
+    for (const [name, cn] of [['node', NODE_COMMON_NAME], ['proxy', 'interface-hash-server proxy']] as const) {
       await openssl(['req', ...KEY, '-keyout', at(`${name}.key`), '-out', at(`${name}.csr`), '-subj', `/CN=${cn}`]);
       await openssl(['x509', '-req', '-in', at(`${name}.csr`), '-CA', at('ca.crt'), '-CAkey', caKey, '-set_serial', `0x${randomSerial()}`,
         '-days', DAYS, '-extfile', at('leaf.ext'), '-out', at(`${name}.crt`)]);

@@ -40,7 +40,9 @@ import { tailFile } from '../log-tail.js';
 import { PortAllocator } from '../ports.js';
 import { writePrivateFile } from '../process/process-provider.js';
 import { NodeStartError, type NodeProvider, type NodeSpec, type PreviousPlacement, type ProcessProbe, type RunningNode } from '../provider.js';
-import { CONF_FILE, isClusterConf, REDIS_LOG_FILE, renderRedisConf, withAnnounceIp } from '../redis-conf.js';
+import type { NodeTlsFiles } from '../node-tls.js';
+import { CONF_FILE, isClusterConf, REDIS_LOG_FILE, renderRedisConf, withAnnounceIp, withPorts } from '../redis-conf.js';
+import { placeNodeTlsFiles } from './docker-node-tls.js';
 import { sleep, withTimeout } from '../wait.js';
 
 /** Inside every node container: the client and bus ports, and where the volume is mounted. */
@@ -78,6 +80,8 @@ export interface DockerProviderOptions {
   stopTimeoutMs?: number;
   commandTimeoutMs?: number;
   clusterNodeTimeoutMs?: number;
+  /** Nodes serve TLS only with these files (--node-tls; host paths, copied into each node's volume); their existing configs follow. Default: plain TCP. */
+  tls?: NodeTlsFiles;
 }
 
 /** Bound on one probe of a container (inspect + one stats sample). */
@@ -206,6 +210,7 @@ export class DockerProvider implements NodeProvider {
     }
     const nodeDir = path.resolve(spec.dataDir);
     await mkdir(nodeDir, { recursive: true, mode: 0o700 });
+    const tls = await this.prepareTls(nodeDir);
 
     let info = await this.inspect(name);
     if (info !== undefined) {
@@ -217,7 +222,7 @@ export class DockerProvider implements NodeProvider {
       info = await this.inspect(info.Id);
       if (info !== undefined) info = await this.startExisting(spec, info);
     }
-    if (info === undefined) info = await this.create(spec, nodeDir, net, previous);
+    if (info === undefined) info = await this.create(spec, nodeDir, net, tls, previous);
     return this.waitReady(spec, info, net);
   }
 
@@ -275,7 +280,7 @@ export class DockerProvider implements NodeProvider {
     return container.inspect();
   }
 
-  private async create(spec: NodeSpec, nodeDir: string, net: NetworkInfo, previous?: PreviousPlacement): Promise<Docker.ContainerInspectInfo> {
+  private async create(spec: NodeSpec, nodeDir: string, net: NetworkInfo, tls: NodeTlsFiles | undefined, previous?: PreviousPlacement): Promise<Docker.ContainerInspectInfo> {
     const ip = previous !== undefined && isStaticAddress(net.subnet, previous.host) ? previous.host : await this.pickAddress(net);
     this.claimedIps.add(ip);
     try {
@@ -299,6 +304,7 @@ export class DockerProvider implements NodeProvider {
             clusterNodeTimeoutMs: this.timeouts.clusterNodeMs,
             bind: '0.0.0.0',
             announceIp: ip,
+            tls,
           }),
         );
       }
@@ -335,6 +341,27 @@ export class DockerProvider implements NodeProvider {
     } finally {
       this.claimedIps.delete(ip);
     }
+  }
+
+  /**
+   * With --node-tls, the node's copy of the TLS files in its dir (their paths in its
+   * container); an existing config's port lines follow --node-tls as it is now, as the
+   * process provider's do (a stopped container starts on its config as it is).
+   */
+  private async prepareTls(nodeDir: string): Promise<NodeTlsFiles | undefined> {
+    const tls = this.o.tls === undefined ? undefined : await placeNodeTlsFiles(this.o.tls, nodeDir, CONTAINER_DATA_DIR);
+    const confPath = path.join(nodeDir, CONF_FILE);
+    const existing = await readOptional(confPath);
+    if (existing !== undefined && isClusterConf(existing)) {
+      const updated = withPorts(existing, CONTAINER_PORT, CONTAINER_BUS_PORT, tls);
+      if (updated !== existing) await writePrivateFile(confPath, updated);
+    }
+    return tls;
+  }
+
+  /** With --node-tls, a recovery instance's copy of the TLS files in `dir` (their paths in its container). */
+  placeTls(dir: string): Promise<NodeTlsFiles | undefined> {
+    return this.o.tls === undefined ? Promise.resolve(undefined) : placeNodeTlsFiles(this.o.tls, dir, CONTAINER_DATA_DIR);
   }
 
   /** A free node address; one pick at a time, so parallel starts never get the same one. */

@@ -68,7 +68,8 @@ export class DockerRecoveryInstances implements RecoveryInstanceRunner {
     }
     // Never two on one AOF: whatever is left of an earlier attempt goes first.
     if (existing !== undefined) await this.docker.getContainer(existing.Id).remove({ force: true });
-    await writePrivateFile(path.join(dir, RECOVERY_CONF_FILE), renderRecoveryConf(CONTAINER_DATA_DIR, CONTAINER_PORT, password, '0.0.0.0'));
+    const tls = await this.o.provider.placeTls(dir);
+    await writePrivateFile(path.join(dir, RECOVERY_CONF_FILE), renderRecoveryConf(CONTAINER_DATA_DIR, CONTAINER_PORT, password, '0.0.0.0', tls));
     const hostPort = this.o.access === 'published' ? await this.ports.pick() : undefined;
     let info: Docker.ContainerInspectInfo;
     try {
