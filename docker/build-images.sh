@@ -2,7 +2,7 @@
 # Build the three local images, offline (no image registry, no network inside any build):
 #
 #   ihs-redis:local              FROM scratch: the host's redis-server + redis-cli and their libraries
-#   ihs-local/node:24            FROM scratch: Node 24 (NODE_BIN) + the host's npm (stand-in for node:24-bookworm-slim)
+#   ihs-local/node:24            FROM scratch: Node 24 (NODE_BIN) + the host's npm and openssl (stand-in for node:24-bookworm-slim)
 #   interface-hash-server:local  the repo's Dockerfile on ihs-local/node:24, npm ci from the host's cache
 #
 #   docker/build-images.sh [redis|node|proxy ...]      (default: all three; also `make docker-images`)
@@ -13,7 +13,7 @@
 # `npm ci` in this repo (the proxy image installs its dependencies from a copy of it with
 # `npm ci --offline`).
 # Env: REDIS_IMAGE, NODE_IMAGE, PROXY_IMAGE (tags), REDIS_SERVER, REDIS_CLI, NODE_BIN (host
-# binaries), NPM_CACHE (default: `npm config get cache`).
+# binaries), OPENSSL_BIN (default: the host's openssl), NPM_CACHE (default: `npm config get cache`).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -80,6 +80,14 @@ build_node() {
   step "$NODE_IMAGE from $node ($version) and npm $("$node" -p "require('$npm_dir/package.json').version") in $npm_dir"
   copy_with_libs "$root" "$node" /usr/local/bin/node
   copy_with_libs "$root" /usr/bin/env /usr/bin/env
+  # The proxy makes the cluster's certificates for --node-tls with the openssl CLI
+  # (src/nodes/node-tls.ts), in a container too: the binary, its libraries and its default
+  # config (OPENSSLDIR/openssl.cnf, which `openssl req` reads). See docker/README.md.
+  local openssl="${OPENSSL_BIN:-$(command -v openssl || true)}" ssl_dir
+  [ -n "$openssl" ] || die "openssl not found (apt-get install openssl, or set OPENSSL_BIN)"
+  ssl_dir="$("$openssl" version -d | sed -E 's/^OPENSSLDIR: "(.*)"$/\1/')"
+  copy_with_libs "$root" "$openssl" /usr/bin/openssl
+  install -D -m 644 "$(readlink -f "$ssl_dir/openssl.cnf")" "$root$ssl_dir/openssl.cnf"
   mkdir -p "$root/usr/local/lib/node_modules"
   cp -a "$npm_dir" "$root/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
