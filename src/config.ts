@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { parseMemory } from './ops/memory-size.js';
 import { parseClientMemoryCap, parseOutputBufferLimit, type ClientMemoryCap, type OutputBufferLimit } from './proxy/limits.js';
 import type { TlsFiles } from './net/tls-files.js';
+import { parseReplicaLag, READ_FROM_MODES, type ReadFrom, type ReplicaLagBound } from './proxy/datapath/replica-lag.js';
 
 // Re-exported: the option parsers are read from the configuration's module (config and client-memory tests).
 export { parseClientMemoryCap, parseMemory };
@@ -62,6 +63,10 @@ export interface Config {
   migrationBatch: number;
   ack: 'master' | 'replica';
   ackTimeout: number;
+  /** Where keyed read-only commands go: masters only (default), replicas first, replicas only, or both. */
+  readFrom: ReadFrom;
+  /** How far behind its master a replica may be and still serve reads. */
+  maxReplicaLag: ReplicaLagBound;
   logLevel: string;
   logPretty: boolean | undefined;
   /** The HTTP API's port; 0: no HTTP API. */
@@ -198,6 +203,17 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       describe:
         'ms a write waits for a replica with --ack replica before the client gets -NOREPLICAS (the write may have been applied on the master); the default matches --node-timeout, after which a silent replica counts as failed anyway',
     })
+    .option('read-from', {
+      choices: READ_FROM_MODES,
+      default: 'master' as const,
+      describe:
+        "where keyed read-only commands go: master = the slot's master; prefer-replica = a usable replica of it, else the master; replica = a usable replica only (-CLUSTERDOWN when none is); any = the master and its usable replicas, spread by client. A client's READONLY makes its reads prefer-replica; READWRITE returns it to this. See docs/replica-reads.md",
+    })
+    .option('max-replica-lag', {
+      type: 'string',
+      default: '1s',
+      describe: 'how far behind its master a replica may be and still serve reads: a time (500ms, 1s) or bytes of replication stream (64kb, 1mb)',
+    })
     .option('http-port', { type: 'number', default: 8888, describe: 'port of the HTTP API (/api/v1, its docs at /api/v1/docs), /healthz, /metrics and the status page at / (0: no HTTP server)' })
     .option('http-bind', { type: 'string', default: '127.0.0.1', describe: 'address the HTTP API listens on' })
     .option('workers', {
@@ -255,6 +271,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if ((a['node-tls-ca-cert-file'] === '') !== (a['node-tls-ca-key-file'] === '')) throw new Error('--node-tls-ca-cert-file and --node-tls-ca-key-file go together');
       if (a['node-tls-ca-cert-file'] !== '' && !a['node-tls']) throw new Error('--node-tls-ca-cert-file needs --node-tls');
       parseMemory(a['proto-max-bulk-len']);
+      parseReplicaLag(a['max-replica-lag']);
       parseOutputBufferLimit(a['client-output-buffer-limit-pubsub']);
       parseClientMemoryCap(a['maxmemory-clients']);
       return true;
@@ -311,6 +328,8 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     migrationBatch: parsed['migration-batch'],
     ack: parsed.ack,
     ackTimeout: parsed['ack-timeout'],
+    readFrom: parsed['read-from'],
+    maxReplicaLag: parseReplicaLag(parsed['max-replica-lag']),
     logLevel: parsed['log-level'],
     clientOutputBufferLimitPubsub: parseOutputBufferLimit(parsed['client-output-buffer-limit-pubsub']),
     maxmemoryClients: parseClientMemoryCap(parsed['maxmemory-clients']),

@@ -72,6 +72,23 @@ function poolFactory(password: string, config: Config, log: Logger, runtime: Run
     );
 }
 
+/** Pools of READONLY connections to replicas, for replica reads (no --ack: they carry reads only; redirects go back to the master). */
+function replicaPoolFactory(password: string, config: Config, log: Logger, runtime: Runtime) {
+  return (host: string, port: number): BackendPool =>
+    new BackendPool(
+      { id: `${host}:${port}`, host, port, password },
+      {
+        size: config.poolSize,
+        connectTimeoutMs: config.connectTimeout,
+        commandTimeoutMs: config.commandTimeout,
+        maxDedicated: 0,
+        log,
+        runtime,
+        readonly: true,
+      },
+    );
+}
+
 /** A running proxy: what tests and main() hold on to. */
 export interface RunningProxy {
   server: ProxyServer;
@@ -249,7 +266,11 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   // Every write would wait out --ack-timeout and fail on a master without a replica: say so now.
   const unreplicated = config.ack === 'replica' ? firstMap.servingMasters().map((i) => firstMap.masters[i]).find((m) => m.replicas.length === 0) : undefined;
   if (unreplicated !== undefined) await giveUp(new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`));
-  router = new Router(firstMap, poolFactory(view.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout);
+  router = new Router(firstMap, poolFactory(view.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout, {
+    readFrom: config.readFrom,
+    maxLag: config.maxReplicaLag,
+    makePool: replicaPoolFactory(view.nodePassword, config, log, runtime),
+  });
   const routing = router;
   slotMaps.start();
   let http: HttpServer | undefined;

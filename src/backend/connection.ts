@@ -96,6 +96,11 @@ export interface ConnectionOptions {
    */
   protocol?: Protocol;
   /**
+   * Send READONLY after connecting (after AUTH and HELLO): a replica then serves reads of
+   * its master's slots instead of answering MOVED (replica reads).
+   */
+  readonly?: boolean;
+  /**
    * Who takes the push frames (`>`, RESP3 only) the node sends on this connection. A push
    * is not a reply: it never completes a request. Without a taker it is dropped and
    * counted (runtime.pushes).
@@ -129,6 +134,7 @@ export { isUnreachableReply } from './unreachable.js';
 import { unreachableMessage, withoutAddress } from './unreachable.js';
 
 const HELLO_3 = encodeCommand(['HELLO', '3']);
+const READONLY = encodeCommand(['READONLY']);
 const PUSH = 0x3e; // '>'
 
 /** Whether writes' replies wait for a WAIT, and which. */
@@ -388,7 +394,8 @@ export class BackendConnection implements Flushable, AckOwner {
     const wasDown = this.link.attempt > 0;
     this.state = 'ready';
     this.link.attempt = 0;
-    // The handshake goes first (AUTH, then HELLO 3): queued requests follow it in the same write.
+    // The handshake goes first (AUTH, then HELLO 3, then READONLY): queued requests follow it in the same write.
+    if (this.opts.readonly === true) this.queueHandshake(READONLY);
     if (this.opts.protocol === 3) this.queueHandshake(HELLO_3);
     if (this.endpoint.password !== '') this.queueHandshake(encodeCommand(['AUTH', this.endpoint.password]));
     this.link.lastProgressAt = Date.now();

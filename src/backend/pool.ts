@@ -44,6 +44,8 @@ export interface PoolOptions {
   ack?: AckPolicy;
   /** The proxy's flush scheduler, fault reporter, dropped-push count and dial routes. */
   runtime: Runtime;
+  /** A replica's pool: its shared connections send READONLY, so the replica serves reads (replica reads). */
+  readonly?: boolean;
 }
 
 /**
@@ -95,6 +97,7 @@ export class BackendPool {
           index: i,
           ack: this.opts.ack,
           protocol,
+          readonly: this.opts.readonly,
           onCommandTimeout: (raw) => this.killTimedOut(raw),
           runtime: this.opts.runtime,
           outages: this.opts.runtime.outages,

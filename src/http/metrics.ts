@@ -254,6 +254,34 @@ export class ProxyMetrics {
       },
     });
 
+    // --- replica reads (--read-from, READONLY; INFO replica_reads)
+    total('ihs_replica_reads_total', 'Keyed reads answered by a replica (INFO replica_reads)', () => server.router.replicaReads?.served ?? 0);
+    total(
+      'ihs_replica_reads_fell_back_total',
+      'Reads sent to a replica that the master answered instead: the replica was lost, loading or no longer served the slot (INFO replica_reads_fell_back)',
+      () => server.router.replicaReads?.fellBack ?? 0,
+    );
+    new Gauge({
+      name: 'ihs_replica_lag_bytes',
+      help: "How many bytes of its master's replication stream a replica lacked at the last poll (replica reads only; +Inf: not known)",
+      labelNames: ['address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of server.router.replicaReads?.replicas() ?? []) this.set({ address: r.address }, r.lagBytes);
+      },
+    });
+    new Gauge({
+      name: 'ihs_replica_read_usable',
+      help: 'Whether a replica serves reads now (1) or is skipped (0: failing, link down, silent, or lagging past --max-replica-lag)',
+      labelNames: ['address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of server.router.replicaReads?.replicas() ?? []) this.set({ address: r.address }, r.usable ? 1 : 0);
+      },
+    });
+
     // --- nodes (INFO # Nodes; LIST)
     const nodes = (): NodeStatus[] => o.failover()?.status() ?? staticStatuses(o.slotMap());
     new Gauge({

@@ -52,6 +52,7 @@ import type { ClientMemory, EvictableClient } from './client-memory.js';
 import { readTime } from '../net/read-clock.js';
 import type { AclUsers } from '../auth/acl-users.js';
 import type { ClientLink, ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
+import type { RecentWrites } from './datapath/recent-writes.js';
 
 export type { ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
 export type { ReplyMode } from './datapath/reply-order.js';
@@ -127,6 +128,10 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
   readonly info: ClientInfo;
   /** The master the client last wrote to (WAIT counts that master's replicas). */
   lastWritePool: BackendPool | undefined;
+  /** READONLY: its reads may go to replicas (ClientLink). */
+  readFromReplicas = false;
+  /** Its writes a replica may not have yet (ClientLink). */
+  recentWrites: RecentWrites | null = null;
   /** Set by the dispatcher when it counts a call of the request being dispatched: that call is timed. */
   calledCommand: CommandInfo | undefined;
 

@@ -194,6 +194,7 @@ function reset(ctx: ProxyContext, s: ClientSession): void {
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
   s.setReplyMode('on');
   s.info.noEvict = false;
+  s.readFromReplicas = false; // RESET sets READWRITE, as in Redis
   resetUser(ctx, s);
   s.info.admin = mayAdminister(ctx.settings.adminPassword, s.info.user);
   s.changeProtocol(2, RESET);
@@ -217,6 +218,19 @@ function ok(_ctx: ProxyContext, s: ClientSession): void {
   s.reply(OK);
 }
 
+/** READONLY: this connection's keyed reads may be served by replicas (as Redis Cluster lets a READONLY connection read from a replica). */
+function readonly(ctx: ProxyContext, s: ClientSession): void {
+  s.readFromReplicas = true;
+  ctx.router.startReplicaReads();
+  s.reply(OK);
+}
+
+/** READWRITE: back to --read-from. */
+function readwrite(_ctx: ProxyContext, s: ClientSession): void {
+  s.readFromReplicas = false;
+  s.reply(OK);
+}
+
 function time(_ctx: ProxyContext, s: ClientSession): void {
   // Wall clock with microseconds (1.7e15 µs fits a double exactly).
   const micros = Math.floor((performance.timeOrigin + performance.now()) * 1000);
@@ -231,9 +245,9 @@ export const connectionCommands: ReadonlyMap<string, HandlerEntry> = new Map<str
   ['auth', { handler: auth, noAuth: true }],
   ['hello', { handler: hello, noAuth: true }],
   ['reset', { handler: reset, noAuth: true }],
-  // Cluster-mode clients send these to replicas/migrating nodes; through the proxy they are no-ops.
-  ['readonly', { handler: ok }],
-  ['readwrite', { handler: ok }],
+  // READONLY/READWRITE: replica reads for this connection (docs/replica-reads.md). ASKING: the proxy follows ASK itself.
+  ['readonly', { handler: readonly }],
+  ['readwrite', { handler: readwrite }],
   ['asking', { handler: ok }],
   ['time', { handler: time }],
 ]);

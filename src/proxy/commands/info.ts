@@ -424,6 +424,9 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
           ['pubsubshard_channels', ctx.pubsub.activeNames(SHARD, null).length],
           // RESP3 pushes no request of the proxy's asked for (see BackendConnection.takePush).
           ['proxy_dropped_push_frames', ctx.runtime.pushes.dropped],
+          // Reads replicas answered, and those a replica could not serve that the master answered (docs/replica-reads.md).
+          ['replica_reads', ctx.router.replicaReads?.served ?? 0],
+          ['replica_reads_fell_back', ctx.router.replicaReads?.fellBack ?? 0],
         ]),
       ),
     ],

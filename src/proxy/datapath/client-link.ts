@@ -9,6 +9,7 @@ import type { BackendConnection } from '../../backend/connection.js';
 import type { BackendPool } from '../../backend/pool.js';
 import type { ReplySlot } from './reply-slot.js';
 import type { Runtime } from '../../net/runtime.js';
+import type { RecentWrites } from './recent-writes.js';
 
 export interface ClientLink {
   readonly id: number;
@@ -19,6 +20,10 @@ export interface ClientLink {
   readonly runtime: Runtime;
   /** The master the client last wrote to (WAIT counts that master's replicas). */
   lastWritePool: BackendPool | undefined;
+  /** READONLY: its keyed reads may go to replicas even with --read-from master (READWRITE, RESET: back to the default). */
+  readFromReplicas: boolean;
+  /** Its writes a replica may not have yet (read your writes); null until its first write with replica reads on. */
+  recentWrites: RecentWrites | null;
   /** Reply bytes offered to the client and not taken, or held behind an earlier reply. */
   readonly retainedBytes: number;
   /** A new reply slot at the tail of the client's reply order. */

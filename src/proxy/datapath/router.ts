@@ -37,7 +37,7 @@
  */
 import { bytesEqualIgnoreCase, type CommandInfo } from '../../commands/command-table.js';
 import { keyIndexes } from '../../commands/key-extraction.js';
-import { CMD_BLOCKING, CMD_WRITE } from '../../commands/command-flags.js';
+import { CMD_BLOCKING, CMD_READONLY, CMD_WRITE } from '../../commands/command-flags.js';
 import { keySlot } from '../../cluster/key-slot.js';
 import { addressKey, UNASSIGNED, type SlotMap } from '../../cluster/slot-map.js';
 import type { BackendWatcher, RequestGate } from '../../cluster/request-gate.js';
@@ -55,6 +55,8 @@ import { MasterHolds, type HeldRequest } from './master-holds.js';
 import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
+import { ReplicaReads, type ReplicaReadOptions } from './replica-reads.js';
+import { ALL_SLOTS } from './recent-writes.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
@@ -115,6 +117,11 @@ export class Router implements ClusterErrorHandler, RequestGate {
   private readonly slotHeld = this.slotHolds.held;
   /** Told of lost connections and BUSY masters (the failover side, through RequestGate). */
   private watcher: BackendWatcher | undefined;
+  /**
+   * Reads served by replicas (--read-from, READONLY): null while no client's reads go to
+   * replicas, so that --read-from master costs one compare per request.
+   */
+  private replicas: ReplicaReads | null = null;
   private closed = false;
 
   constructor(
@@ -123,10 +130,30 @@ export class Router implements ClusterErrorHandler, RequestGate {
     private readonly refresher: RefreshRequester,
     /** How long TRYAGAIN/CLUSTERDOWN are retried before the client gets them. */
     private readonly retryBudgetMs = 5_000,
+    /** Replica reads (--read-from, --max-replica-lag); absent: READONLY changes nothing. */
+    private readonly replicaOptions?: ReplicaReadOptions,
   ) {
     this.map = map;
     this.pools = new PoolRegistry(makePool, this, (address) => this.map.indexOfAddress(address) !== -1);
     this.setSlotMap(map);
+    if (replicaOptions !== undefined && replicaOptions.readFrom !== 'master') this.startReplicaReads();
+  }
+
+  /** A client sent READONLY: replica reads start (their lag monitor, replica pools) if they had not. */
+  startReplicaReads(): void {
+    if (this.replicas !== null || this.replicaOptions === undefined || this.closed) return;
+    this.replicas = new ReplicaReads(this, this.replicaOptions);
+    this.replicas.setSlotMap(this.map, this.poolOf);
+  }
+
+  /** Replica reads, once started (INFO, /metrics). */
+  get replicaReads(): ReplicaReads | null {
+    return this.replicas;
+  }
+
+  /** A transaction's EXEC on `slot` (NO_KEYS: a keyless one) was answered: its reads see it (read your writes). */
+  transactionWrote(session: ClientLink, slot: number): void {
+    this.replicas?.wrote(session, slot);
   }
 
   /** RequestGate: one watcher; a later one replaces it. */
@@ -154,6 +181,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
       if (!this.serving.some((i) => this.poolOf[i] === pool)) this.masterHolds.release(pool);
     }
     this.pools.retireUnused(new Set(map.masters.map((m) => m.address)));
+    this.replicas?.setSlotMap(map, this.poolOf);
   }
 
   /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */
@@ -300,6 +328,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
     if (slot === CROSS_SLOTS) {
       const splitter = splitterFor(cmd.name);
       if (splitter === undefined) (sink ?? session.openSlot()).deliver(CROSSSLOT);
+      else if (this.replicas !== null && (cmd.flags & CMD_READONLY) === 0) splitBySlot(this, session, frame, splitter, this.replicas.trackWrite(session, ALL_SLOTS, sink ?? session.openSlot()));
       else splitBySlot(this, session, frame, splitter, sink ?? session.openSlot());
       return;
     }
@@ -309,6 +338,14 @@ export class Router implements ClusterErrorHandler, RequestGate {
       if ((cmd.flags & CMD_BLOCKING) !== 0 && mayBlock(cmd, frame)) (sink ?? session.openSlot()).deliver(CLUSTER_DOWN);
       else this.slotHolds.park(session, slot, frame.raw, sink ?? session.openSlot());
       return;
+    }
+    const replicas = this.replicas;
+    if (replicas !== null && slot !== NO_KEYS) {
+      if (replicas.read(session, cmd, slot, this.map.slotToMaster[slot], frame.raw, sink)) return;
+      // (A blocking command's reply goes to its own connection's sink, never to this one.)
+      if (((cmd.flags & CMD_READONLY) === 0 || (cmd.flags & CMD_WRITE) !== 0) && (cmd.flags & CMD_BLOCKING) === 0) {
+        sink = replicas.trackWrite(session, slot, sink ?? session.openSlot());
+      }
     }
     // No keys found (NO_KEYS): a keyless form (EVAL with numkeys 0) or arguments Redis will reject
     // (bad numkeys, wrong arity). Any master gives the answer, in Redis's own words.
@@ -483,6 +520,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
     for (const pool of [...this.masterHolds.pools()]) this.masterHolds.release(pool);
     this.slotHolds.close();
     this.pools.close();
+    this.replicas?.close();
   }
 }
 

@@ -406,6 +406,7 @@ export class Transaction {
     }
     const conn = this.conn!;
     const pool = this.pool!;
+    const slot = this.slot;
     const afterExec = this.afterExec;
     this.conn = null;
     this.finish();
@@ -414,6 +415,8 @@ export class Transaction {
       deliver: (reply: Buffer): void => {
         // EXEC ends MULTI and drops the watches whatever it answers: the connection is clean.
         pool.release(conn);
+        // Before the reply reaches the client: the client's reads after it see its writes (read your writes).
+        this.scope.router.transactionWrote(this.session, slot);
         if (reply[0] === 0x2d && isClusterError(reply)) {
           this.noteClusterError(reply);
           sink.deliver(clusterChanged(reply, true));
