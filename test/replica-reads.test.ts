@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { parseReplicaLag } from '../src/proxy/datapath/replica-lag.js';
-import { ALL_SLOTS, RecentWrites } from '../src/proxy/datapath/recent-writes.js';
+import { ALL_SLOTS, ClientReplication } from '../src/proxy/datapath/client-replication.js';
 import { keyOnShard, startTestProxy, strictClient, waitUntil, type TestProxy } from './support/proxy.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
 
@@ -38,7 +38,7 @@ describe('--max-replica-lag and the read-your-writes record', () => {
   });
 
   test('a write keeps its slot off a replica until a later poll saw the replica caught up', () => {
-    const w = new RecentWrites();
+    const w = new ClientReplication();
     const behind = { caughtUpEpoch: 5 };
     const ahead = { caughtUpEpoch: 8 };
     w.pending++;

@@ -44,7 +44,6 @@ import { ReplyOrder, type ReplyMode } from './datapath/reply-order.js';
 import { ClientInfo } from './client-info.js';
 import type { BackendConnection, DrainListener } from '../backend/connection.js';
 import type { ClientSubscriptions } from './modes/pubsub.js';
-import type { BackendPool } from '../backend/pool.js';
 import type { CommandInfo } from '../commands/command-table.js';
 import type { Transaction } from './modes/transaction.js';
 import type { CommandStats } from '../ops/command-stats.js';
@@ -52,7 +51,7 @@ import type { ClientMemory, EvictableClient } from './client-memory.js';
 import { readTime } from '../net/read-clock.js';
 import type { AclUsers } from '../auth/acl-users.js';
 import type { ClientLink, ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
-import type { RecentWrites } from './datapath/recent-writes.js';
+import { ClientReplication } from './datapath/client-replication.js';
 
 export type { ExclusiveCall, ExclusiveOwner } from './datapath/client-link.js';
 export type { ReplyMode } from './datapath/reply-order.js';
@@ -126,12 +125,8 @@ export class ClientSession implements ClientLink, SlotOwner, Flushable, DrainLis
   private readonly writer: SocketWriter;
   /** Name, library, permissions and activity, as CLIENT LIST shows them. */
   readonly info: ClientInfo;
-  /** The master the client last wrote to (WAIT counts that master's replicas). */
-  lastWritePool: BackendPool | undefined;
-  /** READONLY: its reads may go to replicas (ClientLink). */
-  readFromReplicas = false;
-  /** Its writes a replica may not have yet (ClientLink). */
-  recentWrites: RecentWrites | null = null;
+  /** The master it last wrote to, READONLY, the writes a replica may not have yet (ClientLink). */
+  readonly replication = new ClientReplication();
   /** Set by the dispatcher when it counts a call of the request being dispatched: that call is timed. */
   calledCommand: CommandInfo | undefined;
 

@@ -194,7 +194,7 @@ function reset(ctx: ProxyContext, s: ClientSession): void {
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.
   s.setReplyMode('on');
   s.info.noEvict = false;
-  s.readFromReplicas = false; // RESET sets READWRITE, as in Redis
+  s.replication.readonlyMode = false; // RESET sets READWRITE, as in Redis
   resetUser(ctx, s);
   s.info.admin = mayAdminister(ctx.settings.adminPassword, s.info.user);
   s.changeProtocol(2, RESET);
@@ -220,14 +220,14 @@ function ok(_ctx: ProxyContext, s: ClientSession): void {
 
 /** READONLY: this connection's keyed reads may be served by replicas (as Redis Cluster lets a READONLY connection read from a replica). */
 function readonly(ctx: ProxyContext, s: ClientSession): void {
-  s.readFromReplicas = true;
+  s.replication.readonlyMode = true;
   ctx.router.startReplicaReads();
   s.reply(OK);
 }
 
 /** READWRITE: back to --read-from. */
 function readwrite(_ctx: ProxyContext, s: ClientSession): void {
-  s.readFromReplicas = false;
+  s.replication.readonlyMode = false;
   s.reply(OK);
 }
 

@@ -6,10 +6,9 @@
 import type net from 'node:net';
 import type { Protocol } from '../../resp/encode.js';
 import type { BackendConnection } from '../../backend/connection.js';
-import type { BackendPool } from '../../backend/pool.js';
 import type { ReplySlot } from './reply-slot.js';
 import type { Runtime } from '../../net/runtime.js';
-import type { RecentWrites } from './recent-writes.js';
+import type { ClientReplication } from './client-replication.js';
 
 export interface ClientLink {
   readonly id: number;
@@ -18,12 +17,8 @@ export interface ClientLink {
   readonly socket: net.Socket;
   /** The proxy's flush scheduler and fault reporter (a reply merge or a step after EXEC that throws). */
   readonly runtime: Runtime;
-  /** The master the client last wrote to (WAIT counts that master's replicas). */
-  lastWritePool: BackendPool | undefined;
-  /** READONLY: its keyed reads may go to replicas even with --read-from master (READWRITE, RESET: back to the default). */
-  readFromReplicas: boolean;
-  /** Its writes a replica may not have yet (read your writes); null until its first write with replica reads on. */
-  recentWrites: RecentWrites | null;
+  /** The master it last wrote to (WAIT), its READONLY, its writes a replica may not have yet (read your writes). */
+  readonly replication: ClientReplication;
   /** Reply bytes offered to the client and not taken, or held behind an earlier reply. */
   readonly retainedBytes: number;
   /** A new reply slot at the tail of the client's reply order. */

@@ -14,7 +14,7 @@
  * master instead, whatever the mode: a replica's trouble never reaches the client.
  *
  * Read your writes: every keyed write of a client is counted until answered and then
- * remembered (RecentWrites); its reads go to the master until the chosen replica caught up.
+ * remembered (ClientReplication); its reads go to the master until the chosen replica caught up.
  */
 import { CMD_BLOCKING, CMD_MAY_REPLICATE, CMD_NOSCRIPT, CMD_PUBSUB, CMD_READONLY, CMD_WRITE } from '../../commands/command-flags.js';
 import type { CommandInfo } from '../../commands/command-table.js';
@@ -24,7 +24,7 @@ import { isBusyReply, isClusterError, isUnreachableReply } from '../../backend/c
 import { addressKey, type SlotMap } from '../../cluster/slot-map.js';
 import { encodeError } from '../../resp/encode.js';
 import type { ClientLink } from './client-link.js';
-import { ALL_SLOTS, RecentWrites } from './recent-writes.js';
+import { ALL_SLOTS, type ClientReplication } from './client-replication.js';
 import { MasterLag, ReplicaLag, ReplicaState, type ReadFrom, type ReplicaLagBound } from './replica-lag.js';
 
 /** The flags a command may have to be read from a replica: readonly, and none of the others. */
@@ -81,7 +81,7 @@ class ReplicaRead implements ReplySink {
 class WriteAnswered implements ReplySink {
   constructor(
     private readonly lag: ReplicaLag,
-    private readonly writes: RecentWrites,
+    private readonly writes: ClientReplication,
     private readonly slot: number,
     private readonly sink: ReplySink,
   ) {}
@@ -188,13 +188,13 @@ export class ReplicaReads {
    * False: the master serves it, as without replica reads.
    */
   read(session: ClientLink, cmd: CommandInfo, slot: number, master: number, raw: Buffer, sink: ReplySink | undefined): boolean {
-    const mode = session.readFromReplicas && this.opts.readFrom === 'master' ? 'prefer-replica' : this.opts.readFrom;
+    const mode = session.replication.readonlyMode && this.opts.readFrom === 'master' ? 'prefer-replica' : this.opts.readFrom;
     if (mode === 'master' || (cmd.flags & READ_MASK) !== CMD_READONLY) return false;
     const replicas = this.byMaster[master];
     if (replicas === undefined) return false;
     const n = replicas.length;
-    const writes = session.recentWrites;
-    if (n === 0 || (writes !== null && writes.pending > 0)) return this.noReplica(mode, session, sink);
+    const writes = session.replication;
+    if (n === 0 || writes.pending > 0) return this.noReplica(mode, session, sink);
     // 'any': the master is one more choice, after the replicas.
     const first = session.id % (mode === 'any' ? n + 1 : n);
     if (first === n) return false;
@@ -203,7 +203,7 @@ export class ReplicaReads {
       if (!replica.usable) continue;
       const conn = replica.pool.connectionFor(session.id, session.protocol);
       if (conn.isDown) continue;
-      if (writes !== null && !writes.replicaHas(slot, replica, replicas, this.lag.minCaughtUpEpoch)) return false;
+      if (!writes.replicaHas(slot, replica, replicas, this.lag.minCaughtUpEpoch)) return false;
       if (!conn.send(raw, new ReplicaRead(this, session, slot, raw, sink ?? session.openSlot()))) session.waitForBackend(conn);
       return true;
     }
@@ -211,21 +211,21 @@ export class ReplicaReads {
   }
 
   private noReplica(mode: ReadFrom, session: ClientLink, sink: ReplySink | undefined): boolean {
-    if (mode !== 'replica' || (session.recentWrites?.pending ?? 0) > 0) return false;
+    if (mode !== 'replica' || session.replication.pending > 0) return false;
     (sink ?? session.openSlot()).deliver(NO_REPLICA);
     return true;
   }
 
   /** The sink for a write to `slot` (ALL_SLOTS: several) by this client: its reply is remembered for read your writes. */
   trackWrite(session: ClientLink, slot: number, sink: ReplySink): ReplySink {
-    const writes = (session.recentWrites ??= new RecentWrites());
+    const writes = session.replication;
     writes.pending++;
     return new WriteAnswered(this.lag, writes, slot, sink);
   }
 
   /** A write this client's transaction ran on `slot` was answered now (EXEC: no later request is taken before its reply). */
   wrote(session: ClientLink, slot: number): void {
-    (session.recentWrites ??= new RecentWrites()).answered(slot < 0 ? ALL_SLOTS : slot, this.lag.epoch, false);
+    session.replication.answered(slot < 0 ? ALL_SLOTS : slot, this.lag.epoch, false);
   }
 
   /** Each replica's address with its lag and whether it serves reads now (INFO, /metrics). */

@@ -56,7 +56,7 @@ import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type 
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
 import { ReplicaReads, type ReplicaReadOptions } from './replica-reads.js';
-import { ALL_SLOTS } from './recent-writes.js';
+import { ALL_SLOTS } from './client-replication.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
@@ -370,7 +370,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
       this.park(pool, slot, frame.raw, sink ?? session.openSlot(), session);
       return;
     }
-    if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
+    if ((cmd.flags & CMD_WRITE) !== 0) session.replication.lastWritePool = pool; // WAIT asks this master's replicas
     if (!conn.send(frame.raw, sink ?? session.openSlot())) session.waitForBackend(conn);
   }
 

@@ -137,7 +137,7 @@ class WaitCall implements ExclusiveCall {
 
 /** WAIT for `s`: see the module comment. */
 export function waitForReplicas(ctx: ProxyContext, s: ClientLink, wanted: number, timeoutMs: number): void {
-  const pool = s.lastWritePool ?? ctx.router.poolOfMaster(ctx.router.anyMaster(s));
+  const pool = s.replication.lastWritePool ?? ctx.router.poolOfMaster(ctx.router.anyMaster(s));
   if (pool === undefined) return s.reply(NO_MASTER);
-  s.runExclusive(new WaitCall(s, pool, s.lastWritePool !== undefined, wanted, timeoutMs, s.openSlot()));
+  s.runExclusive(new WaitCall(s, pool, s.replication.lastWritePool !== undefined, wanted, timeoutMs, s.openSlot()));
 }
