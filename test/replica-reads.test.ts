@@ -13,7 +13,8 @@
  *   - --max-replica-lag 200ms: a replica stopped (SIGSTOP) while its master takes writes is
  *     skipped once it lags past the bound: no GET reaches it;
  *   - kill -9 of a replica under a read load: no client error, and the reads go to its master;
- *   - --read-from replica with no usable replica: -CLUSTERDOWN, not the master.
+ *   - --read-from replica with no usable replica: -CLUSTERDOWN, not the master;
+ *   - --read-from any: both the masters and the replicas serve, by client.
  * And the parts without a cluster: the --max-replica-lag syntax, the read-your-writes record.
  */
 import { after, before, describe, test } from 'node:test';
@@ -176,6 +177,7 @@ describe('replica reads through the proxy', { skip }, () => {
     assert.equal(byDefault.proxy.server.router.replicaReads, null, 'no replica reads until a client asks');
 
     assert.equal(await ro.call('READONLY'), 'OK');
+    assert.match(String(await ro.call('CLIENT', 'INFO')), / flags=r /, 'CLIENT LIST shows READONLY as Redis does');
     await replicasUsable(byDefault);
     await resetStats();
     for (let i = 0; i < 50; i++) assert.equal(await ro.get(`rr:${i}`), `v${i}`);
@@ -186,6 +188,7 @@ describe('replica reads through the proxy', { skip }, () => {
     assert.equal(masterGets[0] + masterGets[1], 20, "the plain client's GETs");
 
     assert.equal(await ro.call('READWRITE'), 'OK');
+    assert.match(String(await ro.call('CLIENT', 'INFO')), / flags=N /);
     await resetStats();
     for (let i = 0; i < 30; i++) assert.equal(await ro.get(`rr:${i}`), `v${i}`);
     assert.deepEqual(await Promise.all(replicas().map(getCalls)), [0, 0], 'READWRITE: masters again');
@@ -272,6 +275,23 @@ describe('replica reads through the proxy', { skip }, () => {
     } finally {
       process.kill(replica.pid, 'SIGCONT');
       stopped.pop();
+    }
+  });
+
+  test('--read-from any: reads spread over the masters and the replicas, by client', async () => {
+    const any = await startTestProxy(['--provider', 'static', ...masters().flatMap((m) => ['--node', `127.0.0.1:${m.port}`]), '--node-password', tp.proxy.cluster.nodePassword, '--read-from', 'any']);
+    try {
+      await replicasUsable(any);
+      const readers = await Promise.all(Array.from({ length: 6 }, () => client(any)));
+      await resetStats();
+      for (const r of readers) for (let i = 0; i < 20; i++) assert.equal(await r.get(`rr:${i}`), `v${i}`);
+      const masterGets = await Promise.all(masters().map(getCalls));
+      const replicaGets = await Promise.all(replicas().map(getCalls));
+      assert.equal([...masterGets, ...replicaGets].reduce((a, b) => a + b, 0), 120);
+      assert.ok(masterGets[0] + masterGets[1] > 0, `masters served some: ${masterGets}`);
+      assert.ok(replicaGets[0] + replicaGets[1] > 0, `replicas served some: ${replicaGets}`);
+    } finally {
+      await any.close();
     }
   });
 

@@ -56,13 +56,14 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   const socket = s.socket;
   // The descriptor is not in Node's public API; -1 (Redis's value for a client without one) if absent.
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-  // Redis's order: P (subscribed), x (in MULTI), b (blocked), e (no-evict).
+  // Redis's order: P (subscribed), x (in MULTI), b (blocked), r (READONLY), e (no-evict).
   const subs = s.pubsub;
   const inMulti = s.tx?.inMulti === true;
   let flags = '';
   if (subs?.active === true) flags += 'P';
   if (inMulti) flags += 'x';
   if (s.blocked) flags += 'b';
+  if (s.replication.readonlyMode) flags += 'r';
   if (s.info.noEvict) flags += 'e';
   const name = s.info.name?.toString('latin1') ?? '';
   return [

@@ -162,7 +162,8 @@ function evalshaFor(cmd: CommandInfo, evalName: string) {
     const numkeys = Number(argString(f, 2));
     // forward answers CROSSSLOT itself; the retry goes where the first key (or none) routes.
     const slot = Number.isInteger(numkeys) && numkeys > 0 && f.argc > 3 ? ctx.router.slotOfArg(f, 3) : -1;
-    ctx.router.forward(s, f, cmd, new NoScriptRetry(ctx, s, f, evalName, body, slot, s.openSlot()));
+    // The retry's reply is the write's too (read your writes: remembered when it comes).
+    ctx.router.forward(s, f, cmd, new NoScriptRetry(ctx, s, f, evalName, body, slot, ctx.router.trackWrite(s, slot, s.openSlot())));
   };
 }
 

@@ -151,6 +151,15 @@ export class Router implements ClusterErrorHandler, RequestGate {
     return this.replicas;
   }
 
+  /**
+   * The sink for a write's final reply when something before it may answer first and send
+   * the write again (EVALSHA's NOSCRIPT retry): remembered when that reply comes (read your
+   * writes). `sink` itself without replica reads.
+   */
+  trackWrite(session: ClientLink, slot: number, sink: ReplySink): ReplySink {
+    return this.replicas === null ? sink : this.replicas.trackWrite(session, slot < 0 ? ALL_SLOTS : slot, sink);
+  }
+
   /** A transaction's EXEC on `slot` (NO_KEYS: a keyless one) was answered: its reads see it (read your writes). */
   transactionWrote(session: ClientLink, slot: number): void {
     this.replicas?.wrote(session, slot);
