@@ -159,7 +159,11 @@ describe('replica reads through the proxy', { skip }, () => {
     assert.equal(replicaGets[0] + replicaGets[1], 200);
     assert.ok(replicaGets.every((n) => n > 0), 'both shards read from their replica');
     assert.equal(replicaReadsOf(tp) - before, 200);
-    assert.match(String(await reader.info('stats')), /^replica_reads:\d+\r?$/m);
+    const stats = String(await reader.info('stats'));
+    assert.equal(Number(/^replica_reads:(\d+)\r?$/m.exec(stats)?.[1]), replicaReadsOf(tp));
+    const metrics = await tp.proxy.metrics.render();
+    assert.equal(Number(/^ihs_replica_reads_total (\d+)$/m.exec(metrics)?.[1]), replicaReadsOf(tp));
+    assert.match(metrics, /^ihs_replica_read_usable\{address="127\.0\.0\.1:\d+"\} 1$/m);
     // Not the replicas' business: writes, a split MGET, a transaction's reads.
     await resetStats();
     assert.deepEqual(await reader.mget('rr:1', 'rr:2', 'rr:3'), ['v1', 'v2', 'v3']);
