@@ -14,7 +14,9 @@
  *     skipped once it lags past the bound: no GET reaches it;
  *   - kill -9 of a replica under a read load: no client error, and the reads go to its master;
  *   - --read-from replica with no usable replica: -CLUSTERDOWN, not the master;
- *   - --read-from any: both the masters and the replicas serve, by client.
+ *   - --read-from any: both the masters and the replicas serve, by client;
+ *   - FAILOVER of a master (replica and master swap roles) under reads and one client's
+ *     write-then-read rounds: no client error, every read current.
  * And the parts without a cluster: the --max-replica-lag syntax, the read-your-writes record.
  */
 import { after, before, describe, test } from 'node:test';
@@ -83,7 +85,10 @@ describe('replica reads through the proxy', { skip }, () => {
   let strict: TestProxy;
   const nodes: Node[] = [];
   const clients: Redis[] = [];
+  /** Pids stopped with SIGSTOP (continued at the end whatever happens). */
   const stopped: number[] = [];
+  /** Ports of replicas killed for good: not waited for. */
+  const gone: number[] = [];
 
   const masters = (): Node[] => nodes.filter((n) => n.role === 'master');
   const replicas = (): Node[] => nodes.filter((n) => n.role === 'slave');
@@ -104,8 +109,8 @@ describe('replica reads through the proxy', { skip }, () => {
   /** Every replica serves reads for this proxy (its lag monitor polled them). */
   async function replicasUsable(t: TestProxy, ms = 10_000): Promise<void> {
     await waitUntil(() => {
-      const states = [...(t.proxy.server.router.replicaReads?.replicas() ?? [])].filter((r) => !stopped.includes(r.pool.endpoint.port));
-      return states.length === replicas().length && states.every((r) => r.usable);
+      const states = [...(t.proxy.server.router.replicaReads?.replicas() ?? [])].filter((r) => !gone.includes(r.pool.endpoint.port));
+      return states.length === replicas().length - gone.length && states.every((r) => r.usable);
     }, ms, 'every replica usable');
   }
   const replicaReadsOf = (t: TestProxy): number => t.proxy.server.router.replicaReads?.served ?? 0;
@@ -326,6 +331,7 @@ describe('replica reads through the proxy', { skip }, () => {
     await waitUntil(() => rounds > 20, 10_000, 'reads under way');
     const before = rounds;
     process.kill(replica.pid, 'SIGKILL');
+    gone.push(replica.port);
     await waitUntil(() => rounds > before + 50, 20_000, 'reads after the kill');
     reading = false;
     await Promise.all(load);
@@ -334,5 +340,49 @@ describe('replica reads through the proxy', { skip }, () => {
     const c = await client(tp);
     for (const k of keys) assert.equal(await c.get(k), k);
     assert.equal(await getCalls(master), keys.length, "the dead replica's reads went to its master");
+  });
+
+  test('FAILOVER of a master under reads and read-your-writes rounds: no client error, every read current', async () => {
+    await replicasUsable(tp);
+    const key = keyOnShard(tp, 0, 'fo');
+    const master = masterOfKey(tp, key);
+    const id = tp.proxy.cluster.topology.nodes.find((n) => n.port === master.port)!.id;
+    const keys = Array.from({ length: 8 }, (_, i) => `{${key}}:${i}`);
+    const w = await client(tp);
+    for (const k of keys) await w.set(k, k);
+    const readers = await Promise.all(Array.from({ length: 3 }, () => client(tp)));
+    const admin = await client(tp);
+    let running = true;
+    let rounds = 0;
+    const errors: string[] = [];
+    const load = [
+      ...readers.map(async (r) => {
+        while (running) {
+          try {
+            assert.deepEqual(await Promise.all(keys.map((k) => r.get(k))), keys);
+            rounds++;
+          } catch (err) {
+            errors.push(String(err));
+          }
+        }
+      }),
+      (async () => {
+        for (let i = 0; running; i++) {
+          try {
+            await w.set(`{${key}}:rw`, String(i));
+            assert.equal(await w.get(`{${key}}:rw`), String(i));
+          } catch (err) {
+            errors.push(String(err));
+          }
+        }
+      })(),
+    ];
+    await waitUntil(() => rounds > 20, 10_000, 'reads under way');
+    assert.match(String(await admin.call('FAILOVER', id)), new RegExp(`is the master of ${id}'s slots now; ${id} is its replica$`));
+    const after = rounds;
+    await waitUntil(() => rounds > after + 100, 20_000, 'reads after the failover');
+    running = false;
+    await Promise.all(load);
+    assert.deepEqual(errors, []);
   });
 });
