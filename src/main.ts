@@ -260,7 +260,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     ...(http === undefined ? [] : [{ host: config.httpBind, port: http.port }]),
     ...(peer === undefined ? [] : [peer.address]),
   ];
-  const link = () => ({ gate: routing, slotMaps, firstMap: routing.slotMap, proxyListeners });
+  const link = () => ({ gate: routing, slotMaps, firstMap: routing.slotMap, proxyListeners, slotLoad: routing.slotLoad });
   if (control !== undefined) await control.attach(link());
 
   const remote = new RemoteAdmin({

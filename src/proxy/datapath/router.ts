@@ -55,6 +55,7 @@ import { MasterHolds, type HeldRequest } from './master-holds.js';
 import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
+import { SlotLoad } from '../../ops/slot-load.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
@@ -116,6 +117,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
   /** Told of lost connections and BUSY masters (the failover side, through RequestGate). */
   private watcher: BackendWatcher | undefined;
   private closed = false;
+  /** Requests per slot (REBALANCE LOAD plans from them): each keyed request, each part of a split one. */
+  readonly slotLoad = new SlotLoad();
 
   constructor(
     map: SlotMap,
@@ -297,7 +300,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
    */
   forward(session: ClientLink, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
     const slot = this.keysSlot(cmd, frame);
-    if (slot === CROSS_SLOTS) {
+    if (slot >= 0) this.slotLoad.hit(slot);
+    else if (slot === CROSS_SLOTS) {
       const splitter = splitterFor(cmd.name);
       if (splitter === undefined) (sink ?? session.openSlot()).deliver(CROSSSLOT);
       else splitBySlot(this, session, frame, splitter, sink ?? session.openSlot());
@@ -359,6 +363,11 @@ export class Router implements ClusterErrorHandler, RequestGate {
     if (master !== UNASSIGNED && master < this.poolOf.length) return this.poolOf[master];
     this.refresher.requestRefresh();
     return undefined;
+  }
+
+  /** One part of a split multi-key request goes to `slot` (SlotSender). */
+  countPart(slot: number): void {
+    this.slotLoad.hit(slot);
   }
 
   /** Slot of one key given as an argument index of a frame. */
@@ -480,6 +489,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
 
   close(): void {
     this.closed = true;
+    this.slotLoad.close();
     for (const pool of [...this.masterHolds.pools()]) this.masterHolds.release(pool);
     this.slotHolds.close();
     this.pools.close();
