@@ -279,7 +279,7 @@ describe('HTTP API v1, open (no passwords)', { skip }, () => {
     // Unknown body fields are refused by every change, named; a route that takes none refuses any.
     const fieldRefusals: [string, string, unknown, string][] = [
       ['POST', '/api/v1/cluster/failover', { master: added, now: true }, 'now'],
-      ['POST', '/api/v1/cluster/rebalance', { dryRun: true }, 'dryRun'],
+      ['POST', '/api/v1/cluster/rebalance', { now: true }, 'now'],
       ['DELETE', `/api/v1/clients/${replica.id}`, { force: true }, 'force'],
       ['POST', '/api/v1/clients', { role: 'master', replicas: 2 }, 'replicas'],
     ];

@@ -15,6 +15,8 @@ import { SlotLoad } from '../src/ops/slot-load.js';
 import { loadSpread, planLoadRebalance, LOAD_TOLERANCE } from '../src/cluster/operations/load-rebalance.js';
 import type { SlotRange } from '../src/cluster/topology/topology.js';
 import { loadRebalanceLines } from '../src/status/load-rebalance-report.js';
+import { parsePromptWords } from '../src/cli/cli-args.js';
+import { CliError } from '../src/cli/cli-error.js';
 import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
@@ -60,6 +62,15 @@ describe('SlotLoad', () => {
     } finally {
       load.close();
     }
+  });
+});
+
+describe('ihs-cli rebalance --load [--dry-run]', () => {
+  test('is REBALANCE LOAD [DRYRUN]; plain rebalance stays REBALANCE', () => {
+    assert.deepEqual(parsePromptWords(['rebalance', '--load']), { kind: 'rebalance-load', dryRun: false });
+    assert.deepEqual(parsePromptWords(['rebalance', '--load', '--dry-run']), { kind: 'rebalance-load', dryRun: true });
+    assert.deepEqual(parsePromptWords(['rebalance']), { kind: 'rebalance' });
+    assert.throws(() => parsePromptWords(['rebalance', '--dry-run']), (e: Error) => e instanceof CliError);
   });
 });
 
@@ -241,6 +252,10 @@ describe('REBALANCE LOAD on a real cluster', { skip }, () => {
     assert.ok(body.plan.slotsMoved > 0 && body.plan.spreadAfter <= 0.1, JSON.stringify(body.plan).slice(0, 300));
     assert.match(body.result, /^dry run: \d+ slots would move; balanced/);
     assert.deepEqual((await masters()).map((m) => m.slots), slotsBefore, 'nor does the HTTP dry run');
+
+    const slotsDry = await fetch(`${httpBase}/api/v1/cluster/rebalance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dryRun: true }) });
+    assert.equal(slotsDry.status, 400, 'REBALANCE by slot counts has no dry run');
+    assert.match(((await slotsDry.json()) as { error: string }).error, /dryRun is for \{"by": "load"\}/);
 
     await assert.rejects(c.call('REBALANCE', 'LOAD', 'NOW'), /ERR syntax: REBALANCE \[LOAD \[DRYRUN\]\]/);
 

@@ -138,7 +138,7 @@ export function planLoadRebalance(input: LoadPlanInput): LoadPlan {
     } else if (boundHit) {
       stopped = `bound: the masters that could take load from ${ids[hot]} hold ${bounds.max} slots, the most the bound allows`;
     } else {
-      stopped = `no slot of ${ids[hot]} is small enough to move without making another master the hottest`;
+      stopped = `no slot of ${ids[hot]} is small enough to bring the loads closer (at most half its gap to a master that may take it)`;
     }
   }
 
