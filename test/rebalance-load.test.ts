@@ -234,6 +234,17 @@ describe('REBALANCE LOAD on a real cluster', { skip }, () => {
     const spreadBefore = loadSpread(before);
     assert.ok(spreadBefore > 1, `the load is skewed: ${before.join(' ')}`);
 
+    // The busiest slots, as the proxy counted them: the hot master's, busiest first.
+    const hotAddress = map.masters[hotMaster].address;
+    const busiest = await fetch(`${httpBase}/api/v1/slots/load?top=5`);
+    assert.equal(busiest.status, 200);
+    const load = (await busiest.json()) as { windowSeconds: number; opsPerSec: number; slots: { slot: number; opsPerSec: number; master: string | null }[] };
+    assert.equal(load.slots.length, 5);
+    assert.ok(load.opsPerSec > 0 && load.windowSeconds > 0);
+    for (let i = 1; i < 5; i++) assert.ok(load.slots[i - 1].opsPerSec >= load.slots[i].opsPerSec, 'busiest first');
+    for (const s of load.slots) assert.equal(s.master, hotAddress, `slot ${s.slot} is one of the hot master's`);
+    for (const bad of ['0', '16385', 'x']) assert.equal((await fetch(`${httpBase}/api/v1/slots/load?top=${bad}`)).status, 400, `top=${bad}`);
+
     const slotsBefore = (await masters()).map((m) => m.slots);
     const dry = (await c.call('REBALANCE', 'LOAD', 'DRYRUN')) as string[];
     assert.match(dry[0], /^rebalance by load \(dry run\): ops\/s over the last [\d.]+ s, 3 masters$/);
