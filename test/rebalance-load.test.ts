@@ -9,6 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { SlotLoad } from '../src/ops/slot-load.js';
@@ -155,6 +156,25 @@ describe('planLoadRebalance', () => {
 
 const skip = await skipWithoutRedis();
 
+/** GET `url` and read its body until it holds `marker` (10 s at most), then drop the connection (a stream never ends by itself). */
+function readUntil(url: string, marker: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const req = http.get(url, { agent: false }, (res) => {
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes(marker)) {
+          req.destroy();
+          resolve(text);
+        }
+      });
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', (err) => (text.includes(marker) ? resolve(text) : reject(err)));
+    req.setTimeout(10_000, () => req.destroy(new Error(`no ${marker} in 10 s: ${text.slice(0, 300)}`)));
+  });
+}
+
 /** Keys `lk:<n>` of many slots, with which master (index in slot order) serves each now. */
 interface Workload {
   keys: string[];
@@ -283,6 +303,10 @@ describe('REBALANCE LOAD on a real cluster', { skip }, () => {
     // What the measurement gave, for bench/results/rebalance-load.md.
     console.log(`rebalance-load: GETs per master over 8 rounds before ${before.join(' ')} spread ${spreadBefore.toFixed(3)}; after ${afterOps.join(' ')} spread ${spreadAfter.toFixed(3)}`);
     console.log(run.filter((l) => !l.startsWith('move ')).join('\n'));
+
+    // The cluster's timeline has the change with its outcome (the backlog opens the event stream).
+    const text = await readUntil(`${httpBase}/api/v1/events`, '"verb":"REBALANCE LOAD"');
+    assert.match(text, /"verb":"REBALANCE LOAD","outcome":"done","result":"\d+ slots and \d+ keys moved in [^"]*; spread [\d.]+% -> [\d.]+% planned; stopped: balanced/);
 
     const values = await c.mget(...keys);
     assert.deepEqual(values, keys.map((k) => `v-${k}`), 'every key with its value');

@@ -200,7 +200,7 @@ export class ClusterAdmin {
       const { report, migration } = await this.planByLoad(false);
       if (migration?.interrupted === true) throw new AdminError(`the slot migration ${migration.id} was stopped (the proxy is shutting down); it resumes on the next start`);
       return { ...report, result: migration === undefined ? 'nothing moved' : describeMigration(migration) };
-    });
+    }, (report) => `${report.result ?? ''}; spread ${(100 * report.spreadBefore).toFixed(1)}% -> ${(100 * report.spreadAfter).toFixed(1)}% planned; stopped: ${report.stopped}`);
   }
 
   private async planByLoad(dryRun: boolean): Promise<{ report: LoadRebalanceReport; migration: MigrationReport | undefined }> {
@@ -328,11 +328,11 @@ export class ClusterAdmin {
    * while a restarted proxy finishes the last run's change waits for it instead: the admin
    * did not start that one and cannot know it is running.
    */
-  private async exclusive<T>(what: string, work: (step: StepReporter) => Promise<T>): Promise<T> {
+  private async exclusive<T>(what: string, work: (step: StepReporter) => Promise<T>, summary: (result: T) => string = (r) => (typeof r === 'string' ? r : 'done')): Promise<T> {
     const events = this.o.events ?? NO_EVENTS;
     try {
       const result = await this.oneAtATime(what, work);
-      events.record({ kind: 'admin', verb: what, outcome: 'done', result: typeof result === 'string' ? result : 'done' });
+      events.record({ kind: 'admin', verb: what, outcome: 'done', result: summary(result) });
       return result;
     } catch (err) {
       events.record({ kind: 'admin', verb: what, outcome: err instanceof AdminError ? 'refused' : 'failed', result: (err as Error).message });
