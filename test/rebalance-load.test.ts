@@ -18,6 +18,7 @@ import type { SlotRange } from '../src/cluster/topology/topology.js';
 import { loadRebalanceLines } from '../src/status/load-rebalance-report.js';
 import { parsePromptWords } from '../src/cli/cli-args.js';
 import { CliError } from '../src/cli/cli-error.js';
+import { ProxyProcess } from './support/proxy-process.js';
 import { startTestProxy, strictClient, type TestProxy } from './support/proxy.js';
 import { freePort } from './support/redis-server.js';
 import { skipWithoutRedis } from './support/redis-binary.js';
@@ -43,7 +44,7 @@ describe('SlotLoad', () => {
       for (let i = 0; i < 50; i++) load.hit(7);
       load.hit(16383);
       now += 5_000;
-      let r = load.rates();
+      let r = load.ratesNow();
       assert.equal(r.seconds, 5);
       assert.equal(r.perSlot[7], 10);
       assert.equal(r.perSlot[16383], 0.2);
@@ -51,12 +52,12 @@ describe('SlotLoad', () => {
       load.rotate(); // the 5 s above become the previous window
       for (let i = 0; i < 25; i++) load.hit(7);
       now += 5_000;
-      r = load.rates();
+      r = load.ratesNow();
       assert.equal(r.seconds, 10);
       assert.equal(r.perSlot[7], 7.5);
       load.rotate(); // the first window drops out
       now += 1_000;
-      r = load.rates();
+      r = load.ratesNow();
       assert.equal(r.seconds, 6);
       assert.ok(Math.abs(r.perSlot[7] - 25 / 6) < 1e-9);
       assert.equal(r.perSlot[16383], 0);
@@ -140,7 +141,7 @@ describe('planLoadRebalance', () => {
   test('the lines name the bound, each master before -> after, and the moves', () => {
     const perSlot = rates((s) => (s === 0 || s === 1 ? 300 : s === 5461 ? 100 : 0));
     const plan = planLoadRebalance({ ownership: THREE, masterIds: ['m0', 'm1', 'm2'], perSlot });
-    const lines = loadRebalanceLines({ dryRun: true, windowSeconds: 12.5, ...plan.report });
+    const lines = loadRebalanceLines({ dryRun: true, windowSeconds: 12.5, processes: 1, ...plan.report });
     assert.deepEqual(lines, [
       'rebalance by load (dry run): ops/s over the last 12.5 s, 3 masters',
       'bounds: slots per master 2730..8192 (half to 1.5x of an even share), at most 2048 slots moved, stop at spread <= 10.0%',
@@ -310,5 +311,59 @@ describe('REBALANCE LOAD on a real cluster', { skip }, () => {
 
     const values = await c.mget(...keys);
     assert.deepEqual(values, keys.map((k) => `v-${k}`), 'every key with its value');
+  });
+});
+
+/** INFO's `field:value` lines as a map. */
+function infoFields(text: string): Map<string, string> {
+  return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+}
+
+describe('REBALANCE LOAD with --workers 2', { skip }, () => {
+  test("the leader plans from every worker's counts, summed", { timeout: 120_000 }, async () => {
+    const p = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--workers', '2'] });
+    const clients: Redis[] = [];
+    try {
+      // Connections until both workers have some (the kernel spreads them, SO_REUSEPORT).
+      const pidOf = new Map<Redis, string>();
+      for (let i = 0; i < 40 && new Set(pidOf.values()).size < 2; i++) {
+        const c = await strictClient(p.port, 20_000);
+        clients.push(c);
+        pidOf.set(c, infoFields(String(await c.info('server'))).get('process_id')!);
+      }
+      assert.equal(new Set(pidOf.values()).size, 2, 'connections on both workers');
+      const leaderPid = await (async () => {
+        for (const c of clients) {
+          const info = infoFields(String(await c.info('coordination')));
+          if (info.get('role') === 'leader') return pidOf.get(c)!;
+        }
+        return [...pidOf.values()].find((pid) => pid !== pidOf.get(clients[0])) ?? '';
+      })();
+      // Each client: 200 SETs then 200 GETs of its own keys, counted per worker.
+      const sent = new Map<string, number>();
+      await Promise.all(clients.map(async (c, i) => {
+        const pipe = c.pipeline();
+        for (let k = 0; k < 200; k++) pipe.set(`w${i}:${k}`, 'v');
+        for (let k = 0; k < 200; k++) pipe.get(`w${i}:${k}`);
+        const replies = await pipe.exec();
+        assert.ok(replies !== null && replies.every(([err]) => err === null));
+        sent.set(pidOf.get(c)!, (sent.get(pidOf.get(c)!) ?? 0) + 400);
+      }));
+      const total = [...sent.values()].reduce((a, b) => a + b, 0);
+      const leaderAlone = sent.get(leaderPid) ?? 0;
+      assert.ok(leaderAlone < total, `the follower served some: ${JSON.stringify([...sent])}`);
+
+      const dry = (await clients[0].call('REBALANCE', 'LOAD', 'DRYRUN')) as string[];
+      const header = /^rebalance by load \(dry run\): ops\/s over the last ([\d.]+) s, 3 masters, counted by 2 workers$/.exec(dry[0]);
+      assert.ok(header !== null, dry[0]);
+      const ops = dry.filter((l) => l.startsWith('master ')).reduce((sum, l) => sum + Number(/ops\/s ([\d.]+) ->/.exec(l)![1]), 0);
+      const counted = ops * Number(header[1]);
+      // Every request counted once, by the worker that routed it: more than the leader alone saw.
+      assert.ok(counted > leaderAlone + (total - leaderAlone) / 2, `counted ${counted.toFixed(0)} of ${total} sent (the leader's own: ${leaderAlone})`);
+      assert.ok(counted < total * 1.5, `counted ${counted.toFixed(0)} of ${total} sent`);
+    } finally {
+      for (const c of clients) c.disconnect();
+      await p.cleanup();
+    }
   });
 });

@@ -172,10 +172,11 @@ export interface RebalanceBody {
 const loadPlanSchema = {
   type: 'object',
   description: 'REBALANCE LOAD: the plan (and, run, what it did)',
-  required: ['dryRun', 'windowSeconds', 'bounds', 'maxSlotsMoved', 'tolerance', 'masters', 'spreadBefore', 'spreadAfter', 'moves', 'slotsMoved', 'stopped'],
+  required: ['dryRun', 'windowSeconds', 'processes', 'bounds', 'maxSlotsMoved', 'tolerance', 'masters', 'spreadBefore', 'spreadAfter', 'moves', 'slotsMoved', 'stopped'],
   properties: {
     dryRun: { type: 'boolean' },
     windowSeconds: { type: 'number', description: 'the time the ops/s cover' },
+    processes: { type: 'integer', description: 'how many proxy processes counted the load (--workers: every worker that answered; else 1)' },
     bounds: {
       type: 'object',
       description: 'the slot-count rule: a move never takes a master below min or above max slots (half to 1.5x of an even share)',

@@ -5,14 +5,14 @@
  * so it takes the topology guard, as LIST does.
  */
 import type { FastifyInstance } from 'fastify';
-import type { SlotLoadSource } from '../ops/slot-load.js';
+import type { SlotLoad } from '../ops/slot-load.js';
 import { UNASSIGNED, type SlotMap } from '../cluster/slot-map.js';
 import type { RouteGuard } from './auth.js';
 import { errorReplies } from './schemas.js';
 import { HttpError } from './http-error.js';
 
 export interface SlotLoadRoutesOptions {
-  load: SlotLoadSource;
+  load: SlotLoad;
   /** The router's slot map now (which master serves each slot). */
   slotMap: () => SlotMap;
   guard: RouteGuard;
@@ -64,7 +64,7 @@ export function slotLoadRoutes(app: FastifyInstance, o: SlotLoadRoutesOptions): 
   }, async (request) => {
     const top = request.query.top === undefined ? DEFAULT_TOP : Number(request.query.top);
     if (top > SLOTS) throw new HttpError(400, `top must be 1 to ${SLOTS}, not ${top}`);
-    const { perSlot, seconds } = o.load.rates();
+    const { perSlot, seconds } = o.load.ratesNow();
     const map = o.slotMap();
     let total = 0;
     const busy: number[] = [];

@@ -8,7 +8,8 @@
  * counts over the time they cover, so it always spans between one and two windows.
  *
  * The data plane counts into a SlotLoad; the control plane reads it as a SlotLoadSource
- * (main.ts hands the one to the other), so neither imports the other.
+ * (main.ts hands the one to the other), so neither imports the other. With --workers the
+ * source sums every worker's rates, gathered over the supervisor when a plan is made.
  */
 
 const SLOTS = 16384;
@@ -20,13 +21,63 @@ export const SLOT_LOAD_WINDOW_MS = 10_000;
 export interface SlotRates {
   /** Requests per second of each slot (index: slot). */
   readonly perSlot: Float64Array;
-  /** The time the rates cover, in seconds. */
+  /** The time the rates cover, in seconds (this process's window). */
   readonly seconds: number;
+  /** How many proxy processes' counts are summed here (1: this one's alone). */
+  readonly processes: number;
 }
 
-/** What the control plane may read of the data plane's slot counts. */
+/**
+ * What the control plane may read of the data plane's slot counts: this process's, or
+ * with --workers every worker's summed (asked of them over IPC, hence a promise).
+ */
 export interface SlotLoadSource {
-  rates(): SlotRates;
+  rates(): Promise<SlotRates>;
+}
+
+/** A process's rates as they travel between workers: only the slots with load. */
+export interface SlotRatesMessage {
+  seconds: number;
+  slots: number[];
+  rates: number[];
+}
+
+export function slotRatesMessage(r: SlotRates): SlotRatesMessage {
+  const slots: number[] = [];
+  const rates: number[] = [];
+  for (let slot = 0; slot < r.perSlot.length; slot++) {
+    if (r.perSlot[slot] > 0) {
+      slots.push(slot);
+      rates.push(r.perSlot[slot]);
+    }
+  }
+  return { seconds: r.seconds, slots, rates };
+}
+
+/**
+ * Every worker's rates summed: `gather` asks each worker (this one included) for its own.
+ * A worker that does not answer is left out; when none does, this process's rates serve.
+ */
+export function summedSlotLoad(own: SlotLoad, gather: () => Promise<SlotRatesMessage[]>): SlotLoadSource {
+  return {
+    async rates() {
+      let replies: SlotRatesMessage[];
+      try {
+        replies = (await gather()).filter((m) => Array.isArray(m?.slots) && Array.isArray(m.rates));
+      } catch {
+        replies = [];
+      }
+      if (replies.length === 0) return own.ratesNow();
+      const perSlot = new Float64Array(SLOTS);
+      for (const m of replies) {
+        for (let i = 0; i < m.slots.length; i++) {
+          const slot = m.slots[i];
+          if (Number.isInteger(slot) && slot >= 0 && slot < SLOTS) perSlot[slot] += Number(m.rates[i]) || 0;
+        }
+      }
+      return { perSlot, seconds: Math.max(...replies.map((m) => m.seconds)), processes: replies.length };
+    },
+  };
 }
 
 export class SlotLoad implements SlotLoadSource {
@@ -63,12 +114,17 @@ export class SlotLoad implements SlotLoadSource {
     this.currentSince = at;
   }
 
-  rates(): SlotRates {
+  rates(): Promise<SlotRates> {
+    return Promise.resolve(this.ratesNow());
+  }
+
+  /** This process's rates, now. */
+  ratesNow(): SlotRates {
     const ms = Math.max(1, this.previousMs + (this.now() - this.currentSince));
     const perSlot = new Float64Array(SLOTS);
     const scale = 1000 / ms;
     for (let slot = 0; slot < SLOTS; slot++) perSlot[slot] = (this.current[slot] + this.previous[slot]) * scale;
-    return { perSlot, seconds: ms / 1000 };
+    return { perSlot, seconds: ms / 1000, processes: 1 };
   }
 
   close(): void {

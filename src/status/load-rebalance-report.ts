@@ -3,7 +3,7 @@
  * LIST does), the HTTP API (the object itself) and ihs-cli (the lines). A leaf, so the
  * surfaces and the control plane share it without importing each other.
  *
- *   header   `rebalance by load[ (dry run)]: ops/s over the last S s, N masters`
+ *   header   `rebalance by load[ (dry run)]: ops/s over the last S s, N masters[, counted by W workers]`
  *   rules    `bounds: slots per master A..B (half to 1.5x of an even share), at most M slots moved, stop at spread <= T%`
  *   master   `master <id> ops/s <before> -> <after> slots <before> -> <after>`
  *   spread   `spread (max-min)/mean <before>% -> <after>%`
@@ -35,6 +35,8 @@ export interface LoadRebalanceReport {
   dryRun: boolean;
   /** The time the rates cover, in seconds. */
   windowSeconds: number;
+  /** How many proxy processes counted the load (--workers: every worker that answered; else 1). */
+  processes: number;
   /** The slot-count rule as a bound: a move never takes a master below `min` or above `max` slots. */
   bounds: { min: number; max: number };
   /** The most slots one REBALANCE LOAD moves. */
@@ -59,7 +61,7 @@ const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
 /** The verb's lines. */
 export function loadRebalanceLines(r: LoadRebalanceReport): string[] {
   const lines = [
-    `rebalance by load${r.dryRun ? ' (dry run)' : ''}: ops/s over the last ${r.windowSeconds.toFixed(1)} s, ${r.masters.length} masters`,
+    `rebalance by load${r.dryRun ? ' (dry run)' : ''}: ops/s over the last ${r.windowSeconds.toFixed(1)} s, ${r.masters.length} masters${r.processes > 1 ? `, counted by ${r.processes} workers` : ''}`,
     `bounds: slots per master ${r.bounds.min}..${r.bounds.max} (half to 1.5x of an even share), at most ${r.maxSlotsMoved} slots moved, stop at spread <= ${percent(r.tolerance)}`,
     ...r.masters.map((m) => `master ${m.id} ops/s ${ops(m.opsBefore)} -> ${ops(m.opsAfter)} slots ${m.slotsBefore} -> ${m.slotsAfter}`),
     `spread (max-min)/mean ${percent(r.spreadBefore)} -> ${percent(r.spreadAfter)}`,

@@ -44,7 +44,7 @@ export interface LoadPlanInput {
 /** The plan: the moves for the migrator, and the report without what only the caller knows. */
 export interface LoadPlan {
   moves: SlotMove[];
-  report: Omit<LoadRebalanceReport, 'dryRun' | 'windowSeconds' | 'result'>;
+  report: Omit<LoadRebalanceReport, 'dryRun' | 'windowSeconds' | 'processes' | 'result'>;
 }
 
 /** (max − min) / mean; 0 when there is no load. */
@@ -230,13 +230,13 @@ export async function rebalanceByLoad(
   if (!opts.dryRun) await migrator.resume();
   const exclude = new Set(opts.exclude ?? []);
   const holdings = await currentHoldings(cluster, slotMaps);
-  const rates = load.rates();
+  const rates = await load.rates();
   const plan = planLoadRebalance({
     ownership: holdings.flatMap((h) => h.ranges.map(([first, last]): SlotRange => [first, last, h.id])),
     masterIds: holdings.map((h) => h.id).filter((id) => !exclude.has(id)),
     perSlot: rates.perSlot,
   });
-  const report: LoadRebalanceReport = { dryRun: opts.dryRun, windowSeconds: rates.seconds, ...plan.report };
+  const report: LoadRebalanceReport = { dryRun: opts.dryRun, windowSeconds: rates.seconds, processes: rates.processes, ...plan.report };
   opts.log?.info({ dryRun: opts.dryRun, slots: plan.report.slotsMoved, ranges: plan.moves.length, spreadBefore: report.spreadBefore, spreadAfter: report.spreadAfter, stopped: report.stopped }, 'rebalance by load planned');
   if (opts.dryRun || plan.moves.length === 0) return { report, migration: undefined };
   return { report, migration: await migrator.migrate(plan.moves, 'rebalance by load') };
