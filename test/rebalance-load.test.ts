@@ -253,6 +253,21 @@ describe('REBALANCE LOAD on a real cluster', { skip }, () => {
     for (const k of keys) seed.set(k, `v-${k}`);
     await seed.exec();
 
+    // Counting: one per keyed request, one per part of a split one (MGET of two slots: one each).
+    const counted = (slot: number): number => {
+      const r = tp.proxy.server.router.slotLoad.ratesNow();
+      return Math.round(r.perSlot[slot] * r.seconds);
+    };
+    const [ka, kb] = ['split:a', 'split:b'];
+    const [sa, sb] = [calculateSlot(ka), calculateSlot(kb)];
+    assert.notEqual(sa, sb);
+    const [a0, b0] = [counted(sa), counted(sb)];
+    await c.mget(ka, kb);
+    assert.deepEqual([counted(sa) - a0, counted(sb) - b0], [1, 1], 'a split MGET counts once per part');
+    await c.get(ka);
+    await c.ping();
+    assert.deepEqual([counted(sa) - a0, counted(sb) - b0], [2, 1], 'a GET counts once; PING (no key) not at all');
+
     const before = await measure(w, 8);
     const spreadBefore = loadSpread(before);
     assert.ok(spreadBefore > 1, `the load is skewed: ${before.join(' ')}`);
