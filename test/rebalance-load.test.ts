@@ -18,6 +18,8 @@ import type { SlotRange } from '../src/cluster/topology/topology.js';
 import { loadRebalanceLines } from '../src/status/load-rebalance-report.js';
 import { parsePromptWords } from '../src/cli/cli-args.js';
 import { CliError } from '../src/cli/cli-error.js';
+import { ProxyConnection } from '../src/cli/proxy-connection.js';
+import { runCommand } from '../src/cli/commands.js';
 import { ProxyProcess } from './support/proxy-process.js';
 import { parseListing } from '../src/status/list-format.js';
 import { sleep } from '../src/nodes/wait.js';
@@ -291,6 +293,17 @@ describe('REBALANCE LOAD on a real cluster', { skip }, () => {
     assert.ok(dry.some((l) => /^move \d+(-\d+)? m\d -> m\d ops\/s [\d.]+$/.test(l)), dry.join('\n'));
     assert.match(dry.at(-1)!, /^stopped: balanced: spread/);
     assert.deepEqual((await masters()).map((m) => m.slots), slotsBefore, 'a dry run moves nothing');
+
+    // ihs-cli rebalance --load --dry-run prints the same lines.
+    const cli = new ProxyConnection({ host: '127.0.0.1', port: tp.port, username: undefined, password: undefined, tls: undefined });
+    try {
+      const printed = (await runCommand(cli, { kind: 'rebalance-load', dryRun: true }))!.split('\n');
+      assert.equal(printed.length, dry.length);
+      assert.match(printed[0], /^rebalance by load \(dry run\): /);
+      assert.equal(printed.at(-1), dry.at(-1));
+    } finally {
+      cli.close();
+    }
 
     // The HTTP API's dry run: the same plan, as an object.
     const res = await fetch(`${httpBase}/api/v1/cluster/rebalance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: 'load', dryRun: true }) });
