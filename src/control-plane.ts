@@ -24,6 +24,8 @@ import type { NodeProvider } from './nodes/provider.js';
 import { FailoverMonitor } from './failover/failover-monitor.js';
 import { ClusterAdmin, migrationListing, parseNodeAddress, recoveryListing } from './admin/cluster-admin.js';
 import { rebalanceCluster } from './cluster/operations/rebalance.js';
+import { rebalanceByLoad } from './cluster/operations/load-rebalance.js';
+import type { SlotLoadSource } from './ops/slot-load.js';
 import type { ShardRecoveryOperation } from './failover/shard-recovery.js';
 import { ProcessRecoveryInstances, type RecoveryInstanceRunner } from './nodes/recovery-instance.js';
 import { dockerClusterId, DockerProvider } from './nodes/docker/docker-provider.js';
@@ -68,6 +70,8 @@ export interface DataPlaneLink {
   firstMap: SlotMap;
   /** Where the proxy listens (RESP and HTTP): never a node to add. */
   proxyListeners: () => NodeAddress[];
+  /** Requests per slot as this process routed them (REBALANCE LOAD). */
+  slotLoad: SlotLoadSource;
 }
 
 interface Providers {
@@ -194,6 +198,7 @@ export class ControlPlane {
       slotMap: () => link.slotMaps.refresh(),
       failover,
       rebalance: (exclude) => rebalanceCluster(migrator, cluster, link.slotMaps, { exclude, log }),
+      rebalanceLoad: (dryRun, exclude) => rebalanceByLoad(migrator, cluster, link.slotMaps, link.slotLoad, { dryRun, exclude, log }),
       progress: () => [...migrationListing(migrator.progress()), ...(failover === undefined ? [] : failover.recoveryStatus().map(recoveryListing))],
       commandTimeoutMs: config.connectTimeout,
       log,

@@ -47,6 +47,7 @@ import type { WorkerStats } from './status/worker-stats.js';
 import { ClusterEventLog } from './status/cluster-events.js';
 import { MetricsHistory } from './status/metrics-history.js';
 import { MetricsSampler, servingMasters } from './http/metrics-sampler.js';
+import { slotRatesMessage, summedSlotLoad } from './ops/slot-load.js';
 
 export type { ProxyHooks } from './control-plane.js';
 
@@ -194,6 +195,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
           log,
           stats: () => workerStats(worker.index, server, coordinator.status().role),
           metrics: async () => (metrics === undefined ? [] : metrics.json()),
+          slotLoad: () => (router === undefined ? { seconds: 0, slots: [], rates: [] } : slotRatesMessage(router.slotLoad.ratesNow())),
         })
       : undefined;
   const coordinator: Coordinator =
@@ -281,7 +283,9 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     ...(http === undefined ? [] : [{ host: config.httpBind, port: http.port }]),
     ...(peer === undefined ? [] : [peer.address]),
   ];
-  const link = () => ({ gate: routing, slotMaps, firstMap: routing.slotMap, proxyListeners });
+  // REBALANCE LOAD plans from every worker's counts (each counts what it routes).
+  const slotLoad = workers === undefined ? routing.slotLoad : summedSlotLoad(routing.slotLoad, () => workers.collectSlotLoad(3000));
+  const link = () => ({ gate: routing, slotMaps, firstMap: routing.slotMap, proxyListeners, slotLoad });
   if (control !== undefined) await control.attach(link());
 
   const remote = new RemoteAdmin({

@@ -444,7 +444,7 @@ describe('ihs-cli parts', () => {
         }
       }
     }
-    assert.equal(forms, 13);
+    assert.equal(forms, 14);
     // The optional parts left out, and a value left out where the form allows it.
     assert.deepEqual(parsePromptWords(['ls']), { kind: 'list', json: false });
     assert.deepEqual(parsePromptWords(['add']), { kind: 'add-master', address: undefined });

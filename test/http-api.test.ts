@@ -279,7 +279,7 @@ describe('HTTP API v1, open (no passwords)', { skip }, () => {
     // Unknown body fields are refused by every change, named; a route that takes none refuses any.
     const fieldRefusals: [string, string, unknown, string][] = [
       ['POST', '/api/v1/cluster/failover', { master: added, now: true }, 'now'],
-      ['POST', '/api/v1/cluster/rebalance', { dryRun: true }, 'dryRun'],
+      ['POST', '/api/v1/cluster/rebalance', { now: true }, 'now'],
       ['DELETE', `/api/v1/clients/${replica.id}`, { force: true }, 'force'],
       ['POST', '/api/v1/clients', { role: 'master', replicas: 2 }, 'replicas'],
     ];
@@ -327,6 +327,7 @@ describe('HTTP API v1, open (no passwords)', { skip }, () => {
       'GET /api/v1/events',
       'GET /api/v1/hash/data/{key}',
       'GET /api/v1/history',
+      'GET /api/v1/slots/load',
       'GET /healthz',
       'GET /metrics',
       'POST /api/v1/clients',
@@ -479,7 +480,7 @@ describe('HTTP API v1 with --admin-password and --requirepass', { skip }, () => 
       assert.equal((await nodesOf(base, path, ADMIN)).length, 2, `GET ${path} with the admin password`);
     }
     // The status page's timeline and history show the topology too (status-api.test.ts has their contents).
-    for (const path of ['/api/v1/events', '/api/v1/history']) {
+    for (const path of ['/api/v1/events', '/api/v1/history', '/api/v1/slots/load']) {
       for (const token of [undefined, DATA]) assert.equal((await call(base, 'GET', path, { token })).status, 401, `GET ${path} with ${token}`);
       const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
       assert.equal(res.status, 200, path);

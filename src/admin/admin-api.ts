@@ -6,6 +6,7 @@
 import type { NodeAddress } from '../nodes/control-client.js';
 import type { NodeRecord } from '../cluster/topology/topology.js';
 import type { ClusterListing } from '../status/list-format.js';
+import type { LoadRebalanceReport } from '../status/load-rebalance-report.js';
 
 export interface AdminApi {
   /** Every node and the operations under way (LIST). */
@@ -18,6 +19,8 @@ export interface AdminApi {
   addReplica(masterName: string, address?: NodeAddress): Promise<string>;
   /** REBALANCE. */
   rebalance(): Promise<string>;
+  /** REBALANCE LOAD [DRYRUN]: the plan, and what the migration did unless a dry run. */
+  rebalanceLoad(dryRun: boolean): Promise<LoadRebalanceReport>;
   /** REMOVE <node>. */
   remove(name: string): Promise<string>;
   /** A node by our id or host:port; AdminError when there is none. */

@@ -1,7 +1,7 @@
 /**
  * The admin verbs over RESP, for `redis-cli -p 6380 LIST` and friends:
  *   ADD MASTER [host:port] · ADD SLAVE|REPLICA <master> [host:port] · LIST (LS) ·
- *   REMOVE <node> · FAILOVER <master> [FORCE] · REBALANCE
+ *   REMOVE <node> · FAILOVER <master> [FORCE] · REBALANCE · REBALANCE LOAD [DRYRUN]
  * Parsing and replies only; what each does is ClusterAdmin's. With --admin-password a
  * client must `AUTH admin <password>` first; data users get NOPERM, in Redis's words.
  * Replies come when the change is done (a REBALANCE may take a while: redis-cli waits).
@@ -12,6 +12,7 @@ import type { AdminVerbClient, AdminVerbHandler, AdminVerbTable } from '../comma
 import { AdminError, parseNodeAddress } from './cluster-admin.js';
 import { ADMIN_RPC_VERB, NoLeaderError, type AdminApi, type AdminRpcServer } from './admin-api.js';
 import { listLines, type ClusterListing } from '../status/list-format.js';
+import { loadRebalanceLines } from '../status/load-rebalance-report.js';
 
 type Verb = (admin: AdminApi, args: string[]) => Promise<Buffer>;
 
@@ -45,9 +46,13 @@ const add: Verb = async (admin, args) => {
   usage('ADD MASTER [host:port] | ADD SLAVE <master> [host:port] | ADD REPLICA <master> [host:port]');
 };
 
+/** REBALANCE (slot counts) | REBALANCE LOAD [DRYRUN] (ops/s per master; the plan's lines, as LIST's). */
 const rebalance: Verb = async (admin, args) => {
-  if (args.length !== 0) usage('REBALANCE');
-  return encodeSimple(await admin.rebalance());
+  if (args.length === 0) return encodeSimple(await admin.rebalance());
+  const words = args.map((a) => a.toUpperCase());
+  if (words[0] !== 'LOAD' || args.length > 2 || (args.length === 2 && words[1] !== 'DRYRUN')) usage('REBALANCE [LOAD [DRYRUN]]');
+  const report = await admin.rebalanceLoad(args.length === 2);
+  return encodeArray(loadRebalanceLines(report).map((l) => encodeBulk(l)));
 };
 
 const remove: Verb = async (admin, args) => {

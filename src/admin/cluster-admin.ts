@@ -25,6 +25,7 @@ import type { NodeStatus } from '../status/node-status.js';
 import type { RecoveryStatus } from '../status/recovery-status.js';
 import type { ClusterListing, NodeListing, OperationListing } from '../status/list-format.js';
 import { NO_EVENTS, type ClusterEventRecorder } from '../status/cluster-events.js';
+import type { LoadRebalanceReport } from '../status/load-rebalance-report.js';
 
 /** A request the admin refuses; its message is the reply (after "ERR "). Nothing was changed. */
 export class AdminError extends Error {
@@ -39,6 +40,8 @@ export interface ClusterAdminOptions {
   failover: FailoverMonitor | undefined;
   /** Even the slots (and their keys) out over the masters but `exclude`, which give all theirs away. */
   rebalance: (exclude: string[]) => Promise<MigrationReport>;
+  /** REBALANCE LOAD: plan from the slot load, `exclude` taking no slots; the moves made unless a dry run. */
+  rebalanceLoad: (dryRun: boolean, exclude: string[]) => Promise<{ report: LoadRebalanceReport; migration: MigrationReport | undefined }>;
   /** Operations in progress of other parts (migrations, recoveries), for LIST. */
   progress: () => OperationListing[];
   commandTimeoutMs: number;
@@ -185,6 +188,29 @@ export class ClusterAdmin {
     });
   }
 
+  /**
+   * REBALANCE LOAD [DRYRUN]: move slots so the masters' ops/s (as this proxy counted them)
+   * even out, within the slot-count bound. A dry run only plans: it changes nothing, so it
+   * runs beside a change under way.
+   */
+  async rebalanceLoad(dryRun: boolean): Promise<LoadRebalanceReport> {
+    if (dryRun) return (await this.planByLoad(true)).report;
+    return this.exclusive('REBALANCE LOAD', async (step) => {
+      step('moving slots by load (see the migration)');
+      const { report, migration } = await this.planByLoad(false);
+      if (migration?.interrupted === true) throw new AdminError(`the slot migration ${migration.id} was stopped (the proxy is shutting down); it resumes on the next start`);
+      return { ...report, result: migration === undefined ? 'nothing moved' : describeMigration(migration) };
+    }, (report) => `${report.result ?? ''}; spread ${(100 * report.spreadBefore).toFixed(1)}% -> ${(100 * report.spreadAfter).toFixed(1)}% planned; stopped: ${report.stopped}`);
+  }
+
+  private async planByLoad(dryRun: boolean): Promise<{ report: LoadRebalanceReport; migration: MigrationReport | undefined }> {
+    try {
+      return await this.o.rebalanceLoad(dryRun, await this.unreplicatedEmptyMasters());
+    } catch (err) {
+      throw new AdminError((err as Error).message.replace(/^ERR /, ''));
+    }
+  }
+
   /** ADD SLAVE|REPLICA <master>: a new replica of that master, started by the provider, in sync when this resolves. */
   addReplica(masterName: string, address?: NodeAddress): Promise<string> {
     return this.exclusive(`ADD REPLICA ${masterName}`, async (step) => {
@@ -302,11 +328,11 @@ export class ClusterAdmin {
    * while a restarted proxy finishes the last run's change waits for it instead: the admin
    * did not start that one and cannot know it is running.
    */
-  private async exclusive<T>(what: string, work: (step: StepReporter) => Promise<T>): Promise<T> {
+  private async exclusive<T>(what: string, work: (step: StepReporter) => Promise<T>, summary: (result: T) => string = (r) => (typeof r === 'string' ? r : 'done')): Promise<T> {
     const events = this.o.events ?? NO_EVENTS;
     try {
       const result = await this.oneAtATime(what, work);
-      events.record({ kind: 'admin', verb: what, outcome: 'done', result: typeof result === 'string' ? result : 'done' });
+      events.record({ kind: 'admin', verb: what, outcome: 'done', result: summary(result) });
       return result;
     } catch (err) {
       events.record({ kind: 'admin', verb: what, outcome: err instanceof AdminError ? 'refused' : 'failed', result: (err as Error).message });

@@ -18,6 +18,8 @@ export type CliCommand =
   /** FAILOVER <master> [FORCE]: force for a master that is down. */
   | { kind: 'failover'; master: string; force: boolean }
   | { kind: 'rebalance' }
+  /** REBALANCE LOAD [DRYRUN]. */
+  | { kind: 'rebalance-load'; dryRun: boolean }
   | { kind: 'help' }
   | { kind: 'exit' };
 
@@ -65,6 +67,8 @@ export const MASTER: Flag = { long: 'master', short: 'm', value: 'MASTER' };
 export const SLAVE: Flag = { long: 'slave', short: 's', value: 'SLAVE' };
 export const JSON_FLAG: Flag = { long: 'json' };
 export const FORCE: Flag = { long: 'force' };
+export const LOAD: Flag = { long: 'load' };
+export const DRY_RUN: Flag = { long: 'dry-run' };
 
 /** The words that name a node the proxy should start instead of one at an address. */
 const NEW_NODE = new Set(['', 'new']);
@@ -129,7 +133,17 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
   },
-  { names: ['rebalance'], forms: [{ tokens: [], says: 'even the slots out over the masters, keys included', build: () => ({ kind: 'rebalance' }) }] },
+  {
+    names: ['rebalance'],
+    forms: [
+      {
+        tokens: [{ flag: LOAD }, { flag: DRY_RUN, optional: true }],
+        says: "move slots so the masters' ops/s even out (REBALANCE LOAD); --dry-run: only show the plan",
+        build: (v) => ({ kind: 'rebalance-load', dryRun: v['dry-run'] === 'true' }),
+      },
+      { tokens: [], says: 'even the slots out over the masters, keys included', build: () => ({ kind: 'rebalance' }) },
+    ],
+  },
   { names: ['help'], forms: [{ tokens: [], says: 'this text', build: () => ({ kind: 'help' }) }] },
   { names: ['exit', 'quit'], forms: [{ tokens: [], says: 'leave the prompt (also Ctrl-D)', build: () => ({ kind: 'exit' }) }] },
 ];

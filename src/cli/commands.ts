@@ -1,6 +1,6 @@
 /**
  * Each CLI command as the RESP the proxy understands (the verbs redis-cli can send too:
- * GET, SET, ADD MASTER, ADD SLAVE, LIST, REMOVE, FAILOVER, REBALANCE), and its reply as text.
+ * GET, SET, ADD MASTER, ADD SLAVE, LIST, REMOVE, FAILOVER, REBALANCE [LOAD [DRYRUN]]), and its reply as text.
  */
 import type { CliCommand } from './cli-forms.js';
 import { CliError } from './cli-error.js';
@@ -38,6 +38,11 @@ export async function runCommand(conn: ProxyConnection, command: CliCommand): Pr
       return text(await conn.call('FAILOVER', command.master, ...(command.force ? ['FORCE'] : [])), 'FAILOVER');
     case 'rebalance':
       return text(await conn.call('REBALANCE'), 'REBALANCE');
+    case 'rebalance-load': {
+      const reply = await conn.call('REBALANCE', 'LOAD', ...(command.dryRun ? ['DRYRUN'] : []));
+      if (!Array.isArray(reply) || !reply.every((l): l is string => typeof l === 'string')) throw unexpected('REBALANCE LOAD', reply);
+      return reply.join('\n');
+    }
     case 'help':
       return HELP;
     case 'exit':

@@ -12,6 +12,7 @@ import type { SlotMap } from '../cluster/slot-map.js';
 import type { NodeStatus } from '../status/node-status.js';
 import type { NodeRecord, TopologyDoc } from '../cluster/topology/topology.js';
 import type { ClusterListing } from '../status/list-format.js';
+import type { LoadRebalanceReport } from '../status/load-rebalance-report.js';
 import type { CoordinationStatus } from './coordinator.js';
 import type { RemoteAdmin } from './remote-admin.js';
 
@@ -62,6 +63,12 @@ export class AdminSwitch implements AdminApi, AdminRpcServer {
 
   rebalance(): Promise<string> {
     return this.run('rebalance', [], (a) => a.rebalance());
+  }
+
+  rebalanceLoad(dryRun: boolean): Promise<LoadRebalanceReport> {
+    const local = this.o.local();
+    if (local !== undefined) return local.admin.rebalanceLoad(dryRun);
+    return this.o.remote.call<LoadRebalanceReport>('rebalanceLoad', [dryRun]);
   }
 
   remove(name: string): Promise<string> {
@@ -130,6 +137,9 @@ export class AdminSwitch implements AdminApi, AdminRpcServer {
         return admin.addReplica(text(0), address(1));
       case 'rebalance':
         return admin.rebalance();
+      case 'rebalanceLoad':
+        if (typeof args[0] !== 'boolean') throw new AdminError(`${method}: argument 1 must be true (a dry run) or false`);
+        return admin.rebalanceLoad(args[0]);
       case 'remove':
         return admin.remove(text(0));
       case 'rememberConfig':

@@ -18,6 +18,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import type { NodeAddress } from '../nodes/control-client.js';
 import type { WorkerStats } from '../status/worker-stats.js';
+import type { SlotRatesMessage } from '../ops/slot-load.js';
 import type { ProxyRecord } from './coordinator.js';
 import { WORKER_ENV, type FromWorker, type ToWorker } from './worker-messages.js';
 
@@ -126,9 +127,13 @@ export class Supervisor {
         this.broadcast({ t: 'stats', workers: this.workers.flatMap((x) => (x.stats === undefined || x.child === undefined ? [] : [x.stats])) });
         return;
       case 'collect-metrics':
-        return this.collectMetrics(w, m.id);
+        return this.collect((request) => ({ t: 'metrics-request', id: request }), (replies) => this.send(w, { t: 'metrics', id: m.id, workers: replies }));
       case 'metrics-reply':
-        return this.metricsReply(w, m.id, m.metrics);
+        return this.collectedReply(w, m.id, m.metrics);
+      case 'collect-slot-load':
+        return this.collect((request) => ({ t: 'slot-load-request', id: request }), (replies) => this.send(w, { t: 'slot-load', id: m.id, workers: replies as SlotRatesMessage[] }));
+      case 'slot-load-reply':
+        return this.collectedReply(w, m.id, m.load);
     }
   }
 
@@ -178,7 +183,12 @@ export class Supervisor {
     };
   }
 
-  private collectMetrics(from: Worker, id: number): void {
+  /**
+   * Ask every worker that is up (`ask`: the request, by its number here) and hand their
+   * replies to `done` (metrics, slot rates). A worker that does not answer in time is left
+   * out rather than holding the asker.
+   */
+  private collect(ask: (request: number) => ToWorker, done: (replies: unknown[]) => void): void {
     const request = ++this.nextRequest;
     const up = this.workers.filter((x) => x.child !== undefined && x.self !== undefined);
     const finish = (): void => {
@@ -186,18 +196,17 @@ export class Supervisor {
       if (r === undefined) return;
       clearTimeout(r.timer);
       this.metricsRequests.delete(request);
-      this.send(from, { t: 'metrics', id, workers: r.replies });
+      done(r.replies);
     };
-    // A worker that does not answer in time is left out rather than holding /metrics.
     this.metricsRequests.set(request, { wanted: new Set(up.map((x) => x.index)), replies: [], timer: setTimeout(finish, 2000), finish });
-    for (const x of up) this.send(x, { t: 'metrics-request', id: request });
+    for (const x of up) this.send(x, ask(request));
     if (up.length === 0) finish();
   }
 
-  private metricsReply(w: Worker, request: number, metrics: unknown): void {
+  private collectedReply(w: Worker, request: number, reply: unknown): void {
     const r = this.metricsRequests.get(request);
     if (r === undefined || !r.wanted.delete(w.index)) return;
-    r.replies.push(metrics);
+    r.replies.push(reply);
     if (r.wanted.size === 0) r.finish();
   }
 

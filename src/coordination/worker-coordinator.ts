@@ -1,7 +1,7 @@
 /**
  * WorkerCoordinator: a worker of `--workers N` (one host, one port shared with reusePort).
  * The supervisor process decides who leads (supervisor.ts); this side follows its word,
- * shares its counters every second and answers requests for its metrics. The workers
+ * shares its counters every second and answers requests for its metrics and slot rates. The workers
  * share the data dir, so the document stays topology.json: the leader writes it, the
  * others read it.
  */
@@ -11,6 +11,7 @@ import { TopologyStore } from '../cluster/topology/topology-store.js';
 import type { WorkerStats } from '../status/worker-stats.js';
 import type { CoordinationStatus, Coordinator, ProxyRecord, Role, RoleListener } from './coordinator.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
+import type { SlotRatesMessage } from '../ops/slot-load.js';
 
 const STATS_INTERVAL_MS = 1000;
 
@@ -23,6 +24,8 @@ export interface WorkerCoordinatorOptions {
   stats: () => WorkerStats;
   /** This worker's metrics (prom-client's JSON). */
   metrics: () => Promise<unknown>;
+  /** This worker's slot rates (REBALANCE LOAD sums every worker's). */
+  slotLoad: () => SlotRatesMessage;
 }
 
 export class WorkerCoordinator implements Coordinator {
@@ -34,6 +37,7 @@ export class WorkerCoordinator implements Coordinator {
   private roles: RoleListener | undefined;
   private changes: Promise<void> = Promise.resolve();
   private workerStats: WorkerStats[] = [];
+  /** Collections asked of the supervisor (metrics, slot rates), by request id. */
   private readonly pendingMetrics = new Map<number, (workers: unknown[]) => void>();
   private nextMetricsId = 0;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -79,17 +83,26 @@ export class WorkerCoordinator implements Coordinator {
 
   /** Every worker's metrics (prom-client JSON), through the supervisor. */
   collectMetrics(timeoutMs: number): Promise<unknown[]> {
+    return this.collect((id) => ({ t: 'collect-metrics', id }), 'metrics', timeoutMs);
+  }
+
+  /** Every worker's slot rates, this one's included, through the supervisor. */
+  async collectSlotLoad(timeoutMs: number): Promise<SlotRatesMessage[]> {
+    return (await this.collect((id) => ({ t: 'collect-slot-load', id }), 'slot rates', timeoutMs)) as SlotRatesMessage[];
+  }
+
+  private collect(ask: (id: number) => FromWorker, what: string, timeoutMs: number): Promise<unknown[]> {
     const id = ++this.nextMetricsId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingMetrics.delete(id);
-        reject(new Error(`the workers' metrics did not arrive within ${timeoutMs} ms`));
+        reject(new Error(`the workers' ${what} did not arrive within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pendingMetrics.set(id, (workers) => {
         clearTimeout(timer);
         resolve(workers);
       });
-      this.send({ t: 'collect-metrics', id });
+      this.send(ask(id));
     });
   }
 
@@ -116,8 +129,12 @@ export class WorkerCoordinator implements Coordinator {
         );
         return;
       case 'metrics':
+      case 'slot-load':
         this.pendingMetrics.get(m.id)?.(m.workers);
         this.pendingMetrics.delete(m.id);
+        return;
+      case 'slot-load-request':
+        this.send({ t: 'slot-load-reply', id: m.id, load: this.o.slotLoad() });
         return;
       case 'stop':
       case 'kill-nodes':

@@ -24,6 +24,9 @@ import {
   clientsSchema,
   clusterSchema,
   emptyBodySchema,
+  rebalanceBodySchema,
+  rebalanceResultSchema,
+  type RebalanceBody,
   errorReplies,
   failoverBodySchema,
   nodeParamsSchema,
@@ -150,15 +153,26 @@ export function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): void {
     return { result: await admin.failover(master, force ? 'force' : 'planned') };
   });
 
-  app.post('/api/v1/cluster/rebalance', {
+  app.post<{ Body: RebalanceBody }>('/api/v1/cluster/rebalance', {
     ...guarded,
     schema: {
       summary: 'Rebalance',
-      description: 'REBALANCE: even the slots, and their keys, out over every master. No body (or {}).',
+      description:
+        'REBALANCE: even the slots, and their keys, out over every master. No body (or {}). ' +
+        '{"by": "load"}: REBALANCE LOAD — move slots so the masters\' ops/s (as this proxy counts them per slot) even out, within the slot-count bound; ' +
+        'with "dryRun": true only the plan (REBALANCE LOAD DRYRUN), nothing moved. The plan comes back as `plan`.',
       tags: ['cluster'],
       security,
-      body: emptyBodySchema,
-      response: changeReplies,
+      body: rebalanceBodySchema,
+      response: { ...changeReplies, 200: rebalanceResultSchema },
     },
-  }, async () => ({ result: await admin.rebalance() }));
+  }, async (request) => {
+    const { by = 'slots', dryRun = false } = request.body;
+    if (by === 'slots') {
+      if (dryRun) throw new HttpError(400, 'dryRun is for {"by": "load"}: REBALANCE has no dry run');
+      return { result: await admin.rebalance() };
+    }
+    const plan = await admin.rebalanceLoad(dryRun);
+    return { result: plan.result ?? `dry run: ${plan.slotsMoved} slots would move; ${plan.stopped}`, plan };
+  });
 }

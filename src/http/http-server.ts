@@ -27,6 +27,7 @@ import { HttpError } from './http-error.js';
 import { absentBodyIsEmpty, documentOptionalBodies } from './optional-body.js';
 import { DEFAULT_PUBLIC_DIR, operatorRoutes, type MetricsSource } from './operator-routes.js';
 import { statusRoutes } from './status-routes.js';
+import { slotLoadRoutes } from './slot-load-routes.js';
 import type { ClusterEventLog } from '../status/cluster-events.js';
 import type { MetricsHistory } from '../status/metrics-history.js';
 import type tls from 'node:tls';
@@ -206,6 +207,7 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
     guard: topology,
   });
   statusRoutes(app, { events: o.events, history: o.history, guard: topology });
+  slotLoadRoutes(app, { load: o.proxy.router.slotLoad, slotMap: () => o.proxy.router.slotMap, guard: topology });
   await operatorRoutes(app, {
     health: () => clusterHealth(o.proxy.router.slotMap, o.proxy.nodeStatus?.()),
     metrics: o.metrics,

@@ -154,6 +154,70 @@ export interface FailoverBody {
   force?: boolean;
 }
 
+/** REBALANCE's body: absent or `{}` (slot counts), or `{"by": "load", "dryRun": true}` (REBALANCE LOAD [DRYRUN]). */
+export const rebalanceBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    by: { type: 'string', enum: ['slots', 'load'], default: 'slots', description: 'slots: even the slot counts (REBALANCE); load: even the masters\' ops/s as this proxy counts them per slot (REBALANCE LOAD)' },
+    dryRun: { type: 'boolean', default: false, description: 'with by=load: only the plan, nothing moved (REBALANCE LOAD DRYRUN)' },
+  },
+} as const;
+
+export interface RebalanceBody {
+  by?: 'slots' | 'load';
+  dryRun?: boolean;
+}
+
+const loadPlanSchema = {
+  type: 'object',
+  description: 'REBALANCE LOAD: the plan (and, run, what it did)',
+  required: ['dryRun', 'windowSeconds', 'processes', 'bounds', 'maxSlotsMoved', 'tolerance', 'masters', 'spreadBefore', 'spreadAfter', 'moves', 'slotsMoved', 'stopped'],
+  properties: {
+    dryRun: { type: 'boolean' },
+    windowSeconds: { type: 'number', description: 'the time the ops/s cover' },
+    processes: { type: 'integer', description: 'how many proxy processes counted the load (--workers: every worker that answered; else 1)' },
+    bounds: {
+      type: 'object',
+      description: 'the slot-count rule: a move never takes a master below min or above max slots (half to 1.5x of an even share)',
+      required: ['min', 'max'],
+      properties: { min: { type: 'integer' }, max: { type: 'integer' } },
+    },
+    maxSlotsMoved: { type: 'integer' },
+    tolerance: { type: 'number', description: 'the plan stops once the spread is at most this' },
+    masters: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'opsBefore', 'opsAfter', 'slotsBefore', 'slotsAfter'],
+        properties: { id: { type: 'string' }, opsBefore: { type: 'number' }, opsAfter: { type: 'number' }, slotsBefore: { type: 'integer' }, slotsAfter: { type: 'integer' } },
+      },
+    },
+    spreadBefore: { type: 'number', description: '(max - min) / mean of the masters\' ops/s now' },
+    spreadAfter: { type: 'number', description: 'the same after the moves' },
+    moves: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['first', 'last', 'from', 'to', 'ops'],
+        properties: { first: { type: 'integer' }, last: { type: 'integer' }, from: { type: 'string' }, to: { type: 'string' }, ops: { type: 'number' } },
+      },
+    },
+    slotsMoved: { type: 'integer' },
+    stopped: { type: 'string', description: 'why the plan ends where it does' },
+    result: { type: 'string', description: 'what the migration did (absent in a dry run)' },
+  },
+} as const;
+
+export const rebalanceResultSchema = {
+  type: 'object',
+  required: ['result'],
+  properties: {
+    result: { type: 'string', description: 'what was done, in one line' },
+    plan: loadPlanSchema,
+  },
+} as const;
+
 /** The body of a change that takes no arguments (REBALANCE, REMOVE): absent, or `{}`. */
 export const emptyBodySchema = {
   type: 'object',

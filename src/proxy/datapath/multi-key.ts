@@ -44,6 +44,8 @@ export function splitterFor(commandName: string): Splitter | undefined {
 export interface SlotSender {
   slotOfArg(frame: RequestFrame, argIndex: number): number;
   sendToSlot(session: ClientLink, slot: number, raw: Buffer, sink: ReplySink): void;
+  /** Count one part sent to `slot` (the slot load REBALANCE LOAD plans from). */
+  countPart(slot: number): void;
   anyMaster(session: ClientLink): number;
   sendToMaster(session: ClientLink, master: number, raw: Buffer, sink: ReplySink): void;
 }
@@ -115,6 +117,7 @@ export function splitBySlot(router: SlotSender, session: ClientLink, frame: Requ
     const to = work[2 * K + p];
     raws[p] = encodePart(frame, work, from, to, step);
     slots[p] = work[K + p];
+    router.countPart(slots[p]);
     if (order !== null) {
       for (let at = from; at < to; at++) {
         order[2 * work[at]] = p;

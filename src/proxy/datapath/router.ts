@@ -57,6 +57,7 @@ import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
 import { ReplicaReads, type ReplicaReadOptions } from './replica-reads.js';
 import { ALL_SLOTS } from './client-replication.js';
+import { SlotLoad } from '../../ops/slot-load.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
@@ -123,6 +124,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
    */
   private replicas: ReplicaReads | null = null;
   private closed = false;
+  /** Requests per slot (REBALANCE LOAD plans from them): each keyed request, each part of a split one. */
+  readonly slotLoad = new SlotLoad();
 
   constructor(
     map: SlotMap,
@@ -334,7 +337,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
    */
   forward(session: ClientLink, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
     const slot = this.keysSlot(cmd, frame);
-    if (slot === CROSS_SLOTS) {
+    if (slot >= 0) this.slotLoad.hit(slot);
+    else if (slot === CROSS_SLOTS) {
       const splitter = splitterFor(cmd.name);
       if (splitter === undefined) (sink ?? session.openSlot()).deliver(CROSSSLOT);
       else if (this.replicas !== null && (cmd.flags & CMD_READONLY) === 0) splitBySlot(this, session, frame, splitter, this.replicas.trackWrite(session, ALL_SLOTS, sink ?? session.openSlot()));
@@ -405,6 +409,11 @@ export class Router implements ClusterErrorHandler, RequestGate {
     if (master !== UNASSIGNED && master < this.poolOf.length) return this.poolOf[master];
     this.refresher.requestRefresh();
     return undefined;
+  }
+
+  /** One part of a split multi-key request goes to `slot` (SlotSender). */
+  countPart(slot: number): void {
+    this.slotLoad.hit(slot);
   }
 
   /** Slot of one key given as an argument index of a frame. */
@@ -526,6 +535,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
 
   close(): void {
     this.closed = true;
+    this.slotLoad.close();
     for (const pool of [...this.masterHolds.pools()]) this.masterHolds.release(pool);
     this.slotHolds.close();
     this.pools.close();
