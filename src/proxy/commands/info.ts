@@ -398,7 +398,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ['client_recent_max_input_buffer', 0],
         ['client_recent_max_output_buffer', 0],
         ['blocked_clients', sessions.filter((c: ClientSession) => c.blocked).length],
-        ['tracking_clients', 0],
+        ['tracking_clients', ctx.tracking.trackingClients],
         ['clients_in_timeout_table', 0],
       ],
     ],

@@ -116,6 +116,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
   /** Told of lost connections and BUSY masters (the failover side, through RequestGate). */
   private watcher: BackendWatcher | undefined;
   private closed = false;
+  /** Told of every new slot map (client-side caching follows the masters). */
+  private readonly mapListeners: ((map: SlotMap) => void)[] = [];
 
   constructor(
     map: SlotMap,
@@ -154,6 +156,12 @@ export class Router implements ClusterErrorHandler, RequestGate {
       if (!this.serving.some((i) => this.poolOf[i] === pool)) this.masterHolds.release(pool);
     }
     this.pools.retireUnused(new Set(map.masters.map((m) => m.address)));
+    for (const listener of this.mapListeners) listener(map);
+  }
+
+  /** Call `listener` with every slot map taken from now on. */
+  onSlotMap(listener: (map: SlotMap) => void): void {
+    this.mapListeners.push(listener);
   }
 
   /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */
