@@ -13,6 +13,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { createClient, BasicClientSideCache } from 'redis5';
 import { ReplyScanner } from '../src/resp/reply-scanner.js';
@@ -23,6 +25,55 @@ import { startRedisServer, type RedisServerHandle } from './support/redis-server
 import { skipWithoutRedis } from './support/redis-binary.js';
 
 const skip = await skipWithoutRedis();
+const execFileP = promisify(execFile);
+
+/**
+ * redis-py 4.3 (Debian python3-redis; .ci/run installs it): a RESP2 client that caches in a
+ * dict, with CLIENT TRACKING ON REDIRECT to its own connection subscribed to
+ * __redis__:invalidate, as redis-py's RESP2 caching setups do. Prints what went wrong, or ok.
+ */
+const REDIS_PY_REDIRECT = `
+import sys, redis
+port, keys = int(sys.argv[1]), sys.argv[2:]
+writer = redis.Redis(port=port)
+inval = redis.Connection(port=port)
+inval.connect()
+inval.send_command('CLIENT', 'ID')
+inval_id = inval.read_response()
+inval.send_command('SUBSCRIBE', '__redis__:invalidate')
+inval.read_response()
+reader = redis.Redis(port=port, single_connection_client=True)
+assert reader.execute_command('CLIENT', 'TRACKING', 'ON', 'REDIRECT', inval_id) == b'OK'
+assert reader.execute_command('CLIENT', 'GETREDIR') == inval_id
+cache, hits = {}, 0
+def drain():
+    while inval.can_read(timeout=0):
+        kind, channel, body = inval.read_response()
+        assert kind == b'message' and channel == b'__redis__:invalidate', (kind, channel)
+        if body is None: cache.clear()
+        else:
+            for k in body: cache.pop(k.decode(), None)
+def get(k):
+    global hits
+    drain()
+    if k in cache:
+        hits += 1
+        return cache[k]
+    v = reader.get(k)
+    cache[k] = v
+    return v
+for k in keys: writer.set(k, 'start')
+for i in range(300):
+    k = keys[i % len(keys)]
+    get(k)
+    writer.set(k, f'p{i}')
+    got = get(k)
+    if got != f'p{i}'.encode():
+        print(f'stale in round {i}: {got!r}')
+        sys.exit(0)
+    if get(k) != got: print('changed'); sys.exit(0)
+print('ok', hits)
+`;
 
 let tp: TestProxy;
 let reference: RedisServerHandle;
@@ -177,8 +228,10 @@ describe('CLIENT TRACKING commands', { skip }, () => {
       assert.match(await c.call('CLIENT', 'TRACKINGINFO'), new RegExp(`\\$8\\r\\nredirect\\r\\n:${subId}\\r\\n`));
       assert.match(await c.call('CLIENT', 'INFO'), new RegExp(` flags=tB .* redir=${subId} `));
       assert.match(await c.call('INFO', 'clients'), /\r\ntracking_clients:1\r\n/);
+      assert.match(await tp.proxy.metrics.render(), /\nihs_tracking_clients 1\n/);
       assert.equal(await c.call('RESET'), '+RESET\r\n');
       assert.match(await c.call('INFO', 'clients'), /\r\ntracking_clients:0\r\n/);
+      assert.match(await tp.proxy.metrics.render(), /\nihs_tracking_clients 0\n/);
       assert.match(await c.call('CLIENT', 'INFO'), / flags=N .* redir=-1 /);
     } finally {
       sub.close();
@@ -327,15 +380,17 @@ describe('caching clients through the proxy', { skip }, () => {
     const flood = (async () => {
       for (let batch = 0; flooding && batch < 200; batch++) {
         const p = node.pipeline();
-        for (let i = 0; i < 2000; i++) p.set(`${name}{${key}}${i}`, 'x');
+        for (let i = 0; i < 1000; i++) p.set(`${name}{${key}}${i}`, 'x');
         await p.exec();
       }
     })();
     try {
       await writer.set(key, 'start');
       assert.equal(await client.get(key), 'start');
-      for (let round = 0; round < 150; round++) {
-        await writer.set(key, `r${round}`);
+      for (let round = 0; round < 100; round++) {
+        // A script's write too (EVAL is flagged neither read-only nor write).
+        if (round % 2 === 0) await writer.set(key, `r${round}`);
+        else await writer.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, key, `r${round}`);
         assert.equal(await client.get(key), `r${round}`, `round ${round}: read right after another client's SET`);
       }
     } finally {
@@ -413,6 +468,17 @@ describe('caching clients through the proxy', { skip }, () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe('redis-py', { skip }, () => {
+  test('redis-py 4.3, RESP2: CLIENT TRACKING ON REDIRECT to its subscribed connection; a dict cache never stale after another client\'s SET (300 rounds, every master)', async (t) => {
+    const keys = [0, 1, 2].map((m) => keyOnShard(tp, m, 'py'));
+    const { stdout } = await execFileP('/usr/bin/python3', ['-c', REDIS_PY_REDIRECT, String(tp.port), ...keys], { timeout: 60_000 });
+    const [verdict, hits] = stdout.trim().split(' ');
+    assert.equal(verdict, 'ok', stdout);
+    t.diagnostic(`dict cache hits: ${hits}`);
+    assert.ok(Number(hits) >= 300, 'the dict cache answered reads itself');
   });
 });
 

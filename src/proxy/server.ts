@@ -235,6 +235,11 @@ export class ProxyServer {
     return this.context.control.nodeStatus;
   }
 
+  /** Clients with CLIENT TRACKING on (INFO tracking_clients). */
+  get trackingClients(): number {
+    return this.context.tracking.trackingClients;
+  }
+
   sessions(): Iterable<ClientSession> {
     return this.clients.sessions();
   }

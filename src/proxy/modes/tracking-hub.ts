@@ -33,7 +33,7 @@
  */
 import type { RequestFrame } from '../../resp/frame.js';
 import type { CommandInfo } from '../../commands/command-table.js';
-import { CMD_BLOCKING, CMD_MAY_REPLICATE, CMD_PUBSUB, CMD_READONLY, CMD_WRITE } from '../../commands/command-flags.js';
+import { CMD_BLOCKING, CMD_PUBSUB, CMD_READONLY } from '../../commands/command-flags.js';
 import { keyIndexes } from '../../commands/key-extraction.js';
 import { encodeArrayHeader, encodeBulk, encodeInteger, NULL_BULK, NULL_RESP3 } from '../../resp/encode.js';
 import { arrayElements, bulkBody } from '../../resp/reply-value.js';
@@ -143,31 +143,32 @@ export class TrackingHub implements InvalidationOwner {
   // --- the data path ---------------------------------------------------------------------
 
   /**
-   * Route a keyed command while some client tracks: its reads remembered for its client,
-   * its writes' keys invalidated when their reply arrives.
+   * Route a keyed command (as Router.forward, `sink` included) while some client tracks:
+   * its reads remembered for its client, its writes answered after the barrier.
    */
-  forward(client: TrackingClient, frame: RequestFrame, cmd: CommandInfo): void {
+  forward(client: TrackingClient, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
     const flags = cmd.flags;
     const state = client.info.tracking;
-    const writes = (flags & (CMD_WRITE | CMD_MAY_REPLICATE)) !== 0;
+    // Whatever is not read-only may change its keys: writes, and EVAL/FCALL (flagged neither).
+    const writes = (flags & CMD_READONLY) === 0;
     const reads = state !== null && (flags & CMD_READONLY) !== 0 && state.remembersRead;
     // A blocking command's reply comes on a connection of its own (no sink can be given): the
     // node's push covers it. Shard channels are keys to the command table, not to tracking.
     if ((!writes && !reads) || (flags & (CMD_BLOCKING | CMD_PUBSUB)) !== 0) {
-      this.router.forward(client, frame, cmd);
+      this.router.forward(client, frame, cmd, sink);
       return;
     }
     if (writes) {
-      this.router.forward(client, frame, cmd, new WriteBarrier(this, client.openSlot()));
+      this.router.forward(client, frame, cmd, new WriteBarrier(this, sink ?? client.openSlot()));
       return;
     }
     const keys = this.keysOf(cmd, frame);
     if (keys.length === 0) {
-      this.router.forward(client, frame, cmd);
+      this.router.forward(client, frame, cmd, sink);
       return;
     }
     this.remember(client, keys);
-    this.router.forward(client, frame, cmd, new ReadRemembered(this, client, keys, client.openSlot()));
+    this.router.forward(client, frame, cmd, new ReadRemembered(this, client, keys, sink ?? client.openSlot()));
   }
 
   private keysOf(cmd: CommandInfo, frame: RequestFrame): string[] {
