@@ -218,6 +218,35 @@ describe('CLIENT TRACKING commands', { skip }, () => {
     await sameReplies(3, script);
   });
 
+  test('tracking-table-max-keys is the proxy\'s: CONFIG GET/SET, Redis\'s errors, and keys past it are invalidated', async () => {
+    const c = await FrameClient.connect(tp.port);
+    const ref = await FrameClient.connect(reference.port);
+    try {
+      for (const args of [
+        ['CONFIG', 'GET', 'tracking-table-max-keys'],
+        ['CONFIG', 'SET', 'tracking-table-max-keys', 'x'],
+        ['CONFIG', 'SET', 'tracking-table-max-keys', '-1'],
+      ]) {
+        assert.equal(await c.call(...args), await ref.call(...args), args.join(' '));
+      }
+      await c.call('HELLO', '3');
+      assert.equal(await c.call('CLIENT', 'TRACKING', 'on'), '+OK\r\n');
+      const [first, second] = [keyOnShard(tp, 0, 'limit'), keyOnShard(tp, 1, 'limit')];
+      await c.call('GET', first);
+      await c.call('GET', second);
+      assert.equal(await c.call('CONFIG', 'SET', 'tracking-table-max-keys', '1'), '+OK\r\n');
+      assert.deepEqual(c.frames, [`>2\r\n$10\r\ninvalidate\r\n*1\r\n$${first.length}\r\n${first}\r\n`], 'the oldest key');
+      c.frames.length = 0;
+      assert.match(await c.call('CONFIG', 'GET', 'tracking-table-max-keys'), /\r\n1\r\n$/);
+      await writer.set(second, 'changed');
+      assert.deepEqual(await c.take(/^>/), [`>2\r\n$10\r\ninvalidate\r\n*1\r\n$${second.length}\r\n${second}\r\n`], 'the key kept is still tracked');
+    } finally {
+      await c.call('CONFIG', 'SET', 'tracking-table-max-keys', '1000000');
+      c.close();
+      ref.close();
+    }
+  });
+
   test('REDIRECT: GETREDIR, TRACKINGINFO and CLIENT LIST show the target; INFO counts tracking clients', async () => {
     const sub = await FrameClient.connect(tp.port);
     const c = await FrameClient.connect(tp.port);
@@ -321,6 +350,31 @@ describe('invalidation messages, byte for byte', { skip }, () => {
     const mine = await brokenRedirect(tp.port, key);
     assert.deepEqual(mine, await brokenRedirect(reference.port, key));
     assert.match(mine[1], /broken_redirect/);
+  });
+});
+
+describe('FLUSHALL and INFO', { skip }, () => {
+  test('FLUSHALL: every master pushes a null invalidation, a tracking client gets one, before FLUSHALL\'s reply; INFO tracking_total_*', async () => {
+    const c = await FrameClient.connect(tp.port);
+    const b = await FrameClient.connect(tp.port);
+    try {
+      await c.call('HELLO', '3');
+      assert.equal(await c.call('CLIENT', 'TRACKING', 'on'), '+OK\r\n');
+      assert.equal(await b.call('CLIENT', 'TRACKING', 'on', 'BCAST', 'PREFIX', 'x:', 'PREFIX', 'y:'), '+OK\r\n');
+      await c.call('GET', keyOnShard(tp, 0, 'fl'));
+      await c.call('MGET', keyOnShard(tp, 1, 'fl'), keyOnShard(tp, 2, 'fl'));
+      const stats = await c.call('INFO', 'stats');
+      assert.match(stats, /\r\ntracking_total_keys:3\r\n/);
+      assert.match(stats, /\r\ntracking_total_items:3\r\n/);
+      assert.match(stats, /\r\ntracking_total_prefixes:2\r\n/);
+      assert.equal(await writer.flushall(), 'OK');
+      assert.equal(await c.call('PING'), '+PONG\r\n');
+      assert.deepEqual(c.frames, ['>2\r\n$10\r\ninvalidate\r\n_\r\n'], 'one null invalidation, not one per master');
+      assert.match(await c.call('INFO', 'stats'), /\r\ntracking_total_keys:0\r\n/);
+    } finally {
+      c.close();
+      b.close();
+    }
   });
 });
 

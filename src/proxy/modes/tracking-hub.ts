@@ -9,7 +9,8 @@
  *   remembered when the read is sent, and again when its reply arrives (an invalidation
  *   between the two dropped the first entry, and the reply may hold the new value, which
  *   the client caches). Key → clients; one-shot: the entry goes when its invalidation is
- *   sent, as in Redis. At most MAX_KEYS keys: the oldest is invalidated to make room.
+ *   sent, as in Redis. At most tracking-table-max-keys keys (CONFIG, the proxy's own;
+ *   1 000 000 by default, as Redis's): the oldest are invalidated to make room.
  * - BCAST: every change of a key under one of the client's prefixes (none: all keys).
  * - The changes: each master's InvalidationLinks connection hears every key modified on
  *   it, whoever changed it. A write through this proxy gets its reply only once every
@@ -44,7 +45,7 @@ import type { ClientTracking, TrackingOptions } from './client-tracking.js';
 import { InvalidationLinks, type InvalidationLinksOptions, type InvalidationOwner } from './invalidation-links.js';
 
 /** Redis's tracking-table-max-keys default. */
-const MAX_KEYS = 1_000_000;
+const DEFAULT_MAX_KEYS = 1_000_000;
 
 const PUSH_HEAD = Buffer.from('>2\r\n$10\r\ninvalidate\r\n', 'latin1');
 const MESSAGE_HEAD = Buffer.from('*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n', 'latin1');
@@ -74,6 +75,16 @@ export class TrackingHub implements InvalidationOwner {
   private readonly keyPositions: number[] = [];
   /** Sessions pushed to during one routing pass, written at its end. */
   private readonly touched = new Set<TrackingClient>();
+  /** CONFIG tracking-table-max-keys: keys remembered at most (0: no limit). */
+  private keyLimit = DEFAULT_MAX_KEYS;
+  /** Entries of all keys' client sets (INFO tracking_total_items). */
+  private items = 0;
+  /**
+   * A tracking client sent a read since the last null invalidation: another one now is
+   * news (without a read since, every client's cache is empty already). FLUSHALL through
+   * the proxy is pushed by every master: the clients get one, as from one Redis.
+   */
+  private readSinceFlush = true;
 
   constructor(
     private readonly router: Router,
@@ -99,6 +110,29 @@ export class TrackingHub implements InvalidationOwner {
     return this.table.size;
   }
 
+  /** INFO tracking_total_items: key-client pairs remembered (a client counted once per key). */
+  get trackedItems(): number {
+    return this.items;
+  }
+
+  /** INFO tracking_total_prefixes: the distinct BCAST prefixes of the clients. */
+  get trackedPrefixes(): number {
+    const all = new Set<string>();
+    for (const c of this.bcastClients) for (const p of c.info.tracking?.prefixes ?? []) all.add(p);
+    return all.size;
+  }
+
+  /** CONFIG GET tracking-table-max-keys. */
+  get maxKeys(): number {
+    return this.keyLimit;
+  }
+
+  /** CONFIG SET tracking-table-max-keys: keys past it are invalidated and forgotten now. */
+  setMaxKeys(n: number): void {
+    this.keyLimit = n;
+    this.evictOverLimit();
+  }
+
   clientExists(id: number): boolean {
     return this.lookup(id) !== undefined;
   }
@@ -111,6 +145,7 @@ export class TrackingHub implements InvalidationOwner {
   enable(client: TrackingClient, state: ClientTracking, opts: TrackingOptions, done: () => void): void {
     state.enable(opts);
     this.clients.add(client);
+    this.readSinceFlush = true; // a client that cached before turning tracking on
     if (state.bcast) this.bcastClients.add(client);
     if (!this.links.isOpen) this.links.openFor(this.router.slotMap);
     if (this.links.allReady) {
@@ -137,6 +172,7 @@ export class TrackingHub implements InvalidationOwner {
     if (this.clients.size === 0) {
       this.links.close();
       this.table.clear();
+      this.items = 0;
     }
   }
 
@@ -151,6 +187,7 @@ export class TrackingHub implements InvalidationOwner {
     const state = client.info.tracking;
     // Whatever is not read-only may change its keys: writes, and EVAL/FCALL (flagged neither).
     const writes = (flags & CMD_READONLY) === 0;
+    if (state?.on === true && !writes) this.readSinceFlush = true;
     const reads = state !== null && (flags & CMD_READONLY) !== 0 && state.remembersRead;
     // A blocking command's reply comes on a connection of its own (no sink can be given): the
     // node's push covers it. Shard channels are keys to the command table, not to tracking.
@@ -191,17 +228,32 @@ export class TrackingHub implements InvalidationOwner {
       if (set === undefined) {
         set = new Set();
         this.table.set(key, set);
-        if (this.table.size > MAX_KEYS) this.evictOldest();
       }
-      set.add(client);
+      if (!set.has(client)) {
+        set.add(client);
+        this.items++;
+      }
     }
+    if (this.keyLimit > 0 && this.table.size > this.keyLimit) this.evictOverLimit();
   }
 
-  /** Over MAX_KEYS: the oldest key's clients are told to forget it, and it is forgotten (Redis's trackingLimitUsedSlots). */
-  private evictOldest(): void {
-    const oldest = this.table.keys().next().value;
-    if (oldest !== undefined) this.invalidateKeys([oldest], false);
+  /**
+   * Over the limit: the oldest keys' clients are told to forget them, and they are
+   * forgotten (Redis's trackingLimitUsedSlots evicts random keys the same way).
+   */
+  private evictOverLimit(): void {
+    if (this.keyLimit === 0) return;
+    while (this.table.size > this.keyLimit) {
+      const oldest = this.table.keys().next().value;
+      if (oldest === undefined) break;
+      this.invalidateKeys([oldest], false);
+    }
     this.flushTouched();
+  }
+
+  /** A sink that passes its reply on after the barrier (a command the proxy fans out that changes keys: FLUSHALL). */
+  afterPushes(sink: ReplySink): ReplySink {
+    return this.active ? new WriteBarrier(this, sink) : sink;
   }
 
   /**
@@ -233,7 +285,10 @@ export class TrackingHub implements InvalidationOwner {
 
   /** Every tracking client forgets everything: a null invalidation, as Redis sends on FLUSHALL. */
   invalidateAll(): void {
+    if (!this.readSinceFlush) return;
+    this.readSinceFlush = false;
     this.table.clear();
+    this.items = 0;
     for (const client of this.clients) this.send(client, null);
     this.flushTouched();
   }
@@ -257,6 +312,7 @@ export class TrackingHub implements InvalidationOwner {
       const set = this.table.get(key);
       if (set === undefined) continue;
       this.table.delete(key);
+      this.items -= set.size;
       for (const client of set) {
         const state = client.info.tracking;
         if (state === null || !state.on || state.bcast) continue;
