@@ -508,6 +508,26 @@ describe('caching clients through the proxy', { skip }, () => {
     }
   });
 
+  test('OPTOUT: the read after CLIENT CACHING no is not tracked, the others are', async () => {
+    const c = await FrameClient.connect(tp.port);
+    try {
+      await c.call('HELLO', '3');
+      assert.equal(await c.call('CLIENT', 'TRACKING', 'on', 'OPTOUT'), '+OK\r\n');
+      const [untracked, tracked] = [keyOnShard(tp, 2, 'optout-no'), keyOnShard(tp, 0, 'optout-yes')];
+      assert.equal(await c.call('CLIENT', 'CACHING', 'no'), '+OK\r\n');
+      await c.call('GET', untracked);
+      await c.call('GET', tracked);
+      await writer.set(untracked, '1');
+      await writer.set(tracked, '1');
+      const [push] = await c.take(/^>/);
+      assert.equal(push, `>2\r\n$10\r\ninvalidate\r\n*1\r\n$${tracked.length}\r\n${tracked}\r\n`);
+      assert.equal(await c.call('PING'), '+PONG\r\n');
+      assert.deepEqual(c.frames, [], 'no invalidation for the read after CACHING no');
+    } finally {
+      c.close();
+    }
+  });
+
   test('NOLOOP: accepted and shown; the client is told of other clients\' writes (of its own too: the proxy cannot tell them apart)', async () => {
     const c = await FrameClient.connect(tp.port);
     try {

@@ -95,7 +95,7 @@ export class TrackingHub implements InvalidationOwner {
     router.onSlotMap((map) => this.links.follow(map));
   }
 
-  /** Some client tracks: writes carry their keys to their replies. */
+  /** Some client tracks: keyed requests go through forward() (writes wait for the barrier, reads are remembered). */
   get active(): boolean {
     return this.clients.size > 0;
   }
