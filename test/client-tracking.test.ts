@@ -441,10 +441,11 @@ describe('caching clients through the proxy', { skip }, () => {
     try {
       await writer.set(key, 'start');
       assert.equal(await client.get(key), 'start');
-      for (let round = 0; round < 100; round++) {
-        // A script's write too (EVAL is flagged neither read-only nor write).
-        if (round % 2 === 0) await writer.set(key, `r${round}`);
-        else await writer.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, key, `r${round}`);
+      for (let round = 0; round < 120; round++) {
+        // A script's write too (EVAL is flagged neither read-only nor write), and a transaction's.
+        if (round % 3 === 0) await writer.set(key, `r${round}`);
+        else if (round % 3 === 1) await writer.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, key, `r${round}`);
+        else assert.deepEqual(await writer.multi().set(key, `r${round}`).exec(), [[null, 'OK']]);
         assert.equal(await client.get(key), `r${round}`, `round ${round}: read right after another client's SET`);
       }
     } finally {
