@@ -160,7 +160,7 @@ export class InvalidationLinks {
   /** By master address (host:port). */
   private readonly links = new Map<string, Link>();
   private open = false;
-  /** The barrier callbacks join until the end of the current task (its PINGs are not written before). */
+  /** The barrier the replies read in this event-loop turn join (its PINGs are written at the turn's end). */
   private barrier: Barrier | null = null;
 
   constructor(
@@ -242,8 +242,10 @@ export class InvalidationLinks {
       barrier.timer.unref();
     }
     this.barrier = barrier;
-    // Callbacks of this task join it: its PINGs are written at the end of the event-loop turn, after them.
-    queueMicrotask(() => {
+    // Replies read in this event-loop turn join it: its PINGs are written at the end of the
+    // turn (the flush scheduler's setImmediate), after every one of them was read. It closes
+    // in that same check phase, before the next turn reads anything.
+    setImmediate(() => {
       this.barrier = null;
       barrier.done();
     });
