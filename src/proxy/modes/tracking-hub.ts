@@ -13,8 +13,9 @@
  *   1 000 000 by default, as Redis's): the oldest are invalidated to make room.
  * - BCAST: every change of a key under one of the client's prefixes (none: all keys).
  * - The changes: each master's InvalidationLinks connection hears every key modified on
- *   it, whoever changed it. A write through this proxy gets its reply only once every
- *   master's pushes of the changes answered so far have been routed (a PING on each link,
+ *   it, whoever changed it. A write through this proxy (a keyed command that is not
+ *   read-only, EXEC, FLUSHALL/FLUSHDB) gets its reply only once every master's pushes of
+ *   the changes answered so far have been routed (a PING on each link,
  *   one per event-loop turn for all the writes answered in it): the writer, told its SET
  *   is done, may tell a reader, whose cache must not answer with the old value then — the
  *   node's push travels on another connection and could be read after the write's reply.
@@ -22,7 +23,8 @@
  * - Order: an invalidation is queued at the tail of the client's replies, after the reply
  *   of any read it has in flight (that reply may be the old value).
  * - A master's link lost (failover, restart), or a new master's link ready: every
- *   tracking client gets a null invalidation (everything), as Redis sends on FLUSHALL.
+ *   tracking client gets a null invalidation (everything), as Redis sends on FLUSHALL —
+ *   one, not one per master, unless some client read something since the last one.
  *
  * Wire formats are Redis's: RESP3 `>2 invalidate [keys]`; RESP2 with REDIRECT to a client
  * subscribed to anything, a `message` on `__redis__:invalidate` (Redis checks only that
