@@ -177,6 +177,23 @@ describe('replica reads through the proxy', { skip }, () => {
     assert.deepEqual(await Promise.all(replicas().map(getCalls)), [0, 0]);
   });
 
+  test('a client with CLIENT TRACKING on reads from the masters, whose invalidations it gets', async () => {
+    // A lagging replica could hand it a value older than an invalidation it already had.
+    await replicasUsable(tp);
+    const tracker = await client(tp);
+    assert.equal(await tracker.call('CLIENT', 'TRACKING', 'ON', 'BCAST'), 'OK');
+    await resetStats();
+    for (let i = 0; i < 40; i++) assert.equal(await tracker.get(`rr:${i}`), `v${i}`);
+    assert.deepEqual(await Promise.all(replicas().map(getCalls)), [0, 0], 'no GET of the tracking client reached a replica');
+    const masterGets = await Promise.all(masters().map(getCalls));
+    assert.equal(masterGets[0] + masterGets[1], 40);
+    assert.equal(await tracker.call('CLIENT', 'TRACKING', 'OFF'), 'OK');
+    await resetStats();
+    for (let i = 0; i < 40; i++) assert.equal(await tracker.get(`rr:${i}`), `v${i}`);
+    const replicaGets = await Promise.all(replicas().map(getCalls));
+    assert.equal(replicaGets[0] + replicaGets[1], 40, 'tracking off: the replicas again');
+  });
+
   test('--read-from master: a READONLY client reads from the replicas, after READWRITE from the masters', async () => {
     const plain = await client(byDefault);
     const ro = await client(byDefault);

@@ -197,16 +197,6 @@ describe('HELLO', () => {
       c.close();
     }
   });
-
-  test('CLIENT TRACKING is refused, saying why', async () => {
-    const c = await FrameClient.connect(tp.port);
-    try {
-      const [r] = await c.call(['CLIENT', 'TRACKING', 'on']);
-      assert.match(r, /^-ERR 'CLIENT TRACKING' is not supported by interface-hash-server: invalidation messages would need a backend connection per client/);
-    } finally {
-      c.close();
-    }
-  });
 });
 
 describe('RESP3 replies, byte for byte', () => {

@@ -359,7 +359,6 @@ describe('CLIENT', () => {
     ]) {
       assert.equal(await errorOf(redis, ...args), await errorOf(ref, ...args), args.join(' '));
     }
-    assert.match(await errorOf(redis, 'CLIENT', 'TRACKING', 'on'), /CLIENT TRACKING' is not supported by interface-hash-server: /);
   });
 });
 

@@ -177,12 +177,15 @@ export function unlistedConfigError(name: string): string {
 /**
  * What CONFIG GET shows of a node parameter: `hide` (a secret, or a path or address of
  * one node that means nothing to a client of the proxy), or `proxy-*` (the proxy's own
- * value is what a client expects: the port it connected to, the proxy's client memory cap).
+ * value is what a client expects: the port it connected to, the proxy's client memory cap,
+ * the size of the proxy's tracking table).
  */
-export function configGetTreatment(name: string): 'show' | 'hide' | 'proxy-port' | 'proxy-maxmemory-clients' {
+export function configGetTreatment(name: string): 'show' | 'hide' | 'proxy-port' | 'proxy-maxmemory-clients' | 'proxy-tracking-table-max-keys' {
   const lower = name.toLowerCase();
   if (lower === 'port') return 'proxy-port';
   if (lower === 'maxmemory-clients') return 'proxy-maxmemory-clients';
+  // The proxy keeps the tracking table of its clients (the nodes track only its BCAST connections).
+  if (lower === 'tracking-table-max-keys') return 'proxy-tracking-table-max-keys';
   if (HIDDEN.some((p) => matches(p, lower))) return 'hide';
   return 'show';
 }

@@ -204,6 +204,7 @@ export class ProxyMetrics {
       for (const s of server.sessions()) if (s.blocked) n++;
       return n;
     });
+    gauge('ihs_tracking_clients', 'Clients with CLIENT TRACKING on (INFO tracking_clients)', () => server.trackingClients);
     total('ihs_client_connections_received_total', 'Client connections accepted (INFO total_connections_received)', () => stats.totalConnections);
     total('ihs_client_connections_rejected_total', 'Client connections refused at maxclients (INFO rejected_connections)', () => stats.rejectedConnections);
     total('ihs_clients_evicted_total', 'Clients disconnected because all clients together held more than --maxmemory-clients (INFO evicted_clients)', () => server.clientMemory.evicted);

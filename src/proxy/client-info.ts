@@ -1,10 +1,11 @@
 /**
  * What CLIENT LIST and CLIENT INFO show of a client besides its connection and its replies:
- * set by AUTH, CLIENT SETNAME, SETINFO and NO-EVICT, and by its activity. None of it is
- * read on the way of a request to its node.
+ * set by AUTH, CLIENT SETNAME, SETINFO, NO-EVICT and TRACKING, and by its activity. Only
+ * `tracking` is read on the way of a request to its node (one null check while it is off).
  */
 import type { CommandInfo } from '../commands/command-table.js';
 import type { AclUser } from '../auth/acl-user.js';
+import type { ClientTracking } from './modes/client-tracking.js';
 
 export class ClientInfo {
   /** CLIENT SETNAME; null: none. */
@@ -24,6 +25,8 @@ export class ClientInfo {
   lastActiveAt = Date.now();
   /** Bytes held for this client as last reported to the host's ClientMemory (CLIENT LIST tot-mem). */
   memoryBytes = 0;
+  /** CLIENT TRACKING (CLIENT LIST flags t/R/B and redir=); null: never turned on, the common case. */
+  tracking: ClientTracking | null = null;
 
   constructor(admin: boolean) {
     this.admin = admin;

@@ -38,7 +38,8 @@ export class ClientRegistry {
   readonly pause = new ClientPause();
   /** The bytes held for all clients, against --maxmemory-clients (INFO, CONFIG GET/SET maxmemory-clients). */
   readonly memory: ClientMemory;
-  private readonly live = new Set<ClientSession>();
+  /** The connected clients by id (CLIENT TRACKING REDIRECT looks its target up by id). */
+  private readonly live = new Map<number, ClientSession>();
   private nextId = 1;
 
   constructor(
@@ -46,18 +47,23 @@ export class ClientRegistry {
     memoryCap: ClientMemoryCap,
     log: Logger,
   ) {
-    this.memory = new ClientMemory(memoryCap, () => this.live, log, fullGc());
+    this.memory = new ClientMemory(memoryCap, () => this.live.values(), log, fullGc());
   }
 
   sessions(): Iterable<ClientSession> {
-    return this.live;
+    return this.live.values();
+  }
+
+  /** The connected client with this id, if any. */
+  byId(id: number): ClientSession | undefined {
+    return this.live.get(id);
   }
 
   /** Bytes read from and written to clients since start: the closed connections' and the live ones'. */
   netBytes(): { input: number; output: number } {
     let input = this.stats.closedNetInputBytes;
     let output = this.stats.closedNetOutputBytes;
-    for (const c of this.live) {
+    for (const c of this.live.values()) {
       input += c.socket.bytesRead;
       output += c.socket.bytesWritten;
     }
@@ -76,12 +82,12 @@ export class ClientRegistry {
       return;
     }
     const session = new ClientSession(this.nextId++, socket, host);
-    this.live.add(session);
+    this.live.set(session.id, session);
     this.stats.connectedClients++;
   }
 
   closed(session: ClientSession): void {
-    if (this.live.delete(session)) {
+    if (this.live.get(session.id) === session && this.live.delete(session.id)) {
       this.stats.connectedClients--;
       this.stats.closedNetInputBytes += session.socket.bytesRead;
       this.stats.closedNetOutputBytes += session.socket.bytesWritten;
@@ -91,6 +97,6 @@ export class ClientRegistry {
 
   /** Close every client now (server shutdown). */
   destroyAll(): void {
-    for (const s of this.live) s.destroy();
+    for (const s of this.live.values()) s.destroy();
   }
 }

@@ -7,6 +7,7 @@ import type { Router } from './datapath/router.js';
 import type { Runtime } from '../net/runtime.js';
 import type { ClientSession } from './session.js';
 import type { PubSubHub } from './modes/pubsub.js';
+import type { TrackingHub } from './modes/tracking-hub.js';
 import type { CommandStats, OpsMeter } from '../ops/command-stats.js';
 import type { ScriptRegistry } from './datapath/script-registry.js';
 import type { ClientRegistry } from './client-registry.js';
@@ -26,6 +27,8 @@ export interface ProxyContext {
   readonly clients: ClientRegistry;
   /** Pub/Sub: the proxy's subscriber connections to the nodes and its clients' subscriptions. */
   readonly pubsub: PubSubHub;
+  /** Client-side caching: the proxy's tracking table and its invalidation connections to the masters. */
+  readonly tracking: TrackingHub;
   /** Per-command counters (INFO commandstats/errorstats). */
   readonly commandStats: CommandStats;
   /** Requests per second, sampled (INFO instantaneous_ops_per_sec). */

@@ -123,6 +123,8 @@ export class Dispatcher implements QueuingCheck {
     }
     const top = cmd.container ?? cmd;
     const entry = this.handlers[top.index];
+    const tracking = session.info.tracking;
+    if (tracking !== null) tracking.beginCommand(top.name === 'client');
     if (!session.authenticated && entry?.noAuth !== true) {
       stats.rejectedCall(cmd, 'NOAUTH');
       session.reply(cmd.name === 'exec' ? EXECABORT_NOAUTH : NOAUTH);
@@ -165,7 +167,9 @@ export class Dispatcher implements QueuingCheck {
     }
     this.called(session, cmd);
     if (cmd.hasKeys) {
-      this.ctx.router.forward(session, frame, cmd);
+      // While some client tracks keys, reads and writes are seen on their way (tracking-hub.ts).
+      if (this.ctx.tracking.active) this.ctx.tracking.forward(session, frame, cmd);
+      else this.ctx.router.forward(session, frame, cmd);
       return;
     }
     if (cmd.name.endsWith('|help')) {

@@ -12,6 +12,7 @@ import type { Router } from './datapath/router.js';
 import type { NodeAccess, ProxyContext, ProxySettings } from './context.js';
 import type { Runtime } from '../net/runtime.js';
 import { PubSubHub } from './modes/pubsub.js';
+import { TrackingHub } from './modes/tracking-hub.js';
 import type { ClientMemoryCap, OutputBufferLimit } from './limits.js';
 import type { ClientMemory } from './client-memory.js';
 import { RELEASE_CHECK_MS } from './client-memory.js';
@@ -77,6 +78,8 @@ class ProxySessionHost implements SessionHost {
     private readonly clients: ClientRegistry,
     commandStats: CommandStats,
     runtime: Runtime,
+    /** CLIENT TRACKING: a client that leaves stops tracking. */
+    private readonly tracking: TrackingHub,
   ) {
     this.maxBulkLen = maxBulkLen;
     this.runtime = runtime;
@@ -97,6 +100,7 @@ class ProxySessionHost implements SessionHost {
   }
 
   sessionClosed(session: ClientSession): void {
+    if (session.info.tracking?.on === true) this.tracking.disable(session);
     if (session.info.user !== null) this.users?.detach(session.info.user);
     this.clients.closed(session);
   }
@@ -135,8 +139,16 @@ export class ProxyServer {
       runtime: opts.runtime,
       log: opts.log,
     });
+    const tracking = new TrackingHub(router, (id) => clients.byId(id), {
+      password: opts.pubsub.nodePassword,
+      connectTimeoutMs: opts.pubsub.connectTimeoutMs,
+      commandTimeoutMs: opts.pubsub.commandTimeoutMs,
+      runtime: opts.runtime,
+      log: opts.log,
+    });
     const context: ProxyContext = {
       router,
+      tracking,
       runtime: opts.runtime,
       settings: this.settings,
       control: opts.control,
@@ -148,7 +160,7 @@ export class ProxyServer {
     };
     this.context = context;
     const dispatcher = new Dispatcher(context, opts.adminVerbs);
-    this.sessionHost = new ProxySessionHost(this.settings, opts.maxBulkLen, opts.log, dispatcher, clients, context.commandStats, opts.runtime);
+    this.sessionHost = new ProxySessionHost(this.settings, opts.maxBulkLen, opts.log, dispatcher, clients, context.commandStats, opts.runtime, tracking);
     this.opsSampler = setInterval(() => context.opsMeter.sample(clients.stats.totalCommands), OPS_SAMPLE_MS);
     this.opsSampler.unref();
     this.memoryChecker = setInterval(() => clients.memory.checkRelease(), RELEASE_CHECK_MS);
@@ -223,6 +235,11 @@ export class ProxyServer {
     return this.context.control.nodeStatus;
   }
 
+  /** Clients with CLIENT TRACKING on (INFO tracking_clients). */
+  get trackingClients(): number {
+    return this.context.tracking.trackingClients;
+  }
+
   sessions(): Iterable<ClientSession> {
     return this.clients.sessions();
   }
@@ -279,6 +296,7 @@ export class ProxyServer {
       this.server.close(() => void tlsClosed.then(() => resolve()));
       this.clients.destroyAll();
       this.context.pubsub.close();
+      this.context.tracking.close();
     });
   }
 }

@@ -5,16 +5,16 @@
  *
  * CLIENT SETINFO (Redis 7.2) is accepted though the nodes are 7.0: stock clients send it
  * on connect, and its lib-name/lib-ver show in CLIENT LIST as 7.2 prints them. NO-TOUCH
- * (7.2) is an unknown subcommand, as on the nodes. TRACKING/CACHING are refused: the
- * invalidation messages would have to come from every node.
+ * (7.2) is an unknown subcommand, as on the nodes. TRACKING, CACHING, GETREDIR and
+ * TRACKINGINFO are Redis's, over the proxy's own tracking table (modes/tracking-hub.ts).
  */
 import { argBuffer, argString, type RequestFrame } from '../../resp/frame.js';
-import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeMap, encodeNull, encodeVerbatim, OK } from '../../resp/encode.js';
+import { encodeBulk, encodeError, encodeInteger, encodeNull, encodeVerbatim, OK } from '../../resp/encode.js';
 import { CHANNEL, PATTERN, SHARD } from '../modes/pubsub.js';
 import type { ClientSession } from '../session.js';
 import type { HandlerEntry, ProxyContext } from '../context.js';
 import { arityError, parseInteger, unknownSubcommand } from '../request-checks.js';
-import { unsupportedMessage } from './unsupported.js';
+import { ClientTracking, parseTracking, setCaching } from '../modes/client-tracking.js';
 
 const SYNTAX_ERROR = encodeError('ERR syntax error');
 const BAD_NAME = encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
@@ -56,13 +56,15 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
   const socket = s.socket;
   // The descriptor is not in Node's public API; -1 (Redis's value for a client without one) if absent.
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-  // Redis's order: P (subscribed), x (in MULTI), b (blocked), r (READONLY), e (no-evict).
+  // Redis's order: P (subscribed), x (in MULTI), b (blocked), t/R/B (tracking), r (READONLY), e (no-evict).
   const subs = s.pubsub;
   const inMulti = s.tx?.inMulti === true;
   let flags = '';
   if (subs?.active === true) flags += 'P';
   if (inMulti) flags += 'x';
   if (s.blocked) flags += 'b';
+  const tracking = s.info.tracking;
+  if (tracking !== null) flags += tracking.listFlags;
   if (s.replication.readonlyMode) flags += 'r';
   if (s.info.noEvict) flags += 'e';
   const name = s.info.name?.toString('latin1') ?? '';
@@ -80,7 +82,7 @@ export function clientInfoLine(ctx: ProxyContext, s: ClientSession): string {
     `events=r`,
     `cmd=${s.info.lastCommand?.name ?? 'NULL'}`,
     `user=${userOf(ctx, s)}`,
-    `redir=-1 resp=${s.protocol}`,
+    `redir=${tracking?.on === true ? tracking.redirect : -1} resp=${s.protocol}`,
     `lib-name=${s.info.libName}`,
     `lib-ver=${s.info.libVersion}`,
   ].join(' ');
@@ -219,10 +221,38 @@ function unblock(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
   );
 }
 
-/** CLIENT TRACKINGINFO of a client without tracking (the proxy does not track). */
-const TRACKING_OFF = [2, 3].map((protocol) =>
-  encodeMap([encodeBulk('flags'), encodeArray([encodeBulk('off')]), encodeBulk('redirect'), encodeInteger(-1), encodeBulk('prefixes'), encodeArray([])], protocol as 2 | 3),
-);
+/** The tracking state of a client that never turned tracking on (CLIENT TRACKINGINFO, GETREDIR). */
+const NEVER_TRACKED = new ClientTracking();
+
+/**
+ * CLIENT TRACKING ON|OFF [options]: ON is answered once the proxy hears every master's
+ * changes, and no later request of the client is taken before (a read sent earlier could
+ * be cached with a change of it unheard).
+ */
+function tracking(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
+  const hub = ctx.tracking;
+  const parsed = parseTracking(f, s.info.tracking, (id) => hub.clientExists(id));
+  if (Buffer.isBuffer(parsed)) return s.reply(parsed);
+  if (parsed === 'off') {
+    if (s.info.tracking?.on === true) hub.disable(s);
+    return s.reply(OK);
+  }
+  const state = (s.info.tracking ??= new ClientTracking());
+  const slot = s.openSlot();
+  let cancelled = false;
+  s.runExclusive({
+    start(owner) {
+      if (cancelled) return;
+      hub.enable(s, state, parsed, () => {
+        slot.deliver(OK);
+        owner.exclusiveDone();
+      });
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+}
 
 function onOff(s: ClientSession, f: RequestFrame, set: (on: boolean) => void): void {
   const v = argString(f, 2).toLowerCase();
@@ -278,22 +308,16 @@ function client(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
     }
     case 'no-evict':
       return onOff(s, f, (on) => (s.info.noEvict = on));
-    case 'getredir':
-      return s.reply(encodeInteger(-1));
+    case 'getredir': {
+      const state = s.info.tracking;
+      return s.reply(encodeInteger(state?.on === true ? state.redirect : -1));
+    }
     case 'trackinginfo':
-      return s.reply(TRACKING_OFF[s.protocol - 2]);
+      return s.reply((s.info.tracking ?? NEVER_TRACKED).info(s.protocol));
     case 'tracking':
+      return tracking(ctx, s, f);
     case 'caching':
-      // Invalidation messages go to the connection that read the key, and the proxy's are shared
-      // by many clients (a node would invalidate one client's keys for all, or for none).
-      return s.reply(
-        encodeError(
-          unsupportedMessage(
-            `client ${sub}`,
-            'invalidation messages would need a backend connection per client to every node, and backend connections are shared by many clients',
-          ),
-        ),
-      );
+      return s.reply(setCaching(s.info.tracking, argString(f, 2)) ?? OK);
     case 'help':
       return ctx.router.sendToMaster(s, ctx.router.anyMaster(s), f.raw, s.openSlot());
     default:

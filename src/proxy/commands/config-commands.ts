@@ -9,7 +9,8 @@
  * - GET is answered by one master, without the nodes' secrets, paths and addresses; `port`
  *   is the proxy's (the one the client connected to).
  * - maxmemory-clients is the proxy's own (its clients are the proxy's, not the nodes'):
- *   GET shows and SET changes --maxmemory-clients; the nodes keep theirs.
+ *   GET shows and SET changes --maxmemory-clients; the nodes keep theirs. So is
+ *   tracking-table-max-keys (the proxy's tracking table, modes/tracking-hub.ts).
  * - RESETSTAT on every node, and of the proxy's own command statistics.
  * - REWRITE is accepted and does nothing: what it promises — the values set survive a
  *   restart — the proxy's document already does (the nodes' redis.conf is the proxy's).
@@ -21,7 +22,7 @@ import { configGetTreatment, configSetVerdict, refusedConfigError, unlistedConfi
 import type { ClientSession } from '../session.js';
 import { TransformSink } from '../datapath/reply-slot.js';
 import type { HandlerEntry, ProxyContext } from '../context.js';
-import { arityError, unknownSubcommand } from '../request-checks.js';
+import { arityError, parseInteger, unknownSubcommand } from '../request-checks.js';
 import { callOnNode, liveMasters, liveReplicas, mergeReachable, toEveryNode } from './every-node.js';
 import { toReachableMaster } from './server-commands.js';
 import { parseClientMemoryCap, type ClientMemoryCap } from '../limits.js';
@@ -57,6 +58,7 @@ function configGet(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
       if (treatment === 'hide') continue;
       if (treatment === 'proxy-port') kept.push(elems[i], encodeBulk(String(ctx.settings.port)));
       else if (treatment === 'proxy-maxmemory-clients') kept.push(elems[i], encodeBulk(ctx.clients.memory.configValue));
+      else if (treatment === 'proxy-tracking-table-max-keys') kept.push(elems[i], encodeBulk(String(ctx.tracking.maxKeys)));
       else kept.push(elems[i], elems[i + 1]);
     }
     return encodeMap(kept, s.protocol);
@@ -81,8 +83,17 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
   const pairs: [string, string][] = [];
   const seen = new Set<string>();
   let clientCap: ClientMemoryCap | undefined;
+  let trackingMaxKeys: number | undefined;
   for (let i = 2; i < f.argc; i += 2) {
     const given = argString(f, i);
+    if (given.toLowerCase() === 'tracking-table-max-keys') {
+      if (trackingMaxKeys !== undefined) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - duplicate parameter`);
+      const n = parseInteger(argString(f, i + 1));
+      if (n === undefined) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - argument couldn't be parsed into an integer`);
+      if (n < 0) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - argument must be between 0 and 9223372036854775807 inclusive`);
+      trackingMaxKeys = n;
+      continue;
+    }
     if (given.toLowerCase() === 'maxmemory-clients') {
       if (clientCap !== undefined) return encodeError(`ERR CONFIG SET failed (possibly related to argument '${given}') - duplicate parameter`);
       try {
@@ -101,6 +112,7 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
   }
   if (pairs.length === 0) {
     if (clientCap !== undefined) ctx.clients.memory.setCap(clientCap);
+    if (trackingMaxKeys !== undefined) ctx.tracking.setMaxKeys(trackingMaxKeys);
     return OK;
   }
   const masters = liveMasters(ctx);
@@ -119,6 +131,7 @@ async function applyConfigSet(ctx: ProxyContext, s: ClientSession, f: RequestFra
   ]);
   // The nodes took theirs (all or none, on the first master): the proxy's goes with them.
   if (clientCap !== undefined) ctx.clients.memory.setCap(clientCap);
+  if (trackingMaxKeys !== undefined) ctx.tracking.setMaxKeys(trackingMaxKeys);
   return mergeReachable(() => OK)([first, ...rest]);
 }
 

@@ -189,6 +189,7 @@ function hello(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 function reset(ctx: ProxyContext, s: ClientSession): void {
   s.pubsub?.leaveAll();
   s.tx?.end(); // RESET discards MULTI and unwatches, as in Redis
+  if (s.info.tracking?.on === true) ctx.tracking.disable(s); // and turns tracking off
   s.info.name = null;
   s.info.libName = s.info.libVersion = '';
   // RESET turns CLIENT REPLY back on (its own reply is sent) and NO-EVICT off, as Redis does.

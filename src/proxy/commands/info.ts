@@ -398,7 +398,7 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
         ['client_recent_max_input_buffer', 0],
         ['client_recent_max_output_buffer', 0],
         ['blocked_clients', sessions.filter((c: ClientSession) => c.blocked).length],
-        ['tracking_clients', 0],
+        ['tracking_clients', ctx.tracking.trackingClients],
         ['clients_in_timeout_table', 0],
       ],
     ],
@@ -422,6 +422,10 @@ export function renderInfo(ctx: ProxyContext, nodeTexts: readonly (string | null
           ['pubsub_channels', ctx.pubsub.activeNames(CHANNEL, null).length],
           ['pubsub_patterns', ctx.pubsub.patternCount],
           ['pubsubshard_channels', ctx.pubsub.activeNames(SHARD, null).length],
+          // The proxy's tracking table (the nodes track only its BCAST connections).
+          ['tracking_total_keys', ctx.tracking.trackedKeys],
+          ['tracking_total_items', ctx.tracking.trackedItems],
+          ['tracking_total_prefixes', ctx.tracking.trackedPrefixes],
           // RESP3 pushes no request of the proxy's asked for (see BackendConnection.takePush).
           ['proxy_dropped_push_frames', ctx.runtime.pushes.dropped],
           // Reads replicas answered, and those a replica could not serve that the master answered (docs/replica-reads.md).

@@ -150,7 +150,7 @@ const EVALSHA_RO = commandByName('evalsha_ro')!;
 function evalFor(cmd: CommandInfo) {
   return (ctx: ProxyContext, s: ClientSession, f: RequestFrame): void => {
     ctx.nodes.scripts.remember(argBuffer(f, 1));
-    ctx.router.forward(s, f, cmd);
+    forward(ctx, s, f, cmd);
   };
 }
 
@@ -158,13 +158,19 @@ function evalFor(cmd: CommandInfo) {
 function evalshaFor(cmd: CommandInfo, evalName: string) {
   return (ctx: ProxyContext, s: ClientSession, f: RequestFrame): void => {
     const body = ctx.nodes.scripts.body(argString(f, 1));
-    if (body === undefined) return ctx.router.forward(s, f, cmd);
+    if (body === undefined) return forward(ctx, s, f, cmd);
     const numkeys = Number(argString(f, 2));
     // forward answers CROSSSLOT itself; the retry goes where the first key (or none) routes.
     const slot = Number.isInteger(numkeys) && numkeys > 0 && f.argc > 3 ? ctx.router.slotOfArg(f, 3) : -1;
     // The retry's reply is the write's too (read your writes: remembered when it comes).
-    ctx.router.forward(s, f, cmd, new NoScriptRetry(ctx, s, f, evalName, body, slot, ctx.router.trackWrite(s, slot, s.openSlot())));
+    forward(ctx, s, f, cmd, new NoScriptRetry(ctx, s, f, evalName, body, slot, ctx.router.trackWrite(s, slot, s.openSlot())));
   };
+}
+
+/** Route by keys, through the tracking hub while some client tracks (a script's writes wait for its barrier, EVAL_RO's keys are remembered). */
+function forward(ctx: ProxyContext, s: ClientSession, f: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
+  if (ctx.tracking.active) ctx.tracking.forward(s, f, cmd, sink);
+  else ctx.router.forward(s, f, cmd, sink);
 }
 
 const NOSCRIPT = Buffer.from('-NOSCRIPT ', 'latin1');

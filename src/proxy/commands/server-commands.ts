@@ -94,7 +94,8 @@ function keys(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
 }
 
 function flush(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {
-  fanout(ctx, s, f.raw, allOk);
+  // Answered once the masters' null invalidations have reached the tracking clients (tracking-hub.ts).
+  toMasters(ctx, s, ctx.router.servingMasters, f.raw, (parts) => firstError(parts) ?? allOk(), ctx.tracking.afterPushes(s.openSlot()));
 }
 
 function randomkey(ctx: ProxyContext, s: ClientSession, f: RequestFrame): void {

@@ -24,6 +24,7 @@ function transactionScope(ctx: ProxyContext, session: ClientSession): Transactio
       const run = RUN_AFTER_EXEC.get(name);
       return run === undefined ? undefined : (frame) => run(ctx, session, frame);
     },
+    afterChanges: (sink) => ctx.tracking.afterPushes(sink),
   };
 }
 

@@ -30,6 +30,8 @@ export class ClientReplication {
   lastWritePool: BackendPool | undefined = undefined;
   /** READONLY: its reads may go to replicas even with --read-from master (READWRITE, RESET: not). */
   readonlyMode = false;
+  /** CLIENT TRACKING is on: its reads stay on the masters, whose invalidations it gets. */
+  tracking = false;
   /** Writes sent and not answered yet (counted only with replica reads on). */
   pending = 0;
   /** slot → the epoch its last write was answered in; made on the first one. */

@@ -189,7 +189,7 @@ export class ReplicaReads {
    */
   read(session: ClientLink, cmd: CommandInfo, slot: number, master: number, raw: Buffer, sink: ReplySink | undefined): boolean {
     const mode = session.replication.readonlyMode && this.opts.readFrom === 'master' ? 'prefer-replica' : this.opts.readFrom;
-    if (mode === 'master' || (cmd.flags & READ_MASK) !== CMD_READONLY) return false;
+    if (mode === 'master' || (cmd.flags & READ_MASK) !== CMD_READONLY || session.replication.tracking) return false;
     const replicas = this.byMaster[master];
     if (replicas === undefined) return false;
     const n = replicas.length;

@@ -126,6 +126,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
   private closed = false;
   /** Requests per slot (REBALANCE LOAD plans from them): each keyed request, each part of a split one. */
   readonly slotLoad = new SlotLoad();
+  /** Told of every new slot map (client-side caching follows the masters). */
+  private readonly mapListeners: ((map: SlotMap) => void)[] = [];
 
   constructor(
     map: SlotMap,
@@ -194,6 +196,12 @@ export class Router implements ClusterErrorHandler, RequestGate {
     }
     this.pools.retireUnused(new Set(map.masters.map((m) => m.address)));
     this.replicas?.setSlotMap(map, this.poolOf);
+    for (const listener of this.mapListeners) listener(map);
+  }
+
+  /** Call `listener` with every slot map taken from now on. */
+  onSlotMap(listener: (map: SlotMap) => void): void {
+    this.mapListeners.push(listener);
   }
 
   /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */

@@ -96,6 +96,11 @@ export interface TransactionScope {
   readonly router: Router;
   /** The command run after EXEC by this name (CONFIG SET), bound to the client; undefined for the node's commands. */
   afterExec(name: string): AfterExecCommand | undefined;
+  /**
+   * Where EXEC's reply goes: `sink`, or a sink that passes it on once the invalidations of the
+   * transaction's changes have reached the clients tracking keys (modes/tracking-hub.ts).
+   */
+  afterChanges(sink: ReplySink): ReplySink;
 }
 
 /** The client a transaction is of. */
@@ -411,6 +416,7 @@ export class Transaction {
     this.conn = null;
     this.finish();
     conn.queuing = false; // EXEC runs the queued writes: it is the write --ack replica acknowledges
+    const answered = this.scope.afterChanges(sink);
     conn.send(EXEC, {
       deliver: (reply: Buffer): void => {
         // EXEC ends MULTI and drops the watches whatever it answers: the connection is clean.
@@ -419,15 +425,15 @@ export class Transaction {
         this.scope.router.transactionWrote(this.session, slot);
         if (reply[0] === 0x2d && isClusterError(reply)) {
           this.noteClusterError(reply);
-          sink.deliver(clusterChanged(reply, true));
+          answered.deliver(clusterChanged(reply, true));
         } else if (afterExec.length > 0) {
           // EXEC is an exclusive step: its slot must be filled whatever happens, or the session waits for ever.
           void this.withAfterExec(reply, afterExec).then(
-            (merged) => sink.deliver(merged),
-            (err: unknown) => sink.deliver(this.session.runtime.faults.reply(err, 'running CONFIG SET after EXEC')),
+            (merged) => answered.deliver(merged),
+            (err: unknown) => answered.deliver(this.session.runtime.faults.reply(err, 'running CONFIG SET after EXEC')),
           );
         } else {
-          sink.deliver(reply);
+          answered.deliver(reply);
         }
       },
     });
