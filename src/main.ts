@@ -29,6 +29,7 @@ import type { ControlPlaneView } from './proxy/control-plane.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import type { FailoverMonitor } from './failover/failover-monitor.js';
 import { adminVerbTable } from './admin/admin-verbs.js';
+import { KeySampler } from './ops/key-sampler.js';
 import type { SlotMigrator } from './cluster/operations/slot-migration.js';
 import { ScriptRegistry } from './proxy/datapath/script-registry.js';
 import { TopologyView } from './cluster/topology/topology-view.js';
@@ -249,7 +250,9 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   // Every write would wait out --ack-timeout and fail on a master without a replica: say so now.
   const unreplicated = config.ack === 'replica' ? firstMap.servingMasters().map((i) => firstMap.masters[i]).find((m) => m.replicas.length === 0) : undefined;
   if (unreplicated !== undefined) await giveUp(new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`));
-  router = new Router(firstMap, poolFactory(view.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout);
+  // Hot and big keys: this process's sample of its clients' keyed requests, shards named by their master's node id.
+  const keySampler = new KeySampler({ every: config.hotkeysSampleRate, nameShard: (host, port) => view.nodeIdAt(host, port) });
+  router = new Router(firstMap, poolFactory(view.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout, keySampler);
   const routing = router;
   slotMaps.start();
   let http: HttpServer | undefined;
@@ -313,7 +316,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     users,
     runtime,
     adminPassword: config.adminPassword,
-    adminVerbs: adminVerbTable(admin, alone ? undefined : admin),
+    adminVerbs: adminVerbTable(admin, alone ? undefined : admin, keySampler),
     maxBulkLen: config.protoMaxBulkLen,
     maxmemoryClients: config.maxmemoryClients,
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
@@ -336,6 +339,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     failover: () => control?.failover,
     migrator: () => control?.migrator,
     slotMap: () => routing.slotMap,
+    keys: keySampler,
     coordination: alone ? undefined : () => coordinator.status(),
     workers: worker === undefined || workers === undefined ? undefined : { index: worker.index, gather: () => workers.collectMetrics(3000) },
   });
@@ -373,6 +377,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         coordination: () => coordinator.status(),
         events,
         history,
+        keys: keySampler,
         tls: config.httpTls ? config.tls : undefined,
       });
       sampler?.start();

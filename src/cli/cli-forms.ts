@@ -18,6 +18,8 @@ export type CliCommand =
   /** FAILOVER <master> [FORCE]: force for a master that is down. */
   | { kind: 'failover'; master: string; force: boolean }
   | { kind: 'rebalance' }
+  /** HOTKEYS / BIGKEYS [COUNT n]: `count` as given (the proxy checks it). */
+  | { kind: 'hotkeys' | 'bigkeys'; count: string | undefined }
   | { kind: 'help' }
   | { kind: 'exit' };
 
@@ -65,6 +67,7 @@ export const MASTER: Flag = { long: 'master', short: 'm', value: 'MASTER' };
 export const SLAVE: Flag = { long: 'slave', short: 's', value: 'SLAVE' };
 export const JSON_FLAG: Flag = { long: 'json' };
 export const FORCE: Flag = { long: 'force' };
+export const COUNT: Flag = { long: 'count', short: 'n', value: 'N' };
 
 /** The words that name a node the proxy should start instead of one at an address. */
 const NEW_NODE = new Set(['', 'new']);
@@ -130,6 +133,26 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   { names: ['rebalance'], forms: [{ tokens: [], says: 'even the slots out over the masters, keys included', build: () => ({ kind: 'rebalance' }) }] },
+  {
+    names: ['hotkeys'],
+    forms: [
+      {
+        tokens: [{ flag: COUNT, optional: true }],
+        says: "each shard's N (default 10) keys with the most requests per second, from the proxy's sample (HOTKEYS)",
+        build: (v) => ({ kind: 'hotkeys', count: v.count }),
+      },
+    ],
+  },
+  {
+    names: ['bigkeys'],
+    forms: [
+      {
+        tokens: [{ flag: COUNT, optional: true }],
+        says: "each shard's N (default 10) keys with the most bytes per second read and written, and their largest reply and request (BIGKEYS)",
+        build: (v) => ({ kind: 'bigkeys', count: v.count }),
+      },
+    ],
+  },
   { names: ['help'], forms: [{ tokens: [], says: 'this text', build: () => ({ kind: 'help' }) }] },
   { names: ['exit', 'quit'], forms: [{ tokens: [], says: 'leave the prompt (also Ctrl-D)', build: () => ({ kind: 'exit' }) }] },
 ];

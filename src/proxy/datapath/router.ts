@@ -55,6 +55,8 @@ import { MasterHolds, type HeldRequest } from './master-holds.js';
 import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
+import { KeySampler } from '../../ops/key-sampler.js';
+import { SampledReply } from './sampled-reply.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
@@ -123,6 +125,8 @@ export class Router implements ClusterErrorHandler, RequestGate {
     private readonly refresher: RefreshRequester,
     /** How long TRYAGAIN/CLUSTERDOWN are retried before the client gets them. */
     private readonly retryBudgetMs = 5_000,
+    /** Hot and big keys: a sample of the keyed requests sent on (off unless given). */
+    readonly keySampler = new KeySampler({ every: 0 }),
   ) {
     this.map = map;
     this.pools = new PoolRegistry(makePool, this, (address) => this.map.indexOfAddress(address) !== -1);
@@ -334,7 +338,17 @@ export class Router implements ClusterErrorHandler, RequestGate {
       return;
     }
     if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
-    if (!conn.send(frame.raw, sink ?? session.openSlot())) session.waitForBackend(conn);
+    let out = sink ?? session.openSlot();
+    if (slot !== NO_KEYS && this.keySampler.due()) out = this.sampled(frame, pool, out);
+    if (!conn.send(frame.raw, out)) session.waitForBackend(conn);
+  }
+
+  /** A request the key sampler picked: its first key counted (keyPositions as keysSlot left them), its reply counted on its way back. */
+  private sampled(frame: RequestFrame, pool: BackendPool, sink: ReplySink): ReplySink {
+    const i = this.keyPositions[0];
+    const o = frame.offsets;
+    const { shard, key } = this.keySampler.requested(pool.endpoint.host, pool.endpoint.port, frame.raw, o[2 * i], o[2 * i + 1], frame.raw.length);
+    return new SampledReply(this.keySampler, shard, key, sink);
   }
 
   /**
