@@ -8,7 +8,7 @@
  * disturb less than throughput. -r 100000 (random keys) is the sampler's worst case: nearly
  * every sampled key is new to its shard's counters, so each sample replaces one.
  *
- *   npx tsx bench/hotkeys-cost.ts [--rounds 9] [--requests 300000] [--keyspace 100000] [--out bench/results/hotkeys-cost.md]
+ *   npx tsx bench/hotkeys-cost.ts [--rounds 9] [--requests 1000000] [--keyspace 100000] [--rate 32] [--out bench/results/hotkeys-cost.md]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,14 +21,16 @@ import { PROXY_NODE_FLAGS } from './lib/procs.js';
 const HELP = `usage: npx tsx bench/hotkeys-cost.ts [options]
 
   --rounds N      rounds (default 9); medians over them
-  --requests N    requests per run (default 300000)
+  --requests N    requests per run (default 1000000)
   --keyspace N    redis-benchmark -r (default 100000; 0: one key, -r left out)
+  --rate N        the sampling proxy's --hotkeys-sample-rate (default 32, the proxy's default)
   --out FILE      the Markdown report (default bench/results/hotkeys-cost.md)`;
 
 interface Options {
   rounds: number;
   requests: number;
   keyspace: number;
+  rate: number;
   out: string;
 }
 
@@ -37,14 +39,15 @@ function parse(argv: string[]): Options | 'help' {
     args: argv,
     options: {
       rounds: { type: 'string', default: '9' },
-      requests: { type: 'string', default: '300000' },
+      requests: { type: 'string', default: '1000000' },
       keyspace: { type: 'string', default: '100000' },
+      rate: { type: 'string', default: '32' },
       out: { type: 'string', default: 'bench/results/hotkeys-cost.md' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) return 'help';
-  return { rounds: Number(values.rounds), requests: Number(values.requests), keyspace: Number(values.keyspace), out: values.out };
+  return { rounds: Number(values.rounds), requests: Number(values.requests), keyspace: Number(values.keyspace), rate: Number(values.rate), out: values.out };
 }
 
 const TARGETS = ['off', 'on'] as const;
@@ -70,6 +73,9 @@ interface Run {
   rps: number;
   p50Ms: number;
   cpuUsPerRequest: number;
+  /** The run's CPU seconds and requests, for the totals (/proc counts in 10 ms ticks: one run's figure is coarse). */
+  cpuSeconds: number;
+  requests: number;
 }
 
 async function main(): Promise<number> {
@@ -79,7 +85,7 @@ async function main(): Promise<number> {
   const proxies: Partial<Record<Target, ProxyProcess>> = {};
   try {
     proxies.off = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--log-level', 'warn', '--hotkeys-sample-rate', '0'] });
-    proxies.on = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--log-level', 'warn'] });
+    proxies.on = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--log-level', 'warn', '--hotkeys-sample-rate', String(opts.rate)] });
     const runs = new Map<string, Run[]>(); // `${target} ${test}` → one per round
     const ratios = new Map<string, number[]>(); // test → on/off rps per round
     const errors: string[] = [];
@@ -99,7 +105,7 @@ async function main(): Promise<number> {
       const cpu = cpuSeconds(p.pid!) - before;
       if (outcome.errors.length > 0) errors.push(`${t} ${test}: ${outcome.errors.join('; ')}`);
       const row = outcome.rows[0];
-      return row === undefined ? undefined : { rps: row.rps, p50Ms: row.p50Ms, cpuUsPerRequest: (cpu * 1e6) / requests };
+      return row === undefined ? undefined : { rps: row.rps, p50Ms: row.p50Ms, cpuUsPerRequest: (cpu * 1e6) / requests, cpuSeconds: cpu, requests };
     };
     for (const t of TARGETS) for (const test of TESTS) await bench(t, test, 50_000); // warm-up
     for (let round = 1; round <= opts.rounds; round++) {
@@ -122,21 +128,25 @@ async function main(): Promise<number> {
     const lines = [
       '# Hot and big key sampling: what it costs',
       '',
-      `\`npx tsx bench/hotkeys-cost.ts --rounds ${opts.rounds} --requests ${opts.requests} --keyspace ${opts.keyspace}\` on ${new Date().toISOString().slice(0, 10)}: ` +
+      `\`npx tsx bench/hotkeys-cost.ts --rounds ${opts.rounds} --requests ${opts.requests} --keyspace ${opts.keyspace} --rate ${opts.rate}\` on ${new Date().toISOString().slice(0, 10)}: ` +
         `${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end, Node ${process.version}` +
         `${PROXY_NODE_FLAGS.length > 0 ? ` (proxy run with ${PROXY_NODE_FLAGS.join(' ')})` : ''}.`,
-      `Two proxies of the executable, 3 masters each, no replicas: sampling off (\`--hotkeys-sample-rate 0\`) and on (the default, about 1 request in 32). ` +
+      `Two proxies of the executable, 3 masters each, no replicas: sampling off (\`--hotkeys-sample-rate 0\`) and on (\`--hotkeys-sample-rate ${opts.rate}\`: about 1 keyed request in ${opts.rate}${opts.rate === 32 ? ', the default' : ''}). ` +
         `redis-benchmark -c 50 -P ${PIPELINE} ${keys} -n ${opts.requests}, SET then GET, the two proxies back to back in each round (order alternating); ` +
-        `medians over ${opts.rounds} rounds after a warm-up run. CPU: the proxy process's utime + stime over the run, per request.`,
+        `medians over ${opts.rounds} rounds after a warm-up run. CPU: the proxy process's utime + stime over all rounds' runs, per request.`,
       '',
-      '| test | off ops/s | on ops/s | on/off (medians) | on/off (median of per-round ratios) | CPU µs/req off → on | CPU on/off | p50 ms off / on |',
+      '| test | off ops/s | on ops/s | on/off (medians) | on/off (median of per-round ratios) | CPU µs/req off → on (all rounds) | CPU on/off | p50 ms off / on |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
     ];
     for (const test of TESTS) {
       const off = m('off', test, (r) => r.rps);
       const on = m('on', test, (r) => r.rps);
-      const cpuOff = m('off', test, (r) => r.cpuUsPerRequest);
-      const cpuOn = m('on', test, (r) => r.cpuUsPerRequest);
+      const total = (t: Target): number => {
+        const rs = runs.get(`${t} ${test}`) ?? [];
+        return (rs.reduce((sum, r) => sum + r.cpuSeconds, 0) * 1e6) / rs.reduce((sum, r) => sum + r.requests, 0);
+      };
+      const cpuOff = total('off');
+      const cpuOn = total('on');
       lines.push(
         `| ${test} | ${Math.round(off)} | ${Math.round(on)} | ${(on / off).toFixed(3)} | ${median(ratios.get(test) ?? []).toFixed(3)} | ${cpuOff.toFixed(3)} → ${cpuOn.toFixed(3)} | ${(cpuOn / cpuOff).toFixed(3)} | ${m('off', test, (r) => r.p50Ms).toFixed(3)} / ${m('on', test, (r) => r.p50Ms).toFixed(3)} |`,
       );

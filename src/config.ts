@@ -173,7 +173,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
     .option('hotkeys-sample-rate', {
       type: 'number',
-      default: 32,
+      default: 128,
       describe: 'hot and big keys (HOTKEYS, BIGKEYS, /api/v1/hotkeys): sample about one keyed request in this many (1: every one); 0 turns sampling off',
     })
     .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without an answer to PING before the proxy asks what the node does: a process that exited or is stopped counts as failed at once (the proxy then restarts it or fails its master over); a busy one waits up to --busy-timeout' })

@@ -16,19 +16,22 @@ function request(key: string): { raw: Buffer; start: number; end: number } {
   return { raw, start, end: start + Buffer.byteLength(key) };
 }
 
+/** Masters by port: one object each, as the router's pools have one endpoint each. */
+const masters = new Map<number, { host: string; port: number }>();
+const master = (port: number) => masters.get(port) ?? masters.set(port, { host: '127.0.0.1', port }).get(port)!;
+
 /** Send `n` requests of `key` through the sampler as the router does: due() for each, the sampled ones counted with a reply of `replyBytes`. */
 function traffic(s: KeySampler, key: string, n: number, replyBytes = 5, port = 7000): void {
   const r = request(key);
   for (let i = 0; i < n; i++) {
     if (!s.due()) continue;
-    const { shard, key: k } = s.requested('127.0.0.1', port, r.raw, r.start, r.end, r.raw.length);
-    s.replied(shard, k, replyBytes);
+    s.requested(master(port), r.raw, r.start, r.end, r.raw.length).replied(replyBytes);
   }
 }
 
 describe('TopK (Space-Saving)', () => {
   test('keeps at most its capacity, and a heavy key survives a stream of one-off keys', () => {
-    const top = new TopK<null>(8, () => null);
+    const top = new TopK<null>(8, () => null, () => undefined);
     for (let i = 0; i < 1000; i++) {
       top.add('heavy', 1);
       top.add(`once:${i}`, 1);
@@ -60,7 +63,7 @@ describe('KeySampler', () => {
     const b = request('b');
     for (let i = 0; i < 10_000; i++) {
       const r = i % 2 === 0 ? a : b;
-      if (t.due()) t.requested('127.0.0.1', 7000, r.raw, r.start, r.end, r.raw.length);
+      if (t.due()) t.requested(master(7000), r.raw, r.start, r.end, r.raw.length);
     }
     assert.deepEqual(new Set(t.hotKeys(10).map((k) => k.key)), new Set(['a', 'b']));
   });

@@ -5,7 +5,9 @@
  * The hot path pays one decrement and compare per request (`due()`); about one request in
  * `every` is sampled: its first key's bytes are copied into a string, counted in its
  * shard's two TopK structures (top-k.ts), and its reply's size is counted when the reply
- * comes back. The gap to the next sample is drawn around `every` (uniform in
+ * comes back (KeySample). A sample costs a few µs in the proxy (mostly cache misses: the
+ * counters are cold by the time the next one comes), hence the default of 1 in 128
+ * (bench/results/hotkeys-cost.md). The gap to the next sample is drawn around `every` (uniform in
  * [every/2, 3·every/2)), not fixed, so that a client repeating a pattern of requests whose
  * length divides `every` does not have one of its keys sampled every time and the others
  * never. Counts decay exponentially (time constant `tauMs`): the rates are those of the
@@ -16,6 +18,7 @@
  * One process's sample: with --workers each worker samples the clients it serves.
  */
 import { ForwardDecay, TopK } from './top-k.js';
+import { readTime } from '../net/read-clock.js';
 import type { BigKey, HotKey } from '../status/key-lines.js';
 
 /** Counters kept per shard and per measure: the reported top is at most this long. */
@@ -46,6 +49,13 @@ interface Traffic {
 
 const noData = (): null => null;
 const freshTraffic = (): Traffic => ({ read: 0, written: 0, largestReply: 0, largestRequest: 0 });
+const resetNothing = (): void => undefined;
+const resetTraffic = (t: Traffic): void => {
+  t.read = 0;
+  t.written = 0;
+  t.largestReply = 0;
+  t.largestRequest = 0;
+};
 const scaleNothing = (): void => undefined;
 const scaleTraffic = (t: Traffic, f: number): void => {
   t.read *= f;
@@ -54,26 +64,49 @@ const scaleTraffic = (t: Traffic, f: number): void => {
 
 /** One shard's counters; what a sampled request's reply is counted against. */
 export class ShardSample {
-  readonly hot = new TopK<null>(TRACKED_KEYS, noData);
-  readonly big = new TopK<Traffic>(TRACKED_KEYS, freshTraffic);
+  readonly hot = new TopK<null>(TRACKED_KEYS, noData, resetNothing);
+  readonly big = new TopK<Traffic>(TRACKED_KEYS, freshTraffic, resetTraffic);
   /** Decayed count of its sampled requests. */
   total = 0;
+  constructor(readonly master: ShardMaster) {}
+}
+
+/** A shard's master as the router knows it: one object per master (a pool's endpoint), so that the shard is found by identity. */
+export interface ShardMaster {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * One sampled request, waiting for its reply: counted with the request's weight (the reply
+ * comes a moment later; reading the clock again would cost more than it corrects).
+ */
+export class KeySample {
   constructor(
-    readonly host: string,
-    readonly port: number,
+    private readonly shard: ShardSample,
+    private readonly key: string,
+    private readonly weight: number,
   ) {}
+
+  /** Its reply came: `bytes` long. */
+  replied(bytes: number): void {
+    const t = this.shard.big.add(this.key, bytes * this.weight);
+    t.read += bytes * this.weight;
+    if (bytes > t.largestReply) t.largestReply = bytes;
+  }
 }
 
 export class KeySampler {
   private countdown: number;
-  private readonly shards = new Map<string, ShardSample>();
+  private readonly shards = new Map<ShardMaster, ShardSample>();
   private readonly decay: ForwardDecay;
   private readonly startedAt: number;
   private readonly now: () => number;
 
   constructor(private readonly o: KeySamplerOptions) {
     if (!Number.isInteger(o.every) || o.every < 0) throw new RangeError(`key sample rate must be a whole number ≥ 0, not ${o.every}`);
-    this.now = o.now ?? (() => performance.now());
+    // Within a socket read the clock is read already (net/read-clock.ts): a sample costs no clock read of its own.
+    this.now = o.now ?? readTime;
     this.startedAt = this.now();
     this.decay = new ForwardDecay(o.tauMs ?? 10_000, this.startedAt, (f) => {
       for (const s of this.shards.values()) {
@@ -104,33 +137,29 @@ export class KeySampler {
   }
 
   /**
-   * A sampled request: its key is raw[keyStart, keyEnd), it went to the master at host:port
-   * and is `bytes` long. Returns its shard, to count its reply against with replied().
+   * A sampled request: its key is raw[keyStart, keyEnd), it went to `master` and is `bytes`
+   * long. Returns what its reply is counted with (KeySample.replied).
    */
-  requested(host: string, port: number, raw: Buffer, keyStart: number, keyEnd: number, bytes: number): { shard: ShardSample; key: string } {
-    const address = `${host}:${port}`;
-    let shard = this.shards.get(address);
-    if (shard === undefined) {
-      shard = new ShardSample(host, port);
-      this.shards.set(address, shard);
-    }
+  requested(master: ShardMaster, raw: Buffer, keyStart: number, keyEnd: number, bytes: number): KeySample {
+    const shard = this.shardOf(master);
     // latin1: one char per byte, so the key's exact bytes (binary ones too) are the map's key.
     const key = raw.toString('latin1', keyStart, Math.min(keyEnd, keyStart + MAX_KEY_BYTES));
     const w = this.decay.weightAt(this.now());
     shard.total += w;
     shard.hot.add(key, w);
-    const t = shard.big.add(key, bytes * w).data;
+    const t = shard.big.add(key, bytes * w);
     t.written += bytes * w;
     if (bytes > t.largestRequest) t.largestRequest = bytes;
-    return { shard, key };
+    return new KeySample(shard, key, w);
   }
 
-  /** The reply to a sampled request, `bytes` long. */
-  replied(shard: ShardSample, key: string, bytes: number): void {
-    const w = this.decay.weightAt(this.now());
-    const t = shard.big.add(key, bytes * w).data;
-    t.read += bytes * w;
-    if (bytes > t.largestReply) t.largestReply = bytes;
+  private shardOf(master: ShardMaster): ShardSample {
+    let shard = this.shards.get(master);
+    if (shard === undefined) {
+      shard = new ShardSample(master);
+      this.shards.set(master, shard);
+    }
+    return shard;
   }
 
   /** Decayed weight → per second: × every / the window the decay averages over (shorter since start). */
@@ -144,12 +173,13 @@ export class KeySampler {
   /** The shards with traffic still counted, by name; shards whose traffic has faded are forgotten. */
   private liveShards(rate: number): { name: string; address: string; s: ShardSample }[] {
     const live: { name: string; address: string; s: ShardSample }[] = [];
-    for (const [address, s] of this.shards) {
+    for (const [master, s] of this.shards) {
       if (s.total * rate < FADED_OPS) {
-        this.shards.delete(address);
+        this.shards.delete(master);
         continue;
       }
-      live.push({ name: this.o.nameShard?.(s.host, s.port) ?? address, address, s });
+      const address = `${master.host}:${master.port}`;
+      live.push({ name: this.o.nameShard?.(master.host, master.port) ?? address, address, s });
     }
     return live.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

@@ -9,58 +9,84 @@
  * every counter down now and then with `scale()` to keep the numbers finite.
  */
 
+/** One counter as the reports read it. */
 export interface Counter<T> {
   readonly key: string;
   /** The summed weight (an overestimate by at most `error`). */
-  weight: number;
+  readonly weight: number;
   /** The weight inherited from the counter it replaced. */
-  error: number;
+  readonly error: number;
   /** The caller's per-key figures, reset when the counter is given to another key. */
-  data: T;
+  readonly data: T;
 }
 
+/**
+ * The counters live in flat arrays (weights in a Float64Array) so that finding the
+ * lightest one — done for nearly every sample when keys are many — is a scan of
+ * `capacity` doubles, and a counter given to another key reuses its `data` object.
+ */
 export class TopK<T> {
-  private readonly counters = new Map<string, Counter<T>>();
+  private readonly slotOf = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private readonly data: T[] = [];
+  private readonly weights: Float64Array;
+  private readonly errors: Float64Array;
 
   constructor(
     private readonly capacity: number,
-    /** A fresh `data` for a key that takes a counter. */
+    /** A fresh `data` for a new counter. */
     private readonly fresh: () => T,
-  ) {}
+    /** Make a counter's `data` fresh again, for the key that takes it over. */
+    private readonly reset: (data: T) => void,
+  ) {
+    this.weights = new Float64Array(capacity);
+    this.errors = new Float64Array(capacity);
+  }
 
-  /** Add `weight` to `key`'s counter, taking the lightest one when all are in use; its counter. */
-  add(key: string, weight: number): Counter<T> {
-    let c = this.counters.get(key);
-    if (c !== undefined) {
-      c.weight += weight;
-      return c;
+  /** Add `weight` to `key`'s counter, taking the lightest one when all are in use; its data. */
+  add(key: string, weight: number): T {
+    const at = this.slotOf.get(key);
+    if (at !== undefined) {
+      this.weights[at] += weight;
+      return this.data[at];
     }
+    let slot = this.keys.length;
     let floor = 0;
-    if (this.counters.size >= this.capacity) {
-      // Linear: capacity is small and only sampled requests come here.
-      let lightest: Counter<T> | undefined;
-      for (const x of this.counters.values()) if (lightest === undefined || x.weight < lightest.weight) lightest = x;
-      if (lightest !== undefined) {
-        floor = lightest.weight;
-        this.counters.delete(lightest.key);
-      }
+    if (slot < this.capacity) {
+      this.keys.push(key);
+      this.data.push(this.fresh());
+    } else {
+      slot = this.lightest();
+      floor = this.weights[slot];
+      this.slotOf.delete(this.keys[slot]);
+      this.keys[slot] = key;
+      this.reset(this.data[slot]);
     }
-    c = { key, weight: floor + weight, error: floor, data: this.fresh() };
-    this.counters.set(key, c);
-    return c;
+    this.slotOf.set(key, slot);
+    this.weights[slot] = floor + weight;
+    this.errors[slot] = floor;
+    return this.data[slot];
+  }
+
+  private lightest(): number {
+    const w = this.weights;
+    let min = 0;
+    for (let i = 1; i < w.length; i++) if (w[i] < w[min]) min = i;
+    return min;
   }
 
   /** The `n` heaviest counters, heaviest first. */
   top(n: number): Counter<T>[] {
-    return [...this.counters.values()].sort((a, b) => b.weight - a.weight).slice(0, n);
+    const all: Counter<T>[] = this.keys.map((key, i) => ({ key, weight: this.weights[i], error: this.errors[i], data: this.data[i] }));
+    return all.sort((a, b) => b.weight - a.weight).slice(0, n);
   }
 
   /** Multiply every weight by `f` (0 < f ≤ 1); `scaleData` does the same to a counter's data. */
   scale(f: number, scaleData: (data: T, f: number) => void): void {
-    for (const c of this.counters.values()) {
-      c.weight *= f;
-      c.error *= f;
-      scaleData(c.data, f);
+    for (let i = 0; i < this.keys.length; i++) {
+      this.weights[i] *= f;
+      this.errors[i] *= f;
+      scaleData(this.data[i], f);
     }
   }
 }

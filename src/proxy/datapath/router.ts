@@ -55,7 +55,7 @@ import { MasterHolds, type HeldRequest } from './master-holds.js';
 import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
-import { KeySampler } from '../../ops/key-sampler.js';
+import { KeySampler, type KeySample } from '../../ops/key-sampler.js';
 import { SampledReply } from './sampled-reply.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
@@ -338,17 +338,23 @@ export class Router implements ClusterErrorHandler, RequestGate {
       return;
     }
     if ((cmd.flags & CMD_WRITE) !== 0) session.lastWritePool = pool; // WAIT asks this master's replicas
-    let out = sink ?? session.openSlot();
-    if (slot !== NO_KEYS && this.keySampler.due()) out = this.sampled(frame, pool, out);
+    let out: ReplySink;
+    if (sink === undefined) {
+      // The sample rides on the client's own reply slot: the connections' sinks stay of one kind.
+      const replySlot = session.openSlot();
+      if (slot !== NO_KEYS && this.keySampler.due()) replySlot.sample = this.sample(frame, pool);
+      out = replySlot;
+    } else {
+      out = slot !== NO_KEYS && this.keySampler.due() ? new SampledReply(this.sample(frame, pool), sink) : sink;
+    }
     if (!conn.send(frame.raw, out)) session.waitForBackend(conn);
   }
 
-  /** A request the key sampler picked: its first key counted (keyPositions as keysSlot left them), its reply counted on its way back. */
-  private sampled(frame: RequestFrame, pool: BackendPool, sink: ReplySink): ReplySink {
+  /** A request the key sampler picked: its first key counted (keyPositions as keysSlot left them); its reply is counted with what this returns. */
+  private sample(frame: RequestFrame, pool: BackendPool): KeySample {
     const i = this.keyPositions[0];
     const o = frame.offsets;
-    const { shard, key } = this.keySampler.requested(pool.endpoint.host, pool.endpoint.port, frame.raw, o[2 * i], o[2 * i + 1], frame.raw.length);
-    return new SampledReply(this.keySampler, shard, key, sink);
+    return this.keySampler.requested(pool.endpoint, frame.raw, o[2 * i], o[2 * i + 1], frame.raw.length);
   }
 
   /**

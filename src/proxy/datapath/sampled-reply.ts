@@ -4,18 +4,16 @@
  * so the others pay nothing for it.
  */
 import type { ReplySink } from '../../backend/reply-sink.js';
-import type { KeySampler, ShardSample } from '../../ops/key-sampler.js';
+import type { KeySample } from '../../ops/key-sampler.js';
 
 export class SampledReply implements ReplySink {
   constructor(
-    private readonly sampler: KeySampler,
-    private readonly shard: ShardSample,
-    private readonly key: string,
+    private readonly sample: KeySample,
     private readonly target: ReplySink,
   ) {}
 
   deliver(reply: Buffer): void {
-    this.sampler.replied(this.shard, this.key, reply.length);
+    this.sample.replied(reply.length);
     this.target.deliver(reply);
   }
 }
