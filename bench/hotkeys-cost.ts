@@ -1,14 +1,14 @@
 /**
  * Issue 19 part 3: what the hot/big key sampling costs on the data path. Two proxies of the
  * real executable, each over its own 3 masters (no replicas): one with sampling off
- * (--hotkeys-sample-rate 0), one with the default (about 1 keyed request in 32). Within
+ * (--hotkeys-sample-rate 0), one with the default (about 1 keyed request in 128). Within
  * each round, redis-benchmark -c 50 -P 16 runs SET then GET against both, the order of the
  * two alternating from round to round; for each run, the proxy's own CPU time (utime +
  * stime from /proc/<pid>/stat) per request too, which the other jobs on a shared machine
  * disturb less than throughput. -r 100000 (random keys) is the sampler's worst case: nearly
  * every sampled key is new to its shard's counters, so each sample replaces one.
  *
- *   npx tsx bench/hotkeys-cost.ts [--rounds 9] [--requests 1000000] [--keyspace 100000] [--rate 32] [--out bench/results/hotkeys-cost.md]
+ *   npx tsx bench/hotkeys-cost.ts [--rounds 9] [--requests 1000000] [--keyspace 100000] [--rate 128] [--out bench/results/hotkeys-cost.md]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,7 +23,7 @@ const HELP = `usage: npx tsx bench/hotkeys-cost.ts [options]
   --rounds N      rounds (default 9); medians over them
   --requests N    requests per run (default 1000000)
   --keyspace N    redis-benchmark -r (default 100000; 0: one key, -r left out)
-  --rate N        the sampling proxy's --hotkeys-sample-rate (default 32, the proxy's default)
+  --rate N        the sampling proxy's --hotkeys-sample-rate (default 128, the proxy's default)
   --out FILE      the Markdown report (default bench/results/hotkeys-cost.md)`;
 
 interface Options {
@@ -41,7 +41,7 @@ function parse(argv: string[]): Options | 'help' {
       rounds: { type: 'string', default: '9' },
       requests: { type: 'string', default: '1000000' },
       keyspace: { type: 'string', default: '100000' },
-      rate: { type: 'string', default: '32' },
+      rate: { type: 'string', default: '128' },
       out: { type: 'string', default: 'bench/results/hotkeys-cost.md' },
       help: { type: 'boolean', default: false },
     },
@@ -131,7 +131,7 @@ async function main(): Promise<number> {
       `\`npx tsx bench/hotkeys-cost.ts --rounds ${opts.rounds} --requests ${opts.requests} --keyspace ${opts.keyspace} --rate ${opts.rate}\` on ${new Date().toISOString().slice(0, 10)}: ` +
         `${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end, Node ${process.version}` +
         `${PROXY_NODE_FLAGS.length > 0 ? ` (proxy run with ${PROXY_NODE_FLAGS.join(' ')})` : ''}.`,
-      `Two proxies of the executable, 3 masters each, no replicas: sampling off (\`--hotkeys-sample-rate 0\`) and on (\`--hotkeys-sample-rate ${opts.rate}\`: about 1 keyed request in ${opts.rate}${opts.rate === 32 ? ', the default' : ''}). ` +
+      `Two proxies of the executable, 3 masters each, no replicas: sampling off (\`--hotkeys-sample-rate 0\`) and on (\`--hotkeys-sample-rate ${opts.rate}\`: about 1 keyed request in ${opts.rate}${opts.rate === 128 ? ', the default' : ''}). ` +
         `redis-benchmark -c 50 -P ${PIPELINE} ${keys} -n ${opts.requests}, SET then GET, the two proxies back to back in each round (order alternating); ` +
         `medians over ${opts.rounds} rounds after a warm-up run. CPU: the proxy process's utime + stime over all rounds' runs, per request.`,
       '',
