@@ -104,6 +104,21 @@ describe('KeySampler', () => {
     assert.deepEqual(s.hotKeys(10), []);
   });
 
+  test('a reply that comes after the sums were scaled down is weighed on the new scale', () => {
+    let now = 0;
+    const s = new KeySampler({ every: 1, tauMs: 1000, now: () => now });
+    const r = request('k');
+    now = 27_600; // a request weighs e^27.6 ≈ 1e12: the next weighing scales the sums down
+    const sample = s.requested(master(7000), r.raw, r.start, r.end, r.raw.length);
+    now = 27_700;
+    const other = request('other');
+    s.requested(master(7000), other.raw, other.start, other.end, other.raw.length); // weighs e^27.7 > 1e12: scaled
+    sample.replied(100);
+    const k = s.bigKeys(1)[0];
+    // One 100-byte reply over a ~1 s window: about 100 bytes/s, not 10^12 times that.
+    assert.ok(k.readPerSec > 10 && k.readPerSec < 1000, `read ${k.readPerSec} bytes/s`);
+  });
+
   test('counters stay bounded per shard however many keys pass', () => {
     const s = new KeySampler({ every: 1 });
     for (let i = 0; i < 5000; i++) traffic(s, `k:${i}`, 1);

@@ -5,16 +5,16 @@
  * The hot path pays one decrement and compare per request (`due()`); about one request in
  * `every` is sampled: its first key's bytes are copied into a string, counted in its
  * shard's two TopK structures (top-k.ts), and its reply's size is counted when the reply
- * comes back (KeySample). A sample costs a few µs in the proxy (mostly cache misses: the
- * counters are cold by the time the next one comes), hence the default of 1 in 128
- * (bench/results/hotkeys-cost.md). The gap to the next sample is drawn around `every` (uniform in
- * [every/2, 3·every/2)), not fixed, so that a client repeating a pattern of requests whose
- * length divides `every` does not have one of its keys sampled every time and the others
- * never. Counts decay exponentially (time constant `tauMs`): the rates are those of the
+ * comes back (KeySample). A sample of a key new to its shard's counters costs a few µs of
+ * the proxy's CPU, measured (bench/results/hotkeys-cost.md): hence the default of 1 in 128.
+ * The gap to the next sample is drawn around `every` (uniform in [every/2, 3·every/2)), not
+ * fixed, so that a client repeating a pattern of requests whose length divides `every`
+ * does not have one of its keys sampled every time and the others never. Counts decay exponentially (time constant `tauMs`): the rates are those of the
  * last `tauMs` or so, estimated as sampled weight × every / window.
  *
- * Shards are told apart by their master's address (host:port), the router's unit; the
- * report names them with `nameShard` (the cluster's node id of the master, e.g. m0).
+ * Shards are told apart by their master's endpoint object (one per backend pool, the
+ * router's unit), found by identity without building a string per sample; the report names
+ * them with `nameShard` (the cluster's node id of the master, e.g. m0).
  * One process's sample: with --workers each worker samples the clients it serves.
  */
 import { ForwardDecay, TopK } from './top-k.js';
@@ -77,21 +77,20 @@ export interface ShardMaster {
   readonly port: number;
 }
 
-/**
- * One sampled request, waiting for its reply: counted with the request's weight (the reply
- * comes a moment later; reading the clock again would cost more than it corrects).
- */
+/** One sampled request, waiting for its reply. */
 export class KeySample {
   constructor(
+    private readonly sampler: KeySampler,
     private readonly shard: ShardSample,
     private readonly key: string,
-    private readonly weight: number,
   ) {}
 
   /** Its reply came: `bytes` long. */
   replied(bytes: number): void {
-    const t = this.shard.big.add(this.key, bytes * this.weight);
-    t.read += bytes * this.weight;
+    // Weighed now, not with the request's weight: the sums may have been scaled down since.
+    const w = this.sampler.weightNow();
+    const t = this.shard.big.add(this.key, bytes * w);
+    t.read += bytes * w;
     if (bytes > t.largestReply) t.largestReply = bytes;
   }
 }
@@ -144,13 +143,18 @@ export class KeySampler {
     const shard = this.shardOf(master);
     // latin1: one char per byte, so the key's exact bytes (binary ones too) are the map's key.
     const key = raw.toString('latin1', keyStart, Math.min(keyEnd, keyStart + MAX_KEY_BYTES));
-    const w = this.decay.weightAt(this.now());
+    const w = this.weightNow();
     shard.total += w;
     shard.hot.add(key, w);
     const t = shard.big.add(key, bytes * w);
     t.written += bytes * w;
     if (bytes > t.largestRequest) t.largestRequest = bytes;
-    return new KeySample(shard, key, w);
+    return new KeySample(this, shard, key);
+  }
+
+  /** What an event weighs now (forward decay); within a socket read the clock is not read again. */
+  weightNow(): number {
+    return this.decay.weightAt(this.now());
   }
 
   private shardOf(master: ShardMaster): ShardSample {
