@@ -53,6 +53,8 @@ export interface Config {
   connectTimeout: number;
   commandTimeout: number;
   slotMapRefresh: number;
+  /** Hot and big keys: sample about one keyed request in this many; 0: off (ops/key-sampler.ts). */
+  hotkeysSampleRate: number;
   nodeTimeout: number;
   /** ms a node may stay busy (script, long command) before it is failed over. */
   busyTimeout: number;
@@ -174,6 +176,11 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     .option('connect-timeout', { type: 'number', default: 2000, describe: 'ms to wait for a backend connection' })
     .option('command-timeout', { type: 'number', default: 10000, describe: 'ms a backend may take to answer before its connection is failed (blocking commands excepted)' })
     .option('slot-map-refresh', { type: 'number', default: 1000, describe: 'ms between reads of the cluster\'s slot map (it is also read at once after a MOVED or a lost connection)' })
+    .option('hotkeys-sample-rate', {
+      type: 'number',
+      default: 128,
+      describe: 'hot and big keys (HOTKEYS, BIGKEYS, /api/v1/hotkeys): sample about one keyed request in this many (1: every one); 0 turns sampling off',
+    })
     .option('node-timeout', { type: 'number', default: 1000, describe: 'ms without an answer to PING before the proxy asks what the node does: a process that exited or is stopped counts as failed at once (the proxy then restarts it or fails its master over); a busy one waits up to --busy-timeout' })
     .option('busy-timeout', {
       type: 'number',
@@ -246,6 +253,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
       if (!Number.isInteger(a['http-port']) || a['http-port'] < 0 || a['http-port'] > 65535) throw new Error('--http-port must be 0..65535 (0: no HTTP API)');
       if (!Number.isInteger(a.masters) || a.masters < 1 || a.masters > 1000) throw new Error('--masters must be 1..1000');
       if (!Number.isInteger(a.replicas) || a.replicas < 0 || a.replicas > 10) throw new Error('--replicas must be 0..10');
+      if (!Number.isInteger(a['hotkeys-sample-rate']) || a['hotkeys-sample-rate'] < 0 || a['hotkeys-sample-rate'] > 1_000_000) throw new Error('--hotkeys-sample-rate must be 0..1000000 (0: off)');
       if (!Number.isInteger(a['pool-size']) || a['pool-size'] < 1 || a['pool-size'] > 64) throw new Error('--pool-size must be 1..64');
       if (!Number.isInteger(a.maxclients) || a.maxclients < 1) throw new Error('--maxclients must be a positive integer');
       if (!Number.isInteger(a['max-blocking-clients']) || a['max-blocking-clients'] < 0) {
@@ -319,6 +327,7 @@ export function parseConfig(argv: string[] = hideBin(process.argv)): Config {
     connectTimeout: parsed['connect-timeout'],
     commandTimeout: parsed['command-timeout'],
     slotMapRefresh: parsed['slot-map-refresh'],
+    hotkeysSampleRate: parsed['hotkeys-sample-rate'],
     nodeTimeout: parsed['node-timeout'],
     busyTimeout: parsed['busy-timeout'],
     failoverTimeout: parsed['failover-timeout'],

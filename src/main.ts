@@ -29,6 +29,8 @@ import type { ControlPlaneView } from './proxy/control-plane.js';
 import { SlotMapSource } from './cluster/slot-map-source.js';
 import type { FailoverMonitor } from './failover/failover-monitor.js';
 import { adminVerbTable } from './admin/admin-verbs.js';
+import { KeySampler } from './ops/key-sampler.js';
+import { RouteMeters } from './ops/route-meters.js';
 import type { SlotMigrator } from './cluster/operations/slot-migration.js';
 import { ScriptRegistry } from './proxy/datapath/script-registry.js';
 import { TopologyView } from './cluster/topology/topology-view.js';
@@ -251,6 +253,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     log,
     onMap: (map) => {
       router?.setSlotMap(map);
+      server?.followSlotMap(map); // client-side caching: each master's invalidation link
       control?.clusterView(map);
     },
     intervalMs: config.slotMapRefresh,
@@ -268,11 +271,13 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
   // Every write would wait out --ack-timeout and fail on a master without a replica: say so now.
   const unreplicated = config.ack === 'replica' ? firstMap.servingMasters().map((i) => firstMap.masters[i]).find((m) => m.replicas.length === 0) : undefined;
   if (unreplicated !== undefined) await giveUp(new Error(`--ack replica needs at least one replica per master; master ${unreplicated.address} has none`));
+  // Hot and big keys: this process's sample of its clients' keyed requests, shards named by their master's node id.
+  const keySampler = new KeySampler({ every: config.hotkeysSampleRate, nameShard: (host, port) => view.nodeIdAt(host, port) });
   router = new Router(firstMap, poolFactory(view.nodePassword, config, log, runtime), slotMaps, config.failoverTimeout, {
     readFrom: config.readFrom,
     maxLag: config.maxReplicaLag,
     makePool: replicaPoolFactory(view.nodePassword, config, log, runtime),
-  });
+  }, new RouteMeters(undefined, keySampler));
   const routing = router;
   slotMaps.start();
   let http: HttpServer | undefined;
@@ -338,7 +343,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     users,
     runtime,
     adminPassword: config.adminPassword,
-    adminVerbs: adminVerbTable(admin, alone ? undefined : admin),
+    adminVerbs: adminVerbTable(admin, alone ? undefined : admin, keySampler),
     maxBulkLen: config.protoMaxBulkLen,
     maxmemoryClients: config.maxmemoryClients,
     clusterNodeId: createHash('sha1').update(`interface-hash-server:${path.resolve(config.dataDir)}`).digest('hex'),
@@ -361,6 +366,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
     failover: () => control?.failover,
     migrator: () => control?.migrator,
     slotMap: () => routing.slotMap,
+    keys: keySampler,
     coordination: alone ? undefined : () => coordinator.status(),
     workers: worker === undefined || workers === undefined ? undefined : { index: worker.index, gather: () => workers.collectMetrics(3000) },
   });
@@ -398,6 +404,7 @@ export async function startProxy(config: Config, log: Logger, hooks: ProxyHooks 
         coordination: () => coordinator.status(),
         events,
         history,
+        keys: keySampler,
         tls: config.httpTls ? config.tls : undefined,
       });
       sampler?.start();

@@ -444,9 +444,10 @@ describe('ihs-cli parts', () => {
         }
       }
     }
-    assert.equal(forms, 14);
+    assert.equal(forms, 16);
     // The optional parts left out, and a value left out where the form allows it.
     assert.deepEqual(parsePromptWords(['ls']), { kind: 'list', json: false });
+    assert.deepEqual(parsePromptWords(['hotkeys']), { kind: 'hotkeys', count: undefined });
     assert.deepEqual(parsePromptWords(['add']), { kind: 'add-master', address: undefined });
     assert.deepEqual(parsePromptWords(['add', '-m']), { kind: 'add-master', address: undefined });
     assert.deepEqual(parsePromptWords(['add', '--master', 'new']), { kind: 'add-master', address: undefined });

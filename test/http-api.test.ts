@@ -322,11 +322,13 @@ describe('HTTP API v1, open (no passwords)', { skip }, () => {
     const routes = Object.entries(api.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     assert.deepEqual(routes, [
       'DELETE /api/v1/clients/{id}',
+      'GET /api/v1/bigkeys',
       'GET /api/v1/clients',
       'GET /api/v1/cluster',
       'GET /api/v1/events',
       'GET /api/v1/hash/data/{key}',
       'GET /api/v1/history',
+      'GET /api/v1/hotkeys',
       'GET /api/v1/slots/load',
       'GET /healthz',
       'GET /metrics',
@@ -479,8 +481,9 @@ describe('HTTP API v1 with --admin-password and --requirepass', { skip }, () => 
       }
       assert.equal((await nodesOf(base, path, ADMIN)).length, 2, `GET ${path} with the admin password`);
     }
-    // The status page's timeline and history show the topology too (status-api.test.ts has their contents).
-    for (const path of ['/api/v1/events', '/api/v1/history', '/api/v1/slots/load']) {
+    // The status page's timeline and history show the topology too (status-api.test.ts has their contents);
+    // the hot and big keys name keys and masters' addresses (hot-keys.test.ts has their contents).
+    for (const path of ['/api/v1/events', '/api/v1/history', '/api/v1/hotkeys', '/api/v1/bigkeys', '/api/v1/slots/load']) {
       for (const token of [undefined, DATA]) assert.equal((await call(base, 'GET', path, { token })).status, 401, `GET ${path} with ${token}`);
       const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
       assert.equal(res.status, 200, path);

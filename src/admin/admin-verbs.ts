@@ -1,8 +1,9 @@
 /**
  * The admin verbs over RESP, for `redis-cli -p 6380 LIST` and friends:
  *   ADD MASTER [host:port] · ADD SLAVE|REPLICA <master> [host:port] · LIST (LS) ·
- *   REMOVE <node> · FAILOVER <master> [FORCE] · REBALANCE · REBALANCE LOAD [DRYRUN]
- * Parsing and replies only; what each does is ClusterAdmin's. With --admin-password a
+ *   REMOVE <node> · FAILOVER <master> [FORCE] · REBALANCE · REBALANCE LOAD [DRYRUN] · HOTKEYS [COUNT n] · BIGKEYS [COUNT n]
+ * Parsing and replies only; what each does is ClusterAdmin's. HOTKEYS and BIGKEYS are this
+ * process's own (its key sampler, ops/key-sampler.ts): they answer here, never on the leader. With --admin-password a
  * client must `AUTH admin <password>` first; data users get NOPERM, in Redis's words.
  * Replies come when the change is done (a REBALANCE may take a while: redis-cli waits).
  */
@@ -13,6 +14,8 @@ import { AdminError, parseNodeAddress } from './cluster-admin.js';
 import { ADMIN_RPC_VERB, NoLeaderError, type AdminApi, type AdminRpcServer } from './admin-api.js';
 import { listLines, type ClusterListing } from '../status/list-format.js';
 import { loadRebalanceLines } from '../status/load-rebalance-report.js';
+import { bigKeyLine, hotKeyLine } from '../status/key-lines.js';
+import type { KeySampler } from '../ops/key-sampler.js';
 
 type Verb = (admin: AdminApi, args: string[]) => Promise<Buffer>;
 
@@ -60,6 +63,38 @@ const remove: Verb = async (admin, args) => {
   return encodeSimple(await admin.remove(args[0]));
 };
 
+/** The keys a verb lists per shard without COUNT. */
+export const DEFAULT_KEY_COUNT = 10;
+
+/** HOTKEYS/BIGKEYS' arguments: [COUNT n], n ≥ 1; the count, or the error reply (Redis's words). */
+function keyCount(args: string[]): number | Buffer {
+  if (args.length === 0) return DEFAULT_KEY_COUNT;
+  if (args.length !== 2 || args[0].toUpperCase() !== 'COUNT') return encodeError('ERR syntax error');
+  if (!/^-?[0-9]+$/.test(args[1])) return encodeError('ERR value is not an integer or out of range');
+  const n = Number(args[1]);
+  if (!Number.isSafeInteger(n)) return encodeError('ERR value is not an integer or out of range');
+  if (n <= 0) return encodeError('ERR value is out of range, must be positive');
+  return n;
+}
+
+/** A verb answered from this process's key sampler: its reply now, or an error. */
+type KeyVerb = (keys: KeySampler, args: string[]) => Buffer;
+
+const hotkeys: KeyVerb = (keys, args) => {
+  const n = keyCount(args);
+  return typeof n === 'number' ? encodeArray(keys.hotKeys(n).map((k) => encodeBulk(hotKeyLine(k)))) : n;
+};
+
+const bigkeys: KeyVerb = (keys, args) => {
+  const n = keyCount(args);
+  return typeof n === 'number' ? encodeArray(keys.bigKeys(n).map((k) => encodeBulk(bigKeyLine(k)))) : n;
+};
+
+const KEY_VERBS = new Map<string, KeyVerb>([
+  ['HOTKEYS', hotkeys],
+  ['BIGKEYS', bigkeys],
+]);
+
 /** Verbs by upper-case name. */
 const VERBS = new Map<string, Verb>([
   ['LIST', list],
@@ -71,18 +106,25 @@ const VERBS = new Map<string, Verb>([
 ]);
 
 /** The admin verbs' names (IHS-ADMIN, the leaders' call, aside): what the auth scan tries as a data user. */
-export const ADMIN_VERB_NAMES: readonly string[] = [...VERBS.keys()];
+export const ADMIN_VERB_NAMES: readonly string[] = [...VERBS.keys(), ...KEY_VERBS.keys()];
 
 /** Run an admin verb for this client: permission, then the verb; the reply arrives in order. */
-function run(admin: AdminApi | undefined, rpc: AdminRpcServer | undefined, s: AdminVerbClient, f: RequestFrame): void {
+function run(admin: AdminApi | undefined, rpc: AdminRpcServer | undefined, keys: KeySampler | undefined, s: AdminVerbClient, f: RequestFrame): void {
   const name = argString(f, 0).toUpperCase();
   if (name === ADMIN_RPC_VERB && rpc !== undefined) return runRpc(rpc, s, f);
   const verb = VERBS.get(name);
-  if (verb === undefined) return s.reply(encodeError(`ERR unknown admin verb '${name}'`));
+  const keyVerb = KEY_VERBS.get(name);
+  if (verb === undefined && keyVerb === undefined) return s.reply(encodeError(`ERR unknown admin verb '${name}'`));
+  // Key names are data, shard addresses topology: the admin's, as LIST.
   if (!s.admin) return s.reply(encodeError(`NOPERM this user has no permissions to run the '${name.toLowerCase()}' command`));
-  if (admin === undefined) return s.reply(encodeError(`ERR ${name} is not available: this proxy runs without a cluster to manage`));
   const args: string[] = [];
   for (let i = 1; i < f.argc; i++) args.push(argString(f, i));
+  if (keyVerb !== undefined) {
+    if (keys === undefined) return s.reply(encodeError(`ERR ${name} is not available: this proxy samples no keys`));
+    return s.reply(keyVerb(keys, args));
+  }
+  if (verb === undefined) return; // unreachable: one of the two maps has it
+  if (admin === undefined) return s.reply(encodeError(`ERR ${name} is not available: this proxy runs without a cluster to manage`));
   const slot = s.openSlot();
   verb(admin, args).then(
     (reply) => slot.deliver(reply),
@@ -115,17 +157,18 @@ function runRpc(rpc: AdminRpcServer, s: AdminVerbClient, f: RequestFrame): void 
 
 /**
  * The verbs for the proxy's dispatcher, run against `admin` (undefined: each answers that
- * it is not available); with `rpc`, also the calls other proxies forward to this one.
+ * it is not available); with `rpc`, also the calls other proxies forward to this one;
+ * HOTKEYS and BIGKEYS from `keys`, this process's sample.
  */
-export function adminVerbTable(admin: AdminApi | undefined, rpc?: AdminRpcServer): AdminVerbTable {
-  const handler: AdminVerbHandler = (client, frame) => run(admin, rpc, client, frame);
+export function adminVerbTable(admin: AdminApi | undefined, rpc?: AdminRpcServer, keys?: KeySampler): AdminVerbTable {
+  const handler: AdminVerbHandler = (client, frame) => run(admin, rpc, keys, client, frame);
   return {
     overrides: new Map([['failover', handler]]),
     verb(frame) {
       const word = argString(frame, 0);
       if (word.length > 9) return undefined; // no verb is longer (IHS-ADMIN is 9)
       const name = word.toUpperCase();
-      return VERBS.has(name) || (rpc !== undefined && name === ADMIN_RPC_VERB) ? handler : undefined;
+      return VERBS.has(name) || KEY_VERBS.has(name) || (rpc !== undefined && name === ADMIN_RPC_VERB) ? handler : undefined;
     },
   };
 }

@@ -20,6 +20,8 @@ export type CliCommand =
   | { kind: 'rebalance' }
   /** REBALANCE LOAD [DRYRUN]. */
   | { kind: 'rebalance-load'; dryRun: boolean }
+  /** HOTKEYS / BIGKEYS [COUNT n]: `count` as given (the proxy checks it). */
+  | { kind: 'hotkeys' | 'bigkeys'; count: string | undefined }
   | { kind: 'help' }
   | { kind: 'exit' };
 
@@ -69,6 +71,7 @@ export const JSON_FLAG: Flag = { long: 'json' };
 export const FORCE: Flag = { long: 'force' };
 export const LOAD: Flag = { long: 'load' };
 export const DRY_RUN: Flag = { long: 'dry-run' };
+export const COUNT: Flag = { long: 'count', short: 'n', value: 'N' };
 
 /** The words that name a node the proxy should start instead of one at an address. */
 const NEW_NODE = new Set(['', 'new']);
@@ -142,6 +145,26 @@ export const COMMANDS: readonly CommandSpec[] = [
         build: (v) => ({ kind: 'rebalance-load', dryRun: v['dry-run'] === 'true' }),
       },
       { tokens: [], says: 'even the slots out over the masters, keys included', build: () => ({ kind: 'rebalance' }) },
+    ],
+  },
+  {
+    names: ['hotkeys'],
+    forms: [
+      {
+        tokens: [{ flag: COUNT, optional: true }],
+        says: "each shard's N (default 10) keys with the most requests per second, from the proxy's sample (HOTKEYS)",
+        build: (v) => ({ kind: 'hotkeys', count: v.count }),
+      },
+    ],
+  },
+  {
+    names: ['bigkeys'],
+    forms: [
+      {
+        tokens: [{ flag: COUNT, optional: true }],
+        says: "each shard's N (default 10) keys with the most bytes per second read and written, and their largest reply and request (BIGKEYS)",
+        build: (v) => ({ kind: 'bigkeys', count: v.count }),
+      },
     ],
   },
   { names: ['help'], forms: [{ tokens: [], says: 'this text', build: () => ({ kind: 'help' }) }] },

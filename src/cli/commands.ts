@@ -1,6 +1,6 @@
 /**
  * Each CLI command as the RESP the proxy understands (the verbs redis-cli can send too:
- * GET, SET, ADD MASTER, ADD SLAVE, LIST, REMOVE, FAILOVER, REBALANCE [LOAD [DRYRUN]]), and its reply as text.
+ * GET, SET, ADD MASTER, ADD SLAVE, LIST, REMOVE, FAILOVER, REBALANCE [LOAD [DRYRUN]], HOTKEYS, BIGKEYS), and its reply as text.
  */
 import type { CliCommand } from './cli-forms.js';
 import { CliError } from './cli-error.js';
@@ -42,6 +42,13 @@ export async function runCommand(conn: ProxyConnection, command: CliCommand): Pr
       const reply = await conn.call('REBALANCE', 'LOAD', ...(command.dryRun ? ['DRYRUN'] : []));
       if (!Array.isArray(reply) || !reply.every((l): l is string => typeof l === 'string')) throw unexpected('REBALANCE LOAD', reply);
       return reply.join('\n');
+    }
+    case 'hotkeys':
+    case 'bigkeys': {
+      const verb = command.kind.toUpperCase();
+      const reply = await conn.call(verb, ...(command.count === undefined ? [] : ['COUNT', command.count]));
+      if (!Array.isArray(reply) || !reply.every((l): l is string => typeof l === 'string')) throw unexpected(verb, reply);
+      return reply.length === 0 ? '(none: no keyed request sampled lately)' : reply.join('\n');
     }
     case 'help':
       return HELP;

@@ -28,6 +28,8 @@ import { absentBodyIsEmpty, documentOptionalBodies } from './optional-body.js';
 import { DEFAULT_PUBLIC_DIR, operatorRoutes, type MetricsSource } from './operator-routes.js';
 import { statusRoutes } from './status-routes.js';
 import { slotLoadRoutes } from './slot-load-routes.js';
+import { keyRoutes } from './key-routes.js';
+import type { KeySampler } from '../ops/key-sampler.js';
 import type { ClusterEventLog } from '../status/cluster-events.js';
 import type { MetricsHistory } from '../status/metrics-history.js';
 import type tls from 'node:tls';
@@ -58,6 +60,8 @@ export interface HttpServerOptions {
   events: ClusterEventLog;
   /** The last minutes' samples (GET /api/v1/history, and live over /api/v1/events). */
   history: MetricsHistory;
+  /** Hot and big keys (GET /api/v1/hotkeys, /api/v1/bigkeys), when given. */
+  keys?: KeySampler;
   /** Share the port with the other workers (--workers N). */
   reusePort?: boolean;
   /** GET /metrics, when given. */
@@ -208,6 +212,7 @@ async function build(app: FastifyInstance, o: HttpServerOptions, data: DataClien
   });
   statusRoutes(app, { events: o.events, history: o.history, guard: topology });
   slotLoadRoutes(app, { load: o.proxy.router.slotLoad, slotMap: () => o.proxy.router.slotMap, guard: topology });
+  if (o.keys !== undefined) keyRoutes(app, { keys: o.keys, guard: topology });
   await operatorRoutes(app, {
     health: () => clusterHealth(o.proxy.router.slotMap, o.proxy.nodeStatus?.()),
     metrics: o.metrics,

@@ -20,6 +20,10 @@ import type { CommandCounters } from '../ops/command-stats.js';
 import { isBucketBoundary } from '../ops/latency-histogram.js';
 import { NODE_HEALTH_STATES, type NodeStatus } from '../status/node-status.js';
 import type { CoordinationStatus } from '../coordination/coordinator.js';
+import type { KeySampler } from '../ops/key-sampler.js';
+
+/** Hot and big keys exported per shard: the series of ihs_hotkey_* and ihs_bigkey_* stay at most this many per shard. */
+export const METRIC_KEYS_PER_SHARD = 10;
 
 export interface MetricsSources {
   /** Client connections, command counters and latency, the router and its backend pools. */
@@ -30,6 +34,8 @@ export interface MetricsSources {
   migrator: () => SlotMigrator | undefined;
   /** The slot map routed by (slots per master). */
   slotMap: () => SlotMap;
+  /** Hot and big keys (ihs_hotkey_*, ihs_bigkey_*): this process's sample; absent: none. */
+  keys?: KeySampler;
   /** Who leads the control plane (ihs_coordination_*); undefined for a proxy alone. */
   coordination?: () => CoordinationStatus | undefined;
   /** --workers N: this worker's index (every series gets a `worker` label) and every worker's metrics (JSON). */
@@ -159,6 +165,35 @@ export class ProxyMetrics {
       },
     });
     new CommandLatencyMetric(this.registry, () => server.commandStats.counters());
+
+    // --- hot and big keys (HOTKEYS, BIGKEYS): reset on each scrape, so a key that left the
+    // top leaves /metrics too and the series stay bounded (METRIC_KEYS_PER_SHARD per shard).
+    const keys = o.keys;
+    if (keys !== undefined && keys.every !== 0) {
+      new Gauge({
+        name: 'ihs_hotkey_ops_per_second',
+        help: `Estimated requests per second of each shard's ${METRIC_KEYS_PER_SHARD} hottest keys, from a sample of the keyed requests (HOTKEYS)`,
+        labelNames: ['shard', 'key'],
+        registers,
+        collect() {
+          this.reset();
+          for (const k of keys.hotKeys(METRIC_KEYS_PER_SHARD)) this.set({ shard: k.shard, key: k.key }, k.opsPerSec);
+        },
+      });
+      new Gauge({
+        name: 'ihs_bigkey_bytes_per_second',
+        help: `Estimated bytes per second of replies (direction=read) and requests (direction=written) of each shard's ${METRIC_KEYS_PER_SHARD} biggest keys by bytes (BIGKEYS)`,
+        labelNames: ['shard', 'key', 'direction'],
+        registers,
+        collect() {
+          this.reset();
+          for (const k of keys.bigKeys(METRIC_KEYS_PER_SHARD)) {
+            this.set({ shard: k.shard, key: k.key, direction: 'read' }, k.readPerSec);
+            this.set({ shard: k.shard, key: k.key, direction: 'written' }, k.writtenPerSec);
+          }
+        },
+      });
+    }
 
     // --- client connections (INFO clients / stats)
     // --- per user (--users-file; INFO Users)

@@ -388,3 +388,64 @@ export const historySchema = {
     samples: { type: 'array', items: metricsSampleSchema, description: 'oldest first' },
   },
 } as const;
+
+/** ?count= of GET /api/v1/hotkeys and /bigkeys (a string: query values are not coerced). */
+export const keyCountQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { count: { type: 'string', pattern: '^[1-9][0-9]{0,5}$', description: 'keys per shard, 1..999999 (default 10)' } },
+} as const;
+
+const sampleFields = {
+  sampleRate: { type: 'integer', description: 'about one keyed request in this many is sampled (--hotkeys-sample-rate; 0: sampling off, the lists are empty)' },
+} as const;
+
+/** GET /api/v1/hotkeys (status/key-lines.ts HotKey). */
+export const hotKeysSchema = {
+  type: 'object',
+  required: ['sampleRate', 'keys'],
+  properties: {
+    ...sampleFields,
+    keys: {
+      type: 'array',
+      description: "each shard's hottest keys, hottest first; shards by name",
+      items: {
+        type: 'object',
+        required: ['key', 'shard', 'address', 'opsPerSec', 'share'],
+        properties: {
+          key: { type: 'string', description: 'the key (its bytes as UTF-8)' },
+          shard: { type: 'string', description: "the shard: its master's node id (e.g. m0)" },
+          address: { type: 'string', description: "its master's host:port" },
+          opsPerSec: { type: 'number', description: 'estimated requests per second naming it (as their first key), over the last ~10 s' },
+          share: { type: 'number', description: "its share of the shard's sampled requests, 0..1" },
+        },
+      },
+    },
+  },
+} as const;
+
+/** GET /api/v1/bigkeys (status/key-lines.ts BigKey). */
+export const bigKeysSchema = {
+  type: 'object',
+  required: ['sampleRate', 'keys'],
+  properties: {
+    ...sampleFields,
+    keys: {
+      type: 'array',
+      description: "each shard's keys with the most bytes per second (replies and requests), biggest first; shards by name",
+      items: {
+        type: 'object',
+        required: ['key', 'shard', 'address', 'readPerSec', 'writtenPerSec', 'largestReply', 'largestRequest'],
+        properties: {
+          key: { type: 'string' },
+          shard: { type: 'string' },
+          address: { type: 'string' },
+          readPerSec: { type: 'number', description: 'estimated bytes per second of its replies (what clients read), over the last ~10 s' },
+          writtenPerSec: { type: 'number', description: 'estimated bytes per second of its requests (what clients write)' },
+          largestReply: { type: 'integer', description: 'the largest reply seen for it, bytes (RESP framing included)' },
+          largestRequest: { type: 'integer', description: 'the largest request seen for it, bytes' },
+        },
+      },
+    },
+  },
+} as const;

@@ -24,6 +24,7 @@ import type { AclUsers } from '../auth/acl-users.js';
 import type { NodeStatus } from '../status/node-status.js';
 import type { TlsFiles } from '../net/tls-files.js';
 import { TlsListener } from './tls-listener.js';
+import type { SlotMap } from '../cluster/slot-map.js';
 
 export interface ProxyServerOptions {
   host: string;
@@ -233,6 +234,11 @@ export class ProxyServer {
 
   get nodeStatus(): (() => NodeStatus[]) | undefined {
     return this.context.control.nodeStatus;
+  }
+
+  /** A new slot map, taken by the router: client-side caching follows the masters. */
+  followSlotMap(map: SlotMap): void {
+    this.context.tracking.follow(map);
   }
 
   /** Clients with CLIENT TRACKING on (INFO tracking_clients). */

@@ -237,6 +237,42 @@
     $('nodes').tBodies[0].replaceChildren(...rows);
   }
 
+  // --- hot keys / big keys --------------------------------------------------------------------
+
+  const KEYS_POLL_MS = 2000;
+  const KEYS_PER_SHARD = 5;
+
+  function keyRows(table, keys, cells) {
+    table.dataset.keyCount = String(keys.length);
+    const rows = keys.map((k) => el('tr', { 'data-shard': k.shard, 'data-key': k.key }, [el('th', { scope: 'row', title: k.address }, [swatch(shardColour(k.shard)), k.shard]), el('td', { class: 'key', text: k.key }), ...cells(k)]));
+    table.tBodies[0].replaceChildren(...(rows.length > 0 ? rows : [el('tr', { class: 'none' }, [el('td', { colspan: table.tHead.rows[0].cells.length, text: 'none sampled lately' })])]));
+  }
+
+  async function fetchKeys(what) {
+    const res = await fetch(`api/v1/${what}?count=${KEYS_PER_SHARD}`, { cache: 'no-store', headers: authHeaders() });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return res.json();
+  }
+
+  /** The panel's own loop: a 401 here is the cluster poll's to explain (the same token). */
+  async function pollKeys() {
+    try {
+      const [hot, big] = await Promise.all([fetchKeys('hotkeys'), fetchKeys('bigkeys')]);
+      $('keys-note').textContent = hot.sampleRate === 0 ? '(sampling off: --hotkeys-sample-rate 0)' : `(1 request in ${hot.sampleRate} sampled, last ~10 s)`;
+      keyRows($('hotkeys'), hot.keys, (k) => [el('td', { class: 'num', text: fmtCompact(k.opsPerSec) }), el('td', { class: 'num', text: `${(k.share * 100).toFixed(1)}%` })]);
+      keyRows($('bigkeys'), big.keys, (k) => [
+        el('td', { class: 'num', text: fmtBytes(k.readPerSec) }),
+        el('td', { class: 'num', text: fmtBytes(k.writtenPerSec) }),
+        el('td', { class: 'num', text: fmtBytes(k.largestReply) }),
+        el('td', { class: 'num', text: fmtBytes(k.largestRequest) }),
+      ]);
+    } catch (err) {
+      $('keys-note').textContent = `(not available: ${err && err.message ? err.message : String(err)})`;
+    } finally {
+      setTimeout(pollKeys, KEYS_POLL_MS);
+    }
+  }
+
   function renderOperations(operations) {
     const list = $('operations');
     list.dataset.operationCount = String(operations.length);
@@ -525,6 +561,7 @@
     });
     drawCharts();
     poll();
+    void pollKeys();
     void stream();
   });
 })();

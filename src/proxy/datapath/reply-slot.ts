@@ -8,6 +8,7 @@
 import type { ReplySink } from '../../backend/reply-sink.js';
 import type { CommandInfo } from '../../commands/command-table.js';
 import type { Faults } from '../../faults.js';
+import type { KeySample } from '../../ops/key-sampler.js';
 
 /**
  * When a batch of requests arrived (performance.now() ms), shared by their reply slots: a
@@ -29,6 +30,8 @@ export class ReplySlot implements ReplySink {
   timed: CommandInfo | null = null;
   /** When its request arrived. */
   requestTime: RequestTime | null = null;
+  /** Its request was sampled for the hot and big keys (ops/key-sampler.ts): the reply's size is counted there. */
+  sample: KeySample | null = null;
   constructor(private readonly owner: SlotOwner) {}
 
   /**
@@ -39,6 +42,7 @@ export class ReplySlot implements ReplySink {
   deliver(reply: Buffer): void {
     if (this.reply !== null) return;
     this.reply = reply;
+    if (this.sample !== null) this.sample.replied(reply.length);
     this.owner.slotFilled(this);
   }
 }

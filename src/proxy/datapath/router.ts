@@ -57,7 +57,10 @@ import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
 import { ReplicaReads, type ReplicaReadOptions } from './replica-reads.js';
 import { ALL_SLOTS } from './client-replication.js';
-import { SlotLoad } from '../../ops/slot-load.js';
+import type { SlotLoad } from '../../ops/slot-load.js';
+import { RouteMeters } from '../../ops/route-meters.js';
+import type { KeySampler, KeySample } from '../../ops/key-sampler.js';
+import { SampledReply } from './sampled-reply.js';
 
 export const CROSSSLOT = encodeError("CROSSSLOT Keys in request don't hash to the same slot");
 /** Redis Cluster's answer for a slot no master serves. */
@@ -124,10 +127,6 @@ export class Router implements ClusterErrorHandler, RequestGate {
    */
   private replicas: ReplicaReads | null = null;
   private closed = false;
-  /** Requests per slot (REBALANCE LOAD plans from them): each keyed request, each part of a split one. */
-  readonly slotLoad = new SlotLoad();
-  /** Told of every new slot map (client-side caching follows the masters). */
-  private readonly mapListeners: ((map: SlotMap) => void)[] = [];
 
   constructor(
     map: SlotMap,
@@ -137,6 +136,11 @@ export class Router implements ClusterErrorHandler, RequestGate {
     private readonly retryBudgetMs = 5_000,
     /** Replica reads (--read-from, --max-replica-lag); absent: READONLY changes nothing. */
     private readonly replicaOptions?: ReplicaReadOptions,
+    /**
+     * Requests per slot (REBALANCE LOAD plans from them: each keyed request, each part of a
+     * split one) and hot and big keys (a sample of the keyed requests sent on).
+     */
+    private readonly meters = new RouteMeters(),
   ) {
     this.map = map;
     this.pools = new PoolRegistry(makePool, this, (address) => this.map.indexOfAddress(address) !== -1);
@@ -170,6 +174,16 @@ export class Router implements ClusterErrorHandler, RequestGate {
     this.replicas?.wrote(session, slot);
   }
 
+  /** Requests per slot, as counted for REBALANCE LOAD. */
+  get slotLoad(): SlotLoad {
+    return this.meters.slots;
+  }
+
+  /** This process's sample of hot and big keys. */
+  get keySampler(): KeySampler {
+    return this.meters.keys;
+  }
+
   /** RequestGate: one watcher; a later one replaces it. */
   watchBackends(watcher: BackendWatcher): void {
     this.watcher = watcher;
@@ -196,12 +210,6 @@ export class Router implements ClusterErrorHandler, RequestGate {
     }
     this.pools.retireUnused(new Set(map.masters.map((m) => m.address)));
     this.replicas?.setSlotMap(map, this.poolOf);
-    for (const listener of this.mapListeners) listener(map);
-  }
-
-  /** Call `listener` with every slot map taken from now on. */
-  onSlotMap(listener: (map: SlotMap) => void): void {
-    this.mapListeners.push(listener);
   }
 
   /** Send to a master's control connection (commands a busy node still reads: SCRIPT KILL). */
@@ -345,7 +353,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
    */
   forward(session: ClientLink, frame: RequestFrame, cmd: CommandInfo, sink?: ReplySink): void {
     const slot = this.keysSlot(cmd, frame);
-    if (slot >= 0) this.slotLoad.hit(slot);
+    if (slot >= 0) this.meters.slots.hit(slot);
     else if (slot === CROSS_SLOTS) {
       const splitter = splitterFor(cmd.name);
       if (splitter === undefined) (sink ?? session.openSlot()).deliver(CROSSSLOT);
@@ -392,7 +400,23 @@ export class Router implements ClusterErrorHandler, RequestGate {
       return;
     }
     if ((cmd.flags & CMD_WRITE) !== 0) session.replication.lastWritePool = pool; // WAIT asks this master's replicas
-    if (!conn.send(frame.raw, sink ?? session.openSlot())) session.waitForBackend(conn);
+    let out: ReplySink;
+    if (sink === undefined) {
+      // The sample rides on the client's own reply slot: the connections' sinks stay of one kind.
+      const replySlot = session.openSlot();
+      if (slot !== NO_KEYS && this.meters.keys.due()) replySlot.sample = this.sample(frame, pool);
+      out = replySlot;
+    } else {
+      out = slot !== NO_KEYS && this.meters.keys.due() ? new SampledReply(this.sample(frame, pool), sink) : sink;
+    }
+    if (!conn.send(frame.raw, out)) session.waitForBackend(conn);
+  }
+
+  /** A request the key sampler picked: its first key counted (keyPositions as keysSlot left them); its reply is counted with what this returns. */
+  private sample(frame: RequestFrame, pool: BackendPool): KeySample {
+    const i = this.keyPositions[0];
+    const o = frame.offsets;
+    return this.meters.keys.requested(pool.endpoint, frame.raw, o[2 * i], o[2 * i + 1], frame.raw.length);
   }
 
   /**
@@ -421,7 +445,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
 
   /** One part of a split multi-key request goes to `slot` (SlotSender). */
   countPart(slot: number): void {
-    this.slotLoad.hit(slot);
+    this.meters.slots.hit(slot);
   }
 
   /** Slot of one key given as an argument index of a frame. */
@@ -543,7 +567,7 @@ export class Router implements ClusterErrorHandler, RequestGate {
 
   close(): void {
     this.closed = true;
-    this.slotLoad.close();
+    this.meters.close();
     for (const pool of [...this.masterHolds.pools()]) this.masterHolds.release(pool);
     this.slotHolds.close();
     this.pools.close();

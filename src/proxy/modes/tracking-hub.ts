@@ -45,6 +45,7 @@ import type { ClientLink } from '../datapath/client-link.js';
 import type { Router } from '../datapath/router.js';
 import type { ClientTracking, TrackingOptions } from './client-tracking.js';
 import { InvalidationLinks, type InvalidationLinksOptions, type InvalidationOwner } from './invalidation-links.js';
+import type { SlotMap } from '../../cluster/slot-map.js';
 
 /** Redis's tracking-table-max-keys default. */
 const DEFAULT_MAX_KEYS = 1_000_000;
@@ -94,7 +95,11 @@ export class TrackingHub implements InvalidationOwner {
     private readonly opts: InvalidationLinksOptions,
   ) {
     this.links = new InvalidationLinks(opts, this);
-    router.onSlotMap((map) => this.links.follow(map));
+  }
+
+  /** A new slot map (main.ts, after the router took it): invalidation links follow the masters. */
+  follow(map: SlotMap): void {
+    this.links.follow(map);
   }
 
   /** Some client tracks: keyed requests go through forward() (writes wait for the barrier, reads are remembered). */
