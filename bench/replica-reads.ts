@@ -12,12 +12,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { buildExecutable, ProxyProcess } from '../test/support/proxy-process.js';
 import { exited, startExecutable, waitForPong } from '../test/support/proxy.js';
 import { freePort } from '../test/support/redis-server.js';
-import { optionsOrExitCode } from './lib/cli.js';
+import { optionsOrExitCode, parseRoundOptions, type RoundOptions } from './lib/cli.js';
 import { runBenchmark, type BenchRow } from './lib/redis-benchmark.js';
 import { PROXY_NODE_FLAGS } from './lib/procs.js';
 
@@ -28,26 +27,8 @@ const HELP = `usage: npx tsx bench/replica-reads.ts [options]
   --requests-p16 N   GETs per run at -P 16 (default 300000)
   --out FILE         the Markdown report (default bench/results/replica-reads.md)`;
 
-interface Options {
-  rounds: number;
-  requestsP1: number;
-  requestsP16: number;
-  out: string;
-}
-
-function parse(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      'requests-p1': { type: 'string', default: '50000' },
-      'requests-p16': { type: 'string', default: '300000' },
-      out: { type: 'string', default: 'bench/results/replica-reads.md' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) return 'help';
-  return { rounds: Number(values.rounds), requestsP1: Number(values['requests-p1']), requestsP16: Number(values['requests-p16']), out: values.out };
+function parse(argv: string[]): RoundOptions | 'help' {
+  return parseRoundOptions(argv, { requestsP16: 300000, out: 'bench/results/replica-reads.md' });
 }
 
 const TARGETS = ['master', 'prefer-replica'] as const;

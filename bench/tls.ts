@@ -14,11 +14,10 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { buildExecutable, ProxyProcess } from '../test/support/proxy-process.js';
 import { freePorts } from '../test/support/redis-server.js';
 import { makeTestCerts } from '../test/support/tls-certs.js';
-import { optionsOrExitCode } from './lib/cli.js';
+import { optionsOrExitCode, parseRoundOptions, type RoundOptions } from './lib/cli.js';
 import { runBenchmark, type BenchRow } from './lib/redis-benchmark.js';
 import { PROXY_NODE_FLAGS } from './lib/procs.js';
 
@@ -29,26 +28,8 @@ const HELP = `usage: npx tsx bench/tls.ts [options]
   --requests-p16 N   requests per run at -P 16 (default 200000)
   --out FILE         the Markdown report (default bench/results/tls.md)`;
 
-interface Options {
-  rounds: number;
-  requestsP1: number;
-  requestsP16: number;
-  out: string;
-}
-
-function parse(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      'requests-p1': { type: 'string', default: '50000' },
-      'requests-p16': { type: 'string', default: '200000' },
-      out: { type: 'string', default: 'bench/results/tls.md' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) return 'help';
-  return { rounds: Number(values.rounds), requestsP1: Number(values['requests-p1']), requestsP16: Number(values['requests-p16']), out: values.out };
+function parse(argv: string[]): RoundOptions | 'help' {
+  return parseRoundOptions(argv, { requestsP16: 200000, out: 'bench/results/tls.md' });
 }
 
 const TARGETS = ['plain', 'client-tls', 'node-tls', 'both'] as const;

@@ -489,45 +489,35 @@ describe('caching clients through the proxy', { skip }, () => {
     }
   });
 
-  test('OPTIN: only the read after CLIENT CACHING yes is tracked', async () => {
-    const c = await FrameClient.connect(tp.port);
-    try {
-      await c.call('HELLO', '3');
-      assert.equal(await c.call('CLIENT', 'TRACKING', 'on', 'OPTIN'), '+OK\r\n');
-      const [untracked, tracked] = [keyOnShard(tp, 0, 'optin-no'), keyOnShard(tp, 1, 'optin-yes')];
-      await c.call('GET', untracked);
-      assert.equal(await c.call('CLIENT', 'CACHING', 'yes'), '+OK\r\n');
-      await c.call('GET', tracked);
-      await writer.set(untracked, '1');
-      await writer.set(tracked, '1');
-      const [push] = await c.take(/^>/);
-      assert.equal(push, `>2\r\n$10\r\ninvalidate\r\n*1\r\n$${tracked.length}\r\n${tracked}\r\n`);
-      assert.equal(await c.call('PING'), '+PONG\r\n');
-      assert.deepEqual(c.frames, [], 'no invalidation for the read without CACHING yes');
-    } finally {
-      c.close();
-    }
-  });
-
-  test('OPTOUT: the read after CLIENT CACHING no is not tracked, the others are', async () => {
-    const c = await FrameClient.connect(tp.port);
-    try {
-      await c.call('HELLO', '3');
-      assert.equal(await c.call('CLIENT', 'TRACKING', 'on', 'OPTOUT'), '+OK\r\n');
-      const [untracked, tracked] = [keyOnShard(tp, 2, 'optout-no'), keyOnShard(tp, 0, 'optout-yes')];
-      assert.equal(await c.call('CLIENT', 'CACHING', 'no'), '+OK\r\n');
-      await c.call('GET', untracked);
-      await c.call('GET', tracked);
-      await writer.set(untracked, '1');
-      await writer.set(tracked, '1');
-      const [push] = await c.take(/^>/);
-      assert.equal(push, `>2\r\n$10\r\ninvalidate\r\n*1\r\n$${tracked.length}\r\n${tracked}\r\n`);
-      assert.equal(await c.call('PING'), '+PONG\r\n');
-      assert.deepEqual(c.frames, [], 'no invalidation for the read after CACHING no');
-    } finally {
-      c.close();
-    }
-  });
+  // OPTIN tracks only the read after CLIENT CACHING yes; OPTOUT all but the read after CLIENT CACHING no.
+  for (const c of [
+    { mode: 'OPTIN', caching: 'yes', cachingBefore: 'tracked', title: 'OPTIN: only the read after CLIENT CACHING yes is tracked', shards: [0, 1] },
+    { mode: 'OPTOUT', caching: 'no', cachingBefore: 'untracked', title: 'OPTOUT: the read after CLIENT CACHING no is not tracked, the others are', shards: [2, 0] },
+  ] as const) {
+    test(c.title, async () => {
+      const conn = await FrameClient.connect(tp.port);
+      try {
+        await conn.call('HELLO', '3');
+        assert.equal(await conn.call('CLIENT', 'TRACKING', 'on', c.mode), '+OK\r\n');
+        const untracked = keyOnShard(tp, c.shards[0], `${c.mode}-no`);
+        const tracked = keyOnShard(tp, c.shards[1], `${c.mode}-yes`);
+        for (const key of [untracked, tracked]) {
+          if (c.cachingBefore === (key === tracked ? 'tracked' : 'untracked')) {
+            assert.equal(await conn.call('CLIENT', 'CACHING', c.caching), '+OK\r\n');
+          }
+          await conn.call('GET', key);
+        }
+        await writer.set(untracked, '1');
+        await writer.set(tracked, '1');
+        const [push] = await conn.take(/^>/);
+        assert.equal(push, `>2\r\n$10\r\ninvalidate\r\n*1\r\n$${tracked.length}\r\n${tracked}\r\n`);
+        assert.equal(await conn.call('PING'), '+PONG\r\n');
+        assert.deepEqual(conn.frames, [], `no invalidation for the read ${c.mode === 'OPTIN' ? 'without CACHING yes' : 'after CACHING no'}`);
+      } finally {
+        conn.close();
+      }
+    });
+  }
 
   test('NOLOOP: accepted and shown; the client is told of other clients\' writes (of its own too: the proxy cannot tell them apart)', async () => {
     const c = await FrameClient.connect(tp.port);
