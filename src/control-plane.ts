@@ -116,12 +116,17 @@ export class ControlPlane {
     readonly cluster: ClusterManager,
     private readonly recoveryInstances: RecoveryInstanceRunner | undefined,
     private readonly o: ControlPlaneOptions,
+    /** The data plane's gate, once attach() has it (a node being removed waits for its requests). */
+    private readonly requests: { gate?: RequestGate },
   ) {}
 
   static async open(o: ControlPlaneOptions): Promise<ControlPlane> {
     const { config, log } = o;
     const { provider, recoveryInstances } = await makeProviders(config, log, o.dial, o.routes);
+    const requests: { gate?: RequestGate } = {};
     const cluster = await ClusterManager.open({
+      // Bounded by a write's WAIT (--ack-timeout) plus a command's answer.
+      drained: (host, port) => requests.gate?.drained(host, port, config.ackTimeout + config.connectTimeout) ?? Promise.resolve(),
       scripts: o.scripts,
       dataDir: config.dataDir,
       masters: config.masters,
@@ -136,7 +141,7 @@ export class ControlPlane {
       events: o.events,
       log,
     });
-    return new ControlPlane(cluster, recoveryInstances, o);
+    return new ControlPlane(cluster, recoveryInstances, o, requests);
   }
 
   /** The failover monitor; undefined for a static cluster, or before attach(). */
@@ -164,6 +169,7 @@ export class ControlPlane {
   async attach(link: DataPlaneLink): Promise<void> {
     const { config, log } = this.o;
     const cluster = this.cluster;
+    this.requests.gate = link.gate;
     await prepareEveryNode(cluster, link.firstMap, log);
     // The proxy heals the clusters it runs; a static cluster's owner heals their own.
     const failover =

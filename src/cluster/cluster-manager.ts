@@ -67,6 +67,8 @@ export interface ClusterManagerOptions {
    * takes a fraction of that. The old master is restarted afterwards, as a replica.
    */
   takeover?: boolean;
+  /** Resolves once this proxy's requests to a node are answered (bounded): before a node being removed is stopped. Default: at once. */
+  drained?: (host: string, port: number) => Promise<void>;
   /** The cluster's timeline: nodes added, removed and restarted. */
   events?: ClusterEventRecorder;
 }
@@ -100,6 +102,7 @@ export class ClusterManager {
     scripts: ScriptSource | undefined,
     private readonly onDocument: (doc: TopologyDoc) => void,
     private readonly events: ClusterEventRecorder,
+    drained: (host: string, port: number) => Promise<void>,
   ) {
     this.doc = deepFreeze(doc);
     onDocument(this.doc);
@@ -127,6 +130,7 @@ export class ClusterManager {
       endOperation: (id, change) => this.endOperation(id, change),
       exclusive: (work) => this.serialized(work),
       prepare: (node, why) => this.prepareNode(node, why),
+      drained,
     });
     this.changes.subscribe((change) => this.events.record(changeEvent(change)));
   }
@@ -203,7 +207,7 @@ export class ClusterManager {
         }
       }
       if (JSON.stringify(up) !== JSON.stringify(persisted)) await store.save(up);
-      manager = new ClusterManager(dataDir, lock, store, provider, log, routes, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts, opts.onDocument ?? (() => {}), opts.events ?? NO_EVENTS);
+      manager = new ClusterManager(dataDir, lock, store, provider, log, routes, commandTimeoutMs, settleTimeoutMs, opts.syncTimeoutMs ?? 120_000, up, opts.scripts, opts.onDocument ?? (() => {}), opts.events ?? NO_EVENTS, opts.drained ?? (() => Promise.resolve()));
     } catch (err) {
       if (provider.kind !== 'static') await stopAfterFailedOpen(provider, started, log);
       provider.close?.();

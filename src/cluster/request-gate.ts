@@ -28,6 +28,12 @@ export interface RequestGate {
   /** Requests for these slots wait (each at most maxWaitMs) until releaseSlots. */
   holdSlots(slots: Iterable<number>, maxWaitMs: number): void;
   releaseSlots(slots: Iterable<number>): void;
+  /**
+   * Resolves once none of this proxy's requests is in flight to the node at host:port (or
+   * after maxWaitMs): a node about to be stopped first answers what it was sent — the WAITs
+   * of --ack replica included — so no client sees its request cut off.
+   */
+  drained(host: string, port: number, maxWaitMs: number): Promise<void>;
   /** Register the one watcher of backend events (a later one replaces it). */
   watchBackends(watcher: BackendWatcher): void;
 }

@@ -79,6 +79,8 @@ export interface NodeChangeContext {
   endOperation(id: string, change?: (doc: TopologyDoc) => void): Promise<void>;
   /** Run `work` so that no node restart runs meanwhile (the manager's queue). */
   exclusive<T>(work: () => Promise<T>): Promise<T>;
+  /** Resolves once this proxy's requests to host:port are answered (bounded): before a node is stopped. */
+  drained(host: string, port: number): Promise<void>;
   /** Get a node ready before it serves (remembered CONFIG, scripts, functions); rejects when it cannot be. */
   prepare(node: NodeRecord, why: string): Promise<void>;
 }
@@ -351,6 +353,13 @@ export class NodeChanges {
     for (const id of ids) {
       this.leaving.add(id);
       this.emit({ kind: 'removing', id });
+    }
+    // What this proxy sent them is answered first (a write's WAIT on the master needs its
+    // replica, which stops first): no client sees its request cut off.
+    const before = this.ctx.topology();
+    for (const n of op.nodes) {
+      const node = before.nodes.find((r) => r.id === n.id);
+      if (node !== undefined && node.port > 0) await this.ctx.drained(node.host, node.port);
     }
     for (const n of op.nodes) await this.ctx.exclusive(() => this.stopNode(n.id, n.redisId));
     // Its data has moved (the slots left it before the removal began): its container and volume can go.

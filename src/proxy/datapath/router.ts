@@ -55,6 +55,7 @@ import { MasterHolds, type HeldRequest } from './master-holds.js';
 import { isRedirect, parseRedirect, Redirected, sendFollowUp, SLOT_MOVING, type FollowUp } from './redirects.js';
 import { splitterFor, splitBySlot } from './multi-key.js';
 import { runBlocking } from '../modes/blocking-call.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ReplicaReads, type ReplicaReadOptions } from './replica-reads.js';
 import { ALL_SLOTS } from './client-replication.js';
 import type { SlotLoad } from '../../ops/slot-load.js';
@@ -182,6 +183,12 @@ export class Router implements ClusterErrorHandler, RequestGate {
   /** This process's sample of hot and big keys. */
   get keySampler(): KeySampler {
     return this.meters.keys;
+  }
+
+  /** RequestGate: polled, every 10 ms (a node is stopped rarely, and a pool has no "idle" event). */
+  async drained(host: string, port: number, maxWaitMs: number): Promise<void> {
+    const deadline = Date.now() + maxWaitMs;
+    while (!this.closed && (this.pools.find(host, port)?.pendingCount ?? 0) > 0 && Date.now() < deadline) await sleep(10);
   }
 
   /** RequestGate: one watcher; a later one replaces it. */

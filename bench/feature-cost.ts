@@ -1,16 +1,24 @@
 /**
- * Issue 19 part 3: what the hot/big key sampling costs on the data path. Two proxies of the
- * real executable, each over its own 3 masters (no replicas): one with sampling off
- * (--hotkeys-sample-rate 0), one with the default (about 1 keyed request in 128). Within
+ * What a feature costs on the data path: two proxies of the real executable, each over its
+ * own 3 masters (no replicas), one with the feature off and one with it on.
+ *   --feature hotkeys  (default) hot/big key sampling: --hotkeys-sample-rate 0 against the
+ *                      default (about 1 keyed request in 128);
+ *   --feature tracking client-side caching: the "on" proxy has one client connected with
+ *                      CLIENT TRACKING ON (idle), so every write waits for the barrier
+ *                      (docs/client-side-caching.md); the "off" proxy has none.
+ * Within
  * each round, redis-benchmark -c 50 -P 16 runs SET then GET against both, the order of the
  * two alternating from round to round; for each run, the proxy's own CPU time (utime +
  * stime from /proc/<pid>/stat) per request too, which the other jobs on a shared machine
  * disturb less than throughput. -r 100000 (random keys) is the sampler's worst case: nearly
  * every sampled key is new to its shard's counters, so each sample replaces one.
  *
- *   npx tsx bench/hotkeys-cost.ts [--rounds 9] [--requests 1000000] [--keyspace 100000] [--rate 128] [--out bench/results/hotkeys-cost.md]
+ *   npx tsx bench/feature-cost.ts [--feature hotkeys|tracking] [--rounds 9] [--requests 1000000] [--keyspace 100000] [--rate 128] [--out FILE]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildExecutable, ProxyProcess } from '../test/support/proxy-process.js';
@@ -18,17 +26,23 @@ import { optionsOrExitCode } from './lib/cli.js';
 import { runBenchmark } from './lib/redis-benchmark.js';
 import { PROXY_NODE_FLAGS } from './lib/procs.js';
 
-const HELP = `usage: npx tsx bench/hotkeys-cost.ts [options]
+const HELP = `usage: npx tsx bench/feature-cost.ts [options]
 
+  --feature F     hotkeys (default: sampling off vs on) or tracking (no client vs one client with CLIENT TRACKING ON)
   --rounds N      rounds (default 9); medians over them
   --requests N    requests per run (default 1000000)
   --keyspace N    redis-benchmark -r (default 100000; 0: one key, -r left out)
+  --pipeline N    redis-benchmark -P (default 16)
   --rate N        the sampling proxy's --hotkeys-sample-rate (default 128, the proxy's default)
-  --out FILE      the Markdown report (default bench/results/hotkeys-cost.md)`;
+  --out FILE      the Markdown report (default bench/results/<feature>-cost.md)`;
+
+type Feature = 'hotkeys' | 'tracking';
 
 interface Options {
+  feature: Feature;
   rounds: number;
   requests: number;
+  pipeline: number;
   keyspace: number;
   rate: number;
   out: string;
@@ -42,18 +56,44 @@ function parse(argv: string[]): Options | 'help' {
       requests: { type: 'string', default: '1000000' },
       keyspace: { type: 'string', default: '100000' },
       rate: { type: 'string', default: '128' },
-      out: { type: 'string', default: 'bench/results/hotkeys-cost.md' },
+      feature: { type: 'string', default: 'hotkeys' },
+      pipeline: { type: 'string', default: '16' },
+      out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) return 'help';
-  return { rounds: Number(values.rounds), requests: Number(values.requests), keyspace: Number(values.keyspace), rate: Number(values.rate), out: values.out };
+  const feature = values.feature;
+  if (feature !== 'hotkeys' && feature !== 'tracking') throw new Error(`--feature must be hotkeys or tracking, not ${feature}`);
+  return {
+    feature,
+    rounds: Number(values.rounds),
+    requests: Number(values.requests),
+    pipeline: Number(values.pipeline),
+    keyspace: Number(values.keyspace),
+    rate: Number(values.rate),
+    out: values.out ?? `bench/results/${feature}-cost.md`,
+  };
+}
+
+/** A client that turns tracking on and stays connected, idle, until the bench ends. */
+async function trackingClient(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let got = '';
+  socket.on('data', (chunk) => (got += chunk.toString('latin1')));
+  socket.write('*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*3\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\nON\r\n');
+  const deadline = Date.now() + 5_000;
+  while (!got.endsWith('+OK\r\n')) {
+    if (Date.now() > deadline) throw new Error(`CLIENT TRACKING ON got no OK: ${JSON.stringify(got.slice(-200))}`);
+    await sleep(20);
+  }
+  return socket;
 }
 
 const TARGETS = ['off', 'on'] as const;
 type Target = (typeof TARGETS)[number];
 const TESTS = ['SET', 'GET'];
-const PIPELINE = 16;
 /** /proc's clock ticks per second (USER_HZ: 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
@@ -83,9 +123,12 @@ async function main(): Promise<number> {
   if (typeof opts === 'number') return opts;
   buildExecutable();
   const proxies: Partial<Record<Target, ProxyProcess>> = {};
+  let tracker: Socket | undefined;
   try {
-    proxies.off = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--log-level', 'warn', '--hotkeys-sample-rate', '0'] });
-    proxies.on = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--log-level', 'warn', '--hotkeys-sample-rate', String(opts.rate)] });
+    const sampling = (t: Target): string[] => (opts.feature === 'hotkeys' ? ['--hotkeys-sample-rate', t === 'on' ? String(opts.rate) : '0'] : []);
+    proxies.off = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--log-level', 'warn', ...sampling('off')] });
+    proxies.on = await ProxyProcess.start({ masters: 3, replicas: 0, flags: ['--log-level', 'warn', ...sampling('on')] });
+    if (opts.feature === 'tracking') tracker = await trackingClient(proxies.on.port);
     const runs = new Map<string, Run[]>(); // `${target} ${test}` → one per round
     const ratios = new Map<string, number[]>(); // test → on/off rps per round
     const errors: string[] = [];
@@ -97,7 +140,7 @@ async function main(): Promise<number> {
         clients: 50,
         keyspace: opts.keyspace,
         requests,
-        pipeline: PIPELINE,
+        pipeline: opts.pipeline,
         tests: [test.toLowerCase()],
         timeoutMs: 300_000,
         extraArgs: [],
@@ -126,13 +169,15 @@ async function main(): Promise<number> {
     const m = (t: Target, test: string, f: (r: Run) => number): number => median((runs.get(`${t} ${test}`) ?? []).map(f));
     const keys = opts.keyspace === 0 ? 'one key (no -r)' : `-r ${opts.keyspace}`;
     const lines = [
-      '# Hot and big key sampling: what it costs',
+      opts.feature === 'hotkeys' ? '# Hot and big key sampling: what it costs' : '# Client-side caching: what the write barrier costs',
       '',
-      `\`npx tsx bench/hotkeys-cost.ts --rounds ${opts.rounds} --requests ${opts.requests} --keyspace ${opts.keyspace} --rate ${opts.rate}\` on ${new Date().toISOString().slice(0, 10)}: ` +
+      `\`npx tsx bench/feature-cost.ts --feature ${opts.feature} --rounds ${opts.rounds} --requests ${opts.requests} --keyspace ${opts.keyspace} --pipeline ${opts.pipeline}${opts.feature === 'hotkeys' ? ` --rate ${opts.rate}` : ''}\` on ${new Date().toISOString().slice(0, 10)}: ` +
         `${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end, Node ${process.version}` +
         `${PROXY_NODE_FLAGS.length > 0 ? ` (proxy run with ${PROXY_NODE_FLAGS.join(' ')})` : ''}.`,
-      `Two proxies of the executable, 3 masters each, no replicas: sampling off (\`--hotkeys-sample-rate 0\`) and on (\`--hotkeys-sample-rate ${opts.rate}\`: about 1 keyed request in ${opts.rate}${opts.rate === 128 ? ', the default' : ''}). ` +
-        `redis-benchmark -c 50 -P ${PIPELINE} ${keys} -n ${opts.requests}, SET then GET, the two proxies back to back in each round (order alternating); ` +
+      (opts.feature === 'hotkeys'
+        ? `Two proxies of the executable, 3 masters each, no replicas: sampling off (\`--hotkeys-sample-rate 0\`) and on (\`--hotkeys-sample-rate ${opts.rate}\`: about 1 keyed request in ${opts.rate}${opts.rate === 128 ? ', the default' : ''}). `
+        : 'Two proxies of the executable, 3 masters each, no replicas: "off" with no tracking client, "on" with one idle client connected that sent CLIENT TRACKING ON (every write then waits for the barrier). ') +
+        `redis-benchmark -c 50 -P ${opts.pipeline} ${keys} -n ${opts.requests}, SET then GET, the two proxies back to back in each round (order alternating); ` +
         `medians over ${opts.rounds} rounds after a warm-up run. CPU: the proxy process's utime + stime over all rounds' runs, per request.`,
       '',
       '| test | off ops/s | on ops/s | on/off (medians) | on/off (median of per-round ratios) | CPU µs/req off → on (all rounds) | CPU on/off | p50 ms off / on |',
@@ -158,6 +203,7 @@ async function main(): Promise<number> {
     process.stdout.write(report);
     return errors.length === 0 ? 0 : 1;
   } finally {
+    tracker?.destroy();
     await proxies.off?.cleanup();
     await proxies.on?.cleanup();
   }
