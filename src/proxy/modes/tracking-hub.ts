@@ -19,7 +19,11 @@
  *   one per event-loop turn for all the writes answered in it): the writer, told its SET
  *   is done, may tell a reader, whose cache must not answer with the old value then — the
  *   node's push travels on another connection and could be read after the write's reply.
- *   That costs a write one round trip to the masters while some client tracks.
+ *   That costs a write one round trip to the masters — unless, when its reply comes, no
+ *   BCAST client tracks and none of its keys is in the table: then nobody may hold them
+ *   (a read is in the table from its sending on, and leaves it only by the invalidation
+ *   the reader is sent), and there is no invalidation to wait for. A write whose keys the
+ *   command table cannot name (EVAL, FCALL) always waits.
  * - Order: an invalidation is queued at the tail of the client's replies, after the reply
  *   of any read it has in flight (that reply may be the old value).
  * - A master's link lost (failover, restart), or a new master's link ready: every
@@ -32,11 +36,11 @@
  * `tracking-redir-broken <id>`.
  *
  * Clients that never turn tracking on pay one branch per request while nobody tracks;
- * while someone does, every write through the proxy waits for that barrier.
+ * while someone does, a write of a key some client may hold waits for that barrier.
  */
 import type { RequestFrame } from '../../resp/frame.js';
 import type { CommandInfo } from '../../commands/command-table.js';
-import { CMD_BLOCKING, CMD_PUBSUB, CMD_READONLY } from '../../commands/command-flags.js';
+import { CMD_BLOCKING, CMD_PUBSUB, CMD_READONLY, CMD_WRITE } from '../../commands/command-flags.js';
 import { keyIndexes } from '../../commands/key-extraction.js';
 import { encodeArrayHeader, encodeBulk, encodeInteger, NULL_BULK, NULL_RESP3 } from '../../resp/encode.js';
 import { arrayElements, bulkBody } from '../../resp/reply-value.js';
@@ -207,7 +211,9 @@ export class TrackingHub implements InvalidationOwner {
       return;
     }
     if (writes) {
-      this.router.forward(client, frame, cmd, new WriteBarrier(this, sink ?? client.openSlot()));
+      // A write's keys, to see at its reply whether anyone may hold them (the module comment).
+      const keys = (flags & CMD_WRITE) !== 0 && this.bcastClients.size === 0 ? this.keysOf(cmd, frame) : null;
+      this.router.forward(client, frame, cmd, new WriteBarrier(this, sink ?? client.openSlot(), keys));
       return;
     }
     const keys = this.keysOf(cmd, frame);
@@ -260,6 +266,13 @@ export class TrackingHub implements InvalidationOwner {
       this.invalidateKeys([oldest], false);
     }
     this.flushTouched();
+  }
+
+  /** No BCAST client tracks and no default-mode client may hold any of these keys: a write of them has nobody to invalidate. */
+  nobodyMayHold(keys: readonly string[]): boolean {
+    if (this.bcastClients.size > 0 || keys.length === 0) return false;
+    for (const key of keys) if (this.table.has(key)) return false;
+    return true;
   }
 
   /** A sink that passes its reply on after the barrier (a command the proxy fans out that changes keys: FLUSHALL). */
@@ -398,10 +411,13 @@ class WriteBarrier implements ReplySink {
   constructor(
     private readonly hub: TrackingHub,
     private readonly sink: ReplySink,
+    /** The write's keys; null: it always waits (keys unknown, or a BCAST client tracked when it was sent). */
+    private readonly keys: readonly string[] | null = null,
   ) {}
 
   deliver(reply: Buffer): void {
-    this.hub.writeAnswered(() => this.sink.deliver(reply));
+    if (this.keys !== null && this.hub.nobodyMayHold(this.keys)) this.sink.deliver(reply);
+    else this.hub.writeAnswered(() => this.sink.deliver(reply));
   }
 }
 
