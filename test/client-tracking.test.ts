@@ -401,6 +401,29 @@ describe('caching clients through the proxy', { skip }, () => {
     }
   });
 
+  test('a write of keys nobody holds does not wait for the barrier (the masters see no barrier PING)', async () => {
+    const { client } = cachingClient();
+    await client.connect();
+    const map = tp.proxy.server.router.slotMap;
+    const masters = await Promise.all(map.servingMasters().map((i) => strictClient(map.masters[i].port, 5000, tp.proxy.cluster.nodePassword || undefined)));
+    const pings = async (): Promise<number> => {
+      let n = 0;
+      for (const m of masters) n += Number(/^cmdstat_ping:calls=(\d+)/m.exec(String(await m.info('commandstats')))?.[1] ?? 0);
+      return n;
+    };
+    try {
+      // A client tracks, but nobody reads these keys: a barrier per write would be a PING on every master each.
+      const keys = [0, 1, 2].map((m) => keyOnShard(tp, m, 'unheld'));
+      const before = await pings();
+      for (let i = 0; i < 150; i++) await writer.set(keys[i % 3], `u${i}`);
+      const barrierPings = (await pings()) - before;
+      assert.ok(barrierPings < 150, `150 writes of keys nobody holds: ${barrierPings} PINGs on the masters (a barrier each would be ${150 * masters.length})`);
+    } finally {
+      client.destroy();
+      for (const m of masters) m.disconnect();
+    }
+  });
+
   test('a change made on a node directly (not through the proxy) reaches the cache too', async () => {
     const { client } = cachingClient();
     await client.connect();

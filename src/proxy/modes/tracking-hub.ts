@@ -22,8 +22,10 @@
  *   That costs a write one round trip to the masters — unless, when its reply comes, no
  *   BCAST client tracks and none of its keys is in the table: then nobody may hold them
  *   (a read is in the table from its sending on, and leaves it only by the invalidation
- *   the reader is sent), and there is no invalidation to wait for. A write whose keys the
- *   command table cannot name (EVAL, FCALL) always waits.
+ *   the reader is sent), and there is no invalidation to wait for. That is the usual case
+ *   even for a key a client holds: the node pushes the invalidation before it writes the
+ *   reply, so the proxy has mostly routed it (and dropped the entry) by then. A write whose
+ *   keys the command table cannot name (EVAL, FCALL) always waits.
  * - Order: an invalidation is queued at the tail of the client's replies, after the reply
  *   of any read it has in flight (that reply may be the old value).
  * - A master's link lost (failover, restart), or a new master's link ready: every
