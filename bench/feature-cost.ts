@@ -15,7 +15,7 @@
  *
  *   npx tsx bench/feature-cost.ts [--feature hotkeys|tracking] [--rounds 9] [--requests 1000000] [--keyspace 100000] [--rate 128] [--out FILE]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildExecutable, ProxyProcess } from '../test/support/proxy-process.js';
 import { optionsOrExitCode } from './lib/cli.js';
+import { median, writeReport } from './lib/report.js';
 import { runBenchmark } from './lib/redis-benchmark.js';
 import { PROXY_NODE_FLAGS } from './lib/procs.js';
 
@@ -96,11 +97,6 @@ type Target = (typeof TARGETS)[number];
 const TESTS = ['SET', 'GET'];
 /** /proc's clock ticks per second (USER_HZ: 100 on Linux). */
 const TICKS_PER_SECOND = 100;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** A process's CPU time so far, seconds (utime + stime). */
 function cpuSeconds(pid: number): number {
@@ -197,11 +193,7 @@ async function main(): Promise<number> {
       );
     }
     lines.push('', 'Per-round on/off throughput ratios: ' + TESTS.map((t) => `${t} ${(ratios.get(t) ?? []).map((x) => x.toFixed(3)).join(' ')}`).join('; '));
-    if (errors.length > 0) lines.push('', '## Errors', '', ...errors.map((e) => `- ${e}`));
-    const report = `${lines.join('\n')}\n`;
-    writeFileSync(opts.out, report);
-    process.stdout.write(report);
-    return errors.length === 0 ? 0 : 1;
+    return writeReport(lines, errors, opts.out);
   } finally {
     tracker?.destroy();
     await proxies.off?.cleanup();

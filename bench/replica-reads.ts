@@ -9,7 +9,7 @@
  *
  *   npx tsx bench/replica-reads.ts [--rounds 3] [--requests-p1 50000] [--requests-p16 300000] [--out bench/results/replica-reads.md]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -17,6 +17,7 @@ import { buildExecutable, ProxyProcess } from '../test/support/proxy-process.js'
 import { exited, startExecutable, waitForPong } from '../test/support/proxy.js';
 import { freePort } from '../test/support/redis-server.js';
 import { optionsOrExitCode, parseRoundOptions, type RoundOptions } from './lib/cli.js';
+import { median, writeReport } from './lib/report.js';
 import { runBenchmark, type BenchRow } from './lib/redis-benchmark.js';
 import { PROXY_NODE_FLAGS } from './lib/procs.js';
 
@@ -35,11 +36,6 @@ const TARGETS = ['master', 'prefer-replica'] as const;
 type Target = (typeof TARGETS)[number];
 const PIPELINES = [16, 1];
 const KEYSPACE = 100_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 interface NodeClient {
   role: 'master' | 'replica';
@@ -127,11 +123,7 @@ async function main(): Promise<number> {
         `| ${P} | ${Math.round(base)} | ${Math.round(other)} | ${(other / base).toFixed(2)}× | ${m('master', (r) => r.p50Ms).toFixed(3)} / ${m('prefer-replica', (r) => r.p50Ms).toFixed(3)} | ${share('master')} / ${share('prefer-replica')} |`,
       );
     }
-    if (errors.length > 0) lines.push('', '## Errors', '', ...errors.map((e) => `- ${e}`));
-    const report = `${lines.join('\n')}\n`;
-    writeFileSync(opts.out, report);
-    process.stdout.write(report);
-    return errors.length === 0 ? 0 : 1;
+    return writeReport(lines, errors, opts.out);
   } finally {
     for (const n of nodes) n.client.disconnect();
     if (replicaProxy !== undefined && replicaProxy.exitCode === null) {

@@ -12,12 +12,13 @@
  *
  *   npx tsx bench/tls.ts [--rounds 3] [--requests-p1 50000] [--requests-p16 200000] [--out bench/results/tls.md]
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { buildExecutable, ProxyProcess } from '../test/support/proxy-process.js';
 import { freePorts } from '../test/support/redis-server.js';
 import { makeTestCerts } from '../test/support/tls-certs.js';
 import { optionsOrExitCode, parseRoundOptions, type RoundOptions } from './lib/cli.js';
+import { median, writeReport } from './lib/report.js';
 import { runBenchmark, type BenchRow } from './lib/redis-benchmark.js';
 import { PROXY_NODE_FLAGS } from './lib/procs.js';
 
@@ -36,11 +37,6 @@ const TARGETS = ['plain', 'client-tls', 'node-tls', 'both'] as const;
 type Target = (typeof TARGETS)[number];
 const PIPELINES = [1, 16];
 const TESTS = ['SET', 'GET'];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function main(): Promise<number> {
   const opts = optionsOrExitCode(parse, HELP);
@@ -109,11 +105,7 @@ async function main(): Promise<number> {
         );
       }
     }
-    if (errors.length > 0) lines.push('', '## Errors', '', ...errors.map((e) => `- ${e}`));
-    const report = `${lines.join('\n')}\n`;
-    writeFileSync(opts.out, report);
-    process.stdout.write(report);
-    return errors.length === 0 ? 0 : 1;
+    return writeReport(lines, errors, opts.out);
   } finally {
     await plainNodes?.cleanup();
     await tlsNodes?.cleanup();

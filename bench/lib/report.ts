@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+
 /**
  * Medians over rounds, ratios, the issue's targets checked, and the Markdown rendering
  * shared by the console and bench/results/latest.md.
@@ -375,4 +377,16 @@ export function verdictTable(verdicts: Verdict[]): string {
     verdicts.map((v) => [v.check, v.measured, v.status]),
     ['l', 'l', 'l'],
   );
+}
+
+/**
+ * A side-by-side bench's Markdown report: its errors (if any) appended, written to `out`
+ * and to stdout. Returns the exit code: 1 when a run had errors.
+ */
+export function writeReport(lines: string[], errors: readonly string[], out: string): number {
+  if (errors.length > 0) lines.push('', '## Errors', '', ...errors.map((e) => `- ${e}`));
+  const report = `${lines.join('\n')}\n`;
+  writeFileSync(out, report);
+  process.stdout.write(report);
+  return errors.length === 0 ? 0 : 1;
 }
